@@ -1,0 +1,156 @@
+"""Referrals use cases: register a child, refer, record consent, screen, withdraw, correct."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID, uuid4
+
+from services.referrals.domain import Child, Consent, Referral
+from shared.domain import Area, Meta
+from shared.store import EcmApplication
+
+
+class ReferralsApplication(EcmApplication):
+    """The referrals service's event-sourced application."""
+
+    service = "referrals"
+
+    def register_child(
+        self,
+        *,
+        given_name: str,
+        family_name: str,
+        date_of_birth: date,
+        area: Area,
+        nhs_number: str | None,
+        upn: str | None,
+        meta: Meta,
+    ) -> UUID:
+        """Register a child under a new pseudonymous id."""
+        child = Child(
+            given_name=given_name,
+            family_name=family_name,
+            date_of_birth=date_of_birth,
+            area=area,
+            nhs_number=nhs_number,
+            upn=upn,
+            meta=meta,
+        )
+        self.save_all(child)
+        return child.id
+
+    def get_child(self, child_id: UUID) -> Child:
+        """The child's current record."""
+        return self.load(Child, child_id, "child")
+
+    def refer(
+        self,
+        *,
+        child_id: UUID,
+        case_manager_id: str,
+        reason: str,
+        trauma_history: str,
+        expected_involvement_months: int,
+        meta: Meta,
+        expected_version: int | None = None,
+    ) -> UUID:
+        """Refer a registered child to ECM; one open referral per child."""
+        child = self.get_child(child_id)
+        child.check_version(expected_version)
+        child.check_can_be_referred()
+        referral = Referral(
+            child_id=child.id,
+            area=child.area,
+            case_manager_id=case_manager_id,
+            reason=reason,
+            trauma_history=trauma_history,
+            expected_involvement_months=expected_involvement_months,
+            meta=meta,
+        )
+        child.refer(referral.id, meta=meta)
+        self.save_all(child, referral)
+        return referral.id
+
+    def get_referral(self, referral_id: UUID) -> Referral:
+        """The referral as it stands."""
+        return self.load(Referral, referral_id, "referral")
+
+    def record_consent(self, referral_id: UUID, consent: Consent, given_by: str, meta: Meta,
+                       expected_version: int | None = None) -> int:
+        """Record consent given, refused or withdrawn."""
+        referral = self.get_referral(referral_id)
+        referral.check_version(expected_version)
+        referral.record_consent(consent, given_by, meta)
+        self.save_all(referral)
+        return referral.version
+
+    def accept(self, referral_id: UUID, meta: Meta, expected_version: int | None = None) -> int:
+        """Accept the referral for formulation."""
+        referral = self.get_referral(referral_id)
+        referral.check_version(expected_version)
+        referral.accept(meta)
+        self.save_all(referral)
+        return referral.version
+
+    def offer_consultation(self, referral_id: UUID, meta: Meta,
+                           expected_version: int | None = None) -> int:
+        """Offer a consultation (non-formulated case)."""
+        referral = self.get_referral(referral_id)
+        referral.check_version(expected_version)
+        referral.offer_consultation(meta)
+        self.save_all(referral)
+        return referral.version
+
+    def decline(self, referral_id: UUID, meta: Meta, expected_version: int | None = None) -> int:
+        """Decline with a reason; the child may be referred again."""
+        return self._end(referral_id, "decline", meta, expected_version)
+
+    def withdraw(self, referral_id: UUID, meta: Meta, expected_version: int | None = None) -> int:
+        """Withdraw the referral; the child may be referred again."""
+        return self._end(referral_id, "withdraw", meta, expected_version)
+
+    def close_referral(self, referral_id: UUID, meta: Meta, expected_version: int | None = None) -> int:
+        """Close an accepted referral or consultation; the child may be referred again."""
+        return self._end(referral_id, "close", meta, expected_version)
+
+    def _end(self, referral_id: UUID, action: str, meta: Meta, expected: int | None) -> int:
+        referral = self.get_referral(referral_id)
+        referral.check_version(expected)
+        getattr(referral, action)(meta)
+        child = self.get_child(referral.child_id)
+        child.referral_closed(referral_id=referral.id, meta=meta)
+        self.save_all(referral, child)
+        return referral.version
+
+    def correct_child(self, child_id: UUID, field: str, value: Any, meta: Meta,
+                      expected_version: int | None = None) -> int:
+        """Correct a field of the child's record (a new event; the original stays)."""
+        child = self.get_child(child_id)
+        child.check_version(expected_version)
+        child.correct(field, value, meta)
+        self.save_all(child)
+        return child.version
+
+    def flag_dispute(self, child_id: UUID, field: str, meta: Meta,
+                     expected_version: int | None = None) -> int:
+        """Flag a field whose accuracy is disputed."""
+        child = self.get_child(child_id)
+        child.check_version(expected_version)
+        child.flag_dispute(field, meta)
+        self.save_all(child)
+        return child.version
+
+    def correct_referral(self, referral_id: UUID, field: str, value: Any, meta: Meta,
+                         expected_version: int | None = None) -> int:
+        """Correct a field of the referral."""
+        referral = self.get_referral(referral_id)
+        referral.check_version(expected_version)
+        referral.correct(field, value, meta)
+        self.save_all(referral)
+        return referral.version
+
+
+def new_correlation_id() -> str:
+    """A fresh id for a conversation that starts here."""
+    return str(uuid4())

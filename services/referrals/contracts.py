@@ -1,0 +1,98 @@
+"""Wire contracts of the referrals service: the one place domain events become messages."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from services.referrals.domain import Child, Referral
+from shared.contracts import Contract, ContractRegistry, Mapping, Sealed
+from shared.domain import Area
+
+
+class ChildRegisteredV1(Contract):
+    """A child was registered with ECM under a pseudonymous id (the envelope's child_id)."""
+
+    given_name: Sealed | None
+    family_name: Sealed | None
+    date_of_birth: Sealed | None
+    area: Area
+    nhs_number: Sealed | None
+    upn: Sealed | None
+
+
+class ChildReferredV1(Contract):
+    """A referral was opened for the child."""
+
+    referral_id: UUID
+
+
+class ChildReferralClosedV1(Contract):
+    """The child's open referral ended; the child may be referred again."""
+
+    referral_id: UUID
+
+
+class FieldCorrectedV1(Contract):
+    """A field was corrected; the original stays in the history."""
+
+    field: str
+    value: Sealed | None
+    original: Sealed | None
+
+
+class DisputeFlaggedV1(Contract):
+    """The accuracy of a field is disputed (reason in the envelope)."""
+
+    field: str
+
+
+class ReferralMadeV1(Contract):
+    """A YJS case manager referred the child to ECM."""
+
+    child_id: UUID
+    area: Area
+    case_manager_id: str
+    reason: Sealed | None
+    trauma_history: Sealed | None
+    expected_involvement_months: int
+
+
+class ConsentRecordedV1(Contract):
+    """Consent to formulation was recorded as given, refused or withdrawn."""
+
+    child_id: UUID
+    consent: str
+    given_by: Sealed | None
+
+
+class ScreenedV1(Contract):
+    """The referral was accepted for formulation or offered a consultation."""
+
+    child_id: UUID
+    area: Area
+
+
+class ReferralEndedV1(Contract):
+    """The referral was declined, withdrawn or closed (reason in the envelope)."""
+
+    child_id: UUID
+
+
+REGISTRY = ContractRegistry(
+    "referrals",
+    [
+        Mapping(Child.Registered, "ChildRegistered", ChildRegisteredV1),
+        Mapping(Child.Referred, "ChildReferred", ChildReferredV1),
+        Mapping(Child.ReferralClosed, "ChildReferralClosed", ChildReferralClosedV1),
+        Mapping(Child.Corrected, "ChildCorrected", FieldCorrectedV1),
+        Mapping(Child.DisputeFlagged, "ChildDisputeFlagged", DisputeFlaggedV1),
+        Mapping(Referral.Made, "ReferralMade", ReferralMadeV1),
+        Mapping(Referral.ConsentRecorded, "ConsentRecorded", ConsentRecordedV1),
+        Mapping(Referral.Accepted, "ReferralAccepted", ScreenedV1),
+        Mapping(Referral.ConsultationOffered, "ConsultationOffered", ScreenedV1),
+        Mapping(Referral.Declined, "ReferralDeclined", ReferralEndedV1),
+        Mapping(Referral.Withdrawn, "ReferralWithdrawn", ReferralEndedV1),
+        Mapping(Referral.Closed, "ReferralClosed", ReferralEndedV1),
+        Mapping(Referral.Corrected, "ReferralCorrected", FieldCorrectedV1),
+    ],
+)

@@ -1,0 +1,263 @@
+"""Referrals domain: a child registered with ECM and each referral of that child."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from shared.domain import Area, Conflict, EcmAggregate, Invalid, Meta
+
+MIN_INVOLVEMENT_MONTHS = 6
+CORRECTABLE_CHILD_FIELDS = frozenset(
+    {"given_name", "family_name", "date_of_birth", "area", "nhs_number", "upn"}
+)
+CORRECTABLE_REFERRAL_FIELDS = frozenset({"reason", "trauma_history", "expected_involvement_months"})
+
+
+class ReferralStatus(StrEnum):
+    """Where a referral stands after screening."""
+
+    REFERRED = "referred"
+    ACCEPTED = "accepted"
+    CONSULTATION = "consultation"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+    CLOSED = "closed"
+
+
+OPEN_STATUSES = frozenset({ReferralStatus.REFERRED, ReferralStatus.ACCEPTED,
+                           ReferralStatus.CONSULTATION})
+
+
+class Consent(StrEnum):
+    """The consent to formulation as last recorded."""
+
+    GIVEN = "given"
+    REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
+
+
+class Child(EcmAggregate):
+    """A child known to ECM, under an internal pseudonymous id (the aggregate id)."""
+
+    personal_fields: ClassVar[frozenset[str]] = frozenset(
+        {"given_name", "family_name", "date_of_birth", "nhs_number", "upn", "value",
+         "original"}
+    )
+    child_key_is_id: ClassVar[bool] = True
+
+    @event("Registered")
+    def __init__(
+        self,
+        given_name: str,
+        family_name: str,
+        date_of_birth: date,
+        area: Area,
+        nhs_number: str | None,
+        upn: str | None,
+        meta: Meta,
+    ) -> None:
+        self.given_name = given_name
+        self.family_name = family_name
+        self.date_of_birth = date_of_birth
+        self.area = Area(area)
+        self.nhs_number = nhs_number
+        self.upn = upn
+        self.open_referral_id: UUID | None = None
+        self.referral_ids: list[UUID] = []
+        self.disputed: dict[str, str] = {}
+
+    def check_can_be_referred(self) -> None:
+        """A child has at most one open referral."""
+        if self.open_referral_id is not None:
+            raise Conflict(
+                f"child_id: child already has an open referral {self.open_referral_id}",
+                field="child_id",
+            )
+
+    def refer(self, referral_id: UUID, meta: Meta) -> None:
+        """Note that a new referral was made for this child."""
+        self.check_can_be_referred()
+        self._referred(referral_id=referral_id, meta=meta)
+
+    @event("Referred")
+    def _referred(self, referral_id: UUID, meta: Meta) -> None:
+        self.open_referral_id = referral_id
+        self.referral_ids.append(referral_id)
+
+    @event("ReferralClosed")
+    def referral_closed(self, referral_id: UUID, meta: Meta) -> None:
+        """The open referral was declined, withdrawn or closed: a new one may follow."""
+        if self.open_referral_id == referral_id:
+            self.open_referral_id = None
+
+    def correct(self, field: str, value: Any, meta: Meta) -> None:
+        """Correct one field; the original stays in the history."""
+        if field not in CORRECTABLE_CHILD_FIELDS:
+            raise Invalid(f"field: {field!r} cannot be corrected", field="field")
+        if not meta.reason:
+            raise Invalid("reason: a correction needs a reason", field="reason")
+        if field == "area":
+            value = Area(value)
+        self._corrected(field=field, value=value, original=getattr(self, field), meta=meta)
+
+    @event("Corrected")
+    def _corrected(self, field: str, value: Any, original: Any, meta: Meta) -> None:
+        setattr(self, field, Area(value) if field == "area" else value)
+        self.disputed.pop(field, None)
+
+    def flag_dispute(self, field: str, meta: Meta) -> None:
+        """Flag a field whose accuracy the child or family disputes (UK GDPR art. 18)."""
+        if field not in CORRECTABLE_CHILD_FIELDS:
+            raise Invalid(f"field: {field!r} cannot be disputed", field="field")
+        if not meta.reason:
+            raise Invalid("reason: a dispute needs a reason", field="reason")
+        if field in self.disputed:
+            raise Conflict(f"field: {field} is already flagged as disputed", field="field")
+        self._dispute_flagged(field=field, meta=meta)
+
+    @event("DisputeFlagged")
+    def _dispute_flagged(self, field: str, meta: Meta) -> None:
+        self.disputed[field] = meta.reason or ""
+
+
+class Referral(EcmAggregate):
+    """One referral of a child by a YJS case manager, and its screening."""
+
+    personal_fields: ClassVar[frozenset[str]] = frozenset(
+        {"reason", "trauma_history", "value", "original", "given_by"}
+    )
+
+    @event("Made")
+    def __init__(
+        self,
+        child_id: UUID,
+        area: Area,
+        case_manager_id: str,
+        reason: str,
+        trauma_history: str,
+        expected_involvement_months: int,
+        meta: Meta,
+    ) -> None:
+        if expected_involvement_months < MIN_INVOLVEMENT_MONTHS:
+            raise Invalid(
+                "expected_involvement_months: ECM takes children with the YJS for at least "
+                f"{MIN_INVOLVEMENT_MONTHS} months",
+                field="expected_involvement_months",
+            )
+        self.child_id = child_id
+        self.area = Area(area)
+        self.case_manager_id = case_manager_id
+        self.reason = reason
+        self.trauma_history = trauma_history
+        self.expected_involvement_months = expected_involvement_months
+        self.status = ReferralStatus.REFERRED
+        self.consent: Consent | None = None
+        self.outcome_reason: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """Open referrals block another referral of the same child."""
+        return self.status in OPEN_STATUSES
+
+    def _check_status(self, action: str, *allowed: ReferralStatus) -> None:
+        if self.status not in allowed:
+            raise Conflict(f"status: cannot {action} a referral that is {self.status}",
+                           field="status")
+
+    def record_consent(self, consent: Consent, given_by: str, meta: Meta) -> None:
+        """Record consent to formulation as given, refused or withdrawn, and by whom."""
+        self._check_status("record consent on", ReferralStatus.REFERRED, ReferralStatus.ACCEPTED)
+        self._consent_recorded(child_id=self.child_id, consent=Consent(consent),
+                               given_by=given_by, meta=meta)
+
+    @event("ConsentRecorded")
+    def _consent_recorded(self, child_id: UUID, consent: Consent, given_by: str,
+                          meta: Meta) -> None:
+        self.consent = Consent(consent)
+
+    def accept(self, meta: Meta) -> None:
+        """Accept for formulation; consent must have been given first."""
+        self._check_status("accept", ReferralStatus.REFERRED)
+        if self.consent != Consent.GIVEN:
+            raise Conflict("consent: consent must be given before accepting for formulation",
+                           field="consent")
+        self._accepted(child_id=self.child_id, area=self.area, meta=meta)
+
+    @event("Accepted")
+    def _accepted(self, child_id: UUID, area: Area, meta: Meta) -> None:
+        self.status = ReferralStatus.ACCEPTED
+
+    def offer_consultation(self, meta: Meta) -> None:
+        """Offer a consultation instead of formulation (a non-formulated case)."""
+        self._check_status("offer a consultation on", ReferralStatus.REFERRED)
+        self._consultation_offered(child_id=self.child_id, area=self.area, meta=meta)
+
+    @event("ConsultationOffered")
+    def _consultation_offered(self, child_id: UUID, area: Area, meta: Meta) -> None:
+        self.status = ReferralStatus.CONSULTATION
+
+    def decline(self, meta: Meta) -> None:
+        """Decline with a reason."""
+        self._check_status("decline", ReferralStatus.REFERRED)
+        if not meta.reason:
+            raise Invalid("reason: declining a referral needs a reason", field="reason")
+        self._declined(child_id=self.child_id, meta=meta)
+
+    @event("Declined")
+    def _declined(self, child_id: UUID, meta: Meta) -> None:
+        self.status = ReferralStatus.DECLINED
+        self.outcome_reason = meta.reason
+
+    def withdraw(self, meta: Meta) -> None:
+        """Withdraw the referral (by the referrer, or because the child left the YJS)."""
+        self._check_status("withdraw", ReferralStatus.REFERRED, ReferralStatus.ACCEPTED,
+                           ReferralStatus.CONSULTATION)
+        if not meta.reason:
+            raise Invalid("reason: withdrawing a referral needs a reason", field="reason")
+        self._withdrawn(child_id=self.child_id, meta=meta)
+
+    @event("Withdrawn")
+    def _withdrawn(self, child_id: UUID, meta: Meta) -> None:
+        self.status = ReferralStatus.WITHDRAWN
+        self.outcome_reason = meta.reason
+
+    def close(self, meta: Meta) -> None:
+        """Close an accepted referral or consultation when ECM's work ends."""
+        self._check_status("close", ReferralStatus.ACCEPTED, ReferralStatus.CONSULTATION)
+        if not meta.reason:
+            raise Invalid("reason: closing a referral needs a reason", field="reason")
+        self._closed(child_id=self.child_id, meta=meta)
+
+    @event("Closed")
+    def _closed(self, child_id: UUID, meta: Meta) -> None:
+        self.status = ReferralStatus.CLOSED
+        self.outcome_reason = meta.reason
+
+    def correct(self, field: str, value: Any, meta: Meta) -> None:
+        """Correct one field of the referral; the original stays in the history."""
+        if field not in CORRECTABLE_REFERRAL_FIELDS:
+            raise Invalid(f"field: {field!r} cannot be corrected", field="field")
+        if not meta.reason:
+            raise Invalid("reason: a correction needs a reason", field="reason")
+        if field == "expected_involvement_months" and (
+            not isinstance(value, int) or value < MIN_INVOLVEMENT_MONTHS
+        ):
+            raise Invalid(
+                f"value: expected_involvement_months must be a whole number of at least "
+                f"{MIN_INVOLVEMENT_MONTHS}",
+                field="value",
+            )
+        if field != "expected_involvement_months" and (not isinstance(value, str) or not value):
+            raise Invalid(f"value: {field} must be non-empty text", field="value")
+        self._corrected(child_id=self.child_id, field=field, value=value,
+                        original=getattr(self, field), meta=meta)
+
+    @event("Corrected")
+    def _corrected(self, child_id: UUID, field: str, value: Any, original: Any,
+                   meta: Meta) -> None:
+        setattr(self, field, value)

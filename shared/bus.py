@@ -1,0 +1,59 @@
+"""NATS connection and the ECM JetStream stream."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from shared.contracts import STREAM, SUBJECT_PREFIX
+from shared.settings import Settings
+
+DUPLICATE_WINDOW = timedelta(minutes=2)
+
+
+async def connect(settings: Settings, url: str | None = None, name: str = "ecm") -> Client:
+    """Connect to NATS with the configured credentials."""
+    return await nats.connect(
+        servers=[url or settings.nats_url or f"nats://127.0.0.1:{settings.nats_port}"],
+        user=settings.nats_user,
+        password=settings.nats_password,
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
+    )
+
+
+def stream_config(settings: Settings) -> StreamConfig:
+    """The ECM stream: file storage, kept indefinitely, 2-minute dedup window."""
+    return StreamConfig(
+        name=STREAM,
+        subjects=[f"{SUBJECT_PREFIX}.>"],
+        storage=StorageType.FILE,
+        retention=RetentionPolicy.LIMITS,
+        discard=DiscardPolicy.OLD,
+        num_replicas=settings.stream_replicas,
+        duplicate_window=DUPLICATE_WINDOW.total_seconds(),
+    )
+
+
+async def ensure_stream(js: JetStreamContext, settings: Settings) -> None:
+    """Create the ECM stream if it does not exist, or bring its config up to date."""
+    config = stream_config(settings)
+    try:
+        await js.stream_info(STREAM)
+    except NotFoundError:
+        await js.add_stream(config)
+        return
+    await js.update_stream(config)
+
+
+async def count_messages(js: JetStreamContext, subject_filter: str) -> int:
+    """How many messages the stream holds on subjects matching `subject_filter`."""
+    info = await js.stream_info(STREAM, subjects_filter=subject_filter)
+    return sum((info.state.subjects or {}).values())

@@ -1,0 +1,222 @@
+"""Per-child data keys, wrapped by a master key, and field-level AES-GCM encryption."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    delete,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from shared.domain import ChildErased
+
+PREFIX = "ecm1:"
+metadata = MetaData()
+child_keys = Table(
+    "child_keys",
+    metadata,
+    Column("child_id", String(36), primary_key=True),
+    Column("wrapped_key", LargeBinary, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("erased_at", DateTime(timezone=True), nullable=True),
+)
+
+
+class MasterKeyError(RuntimeError):
+    """The master key is malformed or does not unwrap the stored keys."""
+
+
+def load_master_key(encoded: str) -> bytes:
+    """Decode a base64 master key of 32 bytes, refusing anything else loudly."""
+    try:
+        key = base64.b64decode(encoded, validate=True)
+    except ValueError as e:
+        raise MasterKeyError("master_key: must be base64") from e
+    if len(key) != 32:
+        raise MasterKeyError("master_key: must decode to 32 bytes")
+    return key
+
+
+class KeyVault:
+    """Holds each child's data key, wrapped by the master key; erasure deletes it."""
+
+    cache_seconds = 2.0
+
+    def __init__(self, engine: Engine, master_key: bytes) -> None:
+        self.engine = engine
+        self._master = master_key
+        self._cache: dict[str, tuple[float, bytes | None]] = {}
+        self._lock = threading.Lock()
+        if engine.dialect.name == "sqlite":
+            with engine.begin() as conn:
+                conn.execute(text("PRAGMA secure_delete = ON"))
+        metadata.create_all(engine)
+
+    def key_for(self, child_id: UUID | str, *, create: bool = False) -> bytes | None:
+        """The child's data key; None when erased (or unknown and not created)."""
+        cid = str(child_id)
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(cid)
+            if cached and cached[0] > now and (cached[1] is not None or not create):
+                return cached[1]
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(child_keys.c.wrapped_key, child_keys.c.erased_at).where(
+                    child_keys.c.child_id == cid
+                )
+            ).first()
+        if row is None:
+            if not create:
+                return None
+            return self._create(cid)
+        if row.erased_at is not None or row.wrapped_key is None:
+            if create:
+                raise ChildErased(f"child {cid}: personal data was erased")
+            self._remember(cid, None)
+            return None
+        key = self._unwrap(row.wrapped_key)
+        self._remember(cid, key)
+        return key
+
+    def _create(self, cid: str) -> bytes:
+        key = AESGCM.generate_key(bit_length=256)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(child_keys).values(
+                        child_id=cid,
+                        wrapped_key=aes_key_wrap(self._master, key),
+                        created_at=datetime.now(UTC),
+                    )
+                )
+        except IntegrityError:
+            found = self.key_for(cid, create=False)
+            if found is None:
+                raise ChildErased(f"child {cid}: personal data was erased") from None
+            return found
+        self._remember(cid, key)
+        return key
+
+    def _unwrap(self, wrapped: bytes) -> bytes:
+        try:
+            return aes_key_unwrap(self._master, wrapped)
+        except InvalidUnwrap as e:
+            raise MasterKeyError(
+                "master_key: does not unwrap the stored child keys (wrong master key?)"
+            ) from e
+
+    def _remember(self, cid: str, key: bytes | None) -> None:
+        with self._lock:
+            self._cache[cid] = (time.monotonic() + self.cache_seconds, key)
+
+    def erase(self, child_id: UUID | str) -> bool:
+        """Destroy the child's key (a tombstone stays); True if a key was destroyed."""
+        cid = str(child_id)
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(child_keys)
+                .where(child_keys.c.child_id == cid, child_keys.c.wrapped_key.is_not(None))
+                .values(wrapped_key=None, erased_at=datetime.now(UTC))
+            )
+            destroyed = bool(result.rowcount)
+            if not destroyed:
+                exists = conn.execute(
+                    select(child_keys.c.child_id).where(child_keys.c.child_id == cid)
+                ).first()
+                if exists is None:
+                    conn.execute(
+                        insert(child_keys).values(
+                            child_id=cid,
+                            wrapped_key=None,
+                            created_at=datetime.now(UTC),
+                            erased_at=datetime.now(UTC),
+                        )
+                    )
+        self._remember(cid, None)
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                c.execute(text("VACUUM child_keys"))
+        return destroyed
+
+    def is_erased(self, child_id: UUID | str) -> bool:
+        """True when the child's key has been destroyed."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(child_keys.c.erased_at).where(child_keys.c.child_id == str(child_id))
+            ).first()
+        return row is not None and row.erased_at is not None
+
+    def forget_all(self) -> None:
+        """Drop the in-memory key cache (used after erasure elsewhere and in tests)."""
+        with self._lock:
+            self._cache.clear()
+
+    def delete_everything_for_tests(self) -> None:
+        """Remove every key; only for test teardown."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(child_keys))
+
+
+class FieldCipher:
+    """Seals and opens single values under a child's data key."""
+
+    def __init__(self, vault: KeyVault) -> None:
+        self.vault = vault
+
+    def seal(self, child_id: UUID | str, field: str, value: Any) -> str | None:
+        """Encrypt one JSON-able value; None stays None."""
+        if value is None:
+            return None
+        key = self.vault.key_for(child_id, create=True)
+        assert key is not None
+        nonce = os.urandom(12)
+        plain = json.dumps(value, default=str, separators=(",", ":")).encode()
+        ct = AESGCM(key).encrypt(nonce, plain, _aad(child_id))
+        return PREFIX + base64.b64encode(nonce + ct).decode()
+
+    def open(self, child_id: UUID | str, field: str, sealed: Any) -> Any:
+        """Decrypt a sealed value; None when the child's key was erased."""
+        if not isinstance(sealed, str) or not sealed.startswith(PREFIX):
+            return sealed
+        key = self.vault.key_for(child_id)
+        if key is None:
+            return None
+        raw = base64.b64decode(sealed[len(PREFIX) :])
+        try:
+            plain = AESGCM(key).decrypt(raw[:12], raw[12:], _aad(child_id))
+        except InvalidTag as e:
+            raise MasterKeyError(f"{field}: ciphertext does not match the child's key") from e
+        return json.loads(plain)
+
+
+def is_sealed(value: Any) -> bool:
+    """True for a value sealed by FieldCipher."""
+    return isinstance(value, str) and value.startswith(PREFIX)
+
+
+def _aad(child_id: UUID | str) -> bytes:
+    # Bound to the child, not the field: a sealed value may move between fields and models.
+    return f"ecm-child:{child_id}".encode()

@@ -1,0 +1,94 @@
+"""HTTP plumbing shared by every service's API: errors as clear 4xx, auth dependencies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from shared.auth import AuthenticationFailed, Authenticator
+from shared.domain import DomainError, Meta
+from shared.policy import Principal, check
+
+
+class Problem(BaseModel):
+    """An error response: what was wrong, and which field."""
+
+    detail: str
+    field: str | None = None
+    errors: list[dict[str, str]] = Field(default_factory=list)
+
+
+def _field_of(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map domain errors, validation errors and failed authentication to clear responses."""
+
+    @app.exception_handler(DomainError)
+    async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        body = Problem(detail=exc.message, field=exc.field)
+        return JSONResponse(body.model_dump(exclude_none=True), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        for err in exc.errors():
+            message = str(err.get("msg", "invalid"))
+            message = message.removeprefix("Value error, ")
+            errors.append({"field": _field_of(tuple(err.get("loc", ()))), "rule": message})
+        detail = "; ".join(f"{e['field']}: {e['rule']}" for e in errors)
+        body = Problem(detail=detail, field=errors[0]["field"] if errors else None, errors=errors)
+        return JSONResponse(body.model_dump(exclude_none=True), status_code=422)
+
+    @app.exception_handler(AuthenticationFailed)
+    async def auth_failed(_request: Request, exc: AuthenticationFailed) -> JSONResponse:
+        return JSONResponse(
+            {"detail": "not authenticated"},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+def authenticate(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Principal:
+    """The authenticated caller; 401 otherwise."""
+    authenticator: Authenticator = request.app.state.authenticator
+    return authenticator.authenticate(authorization)
+
+
+def requires(action: str) -> Callable[..., Principal]:
+    """A dependency that authenticates the caller and checks the role may do `action`."""
+
+    def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        check(principal, action)
+        return principal
+
+    dependency.ecm_action = action  # type: ignore[attr-defined]
+    dependency.__name__ = f"requires_{action.replace('.', '_')}"
+    return dependency
+
+
+def meta_for(principal: Principal, request: Request, reason: str | None = None) -> Meta:
+    """Event metadata: actor from the token, ids from the request headers."""
+    correlation = request.headers.get("x-correlation-id") or request.state.request_id
+    causation = request.headers.get("x-causation-id") or request.state.request_id
+    return Meta(
+        actor_id=principal.user_id,
+        actor_role=str(principal.role),
+        correlation_id=correlation[:100],
+        causation_id=causation[:100],
+        reason=reason,
+    )
+
+
+def action_of(dependency: Any) -> str | None:
+    """The policy action a route dependency enforces (for the authorisation tests)."""
+    return getattr(dependency, "ecm_action", None)

@@ -1,0 +1,166 @@
+"""The outbox relay: tails a service's notification log and publishes it to JetStream."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, String, Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from shared.contracts import STREAM, ContractRegistry, subject_for
+from shared.store import EcmApplication
+
+log = logging.getLogger(__name__)
+metadata = MetaData()
+relay_positions = Table(
+    "relay_positions",
+    metadata,
+    Column("service", String(64), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+
+class PositionStore:
+    """Each relay's last published notification id, saved after the stream acknowledged."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        metadata.create_all(engine)
+
+    def get(self, service: str) -> int:
+        """The saved position (0 before the first publish)."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(relay_positions.c.position).where(relay_positions.c.service == service)
+            ).scalar()
+        return int(value or 0)
+
+    def save(self, service: str, position: int) -> None:
+        """Save a position (upsert; never moves backwards)."""
+        values = {"service": service, "position": position, "updated_at": datetime.now(UTC)}
+        dialect = self.engine.dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = insert(relay_positions).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["service"],
+            set_={"position": position, "updated_at": values["updated_at"]},
+            where=relay_positions.c.position < position,
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
+
+
+async def last_published(js: JetStreamContext, service: str) -> int:
+    """The notification id of the last message the stream holds for `service` (0 if none)."""
+    try:
+        msg = await js.get_last_msg(STREAM, subject_for(service, ">"))
+    except NotFoundError:
+        return 0
+    msg_id = (msg.headers or {}).get("Nats-Msg-Id", "")
+    prefix = f"{service}:"
+    return int(msg_id[len(prefix) :]) if msg_id.startswith(prefix) else 0
+
+
+class Relay:
+    """Publishes every stored event of one service exactly once, in order."""
+
+    def __init__(
+        self,
+        app: EcmApplication,
+        registry: ContractRegistry,
+        js: JetStreamContext,
+        positions: PositionStore,
+        *,
+        batch_size: int = 200,
+        poll_seconds: float = 0.2,
+    ) -> None:
+        self.app = app
+        self.registry = registry
+        self.js = js
+        self.positions = positions
+        self.service = app.service
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.position = 0
+        self.wakeup = asyncio.Event()
+
+    async def resume(self) -> int:
+        """Start after both the saved position and the last message already on the stream.
+
+        The stream's last message covers a relay that was down longer than the dedup
+        window after publishing but before saving its position.
+        """
+        saved = await asyncio.to_thread(self.positions.get, self.service)
+        on_stream = await last_published(self.js, self.service)
+        self.position = max(saved, on_stream)
+        if on_stream > saved:
+            await asyncio.to_thread(self.positions.save, self.service, on_stream)
+        return self.position
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of unpublished events; returns how many notifications it covered."""
+        notifications = await asyncio.to_thread(
+            self.app.notifications, self.position + 1, self.batch_size
+        )
+        for notification in notifications:
+            event = self.app.mapper.to_sealed_domain_event(notification)  # type: ignore[attr-defined]
+            envelope = self.registry.to_envelope(event, notification.id)
+            if envelope is None:
+                log.warning("no contract for %s; not published", notification.topic)
+            else:
+                await self.js.publish(
+                    envelope.subject,
+                    envelope.model_dump_json().encode(),
+                    stream=STREAM,
+                    headers={"Nats-Msg-Id": envelope.message_id},
+                )
+            self.position = notification.id
+        if notifications:
+            await asyncio.to_thread(self.positions.save, self.service, self.position)
+        return len(notifications)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Publish until `stop` is set; retries after errors (NATS down, store busy)."""
+        await self._retrying(self.resume, stop)
+        while not stop.is_set():
+            try:
+                published = await self.publish_pending()
+            except Exception:
+                log.exception("relay %s: publish failed; retrying", self.service)
+                published = 0
+                await _sleep_or_stop(stop, 1.0)
+                with contextlib.suppress(Exception):
+                    await self.resume()
+                continue
+            if published < self.batch_size:
+                self.wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wait(stop), self.poll_seconds)
+
+    async def _wait(self, stop: asyncio.Event) -> None:
+        waiters = [asyncio.ensure_future(self.wakeup.wait()), asyncio.ensure_future(stop.wait())]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _retrying(self, step: object, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await step()  # type: ignore[operator]
+                return
+            except Exception:
+                log.exception("relay %s: cannot resume yet; retrying", self.service)
+                await _sleep_or_stop(stop, 1.0)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

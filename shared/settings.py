@@ -1,0 +1,136 @@
+"""One settings object for every process: environment variables with the prefix ECM_."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Self
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDERS = frozenset({"", "changeme", "change-me", "secret", "placeholder", "dev"})
+SERVICES = ("referrals", "formulation", "reviews", "notifications")
+
+
+class SettingsError(ValueError):
+    """The settings are unsafe or incomplete for the chosen mode."""
+
+
+class Settings(BaseSettings):
+    """Configuration of ECM Record; read once at start, passed explicitly afterwards."""
+
+    model_config = SettingsConfigDict(env_prefix="ECM_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("var"), description="One folder for all local state.")
+    dev_mode: bool = Field(default=False, description="Allows generated secrets and dev tokens.")
+    secret_key: str = Field(default="", description="HMAC secret for development tokens.")
+    master_key: str = Field(default="", description="Base64 32-byte key wrapping child keys.")
+    postgres_url: str | None = Field(default=None, description="PostgreSQL URL; SQLite if unset.")
+    pg_schema_prefix: str = Field(default="", description="Prefix for every PostgreSQL schema.")
+    nats_url: str | None = Field(default=None, description="External NATS; embedded if unset.")
+    nats_user: str | None = None
+    nats_password: str | None = None
+    nats_sync_interval: str = Field(default="always", description="JetStream fsync policy.")
+    stream_replicas: int = Field(default=1, ge=1, le=5)
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=0, le=65535)
+    nats_port: int = Field(default=4222, ge=0, le=65535)
+    relay_poll_seconds: float = Field(default=0.2, gt=0)
+    consumer_max_deliver: int = Field(default=5, ge=1)
+    consumer_backoff_seconds: list[float] = Field(default=[0.5, 2.0, 10.0, 30.0])
+    token_ttl_seconds: int = Field(default=8 * 3600, gt=0)
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_jwks_file: Path | None = None
+    oidc_role_claim: str = "ecm_role"
+    oidc_area_claim: str = "ecm_area"
+    oidc_leeway_seconds: int = Field(default=60, ge=0)
+    review_weeks_default: int = Field(default=6, ge=1, le=52)
+    tick_seconds: float = Field(default=3600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Self:
+        if self.dev_mode:
+            return self
+        if self.secret_key.strip().lower() in PLACEHOLDERS and self.oidc_issuer is None:
+            raise SettingsError(
+                "secret_key: a real ECM_SECRET_KEY (or OIDC settings) is required "
+                "outside dev mode"
+            )
+        if self.master_key.strip().lower() in PLACEHOLDERS:
+            raise SettingsError("master_key: a real ECM_MASTER_KEY is required outside dev mode")
+        return self
+
+    @property
+    def data_path(self) -> Path:
+        """The data folder as an absolute path."""
+        return self.data_dir.resolve()
+
+    def pg_schema(self, name: str) -> str:
+        """The PostgreSQL schema for the store called `name`."""
+        return f"{self.pg_schema_prefix}ecm_{name}".replace("-", "_")
+
+    def sqlite_path(self, name: str) -> Path:
+        """Where the SQLite file for `name` lives."""
+        return self.data_path / "db" / f"{name}.sqlite"
+
+    def sqlalchemy_url(self, schema: str) -> str:
+        """A SQLAlchemy URL for the read-side store called `schema`."""
+        if self.postgres_url:
+            url = self.postgres_url
+            if url.startswith("postgresql://") or url.startswith("postgres://"):
+                url = "postgresql+psycopg://" + url.split("://", 1)[1]
+            return url
+        return f"sqlite:///{self.sqlite_path(schema)}"
+
+    def eventsourcing_env(self, service: str) -> dict[str, str]:
+        """The eventsourcing environment for one service's event store."""
+        if not self.postgres_url:
+            path = self.sqlite_path(f"{service}-events")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(path),
+                "SQLITE_LOCK_TIMEOUT": "10",
+            }
+        parts = urlsplit(self.postgres_url)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": parts.path.lstrip("/") or "postgres",
+            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_USER": unquote(parts.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_SCHEMA": self.pg_schema(service),
+            "CREATE_TABLE": "y",
+        }
+
+
+def development_settings(data_dir: Path, **overrides: object) -> Settings:
+    """Settings for dev mode: secrets are generated once and kept in the data folder."""
+    data_dir = data_dir.resolve()
+    secrets_dir = data_dir / "secrets"
+    secrets_dir.mkdir(parents=True, exist_ok=True)
+    values: dict[str, object] = {"data_dir": data_dir, "dev_mode": True}
+    for name, make in (
+        ("secret_key", lambda: secrets.token_urlsafe(32)),
+        ("master_key", _new_master_key),
+        ("nats_password", lambda: secrets.token_urlsafe(24)),
+    ):
+        path = secrets_dir / name
+        if not path.exists():
+            path.write_text(make())
+            path.chmod(0o600)
+        values[name] = path.read_text().strip()
+    values["nats_user"] = "ecm"
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def _new_master_key() -> str:
+    import base64
+
+    return base64.b64encode(secrets.token_bytes(32)).decode()

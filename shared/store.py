@@ -1,0 +1,182 @@
+"""The event store every service uses: eventsourcing with per-child field encryption."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, date, datetime, time
+from functools import lru_cache
+from typing import Any, ClassVar, TypeVar, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    Mapper,
+    Notification,
+    StoredEvent,
+    Transcoder,
+    Transcoding,
+)
+
+from shared.crypto import FieldCipher, KeyVault
+from shared.domain import Conflict, EcmAggregate, Meta, NotFound
+from shared.settings import Settings
+
+A = TypeVar("A", bound=EcmAggregate)
+
+
+class DateAsISO(Transcoding):
+    """Stores a date as its ISO text."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class MetaAsDict(Transcoding):
+    """Stores event metadata as a plain dict."""
+
+    type = Meta
+    name = "ecm_meta"
+
+    def encode(self, obj: Meta) -> dict[str, Any]:
+        return obj.as_dict()
+
+    def decode(self, data: dict[str, Any]) -> Meta:
+        return Meta(**data)
+
+
+@lru_cache(maxsize=None)
+def aggregate_of(event_cls: type[object]) -> type[EcmAggregate] | None:
+    """The EcmAggregate class an event class is nested in, if any."""
+    owner_name = event_cls.__qualname__.split(".")[0]
+    owner = getattr(sys.modules.get(event_cls.__module__), owner_name, None)
+    if isinstance(owner, type) and issubclass(owner, EcmAggregate):
+        return owner
+    return None
+
+
+def child_of(event_cls: type[object], state: dict[str, Any], originator_id: Any) -> Any:
+    """Which child an event's personal data belongs to."""
+    owner = aggregate_of(event_cls)
+    if owner is not None and owner.child_key_is_id:
+        return originator_id
+    return state.get("child_id")
+
+
+class PersonalDataMapper(Mapper[UUID]):
+    """Seals an aggregate's personal fields under the child's key before storing."""
+
+    def __init__(self, transcoder: Transcoder, cipher: FieldCipher) -> None:
+        super().__init__(transcoder=transcoder)
+        self.fields = cipher
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        cls = type(domain_event)
+        owner = aggregate_of(cls)
+        state = dict(vars(domain_event))
+        fields = owner.personal_fields.intersection(state) if owner else frozenset()
+        if fields:
+            child_id = child_of(cls, state, state["originator_id"])
+            if child_id is None:
+                raise TypeError(f"{cls.__qualname__} has personal fields but no child_id")
+            for name in fields:
+                state[name] = self.fields.seal(child_id, name, state[name])
+            sealed = object.__new__(cls)
+            object.__setattr__(sealed, "__dict__", state)
+            domain_event = sealed
+        return super().to_stored_event(domain_event)
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        event = self.to_sealed_domain_event(stored_event)
+        cls = type(event)
+        owner = aggregate_of(cls)
+        if owner and owner.personal_fields:
+            state = vars(event)
+            child_id = child_of(cls, state, state["originator_id"])
+            for name in owner.personal_fields.intersection(state):
+                state[name] = self.fields.open(child_id, name, state[name])
+        return event
+
+    def to_sealed_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        """The domain event with personal fields left sealed (for the relay and audits)."""
+        return super().to_domain_event(stored_event)
+
+
+class EcmApplication(Application[UUID]):
+    """An eventsourcing application configured from Settings, sealing personal data."""
+
+    service: ClassVar[str] = ""
+
+    def __init__(self, settings: Settings, vault: KeyVault) -> None:
+        self.settings = settings
+        self.vault = vault
+        self.cipher = FieldCipher(vault)
+        super().__init__(env=settings.eventsourcing_env(self.service))
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return PersonalDataMapper(transcoder=self.construct_transcoder(), cipher=self.cipher)
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+        transcoder.register(MetaAsDict())
+
+    def load(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
+        """Load an aggregate or raise NotFound naming `what`."""
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"{what} {aggregate_id} not found") from None
+        if not isinstance(aggregate, cls):
+            raise NotFound(f"{what} {aggregate_id} not found")
+        return aggregate
+
+    def save_all(self, *aggregates: MutableOrImmutableAggregate[UUID]) -> None:
+        """Save atomically; a concurrent writer's change makes this a Conflict."""
+        try:
+            self.save(*aggregates)
+        except IntegrityError:
+            raise Conflict(
+                "expected_version: the record was changed by someone else; reload and retry",
+                field="expected_version",
+            ) from None
+
+    def notifications(self, start: int, limit: int) -> list[Notification]:
+        """Notifications from `start` (inclusive), in order."""
+        return cast(
+            list[Notification], self.recorder.select_notifications(start=start, limit=limit)
+        )
+
+    def max_notification_id(self) -> int:
+        """The id of the last stored notification (0 when empty)."""
+        return self.recorder.max_notification_id() or 0
+
+
+def end_of_day(day: date) -> datetime:
+    """The last instant of `day` in UTC (a record 'as it stood on' that date)."""
+    return datetime.combine(day, time.max, tzinfo=UTC)
+
+
+def load_as_of(app: EcmApplication, cls: type[A], aggregate_id: UUID, what: str,
+               as_of: date) -> A:
+    """The aggregate as it stood at the end of `as_of` (point in time)."""
+    app.load(cls, aggregate_id, what)  # NotFound for unknown ids, whatever the date
+    cutoff = end_of_day(as_of)
+    version = None
+    for stored in app.events.get(aggregate_id):
+        if stored.timestamp > cutoff:  # type: ignore[attr-defined]
+            break
+        version = stored.originator_version
+    if version is None:
+        raise NotFound(f"{what} {aggregate_id} did not exist on {as_of.isoformat()}")
+    aggregate = app.repository.get(aggregate_id, version=version)
+    assert isinstance(aggregate, cls)
+    return aggregate
