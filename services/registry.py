@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import importlib
+
 from services.plugin import ServicePlugin
+
+SERVICE_MODULES = ("referrals", "formulation", "reviews", "notifications", "governance")
 
 
 def all_plugins() -> list[ServicePlugin]:
     """The plugins of every service (imported here, not at module import)."""
-    from services.referrals.plugin import plugin as referrals
-
-    return [referrals]
+    plugins = []
+    for name in SERVICE_MODULES:
+        module_name = f"services.{name}.plugin"
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as e:
+            if e.name == module_name:
+                continue
+            raise
+        plugins.append(module.plugin)
+    return plugins
 
 
 def plugins_named(names: list[str] | None) -> list[ServicePlugin]:
