@@ -17,7 +17,7 @@ def all_plugins() -> list[ServicePlugin]:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as e:
-            if e.name == module_name:
+            if e.name is not None and module_name.startswith(e.name):
                 continue
             raise
         plugins.append(module.plugin)
