@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import os
 import threading
 import time
@@ -31,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from shared.domain import ChildErased
+from shared.transcoding import make_transcoder
 
 PREFIX = "ecm1:"
 metadata = MetaData()
@@ -185,6 +185,7 @@ class FieldCipher:
 
     def __init__(self, vault: KeyVault) -> None:
         self.vault = vault
+        self.transcoder = make_transcoder()
 
     def seal(self, child_id: UUID | str, field: str, value: Any) -> str | None:
         """Encrypt one JSON-able value; None stays None."""
@@ -193,7 +194,7 @@ class FieldCipher:
         key = self.vault.key_for(child_id, create=True)
         assert key is not None
         nonce = os.urandom(12)
-        plain = json.dumps(value, default=str, separators=(",", ":")).encode()
+        plain = self.transcoder.encode(value)
         ct = AESGCM(key).encrypt(nonce, plain, _aad(child_id))
         return PREFIX + base64.b64encode(nonce + ct).decode()
 
@@ -209,7 +210,7 @@ class FieldCipher:
             plain = AESGCM(key).decrypt(raw[:12], raw[12:], _aad(child_id))
         except InvalidTag as e:
             raise MasterKeyError(f"{field}: ciphertext does not match the child's key") from e
-        return json.loads(plain)
+        return self.transcoder.decode(plain)
 
 
 def is_sealed(value: Any) -> bool:

@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     stream_replicas: int = Field(default=1, ge=1, le=5)
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
-    nats_port: int = Field(default=4222, ge=0, le=65535)
+    nats_port: int = Field(default=4322, ge=0, le=65535, description="Embedded NATS port.")
     relay_poll_seconds: float = Field(default=0.2, gt=0)
     consumer_max_deliver: int = Field(default=5, ge=1)
     consumer_backoff_seconds: list[float] = Field(default=[0.5, 2.0, 10.0, 30.0])

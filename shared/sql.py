@@ -34,3 +34,9 @@ def make_engine(settings: Settings, schema: str) -> Engine:
         cursor.close()
 
     return engine
+
+
+def ensure_pg_schema(settings: Settings, name: str) -> None:
+    """Create the PostgreSQL schema for the store `name` if it is missing (no-op on SQLite)."""
+    if settings.postgres_url:
+        make_engine(settings, name).dispose()

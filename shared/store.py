@@ -17,40 +17,15 @@ from eventsourcing.persistence import (
     Notification,
     StoredEvent,
     Transcoder,
-    Transcoding,
 )
 
 from shared.crypto import FieldCipher, KeyVault
-from shared.domain import Conflict, EcmAggregate, Meta, NotFound
+from shared.transcoding import register_ecm_transcodings
+from shared.domain import Conflict, EcmAggregate, NotFound
 from shared.settings import Settings
+from shared.sql import ensure_pg_schema
 
 A = TypeVar("A", bound=EcmAggregate)
-
-
-class DateAsISO(Transcoding):
-    """Stores a date as its ISO text."""
-
-    type = date
-    name = "date_iso"
-
-    def encode(self, obj: date) -> str:
-        return obj.isoformat()
-
-    def decode(self, data: str) -> date:
-        return date.fromisoformat(data)
-
-
-class MetaAsDict(Transcoding):
-    """Stores event metadata as a plain dict."""
-
-    type = Meta
-    name = "ecm_meta"
-
-    def encode(self, obj: Meta) -> dict[str, Any]:
-        return obj.as_dict()
-
-    def decode(self, data: dict[str, Any]) -> Meta:
-        return Meta(**data)
 
 
 @lru_cache(maxsize=None)
@@ -119,6 +94,7 @@ class EcmApplication(Application[UUID]):
         self.settings = settings
         self.vault = vault
         self.cipher = FieldCipher(vault)
+        ensure_pg_schema(settings, self.service)
         super().__init__(env=settings.eventsourcing_env(self.service))
 
     def construct_mapper(self) -> Mapper[UUID]:
@@ -126,8 +102,7 @@ class EcmApplication(Application[UUID]):
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
-        transcoder.register(DateAsISO())
-        transcoder.register(MetaAsDict())
+        register_ecm_transcodings(transcoder)
 
     def load(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
         """Load an aggregate or raise NotFound naming `what`."""

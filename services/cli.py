@@ -1,0 +1,321 @@
+"""The `ecm` command line: bring the system up, serve one service, status, demo data, tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from services.cli_support import load_settings
+from services.runtime import System, run_node
+from shared.auth import mint_token
+from shared.bus import connect, count_messages
+from shared.consumer import replay_parked
+from shared.contracts import asyncapi
+from shared.domain import Area, Meta, Role
+from shared.natsserver import EmbeddedNats
+from shared.relay import PositionStore
+from shared.settings import SERVICES, Settings, SettingsError, development_settings
+
+app = typer.Typer(help="ECM Record: the Enhanced Case Management record.", no_args_is_help=True)
+demo = typer.Typer(help="Synthetic demonstration data.", no_args_is_help=True)
+parked_cli = typer.Typer(help="Messages a consumer parked after its last retry.",
+                         no_args_is_help=True)
+app.add_typer(demo, name="demo")
+app.add_typer(parked_cli, name="parked")
+console = Console()
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder (default ./var).")]
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    try:
+        return load_settings(data_dir)
+    except (SettingsError, ValueError) as e:
+        console.print(f"[red]settings:[/red] {e}")
+        raise typer.Exit(2) from None
+
+
+def _nats_url(settings: Settings) -> str:
+    return settings.nats_url or f"nats://127.0.0.1:{settings.nats_port}"
+
+
+async def _serve_until_signalled(system: System, nats_url: str, serve_api: bool,
+                                 announce: str | None) -> None:
+    stop, ready = asyncio.Event(), asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    node = asyncio.create_task(run_node(system, nats_url=nats_url, serve_api=serve_api,
+                                        stop=stop, ready=ready))
+    waiter = asyncio.create_task(ready.wait())
+    await asyncio.wait([node, waiter], return_when=asyncio.FIRST_COMPLETED)
+    if ready.is_set() and announce:
+        console.print(announce)
+    waiter.cancel()
+    await node
+
+
+@app.command()
+def up(
+    data_dir: DataDir = None,
+    port: Annotated[int, typer.Option(help="HTTP port")] = 8000,
+    nats_port: Annotated[int, typer.Option(help="Embedded NATS port")] = 4322,
+) -> None:
+    """Start the whole system on the embedded default (dev mode); Ctrl-C stops everything."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    settings = development_settings(data_dir or Path("var"), api_port=port, nats_port=nats_port)
+    nats: EmbeddedNats | None = None
+    if settings.nats_url is None:
+        nats = EmbeddedNats(settings.data_path / "nats", port=nats_port, user=settings.nats_user,
+                            password=settings.nats_password,
+                            sync_interval=settings.nats_sync_interval)
+        nats.start()
+    system = System.build(settings)
+    url = _nats_url(settings) if nats is None else nats.url
+    base = f"http://{settings.api_host}:{settings.api_port}"
+    announce = (
+        f"[bold green]ECM Record is up[/bold green] (dev mode, data in {settings.data_path})\n"
+        f"  API      {base}/api/v1\n  Docs     {base}/docs\n  AsyncAPI {base}/asyncapi.json\n"
+        f"  NATS     {url} (user {settings.nats_user}; password in "
+        f"{settings.data_path / 'secrets' / 'nats_password'})\n"
+        f"  Token    ecm token --user cm-1 --role case_manager --area bristol\n"
+        "Press Ctrl-C to stop."
+    )
+    try:
+        asyncio.run(_serve_until_signalled(system, url, True, announce))
+    finally:
+        system.close()
+        if nats is not None:
+            nats.stop()
+        console.print("stopped")
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help=f"One of {', '.join(SERVICES)}")],
+    data_dir: DataDir = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port")] = None,
+    api: Annotated[bool, typer.Option(help="Serve the HTTP API")] = True,
+) -> None:
+    """Run one service in this process (scale-out): its API, relay and consumers."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = _settings(data_dir)
+    if port is not None:
+        settings = settings.model_copy(update={"api_port": port})
+    try:
+        system = System.build(settings, [service])
+    except ValueError as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from None
+    try:
+        asyncio.run(_serve_until_signalled(system, _nats_url(settings), api,
+                                           f"serving {service} on port {settings.api_port}"))
+    finally:
+        system.close()
+
+
+@app.command()
+def relay(
+    service: Annotated[str, typer.Argument(help="Whose store to relay")],
+    data_dir: DataDir = None,
+) -> None:
+    """Run only the outbox relay of one service."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = _settings(data_dir)
+    system = System.build(settings, [service])
+    try:
+        asyncio.run(_serve_until_signalled_relay(system, _nats_url(settings)))
+    finally:
+        system.close()
+
+
+async def _serve_until_signalled_relay(system: System, url: str) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await run_node(system, nats_url=url, serve_api=False, run_consumers=False, stop=stop)
+
+
+@app.command()
+def status(data_dir: DataDir = None) -> None:
+    """Per service: events stored, published, relay lag; parked messages per consumer."""
+    settings = _settings(data_dir)
+    system = System.build(settings)
+    try:
+        rows = asyncio.run(_status(system))
+    finally:
+        system.close()
+    table = Table(title="ECM Record status")
+    for column in ("service", "stored", "published", "relay position", "relay lag"):
+        table.add_column(column)
+    for row in rows["services"]:
+        table.add_row(*(str(row[k]) for k in ("service", "stored", "published", "position",
+                                                "lag")))
+    console.print(table)
+    consumers = Table(title="Consumers")
+    for column in ("consumer", "processed", "parked"):
+        consumers.add_column(column)
+    for row in rows["consumers"]:
+        consumers.add_row(row["consumer"], str(row["processed"]), str(row["parked"]))
+    console.print(consumers)
+    if rows.get("error"):
+        console.print(f"[yellow]{rows['error']}[/yellow]")
+
+
+async def _status(system: System) -> dict[str, list[dict[str, object]] | str]:
+    positions = PositionStore(system.ops)
+    published: dict[str, int | str] = {}
+    error = ""
+    try:
+        nc = await asyncio.wait_for(connect(system.settings, _nats_url(system.settings)), 5)
+        js = nc.jetstream()
+        for name in system.apps:
+            published[name] = await count_messages(js, f"ecm.{name}.>")
+        await nc.close()
+    except Exception as e:  # NATS down: still report the stores
+        error = f"NATS not reachable at {_nats_url(system.settings)}: {type(e).__name__}"
+    services: list[dict[str, object]] = []
+    for name, application in system.apps.items():
+        stored = await asyncio.to_thread(application.max_notification_id)
+        position = await asyncio.to_thread(positions.get, name)
+        services.append({"service": name, "stored": stored,
+                         "published": published.get(name, "?"), "position": position,
+                         "lag": stored - position})
+    consumers: list[dict[str, object]] = []
+    for consumer in system.consumers():
+        consumers.append({"consumer": consumer.name,
+                          "processed": consumer.ledger.processed_count(consumer.name),
+                          "parked": len(consumer.ledger.parked(consumer.name))})
+    return {"services": services, "consumers": consumers, "error": error}
+
+
+@app.command()
+def token(
+    user: Annotated[str, typer.Option(help="User id (token subject)")],
+    role: Annotated[Role, typer.Option(help="Role")],
+    area: Annotated[Area | None, typer.Option(help="YJS area (case managers)")] = None,
+    ttl: Annotated[int | None, typer.Option(help="Lifetime in seconds")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Mint a signed development token (HMAC) for the API."""
+    settings = _settings(data_dir)
+    if role == Role.CASE_MANAGER and area is None:
+        console.print("[red]--area is required for a case manager[/red]")
+        raise typer.Exit(2)
+    typer.echo(mint_token(settings, user, role, area, ttl))
+
+
+@demo.command("seed")
+def demo_seed(
+    data_dir: DataDir = None,
+    children: Annotated[int, typer.Option(help="How many synthetic children")] = 8,
+) -> None:
+    """Create synthetic children and referrals through the real use cases."""
+    from services.demo import seed
+
+    settings = _settings(data_dir)
+    system = System.build(settings)
+    try:
+        made = seed(system, children)
+    finally:
+        system.close()
+    console.print(f"seeded {made['children']} synthetic children, {made['referrals']} referrals")
+
+
+@app.command()
+def tick(data_dir: DataDir = None) -> None:
+    """Raise ReviewOverdue for every review missed by today (run daily)."""
+    settings = _settings(data_dir)
+    system = System.build(settings)
+    try:
+        reviews = system.apps.get("reviews")
+        if reviews is None:
+            console.print("[red]the reviews service is not installed[/red]")
+            raise typer.Exit(2)
+        meta = Meta("ecm-clock", "system", "tick", "tick")
+        raised = reviews.tick(date.today(), meta)  # type: ignore[attr-defined]
+    finally:
+        system.close()
+    console.print(f"{raised} review(s) newly overdue")
+
+
+@parked_cli.command("list")
+def parked_list(data_dir: DataDir = None) -> None:
+    """List parked messages per consumer."""
+    settings = _settings(data_dir)
+    system = System.build(settings)
+    try:
+        table = Table(title="Parked messages")
+        for column in ("id", "consumer", "message", "attempts", "error"):
+            table.add_column(column)
+        for consumer in system.consumers():
+            for row in consumer.ledger.parked(consumer.name):
+                table.add_row(str(row["id"]), row["consumer"], row["message_id"],
+                              str(row["attempts"]), row["error"][:80])
+        console.print(table)
+    finally:
+        system.close()
+
+
+@parked_cli.command("replay")
+def parked_replay(
+    consumer_name: Annotated[str, typer.Argument(help="Consumer whose parked messages to replay")],
+    data_dir: DataDir = None,
+) -> None:
+    """Run a consumer's parked messages through its handler again."""
+    settings = _settings(data_dir)
+    system = System.build(settings)
+    try:
+        matches = [c for c in system.consumers() if c.name == consumer_name]
+        if not matches:
+            console.print(f"[red]no consumer named {consumer_name}[/red]")
+            raise typer.Exit(2)
+        failures = replay_parked(matches[0])
+    finally:
+        system.close()
+    for parked_id, error in failures:
+        console.print(f"[red]{parked_id}: still failing: {error}[/red]")
+    if failures:
+        raise typer.Exit(1)
+    console.print("replayed")
+
+
+@app.command("asyncapi")
+def asyncapi_command(
+    out: Annotated[Path | None, typer.Option(help="Write to this file")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Print (or write) the AsyncAPI document for every published event."""
+    settings = _settings(data_dir)
+    system = System.build(settings)
+    try:
+        document = json.dumps(asyncapi(system.registries()), indent=2)
+    finally:
+        system.close()
+    if out:
+        out.write_text(document)
+    else:
+        typer.echo(document)
+
+
+def _register_extensions() -> None:
+    with contextlib.suppress(ModuleNotFoundError):
+        from services.governance.cli import register
+
+        register(app)
+
+
+def main() -> None:
+    """Entry point of the `ecm` script."""
+    _register_extensions()
+    app()
