@@ -11,7 +11,7 @@ from uuid import uuid4
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
-from faststream.nats import NatsBroker
+from faststream.nats import NatsBroker, NatsUserPassword
 from sqlalchemy import Engine
 
 from services.plugin import ServicePlugin
@@ -149,16 +149,19 @@ async def run_node(
                 app = system.apps.get(plugin.name)
                 if app is not None and plugin.contracts is not None:
                     relay = Relay(app, plugin.contracts, js, positions,
+                                  batch_size=settings.relay_batch_size,
                                   poll_seconds=settings.relay_poll_seconds)
                     system.extras[f"relay:{plugin.name}"] = relay
                     tasks.append(asyncio.create_task(relay.run(stop), name=f"relay-{plugin.name}"))
         if run_consumers:
             consumers = system.consumers()
             if consumers:
-                broker = NatsBroker(
-                    nats_url, user=settings.nats_user, password=settings.nats_password,
-                    max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+                security = (
+                    NatsUserPassword(settings.nats_user, settings.nats_password)
+                    if settings.nats_user and settings.nats_password else None
                 )
+                broker = NatsBroker(nats_url, security=security, max_reconnect_attempts=-1,
+                                    reconnect_time_wait=1, logger=None)
                 for consumer in consumers:
                     attach(broker, consumer, settings)
                 await broker.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import Self
@@ -38,6 +39,7 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=0, le=65535)
     nats_port: int = Field(default=4322, ge=0, le=65535, description="Embedded NATS port.")
     relay_poll_seconds: float = Field(default=0.2, gt=0)
+    relay_batch_size: int = Field(default=200, ge=1, le=10_000)
     consumer_max_deliver: int = Field(default=5, ge=1)
     consumer_backoff_seconds: list[float] = Field(default=[0.5, 2.0, 10.0, 30.0])
     token_ttl_seconds: int = Field(default=8 * 3600, gt=0)
@@ -115,17 +117,20 @@ def development_settings(data_dir: Path, **overrides: object) -> Settings:
     secrets_dir = data_dir / "secrets"
     secrets_dir.mkdir(parents=True, exist_ok=True)
     values: dict[str, object] = {"data_dir": data_dir, "dev_mode": True}
-    for name, make in (
+    for name, make in (  # a value from the environment wins over the generated one
         ("secret_key", lambda: secrets.token_urlsafe(32)),
         ("master_key", _new_master_key),
         ("nats_password", lambda: secrets.token_urlsafe(24)),
     ):
+        if os.environ.get(f"ECM_{name.upper()}"):
+            continue
         path = secrets_dir / name
         if not path.exists():
             path.write_text(make())
             path.chmod(0o600)
         values[name] = path.read_text().strip()
-    values["nats_user"] = "ecm"
+    if not os.environ.get("ECM_NATS_USER"):
+        values["nats_user"] = "ecm"
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
@@ -10,6 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import AfterValidator, BaseModel, Field, field_validator
 
+from services.referrals import projections
 from services.referrals.application import ReferralsApplication
 from services.referrals.domain import Child, Consent, Referral, ReferralStatus
 from shared.domain import Area, Forbidden, Invalid, Role
@@ -261,6 +262,41 @@ def make_referral(
         meta=meta_for(principal, request), expected_version=body.expected_version,
     )
     return Created(id=referral_id, version=1)
+
+
+class ReferralSummary(BaseModel):
+    """A row of the referral list (no personal data)."""
+
+    referral_id: UUID
+    child_id: UUID
+    area: Area
+    case_manager_id: str
+    status: ReferralStatus
+    consent: Consent | None
+    expected_involvement_months: int
+    referred_at: datetime
+    updated_at: datetime
+
+
+@router.get("/referrals", response_model=list[ReferralSummary])
+def list_referrals(
+    request: Request,
+    principal: Annotated[Principal, Depends(requires("referral.read"))],
+    area: Annotated[Area | None, Query()] = None,
+    status_: Annotated[ReferralStatus | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[ReferralSummary]:
+    """Referrals newest first; case managers see their own area only. Eventually consistent."""
+    if principal.role == Role.CASE_MANAGER:
+        if area is not None and area != principal.area:
+            raise Forbidden("forbidden")
+        area = principal.area
+    rows = projections.list_referrals(
+        request.app.state.system.engine("referrals-read"), area=area,
+        status=status_, limit=limit, offset=offset,
+    )
+    return [ReferralSummary.model_validate(row) for row in rows]
 
 
 @router.get("/referrals/{referral_id}", response_model=ReferralPublic)

@@ -1,0 +1,106 @@
+"""Consumers on a real nats-server: redelivery changes nothing, failures retry then park."""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import uuid4
+
+import pytest
+
+from services.referrals.projections import list_referrals
+from services.runtime import System
+from shared.bus import connect
+from shared.consumer import Consumer, Ledger, replay_parked
+from shared.contracts import Envelope
+from shared.domain import Area, Meta
+from shared.natsserver import EmbeddedNats
+from shared.settings import Settings
+from tests.harness import eventually, in_thread, running_node
+
+META = Meta("cm-1", "case_manager", "corr", "corr")
+
+
+async def make_referral(system: System) -> str:
+    app = system.apps["referrals"]
+    child_id = await in_thread(
+        app.register_child, given_name="Synthetic", family_name="Consumer",  # type: ignore[attr-defined]
+        date_of_birth=date(2011, 1, 1), area=Area.BANES, nhs_number=None, upn=None, meta=META,
+    )
+    referral_id = await in_thread(
+        app.refer, child_id=child_id, case_manager_id="cm-1", reason="synthetic reason",  # type: ignore[attr-defined]
+        trauma_history="synthetic history", expected_involvement_months=6, meta=META,
+    )
+    return str(referral_id)
+
+
+async def test_the_same_message_delivered_twice_changes_the_read_model_once(
+    settings: Settings, nats_server: EmbeddedNats
+) -> None:
+    async with running_node(settings, nats_server, ["referrals"]) as system:
+        referral_id = await make_referral(system)
+        engine = system.engine("referrals-read")
+        ledger = system.ledger("referrals-read")
+        await eventually(lambda: ledger.processed_count("referrals-list") == 3)
+        nc = await connect(system.settings, nats_server.url)
+        js = nc.jetstream()
+        made = await js.get_msg("ECM", seq=3)  # ReferralMade, the third event
+        envelope = Envelope.model_validate_json(made.data or b"")
+        assert envelope.event_type == "ReferralMade"
+        # The same message again, under a new stream id (as after a dedup-window expiry).
+        ack = await js.publish(envelope.subject, made.data or b"", stream="ECM",
+                               headers={"Nats-Msg-Id": f"again-{uuid4()}"})
+
+        async def acknowledged() -> bool:
+            info = await js.consumer_info("ECM", "referrals-list")
+            return info.ack_floor is not None and (info.ack_floor.stream_seq or 0) >= ack.seq
+
+        await eventually(acknowledged)
+        rows = list_referrals(engine, area="banes")
+        assert [r["referral_id"] for r in rows] == [referral_id]
+        assert ledger.processed_count("referrals-list") == 3
+        await nc.close()
+
+
+async def test_a_failing_message_is_retried_with_backoff_then_parked_and_can_be_replayed(
+    settings: Settings, nats_server: EmbeddedNats
+) -> None:
+    attempts: list[str] = []
+    healthy = {"ok": False}
+
+    def flaky(envelope: Envelope) -> None:
+        attempts.append(envelope.message_id)
+        if not healthy["ok"]:
+            raise RuntimeError("downstream store unavailable")
+
+    system = System.build(settings, ["referrals"])
+    ledger = Ledger(system.engine("flaky-read"))
+    consumer = Consumer("flaky", "ecm.referrals.ChildRegistered", flaky, ledger)
+    system.extras["test-consumers"] = [consumer]
+    original = system.consumers
+    system.consumers = lambda: [*original(), consumer]  # type: ignore[method-assign]
+    async with running_node(settings.model_copy(update={"consumer_max_deliver": 3}), nats_server,
+                            system=system):
+        await in_thread(
+            system.apps["referrals"].register_child, given_name="Synthetic",  # type: ignore[attr-defined]
+            family_name="Poison", date_of_birth=date(2012, 2, 2), area=Area.BRISTOL,
+            nhs_number=None, upn=None, meta=META,
+        )
+        await eventually(lambda: len(ledger.parked("flaky")) == 1, timeout=20)
+    assert attempts == ["referrals:1"] * 3
+    (row,) = ledger.parked("flaky")
+    assert row["attempts"] == 3 and "downstream store unavailable" in row["error"]
+    healthy["ok"] = True
+    assert replay_parked(consumer) == []
+    assert ledger.parked("flaky") == []
+    assert attempts[-1] == "referrals:1"
+    system.close()
+
+
+@pytest.mark.parametrize("attempt, expected", [(1, 0.5), (2, 2.0), (4, 30.0), (9, 30.0)])
+def test_backoff_grows_with_each_attempt_and_stays_at_the_last_step(
+    settings: Settings, attempt: int, expected: float
+) -> None:
+    from shared.consumer import backoff_for
+
+    assert backoff_for(settings.model_copy(update={"consumer_backoff_seconds": [0.5, 2.0, 10.0, 30.0]}),
+                       attempt) == expected
