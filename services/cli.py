@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import importlib
 import json
 import logging
+import os
 import signal
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -90,9 +91,12 @@ def up(
         f"  Token    ecm token --user cm-1 --role case_manager --area bristol\n"
         "Press Ctrl-C to stop."
     )
+    run_file = settings.data_path / "run.json"
+    run_file.write_text(json.dumps({"nats_url": url, "api_url": base, "pid": os.getpid()}))
     try:
         asyncio.run(_serve_until_signalled(system, url, True, announce))
     finally:
+        run_file.unlink(missing_ok=True)
         system.close()
         if nats is not None:
             nats.stop()
@@ -172,12 +176,13 @@ def status(data_dir: DataDir = None) -> None:
         console.print(f"[yellow]{rows['error']}[/yellow]")
 
 
-async def _status(system: System) -> dict[str, list[dict[str, object]] | str]:
+async def _status(system: System) -> dict[str, Any]:
     positions = PositionStore(system.ops)
     published: dict[str, int | str] = {}
     error = ""
     try:
-        nc = await asyncio.wait_for(connect(system.settings, _nats_url(system.settings)), 5)
+        nc = await asyncio.wait_for(
+            connect(system.settings, _nats_url(system.settings), reconnect=False), 5)
         js = nc.jetstream()
         for name in system.apps:
             published[name] = await count_messages(js, f"ecm.{name}.>")
@@ -309,10 +314,13 @@ def asyncapi_command(
 
 
 def _register_extensions() -> None:
-    with contextlib.suppress(ModuleNotFoundError):
-        from services.governance.cli import register
-
-        register(app)
+    try:
+        extension = importlib.import_module("services.governance.cli")
+    except ModuleNotFoundError as e:
+        if e.name not in ("services.governance", "services.governance.cli"):
+            raise
+        return
+    extension.register(app)
 
 
 def main() -> None:

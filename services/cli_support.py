@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -9,6 +10,16 @@ from shared.settings import Settings, development_settings
 
 
 def load_settings(data_dir: Path | None = None) -> Settings:
+    """Settings for a command; a running `ecm up` in the same data folder supplies its NATS URL."""
+    settings = _load(data_dir)
+    run_file = settings.data_path / "run.json"
+    if settings.nats_url is None and run_file.exists():
+        running = json.loads(run_file.read_text())
+        settings = settings.model_copy(update={"nats_url": running["nats_url"]})
+    return settings
+
+
+def _load(data_dir: Path | None) -> Settings:
     """Settings from the environment; dev mode when `ecm up` generated secrets in the data folder.
 
     Outside dev mode (ECM_SECRET_KEY / ECM_MASTER_KEY set, or ECM_DEV_MODE=false) the

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
@@ -141,7 +142,7 @@ async def run_node(
     await ensure_stream(js, settings)
     tasks: list[asyncio.Task[None]] = []
     broker: NatsBroker | None = None
-    server: uvicorn.Server | None = None
+    server: ApiServer | None = None
     try:
         if run_relays:
             positions = PositionStore(system.ops)
@@ -167,16 +168,16 @@ async def run_node(
                 await broker.start()
             for plugin in system.plugins:
                 if plugin.background is not None:
-                    tasks.append(asyncio.create_task(plugin.background(system, stop)))
+                    job = plugin.background(system, stop)
+                    tasks.append(asyncio.ensure_future(job))
         if serve_api:
             config = uvicorn.Config(
                 create_api(system), host=settings.api_host, port=settings.api_port,
                 log_level="warning", lifespan="off",
             )
-            server = uvicorn.Server(config)
-            server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+            server = ApiServer(config)
             tasks.append(asyncio.create_task(server.serve(), name="api"))
-            while not server.started and not stop.is_set():
+            while not server.started and not stop.is_set():  # noqa: ASYNC110 (uvicorn flag)
                 await asyncio.sleep(0.05)
         if ready is not None:
             ready.set()
@@ -192,3 +193,11 @@ async def run_node(
             await broker.stop()
         with contextlib.suppress(Exception):
             await nc.drain()
+
+
+class ApiServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the node owns Ctrl-C and SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import nats
@@ -14,18 +15,26 @@ from shared.contracts import STREAM, SUBJECT_PREFIX
 from shared.settings import Settings
 
 DUPLICATE_WINDOW = timedelta(minutes=2)
+log = logging.getLogger(__name__)
 
 
-async def connect(settings: Settings, url: str | None = None, name: str = "ecm") -> Client:
-    """Connect to NATS with the configured credentials."""
+async def _log_error(error: Exception) -> None:
+    log.warning("nats: %s: %s", type(error).__name__, error)
+
+
+async def connect(settings: Settings, url: str | None = None, name: str = "ecm",
+                  *, reconnect: bool = True) -> Client:
+    """Connect to NATS with the configured credentials (errors logged in one line)."""
     return await nats.connect(
         servers=[url or settings.nats_url or f"nats://127.0.0.1:{settings.nats_port}"],
         user=settings.nats_user,
         password=settings.nats_password,
         name=name,
-        max_reconnect_attempts=-1,
+        allow_reconnect=reconnect,
+        max_reconnect_attempts=-1 if reconnect else 0,
         reconnect_time_wait=0.5,
         connect_timeout=5,
+        error_cb=_log_error,
     )
 
 

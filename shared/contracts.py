@@ -64,6 +64,14 @@ class Contract(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def event_class(aggregate: type[Any], name: str) -> type[Any]:
+    """The event class `name` declared on `aggregate` (by eventsourcing's @event decorator)."""
+    cls = aggregate.__dict__.get(name)
+    if not isinstance(cls, type):
+        raise AttributeError(f"{aggregate.__name__} has no event class {name}")
+    return cls
+
+
 @dataclass(frozen=True)
 class Mapping:
     """How one domain event class becomes one wire contract."""

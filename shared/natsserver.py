@@ -64,7 +64,7 @@ class EmbeddedNats:
         self.folder.mkdir(parents=True, exist_ok=True)
         store = self.folder / "jetstream"
         lines = [
-            "listen: 127.0.0.1:%d" % self.port,
+            f"listen: 127.0.0.1:{self.port}",
             "server_name: ecm-local",
             "jetstream {",
             f'  store_dir: "{store}"',

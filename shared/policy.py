@@ -1,4 +1,4 @@
-"""Who may do what: one table of actions × roles, with YJS area scope for case managers."""
+"""Who may do what: one table of actions and roles, with YJS area scope for case managers."""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Self
 from urllib.parse import unquote, urlsplit
@@ -117,11 +118,12 @@ def development_settings(data_dir: Path, **overrides: object) -> Settings:
     secrets_dir = data_dir / "secrets"
     secrets_dir.mkdir(parents=True, exist_ok=True)
     values: dict[str, object] = {"data_dir": data_dir, "dev_mode": True}
-    for name, make in (  # a value from the environment wins over the generated one
-        ("secret_key", lambda: secrets.token_urlsafe(32)),
-        ("master_key", _new_master_key),
-        ("nats_password", lambda: secrets.token_urlsafe(24)),
-    ):
+    generators: dict[str, Callable[[], str]] = {
+        "secret_key": lambda: secrets.token_urlsafe(32),
+        "master_key": _new_master_key,
+        "nats_password": lambda: secrets.token_urlsafe(24),
+    }
+    for name, make in generators.items():  # a value from the environment wins
         if os.environ.get(f"ECM_{name.upper()}"):
             continue
         path = secrets_dir / name

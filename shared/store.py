@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, date, datetime, time
-from functools import lru_cache
+from functools import cache
 from typing import Any, ClassVar, TypeVar, cast
 from uuid import UUID
 
@@ -20,19 +20,22 @@ from eventsourcing.persistence import (
 )
 
 from shared.crypto import FieldCipher, KeyVault
-from shared.transcoding import register_ecm_transcodings
 from shared.domain import Conflict, EcmAggregate, NotFound
 from shared.settings import Settings
 from shared.sql import ensure_pg_schema
+from shared.transcoding import register_ecm_transcodings
 
 A = TypeVar("A", bound=EcmAggregate)
 
 
-@lru_cache(maxsize=None)
 def aggregate_of(event_cls: type[object]) -> type[EcmAggregate] | None:
     """The EcmAggregate class an event class is nested in, if any."""
-    owner_name = event_cls.__qualname__.split(".")[0]
-    owner = getattr(sys.modules.get(event_cls.__module__), owner_name, None)
+    return _aggregate_of(event_cls.__module__, event_cls.__qualname__)
+
+
+@cache
+def _aggregate_of(module: str, qualname: str) -> type[EcmAggregate] | None:
+    owner = getattr(sys.modules.get(module), qualname.split(".")[0], None)
     if isinstance(owner, type) and issubclass(owner, EcmAggregate):
         return owner
     return None
@@ -107,7 +110,7 @@ class EcmApplication(Application[UUID]):
     def load(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
         """Load an aggregate or raise NotFound naming `what`."""
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: object = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFound(f"{what} {aggregate_id} not found") from None
         if not isinstance(aggregate, cls):
@@ -152,6 +155,6 @@ def load_as_of(app: EcmApplication, cls: type[A], aggregate_id: UUID, what: str,
         version = stored.originator_version
     if version is None:
         raise NotFound(f"{what} {aggregate_id} did not exist on {as_of.isoformat()}")
-    aggregate = app.repository.get(aggregate_id, version=version)
+    aggregate: object = app.repository.get(aggregate_id, version=version)
     assert isinstance(aggregate, cls)
     return aggregate

@@ -56,7 +56,7 @@ async def running_node(
             system.close()
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 15.0,
+async def eventually(check: Callable[[], Any], timeout: float = 15.0,  # noqa: ASYNC109
                      interval: float = 0.05) -> Any:
     """Poll `check` (sync or async) until it returns a truthy value; fail after `timeout`."""
     deadline = time.monotonic() + timeout

@@ -303,7 +303,7 @@ def list_referrals(
 def get_referral(
     referral_id: UUID, app: App,
     principal: Annotated[Principal, Depends(requires("referral.read"))],
-    as_of: Annotated[date | None, Query(description="Show the referral as it stood that day")] = None,
+    as_of: Annotated[date | None, Query(description="Show it as it stood that day")] = None,
 ) -> ReferralPublic:
     """The referral, now or as it stood on a past date."""
     referral = app.get_referral(referral_id)

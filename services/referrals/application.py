@@ -110,7 +110,8 @@ class ReferralsApplication(EcmApplication):
         """Withdraw the referral; the child may be referred again."""
         return self._end(referral_id, "withdraw", meta, expected_version)
 
-    def close_referral(self, referral_id: UUID, meta: Meta, expected_version: int | None = None) -> int:
+    def close_referral(self, referral_id: UUID, meta: Meta,
+                       expected_version: int | None = None) -> int:
         """Close an accepted referral or consultation; the child may be referred again."""
         return self._end(referral_id, "close", meta, expected_version)
 

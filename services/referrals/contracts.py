@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from services.referrals.domain import Child, Referral
-from shared.contracts import Contract, ContractRegistry, Mapping, Sealed
+from shared.contracts import Contract, ContractRegistry, Mapping, Sealed, event_class
 from shared.domain import Area
 
 
@@ -81,18 +81,18 @@ class ReferralEndedV1(Contract):
 REGISTRY = ContractRegistry(
     "referrals",
     [
-        Mapping(Child.Registered, "ChildRegistered", ChildRegisteredV1),
-        Mapping(Child.Referred, "ChildReferred", ChildReferredV1),
-        Mapping(Child.ReferralClosed, "ChildReferralClosed", ChildReferralClosedV1),
-        Mapping(Child.Corrected, "ChildCorrected", FieldCorrectedV1),
-        Mapping(Child.DisputeFlagged, "ChildDisputeFlagged", DisputeFlaggedV1),
-        Mapping(Referral.Made, "ReferralMade", ReferralMadeV1),
-        Mapping(Referral.ConsentRecorded, "ConsentRecorded", ConsentRecordedV1),
-        Mapping(Referral.Accepted, "ReferralAccepted", ScreenedV1),
-        Mapping(Referral.ConsultationOffered, "ConsultationOffered", ScreenedV1),
-        Mapping(Referral.Declined, "ReferralDeclined", ReferralEndedV1),
-        Mapping(Referral.Withdrawn, "ReferralWithdrawn", ReferralEndedV1),
-        Mapping(Referral.Closed, "ReferralClosed", ReferralEndedV1),
-        Mapping(Referral.Corrected, "ReferralCorrected", FieldCorrectedV1),
+        Mapping(event_class(Child, "Registered"), "ChildRegistered", ChildRegisteredV1),
+        Mapping(event_class(Child, "Referred"), "ChildReferred", ChildReferredV1),
+        Mapping(event_class(Child, "ReferralClosed"), "ChildReferralClosed", ChildReferralClosedV1),
+        Mapping(event_class(Child, "Corrected"), "ChildCorrected", FieldCorrectedV1),
+        Mapping(event_class(Child, "DisputeFlagged"), "ChildDisputeFlagged", DisputeFlaggedV1),
+        Mapping(event_class(Referral, "Made"), "ReferralMade", ReferralMadeV1),
+        Mapping(event_class(Referral, "ConsentRecorded"), "ConsentRecorded", ConsentRecordedV1),
+        Mapping(event_class(Referral, "Accepted"), "ReferralAccepted", ScreenedV1),
+        Mapping(event_class(Referral, "ConsultationOffered"), "ConsultationOffered", ScreenedV1),
+        Mapping(event_class(Referral, "Declined"), "ReferralDeclined", ReferralEndedV1),
+        Mapping(event_class(Referral, "Withdrawn"), "ReferralWithdrawn", ReferralEndedV1),
+        Mapping(event_class(Referral, "Closed"), "ReferralClosed", ReferralEndedV1),
+        Mapping(event_class(Referral, "Corrected"), "ReferralCorrected", FieldCorrectedV1),
     ],
 )

@@ -102,5 +102,5 @@ def test_backoff_grows_with_each_attempt_and_stays_at_the_last_step(
 ) -> None:
     from shared.consumer import backoff_for
 
-    assert backoff_for(settings.model_copy(update={"consumer_backoff_seconds": [0.5, 2.0, 10.0, 30.0]}),
-                       attempt) == expected
+    steps = settings.model_copy(update={"consumer_backoff_seconds": [0.5, 2.0, 10.0, 30.0]})
+    assert backoff_for(steps, attempt) == expected

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from collections import Counter
+from functools import partial
 from datetime import date
 from pathlib import Path
 
@@ -78,7 +79,7 @@ async def test_a_relay_killed_mid_publish_leaves_every_event_on_the_stream_exact
     kills_mid_publish = 0
     for threshold in (100, 500, 900):
         process = relay_process(settings, nats_server)
-        await eventually(lambda t=threshold: _count_at_least(js, t), timeout=60, interval=0.005)
+        await eventually(partial(_count_at_least, js, threshold), timeout=60, interval=0.005)
         process.send_signal(signal.SIGKILL)
         process.wait()
         if await count_messages(js, "ecm.referrals.>") < total:
