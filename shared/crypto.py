@@ -156,10 +156,28 @@ class KeyVault:
                         )
                     )
         self._remember(cid, None)
-        if self.engine.dialect.name == "postgresql":
-            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-                c.execute(text("VACUUM child_keys"))
+        self._purge_old_versions()
         return destroyed
+
+    def _purge_old_versions(self) -> None:
+        """Overwrite the old copies of a destroyed key that the database still keeps."""
+        dialect = self.engine.dialect.name
+        if dialect == "postgresql":
+            # VACUUM FULL rewrites the table into a new file: the dead tuple's bytes go with
+            # the old file instead of lingering in a page until it is reused.
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                c.execute(text("VACUUM FULL child_keys"))
+        elif dialect == "sqlite":
+            # In WAL mode the frame written when the key was created stays in the -wal file
+            # until a checkpoint; copy the erased page home and truncate the log.
+            for _attempt in range(50):
+                with self.engine.connect() as c:
+                    busy = c.execute(text("PRAGMA wal_checkpoint(TRUNCATE)")).first()
+                if busy is None or not busy[0]:
+                    return
+                time.sleep(0.1)
+            raise RuntimeError("child_keys: the key was erased but the WAL could not be "
+                               "truncated (a reader held it); run the erasure again")
 
     def is_erased(self, child_id: UUID | str) -> bool:
         """True when the child's key has been destroyed."""
