@@ -1,0 +1,166 @@
+"""`make bench`: ECM Record's hot paths side by side with a plain baseline, as ratios.
+
+Each pair runs in the same process, on the same machine, at the same time, so the ratio
+holds on a noisy shared machine where absolute timings do not. Results go to
+bench-results/latest.json and are printed as a table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+
+from services.runtime import System
+from shared.bus import connect, ensure_stream
+from shared.domain import Area, Meta
+from shared.natsserver import EmbeddedNats
+from shared.relay import PositionStore, Relay
+from shared.settings import Settings, development_settings
+
+META = Meta("bench", "case_manager", "bench", "bench")
+ROUNDS = 3
+
+
+class PlainChild(Aggregate):
+    """The baseline: the same fields, no encryption, no metadata transcoding."""
+
+    @event("Registered")
+    def __init__(self, given_name: str, family_name: str, date_of_birth: str, area: str) -> None:
+        self.given_name = given_name
+
+
+def bench_store(folder: Path, n: int) -> dict[str, Any]:
+    """Registering children: ECM's store (per-child key + sealing) vs plain eventsourcing."""
+    settings = development_settings(folder / "var")
+    system = System.build(settings, ["referrals"])
+    app = system.apps["referrals"]
+    plain = Application(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                             "SQLITE_DBNAME": str(folder / "plain.sqlite")})
+
+    def ecm() -> float:
+        start = time.perf_counter()
+        for i in range(n):
+            app.register_child(given_name=f"G{i}", family_name="Bench",  # type: ignore[attr-defined]
+                               date_of_birth=date(2010, 1, 1), area=Area.BRISTOL,
+                               nhs_number=None, upn=None, meta=META)
+        return time.perf_counter() - start
+
+    def baseline() -> float:
+        start = time.perf_counter()
+        for i in range(n):
+            plain.save(PlainChild(f"G{i}", "Bench", "2010-01-01", "bristol"))
+        return time.perf_counter() - start
+
+    result = pair("store: register a child", n, ecm, baseline)
+    ids = [n_.originator_id for n_ in app.notifications(1, n)]  # type: ignore[attr-defined]
+    plain_ids = [n_.originator_id for n_ in plain.recorder.select_notifications(start=1, limit=n)]
+
+    def ecm_read() -> float:
+        start = time.perf_counter()
+        for child_id in ids:
+            app.get_child(child_id)  # type: ignore[attr-defined]
+        return time.perf_counter() - start
+
+    def plain_read() -> float:
+        start = time.perf_counter()
+        for child_id in plain_ids:
+            plain.repository.get(child_id)
+        return time.perf_counter() - start
+
+    read = pair("store: read a child", len(ids), ecm_read, plain_read)
+    system.close()
+    return {"write": result, "read": read}
+
+
+def pair(name: str, n: int, a: Callable[[], float], b: Callable[[], float]) -> dict[str, Any]:
+    """Warm up, then run both sides ROUNDS times interleaved; per-op times and the ratio."""
+    a(), b()
+    times_a, times_b = [], []
+    for _ in range(ROUNDS):
+        times_a.append(a())
+        times_b.append(b())
+    ecm_s, base_s = statistics.median(times_a), statistics.median(times_b)
+    return {"name": name, "n": n, "ecm_us_per_op": ecm_s / n * 1e6,
+            "baseline_us_per_op": base_s / n * 1e6, "ratio": ecm_s / base_s}
+
+
+async def bench_relay(folder: Path, n: int) -> dict[str, Any]:
+    """Relaying stored events to JetStream vs publishing the same bytes with nats-py directly."""
+    nats = EmbeddedNats(folder / "nats", user="bench", password="bench-password")
+    nats.start()
+    settings: Settings = development_settings(folder / "relay-var").model_copy(
+        update={"nats_url": nats.url, "nats_user": "bench", "nats_password": "bench-password"})
+    system = System.build(settings, ["referrals"])
+    app = system.apps["referrals"]
+    for i in range(n):
+        app.register_child(given_name=f"G{i}", family_name="Bench",  # type: ignore[attr-defined]
+                           date_of_birth=date(2010, 1, 1), area=Area.BRISTOL,
+                           nhs_number=None, upn=None, meta=META)
+    nc = await connect(settings, nats.url)
+    js = nc.jetstream()
+    await ensure_stream(js, settings)
+    plugin = system.plugins[0]
+    assert plugin.contracts is not None
+    times_ecm, times_base = [], []
+    payload = None
+    for round_ in range(ROUNDS):
+        positions = PositionStore(system.ops)
+        with system.ops.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM relay_positions")
+        await js.delete_stream("ECM")  # a fresh stream: no dedup hits, every round writes
+        await ensure_stream(js, settings)
+        relay = Relay(app, plugin.contracts, js, positions, batch_size=500)
+        relay.position = 0
+        start = time.perf_counter()
+        while await relay.publish_pending():
+            pass
+        times_ecm.append(time.perf_counter() - start)
+        if payload is None:
+            msg = await js.get_last_msg("ECM", "ecm.referrals.>")
+            payload = msg.data or b""
+        assert (await js.stream_info("ECM")).state.messages == n
+        await js.delete_stream("ECM")
+        await ensure_stream(js, settings)
+        start = time.perf_counter()
+        for i in range(n):
+            await js.publish("ecm.bench.raw", payload, stream="ECM",
+                             headers={"Nats-Msg-Id": f"raw:{round_}:{i}"})
+        times_base.append(time.perf_counter() - start)
+    await nc.close()
+    system.close()
+    nats.stop()
+    ecm_s, base_s = statistics.median(times_ecm), statistics.median(times_base)
+    return {"name": "relay: store -> JetStream (acked)", "n": n,
+            "ecm_us_per_op": ecm_s / n * 1e6, "baseline_us_per_op": base_s / n * 1e6,
+            "ratio": ecm_s / base_s}
+
+
+def main() -> None:
+    """Run every benchmark and print the table."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        store = bench_store(folder, 300)
+        relay = asyncio.run(bench_relay(folder, 1000))
+    rows = [store["write"], store["read"], relay]
+    out = Path("bench-results")
+    out.mkdir(exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(rows, indent=2))
+    print(f"{'benchmark':40} {'n':>6} {'ECM µs/op':>11} {'baseline µs/op':>15} {'ratio':>7}")
+    for row in rows:
+        print(f"{row['name']:40} {row['n']:>6} {row['ecm_us_per_op']:>11.1f} "
+              f"{row['baseline_us_per_op']:>15.1f} {row['ratio']:>7.2f}")
+    print("baselines: plain eventsourcing on SQLite (no encryption); raw nats-py js.publish")
+
+
+if __name__ == "__main__":
+    main()
