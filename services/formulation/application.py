@@ -1,0 +1,289 @@
+"""Formulation use cases: open cases and consultations, timeline, meetings, reports, stages,
+interventions. Each loads one aggregate, makes one domain call, saves, returns ids/versions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Mapper, StoredEvent
+
+from services.formulation.domain import (
+    Consultation,
+    FormulationCase,
+    case_id_for,
+    consultation_id_for,
+)
+from services.formulation.values import (
+    AttendanceRecord,
+    Invitee,
+    LifeDate,
+    RecommendationDraft,
+    Sensitivity,
+    TimelineCategory,
+)
+from shared.domain import Area, Conflict, Meta, NotFound
+from shared.store import EcmApplication, PersonalDataMapper, aggregate_of, child_of, load_as_of
+from shared.vocabulary import Agency
+
+T = TypeVar("T")
+
+
+class FormulationMapper(PersonalDataMapper):
+    """Also seals personal fields inside list items (e.g. each recommendation's text).
+
+    The wire contracts carry such lists with one sealed value per item, so each item's
+    personal field is sealed on its own under the child's key.
+    """
+
+    @staticmethod
+    def _item_fields(event: object) -> dict[str, frozenset[str]]:
+        owner = aggregate_of(type(event))
+        nested: dict[str, frozenset[str]] = getattr(owner, "personal_item_fields", {})
+        state = vars(event)
+        return {name: fields for name, fields in nested.items() if name in state}
+
+    def _transform(self, event: Any, nested: dict[str, frozenset[str]],
+                   fn: Callable[[Any, str, Any], Any]) -> dict[str, Any]:
+        state = dict(vars(event))
+        child_id = child_of(type(event), state, state["originator_id"])
+        if child_id is None:
+            raise TypeError(f"{type(event).__qualname__} has personal fields but no child_id")
+        for name, fields in nested.items():
+            items = state[name]
+            if isinstance(items, list):
+                state[name] = [
+                    {k: fn(child_id, f"{name}.{k}", v) if k in fields else v
+                     for k, v in item.items()}
+                    for item in items
+                ]
+        return state
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        nested = self._item_fields(domain_event)
+        if nested:
+            state = self._transform(domain_event, nested, self.fields.seal)
+            sealed = object.__new__(type(domain_event))
+            object.__setattr__(sealed, "__dict__", state)
+            domain_event = sealed
+        return super().to_stored_event(domain_event)
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        event = super().to_domain_event(stored_event)
+        nested = self._item_fields(event)
+        if nested:
+            vars(event).update(self._transform(event, nested, self.fields.open))
+        return event
+
+
+class FormulationApplication(EcmApplication):
+    """The formulation service's event-sourced application."""
+
+    service = "formulation"
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return FormulationMapper(transcoder=self.construct_transcoder(), cipher=self.cipher)
+
+    # -- opening, from the referrals service's messages --------------------------------------
+
+    def open_case(self, child_id: UUID, referral_id: UUID, area: Area, meta: Meta) -> bool:
+        """Open the child's case on an accepted referral; False when nothing changed."""
+        case_id = case_id_for(child_id)
+        try:
+            case = self.load(FormulationCase, case_id, "formulation case")
+        except NotFound:
+            case = FormulationCase(child_id=child_id, referral_id=referral_id, area=area,
+                                   meta=meta)
+            try:
+                self.save_all(case)
+                return True
+            except Conflict:  # a concurrent delivery opened it first
+                case = self.load(FormulationCase, case_id, "formulation case")
+        if not case.link_referral(referral_id, meta):
+            return False
+        self.save_all(case)
+        return True
+
+    def open_consultation(self, child_id: UUID, referral_id: UUID, area: Area,
+                          meta: Meta) -> bool:
+        """Open a consultation for a referral offered one; False when it is already open."""
+        consultation_id = consultation_id_for(referral_id)
+        try:
+            self.load(Consultation, consultation_id, "consultation")
+            return False
+        except NotFound:
+            pass
+        consultation = Consultation(child_id=child_id, referral_id=referral_id, area=area,
+                                    meta=meta)
+        try:
+            self.save_all(consultation)
+        except Conflict:  # a concurrent delivery opened it first
+            return False
+        return True
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def get_case(self, child_id: UUID, as_of: date | None = None) -> FormulationCase:
+        """The child's formulation case, now or as it stood at the end of `as_of`."""
+        case_id = case_id_for(child_id)
+        try:
+            if as_of is not None:
+                return load_as_of(self, FormulationCase, case_id, "formulation case", as_of)
+            return self.load(FormulationCase, case_id, "formulation case")
+        except NotFound as e:
+            if as_of is not None and "did not exist" in e.message:
+                message = f"child_id: child {child_id} had no formulation case on {as_of}"
+            else:
+                message = f"child_id: child {child_id} has no formulation case"
+            raise NotFound(message, field="child_id") from None
+
+    def get_consultation(self, consultation_id: UUID, as_of: date | None = None) -> Consultation:
+        """A consultation, now or as it stood at the end of `as_of`."""
+        if as_of is not None:
+            return load_as_of(self, Consultation, consultation_id, "consultation", as_of)
+        return self.load(Consultation, consultation_id, "consultation")
+
+    # -- changing the case -------------------------------------------------------------------
+
+    def _change(self, child_id: UUID, expected_version: int | None,
+                change: Callable[[FormulationCase], T]) -> tuple[T, int]:
+        case = self.get_case(child_id)
+        case.check_version(expected_version)
+        result = change(case)
+        self.save_all(case)
+        return result, case.version
+
+    def add_timeline_entry(self, child_id: UUID, *, when: LifeDate, category: TimelineCategory,
+                           description: str, source: str | None, sensitivity: Sensitivity,
+                           meta: Meta, expected_version: int | None = None) -> tuple[UUID, int]:
+        """Add a life-story entry; returns its id and the case version."""
+        entry_id = uuid4()
+        _, version = self._change(child_id, expected_version, lambda case: case.add_timeline_entry(
+            entry_id, when, category, description, source, sensitivity, meta))
+        return entry_id, version
+
+    def correct_timeline_entry(self, child_id: UUID, entry_id: UUID, meta: Meta,
+                               expected_version: int | None = None, **changes: Any) -> int:
+        """Correct an entry with a reason (only the fields given change)."""
+        return self._change(child_id, expected_version, lambda case: case.correct_timeline_entry(
+            entry_id, meta, **changes))[1]
+
+    def retract_timeline_entry(self, child_id: UUID, entry_id: UUID, meta: Meta,
+                               expected_version: int | None = None) -> int:
+        """Retract an entry with a reason."""
+        return self._change(child_id, expected_version,
+                            lambda case: case.retract_timeline_entry(entry_id, meta))[1]
+
+    def schedule_meeting(self, child_id: UUID, *, starts_at: datetime, venue: str | None,
+                         online_link: str | None, invitees: list[Invitee], meta: Meta,
+                         expected_version: int | None = None) -> tuple[UUID, int]:
+        """Schedule a formulation meeting; returns its id and the case version."""
+        meeting_id = uuid4()
+        _, version = self._change(child_id, expected_version, lambda case: case.schedule_meeting(
+            meeting_id, starts_at, venue, online_link, invitees, meta))
+        return meeting_id, version
+
+    def reschedule_meeting(self, child_id: UUID, meeting_id: UUID, starts_at: datetime,
+                           meta: Meta, expected_version: int | None = None) -> int:
+        """Move a meeting, with a reason."""
+        return self._change(child_id, expected_version, lambda case: case.reschedule_meeting(
+            meeting_id, starts_at, meta))[1]
+
+    def cancel_meeting(self, child_id: UUID, meeting_id: UUID, meta: Meta,
+                       expected_version: int | None = None) -> int:
+        """Cancel a meeting, with a reason."""
+        return self._change(child_id, expected_version,
+                            lambda case: case.cancel_meeting(meeting_id, meta))[1]
+
+    def record_meeting_held(self, child_id: UUID, meeting_id: UUID, *, held_on: date,
+                            attendance: list[AttendanceRecord], notes: str | None, meta: Meta,
+                            expected_version: int | None = None) -> int:
+        """Record a meeting as held, with attendance and notes."""
+        return self._change(child_id, expected_version, lambda case: case.record_meeting_held(
+            meeting_id, held_on, attendance, notes, meta))[1]
+
+    def issue_report(self, child_id: UUID, *, narrative: str, stage: int, issued_on: date,
+                     recommendations: list[RecommendationDraft], stage_rationale: str | None,
+                     meta: Meta, expected_version: int | None = None) -> tuple[int, int]:
+        """Issue a new report version; returns the report version and the case version."""
+        drafts = [(uuid4(), draft) for draft in recommendations]
+        return self._change(child_id, expected_version, lambda case: case.issue_report(
+            narrative, stage, issued_on, drafts, stage_rationale, meta))
+
+    def assess_stage(self, child_id: UUID, *, stage: int, assessed_on: date, rationale: str,
+                     meta: Meta, expected_version: int | None = None) -> int:
+        """Record a TRM stage assessment."""
+        return self._change(child_id, expected_version, lambda case: case.assess_stage(
+            stage, assessed_on, rationale, meta))[1]
+
+    def record_review_assessment(self, child_id: UUID, *, review_id: UUID, stage: int,
+                                 assessed_on: date, rationale: str | None, message_id: str,
+                                 meta: Meta) -> bool:
+        """Take in a review's re-assessment; False when it was already recorded."""
+        case = self.get_case(child_id)
+        if not case.record_review_assessment(review_id, stage, assessed_on, rationale,
+                                             message_id, meta):
+            return False
+        self.save_all(case)
+        return True
+
+    def plan_intervention(self, child_id: UUID, *, intervention_type: str, stage: int | None,
+                          owning_agency: Agency | None, planned_start: date,
+                          recommendation_id: UUID | None, override_rationale: str | None,
+                          meta: Meta, expected_version: int | None = None
+                          ) -> tuple[UUID, bool, int]:
+        """Plan an intervention; returns its id, whether sequencing was overridden, version."""
+        intervention_id = uuid4()
+        overridden, version = self._change(
+            child_id, expected_version, lambda case: case.plan_intervention(
+                intervention_id, intervention_type, stage, owning_agency, planned_start,
+                recommendation_id, override_rationale, meta))
+        return intervention_id, overridden, version
+
+    def start_intervention(self, child_id: UUID, intervention_id: UUID, started_on: date,
+                           meta: Meta, expected_version: int | None = None) -> int:
+        """Start planned work."""
+        return self._change(child_id, expected_version, lambda case: case.start_intervention(
+            intervention_id, started_on, meta))[1]
+
+    def record_session(self, child_id: UUID, intervention_id: UUID, held_on: date,
+                       note: str | None, meta: Meta, expected_version: int | None = None) -> int:
+        """Record a session of started work."""
+        return self._change(child_id, expected_version, lambda case: case.record_session(
+            intervention_id, held_on, note, meta))[1]
+
+    def complete_intervention(self, child_id: UUID, intervention_id: UUID, completed_on: date,
+                              meta: Meta, expected_version: int | None = None) -> int:
+        """Complete started work."""
+        return self._change(child_id, expected_version, lambda case: case.complete_intervention(
+            intervention_id, completed_on, meta))[1]
+
+    def stop_intervention(self, child_id: UUID, intervention_id: UUID, stopped_on: date,
+                          meta: Meta, expected_version: int | None = None) -> int:
+        """Stop work, with a reason."""
+        return self._change(child_id, expected_version, lambda case: case.stop_intervention(
+            intervention_id, stopped_on, meta))[1]
+
+    # -- consultations -----------------------------------------------------------------------
+
+    def hold_consultation(self, consultation_id: UUID, *, held_on: date, attended_by: list[str],
+                          agencies: list[Agency], advice: str, meta: Meta,
+                          expected_version: int | None = None) -> int:
+        """Record a consultation held."""
+        consultation = self.get_consultation(consultation_id)
+        consultation.check_version(expected_version)
+        consultation.hold(held_on, attended_by, agencies, advice, meta)
+        self.save_all(consultation)
+        return consultation.version
+
+    def close_consultation(self, consultation_id: UUID, meta: Meta,
+                           expected_version: int | None = None) -> int:
+        """Close a consultation."""
+        consultation = self.get_consultation(consultation_id)
+        consultation.check_version(expected_version)
+        consultation.close(meta)
+        self.save_all(consultation)
+        return consultation.version

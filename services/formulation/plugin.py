@@ -1,0 +1,17 @@
+"""The formulation service as the runtime sees it."""
+
+from __future__ import annotations
+
+from services.formulation.api import router
+from services.formulation.application import FormulationApplication
+from services.formulation.consumers import consumers
+from services.formulation.contracts import REGISTRY
+from services.plugin import ServicePlugin
+
+plugin = ServicePlugin(
+    name="formulation",
+    application=FormulationApplication,
+    contracts=REGISTRY,
+    routers=(router,),
+    consumers=consumers,
+)
