@@ -1,0 +1,184 @@
+"""What the reviews service learns from the formulation service's events on the stream.
+
+Each handled message becomes one command on the child's review case, made idempotent by the
+message id (kept by the case) and natural ids (report version, intervention id). A message
+for a case not opened yet fails and is retried with backoff (the stream may deliver out of
+order after a redelivery); only after every retry is it parked for an operator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+from services.reviews.application import ReviewsApplication
+from services.reviews.domain import InterventionStatus
+from shared.consumer import Consumer, Ledger
+from shared.contracts import Envelope
+from shared.domain import Area, Meta
+
+if TYPE_CHECKING:
+    from services.runtime import System
+
+FORMULATION_CONSUMER = "reviews-formulation"
+FORMULATION_SUBJECT = "ecm.formulation.>"
+
+
+class Inbound(BaseModel):
+    """The part of another service's event this service reads (the rest is ignored)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    child_id: UUID
+
+
+class CaseOpenedIn(Inbound):
+    """FormulationCaseOpened."""
+
+    referral_id: UUID | None = None
+    area: Area
+
+
+class ReportIssuedIn(Inbound):
+    """ReportIssued."""
+
+    report_version: int
+    stage: int
+    issued_on: date
+
+
+class StageAssessedIn(Inbound):
+    """StageAssessed."""
+
+    stage: int
+    assessed_on: date
+    source: str = "formulation"
+
+
+class InterventionPlannedIn(Inbound):
+    """InterventionPlanned."""
+
+    intervention_id: UUID
+    intervention_type: str
+    stage: int
+    owning_agency: str
+    planned_start: date | None = None
+
+
+class InterventionStartedIn(Inbound):
+    """InterventionStarted."""
+
+    intervention_id: UUID
+    started_on: date
+
+
+class InterventionCompletedIn(Inbound):
+    """InterventionCompleted."""
+
+    intervention_id: UUID
+    completed_on: date
+
+
+class InterventionStoppedIn(Inbound):
+    """InterventionStopped."""
+
+    intervention_id: UUID
+    stopped_on: date
+
+
+def meta_of(envelope: Envelope) -> Meta:
+    """Metadata for a command caused by a message: same actor and conversation."""
+    return Meta(actor_id=envelope.actor.id, actor_role=envelope.actor.role,
+                correlation_id=envelope.correlation_id, causation_id=envelope.message_id,
+                reason=envelope.reason)
+
+
+class FormulationListener:
+    """Handles formulation events: case opened, report issued, stage, interventions."""
+
+    def __init__(self, app: ReviewsApplication) -> None:
+        self.app = app
+        self.handlers: dict[str, Callable[[Envelope], None]] = {
+            "FormulationCaseOpened": self.case_opened,
+            "ReportIssued": self.report_issued,
+            "StageAssessed": self.stage_assessed,
+            "InterventionPlanned": self.intervention_planned,
+            "InterventionStarted": self.intervention_started,
+            "InterventionCompleted": self.intervention_completed,
+            "InterventionStopped": self.intervention_stopped,
+        }
+
+    def __call__(self, envelope: Envelope) -> None:
+        handler = self.handlers.get(envelope.event_type)
+        if handler is not None:
+            handler(envelope)
+
+    def case_opened(self, envelope: Envelope) -> None:
+        """Open the child's review case (idempotent)."""
+        data = CaseOpenedIn.model_validate(envelope.data)
+        self.app.open_case(data.child_id, data.area, data.referral_id, envelope.aggregate_id,
+                           meta_of(envelope))
+
+    def report_issued(self, envelope: Envelope) -> None:
+        """Note the report: the child's stage, and the first review falls due."""
+        data = ReportIssuedIn.model_validate(envelope.data)
+        self.app.note_report_issued(data.child_id, envelope.aggregate_id, data.report_version,
+                                    data.stage, data.issued_on, envelope.message_id,
+                                    meta_of(envelope))
+
+    def stage_assessed(self, envelope: Envelope) -> None:
+        """Note the child's TRM stage as assessed in formulation."""
+        data = StageAssessedIn.model_validate(envelope.data)
+        self.app.note_stage_assessed(data.child_id, data.stage, data.assessed_on, data.source,
+                                     envelope.message_id, meta_of(envelope))
+
+    def intervention_planned(self, envelope: Envelope) -> None:
+        """Note a planned intervention."""
+        data = InterventionPlannedIn.model_validate(envelope.data)
+        self.app.note_intervention_planned(
+            data.child_id, data.intervention_id, data.intervention_type, data.stage,
+            data.owning_agency, data.planned_start, envelope.message_id, meta_of(envelope),
+        )
+
+    def intervention_started(self, envelope: Envelope) -> None:
+        """Note an intervention started."""
+        data = InterventionStartedIn.model_validate(envelope.data)
+        self._status(envelope, data.child_id, data.intervention_id,
+                     InterventionStatus.STARTED, data.started_on)
+
+    def intervention_completed(self, envelope: Envelope) -> None:
+        """Note an intervention completed."""
+        data = InterventionCompletedIn.model_validate(envelope.data)
+        self._status(envelope, data.child_id, data.intervention_id,
+                     InterventionStatus.COMPLETED, data.completed_on)
+
+    def intervention_stopped(self, envelope: Envelope) -> None:
+        """Note an intervention stopped."""
+        data = InterventionStoppedIn.model_validate(envelope.data)
+        self._status(envelope, data.child_id, data.intervention_id,
+                     InterventionStatus.STOPPED, data.stopped_on)
+
+    def _status(self, envelope: Envelope, child_id: UUID, intervention_id: UUID,
+                status: InterventionStatus, on: date) -> None:
+        self.app.note_intervention_status(child_id, intervention_id, status, on,
+                                          envelope.message_id, meta_of(envelope))
+
+
+def formulation_consumer(app: ReviewsApplication, ledger: Ledger) -> Consumer:
+    """The durable consumer of formulation events for the reviews service."""
+    return Consumer(FORMULATION_CONSUMER, FORMULATION_SUBJECT, FormulationListener(app), ledger)
+
+
+def consumers(system: System) -> list[Consumer]:
+    """Every consumer of the reviews service: formulation events, and the caseload model."""
+    from services.reviews.caseload import CaseloadProjection
+
+    app = system.apps["reviews"]
+    assert isinstance(app, ReviewsApplication)
+    ledger = system.ledger("reviews-read")
+    caseload = CaseloadProjection(system.engine("reviews-read"), ledger)
+    return [formulation_consumer(app, ledger), caseload.consumer()]

@@ -1,0 +1,756 @@
+"""Reviews domain: each child's review schedule, reviews, transitions, closure and safety net."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any, ClassVar
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import event
+
+from shared.domain import Area, Conflict, EcmAggregate, Invalid, Meta, NotFound
+from shared.vocabulary import Agency, Attendance, trm_label
+
+REVIEWS_NAMESPACE = UUID("0b6f3c3e-5a7d-5b8e-9d35-2f8e7c1a4b60")
+MIN_CADENCE_WEEKS = 1
+MAX_CADENCE_WEEKS = 52
+
+
+def review_case_id(child_id: UUID) -> UUID:
+    """The id of a child's review case: derived from the child's id, so opening is idempotent."""
+    return uuid5(REVIEWS_NAMESPACE, str(child_id))
+
+
+class CaseStatus(StrEnum):
+    """Whether ECM is still working with the child."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class ReviewStatus(StrEnum):
+    """Where one review stands."""
+
+    DUE = "due"
+    SCHEDULED = "scheduled"
+    HELD = "held"
+    WITHDRAWN = "withdrawn"  # the case closed before the review was held
+
+
+PENDING_REVIEW = frozenset({ReviewStatus.DUE, ReviewStatus.SCHEDULED})
+
+
+class InterventionStatus(StrEnum):
+    """An intervention's status as the formulation service published it."""
+
+    PLANNED = "planned"
+    STARTED = "started"
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+
+
+ACTIVE_INTERVENTION = frozenset({InterventionStatus.PLANNED, InterventionStatus.STARTED})
+
+
+class Progress(StrEnum):
+    """Progress on an intervention as judged at a review."""
+
+    NOT_STARTED = "not_started"
+    ENGAGING = "engaging"
+    PARTLY = "partly"
+    COMPLETED = "completed"
+    STALLED = "stalled"
+
+
+class TransitionKind(StrEnum):
+    """Transitions in a child's life that ECM supports the network through."""
+
+    ENTERING_CUSTODY = "entering_custody"
+    LEAVING_CUSTODY = "leaving_custody"
+    SCHOOL_MOVE = "school_move"
+    PLACEMENT_MOVE = "placement_move"
+    TRANSFER_TO_ADULT_SERVICES = "transfer_to_adult_services"
+    TRANSFER_TO_PROBATION = "transfer_to_probation"
+
+
+# Leaving custody may be to home, with no receiving organisation; every other move has one.
+RECEIVING_ORGANISATION_OPTIONAL = frozenset({TransitionKind.LEAVING_CUSTODY})
+
+
+@dataclass(frozen=True)
+class Invitee:
+    """An agency (and, optionally, a named contact there) invited to a review."""
+
+    agency: Agency
+    contact_id: UUID | None = None
+
+    def as_event(self) -> dict[str, Any]:
+        """The invitee as an event value."""
+        return {"agency": str(self.agency), "contact_id": self.contact_id}
+
+    @classmethod
+    def from_event(cls, value: dict[str, Any]) -> Invitee:
+        """The invitee from an event value."""
+        return cls(Agency(value["agency"]), value.get("contact_id"))
+
+
+@dataclass(frozen=True)
+class AttendanceRecord:
+    """Whether an agency (or a named contact there) came to a held review."""
+
+    agency: Agency
+    contact_id: UUID | None
+    attendance: Attendance
+    joined_on_the_day: bool = False
+
+    def as_event(self) -> dict[str, Any]:
+        """The record as an event value."""
+        return {"agency": str(self.agency), "contact_id": self.contact_id,
+                "attendance": str(self.attendance), "joined_on_the_day": self.joined_on_the_day}
+
+    @classmethod
+    def from_event(cls, value: dict[str, Any]) -> AttendanceRecord:
+        """The record from an event value."""
+        return cls(Agency(value["agency"]), value.get("contact_id"),
+                   Attendance(value["attendance"]), bool(value.get("joined_on_the_day")))
+
+
+@dataclass(frozen=True)
+class ProgressRecord:
+    """Progress on one active intervention, judged at a review (the note is personal)."""
+
+    intervention_id: UUID
+    progress: Progress
+    note: str | None = None
+
+    def as_event(self) -> dict[str, Any]:
+        """The record as an event value."""
+        return {"intervention_id": self.intervention_id, "progress": str(self.progress),
+                "note": self.note}
+
+    @classmethod
+    def from_event(cls, value: dict[str, Any]) -> ProgressRecord:
+        """The record from an event value."""
+        return cls(value["intervention_id"], Progress(value["progress"]), value.get("note"))
+
+
+@dataclass(frozen=True)
+class Action:
+    """An action agreed at a review: who owns it, by when, what (the text is personal)."""
+
+    agency: Agency
+    due_on: date
+    text: str
+
+    def as_event(self) -> dict[str, Any]:
+        """The action as an event value."""
+        return {"agency": str(self.agency), "due_on": self.due_on, "text": self.text}
+
+    @classmethod
+    def from_event(cls, value: dict[str, Any]) -> Action:
+        """The action from an event value."""
+        return cls(Agency(value["agency"]), value["due_on"], value.get("text") or "")
+
+
+@dataclass
+class Review:
+    """One review of the child's network: due, scheduled, then held (state only)."""
+
+    review_id: UUID
+    number: int
+    due_on: date
+    counted_from: date
+    due_set_explicitly: bool
+    status: ReviewStatus = ReviewStatus.DUE
+    starts_at: datetime | None = None
+    venue: str | None = None
+    online_link: str | None = None
+    invitees: list[Invitee] = field(default_factory=list)
+    scheduled_by: str | None = None
+    reschedules: int = 0
+    cancellations: int = 0
+    overdue_noticed_on: date | None = None
+    held_on: date | None = None
+    attendance: list[AttendanceRecord] = field(default_factory=list)
+    stage: int | None = None
+    previous_stage: int | None = None
+    rationale: str | None = None
+    progress: list[ProgressRecord] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    next_review_on: date | None = None
+
+
+@dataclass
+class Intervention:
+    """An intervention the formulation service planned for the child (state only)."""
+
+    intervention_id: UUID
+    intervention_type: str
+    stage: int
+    owning_agency: str
+    planned_start: date | None
+    status: InterventionStatus = InterventionStatus.PLANNED
+    status_on: date | None = None
+
+
+@dataclass(frozen=True)
+class StageAssessment:
+    """One assessment of the child's TRM stage, from a formulation report or a review."""
+
+    stage: int
+    assessed_on: date
+    source: str
+    review_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A transition in the child's life (the receiving organisation is personal)."""
+
+    transition_id: UUID
+    kind: TransitionKind
+    occurred_on: date
+    receiving_organisation: str | None
+
+
+def check_stage(stage: int, name: str = "stage") -> None:
+    """A TRM stage is a whole number from 1 to 6."""
+    if isinstance(stage, bool) or not isinstance(stage, int) or not 1 <= stage <= 6:
+        raise Invalid(f"{name}: must be a TRM stage from 1 to 6", field=name)
+
+
+def check_cadence(weeks: int) -> None:
+    """Reviews fall due between one and 52 weeks apart."""
+    if not MIN_CADENCE_WEEKS <= weeks <= MAX_CADENCE_WEEKS:
+        raise Invalid(f"weeks: must be from {MIN_CADENCE_WEEKS} to {MAX_CADENCE_WEEKS}",
+                      field="weeks")
+
+
+def _needs_reason(meta: Meta, what: str) -> None:
+    if not meta.reason or not meta.reason.strip():
+        raise Invalid(f"reason: {what} needs a reason", field="reason")
+
+
+class ReviewCase(EcmAggregate):
+    """A child's reviews with ECM: one per child, its id derived from the child's id."""
+
+    personal_fields: ClassVar[frozenset[str]] = frozenset(
+        {"venue", "online_link", "rationale", "receiving_organisation"}
+    )
+    # Personal values inside list items (sealed item by item by the reviews store's mapper).
+    nested_personal_fields: ClassVar[dict[str, frozenset[str]]] = {
+        "progress": frozenset({"note"}),
+        "actions": frozenset({"text"}),
+    }
+
+    @staticmethod
+    def create_id(child_id: UUID) -> UUID:
+        """One review case per child."""
+        return review_case_id(child_id)
+
+    @event("Opened")
+    def __init__(self, child_id: UUID, area: Area, referral_id: UUID | None,
+                 formulation_case_id: UUID | None, meta: Meta) -> None:
+        self.child_id = child_id
+        self.area = Area(area)
+        self.referral_id = referral_id
+        self.formulation_case_id = formulation_case_id
+        self.status = CaseStatus.OPEN
+        self.worker_id: str | None = None
+        self.review_weeks: int | None = None
+        self.reviews: dict[UUID, Review] = {}
+        self.current_review_id: UUID | None = None
+        self.stage: int | None = None
+        self.stage_assessed_on: date | None = None
+        self.stage_history: list[StageAssessment] = []
+        self.reports: set[tuple[str, int]] = set()
+        self.first_report_issued_on: date | None = None
+        self.interventions: dict[UUID, Intervention] = {}
+        self.seen_messages: set[str] = set()
+        self.transitions: list[Transition] = []
+        self.closed_on: date | None = None
+        self.safety_net_until: date | None = None
+        self.reopened_on: date | None = None
+
+    # ----------------------------------------------------------------- queries
+
+    @property
+    def current_review(self) -> Review | None:
+        """The review that is due or scheduled now, if any."""
+        return self.reviews.get(self.current_review_id) if self.current_review_id else None
+
+    @property
+    def active_interventions(self) -> dict[UUID, Intervention]:
+        """Interventions planned or started, not completed or stopped."""
+        return {k: v for k, v in self.interventions.items() if v.status in ACTIVE_INTERVENTION}
+
+    def weeks(self, default_weeks: int) -> int:
+        """The child's review cadence in weeks (the service default unless set)."""
+        return self.review_weeks or default_weeks
+
+    def is_overdue(self, today: date) -> bool:
+        """True when the current review was not held by its due date."""
+        review = self.current_review
+        return (self.status == CaseStatus.OPEN and review is not None
+                and review.status in PENDING_REVIEW and today > review.due_on)
+
+    def in_safety_net(self, today: date) -> bool:
+        """True while a closed case's safety-net contact continues."""
+        return (self.status == CaseStatus.CLOSED and self.safety_net_until is not None
+                and today <= self.safety_net_until)
+
+    def review(self, review_id: UUID) -> Review:
+        """One of the child's reviews, or NotFound."""
+        try:
+            return self.reviews[review_id]
+        except KeyError:
+            raise NotFound(f"review {review_id} not found", field="review_id") from None
+
+    def has_seen(self, message_id: str | None) -> bool:
+        """True when a message from the stream was already applied to this case."""
+        return message_id is not None and message_id in self.seen_messages
+
+    def _next_review_id(self) -> UUID:
+        return uuid5(self.id, f"review-{len(self.reviews) + 1}")
+
+    def _check_open(self) -> None:
+        if self.status != CaseStatus.OPEN:
+            raise Conflict("status: the case is closed; reopen it first", field="status")
+
+    # ------------------------------------------------ learnt from the stream
+
+    def note_report(self, formulation_case_id: UUID, report_version: int, stage: int,
+                    issued_on: date, default_weeks: int, message_id: str | None,
+                    meta: Meta) -> bool:
+        """Learn of an issued formulation report; the first one makes the first review due."""
+        key = (str(formulation_case_id), report_version)
+        if self.has_seen(message_id) or key in self.reports:
+            return False
+        check_stage(stage)
+        self._report_noted(child_id=self.child_id, formulation_case_id=formulation_case_id,
+                           report_version=report_version, stage=stage, issued_on=issued_on,
+                           message_id=message_id, meta=meta)
+        if not self.reviews and self.status == CaseStatus.OPEN:
+            self._make_due(issued_on, self.weeks(default_weeks), meta)
+        return True
+
+    @event("ReportNoted")
+    def _report_noted(self, child_id: UUID, formulation_case_id: UUID, report_version: int,
+                      stage: int, issued_on: date, message_id: str | None, meta: Meta) -> None:
+        self.reports.add((str(formulation_case_id), report_version))
+        if self.first_report_issued_on is None:
+            self.first_report_issued_on = issued_on
+        self._assessed(StageAssessment(stage, issued_on, "formulation"), message_id)
+
+    def note_stage(self, stage: int, assessed_on: date, source: str, message_id: str | None,
+                   meta: Meta) -> bool:
+        """Learn of a TRM stage assessed in the formulation service."""
+        if self.has_seen(message_id):
+            return False
+        check_stage(stage)
+        self._stage_noted(child_id=self.child_id, stage=stage, assessed_on=assessed_on,
+                          source=source, message_id=message_id, meta=meta)
+        return True
+
+    @event("StageNoted")
+    def _stage_noted(self, child_id: UUID, stage: int, assessed_on: date, source: str,
+                     message_id: str | None, meta: Meta) -> None:
+        self._assessed(StageAssessment(stage, assessed_on, source), message_id)
+
+    def _assessed(self, assessment: StageAssessment, message_id: str | None) -> None:
+        # The latest assessment by date is current; the same date: the later one recorded.
+        self.stage_history.append(assessment)
+        if self.stage_assessed_on is None or assessment.assessed_on >= self.stage_assessed_on:
+            self.stage = assessment.stage
+            self.stage_assessed_on = assessment.assessed_on
+        if message_id is not None:
+            self.seen_messages.add(message_id)
+
+    def note_intervention_planned(self, intervention_id: UUID, intervention_type: str,
+                                  stage: int, owning_agency: str, planned_start: date | None,
+                                  message_id: str | None, meta: Meta) -> bool:
+        """Learn of an intervention planned for the child."""
+        if self.has_seen(message_id) or intervention_id in self.interventions:
+            return False
+        check_stage(stage)
+        self._intervention_noted(child_id=self.child_id, intervention_id=intervention_id,
+                                 intervention_type=intervention_type, stage=stage,
+                                 owning_agency=owning_agency, planned_start=planned_start,
+                                 message_id=message_id, meta=meta)
+        return True
+
+    @event("InterventionNoted")
+    def _intervention_noted(self, child_id: UUID, intervention_id: UUID,
+                            intervention_type: str, stage: int, owning_agency: str,
+                            planned_start: date | None, message_id: str | None,
+                            meta: Meta) -> None:
+        self.interventions[intervention_id] = Intervention(
+            intervention_id, intervention_type, stage, owning_agency, planned_start
+        )
+        if message_id is not None:
+            self.seen_messages.add(message_id)
+
+    def note_intervention_status(self, intervention_id: UUID, status: InterventionStatus,
+                                 on: date, message_id: str | None, meta: Meta) -> bool:
+        """Learn that an intervention started, completed or stopped."""
+        if self.has_seen(message_id):
+            return False
+        intervention = self.interventions.get(intervention_id)
+        if intervention is None:
+            # Not planned here yet (out of order): the consumer retries later.
+            raise Conflict(f"intervention_id: {intervention_id} is not known yet",
+                           field="intervention_id")
+        if intervention.status == status or intervention.status not in ACTIVE_INTERVENTION:
+            return False
+        self._intervention_status_noted(child_id=self.child_id, intervention_id=intervention_id,
+                                        status=InterventionStatus(status), on=on,
+                                        message_id=message_id, meta=meta)
+        return True
+
+    @event("InterventionStatusNoted")
+    def _intervention_status_noted(self, child_id: UUID, intervention_id: UUID, status: str,
+                                   on: date, message_id: str | None, meta: Meta) -> None:
+        intervention = self.interventions[intervention_id]
+        intervention.status = InterventionStatus(status)
+        intervention.status_on = on
+        if message_id is not None:
+            self.seen_messages.add(message_id)
+
+    # ----------------------------------------------------------- the schedule
+
+    def set_cadence(self, weeks: int, default_weeks: int, meta: Meta) -> None:
+        """Set how many weeks apart this child's reviews fall due; a derived due date moves."""
+        check_cadence(weeks)
+        self._cadence_set(child_id=self.child_id, weeks=weeks, meta=meta)
+        review = self.current_review
+        if (review is not None and review.status in PENDING_REVIEW
+                and not review.due_set_explicitly and review.overdue_noticed_on is None):
+            due_on = review.counted_from + timedelta(weeks=self.weeks(default_weeks))
+            if due_on != review.due_on:
+                self._review_due(child_id=self.child_id, review_id=review.review_id,
+                                 due_on=due_on, counted_from=review.counted_from,
+                                 explicit=False, meta=meta)
+
+    @event("CadenceSet")
+    def _cadence_set(self, child_id: UUID, weeks: int, meta: Meta) -> None:
+        self.review_weeks = weeks
+
+    def assign_worker(self, worker_id: str, meta: Meta) -> None:
+        """Name the ECM practitioner who owns this child's reviews."""
+        if not worker_id.strip():
+            raise Invalid("worker_id: must not be blank", field="worker_id")
+        if worker_id == self.worker_id:
+            raise Conflict(f"worker_id: {worker_id} already owns this case", field="worker_id")
+        self._worker_assigned(child_id=self.child_id, worker_id=worker_id, meta=meta)
+
+    @event("WorkerAssigned")
+    def _worker_assigned(self, child_id: UUID, worker_id: str, meta: Meta) -> None:
+        self.worker_id = worker_id
+
+    def _make_due(self, counted_from: date, weeks: int, meta: Meta) -> None:
+        self._review_due(child_id=self.child_id, review_id=self._next_review_id(),
+                         due_on=counted_from + timedelta(weeks=weeks),
+                         counted_from=counted_from, explicit=False, meta=meta)
+
+    @event("ReviewDue")
+    def _review_due(self, child_id: UUID, review_id: UUID, due_on: date, counted_from: date,
+                    explicit: bool, meta: Meta) -> None:
+        existing = self.reviews.get(review_id)
+        if existing is not None:  # the cadence changed: the same review, a new due date
+            existing.due_on = due_on
+            return
+        self.reviews[review_id] = Review(review_id, len(self.reviews) + 1, due_on,
+                                         counted_from, explicit)
+        self.current_review_id = review_id
+
+    def _pending(self, review_id: UUID) -> Review:
+        self._check_open()
+        review = self.review(review_id)
+        if review.status == ReviewStatus.HELD:
+            raise Conflict(f"review_id: review {review_id} was already held on "
+                           f"{review.held_on}", field="review_id")
+        if review.status == ReviewStatus.WITHDRAWN:
+            raise Conflict(f"review_id: review {review_id} was withdrawn when the case closed",
+                           field="review_id")
+        return review
+
+    def schedule_review(self, review_id: UUID, starts_at: datetime, venue: str | None,
+                        online_link: str | None, invitees: list[Invitee], meta: Meta) -> None:
+        """Schedule the due review: when, where (venue and/or online link), who is invited."""
+        review = self._pending(review_id)
+        if review.status == ReviewStatus.SCHEDULED:
+            raise Conflict(f"review_id: review {review_id} is already scheduled; reschedule it "
+                           "instead", field="review_id")
+        if starts_at.tzinfo is None:
+            raise Invalid("starts_at: must include a time zone", field="starts_at")
+        if not (venue or "").strip() and not (online_link or "").strip():
+            raise Invalid("venue: a review needs a venue or an online link", field="venue")
+        if not invitees:
+            raise Invalid("invitees: invite at least one agency", field="invitees")
+        if len(set(invitees)) != len(invitees):
+            raise Invalid("invitees: the same agency and contact are invited twice",
+                          field="invitees")
+        self._review_scheduled(child_id=self.child_id, review_id=review_id, starts_at=starts_at,
+                               due_on=review.due_on, venue=venue or None,
+                               online_link=online_link or None,
+                               invitees=[i.as_event() for i in invitees], meta=meta)
+
+    @event("ReviewScheduled")
+    def _review_scheduled(self, child_id: UUID, review_id: UUID, starts_at: datetime,
+                          due_on: date, venue: str | None, online_link: str | None,
+                          invitees: list[dict[str, Any]], meta: Meta) -> None:
+        review = self.reviews[review_id]
+        review.status = ReviewStatus.SCHEDULED
+        review.starts_at = starts_at
+        review.venue = venue
+        review.online_link = online_link
+        review.invitees = [Invitee.from_event(i) for i in invitees]
+        review.scheduled_by = meta.actor_id
+
+    def reschedule_review(self, review_id: UUID, starts_at: datetime, meta: Meta) -> None:
+        """Move a scheduled review to another time, with a reason."""
+        review = self._scheduled(review_id, "reschedule")
+        _needs_reason(meta, "rescheduling a review")
+        if starts_at.tzinfo is None:
+            raise Invalid("starts_at: must include a time zone", field="starts_at")
+        if starts_at == review.starts_at:
+            raise Invalid("starts_at: the review is already at that time", field="starts_at")
+        self._review_rescheduled(child_id=self.child_id, review_id=review_id,
+                                 starts_at=starts_at, previous_starts_at=review.starts_at,
+                                 meta=meta)
+
+    @event("ReviewRescheduled")
+    def _review_rescheduled(self, child_id: UUID, review_id: UUID, starts_at: datetime,
+                            previous_starts_at: datetime | None, meta: Meta) -> None:
+        review = self.reviews[review_id]
+        review.starts_at = starts_at
+        review.reschedules += 1
+
+    def cancel_review(self, review_id: UUID, meta: Meta) -> None:
+        """Cancel a scheduled review meeting, with a reason; the review stays due."""
+        self._scheduled(review_id, "cancel")
+        _needs_reason(meta, "cancelling a review")
+        self._review_cancelled(child_id=self.child_id, review_id=review_id, meta=meta)
+
+    @event("ReviewCancelled")
+    def _review_cancelled(self, child_id: UUID, review_id: UUID, meta: Meta) -> None:
+        review = self.reviews[review_id]
+        review.status = ReviewStatus.DUE
+        review.starts_at = None
+        review.venue = None
+        review.online_link = None
+        review.invitees = []
+        review.scheduled_by = None
+        review.cancellations += 1
+
+    def _scheduled(self, review_id: UUID, action: str) -> Review:
+        review = self._pending(review_id)
+        if review.status != ReviewStatus.SCHEDULED:
+            raise Conflict(f"review_id: cannot {action} review {review_id}: it is not scheduled",
+                           field="review_id")
+        return review
+
+    # ------------------------------------------------------ holding a review
+
+    def record_held(self, review_id: UUID, held_on: date, attendance: list[AttendanceRecord],
+                    stage: int, rationale: str | None, progress: list[ProgressRecord],
+                    actions: list[Action], next_review_on: date | None, default_weeks: int,
+                    meta: Meta) -> None:
+        """Record a scheduled review as held; the next review falls due."""
+        review = self._pending(review_id)
+        if review.status != ReviewStatus.SCHEDULED or review.starts_at is None:
+            raise Conflict(f"review_id: review {review_id} was never scheduled; schedule it "
+                           "before recording it as held", field="review_id")
+        if held_on < review.starts_at.date():
+            raise Conflict(f"held_on: the review is scheduled for {review.starts_at.date()}; "
+                           "a review cannot be held before it was scheduled (reschedule it "
+                           "first)", field="held_on")
+        self._check_attendance(review, attendance)
+        check_stage(stage)
+        if self.stage is not None and stage != self.stage and not (rationale or "").strip():
+            raise Invalid(f"rationale: moving the child from stage {self.stage} to {stage} "
+                          "needs a rationale", field="rationale")
+        self._check_progress(progress)
+        for n, action in enumerate(actions):
+            if action.due_on < held_on:
+                raise Invalid(f"actions.{n}.due_on: must not be before held_on",
+                              field=f"actions.{n}.due_on")
+            if not action.text.strip():
+                raise Invalid(f"actions.{n}.text: must not be blank", field=f"actions.{n}.text")
+        if next_review_on is not None and next_review_on < held_on:
+            raise Invalid("next_review_on: must not be before held_on", field="next_review_on")
+        next_on = next_review_on or held_on + timedelta(weeks=self.weeks(default_weeks))
+        self._review_held(
+            child_id=self.child_id, review_id=review_id, held_on=held_on,
+            attendance=[a.as_event() for a in attendance], stage=stage,
+            stage_label=trm_label(stage), previous_stage=self.stage,
+            progress=[p.as_event() for p in progress], actions=[a.as_event() for a in actions],
+            next_review_on=next_on, meta=meta,
+        )
+        self._stage_reassessed(child_id=self.child_id, review_id=review_id, stage=stage,
+                               stage_label=trm_label(stage), assessed_on=held_on,
+                               rationale=rationale or None, meta=meta)
+        self._review_due(child_id=self.child_id, review_id=self._next_review_id(),
+                         due_on=next_on, counted_from=held_on,
+                         explicit=next_review_on is not None, meta=meta)
+
+    @staticmethod
+    def _check_attendance(review: Review, attendance: list[AttendanceRecord]) -> None:
+        invited = set(review.invitees)
+        invited_agencies = {i.agency for i in invited}
+        recorded: set[tuple[Agency, UUID | None]] = set()
+        for n, entry in enumerate(attendance):
+            key = (entry.agency, entry.contact_id)
+            name = f"attendance.{n}"
+            if key in recorded:
+                raise Invalid(f"{name}: attendance for {_who(*key)} is recorded twice",
+                              field=name)
+            recorded.add(key)
+            was_invited = (Invitee(*key) in invited if entry.contact_id is not None
+                           else entry.agency in invited_agencies)
+            if entry.joined_on_the_day:
+                if was_invited:
+                    raise Invalid(f"{name}.joined_on_the_day: {_who(*key)} was invited",
+                                  field=f"{name}.joined_on_the_day")
+                if entry.attendance != Attendance.ATTENDED:
+                    raise Invalid(f"{name}.attendance: someone who joined on the day attended",
+                                  field=f"{name}.attendance")
+            elif not was_invited:
+                raise Invalid(f"{name}: {_who(*key)} was not invited; say joined_on_the_day "
+                              "if they joined on the day", field=name)
+        missing = [i for i in review.invitees
+                   if (i.agency, i.contact_id) not in recorded
+                   and not (i.contact_id is None and any(a == i.agency for a, _ in recorded))]
+        if missing:
+            who = ", ".join(_who(i.agency, i.contact_id) for i in missing)
+            raise Invalid(f"attendance: no attendance recorded for invited {who}",
+                          field="attendance")
+
+    def _check_progress(self, progress: list[ProgressRecord]) -> None:
+        active = self.active_interventions
+        seen: set[UUID] = set()
+        for n, record in enumerate(progress):
+            name = f"progress.{n}.intervention_id"
+            if record.intervention_id in seen:
+                raise Invalid(f"{name}: progress on {record.intervention_id} is recorded twice",
+                              field=name)
+            seen.add(record.intervention_id)
+            if record.intervention_id not in active:
+                known = record.intervention_id in self.interventions
+                rule = "is completed or stopped" if known else "is not an intervention of this child"
+                raise Invalid(f"{name}: {record.intervention_id} {rule}", field=name)
+        missing = sorted(str(i) for i in active if i not in seen)
+        if missing:
+            raise Invalid(f"progress: no progress recorded for active intervention(s) "
+                          f"{', '.join(missing)}", field="progress")
+
+    @event("ReviewHeld")
+    def _review_held(self, child_id: UUID, review_id: UUID, held_on: date,
+                     attendance: list[dict[str, Any]], stage: int, stage_label: str,
+                     previous_stage: int | None, progress: list[dict[str, Any]],
+                     actions: list[dict[str, Any]], next_review_on: date | None,
+                     meta: Meta) -> None:
+        review = self.reviews[review_id]
+        review.status = ReviewStatus.HELD
+        review.held_on = held_on
+        review.attendance = [AttendanceRecord.from_event(a) for a in attendance]
+        review.stage = stage
+        review.previous_stage = previous_stage
+        review.progress = [ProgressRecord.from_event(p) for p in progress]
+        review.actions = [Action.from_event(a) for a in actions]
+        review.next_review_on = next_review_on
+        self.current_review_id = None
+
+    @event("StageReassessed")
+    def _stage_reassessed(self, child_id: UUID, review_id: UUID, stage: int, stage_label: str,
+                          assessed_on: date, rationale: str | None, meta: Meta) -> None:
+        self.reviews[review_id].rationale = rationale
+        self._assessed(StageAssessment(stage, assessed_on, "review", review_id), None)
+
+    # ----------------------------------------------------------------- overdue
+
+    def notice_overdue(self, today: date, meta: Meta) -> bool:
+        """Raise ReviewOverdue once for a review not held by its due date (`today` passed in)."""
+        review = self.current_review
+        if not self.is_overdue(today) or review is None or review.overdue_noticed_on:
+            return False
+        self._review_overdue(child_id=self.child_id, review_id=review.review_id,
+                             due_on=review.due_on, noticed_on=today, meta=meta)
+        return True
+
+    @event("ReviewOverdue")
+    def _review_overdue(self, child_id: UUID, review_id: UUID, due_on: date, noticed_on: date,
+                        meta: Meta) -> None:
+        self.reviews[review_id].overdue_noticed_on = noticed_on
+
+    # ------------------------------------------------- transitions and closure
+
+    def record_transition(self, transition_id: UUID, kind: TransitionKind, occurred_on: date,
+                          receiving_organisation: str | None, meta: Meta) -> None:
+        """Record a transition in the child's life, and where they go."""
+        self._check_open()
+        kind = TransitionKind(kind)
+        if any(t.transition_id == transition_id for t in self.transitions):
+            raise Conflict(f"transition_id: {transition_id} is already recorded",
+                           field="transition_id")
+        organisation = (receiving_organisation or "").strip() or None
+        if organisation is None and kind not in RECEIVING_ORGANISATION_OPTIONAL:
+            raise Invalid(f"receiving_organisation: a {kind.value.replace('_', ' ')} needs the "
+                          "receiving organisation", field="receiving_organisation")
+        self._transition_recorded(child_id=self.child_id, transition_id=transition_id,
+                                  kind=kind.value, occurred_on=occurred_on,
+                                  receiving_organisation=organisation, meta=meta)
+
+    @event("TransitionRecorded")
+    def _transition_recorded(self, child_id: UUID, transition_id: UUID, kind: str,
+                             occurred_on: date, receiving_organisation: str | None,
+                             meta: Meta) -> None:
+        self.transitions.append(Transition(transition_id, TransitionKind(kind), occurred_on,
+                                           receiving_organisation))
+
+    def close(self, closed_on: date, safety_net_until: date | None, meta: Meta) -> None:
+        """Close the case with a reason; safety-net contact may continue until a date."""
+        self._check_open()
+        _needs_reason(meta, "closing a case")
+        if safety_net_until is not None and safety_net_until < closed_on:
+            raise Invalid("safety_net_until: must not be before closed_on",
+                          field="safety_net_until")
+        if self.reopened_on is not None and closed_on < self.reopened_on:
+            raise Invalid("closed_on: must not be before the case was reopened",
+                          field="closed_on")
+        self._case_closed(child_id=self.child_id, closed_on=closed_on,
+                          safety_net_until=safety_net_until, meta=meta)
+
+    @event("CaseClosed")
+    def _case_closed(self, child_id: UUID, closed_on: date, safety_net_until: date | None,
+                     meta: Meta) -> None:
+        self.status = CaseStatus.CLOSED
+        self.closed_on = closed_on
+        self.safety_net_until = safety_net_until
+        review = self.current_review
+        if review is not None:
+            review.status = ReviewStatus.WITHDRAWN
+        self.current_review_id = None
+
+    def reopen(self, reopened_on: date, default_weeks: int, meta: Meta) -> None:
+        """Reopen a closed case with a reason; a review falls due again once reports exist."""
+        if self.status != CaseStatus.CLOSED:
+            raise Conflict("status: the case is not closed", field="status")
+        _needs_reason(meta, "reopening a case")
+        if self.closed_on is not None and reopened_on < self.closed_on:
+            raise Invalid("reopened_on: must not be before closed_on", field="reopened_on")
+        self._case_reopened(child_id=self.child_id, reopened_on=reopened_on, meta=meta)
+        if self.first_report_issued_on is not None:
+            self._make_due(reopened_on, self.weeks(default_weeks), meta)
+
+    @event("CaseReopened")
+    def _case_reopened(self, child_id: UUID, reopened_on: date, meta: Meta) -> None:
+        self.status = CaseStatus.OPEN
+        self.reopened_on = reopened_on
+        self.safety_net_until = None
+
+
+def _who(agency: Agency | str, contact_id: UUID | None) -> str:
+    return f"{agency} (contact {contact_id})" if contact_id else str(agency)
