@@ -23,6 +23,7 @@ from shared.consumer import Consumer, Ledger, attach
 from shared.contracts import ContractRegistry, asyncapi
 from shared.crypto import KeyVault, load_master_key
 from shared.http import install_error_handlers
+from shared.leader import LeaderLock
 from shared.relay import PositionStore, Relay
 from shared.settings import Settings
 from shared.sql import make_engine
@@ -149,9 +150,11 @@ async def run_node(
             for plugin in system.plugins:
                 app = system.apps.get(plugin.name)
                 if app is not None and plugin.contracts is not None:
+                    lock = LeaderLock(f"{settings.pg_schema_prefix}relay-{plugin.name}",
+                                      system.ops, settings.data_path / "locks")
                     relay = Relay(app, plugin.contracts, js, positions,
                                   batch_size=settings.relay_batch_size,
-                                  poll_seconds=settings.relay_poll_seconds)
+                                  poll_seconds=settings.relay_poll_seconds, leader=lock)
                     system.extras[f"relay:{plugin.name}"] = relay
                     tasks.append(asyncio.create_task(relay.run(stop), name=f"relay-{plugin.name}"))
         if run_consumers:

@@ -13,6 +13,7 @@ from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, String, Tabl
 from sqlalchemy.dialects import postgresql, sqlite
 
 from shared.contracts import STREAM, ContractRegistry, subject_for
+from shared.leader import LeaderLock
 from shared.store import EcmApplication
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ class Relay:
         *,
         batch_size: int = 200,
         poll_seconds: float = 0.2,
+        leader: LeaderLock | None = None,
     ) -> None:
         self.app = app
         self.registry = registry
@@ -89,6 +91,7 @@ class Relay:
         self.poll_seconds = poll_seconds
         self.position = 0
         self.wakeup = asyncio.Event()
+        self.leader = leader
 
     async def resume(self) -> int:
         """Start after both the saved position and the last message already on the stream.
@@ -127,6 +130,19 @@ class Relay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop` is set; retries after errors (NATS down, store busy)."""
+        if self.leader is not None:
+            while not await asyncio.to_thread(self.leader.acquire):
+                log.info("relay %s: another process relays; standing by", self.service)
+                await _sleep_or_stop(stop, 2.0)
+                if stop.is_set():
+                    return
+        try:
+            await self._publish_until(stop)
+        finally:
+            if self.leader is not None:
+                self.leader.release()
+
+    async def _publish_until(self, stop: asyncio.Event) -> None:
         await self._retrying(self.resume, stop)
         while not stop.is_set():
             try:

@@ -8,8 +8,8 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from functools import partial
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 from nats.js import JetStreamContext
@@ -132,4 +132,20 @@ async def test_a_relay_that_lost_its_position_past_the_dedup_window_publishes_no
     assert await count_messages(js, "ecm.referrals.>") == 25
     assert positions.get("referrals") == 25
     await nc.close()
+    system.close()
+
+
+async def test_only_one_relay_per_service_publishes_at_a_time(
+    settings: Settings, nats_server: EmbeddedNats
+) -> None:
+    from shared.leader import LeaderLock
+
+    system = System.build(settings, ["referrals"])
+    first = LeaderLock("relay-referrals", system.ops, settings.data_path / "locks")
+    second = LeaderLock("relay-referrals", system.ops, settings.data_path / "locks")
+    assert first.acquire()
+    assert not second.acquire()
+    first.release()
+    assert second.acquire()
+    second.release()
     system.close()

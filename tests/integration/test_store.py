@@ -94,3 +94,17 @@ def test_the_record_shows_as_it_stood_on_a_past_date(store_system: System) -> No
 
     with pytest.raises(NotFound, match="did not exist"):
         load_as_of(app, Child, child_id, "child", today - timedelta(days=1))  # type: ignore[arg-type]
+
+
+def test_the_relay_leader_lock_admits_one_holder_on_each_kind_of_store(
+    store_system: System,
+) -> None:
+    from shared.leader import LeaderLock
+
+    folder = store_system.settings.data_path / "locks"
+    first = LeaderLock("relay-referrals", store_system.ops, folder)
+    second = LeaderLock("relay-referrals", store_system.ops, folder)
+    assert first.acquire() and not second.acquire()
+    first.release()
+    assert second.acquire()
+    second.release()
