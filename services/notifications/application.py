@@ -1,0 +1,175 @@
+"""Notifications use cases: keep the partner directory, queue, deliver and acknowledge notices."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from services.notifications.domain import (
+    Channel,
+    Notice,
+    NoticeKind,
+    NoticeStatus,
+    PartnerContact,
+    RetryPolicy,
+    notice_id_for,
+)
+from services.notifications.index import NoticeIndex, NoticeRow, PartnerRow
+from services.notifications.settings import NotifySettings, settings_from_env
+from shared.crypto import KeyVault
+from shared.domain import Meta, NotFound
+from shared.settings import Settings
+from shared.sql import make_engine
+from shared.store import EcmApplication
+from shared.vocabulary import Agency
+
+
+@dataclass(frozen=True)
+class NoticeDraft:
+    """What a notice will say, before it is queued (content already minimal)."""
+
+    source_message_id: str
+    contact_id: UUID
+    child_id: UUID
+    agency: str | None
+    kind: NoticeKind
+    subject_id: str | None
+    what: str
+    when: str | None
+    venue: str | None
+    online_link: str | None
+    due_at: datetime
+
+    @property
+    def notice_id(self) -> UUID:
+        """The id the notice gets (one per source message and contact)."""
+        return notice_id_for(self.source_message_id, self.contact_id)
+
+
+class NotificationsApplication(EcmApplication):
+    """The notifications service's event-sourced application and its read side."""
+
+    service = "notifications"
+
+    def __init__(self, settings: Settings, vault: KeyVault,
+                 notify: NotifySettings | None = None) -> None:
+        super().__init__(settings, vault)
+        self.notify_settings = notify or settings_from_env(settings)
+        self.reads = make_engine(settings, "notifications")
+        self.index = NoticeIndex(self.reads, self)
+
+    def close(self) -> None:
+        super().close()
+        self.reads.dispose()
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """Automatic retries as configured."""
+        notify = self.notify_settings
+        return RetryPolicy(notify.max_attempts, tuple(notify.backoff_seconds))
+
+    # partner directory
+
+    def register_partner(self, *, agency: Agency, name: str, email: str,
+                         webhook_url: str | None, preferred_channel: Channel,
+                         webhook_secret: str | None, meta: Meta) -> UUID:
+        """Add a named person at a partner agency to the directory."""
+        contact = PartnerContact(agency=agency, name=name, email=email, webhook_url=webhook_url,
+                                 preferred_channel=preferred_channel,
+                                 webhook_secret=webhook_secret, meta=meta)
+        self.save_all(contact)
+        return contact.id
+
+    def get_partner(self, contact_id: UUID) -> PartnerContact:
+        """A partner contact, or NotFound."""
+        return self.load(PartnerContact, contact_id, "partner contact")
+
+    def find_partner(self, contact_id: UUID) -> PartnerContact | None:
+        """A partner contact, or None when the directory does not know the id."""
+        try:
+            return self.get_partner(contact_id)
+        except NotFound:
+            return None
+
+    def partners(self) -> list[PartnerRow]:
+        """The partner directory."""
+        self.index.catch_up()
+        return self.index.partners()
+
+    # notices
+
+    def queue_notices(self, drafts: Sequence[NoticeDraft], meta: Meta) -> list[UUID]:
+        """Queue the drafted notices that do not exist yet (idempotent); returns the new ids."""
+        fresh: dict[UUID, Notice] = {}
+        for draft in drafts:
+            if draft.notice_id in fresh or draft.notice_id in self.repository:
+                continue
+            fresh[draft.notice_id] = Notice(
+                source_message_id=draft.source_message_id, contact_id=draft.contact_id,
+                child_id=draft.child_id, agency=draft.agency, kind=draft.kind,
+                subject_id=draft.subject_id, what=draft.what, when=draft.when,
+                venue=draft.venue, online_link=draft.online_link, due_at=draft.due_at,
+                meta=meta,
+            )
+        if fresh:
+            self.save_all(*fresh.values())
+        return list(fresh)
+
+    def get_notice(self, notice_id: UUID) -> Notice:
+        """A notice, or NotFound."""
+        return self.load(Notice, notice_id, "notice")
+
+    def notice_for_partner(self, notice_id: UUID, contact_id: UUID) -> Notice:
+        """A notice addressed to `contact_id`; anyone else's is not found."""
+        notice = self.get_notice(notice_id)
+        if notice.contact_id != contact_id:
+            raise NotFound(f"notice {notice_id} not found")
+        return notice
+
+    def notices_for(self, contact_id: UUID) -> list[NoticeRow]:
+        """The notices addressed to one contact."""
+        self.index.catch_up()
+        return self.index.notices_for(contact_id)
+
+    def notices(self, status: NoticeStatus | None = None) -> list[NoticeRow]:
+        """Notices for operators (e.g. every failed one)."""
+        self.index.catch_up()
+        return self.index.notices(status)
+
+    def record_sent(self, notice_id: UUID, channel: Channel, provider_reference: str,
+                    at: datetime, meta: Meta, expected_version: int | None = None) -> int:
+        """The channel accepted the notice."""
+        notice = self.get_notice(notice_id)
+        notice.check_version(expected_version)
+        notice.record_sent(channel, provider_reference, at, meta)
+        self.save_all(notice)
+        return notice.version
+
+    def record_failure(self, notice_id: UUID, error: str, at: datetime, meta: Meta,
+                       expected_version: int | None = None) -> int:
+        """A delivery attempt failed; the notice is retried later or waits for an operator."""
+        notice = self.get_notice(notice_id)
+        notice.check_version(expected_version)
+        notice.record_failure(error, at, self.retry_policy, meta)
+        self.save_all(notice)
+        return notice.version
+
+    def retry(self, notice_id: UUID, at: datetime, meta: Meta,
+              expected_version: int | None = None) -> int:
+        """An operator asks for a failed notice to be delivered again."""
+        notice = self.get_notice(notice_id)
+        notice.check_version(expected_version)
+        notice.retry(at, meta)
+        self.save_all(notice)
+        return notice.version
+
+    def acknowledge(self, notice_id: UUID, contact_id: UUID, at: datetime, meta: Meta,
+                    expected_version: int | None = None) -> int:
+        """The partner the notice is addressed to acknowledges it."""
+        notice = self.notice_for_partner(notice_id, contact_id)
+        notice.check_version(expected_version)
+        notice.acknowledge(contact_id, at, meta)
+        self.save_all(notice)
+        return notice.version

@@ -1,0 +1,118 @@
+"""What a partner is told: what, when, where, who to contact, a link back. Nothing else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from services.notifications.domain import Notice
+
+FOOTER = (
+    "This notice carries the minimum needed to take part. Please do not reply with details "
+    "about the child; contact the ECM team instead."
+)
+
+
+def _local_zone() -> ZoneInfo | None:
+    try:
+        return ZoneInfo("Europe/London")
+    except ZoneInfoNotFoundError:
+        return None
+
+
+def human_when(value: str | None) -> str | None:
+    """An ISO date or date-time as UK readers expect it ("Tuesday 3 March 2026, 10:00")."""
+    if not value:
+        return None
+    try:
+        if "T" not in value and len(value) <= 10:
+            return date.fromisoformat(value).strftime("%A %-d %B %Y")
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    zone = _local_zone()
+    if moment.tzinfo is not None and zone is not None:
+        moment = moment.astimezone(zone)
+        return moment.strftime("%A %-d %B %Y, %H:%M (UK time)")
+    return moment.strftime("%A %-d %B %Y, %H:%M")
+
+
+def human_where(venue: str | None, online_link: str | None) -> str | None:
+    """The venue and/or online link, on one line."""
+    parts = [p for p in (venue, f"online: {online_link}" if online_link else None) if p]
+    return "; ".join(parts) or None
+
+
+@dataclass(frozen=True)
+class NoticeMessage:
+    """A notice ready for a channel; the child appears only as the ECM reference."""
+
+    notice_id: UUID
+    kind: str
+    reference: str
+    what: str
+    when: str | None
+    where: str | None
+    venue: str | None
+    online_link: str | None
+    contact: str
+    link: str
+
+    @property
+    def subject(self) -> str:
+        """An email subject line."""
+        return f"{self.what} (ECM ref {self.reference})"
+
+    def text(self) -> str:
+        """A plain-text body."""
+        lines = [f"ECM notice, reference {self.reference}", "", f"What: {self.what}"]
+        if self.when:
+            lines.append(f"When: {self.when}")
+        if self.where:
+            lines.append(f"Where: {self.where}")
+        lines += [f"Contact: {self.contact}", f"Details and acknowledgement: {self.link}", "",
+                  FOOTER]
+        return "\n".join(lines) + "\n"
+
+    def as_json(self) -> dict[str, Any]:
+        """The webhook payload."""
+        return {
+            "notice_id": str(self.notice_id),
+            "kind": self.kind,
+            "reference": self.reference,
+            "what": self.what,
+            "when": self.when,
+            "where": {"venue": self.venue, "online_link": self.online_link},
+            "contact": self.contact,
+            "link": self.link,
+        }
+
+    def personalisation(self) -> dict[str, str]:
+        """GOV.UK Notify template fields (every one present; Notify refuses missing ones)."""
+        return {
+            "what": self.what,
+            "when": self.when or "-",
+            "where": self.where or "-",
+            "contact": self.contact,
+            "link": self.link,
+            "reference": self.reference,
+        }
+
+
+def compose(notice: Notice, public_base_url: str, team_contact: str) -> NoticeMessage:
+    """The message for a notice: content from the notice, contact and link from settings."""
+    return NoticeMessage(
+        notice_id=notice.id,
+        kind=str(notice.kind),
+        reference=notice.reference,
+        what=notice.what,
+        when=human_when(notice.when),
+        where=human_where(notice.venue, notice.online_link),
+        venue=notice.venue,
+        online_link=notice.online_link,
+        contact=team_contact,
+        link=f"{public_base_url.rstrip('/')}/notices/{notice.id}",
+    )

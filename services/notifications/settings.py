@@ -1,0 +1,110 @@
+"""Channel configuration of the notifications service: environment variables ECM_NOTIFY_*."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Self
+from uuid import UUID
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.settings import PLACEHOLDERS, Settings
+
+_NOTIFY_KEY = re.compile(r"^.+-([0-9a-f-]{36})-([0-9a-f-]{36})$")
+
+
+class NotifySettings(BaseSettings):
+    """How notices reach partners: SMTP, signed webhooks, GOV.UK Notify, and retry timing."""
+
+    model_config = SettingsConfigDict(env_prefix="ECM_NOTIFY_", extra="ignore")
+
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Base of the link back in every notice (base URL + /notices/<id>).",
+    )
+    team_contact: str = Field(
+        default="ecm-team@example.org", min_length=3,
+        description="Who partners contact about a notice (the ECM team's address).",
+    )
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "ecm-notices@example.org"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool | None = Field(
+        default=None, description="STARTTLS: None uses it when the server offers it."
+    )
+    smtp_use_tls: bool = Field(default=False, description="Implicit TLS (port 465).")
+    webhook_secret: str = Field(
+        default="", description="Global HMAC-SHA256 key for webhooks without their own."
+    )
+    govuk_api_key: str | None = Field(
+        default=None, description="GOV.UK Notify API key: name-serviceid-secret."
+    )
+    govuk_base_url: str = "https://api.notifications.service.gov.uk"
+    govuk_template_id: str | None = Field(
+        default=None, description="Notify email template with ((what)), ((when)), ((where)), "
+        "((contact)), ((link)) and ((reference)).",
+    )
+    poll_seconds: float = Field(default=2.0, gt=0, description="How often delivery looks.")
+    batch_size: int = Field(default=20, ge=1, le=500)
+    concurrency: int = Field(default=4, ge=1, le=64)
+    send_timeout_seconds: float = Field(default=30.0, gt=0)
+    lease_seconds: float = Field(
+        default=300.0, gt=0, description="A worker's claim on a notice while sending it."
+    )
+    max_attempts: int = Field(
+        default=6, ge=1, description="Automatic attempts before a notice waits for an operator."
+    )
+    backoff_seconds: list[float] = Field(default=[30.0, 120.0, 600.0, 1800.0, 3600.0])
+
+    @field_validator("govuk_api_key")
+    @classmethod
+    def _notify_key_format(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        match = _NOTIFY_KEY.match(value)
+        if match is None:
+            raise ValueError("must look like name-<service id uuid>-<secret uuid>")
+        for part in match.groups():
+            UUID(part)
+        return value
+
+    @field_validator("govuk_template_id")
+    @classmethod
+    def _template_is_uuid(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        return str(UUID(value))
+
+    @field_validator("backoff_seconds")
+    @classmethod
+    def _backoff_positive(cls, value: list[float]) -> list[float]:
+        if any(step < 0 for step in value):
+            raise ValueError("steps must not be negative")
+        return value
+
+    @model_validator(mode="after")
+    def _base_url_without_trailing_slash(self) -> Self:
+        self.public_base_url = self.public_base_url.rstrip("/")
+        return self
+
+    @property
+    def has_webhook_secret(self) -> bool:
+        """True when a usable global webhook secret is configured."""
+        return self.webhook_secret.strip().lower() not in PLACEHOLDERS
+
+
+def settings_from_env(settings: Settings) -> NotifySettings:
+    """Channel settings from the environment; in dev mode a webhook secret is generated once."""
+    notify = NotifySettings()
+    if settings.dev_mode and not notify.has_webhook_secret:
+        path = settings.data_path / "secrets" / "notify_webhook_secret"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        notify = notify.model_copy(update={"webhook_secret": path.read_text().strip()})
+    return notify

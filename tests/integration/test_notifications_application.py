@@ -1,0 +1,187 @@
+"""From stream messages to notices, on real SQLite stores (no bus: the handler is called)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from uuid import UUID, uuid4
+
+import pytest
+from sqlalchemy import delete, update
+
+from services.notifications.application import NotificationsApplication
+from services.notifications.consumers import NAME, NoticeConsumer
+from services.notifications.domain import NoticeKind, NoticeStatus
+from services.notifications.index import INDEX, index_position, notice_index, partner_index
+from services.runtime import System
+from shared.consumer import processed
+from shared.domain import Meta
+from shared.settings import Settings
+from shared.vocabulary import Agency
+from tests.integration.test_notifications_support import (
+    ONLINE,
+    VENUE,
+    envelope,
+    fast_settings,
+    invitees,
+    register,
+    review_scheduled,
+)
+
+DELIVERY = Meta("notifications-delivery", "system", "corr", "cause")
+
+
+@pytest.fixture
+def node(settings: Settings) -> Iterator[System]:
+    system = System.build(settings, ["notifications"])
+    system.notifications.notify_settings = fast_settings()
+    yield system
+    system.close()
+
+
+def app_of(system: System) -> NotificationsApplication:
+    app = system.notifications
+    assert isinstance(app, NotificationsApplication)
+    return app
+
+
+def consumer_of(system: System) -> NoticeConsumer:
+    return NoticeConsumer(app_of(system), system.ledger("notifications"))
+
+
+def test_a_scheduled_review_queues_one_notice_per_invited_contact(node: System) -> None:
+    app, consume = app_of(node), consumer_of(node)
+    teacher, nurse = register(app, "Pat Teacher"), register(app, "Nina Nurse", Agency.HEALTH)
+    child = uuid4()
+    message = review_scheduled(app.cipher, child, invitees(
+        ("education", teacher), ("health", nurse), ("education", teacher), ("police", None)))
+    consume(message)
+    consume(message)
+    rows = {row.contact_id: row for row in app.notices(None)}
+    assert set(rows) == {teacher, nurse}
+    assert node.ledger("notifications").processed_count(NAME) == 1
+    notice = app.get_notice(rows[teacher].notice_id)
+    assert (notice.kind, notice.what, notice.venue, notice.online_link) == (
+        NoticeKind.REVIEW_SCHEDULED, "ECM review meeting", VENUE, ONLINE)
+    assert notice.status == NoticeStatus.QUEUED
+    assert notice.agency == "education"
+
+
+def test_a_redelivery_after_the_ledger_lost_track_still_queues_nothing_new(
+    node: System,
+) -> None:
+    app, consume = app_of(node), consumer_of(node)
+    teacher = register(app, "Pat Teacher")
+    message = review_scheduled(app.cipher, uuid4(), invitees(("education", teacher)))
+    consume(message)
+    with app.reads.begin() as conn:  # as if the tracking commit had been lost
+        conn.execute(delete(processed))
+    consume(message)
+    assert len(app.notices(None)) == 1
+
+
+def test_the_venue_is_sealed_at_rest_under_the_childs_key(node: System,
+                                                         settings: Settings) -> None:
+    app, consume = app_of(node), consumer_of(node)
+    teacher = register(app, "Pat Teacher")
+    consume(review_scheduled(app.cipher, uuid4(), invitees(("education", teacher))))
+    raw = b"".join(p.read_bytes() for p in settings.sqlite_path("x").parent.glob("notif*"))
+    assert VENUE.encode() not in raw
+    assert ONLINE.encode() not in raw
+
+
+def test_a_rescheduled_review_tells_the_invitees_the_new_time_and_the_same_place(
+    node: System,
+) -> None:
+    app, consume = app_of(node), consumer_of(node)
+    teacher, other = register(app, "Pat Teacher"), register(app, "Not Invited")
+    child, review = uuid4(), uuid4()
+    consume(review_scheduled(app.cipher, child, invitees(("education", teacher)),
+                             review_id=review))
+    consume(envelope("reviews", "ReviewRescheduled", child,
+                     {"child_id": str(child), "review_id": str(review),
+                      "starts_at": "2026-09-22T14:00:00+00:00"}, 8))
+    moved = [r for r in app.notices(None) if r.kind == NoticeKind.REVIEW_RESCHEDULED]
+    assert [r.contact_id for r in moved] == [teacher]
+    notice = app.get_notice(moved[0].notice_id)
+    assert notice.when == "2026-09-22T14:00:00+00:00"
+    assert notice.venue == VENUE
+    assert other not in {r.contact_id for r in app.notices(None)}
+
+
+def test_a_cancelled_formulation_meeting_tells_the_invitees_which_date_is_off(
+    node: System,
+) -> None:
+    app, consume = app_of(node), consumer_of(node)
+    nurse = register(app, "Nina Nurse", Agency.HEALTH)
+    child, meeting = uuid4(), uuid4()
+    consume(envelope("formulation", "FormulationMeetingScheduled", child, {
+        "child_id": str(child), "meeting_id": str(meeting),
+        "starts_at": "2026-05-05T13:00:00+01:00", "venue": None, "online_link": None,
+        "invitees": invitees(("health", nurse)),
+    }, 3))
+    consume(envelope("formulation", "FormulationMeetingCancelled", child,
+                     {"child_id": str(child), "meeting_id": str(meeting)}, 4))
+    kinds = sorted(str(r.kind) for r in app.notices(None))
+    assert kinds == ["formulation_meeting_cancelled", "formulation_meeting_scheduled"]
+    cancelled = next(r for r in app.notices(None) if r.kind == "formulation_meeting_cancelled")
+    assert cancelled.what == "ECM formulation meeting cancelled"
+    assert cancelled.when == "2026-05-05T13:00:00+01:00"
+
+
+def test_transitions_and_closure_reach_every_contact_linked_to_the_child(node: System) -> None:
+    app, consume = app_of(node), consumer_of(node)
+    teacher, nurse = register(app, "Pat Teacher"), register(app, "Nina Nurse", Agency.HEALTH)
+    stranger = register(app, "Other Child's Social Worker", Agency.SOCIAL_CARE)
+    child, other_child = uuid4(), uuid4()
+    consume(envelope("formulation", "FormulationMeetingScheduled", child, {
+        "child_id": str(child), "meeting_id": str(uuid4()),
+        "starts_at": "2026-05-05T13:00:00+00:00", "invitees": invitees(("health", nurse)),
+    }, 1))
+    consume(review_scheduled(app.cipher, child, invitees(("education", teacher)), 2))
+    consume(review_scheduled(app.cipher, other_child, invitees(("social_care", stranger)), 3))
+    consume(envelope("reviews", "TransitionRecorded", child, {
+        "child_id": str(child), "transition_id": str(uuid4()), "kind": "changed_school",
+        "occurred_on": "2026-10-01", "receiving_organisation": None,
+    }, 4))
+    consume(envelope("reviews", "CaseClosed", child, {
+        "child_id": str(child), "closed_on": "2026-12-01", "safety_net_until": "2027-06-01",
+    }, 5))
+    told = {(r.kind, r.contact_id) for r in app.notices(None)
+            if r.kind in (NoticeKind.TRANSITION_RECORDED, NoticeKind.CASE_CLOSED)}
+    assert told == {(k, c) for k in (NoticeKind.TRANSITION_RECORDED, NoticeKind.CASE_CLOSED)
+                    for c in (teacher, nurse)}
+    transition = next(r for r in app.notices(None) if r.kind == NoticeKind.TRANSITION_RECORDED)
+    assert transition.what == "ECM: a transition was recorded (changed school)"
+
+
+def test_other_services_messages_are_ignored(node: System) -> None:
+    consume = consumer_of(node)
+    child = uuid4()
+    consume(envelope("referrals", "ReferralAccepted", child,
+                     {"child_id": str(child), "area": "bristol"}, 1))
+    assert app_of(node).notices(None) == []
+    assert node.ledger("notifications").processed_count(NAME) == 0
+
+
+def test_the_index_rebuilt_from_the_store_equals_the_live_one(node: System) -> None:
+    app, consume = app_of(node), consumer_of(node)
+    teacher = register(app, "Pat Teacher")
+    consume(review_scheduled(app.cipher, uuid4(), invitees(("education", teacher))))
+    row = app.notices(None)[0]
+    app.record_failure(row.notice_id, "smtp: refused", row.queued_at, DELIVERY)
+    live = (app.notices(None), app.partners())
+    with app.reads.begin() as conn:
+        conn.execute(delete(notice_index))
+        conn.execute(delete(partner_index))
+        conn.execute(update(index_position).where(index_position.c.name == INDEX)
+                     .values(position=0))
+    assert (app.notices(None), app.partners()) == live
+
+
+def test_a_contact_id_the_directory_does_not_know_still_gets_a_visible_notice(
+    node: System,
+) -> None:
+    app, consume = app_of(node), consumer_of(node)
+    unknown = UUID(int=42)
+    consume(review_scheduled(app.cipher, uuid4(), invitees(("police", unknown))))
+    assert [r.contact_id for r in app.notices(None)] == [unknown]
