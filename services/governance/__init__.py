@@ -1,0 +1,1 @@
+"""Governance: erasure at the end of retention, subject access, audit trails, integrity."""

@@ -1,0 +1,148 @@
+"""`ecm erase`, `ecm sar` and `ecm verify`: governance commands, each checked by the policy."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated
+from uuid import UUID, uuid4
+
+import typer
+
+from services.governance.erasure import erase_child
+from services.governance.integrity import verify as verify_chains
+from services.governance.sar import provide_subject_access, write_files
+from services.runtime import System
+from shared.auth import AuthenticationFailed, Authenticator
+from shared.domain import DomainError, Meta
+from shared.policy import Principal, check
+from shared.settings import Settings, SettingsError
+
+Token = Annotated[str | None, typer.Option(
+    "--token", envvar="ECM_TOKEN", show_envvar=True,
+    help="Bearer token of the person running the command (or set ECM_TOKEN).")]
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder (default ./var).")]
+
+
+def load_settings(data_dir: Path | None) -> Settings:
+    """The settings for CLI use (the lead's loader: dev mode when var/secrets exists)."""
+    from services.cli_support import load_settings as load
+
+    try:
+        return load(data_dir)
+    except (SettingsError, ValueError) as e:
+        typer.echo(f"settings: {e}", err=True)
+        raise typer.Exit(2) from None
+
+
+def authorise(settings: Settings, token: str | None, action: str) -> Principal:
+    """The caller named by the token, if the policy lets them do `action`; exits otherwise."""
+    if not token:
+        typer.echo("not authenticated: pass --token or set ECM_TOKEN", err=True)
+        raise typer.Exit(3)
+    try:
+        principal = Authenticator(settings).authenticate(f"Bearer {token}")
+        check(principal, action)
+    except AuthenticationFailed:
+        typer.echo("not authenticated: the token was refused", err=True)
+        raise typer.Exit(3) from None
+    except DomainError:
+        typer.echo("forbidden", err=True)
+        raise typer.Exit(3) from None
+    return principal
+
+
+def cli_meta(principal: Principal, reason: str | None) -> Meta:
+    """Event metadata for a command started here: actor from the token, a new conversation."""
+    conversation = f"cli-{uuid4()}"
+    return Meta(principal.user_id, str(principal.role), conversation, conversation, reason)
+
+
+def _fail(error: DomainError) -> typer.Exit:
+    typer.echo(f"refused: {error.message}", err=True)
+    return typer.Exit(1)
+
+
+def erase(
+    child: Annotated[UUID, typer.Argument(help="The child's pseudonymous id")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (e.g. the retention rule)")],
+    token: Token = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Erase a child's personal data at the end of retention (auditor only; irreversible)."""
+    settings = load_settings(data_dir)
+    principal = authorise(settings, token, "audit.erase")
+    if not yes:
+        typer.confirm(f"Destroy the key of child {child}? Their personal data becomes "
+                      "unreadable everywhere, for good", abort=True)
+    system = System.build(settings)
+    try:
+        done = erase_child(system, child, cli_meta(principal, reason), date.today())
+    except DomainError as e:
+        raise _fail(e) from None
+    finally:
+        system.close()
+    state = "key destroyed" if done.key_destroyed else "key was already gone"
+    typer.echo(f"erased child {child} ({state}); erasure recorded as {done.erasure_id}")
+
+
+def sar(
+    child: Annotated[UUID, typer.Argument(help="The child's pseudonymous id")],
+    out: Annotated[Path, typer.Option("--out", help="FILE: writes FILE.html and FILE.json "
+                                      "(or FILE.html and a sibling .json)")],
+    token: Token = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="The request's reference")]
+    = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Write everything held about a child as HTML and JSON (auditor only)."""
+    settings = load_settings(data_dir)
+    principal = authorise(settings, token, "audit.sar")
+    system = System.build(settings)
+    try:
+        document = provide_subject_access(system, child, cli_meta(principal, reason),
+                                          datetime.now(UTC))
+    except DomainError as e:
+        raise _fail(e) from None
+    finally:
+        system.close()
+    html_path, json_path = write_files(document, out)
+    typer.echo(f"{len(document['events'])} events about child {child} written to "
+               f"{html_path} and {json_path}")
+
+
+def verify(
+    token: Token = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Verify every store's hash chain; name the first event that does not match."""
+    settings = load_settings(data_dir)
+    authorise(settings, token, "audit.verify")
+    system = System.build(settings)
+    try:
+        report = verify_chains(system)
+    finally:
+        system.close()
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        for s in report.services:
+            state = "ok" if s.mismatch is None else "MISMATCH"
+            typer.echo(f"{s.service:15} {state:8} {s.checked} sealed events verified, "
+                       f"{s.unsealed} newly sealed")
+    first = report.first_mismatch
+    if first is not None:
+        typer.echo(f"first mismatch: {first.service} notification {first.notification_id} "
+                   f"({first.topic or 'unknown event'}, aggregate {first.originator_id} "
+                   f"v{first.originator_version}): {first.problem}", err=True)
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `erase`, `sar` and `verify` to the `ecm` command line."""
+    app.command("erase")(erase)
+    app.command("sar")(sar)
+    app.command("verify")(verify)

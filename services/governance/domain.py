@@ -1,0 +1,53 @@
+"""Governance domain: the records a data protection officer's actions leave behind."""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import event
+
+from shared.domain import EcmAggregate, Invalid, Meta
+
+ERASURE_NAMESPACE = uuid5(NAMESPACE_URL, "urn:ecm-record:governance:erasure")
+MIN_REASON_LENGTH = 3
+
+
+def _check_reason(meta: Meta, action: str) -> None:
+    if not meta.reason or len(meta.reason.strip()) < MIN_REASON_LENGTH:
+        raise Invalid(f"reason: {action} needs a reason of at least {MIN_REASON_LENGTH} "
+                      "characters", field="reason")
+
+
+class ChildErasure(EcmAggregate):
+    """The child's personal data was erased (key destroyed); one record per child."""
+
+    @staticmethod
+    def create_id(child_id: UUID) -> UUID:
+        """One erasure per child: the id follows from the child's id."""
+        return uuid5(ERASURE_NAMESPACE, str(child_id))
+
+    @event("ErasureRecorded")
+    def __init__(self, child_id: UUID, erased_on: date, key_destroyed: bool,
+                 meta: Meta) -> None:
+        _check_reason(meta, "an erasure")
+        self.child_id = child_id
+        self.erased_on = erased_on
+        self.key_destroyed = key_destroyed
+        self.erased_by = meta.actor_id
+        self.reason = meta.reason
+
+
+class SubjectAccessDisclosure(EcmAggregate):
+    """Everything held about a child was disclosed in answer to a subject access request."""
+
+    @event("SubjectAccessProvided")
+    def __init__(self, child_id: UUID, produced_on: date, events_disclosed: int,
+                 services: list[str], meta: Meta) -> None:
+        if events_disclosed < 0:
+            raise Invalid("events_disclosed: must not be negative", field="events_disclosed")
+        self.child_id = child_id
+        self.produced_on = produced_on
+        self.events_disclosed = events_disclosed
+        self.services = list(services)
+        self.produced_by = meta.actor_id
