@@ -6,7 +6,9 @@ import importlib
 
 from services.plugin import ServicePlugin
 
-SERVICE_MODULES = ("referrals", "formulation", "reviews", "notifications", "governance")
+SERVICE_MODULES = (
+    "referrals", "formulation", "reviews", "notifications", "governance", "evaluation",
+)
 
 
 def all_plugins() -> list[ServicePlugin]:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from shared.auth import AuthenticationFailed, Authenticator
 from shared.domain import DomainError, Meta
@@ -20,7 +20,7 @@ class Problem(BaseModel):
 
     detail: str
     field: str | None = None
-    errors: list[dict[str, str]] = Field(default_factory=list)
+    errors: list[dict[str, str]] | None = None
 
 
 def _field_of(loc: tuple[Any, ...]) -> str:
