@@ -45,9 +45,9 @@ def export_rows(engine: Engine, export_key: bytes | None = None) -> list[dict[st
             referrals.c.referred_on, referrals.c.referral_id)).all()
     latest_referral: dict[str, Any] = {}
     referral_count: dict[str, int] = defaultdict(int)
-    for referral in referral_rows:
-        latest_referral[referral.child_id] = referral
-        referral_count[referral.child_id] += 1
+    for made in referral_rows:
+        latest_referral[made.child_id] = made
+        referral_count[made.child_id] += 1
     trajectory: dict[str, list[int]] = defaultdict(list)
     review_stages: dict[str, list[int]] = defaultdict(list)
     for row in stage_rows:
@@ -72,7 +72,7 @@ def export_rows(engine: Engine, export_key: bytes | None = None) -> list[dict[st
             movement = ("up" if latest_review > at_formulation else
                         "down" if latest_review < at_formulation else "same")
         planned = plans[cid]
-        referral: Any = latest_referral.get(cid)
+        referral = latest_referral.get(cid)
         referred_on = referral.referred_on if referral else None
         out: dict[str, Any] = {
             "pseudonym": hmac.new(key, cid.encode(), hashlib.sha256).hexdigest()[:16],
