@@ -112,6 +112,16 @@ class SmtpSink:
             return [message_from_bytes(raw) for _, _, raw in self.collector.messages]
 
     @property
+    def texts(self) -> list[str]:
+        """The decoded text body of each received email."""
+        texts = []
+        for email in self.emails:
+            body = email.get_payload(decode=True)
+            assert isinstance(body, bytes)
+            texts.append(body.decode())
+        return texts
+
+    @property
     def raw(self) -> list[bytes]:
         """Received emails as bytes."""
         with self.collector.lock:
@@ -181,7 +191,7 @@ def http_receiver(respond: Responder) -> Iterator[HttpReceiver]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", receiver.port), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield receiver

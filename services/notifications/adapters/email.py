@@ -43,6 +43,9 @@ class SmtpSender:
                 start_tls=None if s.smtp_use_tls else s.smtp_starttls,
                 timeout=s.send_timeout_seconds,
             )
+        except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPConnectTimeoutError) as error:
+            raise DeliveryError(f"smtp: cannot reach {s.smtp_host}:{s.smtp_port}: {error}") \
+                from error
         except aiosmtplib.SMTPException as error:
             raise DeliveryError(f"smtp: {type(error).__name__}: {error}") from error
         except OSError as error:
