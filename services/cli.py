@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import json
 import logging
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from nats.js.errors import NotFoundError
 from rich.console import Console
 from rich.table import Table
 
@@ -21,7 +23,7 @@ from services.runtime import System, run_node
 from shared.auth import mint_token
 from shared.bus import connect, count_messages
 from shared.consumer import replay_parked
-from shared.contracts import asyncapi
+from shared.contracts import STREAM, asyncapi
 from shared.domain import Area, Meta, Role
 from shared.natsserver import EmbeddedNats
 from shared.relay import PositionStore
@@ -293,6 +295,36 @@ def parked_replay(
     if failures:
         raise typer.Exit(1)
     console.print("replayed")
+
+
+@app.command()
+def rebuild(
+    consumer_name: Annotated[str, typer.Argument(help="The read model's consumer name")],
+    data_dir: DataDir = None,
+) -> None:
+    """Rebuild a read model from the stream (run with the system stopped)."""
+    settings = _settings(data_dir)
+    system = System.build(settings)
+    try:
+        matches = [c for c in system.consumers() if c.name == consumer_name]
+        if not matches or matches[0].reset is None:
+            names = ", ".join(c.name for c in system.consumers() if c.reset is not None)
+            console.print(f"[red]no rebuildable read model {consumer_name}; try: {names}[/red]")
+            raise typer.Exit(2)
+        matches[0].reset()
+        asyncio.run(_forget_consumer(settings, consumer_name))
+    finally:
+        system.close()
+    console.print(f"{consumer_name} emptied; it replays the whole stream on the next start")
+
+
+async def _forget_consumer(settings: Settings, name: str) -> None:
+    nc = await connect(settings, _nats_url(settings), reconnect=False)
+    try:
+        with contextlib.suppress(NotFoundError):
+            await nc.jetstream().delete_consumer(STREAM, name)
+    finally:
+        await nc.close()
 
 
 @app.command("asyncapi")

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    delete,
     func,
     insert,
     select,
@@ -132,6 +133,7 @@ class Consumer:
     subject: str
     handle: Handler
     ledger: Ledger
+    reset: Callable[[], None] | None = None
 
 
 class SqlProjection:
@@ -161,9 +163,18 @@ class SqlProjection:
                 if not self.ledger.seen(conn, self.name, envelope.message_id):
                     raise
 
+    tables: tuple[Table, ...] = ()
+
+    def reset(self) -> None:
+        """Empty the read model and forget what was processed, to rebuild from the stream."""
+        with self.engine.begin() as conn:
+            for table in reversed(self.tables):
+                conn.execute(delete(table))
+            conn.execute(delete(processed).where(processed.c.consumer == self.name))
+
     def consumer(self) -> Consumer:
         """This projection as a consumer."""
-        return Consumer(self.name, self.subject, self, self.ledger)
+        return Consumer(self.name, self.subject, self, self.ledger, self.reset)
 
 
 def backoff_for(settings: Settings, attempt: int) -> float:

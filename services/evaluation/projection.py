@@ -105,6 +105,7 @@ class EvaluationProjection(SqlProjection):
 
     name = "evaluation"
     subject = "ecm.>"
+    tables = (children, referrals, stages, attendance, interventions)
 
     def __init__(self, engine: Engine, ledger: Ledger) -> None:
         super().__init__(engine, ledger)

@@ -52,6 +52,7 @@ class ReferralListProjection(SqlProjection):
 
     name = "referrals-list"
     subject = "ecm.referrals.>"
+    tables = (referral_list,)
 
     def __init__(self, engine: Engine, ledger: Ledger) -> None:
         super().__init__(engine, ledger)

@@ -141,3 +141,35 @@ def test_only_evaluators_obtain_exports(client: TestClient, auth: Tokens, system
         assert response.status_code == 403 and response.json() == {"detail": "forbidden"}
     csv_export = client.get("/api/v1/evaluation/export?format=csv", headers=auth("evaluator"))
     assert csv_export.headers["content-type"].startswith("text/csv")
+
+
+async def test_a_read_model_rebuilt_with_ecm_rebuild_matches_the_original(
+    settings: Settings, nats_server: EmbeddedNats
+) -> None:
+    from services.cli import _forget_consumer
+    from tests.harness import with_nats
+
+    meta = Meta("cm-1", "case_manager", "c", "c")
+    system = System.build(with_nats(settings, nats_server), ["referrals", "evaluation"])
+    app = cast(ReferralsApplication, system.apps["referrals"])
+    ledger = system.ledger("evaluation-read")
+    async with running_node(settings, nats_server, system=system):
+        child = await in_thread(app.register_child, given_name="R", family_name="Rebuild",
+                                date_of_birth=date(2012, 1, 1), area=Area.BRISTOL,
+                                nhs_number=None, upn=None, meta=meta)
+        referral = await in_thread(app.refer, child_id=child, case_manager_id="cm-1", reason="r",
+                                   trauma_history="t", expected_involvement_months=6, meta=meta)
+        await in_thread(app.decline, referral, meta.with_reason("criteria not met"))
+        stored = app.max_notification_id()
+        await eventually(lambda: ledger.processed_count("evaluation") == stored)
+    before = snapshot(system.engine("evaluation-read"))
+    (consumer,) = [c for c in system.consumers() if c.name == "evaluation"]
+    assert consumer.reset is not None
+    consumer.reset()
+    await _forget_consumer(system.settings, "evaluation")
+    assert snapshot(system.engine("evaluation-read"))["evaluation_children"] == []
+    async with running_node(settings, nats_server, system=system):
+        await eventually(lambda: ledger.processed_count("evaluation") == stored)
+    assert snapshot(system.engine("evaluation-read")) == before
+    assert before["evaluation_referrals"][0]["outcome"] == "declined"
+    system.close()
