@@ -26,6 +26,7 @@ from shared.domain import Area, Conflict, Invalid, Meta, NotFound
 from shared.store import EcmApplication
 
 log = logging.getLogger(__name__)
+CASE_OPENED: type[object] = ReviewCase.Opened  # type: ignore[attr-defined]
 PAGE = 500
 
 
@@ -58,12 +59,12 @@ class ReviewsApplication(EcmApplication):
 
     def case_ids(self) -> Iterator[UUID]:
         """The ids of every review case, in the order they were opened."""
-        topic = get_topic(ReviewCase.Opened)
+        topic = get_topic(CASE_OPENED)
         start = 1
         while True:
             page = self.recorder.select_notifications(start=start, limit=PAGE, topics=[topic])
             for notification in page:
-                yield notification.originator_id
+                yield UUID(str(notification.originator_id))
             if len(page) < PAGE:
                 return
             start = page[-1].id + 1

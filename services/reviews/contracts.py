@@ -190,23 +190,27 @@ def _supervision_extra(event: Any) -> dict[str, Any]:
     return {"session_id": event.originator_id, "themes": None}
 
 
+# The event classes are made by @event at class creation: mypy cannot see them.
+Case: Any = ReviewCase
+Session: Any = SupervisionSession
+
 REGISTRY = ContractRegistry(
     "reviews",
     [
-        Mapping(ReviewCase.Opened, "ReviewCaseOpened", ReviewCaseOpenedV1),
-        Mapping(ReviewCase.CadenceSet, "ReviewCadenceSet", ReviewCadenceSetV1),
-        Mapping(ReviewCase.WorkerAssigned, "ReviewWorkerAssigned", ReviewWorkerAssignedV1),
-        Mapping(ReviewCase.ReviewDue, "ReviewDue", ReviewDueV1),
-        Mapping(ReviewCase.ReviewScheduled, "ReviewScheduled", ReviewScheduledV1),
-        Mapping(ReviewCase.ReviewRescheduled, "ReviewRescheduled", ReviewRescheduledV1),
-        Mapping(ReviewCase.ReviewCancelled, "ReviewCancelled", ReviewCancelledV1),
-        Mapping(ReviewCase.ReviewHeld, "ReviewHeld", ReviewHeldV1),
-        Mapping(ReviewCase.StageReassessed, "StageReassessed", StageReassessedV1),
-        Mapping(ReviewCase.ReviewOverdue, "ReviewOverdue", ReviewOverdueV1),
-        Mapping(ReviewCase.TransitionRecorded, "TransitionRecorded", TransitionRecordedV1),
-        Mapping(ReviewCase.CaseClosed, "CaseClosed", CaseClosedV1),
-        Mapping(ReviewCase.CaseReopened, "CaseReopened", CaseReopenedV1),
-        Mapping(SupervisionSession.Logged, "SupervisionLogged", SupervisionLoggedV1,
+        Mapping(Case.Opened, "ReviewCaseOpened", ReviewCaseOpenedV1),
+        Mapping(Case.CadenceSet, "ReviewCadenceSet", ReviewCadenceSetV1),
+        Mapping(Case.WorkerAssigned, "ReviewWorkerAssigned", ReviewWorkerAssignedV1),
+        Mapping(Case.ReviewDue, "ReviewDue", ReviewDueV1),
+        Mapping(Case.ReviewScheduled, "ReviewScheduled", ReviewScheduledV1),
+        Mapping(Case.ReviewRescheduled, "ReviewRescheduled", ReviewRescheduledV1),
+        Mapping(Case.ReviewCancelled, "ReviewCancelled", ReviewCancelledV1),
+        Mapping(Case.ReviewHeld, "ReviewHeld", ReviewHeldV1),
+        Mapping(Case.StageReassessed, "StageReassessed", StageReassessedV1),
+        Mapping(Case.ReviewOverdue, "ReviewOverdue", ReviewOverdueV1),
+        Mapping(Case.TransitionRecorded, "TransitionRecorded", TransitionRecordedV1),
+        Mapping(Case.CaseClosed, "CaseClosed", CaseClosedV1),
+        Mapping(Case.CaseReopened, "CaseReopened", CaseReopenedV1),
+        Mapping(Session.Logged, "SupervisionLogged", SupervisionLoggedV1,
                 extra=_supervision_extra),
     ],
 )

@@ -142,7 +142,7 @@ class Action:
 
     agency: Agency
     due_on: date
-    text: str
+    text: str | None  # None once the child's key is erased
 
     def as_event(self) -> dict[str, Any]:
         """The action as an event value."""
@@ -151,7 +151,7 @@ class Action:
     @classmethod
     def from_event(cls, value: dict[str, Any]) -> Action:
         """The action from an event value."""
-        return cls(Agency(value["agency"]), value["due_on"], value.get("text") or "")
+        return cls(Agency(value["agency"]), value["due_on"], value.get("text"))
 
 
 @dataclass
@@ -577,7 +577,7 @@ class ReviewCase(EcmAggregate):
             if action.due_on < held_on:
                 raise Invalid(f"actions.{n}.due_on: must not be before held_on",
                               field=f"actions.{n}.due_on")
-            if not action.text.strip():
+            if not (action.text or "").strip():
                 raise Invalid(f"actions.{n}.text: must not be blank", field=f"actions.{n}.text")
         if next_review_on is not None and next_review_on < held_on:
             raise Invalid("next_review_on: must not be before held_on", field="next_review_on")
@@ -639,7 +639,8 @@ class ReviewCase(EcmAggregate):
             seen.add(record.intervention_id)
             if record.intervention_id not in active:
                 known = record.intervention_id in self.interventions
-                rule = "is completed or stopped" if known else "is not an intervention of this child"
+                rule = ("is completed or stopped" if known
+                        else "is not an intervention of this child")
                 raise Invalid(f"{name}: {record.intervention_id} {rule}", field=name)
         missing = sorted(str(i) for i in active if i not in seen)
         if missing:

@@ -1,0 +1,372 @@
+"""The reviews application on real SQLite: learning from formulation, sealing, tick, caseload."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from services.reviews.application import ReviewsApplication
+from services.reviews.caseload import Caseload, CaseloadProjection, CaseloadStatus
+from services.reviews.consumers import FormulationListener
+from services.reviews.contracts import REGISTRY
+from services.reviews.domain import (
+    Action,
+    AttendanceRecord,
+    Invitee,
+    Progress,
+    ProgressRecord,
+    ReviewStatus,
+    TransitionKind,
+)
+from services.reviews.supervision import SupervisionKind
+from services.runtime import System
+from shared.contracts import Actor, Envelope
+from shared.crypto import is_sealed
+from shared.domain import Area, Invalid, Meta, NotFound
+from shared.store import load_as_of
+from shared.vocabulary import Agency, Attendance
+
+META = Meta("sp-1", "senior_practitioner", "corr-1", "corr-1")
+TODAY = date.today()
+ISSUED = TODAY - timedelta(weeks=10)  # the first review fell due four weeks ago
+
+
+class Formulation:
+    """Publishes formulation envelopes for one child straight into the reviews listener."""
+
+    def __init__(self, listener: FormulationListener, area: Area = Area.BRISTOL) -> None:
+        self.listener = listener
+        self.child_id = uuid4()
+        self.case_id = uuid4()
+        self.area = area
+        self.sequence = 0
+
+    def send(self, event_type: str, message_id: str | None = None, **data: Any) -> str:
+        self.sequence += 1
+        message_id = message_id or f"formulation-test:{uuid4()}"
+        self.listener(Envelope(
+            message_id=message_id, service="formulation", event_type=event_type,
+            event_version=1, notification_id=self.sequence, aggregate_id=self.case_id,
+            aggregate_version=self.sequence, child_id=self.child_id,
+            occurred_at=datetime.now(UTC), actor=Actor(id="psy-1", role="psychologist"),
+            reason=None, correlation_id="corr-f", causation_id="corr-f",
+            data={"child_id": str(self.child_id), **data},
+        ))
+        return message_id
+
+    def open(self) -> Formulation:
+        self.send("FormulationCaseOpened", referral_id=str(uuid4()), area=str(self.area))
+        return self
+
+    def report(self, stage: int = 2, issued_on: date = ISSUED, version: int = 1) -> str:
+        return self.send("ReportIssued", report_version=version, stage=stage,
+                         stage_label="x", issued_on=issued_on.isoformat(), recommendations=[])
+
+
+@pytest.fixture
+def app(system: System) -> ReviewsApplication:
+    found = system.apps["reviews"]
+    assert isinstance(found, ReviewsApplication)
+    return found
+
+
+@pytest.fixture
+def formulation(app: ReviewsApplication) -> Formulation:
+    return Formulation(FormulationListener(app)).open()
+
+
+def envelopes(app: ReviewsApplication) -> Iterator[Envelope]:
+    """What the relay would publish, from the store."""
+    for notification in app.notifications(1, 10_000):
+        event = app.mapper.to_sealed_domain_event(notification)  # type: ignore[attr-defined]
+        envelope = REGISTRY.to_envelope(event, notification.id)
+        if envelope is not None:
+            yield envelope
+
+
+def schedule_and_hold(app: ReviewsApplication, child_id: UUID, stage: int = 3) -> UUID:
+    case = app.get_case(child_id)
+    review_id = case.current_review_id
+    assert review_id is not None
+    starts = datetime.combine(TODAY - timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    app.schedule_review(child_id, review_id, starts, "Synthetic youth centre", None,
+                        [Invitee(Agency.EDUCATION), Invitee(Agency.SOCIAL_CARE)], META)
+    app.record_review_held(
+        child_id, review_id, held_on=TODAY,
+        attendance=[AttendanceRecord(Agency.EDUCATION, None, Attendance.ATTENDED),
+                    AttendanceRecord(Agency.SOCIAL_CARE, None, Attendance.APOLOGIES)],
+        stage=stage, rationale="Synthetic rationale: trusting her key worker", progress=[],
+        actions=[Action(Agency.EDUCATION, TODAY + timedelta(days=14), "Synthetic action")],
+        next_review_on=None, meta=META,
+    )
+    return review_id
+
+
+# ------------------------------------------------------------- from the stream
+
+
+def test_a_formulation_case_opened_twice_opens_one_review_case(
+    app: ReviewsApplication, formulation: Formulation
+) -> None:
+    formulation.open()
+    assert app.get_case(formulation.child_id).area == Area.BRISTOL
+    assert len(list(app.case_ids())) == 1
+
+
+def test_an_issued_report_makes_the_first_review_due_after_the_default_weeks(
+    app: ReviewsApplication, formulation: Formulation
+) -> None:
+    formulation.report(stage=2)
+    case = app.get_case(formulation.child_id)
+    assert case.stage == 2
+    assert case.current_review is not None
+    assert case.current_review.due_on == ISSUED + timedelta(weeks=app.settings.review_weeks_default)
+
+
+def test_a_redelivered_message_changes_nothing(
+    app: ReviewsApplication, formulation: Formulation
+) -> None:
+    message_id = formulation.report(stage=2)
+    version = app.get_case(formulation.child_id).version
+    formulation.send("StageAssessed", message_id="formulation-test:stage", stage=4,
+                     stage_label="x", assessed_on=TODAY.isoformat(), source="formulation")
+    formulation.send("StageAssessed", message_id="formulation-test:stage", stage=4,
+                     stage_label="x", assessed_on=TODAY.isoformat(), source="formulation")
+    formulation.send("ReportIssued", message_id=message_id, report_version=1, stage=2,
+                     stage_label="x", issued_on=ISSUED.isoformat(), recommendations=[])
+    case = app.get_case(formulation.child_id)
+    assert case.version == version + 1
+    assert case.stage == 4
+
+
+def test_interventions_are_learnt_from_formulation_events(
+    app: ReviewsApplication, formulation: Formulation
+) -> None:
+    first, second = uuid4(), uuid4()
+    for intervention_id in (first, second):
+        formulation.send("InterventionPlanned", intervention_id=str(intervention_id),
+                         intervention_type="pace", stage=2, stage_label="x",
+                         owning_agency="yjs", planned_start=TODAY.isoformat(),
+                         recommendation_id=None, out_of_sequence=False)
+    formulation.send("InterventionStarted", intervention_id=str(first),
+                     started_on=TODAY.isoformat())
+    formulation.send("InterventionStopped", intervention_id=str(second),
+                     stopped_on=TODAY.isoformat())
+    formulation.send("InterventionSessionRecorded", intervention_id=str(first),
+                     held_on=TODAY.isoformat())
+    assert set(app.get_case(formulation.child_id).active_interventions) == {first}
+
+
+def test_a_message_for_a_child_without_a_case_fails_so_it_is_retried(
+    app: ReviewsApplication
+) -> None:
+    stranger = Formulation(FormulationListener(app))
+    with pytest.raises(NotFound):
+        stranger.report()
+
+
+# ---------------------------------------------------------- sealing and wire
+
+
+def test_personal_fields_are_sealed_on_the_wire_item_by_item(
+    app: ReviewsApplication, formulation: Formulation
+) -> None:
+    formulation.report(stage=2)
+    intervention = uuid4()
+    formulation.send("InterventionPlanned", intervention_id=str(intervention),
+                     intervention_type="pace", stage=2, stage_label="x", owning_agency="yjs",
+                     planned_start=TODAY.isoformat(), recommendation_id=None,
+                     out_of_sequence=False)
+    case = app.get_case(formulation.child_id)
+    review_id = case.current_review_id
+    assert review_id is not None
+    starts = datetime.combine(TODAY, datetime.min.time(), tzinfo=UTC)
+    app.schedule_review(formulation.child_id, review_id, starts, "Synthetic venue",
+                        "https://meet.example/synthetic", [Invitee(Agency.EDUCATION)], META)
+    app.record_review_held(
+        formulation.child_id, review_id, held_on=TODAY,
+        attendance=[AttendanceRecord(Agency.EDUCATION, None, Attendance.ATTENDED)], stage=2,
+        rationale=None,
+        progress=[ProgressRecord(intervention, Progress.ENGAGING, "Synthetic note")],
+        actions=[Action(Agency.EDUCATION, TODAY, "Synthetic action text")],
+        next_review_on=None, meta=META,
+    )
+    by_type = {e.event_type: e for e in envelopes(app)}
+    held = by_type["ReviewHeld"]
+    assert is_sealed(held.data["progress"][0]["note"])
+    assert is_sealed(held.data["actions"][0]["text"])
+    assert held.data["progress"][0]["progress"] == "engaging"
+    scheduled = by_type["ReviewScheduled"]
+    assert is_sealed(scheduled.data["venue"]) and is_sealed(scheduled.data["online_link"])
+    assert app.cipher.open(formulation.child_id, "note",
+                           held.data["progress"][0]["note"]) == "Synthetic note"
+    raw = b"".join(n.state for n in app.notifications(1, 1000))
+    assert b"Synthetic note" not in raw and b"Synthetic venue" not in raw
+    read_back = app.get_case(formulation.child_id).reviews[review_id]
+    assert read_back.progress[0].note == "Synthetic note"
+    assert read_back.actions[0].text == "Synthetic action text"
+
+
+def test_erasing_the_childs_key_leaves_the_history_without_personal_values(
+    app: ReviewsApplication, formulation: Formulation
+) -> None:
+    formulation.report(stage=2)
+    review_id = schedule_and_hold(app, formulation.child_id)
+    app.vault.erase(formulation.child_id)
+    review = app.get_case(formulation.child_id).reviews[review_id]
+    assert review.status == ReviewStatus.HELD and review.stage == 3
+    assert review.venue is None and review.rationale is None
+    assert review.actions[0].text is None
+
+
+def test_every_published_event_fits_its_contract(
+    app: ReviewsApplication, formulation: Formulation
+) -> None:
+    formulation.report(stage=2)
+    app.set_cadence(formulation.child_id, 8, META)
+    app.assign_worker(formulation.child_id, "sp-2", META)
+    review_id = app.get_case(formulation.child_id).current_review_id
+    assert review_id is not None
+    starts = datetime.combine(TODAY, datetime.min.time(), tzinfo=UTC)
+    app.schedule_review(formulation.child_id, review_id, starts, "Hall", None,
+                        [Invitee(Agency.EDUCATION)], META)
+    app.reschedule_review(formulation.child_id, review_id, starts + timedelta(hours=2),
+                          META.with_reason("Room double booked"))
+    app.cancel_review(formulation.child_id, review_id, META.with_reason("Strike day"))
+    schedule_and_hold(app, formulation.child_id)
+    app.tick(TODAY + timedelta(weeks=30), META)
+    app.record_transition(formulation.child_id, TransitionKind.SCHOOL_MOVE, TODAY,
+                          "Synthetic Academy", META)
+    app.close_case(formulation.child_id, TODAY, TODAY + timedelta(weeks=12),
+                   META.with_reason("Order ended"))
+    app.reopen_case(formulation.child_id, TODAY, META.with_reason("New order"))
+    app.log_supervision(practitioner_id="cm-1", supervisor_id="psy-1", held_on=TODAY,
+                        kind=SupervisionKind.CLINICAL_SUPERVISION,
+                        children=[formulation.child_id], themes="Endings and safety nets",
+                        meta=META)
+    published = list(envelopes(app))
+    assert {e.event_type for e in published} == set(REGISTRY.by_type)
+    for envelope in published:
+        REGISTRY.parse(envelope)
+    supervision = next(e for e in published if e.event_type == "SupervisionLogged")
+    assert supervision.child_id is None and supervision.data["themes"] is None
+    held = next(e for e in published if e.event_type == "ReviewHeld")
+    assert held.child_id == formulation.child_id
+    assert held.data["previous_stage"] == 2 and held.data["stage"] == 3
+
+
+# -------------------------------------------------------------------- tick
+
+
+def test_the_overdue_tick_run_twice_raises_one_event(
+    app: ReviewsApplication, formulation: Formulation
+) -> None:
+    formulation.report()
+    on_time = Formulation(FormulationListener(app)).open()
+    on_time.report(issued_on=TODAY)
+    assert app.tick(TODAY, META) == 1
+    assert app.tick(TODAY, META) == 0
+    assert app.tick(TODAY + timedelta(days=1), META) == 0
+    overdue = [e for e in envelopes(app) if e.event_type == "ReviewOverdue"]
+    assert len(overdue) == 1 and overdue[0].child_id == formulation.child_id
+
+
+def test_a_held_review_makes_the_next_one_due_and_overdue_only_after_its_date(
+    app: ReviewsApplication, formulation: Formulation
+) -> None:
+    formulation.report()
+    app.tick(TODAY, META)
+    schedule_and_hold(app, formulation.child_id)
+    next_due = app.get_case(formulation.child_id).current_review.due_on  # type: ignore[union-attr]
+    assert app.tick(next_due, META) == 0
+    assert app.tick(next_due + timedelta(days=1), META) == 1
+
+
+# ------------------------------------------------------------------ caseload
+
+
+def feed(app: ReviewsApplication, projection: CaseloadProjection) -> None:
+    for envelope in envelopes(app):
+        projection(envelope)
+
+
+def test_the_caseload_lists_upcoming_and_overdue_reviews_per_area_and_worker(
+    app: ReviewsApplication, formulation: Formulation, system: System
+) -> None:
+    formulation.report()  # overdue
+    banes = Formulation(FormulationListener(app), Area.BANES).open()
+    banes.report(issued_on=TODAY)  # upcoming
+    app.assign_worker(banes.child_id, "sp-banes", META)
+    projection = CaseloadProjection(system.engine("reviews-read"), system.ledger("reviews-read"))
+    feed(app, projection)
+    feed(app, projection)  # redelivery changes nothing
+    caseload = Caseload(system.engine("reviews-read"))
+    overdue = caseload.reviews(today=TODAY, status=CaseloadStatus.OVERDUE)
+    assert [e.child_id for e in overdue] == [formulation.child_id]
+    assert overdue[0].days_overdue == 28
+    upcoming = caseload.reviews(today=TODAY, status=CaseloadStatus.UPCOMING)
+    assert [e.child_id for e in upcoming] == [banes.child_id]
+    assert [e.child_id for e in caseload.reviews(today=TODAY, area="bristol")] == [
+        formulation.child_id]
+    assert [e.child_id for e in caseload.reviews(today=TODAY, worker="sp-banes")] == [
+        banes.child_id]
+
+
+def test_the_caseload_follows_scheduling_holding_and_closure(
+    app: ReviewsApplication, formulation: Formulation, system: System
+) -> None:
+    formulation.report()
+    projection = CaseloadProjection(system.engine("reviews-read"), system.ledger("reviews-read"))
+    caseload = Caseload(system.engine("reviews-read"))
+    schedule_and_hold(app, formulation.child_id)
+    feed(app, projection)
+    [entry] = caseload.reviews(today=TODAY)
+    assert entry.status == "due" and entry.due_on == TODAY + timedelta(weeks=6)
+    assert caseload.reviews(today=TODAY, worker="sp-1") == []  # only scheduled reviews
+    app.close_case(formulation.child_id, TODAY, None, META.with_reason("Order ended"))
+    feed(app, projection)
+    assert caseload.reviews(today=TODAY) == []
+
+
+def test_the_caseload_as_it_stood_on_a_past_date_was_empty(
+    app: ReviewsApplication, formulation: Formulation, system: System
+) -> None:
+    formulation.report()
+    projection = CaseloadProjection(system.engine("reviews-read"), system.ledger("reviews-read"))
+    feed(app, projection)
+    caseload = Caseload(system.engine("reviews-read"))
+    assert caseload.reviews(today=TODAY, as_of=TODAY)[0].child_id == formulation.child_id
+    yesterday = TODAY - timedelta(days=1)
+    assert caseload.reviews(today=yesterday, as_of=yesterday) == []
+
+
+# --------------------------------------------------------------- supervision
+
+
+def test_supervision_names_only_children_known_to_reviews(
+    app: ReviewsApplication, formulation: Formulation
+) -> None:
+    with pytest.raises(Invalid, match=r"children.1: .* is not a child with an ECM review case"):
+        app.log_supervision(practitioner_id="cm-1", supervisor_id="psy-1", held_on=TODAY,
+                            kind=SupervisionKind.GROUP_REFLECTIVE_PRACTICE,
+                            children=[formulation.child_id, uuid4()], themes="Endings",
+                            meta=META)
+    session_id = app.log_supervision(
+        practitioner_id="cm-1", supervisor_id="psy-1", held_on=TODAY,
+        kind=SupervisionKind.GROUP_REFLECTIVE_PRACTICE, children=[formulation.child_id],
+        themes="Endings", meta=META)
+    assert app.get_supervision(session_id).children == [formulation.child_id]
+
+
+def test_a_case_as_it_stood_before_it_existed_is_not_found(
+    app: ReviewsApplication, formulation: Formulation
+) -> None:
+    from services.reviews.domain import ReviewCase, review_case_id
+
+    with pytest.raises(NotFound, match=r"did not exist on"):
+        load_as_of(app, ReviewCase, review_case_id(formulation.child_id), "review case",
+                   TODAY - timedelta(days=1))
