@@ -388,7 +388,7 @@ def test_a_case_rebuilt_from_the_store_equals_the_live_one(app: FormulationAppli
     ], "Synthetic", PSYCHOLOGIST)
     live.record_review_assessment(uuid4(), 2, date(2024, 9, 1), None, "reviews:4", PSYCHOLOGIST)
     app.save_all(live)
-    rebuilt = app.repository.get(live.id)
+    rebuilt: Any = app.repository.get(live.id)
     assert isinstance(rebuilt, FormulationCase)
     assert {k: v for k, v in vars(rebuilt).items() if not k.startswith("_")} == {
         k: v for k, v in vars(live).items() if not k.startswith("_")

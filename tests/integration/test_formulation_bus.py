@@ -76,6 +76,7 @@ async def test_an_accepted_referral_opens_exactly_one_case_even_when_delivered_t
         try:
             js = nc.jetstream()
             original = await js.get_last_msg(STREAM, "ecm.referrals.ReferralAccepted")
+            assert original.data is not None
             accepted = Envelope.model_validate_json(original.data)
             # The same message again, past JetStream's dedup (a new Nats-Msg-Id) ...
             await publish(js, accepted, "again-1")
