@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from services.notifications.domain import (
@@ -132,6 +133,22 @@ class NotificationsApplication(EcmApplication):
         """The notices addressed to one contact."""
         self.index.catch_up()
         return self.index.notices_for(contact_id)
+
+    def notices_for_child(self, child_id: UUID) -> list[dict[str, Any]]:
+        """Every notice about a child, as subject access shows it (recipient by id and agency)."""
+        self.index.catch_up()
+        found = []
+        for row in self.index.notices_about(child_id):
+            notice = self.get_notice(row.notice_id)
+            found.append({
+                "notice_id": notice.id, "contact_id": notice.contact_id, "agency": notice.agency,
+                "kind": notice.kind, "what": notice.what, "when": notice.when,
+                "venue": notice.venue, "online_link": notice.online_link,
+                "status": notice.status, "attempts": notice.attempts, "channel": notice.channel,
+                "queued_at": notice.queued_at, "sent_at": notice.sent_at,
+                "acknowledged_at": notice.acknowledged_at,
+            })
+        return found
 
     def notices(self, status: NoticeStatus | None = None) -> list[NoticeRow]:
         """Notices for operators (e.g. every failed one)."""

@@ -18,12 +18,24 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Column, Connection, MetaData, String, Table, Text, insert, select, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from services.notifications.application import NoticeDraft, NotificationsApplication
 from services.notifications.domain import NoticeKind
-from shared.consumer import Consumer, Ledger
+from services.notifications.index import take_write_lock
+from shared.consumer import Consumer, Ledger, processed
 from shared.contracts import Envelope
 from shared.domain import Meta
 
@@ -161,7 +173,17 @@ class NoticeConsumer:
 
     def consumer(self) -> Consumer:
         """This handler as a durable consumer of the whole stream."""
-        return Consumer(NAME, "ecm.>", self, self.ledger)
+        return Consumer(NAME, "ecm.>", self, self.ledger, self.reset)
+
+    def reset(self) -> None:
+        """Forget links, meetings and what was processed, to rebuild them from the stream.
+
+        Replaying re-derives the same notice ids, so no notice is queued (or sent) twice.
+        """
+        with self.engine.begin() as conn:
+            for table in (links, invitees, meetings):
+                conn.execute(delete(table))
+            conn.execute(delete(processed).where(processed.c.consumer == NAME))
 
     def __call__(self, envelope: Envelope) -> None:
         planner = self.planners.get((envelope.service, envelope.event_type))
@@ -169,6 +191,7 @@ class NoticeConsumer:
             return
         try:
             with self.engine.begin() as conn:
+                take_write_lock(conn)
                 if Ledger.seen(conn, NAME, envelope.message_id):
                     return
                 plan = planner(conn, envelope)

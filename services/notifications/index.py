@@ -89,6 +89,17 @@ delivery_leases = Table(
 )
 
 
+def take_write_lock(conn: Connection) -> None:
+    """Take this store's write lock first thing in a transaction.
+
+    SQLite (WAL) refuses to turn a read transaction into a write one after another
+    connection committed; taking the lock up front makes writers queue instead. On
+    PostgreSQL it is a row lock that orders index catch-ups and the consumer.
+    """
+    conn.execute(update(index_position).where(index_position.c.name == INDEX)
+                 .values(position=index_position.c.position))
+
+
 class PositionMoved(Exception):
     """Someone else advanced the index while this batch was being applied."""
 
@@ -192,6 +203,7 @@ class NoticeIndex:
     def _apply_batch(self) -> int:
         mapper: PersonalDataMapper = self.app.mapper  # type: ignore[assignment]
         with self.engine.begin() as conn:
+            take_write_lock(conn)
             start = int(conn.execute(
                 select(index_position.c.position).where(index_position.c.name == INDEX)
             ).scalar_one())
@@ -251,6 +263,13 @@ class NoticeIndex:
         """The notices addressed to one contact, newest first."""
         query = (select(notice_index).where(notice_index.c.contact_id == str(contact_id))
                  .order_by(notice_index.c.queued_at.desc(), notice_index.c.notice_id))
+        with self.engine.connect() as conn:
+            return [NoticeRow.of(row) for row in conn.execute(query)]
+
+    def notices_about(self, child_id: UUID) -> list[NoticeRow]:
+        """The notices about one child, oldest first."""
+        query = (select(notice_index).where(notice_index.c.child_id == str(child_id))
+                 .order_by(notice_index.c.queued_at, notice_index.c.notice_id))
         with self.engine.connect() as conn:
             return [NoticeRow.of(row) for row in conn.execute(query)]
 

@@ -30,8 +30,11 @@ from tests.integration.test_notifications_support import (
 DELIVERY = Meta("notifications-delivery", "system", "corr", "cause")
 
 
-@pytest.fixture
-def node(settings: Settings) -> Iterator[System]:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def node(request: pytest.FixtureRequest) -> Iterator[System]:
+    """The notifications service on SQLite, and on PostgreSQL when ECM_TEST_POSTGRES_URL is set."""
+    fixture = "settings" if request.param == "sqlite" else "pg_settings"
+    settings: Settings = request.getfixturevalue(fixture)
     system = System.build(settings, ["notifications"])
     system.notifications.notify_settings = fast_settings()
     yield system
@@ -79,8 +82,10 @@ def test_a_redelivery_after_the_ledger_lost_track_still_queues_nothing_new(
     assert len(app.notices(None)) == 1
 
 
-def test_the_venue_is_sealed_at_rest_under_the_childs_key(node: System,
-                                                         settings: Settings) -> None:
+def test_the_venue_is_sealed_at_rest_under_the_childs_key(node: System) -> None:
+    settings = node.settings
+    if settings.postgres_url:
+        pytest.skip("raw-file scan is for SQLite")
     app, consume = app_of(node), consumer_of(node)
     teacher = register(app, "Pat Teacher")
     consume(review_scheduled(app.cipher, uuid4(), invitees(("education", teacher))))
@@ -185,3 +190,34 @@ def test_a_contact_id_the_directory_does_not_know_still_gets_a_visible_notice(
     unknown = UUID(int=42)
     consume(review_scheduled(app.cipher, uuid4(), invitees(("police", unknown))))
     assert [r.contact_id for r in app.notices(None)] == [unknown]
+
+
+def test_subject_access_finds_every_notice_about_the_child_with_its_venue(node: System) -> None:
+    app, consume = app_of(node), consumer_of(node)
+    teacher = register(app, "Pat Teacher")
+    child = uuid4()
+    consume(review_scheduled(app.cipher, child, invitees(("education", teacher))))
+    consume(review_scheduled(app.cipher, uuid4(), invitees(("education", teacher)), 8))
+    [notice] = app.notices_for_child(child)
+    assert (notice["contact_id"], notice["agency"], notice["venue"]) == (
+        teacher, "education", VENUE)
+    assert notice["status"] == NoticeStatus.QUEUED
+
+
+def test_rebuilding_the_network_from_the_stream_queues_no_notice_twice(node: System) -> None:
+    app, consume = app_of(node), consumer_of(node)
+    teacher = register(app, "Pat Teacher")
+    child = uuid4()
+    messages = [
+        review_scheduled(app.cipher, child, invitees(("education", teacher)), 1),
+        envelope("reviews", "CaseClosed", child,
+                 {"child_id": str(child), "closed_on": "2026-12-01"}, 2),
+    ]
+    for message in messages:
+        consume(message)
+    before = app.notices(None)
+    consume.reset()
+    for message in messages:
+        consume(message)
+    assert app.notices(None) == before
+    assert node.ledger("notifications").processed_count(NAME) == 2
