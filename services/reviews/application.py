@@ -10,18 +10,17 @@ from uuid import UUID, uuid4
 from eventsourcing.persistence import Mapper
 from eventsourcing.utils import get_topic
 
-from services.reviews.domain import (
+from services.reviews.domain import ReviewCase, review_case_id
+from services.reviews.sealing import NestedSealingMapper
+from services.reviews.supervision import SupervisionKind, SupervisionSession
+from services.reviews.values import (
     Action,
     AttendanceRecord,
     InterventionStatus,
     Invitee,
     ProgressRecord,
-    ReviewCase,
     TransitionKind,
-    review_case_id,
 )
-from services.reviews.sealing import NestedSealingMapper
-from services.reviews.supervision import SupervisionKind, SupervisionSession
 from shared.domain import Area, Conflict, Invalid, Meta, NotFound
 from shared.store import EcmApplication
 

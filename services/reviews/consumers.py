@@ -16,7 +16,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict
 
 from services.reviews.application import ReviewsApplication
-from services.reviews.domain import InterventionStatus
+from services.reviews.values import InterventionStatus
 from shared.consumer import Consumer, Ledger
 from shared.contracts import Envelope
 from shared.domain import Area, Meta

@@ -8,8 +8,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.reviews.domain import Progress, ReviewCase, TransitionKind
+from services.reviews.domain import ReviewCase
 from services.reviews.supervision import SupervisionKind, SupervisionSession
+from services.reviews.values import Progress, TransitionKind
 from shared.contracts import Contract, ContractRegistry, Mapping, Sealed
 from shared.domain import Area
 from shared.vocabulary import Agency, Attendance

@@ -2,230 +2,40 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 from typing import Any, ClassVar
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import event
 
+from services.reviews.values import (
+    ACTIVE_INTERVENTION,
+    PENDING_REVIEW,
+    RECEIVING_ORGANISATION_OPTIONAL,
+    Action,
+    AttendanceRecord,
+    CaseStatus,
+    Intervention,
+    InterventionStatus,
+    Invitee,
+    ProgressRecord,
+    Review,
+    ReviewStatus,
+    StageAssessment,
+    Transition,
+    TransitionKind,
+    check_cadence,
+    check_stage,
+)
 from shared.domain import Area, Conflict, EcmAggregate, Invalid, Meta, NotFound
 from shared.vocabulary import Agency, Attendance, trm_label
 
 REVIEWS_NAMESPACE = UUID("0b6f3c3e-5a7d-5b8e-9d35-2f8e7c1a4b60")
-MIN_CADENCE_WEEKS = 1
-MAX_CADENCE_WEEKS = 52
 
 
 def review_case_id(child_id: UUID) -> UUID:
     """The id of a child's review case: derived from the child's id, so opening is idempotent."""
     return uuid5(REVIEWS_NAMESPACE, str(child_id))
-
-
-class CaseStatus(StrEnum):
-    """Whether ECM is still working with the child."""
-
-    OPEN = "open"
-    CLOSED = "closed"
-
-
-class ReviewStatus(StrEnum):
-    """Where one review stands."""
-
-    DUE = "due"
-    SCHEDULED = "scheduled"
-    HELD = "held"
-    WITHDRAWN = "withdrawn"  # the case closed before the review was held
-
-
-PENDING_REVIEW = frozenset({ReviewStatus.DUE, ReviewStatus.SCHEDULED})
-
-
-class InterventionStatus(StrEnum):
-    """An intervention's status as the formulation service published it."""
-
-    PLANNED = "planned"
-    STARTED = "started"
-    COMPLETED = "completed"
-    STOPPED = "stopped"
-
-
-ACTIVE_INTERVENTION = frozenset({InterventionStatus.PLANNED, InterventionStatus.STARTED})
-
-
-class Progress(StrEnum):
-    """Progress on an intervention as judged at a review."""
-
-    NOT_STARTED = "not_started"
-    ENGAGING = "engaging"
-    PARTLY = "partly"
-    COMPLETED = "completed"
-    STALLED = "stalled"
-
-
-class TransitionKind(StrEnum):
-    """Transitions in a child's life that ECM supports the network through."""
-
-    ENTERING_CUSTODY = "entering_custody"
-    LEAVING_CUSTODY = "leaving_custody"
-    SCHOOL_MOVE = "school_move"
-    PLACEMENT_MOVE = "placement_move"
-    TRANSFER_TO_ADULT_SERVICES = "transfer_to_adult_services"
-    TRANSFER_TO_PROBATION = "transfer_to_probation"
-
-
-# Leaving custody may be to home, with no receiving organisation; every other move has one.
-RECEIVING_ORGANISATION_OPTIONAL = frozenset({TransitionKind.LEAVING_CUSTODY})
-
-
-@dataclass(frozen=True)
-class Invitee:
-    """An agency (and, optionally, a named contact there) invited to a review."""
-
-    agency: Agency
-    contact_id: UUID | None = None
-
-    def as_event(self) -> dict[str, Any]:
-        """The invitee as an event value."""
-        return {"agency": str(self.agency), "contact_id": self.contact_id}
-
-    @classmethod
-    def from_event(cls, value: dict[str, Any]) -> Invitee:
-        """The invitee from an event value."""
-        return cls(Agency(value["agency"]), value.get("contact_id"))
-
-
-@dataclass(frozen=True)
-class AttendanceRecord:
-    """Whether an agency (or a named contact there) came to a held review."""
-
-    agency: Agency
-    contact_id: UUID | None
-    attendance: Attendance
-    joined_on_the_day: bool = False
-
-    def as_event(self) -> dict[str, Any]:
-        """The record as an event value."""
-        return {"agency": str(self.agency), "contact_id": self.contact_id,
-                "attendance": str(self.attendance), "joined_on_the_day": self.joined_on_the_day}
-
-    @classmethod
-    def from_event(cls, value: dict[str, Any]) -> AttendanceRecord:
-        """The record from an event value."""
-        return cls(Agency(value["agency"]), value.get("contact_id"),
-                   Attendance(value["attendance"]), bool(value.get("joined_on_the_day")))
-
-
-@dataclass(frozen=True)
-class ProgressRecord:
-    """Progress on one active intervention, judged at a review (the note is personal)."""
-
-    intervention_id: UUID
-    progress: Progress
-    note: str | None = None
-
-    def as_event(self) -> dict[str, Any]:
-        """The record as an event value."""
-        return {"intervention_id": self.intervention_id, "progress": str(self.progress),
-                "note": self.note}
-
-    @classmethod
-    def from_event(cls, value: dict[str, Any]) -> ProgressRecord:
-        """The record from an event value."""
-        return cls(value["intervention_id"], Progress(value["progress"]), value.get("note"))
-
-
-@dataclass(frozen=True)
-class Action:
-    """An action agreed at a review: who owns it, by when, what (the text is personal)."""
-
-    agency: Agency
-    due_on: date
-    text: str | None  # None once the child's key is erased
-
-    def as_event(self) -> dict[str, Any]:
-        """The action as an event value."""
-        return {"agency": str(self.agency), "due_on": self.due_on, "text": self.text}
-
-    @classmethod
-    def from_event(cls, value: dict[str, Any]) -> Action:
-        """The action from an event value."""
-        return cls(Agency(value["agency"]), value["due_on"], value.get("text"))
-
-
-@dataclass
-class Review:
-    """One review of the child's network: due, scheduled, then held (state only)."""
-
-    review_id: UUID
-    number: int
-    due_on: date
-    counted_from: date
-    due_set_explicitly: bool
-    status: ReviewStatus = ReviewStatus.DUE
-    starts_at: datetime | None = None
-    venue: str | None = None
-    online_link: str | None = None
-    invitees: list[Invitee] = field(default_factory=list)
-    scheduled_by: str | None = None
-    reschedules: int = 0
-    cancellations: int = 0
-    overdue_noticed_on: date | None = None
-    held_on: date | None = None
-    attendance: list[AttendanceRecord] = field(default_factory=list)
-    stage: int | None = None
-    previous_stage: int | None = None
-    rationale: str | None = None
-    progress: list[ProgressRecord] = field(default_factory=list)
-    actions: list[Action] = field(default_factory=list)
-    next_review_on: date | None = None
-
-
-@dataclass
-class Intervention:
-    """An intervention the formulation service planned for the child (state only)."""
-
-    intervention_id: UUID
-    intervention_type: str
-    stage: int
-    owning_agency: str
-    planned_start: date | None
-    status: InterventionStatus = InterventionStatus.PLANNED
-    status_on: date | None = None
-
-
-@dataclass(frozen=True)
-class StageAssessment:
-    """One assessment of the child's TRM stage, from a formulation report or a review."""
-
-    stage: int
-    assessed_on: date
-    source: str
-    review_id: UUID | None = None
-
-
-@dataclass(frozen=True)
-class Transition:
-    """A transition in the child's life (the receiving organisation is personal)."""
-
-    transition_id: UUID
-    kind: TransitionKind
-    occurred_on: date
-    receiving_organisation: str | None
-
-
-def check_stage(stage: int, name: str = "stage") -> None:
-    """A TRM stage is a whole number from 1 to 6."""
-    if isinstance(stage, bool) or not isinstance(stage, int) or not 1 <= stage <= 6:
-        raise Invalid(f"{name}: must be a TRM stage from 1 to 6", field=name)
-
-
-def check_cadence(weeks: int) -> None:
-    """Reviews fall due between one and 52 weeks apart."""
-    if not MIN_CADENCE_WEEKS <= weeks <= MAX_CADENCE_WEEKS:
-        raise Invalid(f"weeks: must be from {MIN_CADENCE_WEEKS} to {MAX_CADENCE_WEEKS}",
-                      field="weeks")
 
 
 def _needs_reason(meta: Meta, what: str) -> None:

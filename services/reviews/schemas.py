@@ -9,7 +9,9 @@ from uuid import UUID
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from services.reviews.caseload import CaseloadEntry
-from services.reviews.domain import (
+from services.reviews.domain import ReviewCase
+from services.reviews.supervision import SupervisionKind, SupervisionSession
+from services.reviews.values import (
     Action,
     AttendanceRecord,
     CaseStatus,
@@ -18,11 +20,9 @@ from services.reviews.domain import (
     Progress,
     ProgressRecord,
     Review,
-    ReviewCase,
     ReviewStatus,
     TransitionKind,
 )
-from services.reviews.supervision import SupervisionKind, SupervisionSession
 from shared.domain import Area
 from shared.vocabulary import Agency, Attendance, trm_label
 

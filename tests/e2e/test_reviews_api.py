@@ -254,6 +254,12 @@ def test_supervision_is_logged_and_read_by_ecm_staff(
     assert [s["session_id"] for s in listed] == [session_id] and listed[0]["themes"] is None
 
 
+def test_the_asyncapi_document_lists_every_reviews_event(client: TestClient) -> None:
+    channels = client.get("/asyncapi.json").json()["channels"]
+    assert {f"reviews.{name}" for name in REGISTRY.by_type} <= set(channels)
+    assert channels["reviews.ReviewHeld"]["address"] == "ecm.reviews.ReviewHeld"
+
+
 # ----------------------------------------------------------------- bad input
 
 

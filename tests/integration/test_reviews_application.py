@@ -13,7 +13,9 @@ from services.reviews.application import ReviewsApplication
 from services.reviews.caseload import Caseload, CaseloadProjection, CaseloadStatus
 from services.reviews.consumers import FormulationListener
 from services.reviews.contracts import REGISTRY
-from services.reviews.domain import (
+from services.reviews.domain import ReviewCase, review_case_id
+from services.reviews.supervision import SupervisionKind
+from services.reviews.values import (
     Action,
     AttendanceRecord,
     Invitee,
@@ -22,7 +24,6 @@ from services.reviews.domain import (
     ReviewStatus,
     TransitionKind,
 )
-from services.reviews.supervision import SupervisionKind
 from services.runtime import System
 from shared.contracts import Actor, Envelope
 from shared.crypto import is_sealed
@@ -365,8 +366,6 @@ def test_supervision_names_only_children_known_to_reviews(
 def test_a_case_as_it_stood_before_it_existed_is_not_found(
     app: ReviewsApplication, formulation: Formulation
 ) -> None:
-    from services.reviews.domain import ReviewCase, review_case_id
-
     with pytest.raises(NotFound, match=r"did not exist on"):
         load_as_of(app, ReviewCase, review_case_id(formulation.child_id), "review case",
                    TODAY - timedelta(days=1))

@@ -12,7 +12,7 @@ from nats.js.errors import NotFoundError
 
 from services.reviews.application import ReviewsApplication
 from services.reviews.caseload import Caseload
-from services.reviews.domain import AttendanceRecord, Invitee
+from services.reviews.values import AttendanceRecord, Invitee
 from shared.bus import connect
 from shared.contracts import STREAM, Actor, Envelope
 from shared.domain import Meta

@@ -7,7 +7,9 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from services.reviews.domain import (
+from services.reviews.domain import ReviewCase, review_case_id
+from services.reviews.supervision import SupervisionKind, SupervisionSession
+from services.reviews.values import (
     Action,
     AttendanceRecord,
     CaseStatus,
@@ -15,12 +17,9 @@ from services.reviews.domain import (
     Invitee,
     Progress,
     ProgressRecord,
-    ReviewCase,
     ReviewStatus,
     TransitionKind,
-    review_case_id,
 )
-from services.reviews.supervision import SupervisionKind, SupervisionSession
 from shared.domain import Area, Conflict, Invalid, Meta, NotFound
 from shared.vocabulary import Agency, Attendance
 
@@ -311,7 +310,7 @@ def test_someone_who_joined_on_the_day_attended() -> None:
 def test_every_invited_agency_and_contact_has_its_attendance_recorded() -> None:
     case = scheduled_case([EDUCATION, HEALTH])
     with pytest.raises(Invalid, match=rf"no attendance recorded for invited health "
-                                      f"\(contact {CONTACT}\)"):
+                                      rf"\(contact {CONTACT}\)"):
         hold(case, attendance=attended(EDUCATION))
 
 
@@ -398,7 +397,7 @@ def test_progress_missing_for_an_active_intervention_or_given_twice_is_refused()
     case = scheduled_case()
     active, _ = _with_interventions(case)
     with pytest.raises(Invalid, match=rf"progress: no progress recorded for active "
-                                      f"intervention\(s\) {active}"):
+                                      rf"intervention\(s\) {active}"):
         hold(case, progress=[])
     twice = [ProgressRecord(active, Progress.PARTLY), ProgressRecord(active, Progress.STALLED)]
     with pytest.raises(Invalid, match=r"progress.1.intervention_id: .* recorded twice"):
