@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, status
 
 from services.formulation.application import FormulationApplication
-from services.formulation.domain import FormulationCase, consultation_id_for
+from services.formulation.domain import FormulationCase
 from services.formulation.schemas import (
     AssessmentCreate,
     AssessmentsOut,
@@ -46,7 +46,13 @@ from services.formulation.schemas import (
     meeting_out,
     report_out,
 )
-from services.formulation.values import AttendanceRecord, Invitee, LifeDate, RecommendationDraft
+from services.formulation.values import (
+    AttendanceRecord,
+    Invitee,
+    LifeDate,
+    RecommendationDraft,
+    consultation_id_for,
+)
 from shared.domain import Forbidden, Invalid, NotFound
 from shared.http import meta_for, requires
 from shared.policy import ECM_STAFF, Principal, check, may

@@ -11,12 +11,8 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, StoredEvent
 
-from services.formulation.domain import (
-    Consultation,
-    FormulationCase,
-    case_id_for,
-    consultation_id_for,
-)
+from services.formulation.consultation import Consultation
+from services.formulation.domain import FormulationCase
 from services.formulation.values import (
     AttendanceRecord,
     Invitee,
@@ -24,6 +20,8 @@ from services.formulation.values import (
     RecommendationDraft,
     Sensitivity,
     TimelineCategory,
+    case_id_for,
+    consultation_id_for,
 )
 from shared.domain import Area, Conflict, Meta, NotFound
 from shared.store import EcmApplication, PersonalDataMapper, aggregate_of, child_of, load_as_of

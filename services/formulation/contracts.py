@@ -12,7 +12,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.formulation.domain import Consultation, FormulationCase
+from services.formulation.consultation import Consultation
+from services.formulation.domain import FormulationCase
 from services.formulation.values import DatePrecision, Sensitivity, TimelineCategory
 from shared.contracts import Contract, ContractRegistry, Mapping, Sealed
 from shared.domain import Area

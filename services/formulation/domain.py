@@ -1,4 +1,4 @@
-"""Formulation domain: a child's formulation case, and consultations for non-formulated cases.
+"""Formulation domain: the child's formulation case.
 
 One FormulationCase per child (its id derives from the child id, so opening it is idempotent)
 holds the life-story timeline, formulation meetings, report versions, TRM stage assessments and
@@ -7,14 +7,22 @@ interventions: the sequencing rule needs the current stage and the plan in one c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any, ClassVar
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import event
 
+from services.formulation.records import (
+    Intervention,
+    InterventionStatus,
+    Meeting,
+    MeetingStatus,
+    Report,
+    StageAssessment,
+    TimelineEntry,
+    check_attendance,
+)
 from services.formulation.sequencing import check_sequence, effective_stage, is_in_sequence
 from services.formulation.values import (
     AttendanceRecord,
@@ -24,140 +32,16 @@ from services.formulation.values import (
     RecommendationDraft,
     Sensitivity,
     TimelineCategory,
+    case_id_for,
+    checked_stage,
+    checked_text,
+    invalid,
 )
-from shared.domain import Area, Conflict, EcmAggregate, Invalid, Meta, NotFound
+from shared.domain import Area, Conflict, EcmAggregate, Meta, NotFound
 from shared.vocabulary import Agency, TrmStage
 
-NAMESPACE = UUID("5b0c7f0e-3f7e-4d2a-9a55-6c1f0e4b9a21")
 SOURCE_FORMULATION = "formulation"
 SOURCE_REVIEW = "review"
-
-
-def case_id_for(child_id: UUID) -> UUID:
-    """The formulation case id of a child: the same however often the case is opened."""
-    return uuid5(NAMESPACE, f"formulation-case:{child_id}")
-
-
-def consultation_id_for(referral_id: UUID) -> UUID:
-    """The consultation id of a referral offered a consultation."""
-    return uuid5(NAMESPACE, f"consultation:{referral_id}")
-
-
-def _invalid(field: str, rule: str) -> Invalid:
-    return Invalid(f"{field}: {rule}", field=field)
-
-
-def checked_stage(stage: int, field: str = "stage") -> int:
-    """A TRM stage 1-6, or Invalid naming `field`."""
-    if isinstance(stage, bool) or not isinstance(stage, int) or not 1 <= stage <= 6:
-        raise _invalid(field, "must be a TRM stage from 1 to 6")
-    return int(stage)
-
-
-def _text(value: str | None, field: str, *, required: bool = True) -> str | None:
-    if value is None or not value.strip():
-        if required:
-            raise _invalid(field, "must not be empty")
-        return None
-    return value
-
-
-class MeetingStatus(StrEnum):
-    """Where a formulation meeting stands."""
-
-    SCHEDULED = "scheduled"
-    HELD = "held"
-    CANCELLED = "cancelled"
-
-
-class InterventionStatus(StrEnum):
-    """Where an intervention stands."""
-
-    PLANNED = "planned"
-    STARTED = "started"
-    COMPLETED = "completed"
-    STOPPED = "stopped"
-
-
-@dataclass
-class TimelineEntry:
-    """One dated entry in the child's life story (corrections replace its content)."""
-
-    entry_id: UUID
-    when: LifeDate
-    category: TimelineCategory
-    description: str | None
-    source: str | None
-    sensitivity: Sensitivity
-    added_by: str
-    corrections: int = 0
-    retracted: bool = False
-    retraction_reason: str | None = None
-
-
-@dataclass
-class Meeting:
-    """A multi-agency formulation meeting."""
-
-    meeting_id: UUID
-    starts_at: datetime
-    venue: str | None
-    online_link: str | None
-    invitees: list[Invitee]
-    status: MeetingStatus = MeetingStatus.SCHEDULED
-    reschedules: list[tuple[datetime, str | None]] = field(default_factory=list)
-    cancel_reason: str | None = None
-    held_on: date | None = None
-    attendance: list[AttendanceRecord] = field(default_factory=list)
-    notes: str | None = None
-
-
-@dataclass(frozen=True)
-class Report:
-    """One issued version of the formulation report."""
-
-    version: int
-    narrative: str | None
-    stage: int
-    issued_on: date
-    recommendations: tuple[Recommendation, ...]
-    issued_by: str
-
-
-@dataclass(frozen=True)
-class StageAssessment:
-    """A TRM stage assessment, made here (with a report or alone) or at a review."""
-
-    sequence: int
-    stage: int
-    assessed_on: date
-    source: str
-    rationale: str | None
-    assessor_id: str
-    assessor_role: str
-    report_version: int | None = None
-    review_id: UUID | None = None
-
-
-@dataclass
-class Intervention:
-    """A piece of work with the child at a TRM stage, owned by one agency."""
-
-    intervention_id: UUID
-    intervention_type: str
-    stage: int
-    owning_agency: Agency
-    planned_start: date
-    recommendation_id: UUID | None
-    out_of_sequence: bool
-    planned_by: str
-    override_rationale: str | None = None
-    status: InterventionStatus = InterventionStatus.PLANNED
-    started_on: date | None = None
-    sessions: list[date] = field(default_factory=list)
-    completed_on: date | None = None
-    stopped_on: date | None = None
-    stop_reason: str | None = None
 
 
 class FormulationCase(EcmAggregate):
@@ -209,11 +93,11 @@ class FormulationCase(EcmAggregate):
         """Add a dated entry to the child's life story."""
         if entry_id in self.timeline:
             raise Conflict(f"entry_id: timeline entry {entry_id} already exists", field="entry_id")
-        _text(description, "description")
+        checked_text(description, "description")
         self._timeline_entry_added(
             child_id=self.child_id, entry_id=entry_id, when=when.as_dict(),
             category=str(TimelineCategory(category)), description=description,
-            source_of_information=_text(source, "source", required=False),
+            source_of_information=checked_text(source, "source", required=False),
             sensitivity=str(Sensitivity(sensitivity)), meta=meta,
         )
 
@@ -243,12 +127,12 @@ class FormulationCase(EcmAggregate):
         if entry.retracted:
             raise Conflict(f"entry_id: timeline entry {entry_id} was retracted", field="entry_id")
         if not meta.reason:
-            raise _invalid("reason", "a correction needs a reason")
+            raise invalid("reason", "a correction needs a reason")
         if when is None and category is None and description is None and source is None \
                 and sensitivity is None:
-            raise _invalid("body", "a correction must change at least one field")
+            raise invalid("body", "a correction must change at least one field")
         if description is not None:
-            _text(description, "description")
+            checked_text(description, "description")
         self._timeline_entry_corrected(
             child_id=self.child_id, entry_id=entry_id,
             when=(when or entry.when).as_dict(),
@@ -278,7 +162,7 @@ class FormulationCase(EcmAggregate):
             raise Conflict(f"entry_id: timeline entry {entry_id} is already retracted",
                            field="entry_id")
         if not meta.reason:
-            raise _invalid("reason", "a retraction needs a reason")
+            raise invalid("reason", "a retraction needs a reason")
         self._timeline_entry_retracted(child_id=self.child_id, entry_id=entry_id, meta=meta)
 
     @event("TimelineEntryRetracted")
@@ -307,14 +191,14 @@ class FormulationCase(EcmAggregate):
         if meeting_id in self.meetings:
             raise Conflict(f"meeting_id: meeting {meeting_id} already exists", field="meeting_id")
         if starts_at.tzinfo is None:
-            raise _invalid("starts_at", "must include a time zone")
-        if _text(venue, "venue", required=False) is None and \
-                _text(online_link, "online_link", required=False) is None:
-            raise _invalid("venue", "a meeting needs a venue or an online link")
+            raise invalid("starts_at", "must include a time zone")
+        if checked_text(venue, "venue", required=False) is None and \
+                checked_text(online_link, "online_link", required=False) is None:
+            raise invalid("venue", "a meeting needs a venue or an online link")
         if not invitees:
-            raise _invalid("invitees", "invite at least one agency")
+            raise invalid("invitees", "invite at least one agency")
         if len(set(invitees)) != len(invitees):
-            raise _invalid("invitees", "the same agency and contact is invited twice")
+            raise invalid("invitees", "the same agency and contact is invited twice")
         self._meeting_scheduled(
             child_id=self.child_id, meeting_id=meeting_id, starts_at=starts_at, venue=venue,
             online_link=online_link, invitees=[i.as_dict() for i in invitees], meta=meta,
@@ -338,11 +222,11 @@ class FormulationCase(EcmAggregate):
         meeting = self.meeting(meeting_id)
         self._check_scheduled(meeting, "reschedule")
         if not meta.reason:
-            raise _invalid("reason", "rescheduling needs a reason")
+            raise invalid("reason", "rescheduling needs a reason")
         if starts_at.tzinfo is None:
-            raise _invalid("starts_at", "must include a time zone")
+            raise invalid("starts_at", "must include a time zone")
         if starts_at == meeting.starts_at:
-            raise _invalid("starts_at", "is the time already scheduled")
+            raise invalid("starts_at", "is the time already scheduled")
         self._meeting_rescheduled(child_id=self.child_id, meeting_id=meeting_id,
                                   starts_at=starts_at, meta=meta)
 
@@ -358,7 +242,7 @@ class FormulationCase(EcmAggregate):
         meeting = self.meeting(meeting_id)
         self._check_scheduled(meeting, "cancel")
         if not meta.reason:
-            raise _invalid("reason", "cancelling needs a reason")
+            raise invalid("reason", "cancelling needs a reason")
         self._meeting_cancelled(child_id=self.child_id, meeting_id=meeting_id, meta=meta)
 
     @event("FormulationMeetingCancelled")
@@ -377,7 +261,7 @@ class FormulationCase(EcmAggregate):
         self._meeting_held(
             child_id=self.child_id, meeting_id=meeting_id, held_on=held_on,
             attendance=[a.as_dict() for a in attendance],
-            notes=_text(notes, "notes", required=False), meta=meta,
+            notes=checked_text(notes, "notes", required=False), meta=meta,
         )
 
     @event("FormulationMeetingHeld")
@@ -395,16 +279,16 @@ class FormulationCase(EcmAggregate):
                      recommendations: list[tuple[UUID, RecommendationDraft]],
                      stage_rationale: str | None, meta: Meta) -> int:
         """Issue a new version of the report; its stage is recorded as an assessment too."""
-        _text(narrative, "narrative")
+        checked_text(narrative, "narrative")
         stage = checked_stage(stage)
         items = []
         for index, (recommendation_id, draft) in enumerate(recommendations):
             items.append(Recommendation(
                 recommendation_id, checked_stage(draft.stage, f"recommendations.{index}.stage"),
-                Agency(draft.agency), _text(draft.text, f"recommendations.{index}.text"),
+                Agency(draft.agency), checked_text(draft.text, f"recommendations.{index}.text"),
             ))
         if len({r.recommendation_id for r in items}) != len(items):
-            raise _invalid("recommendations", "recommendation ids must be unique")
+            raise invalid("recommendations", "recommendation ids must be unique")
         version = len(self.reports) + 1
         self._report_issued(
             child_id=self.child_id, report_version=version, stage=stage,
@@ -439,13 +323,13 @@ class FormulationCase(EcmAggregate):
             for item in report.recommendations:
                 if item.recommendation_id == recommendation_id:
                     return item
-        raise _invalid("recommendation_id",
+        raise invalid("recommendation_id",
                        f"no recommendation {recommendation_id} in any issued report")
 
     def assess_stage(self, stage: int, assessed_on: date, rationale: str, meta: Meta) -> None:
         """Record a TRM stage assessment with its rationale; stages move down as well as up."""
         stage = checked_stage(stage)
-        _text(rationale, "rationale")
+        checked_text(rationale, "rationale")
         self._stage_assessed(
             child_id=self.child_id, stage=stage, stage_label=TrmStage(stage).label,
             assessed_on=assessed_on, source=SOURCE_FORMULATION, rationale=rationale,
@@ -520,20 +404,20 @@ class FormulationCase(EcmAggregate):
         if intervention_id in self.interventions:
             raise Conflict(f"intervention_id: intervention {intervention_id} already exists",
                            field="intervention_id")
-        _text(intervention_type, "intervention_type")
+        checked_text(intervention_type, "intervention_type")
         if recommendation_id is not None:
             recommended = self.recommendation(recommendation_id)
             if stage is not None and stage != recommended.stage:
-                raise _invalid("stage", f"differs from the recommendation's stage "
+                raise invalid("stage", f"differs from the recommendation's stage "
                                         f"{recommended.stage}")
             if owning_agency is not None and owning_agency != recommended.agency:
-                raise _invalid("owning_agency", f"differs from the recommendation's agency "
+                raise invalid("owning_agency", f"differs from the recommendation's agency "
                                                 f"{recommended.agency}")
             stage, owning_agency = recommended.stage, recommended.agency
         if stage is None:
-            raise _invalid("stage", "is required for an intervention not from a recommendation")
+            raise invalid("stage", "is required for an intervention not from a recommendation")
         if owning_agency is None:
-            raise _invalid("owning_agency",
+            raise invalid("owning_agency",
                            "is required for an intervention not from a recommendation")
         stage = checked_stage(stage)
         overridden = check_sequence(self.current_stage, stage, override_rationale)
@@ -583,7 +467,7 @@ class FormulationCase(EcmAggregate):
 
     def _check_not_before_start(self, intervention: Intervention, day: date, field: str) -> None:
         if intervention.started_on is not None and day < intervention.started_on:
-            raise _invalid(field, f"must not be before the start on "
+            raise invalid(field, f"must not be before the start on "
                                   f"{intervention.started_on.isoformat()}")
 
     def start_intervention(self, intervention_id: UUID, started_on: date, meta: Meta) -> None:
@@ -607,7 +491,7 @@ class FormulationCase(EcmAggregate):
         self._check_status(intervention, "record a session of", InterventionStatus.STARTED)
         self._check_not_before_start(intervention, held_on, "held_on")
         self._session_recorded(child_id=self.child_id, intervention_id=intervention_id,
-                               held_on=held_on, note=_text(note, "note", required=False),
+                               held_on=held_on, note=checked_text(note, "note", required=False),
                                meta=meta)
 
     @event("InterventionSessionRecorded")
@@ -637,7 +521,7 @@ class FormulationCase(EcmAggregate):
         self._check_status(intervention, "stop", InterventionStatus.PLANNED,
                            InterventionStatus.STARTED)
         if not meta.reason:
-            raise _invalid("reason", "stopping an intervention needs a reason")
+            raise invalid("reason", "stopping an intervention needs a reason")
         self._check_not_before_start(intervention, stopped_on, "stopped_on")
         self._intervention_stopped(child_id=self.child_id, intervention_id=intervention_id,
                                    stopped_on=stopped_on, meta=meta)
@@ -650,97 +534,3 @@ class FormulationCase(EcmAggregate):
         intervention.stopped_on = stopped_on
         intervention.stop_reason = meta.reason
 
-
-def check_attendance(invitees: list[Invitee], attendance: list[AttendanceRecord]) -> None:
-    """Every invitee accounted for once; an uninvited agency only if it joined on the day."""
-    invited_agencies = {i.agency for i in invitees}
-    seen: set[Invitee] = set()
-    for index, record in enumerate(attendance):
-        if record.invitee in seen:
-            raise _invalid(f"attendance.{index}", f"{record.agency} "
-                           f"{record.contact_id or '(no named contact)'} is recorded twice")
-        seen.add(record.invitee)
-        if record.agency not in invited_agencies and not record.joined_on_the_day:
-            raise _invalid(
-                f"attendance.{index}.agency",
-                f"{record.agency} was not invited; mark joined_on_the_day if they joined",
-            )
-    missing = [i for i in invitees if i not in seen]
-    if missing:
-        names = ", ".join(f"{i.agency} ({i.contact_id or 'no named contact'})" for i in missing)
-        raise _invalid("attendance", f"no attendance recorded for invited {names}")
-
-
-class ConsultationStatus(StrEnum):
-    """Where a consultation stands."""
-
-    OPEN = "open"
-    CLOSED = "closed"
-
-
-@dataclass(frozen=True)
-class ConsultationSession:
-    """One consultation held with the case manager: who attended and the advice given."""
-
-    held_on: date
-    attended_by: tuple[str, ...] | None
-    agencies: tuple[Agency, ...]
-    advice: str | None
-    held_by: str
-
-
-class Consultation(EcmAggregate):
-    """A non-formulated case: advice to the case manager, from a referral offered consultation."""
-
-    personal_fields: ClassVar[frozenset[str]] = frozenset({"attended_by", "advice"})
-
-    @staticmethod
-    def create_id(referral_id: UUID) -> UUID:
-        """The consultation id derives from the referral id (see `consultation_id_for`)."""
-        return consultation_id_for(referral_id)
-
-    @event("Opened")
-    def __init__(self, child_id: UUID, referral_id: UUID, area: Area, meta: Meta) -> None:
-        self.child_id = child_id
-        self.referral_id = referral_id
-        self.area = Area(area)
-        self.status = ConsultationStatus.OPEN
-        self.sessions: list[ConsultationSession] = []
-        self.close_reason: str | None = None
-
-    def _check_open(self, action: str) -> None:
-        if self.status != ConsultationStatus.OPEN:
-            raise Conflict(f"status: cannot {action} a consultation that is {self.status}",
-                           field="status")
-
-    def hold(self, held_on: date, attended_by: list[str], agencies: list[Agency], advice: str,
-             meta: Meta) -> None:
-        """Record a consultation held: date, who attended, the advice given."""
-        self._check_open("hold")
-        if not attended_by:
-            raise _invalid("attended_by", "name at least one person who attended")
-        for index, who in enumerate(attended_by):
-            _text(who, f"attended_by.{index}")
-        _text(advice, "advice")
-        self._held(child_id=self.child_id, held_on=held_on, attended_by=list(attended_by),
-                   agencies=sorted({str(Agency(a)) for a in agencies}), advice=advice, meta=meta)
-
-    @event("Held")
-    def _held(self, child_id: UUID, held_on: date, attended_by: list[str] | None,
-              agencies: list[str], advice: str | None, meta: Meta) -> None:
-        self.sessions.append(ConsultationSession(
-            held_on, tuple(attended_by) if attended_by is not None else None,
-            tuple(Agency(a) for a in agencies), advice, meta.actor_id,
-        ))
-
-    def close(self, meta: Meta) -> None:
-        """Close the consultation; closing one never held needs a reason."""
-        self._check_open("close")
-        if not self.sessions and not meta.reason:
-            raise _invalid("reason", "closing a consultation that was never held needs a reason")
-        self._closed(child_id=self.child_id, meta=meta)
-
-    @event("Closed")
-    def _closed(self, child_id: UUID, meta: Meta) -> None:
-        self.status = ConsultationStatus.CLOSED
-        self.close_reason = meta.reason

@@ -8,10 +8,9 @@ from uuid import UUID
 
 from pydantic import AfterValidator, AnyHttpUrl, AwareDatetime, BaseModel, Field
 
-from services.formulation.domain import (
-    Consultation,
-    ConsultationStatus,
-    FormulationCase,
+from services.formulation.consultation import Consultation, ConsultationStatus
+from services.formulation.domain import FormulationCase
+from services.formulation.records import (
     Intervention,
     InterventionStatus,
     Meeting,

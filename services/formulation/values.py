@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from shared.domain import Invalid
 from shared.vocabulary import Agency, Attendance
+
+NAMESPACE = UUID("5b0c7f0e-3f7e-4d2a-9a55-6c1f0e4b9a21")
 
 MAX_APPROXIMATE_AGE = 25
 
@@ -45,8 +47,35 @@ class Sensitivity(StrEnum):
     RESTRICTED = "restricted"
 
 
-def _invalid(field: str, rule: str) -> Invalid:
+def case_id_for(child_id: UUID) -> UUID:
+    """The formulation case id of a child: the same however often the case is opened."""
+    return uuid5(NAMESPACE, f"formulation-case:{child_id}")
+
+
+def consultation_id_for(referral_id: UUID) -> UUID:
+    """The consultation id of a referral offered a consultation."""
+    return uuid5(NAMESPACE, f"consultation:{referral_id}")
+
+
+def invalid(field: str, rule: str) -> Invalid:
+    """An Invalid error naming the field and the rule broken."""
     return Invalid(f"{field}: {rule}", field=field)
+
+
+def checked_stage(stage: int, field: str = "stage") -> int:
+    """A TRM stage 1-6, or Invalid naming `field`."""
+    if isinstance(stage, bool) or not isinstance(stage, int) or not 1 <= stage <= 6:
+        raise invalid(field, "must be a TRM stage from 1 to 6")
+    return int(stage)
+
+
+def checked_text(value: str | None, field: str, *, required: bool = True) -> str | None:
+    """Text with something in it; blank is refused when required, else becomes None."""
+    if value is None or not value.strip():
+        if required:
+            raise invalid(field, "must not be empty")
+        return None
+    return value
 
 
 @dataclass(frozen=True)
@@ -67,7 +96,7 @@ class LifeDate:
         try:
             precision = DatePrecision(precision)
         except ValueError:
-            raise _invalid("when.precision", f"must be one of {', '.join(DatePrecision)}") from None
+            raise invalid("when.precision", f"must be one of {', '.join(DatePrecision)}") from None
         given = {"on": on, "year": year, "month": month, "age_years": age_years}
         needed = {
             DatePrecision.EXACT: {"on"},
@@ -78,15 +107,15 @@ class LifeDate:
         for name, value in given.items():
             field = f"when.{name}"
             if name in needed and value is None:
-                raise _invalid(field, f"is required when precision is {precision}")
+                raise invalid(field, f"is required when precision is {precision}")
             if name not in needed and value is not None:
-                raise _invalid(field, f"must be left out when precision is {precision}")
+                raise invalid(field, f"must be left out when precision is {precision}")
         if year is not None and not 1900 <= year <= 2100:
-            raise _invalid("when.year", "must be between 1900 and 2100")
+            raise invalid("when.year", "must be between 1900 and 2100")
         if month is not None and not 1 <= month <= 12:
-            raise _invalid("when.month", "must be between 1 and 12")
+            raise invalid("when.month", "must be between 1 and 12")
         if age_years is not None and not 0 <= age_years <= MAX_APPROXIMATE_AGE:
-            raise _invalid("when.age_years", f"must be between 0 and {MAX_APPROXIMATE_AGE}")
+            raise invalid("when.age_years", f"must be between 0 and {MAX_APPROXIMATE_AGE}")
         return cls(precision, on, year, month, age_years)
 
     def earliest_day(self) -> date | None:

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from services.formulation.application import FormulationApplication
 from services.formulation.consumers import consumers
-from services.formulation.domain import consultation_id_for
+from services.formulation.values import consultation_id_for
 from services.referrals.contracts import REGISTRY as REFERRALS
 from services.runtime import System
 from shared.domain import Area, Meta

@@ -18,7 +18,7 @@ from services.formulation.consumers import (
     on_review_message,
 )
 from services.formulation.contracts import REGISTRY
-from services.formulation.domain import FormulationCase, case_id_for, consultation_id_for
+from services.formulation.domain import FormulationCase
 from services.formulation.values import (
     AttendanceRecord,
     Invitee,
@@ -26,6 +26,8 @@ from services.formulation.values import (
     RecommendationDraft,
     Sensitivity,
     TimelineCategory,
+    case_id_for,
+    consultation_id_for,
 )
 from services.referrals.contracts import REGISTRY as REFERRALS
 from services.referrals.domain import Consent

@@ -16,8 +16,8 @@ from services.formulation.consumers import (
     REVIEWS_CONSUMER,
     on_referral_message,
 )
-from services.formulation.domain import case_id_for
 from services.formulation.sequencing import OutOfSequenceIntervention
+from services.formulation.values import case_id_for
 from shared.bus import connect
 from shared.contracts import STREAM, Envelope
 from shared.domain import NotFound

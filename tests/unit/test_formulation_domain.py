@@ -8,15 +8,9 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from services.formulation.domain import (
-    Consultation,
-    ConsultationStatus,
-    FormulationCase,
-    InterventionStatus,
-    MeetingStatus,
-    case_id_for,
-    consultation_id_for,
-)
+from services.formulation.consultation import Consultation, ConsultationStatus
+from services.formulation.domain import FormulationCase
+from services.formulation.records import InterventionStatus, MeetingStatus
 from services.formulation.values import (
     AttendanceRecord,
     DatePrecision,
@@ -25,6 +19,8 @@ from services.formulation.values import (
     RecommendationDraft,
     Sensitivity,
     TimelineCategory,
+    case_id_for,
+    consultation_id_for,
 )
 from shared.domain import Area, Conflict, Invalid, Meta, NotFound
 from shared.vocabulary import Agency, Attendance
