@@ -47,8 +47,9 @@ cases = Table(
     Column("case_id", String(36), nullable=False),
     Column("area", String(40), nullable=False, index=True),
     Column("worker_id", String(200), nullable=True),
+    Column("worker_version", Integer, nullable=False),
     Column("status", String(20), nullable=False),
-    Column("stage", Integer, nullable=True),
+    Column("status_version", Integer, nullable=False),
     Column("closed_on", Date, nullable=True),
     Column("safety_net_until", Date, nullable=True),
 )
@@ -62,6 +63,8 @@ _review_columns = (
     ("worker_id", String(200), True),
     ("overdue_raised", Boolean, False),
     ("held_on", Date, True),
+    ("version", Integer, False),  # the case's version of the last change applied to the row
+    ("worker_version", Integer, False),  # the case's version of the worker shown
     ("recorded_at", DateTime(timezone=True), False),
 )
 reviews = Table(
@@ -103,7 +106,13 @@ def _utc(moment: datetime) -> datetime:
 
 
 class CaseloadProjection(SqlProjection):
-    """Maintains the caseload tables from the reviews service's events."""
+    """Maintains the caseload tables from the reviews service's events.
+
+    Order-tolerant: every event of a case carries the case's version, and a row only takes a
+    change newer than the one it shows, so a message retried after later ones (a redelivery
+    after a transient failure) cannot undo them. A message that needs a row not there yet
+    fails, and is retried.
+    """
 
     name = CASELOAD_CONSUMER
     subject = CASELOAD_SUBJECT
@@ -123,35 +132,38 @@ class CaseloadProjection(SqlProjection):
         exists = conn.execute(select(cases.c.child_id)
                               .where(cases.c.child_id == data["child_id"])).first()
         if exists is None:
-            conn.execute(insert(cases).values(child_id=data["child_id"],
-                                              case_id=str(env.aggregate_id), area=data["area"],
-                                              status="open"))
+            conn.execute(insert(cases).values(
+                child_id=data["child_id"], case_id=str(env.aggregate_id), area=data["area"],
+                worker_id=None, worker_version=0, status="open", status_version=0))
 
     def on_ReviewWorkerAssigned(self, conn: Connection, env: Envelope,
                                 data: dict[str, Any]) -> None:
         self._case(conn, data["child_id"])
-        conn.execute(update(cases).where(cases.c.child_id == data["child_id"])
-                     .values(worker_id=data["worker_id"]))
+        version = env.aggregate_version
+        conn.execute(update(cases).where(cases.c.child_id == data["child_id"],
+                                         cases.c.worker_version < version)
+                     .values(worker_id=data["worker_id"], worker_version=version))
         for row in self._pending_reviews(conn, data["child_id"]):
-            self._write(conn, row["review_id"], env, worker_id=data["worker_id"])
-
-    def on_StageReassessed(self, conn: Connection, env: Envelope, data: dict[str, Any]) -> None:
-        self._case(conn, data["child_id"])
-        conn.execute(update(cases).where(cases.c.child_id == data["child_id"])
-                     .values(stage=data["stage"]))
+            if row["worker_version"] < version:
+                self._change(conn, row, env, worker_id=data["worker_id"],
+                             worker_version=version)
 
     def on_CaseClosed(self, conn: Connection, env: Envelope, data: dict[str, Any]) -> None:
         self._case(conn, data["child_id"])
-        conn.execute(update(cases).where(cases.c.child_id == data["child_id"]).values(
-            status="closed", closed_on=date.fromisoformat(data["closed_on"]),
-            safety_net_until=_date(data.get("safety_net_until"))))
+        conn.execute(update(cases).where(cases.c.child_id == data["child_id"],
+                                         cases.c.status_version < env.aggregate_version)
+                     .values(status="closed", status_version=env.aggregate_version,
+                             closed_on=date.fromisoformat(data["closed_on"]),
+                             safety_net_until=_date(data.get("safety_net_until"))))
         for row in self._pending_reviews(conn, data["child_id"]):
             self._write(conn, row["review_id"], env, status="withdrawn")
 
     def on_CaseReopened(self, conn: Connection, env: Envelope, data: dict[str, Any]) -> None:
         self._case(conn, data["child_id"])
-        conn.execute(update(cases).where(cases.c.child_id == data["child_id"])
-                     .values(status="open", safety_net_until=None))
+        conn.execute(update(cases).where(cases.c.child_id == data["child_id"],
+                                         cases.c.status_version < env.aggregate_version)
+                     .values(status="open", status_version=env.aggregate_version,
+                             safety_net_until=None))
 
     # ------------------------------------------------------------ reviews
 
@@ -163,10 +175,16 @@ class CaseloadProjection(SqlProjection):
             self._write(conn, data["review_id"], env, due_on=due_on)
             return
         case = self._case(conn, data["child_id"])
-        self._write(conn, data["review_id"], env, new=True, child_id=data["child_id"],
-                    area=case["area"], due_on=due_on, status="due", starts_at=None,
-                    scheduled_by=None, worker_id=case["worker_id"], overdue_raised=False,
-                    held_on=None)
+        closed_since = case["status"] == "closed" and case["status_version"] > env.aggregate_version
+        values = {
+            "child_id": data["child_id"], "area": case["area"], "due_on": due_on,
+            "status": "withdrawn" if closed_since else "due", "starts_at": None,
+            "scheduled_by": None, "worker_id": case["worker_id"],
+            "worker_version": case["worker_version"], "overdue_raised": False, "held_on": None,
+            "version": env.aggregate_version, "recorded_at": _utc(env.occurred_at),
+        }
+        conn.execute(insert(reviews).values(review_id=data["review_id"], **values))
+        conn.execute(insert(review_history).values(review_id=data["review_id"], **values))
 
     def on_ReviewScheduled(self, conn: Connection, env: Envelope, data: dict[str, Any]) -> None:
         self._write(conn, data["review_id"], env, status="scheduled",
@@ -214,19 +232,30 @@ class CaseloadProjection(SqlProjection):
                                                   reviews.c.status.in_(PENDING)))
         return [dict(r._mapping) for r in rows]
 
+    def _write(self, conn: Connection, review_id: str, env: Envelope, **values: Any) -> None:
+        """Apply a change of the review's own state, unless the row shows a newer one."""
+        row = conn.execute(select(reviews).where(reviews.c.review_id == review_id)).first()
+        if row is None:
+            raise LookupError(f"caseload: no review {review_id} yet")
+        current = dict(row._mapping)
+        if current["version"] >= env.aggregate_version:
+            return  # a newer change is already shown
+        self._change(conn, current, env, version=env.aggregate_version, **values)
+
     @staticmethod
-    def _write(conn: Connection, review_id: str, env: Envelope, new: bool = False,
-               **values: Any) -> None:
-        values["recorded_at"] = _utc(env.occurred_at)
-        if new:
-            conn.execute(insert(reviews).values(review_id=review_id, **values))
-        else:
-            found = conn.execute(update(reviews).where(reviews.c.review_id == review_id)
-                                 .values(**values))
-            if not found.rowcount:
-                raise LookupError(f"caseload: no review {review_id} yet")
-        row = conn.execute(select(reviews).where(reviews.c.review_id == review_id)).one()
+    def _change(conn: Connection, current: dict[str, Any], env: Envelope,
+                **values: Any) -> None:
+        # History never shows a change earlier than one it already holds (late deliveries).
+        values["recorded_at"] = max(_utc(env.occurred_at), _aware(current["recorded_at"]))
+        conn.execute(update(reviews).where(reviews.c.review_id == current["review_id"])
+                     .values(**values))
+        row = conn.execute(select(reviews)
+                           .where(reviews.c.review_id == current["review_id"])).one()
         conn.execute(insert(review_history).values(**dict(row._mapping)))
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _date(value: str | None) -> date | None:
