@@ -418,7 +418,9 @@ class ReviewCase(EcmAggregate):
                 raise Invalid(f"{name}: attendance for {_who(*key)} is recorded twice",
                               field=name)
             recorded.add(key)
-            was_invited = (Invitee(*key) in invited if entry.contact_id is not None
+            # A named person from an agency invited as a whole was invited too.
+            was_invited = (Invitee(*key) in invited or Invitee(entry.agency) in invited
+                           if entry.contact_id is not None
                            else entry.agency in invited_agencies)
             if entry.joined_on_the_day:
                 if was_invited:

@@ -321,6 +321,14 @@ def test_a_named_contact_must_be_the_one_invited() -> None:
         hold(case, attendance=[*attended(EDUCATION, HEALTH), stranger])
 
 
+def test_a_named_person_from_an_agency_invited_as_a_whole_was_invited() -> None:
+    case = scheduled_case([EDUCATION])
+    first = due_id(case)
+    teacher = AttendanceRecord(Agency.EDUCATION, uuid4(), Attendance.ATTENDED)
+    hold(case, attendance=[teacher])
+    assert case.reviews[first].attendance == [teacher]
+
+
 def test_attendance_recorded_twice_is_refused() -> None:
     case = scheduled_case([EDUCATION])
     with pytest.raises(Invalid, match=r"attendance.1: attendance for education is recorded "
