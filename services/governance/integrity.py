@@ -64,8 +64,12 @@ def chain_key(settings: Settings) -> bytes:
 def link(key: bytes, previous: str, n: Notification) -> str:
     """The seal of one notification: HMAC over the previous seal and everything stored."""
     mac = hmac.new(key, digestmod=hashlib.sha256)
+    state: Any = n.state
+    # A tampered row may no longer hold bytes (SQLite lets anything into a BLOB column).
+    raw = bytes(state) if isinstance(state, bytes | bytearray | memoryview) else \
+        str(state).encode()
     for part in (previous.encode(), str(n.id).encode(), str(n.originator_id).encode(),
-                 str(n.originator_version).encode(), n.topic.encode(), bytes(n.state)):
+                 str(n.originator_version).encode(), str(n.topic).encode(), raw):
         mac.update(len(part).to_bytes(8, "big"))
         mac.update(part)
     return mac.hexdigest()
