@@ -14,6 +14,7 @@ from sqlalchemy import update
 from services.governance.integrity import chain, seal, verify
 from services.runtime import System
 from shared.domain import Area, Meta
+from shared.natsserver import EmbeddedNats
 from shared.settings import Settings
 
 META = Meta("cm-1", "case_manager", "c-1", "c-1")
@@ -141,3 +142,19 @@ def test_rewriting_the_chain_without_the_master_key_does_not_hide_a_change(
                                          chain.c.notification_id == 1).values(digest=forged))
     first = verify(chained).first_mismatch
     assert first is not None and first.notification_id == 1
+
+
+async def test_a_running_node_seals_new_events_in_the_background(
+    settings: Settings, nats_server: EmbeddedNats, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.governance import integrity
+    from tests.harness import eventually, in_thread, running_node
+
+    monkeypatch.setattr(integrity, "SEAL_INTERVAL_SECONDS", 0.05)
+    async with running_node(settings, nats_server) as system:
+        await in_thread(register, system, "Delta")
+        ledger = integrity.ChainStore(system.ops)
+        await eventually(lambda: ledger.head("referrals")[0] == 1)
+        await in_thread(register, system, "Epsilon")
+        await eventually(lambda: ledger.head("referrals")[0] == 2)
+        assert (await in_thread(verify, system)).ok
