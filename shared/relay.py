@@ -115,7 +115,8 @@ class Relay:
             event = self.app.mapper.to_sealed_domain_event(notification)  # type: ignore[attr-defined]
             envelope = self.registry.to_envelope(event, notification.id)
             if envelope is None:
-                log.warning("no contract for %s; not published", notification.topic)
+                # An internal event (no wire contract): stays in the store, not on the bus.
+                log.debug("no contract for %s; not published", notification.topic)
             else:
                 await self.js.publish(
                     envelope.subject,

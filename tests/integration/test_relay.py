@@ -59,7 +59,7 @@ def relay_process(settings: Settings, nats: EmbeddedNats) -> subprocess.Popen[by
         "ECM_NATS_URL": nats.url,
         "ECM_NATS_USER": nats.user or "",
         "ECM_NATS_PASSWORD": nats.password or "",
-        "ECM_RELAY_BATCH_SIZE": "50",
+        "ECM_RELAY_BATCH_SIZE": "1",  # a position save per event: slow enough to kill mid-way
     }
     return subprocess.Popen(
         [sys.executable, "-c", "from services.cli import main; main()", "relay", "referrals"],
