@@ -92,6 +92,9 @@ class EcmAggregate(Aggregate):
     """Base aggregate: declares which event fields are personal data of the child."""
 
     personal_fields: ClassVar[frozenset[str]] = frozenset()
+    """Event attributes that are the child's personal data (sealed whole)."""
+    personal_item_fields: ClassVar[dict[str, frozenset[str]]] = {}
+    """List attributes whose items (dicts) hold personal data in these keys (sealed per item)."""
     child_key_is_id: ClassVar[bool] = False
 
     def check_version(self, expected: int | None) -> None:

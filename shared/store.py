@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from functools import cache
 from typing import Any, ClassVar, TypeVar, cast
@@ -49,43 +50,68 @@ def child_of(event_cls: type[object], state: dict[str, Any], originator_id: Any)
     return state.get("child_id")
 
 
+Change = Callable[[Any, str, Any], Any]
+
+
 class PersonalDataMapper(Mapper[UUID]):
-    """Seals an aggregate's personal fields under the child's key before storing."""
+    """Seals an aggregate's personal fields under the child's key before storing.
+
+    Whole attributes named in `personal_fields` are sealed as one value; list attributes named
+    in `personal_item_fields` have the named keys of each item sealed one by one, so that plain
+    facts in the same item (agency, dates, ids) stay readable for audit and evaluation.
+    """
 
     def __init__(self, transcoder: Transcoder, cipher: FieldCipher) -> None:
         super().__init__(transcoder=transcoder)
         self.fields = cipher
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
-        cls = type(domain_event)
-        owner = aggregate_of(cls)
-        state = dict(vars(domain_event))
-        fields = owner.personal_fields.intersection(state) if owner else frozenset()
-        if fields:
-            child_id = child_of(cls, state, state["originator_id"])
-            if child_id is None:
-                raise TypeError(f"{cls.__qualname__} has personal fields but no child_id")
-            for name in fields:
-                state[name] = self.fields.seal(child_id, name, state[name])
-            sealed = object.__new__(cls)
+        state = self._transformed(domain_event, self.fields.seal, require_child=True)
+        if state is not None:
+            sealed = object.__new__(type(domain_event))
             object.__setattr__(sealed, "__dict__", state)
             domain_event = sealed
         return super().to_stored_event(domain_event)
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         event = self.to_sealed_domain_event(stored_event)
-        cls = type(event)
-        owner = aggregate_of(cls)
-        if owner and owner.personal_fields:
-            state = vars(event)
-            child_id = child_of(cls, state, state["originator_id"])
-            for name in owner.personal_fields.intersection(state):
-                state[name] = self.fields.open(child_id, name, state[name])
+        state = self._transformed(event, self.fields.open, require_child=False)
+        if state is not None:
+            vars(event).update(state)
         return event
 
     def to_sealed_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         """The domain event with personal fields left sealed (for the relay and audits)."""
         return super().to_domain_event(stored_event)
+
+    @staticmethod
+    def _transformed(event: object, change: Change, *, require_child: bool
+                     ) -> dict[str, Any] | None:
+        """A copy of the event's state with every personal value changed; None if none."""
+        cls = type(event)
+        owner = aggregate_of(cls)
+        if owner is None:
+            return None
+        state = dict(vars(event))
+        whole = owner.personal_fields.intersection(state)
+        items = {k: v for k, v in owner.personal_item_fields.items()
+                 if isinstance(state.get(k), list)}
+        if not whole and not items:
+            return None
+        child_id = child_of(cls, state, state["originator_id"])
+        if child_id is None:
+            if require_child:
+                raise TypeError(f"{cls.__qualname__} has personal fields but no child_id")
+            return None
+        for name in whole:
+            state[name] = change(child_id, name, state[name])
+        for name, keys in items.items():
+            state[name] = [
+                {k: change(child_id, f"{name}.{k}", v) if k in keys else v
+                 for k, v in item.items()}
+                for item in state[name]
+            ]
+        return state
 
 
 class EcmApplication(Application[UUID]):

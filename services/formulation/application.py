@@ -8,9 +8,6 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import Mapper, StoredEvent
-
 from services.formulation.consultation import Consultation
 from services.formulation.domain import FormulationCase
 from services.formulation.values import (
@@ -24,66 +21,16 @@ from services.formulation.values import (
     consultation_id_for,
 )
 from shared.domain import Area, Conflict, Meta, NotFound
-from shared.store import EcmApplication, PersonalDataMapper, aggregate_of, child_of, load_as_of
+from shared.store import EcmApplication, load_as_of
 from shared.vocabulary import Agency
 
 T = TypeVar("T")
-
-
-class FormulationMapper(PersonalDataMapper):
-    """Also seals personal fields inside list items (e.g. each recommendation's text).
-
-    The wire contracts carry such lists with one sealed value per item, so each item's
-    personal field is sealed on its own under the child's key.
-    """
-
-    @staticmethod
-    def _item_fields(event: object) -> dict[str, frozenset[str]]:
-        owner = aggregate_of(type(event))
-        nested: dict[str, frozenset[str]] = getattr(owner, "personal_item_fields", {})
-        state = vars(event)
-        return {name: fields for name, fields in nested.items() if name in state}
-
-    def _transform(self, event: Any, nested: dict[str, frozenset[str]],
-                   fn: Callable[[Any, str, Any], Any]) -> dict[str, Any]:
-        state = dict(vars(event))
-        child_id = child_of(type(event), state, state["originator_id"])
-        if child_id is None:
-            raise TypeError(f"{type(event).__qualname__} has personal fields but no child_id")
-        for name, fields in nested.items():
-            items = state[name]
-            if isinstance(items, list):
-                state[name] = [
-                    {k: fn(child_id, f"{name}.{k}", v) if k in fields else v
-                     for k, v in item.items()}
-                    for item in items
-                ]
-        return state
-
-    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
-        nested = self._item_fields(domain_event)
-        if nested:
-            state = self._transform(domain_event, nested, self.fields.seal)
-            sealed = object.__new__(type(domain_event))
-            object.__setattr__(sealed, "__dict__", state)
-            domain_event = sealed
-        return super().to_stored_event(domain_event)
-
-    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
-        event = super().to_domain_event(stored_event)
-        nested = self._item_fields(event)
-        if nested:
-            vars(event).update(self._transform(event, nested, self.fields.open))
-        return event
 
 
 class FormulationApplication(EcmApplication):
     """The formulation service's event-sourced application."""
 
     service = "formulation"
-
-    def construct_mapper(self) -> Mapper[UUID]:
-        return FormulationMapper(transcoder=self.construct_transcoder(), cipher=self.cipher)
 
     # -- opening, from the referrals service's messages --------------------------------------
 

@@ -7,11 +7,9 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from uuid import UUID, uuid4
 
-from eventsourcing.persistence import Mapper
 from eventsourcing.utils import get_topic
 
 from services.reviews.domain import ReviewCase, review_case_id
-from services.reviews.sealing import NestedSealingMapper
 from services.reviews.supervision import SupervisionKind, SupervisionSession
 from services.reviews.values import (
     Action,
@@ -34,8 +32,6 @@ class ReviewsApplication(EcmApplication):
 
     service = "reviews"
 
-    def construct_mapper(self) -> Mapper[UUID]:
-        return NestedSealingMapper(transcoder=self.construct_transcoder(), cipher=self.cipher)
 
     @property
     def default_weeks(self) -> int:

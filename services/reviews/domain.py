@@ -50,7 +50,7 @@ class ReviewCase(EcmAggregate):
         {"venue", "online_link", "rationale", "receiving_organisation"}
     )
     # Personal values inside list items (sealed item by item by the reviews store's mapper).
-    nested_personal_fields: ClassVar[dict[str, frozenset[str]]] = {
+    personal_item_fields: ClassVar[dict[str, frozenset[str]]] = {
         "progress": frozenset({"note"}),
         "actions": frozenset({"text"}),
     }
