@@ -210,3 +210,34 @@ def test_the_wrapped_key_leaves_no_trace_in_the_postgresql_table_files_after_era
     after = table_files() + [p for p in before if p.exists()]
     assert not any(stored in p.read_bytes() for p in after)
     engine.dispose()
+
+
+def test_concurrent_first_use_of_a_child_agrees_on_one_key(
+    keys_engine: Engine, store_settings: Settings
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    child = uuid4()
+    vaults = [vault_for(keys_engine, store_settings) for _ in range(6)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        keys = list(pool.map(lambda v: v.key_for(child, create=True), vaults))
+    assert len(set(keys)) == 1 and keys[0] is not None
+
+
+def test_swapping_two_childrens_wrapped_keys_does_not_open_either_record(
+    keys_engine: Engine, store_settings: Settings
+) -> None:
+    from sqlalchemy import update
+
+    a, b = uuid4(), uuid4()
+    cipher = FieldCipher(vault_for(keys_engine, store_settings))
+    sealed_a = cipher.seal(a, "given_name", "Alpha")
+    cipher.seal(b, "given_name", "Beta")
+    key_a, key_b = wrapped_key(keys_engine, a), wrapped_key(keys_engine, b)
+    with keys_engine.begin() as conn:
+        conn.execute(update(child_keys).where(child_keys.c.child_id == str(a))
+                     .values(wrapped_key=key_b))
+        conn.execute(update(child_keys).where(child_keys.c.child_id == str(b))
+                     .values(wrapped_key=key_a))
+    with pytest.raises(MasterKeyError):
+        FieldCipher(vault_for(keys_engine, store_settings)).open(a, "given_name", sealed_a)
