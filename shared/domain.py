@@ -66,6 +66,13 @@ class NotFound(DomainError):
     status = 404
 
 
+class RecordNotFound(NotFound):
+    """The record named in the request is missing or not visible to the caller.
+
+    Rendered identically whichever it is, so another area's record reads like a missing one.
+    """
+
+
 class Conflict(DomainError):
     """The command does not fit the current state (illegal transition, stale version)."""
 

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from shared.auth import AuthenticationFailed, Authenticator
-from shared.domain import DomainError, Meta
+from shared.domain import DomainError, Meta, RecordNotFound
 from shared.policy import Principal, check
 
 
@@ -33,6 +33,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        if isinstance(exc, RecordNotFound):
+            # One wording for every 404: another area's record reads exactly like a missing one.
+            return JSONResponse({"detail": "not found"}, status_code=404)
         body = Problem(detail=exc.message, field=exc.field)
         return JSONResponse(body.model_dump(exclude_none=True), status_code=exc.status)
 

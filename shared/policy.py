@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.domain import Area, Forbidden, NotFound, Role
+from shared.domain import Area, Forbidden, NotFound, RecordNotFound, Role
 
 R = Role
 ECM_STAFF = frozenset({R.PSYCHOLOGIST, R.SENIOR_PRACTITIONER})
@@ -92,7 +92,7 @@ def check(principal: Principal, action: str, area: Area | str | None = None) -> 
     if principal.role not in entry.roles:
         raise Forbidden("forbidden")
     if area is not None and principal.role in entry.area_scoped and principal.area != area:
-        raise NotFound("not found")
+        raise RecordNotFound("not found")
 
 
 def may(principal: Principal, action: str, area: Area | str | None = None) -> bool:

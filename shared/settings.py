@@ -90,7 +90,14 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.sqlite_path(schema)}"
 
     def eventsourcing_env(self, service: str) -> dict[str, str]:
-        """The eventsourcing environment for one service's event store."""
+        """The eventsourcing environment for one service's event store.
+
+        Snapshots stay off whatever the environment says: a snapshot is the aggregate's state,
+        which holds personal fields in clear; replaying a child's events is fast enough.
+        """
+        return {**self._store_env(service), "IS_SNAPSHOTTING_ENABLED": "n"}
+
+    def _store_env(self, service: str) -> dict[str, str]:
         if not self.postgres_url:
             path = self.sqlite_path(f"{service}-events")
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ from eventsourcing.persistence import (
 )
 
 from shared.crypto import FieldCipher, KeyVault
-from shared.domain import Conflict, EcmAggregate, NotFound
+from shared.domain import Conflict, EcmAggregate, NotFound, RecordNotFound
 from shared.settings import Settings
 from shared.sql import ensure_pg_schema
 from shared.transcoding import register_ecm_transcodings
@@ -138,9 +138,9 @@ class EcmApplication(Application[UUID]):
         try:
             aggregate: object = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
-            raise NotFound(f"{what} {aggregate_id} not found") from None
+            raise RecordNotFound(f"{what} {aggregate_id} not found") from None
         if not isinstance(aggregate, cls):
-            raise NotFound(f"{what} {aggregate_id} not found")
+            raise RecordNotFound(f"{what} {aggregate_id} not found")
         return aggregate
 
     def save_all(self, *aggregates: MutableOrImmutableAggregate[UUID]) -> None:

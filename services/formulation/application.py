@@ -20,7 +20,7 @@ from services.formulation.values import (
     case_id_for,
     consultation_id_for,
 )
-from shared.domain import Area, Conflict, Meta, NotFound
+from shared.domain import Area, Conflict, Meta, NotFound, RecordNotFound
 from shared.store import EcmApplication, load_as_of
 from shared.vocabulary import Agency
 
@@ -78,12 +78,12 @@ class FormulationApplication(EcmApplication):
             if as_of is not None:
                 return load_as_of(self, FormulationCase, case_id, "formulation case", as_of)
             return self.load(FormulationCase, case_id, "formulation case")
-        except NotFound as e:
-            if as_of is not None and "did not exist" in e.message:
-                message = f"child_id: child {child_id} had no formulation case on {as_of}"
-            else:
-                message = f"child_id: child {child_id} has no formulation case"
-            raise NotFound(message, field="child_id") from None
+        except RecordNotFound:
+            raise RecordNotFound(f"child_id: child {child_id} has no formulation case",
+                                 field="child_id") from None
+        except NotFound:
+            raise NotFound(f"child_id: child {child_id} had no formulation case on {as_of}",
+                           field="child_id") from None
 
     def get_consultation(self, consultation_id: UUID, as_of: date | None = None) -> Consultation:
         """A consultation, now or as it stood at the end of `as_of`."""

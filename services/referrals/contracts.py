@@ -40,6 +40,21 @@ class FieldCorrectedV1(Contract):
     original: Sealed | None
 
 
+class AreaCorrectedV1(Contract):
+    """The child's YJS area was corrected (not personal: stays readable after erasure)."""
+
+    area: Area
+    original_area: Area
+
+
+class InvolvementCorrectedV1(Contract):
+    """The expected YJS involvement of a referral was corrected."""
+
+    child_id: UUID
+    months: int
+    original_months: int
+
+
 class DisputeFlaggedV1(Contract):
     """The accuracy of a field is disputed (reason in the envelope)."""
 
@@ -85,6 +100,7 @@ REGISTRY = ContractRegistry(
         Mapping(event_class(Child, "Referred"), "ChildReferred", ChildReferredV1),
         Mapping(event_class(Child, "ReferralClosed"), "ChildReferralClosed", ChildReferralClosedV1),
         Mapping(event_class(Child, "Corrected"), "ChildCorrected", FieldCorrectedV1),
+        Mapping(event_class(Child, "AreaCorrected"), "ChildAreaCorrected", AreaCorrectedV1),
         Mapping(event_class(Child, "DisputeFlagged"), "ChildDisputeFlagged", DisputeFlaggedV1),
         Mapping(event_class(Referral, "Made"), "ReferralMade", ReferralMadeV1),
         Mapping(event_class(Referral, "ConsentRecorded"), "ConsentRecorded", ConsentRecordedV1),
@@ -94,5 +110,7 @@ REGISTRY = ContractRegistry(
         Mapping(event_class(Referral, "Withdrawn"), "ReferralWithdrawn", ReferralEndedV1),
         Mapping(event_class(Referral, "Closed"), "ReferralClosed", ReferralEndedV1),
         Mapping(event_class(Referral, "Corrected"), "ReferralCorrected", FieldCorrectedV1),
+        Mapping(event_class(Referral, "InvolvementCorrected"), "ReferralInvolvementCorrected",
+                InvolvementCorrectedV1),
     ],
 )

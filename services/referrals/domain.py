@@ -101,14 +101,20 @@ class Child(EcmAggregate):
             raise Invalid(f"field: {field!r} cannot be corrected", field="field")
         if not meta.reason:
             raise Invalid("reason: a correction needs a reason", field="reason")
-        if field == "area":
-            value = Area(value)
+        if field == "area":  # not personal: its own event, readable after erasure
+            self._area_corrected(area=Area(value), original_area=self.area, meta=meta)
+            return
         self._corrected(field=field, value=value, original=getattr(self, field), meta=meta)
 
     @event("Corrected")
     def _corrected(self, field: str, value: Any, original: Any, meta: Meta) -> None:
-        setattr(self, field, Area(value) if field == "area" else value)
+        setattr(self, field, value)
         self.disputed.pop(field, None)
+
+    @event("AreaCorrected")
+    def _area_corrected(self, area: Area, original_area: Area, meta: Meta) -> None:
+        self.area = Area(area)
+        self.disputed.pop("area", None)
 
     def flag_dispute(self, field: str, meta: Meta) -> None:
         """Flag a field whose accuracy the child or family disputes (UK GDPR art. 18)."""
@@ -254,6 +260,11 @@ class Referral(EcmAggregate):
             )
         if field != "expected_involvement_months" and (not isinstance(value, str) or not value):
             raise Invalid(f"value: {field} must be non-empty text", field="value")
+        if field == "expected_involvement_months":  # not personal: readable after erasure
+            self._involvement_corrected(child_id=self.child_id, months=value,
+                                        original_months=self.expected_involvement_months,
+                                        meta=meta)
+            return
         self._corrected(child_id=self.child_id, field=field, value=value,
                         original=getattr(self, field), meta=meta)
 
@@ -261,3 +272,8 @@ class Referral(EcmAggregate):
     def _corrected(self, child_id: UUID, field: str, value: Any, original: Any,
                    meta: Meta) -> None:
         setattr(self, field, value)
+
+    @event("InvolvementCorrected")
+    def _involvement_corrected(self, child_id: UUID, months: int, original_months: int,
+                               meta: Meta) -> None:
+        self.expected_involvement_months = months

@@ -36,6 +36,7 @@ referral_list = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("status_version", Integer, nullable=False),
     Column("consent_version", Integer, nullable=False),
+    Column("involvement_version", Integer, nullable=False),
 )
 
 STATUS_BY_EVENT = {
@@ -70,6 +71,7 @@ class ReferralListProjection(SqlProjection):
                     expected_involvement_months=data["expected_involvement_months"],
                     referred_at=envelope.occurred_at, updated_at=envelope.occurred_at,
                     status_version=envelope.aggregate_version, consent_version=0,
+                    involvement_version=envelope.aggregate_version,
                 ).on_conflict_do_nothing(index_elements=["referral_id"])
             )
             return
@@ -81,6 +83,10 @@ class ReferralListProjection(SqlProjection):
         elif envelope.event_type == "ConsentRecorded":
             column = referral_list.c.consent_version
             changes = {"consent": data["consent"], "consent_version": version}
+        elif envelope.event_type == "ReferralInvolvementCorrected":
+            column = referral_list.c.involvement_version
+            changes = {"expected_involvement_months": data["months"],
+                       "involvement_version": version}
         else:
             return
         conn.execute(

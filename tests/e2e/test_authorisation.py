@@ -301,9 +301,6 @@ def test_route_allows_exactly_the_roles_in_the_policy_and_denials_leak_nothing(
         assert failures == [], f"{method} {path}"
 
 
-@pytest.mark.xfail(strict=True, reason="EcmApplication.load says 'child <id> not found' while "
-                   "policy.check says 'not found': the wording tells another area's child "
-                   "from a missing one; reported to the lead (shared/store.py)")
 def test_another_areas_child_cannot_be_told_from_a_child_that_does_not_exist(
     client: TestClient, settings: Settings
 ) -> None:

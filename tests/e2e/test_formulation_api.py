@@ -125,7 +125,8 @@ def test_the_case_is_read_by_practitioners_in_its_area_only(
 def test_an_unknown_child_or_a_bad_id_or_date_is_a_clear_4xx(
     client: TestClient, auth: Tokens, child: UUID
 ) -> None:
-    refused(client.get(url(uuid4()), headers=auth(PSY)), 404, "has no formulation case")
+    # the same words as for another area's child: existence does not leak
+    refused(client.get(url(uuid4()), headers=auth(PSY)), 404, "not found")
     refused(client.get("/api/v1/children/not-a-uuid/formulation", headers=auth(PSY)), 422,
             "child_id:")
     refused(client.get(url(child), params={"as_of": "2024-02-30"}, headers=auth(PSY)), 422,

@@ -48,9 +48,6 @@ def test_an_erased_childs_history_replays_with_every_non_personal_fact(system: S
     assert referral_id
 
 
-@pytest.mark.xfail(strict=True, reason="referrals seals every correction `value`, so a "
-                   "corrected area or involvement (not personal) is lost at erasure; "
-                   "reported to the lead")
 def test_corrected_non_personal_fields_survive_erasure(system: System) -> None:
     child_id, referral_id = registered(system)
     system.referrals.correct_child(child_id, "area", "banes", CM)

@@ -13,9 +13,6 @@ from shared.settings import Settings
 META = Meta("cm-1", "case_manager", "c-1", "c-1")
 
 
-@pytest.mark.xfail(strict=True, reason="shared/store.py: PersonalDataMapper seals aggregate "
-                   "events only; with IS_SNAPSHOTTING_ENABLED=y a snapshot stores the child's "
-                   "fields in clear. Reported to the lead (seal snapshots or refuse them)")
 def test_a_snapshot_holds_no_plaintext_personal_data(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
