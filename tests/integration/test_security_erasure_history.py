@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from uuid import UUID
 
-import pytest
-
 from services.governance.erasure import erase_child
 from services.governance.history import child_history, current_records
 from services.governance.sar import subject_access_document
