@@ -18,16 +18,16 @@ from nats.js.errors import NotFoundError
 from rich.console import Console
 from rich.table import Table
 
-from services.cli_support import load_settings
+from services.cli_support import DataDir, Token, authorise, cli_meta, settings_or_exit
 from services.runtime import System, run_node
 from shared.auth import mint_token
 from shared.bus import connect, count_messages
 from shared.consumer import replay_parked
 from shared.contracts import STREAM, asyncapi
-from shared.domain import Area, Meta, Role
+from shared.domain import Area, Role
 from shared.natsserver import EmbeddedNats
 from shared.relay import PositionStore
-from shared.settings import SERVICES, Settings, SettingsError, development_settings
+from shared.settings import SERVICES, Settings, development_settings
 
 app = typer.Typer(help="ECM Record: the Enhanced Case Management record.", no_args_is_help=True)
 demo = typer.Typer(help="Synthetic demonstration data.", no_args_is_help=True)
@@ -36,15 +36,7 @@ parked_cli = typer.Typer(help="Messages a consumer parked after its last retry."
 app.add_typer(demo, name="demo")
 app.add_typer(parked_cli, name="parked")
 console = Console()
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder (default ./var).")]
-
-
-def _settings(data_dir: Path | None) -> Settings:
-    try:
-        return load_settings(data_dir)
-    except (SettingsError, ValueError) as e:
-        console.print(f"[red]settings:[/red] {e}")
-        raise typer.Exit(2) from None
+_settings = settings_or_exit
 
 
 def _nats_url(settings: Settings) -> str:
@@ -153,9 +145,10 @@ async def _serve_until_signalled_relay(system: System, url: str) -> None:
 
 
 @app.command()
-def status(data_dir: DataDir = None) -> None:
+def status(data_dir: DataDir = None, token: Token = None) -> None:
     """Per service: events stored, published, relay lag; parked messages per consumer."""
     settings = _settings(data_dir)
+    authorise(settings, token, "ops.status", dev_operator=True)
     system = System.build(settings)
     try:
         rows = asyncio.run(_status(system))
@@ -226,11 +219,16 @@ def token(
 def demo_seed(
     data_dir: DataDir = None,
     children: Annotated[int, typer.Option(help="How many synthetic children")] = 8,
+    token: Token = None,
 ) -> None:
-    """Create synthetic children and referrals through the real use cases."""
+    """Create synthetic children and referrals through the real use cases (dev mode only)."""
     from services.demo import seed
 
     settings = _settings(data_dir)
+    if not settings.dev_mode:
+        console.print("[red]demo data only in dev mode: never beside real records[/red]")
+        raise typer.Exit(2)
+    authorise(settings, token, "demo.seed", dev_operator=True)
     system = System.build(settings)
     try:
         made = seed(system, children)
@@ -240,26 +238,27 @@ def demo_seed(
 
 
 @app.command()
-def tick(data_dir: DataDir = None) -> None:
+def tick(data_dir: DataDir = None, token: Token = None) -> None:
     """Raise ReviewOverdue for every review missed by today (run daily)."""
     settings = _settings(data_dir)
+    principal = authorise(settings, token, "review.tick", dev_operator=True)
     system = System.build(settings)
     try:
         reviews = system.apps.get("reviews")
         if reviews is None:
             console.print("[red]the reviews service is not installed[/red]")
             raise typer.Exit(2)
-        meta = Meta("ecm-clock", "system", "tick", "tick")
-        raised = reviews.tick(date.today(), meta)  # type: ignore[attr-defined]
+        raised = reviews.tick(date.today(), cli_meta(principal, None))  # type: ignore[attr-defined]
     finally:
         system.close()
     console.print(f"{raised} review(s) newly overdue")
 
 
 @parked_cli.command("list")
-def parked_list(data_dir: DataDir = None) -> None:
+def parked_list(data_dir: DataDir = None, token: Token = None) -> None:
     """List parked messages per consumer."""
     settings = _settings(data_dir)
+    authorise(settings, token, "ops.status", dev_operator=True)
     system = System.build(settings)
     try:
         table = Table(title="Parked messages")
@@ -278,9 +277,11 @@ def parked_list(data_dir: DataDir = None) -> None:
 def parked_replay(
     consumer_name: Annotated[str, typer.Argument(help="Consumer whose parked messages to replay")],
     data_dir: DataDir = None,
+    token: Token = None,
 ) -> None:
     """Run a consumer's parked messages through its handler again."""
     settings = _settings(data_dir)
+    authorise(settings, token, "ops.replay", dev_operator=True)
     system = System.build(settings)
     try:
         matches = [c for c in system.consumers() if c.name == consumer_name]
@@ -301,9 +302,11 @@ def parked_replay(
 def rebuild(
     consumer_name: Annotated[str, typer.Argument(help="The read model's consumer name")],
     data_dir: DataDir = None,
+    token: Token = None,
 ) -> None:
     """Rebuild a read model from the stream (run with the system stopped)."""
     settings = _settings(data_dir)
+    authorise(settings, token, "ops.replay", dev_operator=True)
     system = System.build(settings)
     try:
         matches = [c for c in system.consumers() if c.name == consumer_name]

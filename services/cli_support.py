@@ -5,8 +5,62 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Annotated
+from uuid import uuid4
 
-from shared.settings import Settings, development_settings
+import typer
+
+from shared.auth import AuthenticationFailed, Authenticator
+from shared.domain import DomainError, Meta, Role
+from shared.policy import Principal, check
+from shared.settings import Settings, SettingsError, development_settings
+
+Token = Annotated[str | None, typer.Option(
+    "--token", envvar="ECM_TOKEN", show_envvar=True,
+    help="Bearer token of the person running the command (or set ECM_TOKEN).")]
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder (default ./var).")]
+DEV_OPERATOR = Principal(user_id="dev-operator", role=Role.ADMIN)
+
+
+def settings_or_exit(data_dir: Path | None) -> Settings:
+    """Settings for a command, or a clear message and exit code 2."""
+    try:
+        return load_settings(data_dir)
+    except (SettingsError, ValueError) as e:
+        typer.echo(f"settings: {e}", err=True)
+        raise typer.Exit(2) from None
+
+
+def authorise(settings: Settings, token: str | None, action: str, *,
+              dev_operator: bool = False) -> Principal:
+    """The caller named by the token, if the policy lets them do `action`; exits otherwise.
+
+    With `dev_operator`, dev mode without a token acts as a local operator (role admin), still
+    checked by the policy; outside dev mode a token is always needed.
+    """
+    if not token and dev_operator and settings.dev_mode:
+        principal = DEV_OPERATOR
+    elif not token:
+        typer.echo("not authenticated: pass --token or set ECM_TOKEN", err=True)
+        raise typer.Exit(3)
+    else:
+        try:
+            principal = Authenticator(settings).authenticate(f"Bearer {token}")
+        except AuthenticationFailed:
+            typer.echo("not authenticated: the token was refused", err=True)
+            raise typer.Exit(3) from None
+    try:
+        check(principal, action)
+    except DomainError:
+        typer.echo("forbidden", err=True)
+        raise typer.Exit(3) from None
+    return principal
+
+
+def cli_meta(principal: Principal, reason: str | None) -> Meta:
+    """Event metadata for a command started here: actor from the token, a new conversation."""
+    conversation = f"cli-{uuid4()}"
+    return Meta(principal.user_id, str(principal.role), conversation, conversation, reason)
 
 
 def load_settings(data_dir: Path | None = None) -> Settings:

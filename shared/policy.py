@@ -63,6 +63,7 @@ POLICY: dict[str, Rule] = {
     "review.read": rule(PRACTITIONERS),
     "review.schedule": rule(ECM_STAFF),
     "review.record": rule(ECM_STAFF),
+    "review.tick": rule(ECM_STAFF, R.ADMIN),
     "transition.record": rule(PRACTITIONERS),
     "case.close": rule(ECM_STAFF),
     "supervision.log": rule(ECM_STAFF),
@@ -80,6 +81,7 @@ POLICY: dict[str, Rule] = {
     "audit.sar": rule(R.AUDITOR),
     "ops.status": rule(R.ADMIN, R.AUDITOR),
     "ops.replay": rule(R.ADMIN),
+    "demo.seed": rule(R.ADMIN),
 }
 
 

@@ -6,57 +6,22 @@ import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import typer
 
+from services.cli_support import DataDir, Token, authorise, cli_meta, settings_or_exit
 from services.governance.erasure import erase_child
 from services.governance.integrity import verify as verify_chains
 from services.governance.sar import provide_subject_access, write_files
 from services.runtime import System
-from shared.auth import AuthenticationFailed, Authenticator
-from shared.domain import DomainError, Meta
-from shared.policy import Principal, check
-from shared.settings import Settings, SettingsError
-
-Token = Annotated[str | None, typer.Option(
-    "--token", envvar="ECM_TOKEN", show_envvar=True,
-    help="Bearer token of the person running the command (or set ECM_TOKEN).")]
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder (default ./var).")]
+from shared.domain import DomainError
+from shared.settings import Settings
 
 
 def load_settings(data_dir: Path | None) -> Settings:
-    """The settings for CLI use (the lead's loader: dev mode when var/secrets exists)."""
-    from services.cli_support import load_settings as load
-
-    try:
-        return load(data_dir)
-    except (SettingsError, ValueError) as e:
-        typer.echo(f"settings: {e}", err=True)
-        raise typer.Exit(2) from None
-
-
-def authorise(settings: Settings, token: str | None, action: str) -> Principal:
-    """The caller named by the token, if the policy lets them do `action`; exits otherwise."""
-    if not token:
-        typer.echo("not authenticated: pass --token or set ECM_TOKEN", err=True)
-        raise typer.Exit(3)
-    try:
-        principal = Authenticator(settings).authenticate(f"Bearer {token}")
-        check(principal, action)
-    except AuthenticationFailed:
-        typer.echo("not authenticated: the token was refused", err=True)
-        raise typer.Exit(3) from None
-    except DomainError:
-        typer.echo("forbidden", err=True)
-        raise typer.Exit(3) from None
-    return principal
-
-
-def cli_meta(principal: Principal, reason: str | None) -> Meta:
-    """Event metadata for a command started here: actor from the token, a new conversation."""
-    conversation = f"cli-{uuid4()}"
-    return Meta(principal.user_id, str(principal.role), conversation, conversation, reason)
+    """The settings for CLI use."""
+    return settings_or_exit(data_dir)
 
 
 def _fail(error: DomainError) -> typer.Exit:

@@ -202,7 +202,7 @@ def record_review(
 @router.post("/reviews/tick", response_model=TickResult)
 def tick(
     request: Request, app: App,
-    principal: Annotated[Principal, Depends(requires("review.schedule"))],
+    principal: Annotated[Principal, Depends(requires("review.tick"))],
 ) -> TickResult:
     """Raise ReviewOverdue once for every review not held by its due date (as of today)."""
     today = _today()
