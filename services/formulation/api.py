@@ -47,14 +47,13 @@ from services.formulation.schemas import (
     report_out,
 )
 from services.formulation.values import (
-    AttendanceRecord,
-    Invitee,
     LifeDate,
     RecommendationDraft,
     consultation_id_for,
 )
 from shared.domain import Forbidden, Invalid, NotFound
 from shared.http import meta_for, requires
+from shared.meetings import AttendanceRecord, Invitee
 from shared.policy import ECM_STAFF, Principal, check, may
 from shared.vocabulary import Agency
 

@@ -11,8 +11,6 @@ from uuid import UUID, uuid4
 from services.formulation.consultation import Consultation
 from services.formulation.domain import FormulationCase
 from services.formulation.values import (
-    AttendanceRecord,
-    Invitee,
     LifeDate,
     RecommendationDraft,
     Sensitivity,
@@ -21,6 +19,7 @@ from services.formulation.values import (
     consultation_id_for,
 )
 from shared.domain import Area, Conflict, Meta, NotFound, RecordNotFound
+from shared.meetings import AttendanceRecord, Invitee
 from shared.store import EcmApplication, load_as_of
 from shared.vocabulary import Agency
 

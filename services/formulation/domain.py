@@ -25,8 +25,6 @@ from services.formulation.records import (
 )
 from services.formulation.sequencing import check_sequence, effective_stage, is_in_sequence
 from services.formulation.values import (
-    AttendanceRecord,
-    Invitee,
     LifeDate,
     Recommendation,
     RecommendationDraft,
@@ -38,6 +36,7 @@ from services.formulation.values import (
     invalid,
 )
 from shared.domain import Area, Conflict, EcmAggregate, Meta, NotFound
+from shared.meetings import AttendanceRecord, Invitee
 from shared.vocabulary import Agency, TrmStage
 
 SOURCE_FORMULATION = "formulation"

@@ -8,14 +8,13 @@ from enum import StrEnum
 from uuid import UUID
 
 from services.formulation.values import (
-    AttendanceRecord,
-    Invitee,
     LifeDate,
     Recommendation,
     Sensitivity,
     TimelineCategory,
     invalid,
 )
+from shared.meetings import AttendanceRecord, Invitee
 from shared.vocabulary import Agency
 
 

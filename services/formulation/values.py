@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID, uuid5
 
 from shared.domain import Invalid
-from shared.vocabulary import Agency, Attendance
+from shared.vocabulary import Agency
 
 NAMESPACE = UUID("5b0c7f0e-3f7e-4d2a-9a55-6c1f0e4b9a21")
 
@@ -143,49 +143,6 @@ class LifeDate:
         """Back from the stored form."""
         return cls(DatePrecision(data["precision"]), data.get("on"), data.get("year"),
                    data.get("month"), data.get("age_years"))
-
-
-@dataclass(frozen=True)
-class Invitee:
-    """An agency invited to a meeting, and the named contact there if any."""
-
-    agency: Agency
-    contact_id: UUID | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        """The stored and wire form."""
-        return {"agency": str(self.agency), "contact_id": self.contact_id}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Invitee:
-        """Back from the stored form."""
-        return cls(Agency(data["agency"]), data.get("contact_id"))
-
-
-@dataclass(frozen=True)
-class AttendanceRecord:
-    """Whether an agency (and person) attended; `joined_on_the_day` for those not invited."""
-
-    agency: Agency
-    contact_id: UUID | None
-    attendance: Attendance
-    joined_on_the_day: bool = False
-
-    @property
-    def invitee(self) -> Invitee:
-        """The invitee this record accounts for."""
-        return Invitee(self.agency, self.contact_id)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The stored form."""
-        return {"agency": str(self.agency), "contact_id": self.contact_id,
-                "attendance": str(self.attendance), "joined_on_the_day": self.joined_on_the_day}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AttendanceRecord:
-        """Back from the stored form."""
-        return cls(Agency(data["agency"]), data.get("contact_id"),
-                   Attendance(data["attendance"]), bool(data.get("joined_on_the_day")))
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,12 @@ from services.reviews.domain import ReviewCase, review_case_id
 from services.reviews.supervision import SupervisionKind, SupervisionSession
 from services.reviews.values import (
     Action,
-    AttendanceRecord,
     InterventionStatus,
-    Invitee,
     ProgressRecord,
     TransitionKind,
 )
 from shared.domain import Area, Conflict, Invalid, Meta, NotFound
+from shared.meetings import AttendanceRecord, Invitee
 from shared.store import EcmApplication
 
 log = logging.getLogger(__name__)

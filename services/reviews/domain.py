@@ -13,11 +13,9 @@ from services.reviews.values import (
     PENDING_REVIEW,
     RECEIVING_ORGANISATION_OPTIONAL,
     Action,
-    AttendanceRecord,
     CaseStatus,
     Intervention,
     InterventionStatus,
-    Invitee,
     ProgressRecord,
     Review,
     ReviewStatus,
@@ -28,6 +26,7 @@ from services.reviews.values import (
     check_stage,
 )
 from shared.domain import Area, Conflict, EcmAggregate, Invalid, Meta, NotFound
+from shared.meetings import AttendanceRecord, Invitee
 from shared.vocabulary import Agency, Attendance, trm_label
 
 REVIEWS_NAMESPACE = UUID("0b6f3c3e-5a7d-5b8e-9d35-2f8e7c1a4b60")
@@ -305,7 +304,7 @@ class ReviewCase(EcmAggregate):
         self._review_scheduled(child_id=self.child_id, review_id=review_id, starts_at=starts_at,
                                due_on=review.due_on, venue=venue or None,
                                online_link=online_link or None,
-                               invitees=[i.as_event() for i in invitees], meta=meta)
+                               invitees=[i.as_dict() for i in invitees], meta=meta)
 
     @event("ReviewScheduled")
     def _review_scheduled(self, child_id: UUID, review_id: UUID, starts_at: datetime,
@@ -316,7 +315,7 @@ class ReviewCase(EcmAggregate):
         review.starts_at = starts_at
         review.venue = venue
         review.online_link = online_link
-        review.invitees = [Invitee.from_event(i) for i in invitees]
+        review.invitees = [Invitee.from_dict(i) for i in invitees]
         review.scheduled_by = meta.actor_id
 
     def reschedule_review(self, review_id: UUID, starts_at: datetime, meta: Meta) -> None:
@@ -394,7 +393,7 @@ class ReviewCase(EcmAggregate):
         next_on = next_review_on or held_on + timedelta(weeks=self.weeks(default_weeks))
         self._review_held(
             child_id=self.child_id, review_id=review_id, held_on=held_on,
-            attendance=[a.as_event() for a in attendance], stage=stage,
+            attendance=[a.as_dict() for a in attendance], stage=stage,
             stage_label=trm_label(stage), previous_stage=self.stage,
             progress=[p.as_event() for p in progress], actions=[a.as_event() for a in actions],
             next_review_on=next_on, meta=meta,
@@ -468,7 +467,7 @@ class ReviewCase(EcmAggregate):
         review = self.reviews[review_id]
         review.status = ReviewStatus.HELD
         review.held_on = held_on
-        review.attendance = [AttendanceRecord.from_event(a) for a in attendance]
+        review.attendance = [AttendanceRecord.from_dict(a) for a in attendance]
         review.stage = stage
         review.previous_stage = previous_stage
         review.progress = [ProgressRecord.from_event(p) for p in progress]

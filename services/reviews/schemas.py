@@ -13,10 +13,8 @@ from services.reviews.domain import ReviewCase
 from services.reviews.supervision import SupervisionKind, SupervisionSession
 from services.reviews.values import (
     Action,
-    AttendanceRecord,
     CaseStatus,
     InterventionStatus,
-    Invitee,
     Progress,
     ProgressRecord,
     Review,
@@ -24,6 +22,7 @@ from services.reviews.values import (
     TransitionKind,
 )
 from shared.domain import Area
+from shared.meetings import AttendanceRecord, Invitee
 from shared.vocabulary import Agency, Attendance, trm_label
 
 

@@ -9,7 +9,8 @@ from typing import Any
 from uuid import UUID
 
 from shared.domain import Invalid
-from shared.vocabulary import Agency, Attendance
+from shared.meetings import AttendanceRecord, Invitee
+from shared.vocabulary import Agency
 
 MIN_CADENCE_WEEKS = 1
 MAX_CADENCE_WEEKS = 52
@@ -69,44 +70,6 @@ class TransitionKind(StrEnum):
 
 # Leaving custody may be to home, with no receiving organisation; every other move has one.
 RECEIVING_ORGANISATION_OPTIONAL = frozenset({TransitionKind.LEAVING_CUSTODY})
-
-
-@dataclass(frozen=True)
-class Invitee:
-    """An agency (and, optionally, a named contact there) invited to a review."""
-
-    agency: Agency
-    contact_id: UUID | None = None
-
-    def as_event(self) -> dict[str, Any]:
-        """The invitee as an event value."""
-        return {"agency": str(self.agency), "contact_id": self.contact_id}
-
-    @classmethod
-    def from_event(cls, value: dict[str, Any]) -> Invitee:
-        """The invitee from an event value."""
-        return cls(Agency(value["agency"]), value.get("contact_id"))
-
-
-@dataclass(frozen=True)
-class AttendanceRecord:
-    """Whether an agency (or a named contact there) came to a held review."""
-
-    agency: Agency
-    contact_id: UUID | None
-    attendance: Attendance
-    joined_on_the_day: bool = False
-
-    def as_event(self) -> dict[str, Any]:
-        """The record as an event value."""
-        return {"agency": str(self.agency), "contact_id": self.contact_id,
-                "attendance": str(self.attendance), "joined_on_the_day": self.joined_on_the_day}
-
-    @classmethod
-    def from_event(cls, value: dict[str, Any]) -> AttendanceRecord:
-        """The record from an event value."""
-        return cls(Agency(value["agency"]), value.get("contact_id"),
-                   Attendance(value["attendance"]), bool(value.get("joined_on_the_day")))
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ from services.formulation.values import RecommendationDraft
 from services.referrals.application import ReferralsApplication
 from services.referrals.domain import Consent
 from services.reviews.application import ReviewsApplication
-from services.reviews.values import AttendanceRecord, Invitee
 from shared.bus import connect, count_messages
 from shared.contracts import Envelope
 from shared.domain import Area, Meta, NotFound
+from shared.meetings import AttendanceRecord, Invitee
 from shared.natsserver import EmbeddedNats
 from shared.settings import Settings
 from shared.vocabulary import Agency, Attendance

@@ -20,8 +20,6 @@ from services.formulation.consumers import (
 from services.formulation.contracts import REGISTRY
 from services.formulation.domain import FormulationCase
 from services.formulation.values import (
-    AttendanceRecord,
-    Invitee,
     LifeDate,
     RecommendationDraft,
     Sensitivity,
@@ -35,6 +33,7 @@ from services.runtime import System
 from shared.contracts import Actor, ContractRegistry, Envelope
 from shared.crypto import is_sealed
 from shared.domain import Area, Conflict, Meta, NotFound
+from shared.meetings import AttendanceRecord, Invitee
 from shared.settings import Settings
 from shared.store import EcmApplication
 from shared.vocabulary import Agency, Attendance, TrmStage

@@ -17,8 +17,6 @@ from services.reviews.domain import ReviewCase, review_case_id
 from services.reviews.supervision import SupervisionKind
 from services.reviews.values import (
     Action,
-    AttendanceRecord,
-    Invitee,
     Progress,
     ProgressRecord,
     ReviewStatus,
@@ -28,6 +26,7 @@ from services.runtime import System
 from shared.contracts import Actor, Envelope
 from shared.crypto import is_sealed
 from shared.domain import Area, Invalid, Meta, NotFound
+from shared.meetings import AttendanceRecord, Invitee
 from shared.store import load_as_of
 from shared.vocabulary import Agency, Attendance
 

@@ -12,10 +12,10 @@ from nats.js.errors import NotFoundError
 
 from services.reviews.application import ReviewsApplication
 from services.reviews.caseload import Caseload
-from services.reviews.values import AttendanceRecord, Invitee
 from shared.bus import connect
 from shared.contracts import STREAM, Actor, Envelope
 from shared.domain import Meta
+from shared.meetings import AttendanceRecord, Invitee
 from shared.natsserver import EmbeddedNats
 from shared.settings import Settings
 from shared.vocabulary import Agency, Attendance

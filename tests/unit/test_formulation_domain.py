@@ -12,9 +12,7 @@ from services.formulation.consultation import Consultation, ConsultationStatus
 from services.formulation.domain import FormulationCase
 from services.formulation.records import InterventionStatus, MeetingStatus
 from services.formulation.values import (
-    AttendanceRecord,
     DatePrecision,
-    Invitee,
     LifeDate,
     RecommendationDraft,
     Sensitivity,
@@ -23,6 +21,7 @@ from services.formulation.values import (
     consultation_id_for,
 )
 from shared.domain import Area, Conflict, Invalid, Meta, NotFound
+from shared.meetings import AttendanceRecord, Invitee
 from shared.vocabulary import Agency, Attendance
 
 META = Meta("psy-1", "psychologist", "corr-1", "cause-1")

@@ -11,16 +11,15 @@ from services.reviews.domain import ReviewCase, review_case_id
 from services.reviews.supervision import SupervisionKind, SupervisionSession
 from services.reviews.values import (
     Action,
-    AttendanceRecord,
     CaseStatus,
     InterventionStatus,
-    Invitee,
     Progress,
     ProgressRecord,
     ReviewStatus,
     TransitionKind,
 )
 from shared.domain import Area, Conflict, Invalid, Meta, NotFound
+from shared.meetings import AttendanceRecord, Invitee
 from shared.vocabulary import Agency, Attendance
 
 META = Meta("sp-1", "senior_practitioner", "corr-1", "corr-1")
