@@ -131,8 +131,15 @@ def _entry(system: System, service: str, notification: Notification, event: obje
     state = vars(event)
     owner = aggregate_of(type(event))
     personal = sorted(owner.personal_fields.intersection(state)) if owner else []
+    items = {k: keys for k, keys in (owner.personal_item_fields if owner else {}).items()
+             if isinstance(state.get(k), list)}
     data = {k: plain(v) for k, v in state.items()
             if k not in HIDDEN and (decrypt or k not in personal)}
+    if not decrypt:  # the audit view: personal values inside list items are left out too
+        for name, keys in items.items():
+            data[name] = [{k: v for k, v in item.items() if k not in keys}
+                          for item in data[name]]
+    personal += [f"{name}[].{key}" for name, keys in sorted(items.items()) for key in sorted(keys)]
     meta = state.get("meta")
     aggregate_type = type(event).__qualname__.split(".")[0]
     return HistoryEntry(
