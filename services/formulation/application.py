@@ -51,6 +51,17 @@ class FormulationApplication(EcmApplication):
         self.save_all(case)
         return True
 
+    def move_area(self, child_id: UUID, area: Area, meta: Meta) -> bool:
+        """The child's area was corrected: the case follows; False when nothing changed."""
+        try:
+            case = self.get_case(child_id)
+        except NotFound:
+            return False  # no case yet: it opens with the referral's (corrected) area
+        if not case.move_area(area, meta):
+            return False
+        self.save_all(case)
+        return True
+
     def open_consultation(self, child_id: UUID, referral_id: UUID, area: Area,
                           meta: Meta) -> bool:
         """Open a consultation for a referral offered one; False when it is already open."""

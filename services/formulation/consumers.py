@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import IntegrityError
 
 from services.formulation.application import FormulationApplication
-from services.formulation.contracts import ScreeningIn, StageReassessedIn
+from services.formulation.contracts import AreaCorrectedIn, ScreeningIn, StageReassessedIn
 from shared.consumer import Consumer, Handler, Ledger
 from shared.contracts import Envelope
 from shared.domain import Meta
@@ -36,9 +36,12 @@ def on_referral_message(app: FormulationApplication, envelope: Envelope) -> bool
     Returns True when something changed. Opening is idempotent: the case id derives from the
     child id and the consultation id from the referral id.
     """
-    if envelope.service != "referrals" or envelope.event_type not in (
-        "ReferralAccepted", "ConsultationOffered"
-    ):
+    if envelope.service != "referrals":
+        return False
+    if envelope.event_type == "ChildAreaCorrected" and envelope.child_id is not None:
+        area = AreaCorrectedIn.model_validate(envelope.data).area
+        return app.move_area(envelope.child_id, area, meta_from(envelope))
+    if envelope.event_type not in ("ReferralAccepted", "ConsultationOffered"):
         return False
     data = ScreeningIn.model_validate(envelope.data)
     if envelope.event_type == "ReferralAccepted":

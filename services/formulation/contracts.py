@@ -28,6 +28,13 @@ class FormulationCaseOpenedV1(Contract):
     area: Area
 
 
+class FormulationCaseAreaChangedV1(Contract):
+    """The case followed the child to another YJS area."""
+
+    child_id: UUID
+    area: Area
+
+
 class ConsultationOpenedV1(Contract):
     """A consultation (non-formulated case) opened on a referral offered one."""
 
@@ -240,6 +247,7 @@ REGISTRY = ContractRegistry(
     "formulation",
     [
         Mapping(Case.Opened, "FormulationCaseOpened", FormulationCaseOpenedV1),
+        Mapping(Case.AreaChanged, "FormulationCaseAreaChanged", FormulationCaseAreaChangedV1),
         Mapping(Case.TimelineEntryAdded, "TimelineEntryAdded", TimelineEntryV1),
         Mapping(Case.TimelineEntryCorrected, "TimelineEntryCorrected", TimelineEntryV1),
         Mapping(Case.TimelineEntryRetracted, "TimelineEntryRetracted", TimelineEntryRetractedV1),
@@ -271,6 +279,14 @@ review's re-assessment, already published by the reviews service as StageReasses
 
 
 # -- what this service reads from other services (tolerant readers: unknown fields ignored) --
+
+
+class AreaCorrectedIn(BaseModel):
+    """The data of referrals' ChildAreaCorrected."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    area: Area
 
 
 class ScreeningIn(BaseModel):

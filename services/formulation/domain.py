@@ -73,6 +73,17 @@ class FormulationCase(EcmAggregate):
 
     # -- referrals ---------------------------------------------------------------------------
 
+    def move_area(self, area: Area, meta: Meta) -> bool:
+        """Follow the child to another YJS area; False when already there."""
+        if Area(area) == self.area:
+            return False
+        self._area_changed(child_id=self.child_id, area=Area(area), meta=meta)
+        return True
+
+    @event("AreaChanged")
+    def _area_changed(self, child_id: UUID, area: Area, meta: Meta) -> None:
+        self.area = Area(area)
+
     def link_referral(self, referral_id: UUID, meta: Meta) -> bool:
         """Note a further accepted referral of the child; False when already known."""
         if referral_id in self.referral_ids:

@@ -130,7 +130,13 @@ class ReferralsApplication(EcmApplication):
         child = self.get_child(child_id)
         child.check_version(expected_version)
         child.correct(field, value, meta)
-        self.save_all(child)
+        referrals = []
+        if field == "area":  # the child's referrals follow them, so area scope stays right
+            for referral_id in child.referral_ids:
+                referral = self.get_referral(referral_id)
+                referral.move_area(child.area, meta)
+                referrals.append(referral)
+        self.save_all(child, *referrals)
         return child.version
 
     def flag_dispute(self, child_id: UUID, field: str, meta: Meta,

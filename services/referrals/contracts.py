@@ -47,6 +47,13 @@ class AreaCorrectedV1(Contract):
     original_area: Area
 
 
+class ReferralAreaChangedV1(Contract):
+    """The referral followed its child to another YJS area."""
+
+    child_id: UUID
+    area: Area
+
+
 class InvolvementCorrectedV1(Contract):
     """The expected YJS involvement of a referral was corrected."""
 
@@ -110,6 +117,8 @@ REGISTRY = ContractRegistry(
         Mapping(event_class(Referral, "Withdrawn"), "ReferralWithdrawn", ReferralEndedV1),
         Mapping(event_class(Referral, "Closed"), "ReferralClosed", ReferralEndedV1),
         Mapping(event_class(Referral, "Corrected"), "ReferralCorrected", FieldCorrectedV1),
+        Mapping(event_class(Referral, "AreaChanged"), "ReferralAreaChanged",
+                ReferralAreaChangedV1),
         Mapping(event_class(Referral, "InvolvementCorrected"), "ReferralInvolvementCorrected",
                 InvolvementCorrectedV1),
     ],

@@ -244,6 +244,15 @@ class Referral(EcmAggregate):
         self.status = ReferralStatus.CLOSED
         self.outcome_reason = meta.reason
 
+    def move_area(self, area: Area, meta: Meta) -> None:
+        """Follow the child to another YJS area (after a correction of the child's area)."""
+        if Area(area) != self.area:
+            self._area_changed(child_id=self.child_id, area=Area(area), meta=meta)
+
+    @event("AreaChanged")
+    def _area_changed(self, child_id: UUID, area: Area, meta: Meta) -> None:
+        self.area = Area(area)
+
     def correct(self, field: str, value: Any, meta: Meta) -> None:
         """Correct one field of the referral; the original stays in the history."""
         if field not in CORRECTABLE_REFERRAL_FIELDS:

@@ -37,6 +37,7 @@ referral_list = Table(
     Column("status_version", Integer, nullable=False),
     Column("consent_version", Integer, nullable=False),
     Column("involvement_version", Integer, nullable=False),
+    Column("area_version", Integer, nullable=False),
 )
 
 STATUS_BY_EVENT = {
@@ -72,6 +73,7 @@ class ReferralListProjection(SqlProjection):
                     referred_at=envelope.occurred_at, updated_at=envelope.occurred_at,
                     status_version=envelope.aggregate_version, consent_version=0,
                     involvement_version=envelope.aggregate_version,
+                    area_version=envelope.aggregate_version,
                 ).on_conflict_do_nothing(index_elements=["referral_id"])
             )
             return
@@ -83,6 +85,9 @@ class ReferralListProjection(SqlProjection):
         elif envelope.event_type == "ConsentRecorded":
             column = referral_list.c.consent_version
             changes = {"consent": data["consent"], "consent_version": version}
+        elif envelope.event_type == "ReferralAreaChanged":
+            column = referral_list.c.area_version
+            changes = {"area": data["area"], "area_version": version}
         elif envelope.event_type == "ReferralInvolvementCorrected":
             column = referral_list.c.involvement_version
             changes = {"expected_involvement_months": data["months"],

@@ -79,6 +79,14 @@ class ReviewsApplication(EcmApplication):
         self.save_all(case)
         return True
 
+    def move_area(self, child_id: UUID, area: Area, meta: Meta) -> bool:
+        """The child moved area (learnt from formulation); False when nothing changed."""
+        case = self.get_case(child_id)
+        if not case.move_area(area, meta):
+            return False
+        self.save_all(case)
+        return True
+
     def note_report_issued(self, child_id: UUID, formulation_case_id: UUID, report_version: int,
                            stage: int, issued_on: date, message_id: str | None,
                            meta: Meta) -> bool:

@@ -46,6 +46,7 @@ cases = Table(
     Column("child_id", String(36), primary_key=True),
     Column("case_id", String(36), nullable=False),
     Column("area", String(40), nullable=False, index=True),
+    Column("area_version", Integer, nullable=False, default=0),
     Column("worker_id", String(200), nullable=True),
     Column("worker_version", Integer, nullable=False),
     Column("status", String(20), nullable=False),
@@ -135,6 +136,17 @@ class CaseloadProjection(SqlProjection):
             conn.execute(insert(cases).values(
                 child_id=data["child_id"], case_id=str(env.aggregate_id), area=data["area"],
                 worker_id=None, worker_version=0, status="open", status_version=0))
+
+    def on_ReviewCaseAreaChanged(self, conn: Connection, env: Envelope,
+                                 data: dict[str, Any]) -> None:
+        self._case(conn, data["child_id"])
+        conn.execute(update(cases).where(cases.c.child_id == data["child_id"],
+                                         cases.c.area_version < env.aggregate_version)
+                     .values(area=data["area"], area_version=env.aggregate_version))
+        area = self._case(conn, data["child_id"])["area"]  # the newest, whatever the order
+        for row in self._pending_reviews(conn, data["child_id"]):
+            if row["area"] != area:
+                self._change(conn, row, env, area=area)
 
     def on_ReviewWorkerAssigned(self, conn: Connection, env: Envelope,
                                 data: dict[str, Any]) -> None:

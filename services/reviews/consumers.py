@@ -104,6 +104,7 @@ class FormulationListener:
         self.app = app
         self.handlers: dict[str, Callable[[Envelope], None]] = {
             "FormulationCaseOpened": self.case_opened,
+            "FormulationCaseAreaChanged": self.area_changed,
             "ReportIssued": self.report_issued,
             "StageAssessed": self.stage_assessed,
             "InterventionPlanned": self.intervention_planned,
@@ -122,6 +123,11 @@ class FormulationListener:
         data = CaseOpenedIn.model_validate(envelope.data)
         self.app.open_case(data.child_id, data.area, data.referral_id, envelope.aggregate_id,
                            meta_of(envelope))
+
+    def area_changed(self, envelope: Envelope) -> None:
+        """Follow the child to another YJS area."""
+        data = CaseOpenedIn.model_validate({**envelope.data, "referral_id": None})
+        self.app.move_area(data.child_id, data.area, meta_of(envelope))
 
     def report_issued(self, envelope: Envelope) -> None:
         """Note the report: the child's stage, and the first review falls due."""

@@ -63,6 +63,13 @@ class ReviewCaseOpenedV1(Contract):
     area: Area
 
 
+class ReviewCaseAreaChangedV1(Contract):
+    """The review case followed the child to another YJS area."""
+
+    child_id: UUID
+    area: Area
+
+
 class ReviewCadenceSetV1(Contract):
     """The child's reviews now fall due this many weeks apart."""
 

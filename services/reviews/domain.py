@@ -85,6 +85,17 @@ class ReviewCase(EcmAggregate):
 
     # ----------------------------------------------------------------- queries
 
+    def move_area(self, area: Area, meta: Meta) -> bool:
+        """Follow the child to another YJS area; False when already there."""
+        if Area(area) == self.area:
+            return False
+        self._area_changed(child_id=self.child_id, area=Area(area), meta=meta)
+        return True
+
+    @event("AreaChanged")
+    def _area_changed(self, child_id: UUID, area: Area, meta: Meta) -> None:
+        self.area = Area(area)
+
     @property
     def current_review(self) -> Review | None:
         """The review that is due or scheduled now, if any."""

@@ -99,3 +99,26 @@ def _has(get: object, child: UUID) -> bool:
 
 def _review_due(reviews: ReviewsApplication, child: UUID) -> bool:
     return _has(reviews.get_case, child) and reviews.get_case(child).current_review_id is not None
+
+
+async def test_when_a_childs_area_is_corrected_every_service_follows(
+    settings: Settings, nats_server: EmbeddedNats
+) -> None:
+    async with running_node(settings, nats_server) as system:
+        referrals = cast(ReferralsApplication, system.apps["referrals"])
+        formulation = cast(FormulationApplication, system.apps["formulation"])
+        reviews = cast(ReviewsApplication, system.apps["reviews"])
+        child = await in_thread(referrals.register_child, given_name="Mover",
+                                family_name="Synthetic", date_of_birth=date(2011, 2, 1),
+                                area=Area.BRISTOL, nhs_number=None, upn=None, meta=CM)
+        referral = await in_thread(referrals.refer, child_id=child, case_manager_id="cm-1",
+                                   reason="synthetic", trauma_history="synthetic",
+                                   expected_involvement_months=12, meta=CM)
+        await in_thread(referrals.record_consent, referral, Consent.GIVEN, "carer", CM)
+        await in_thread(referrals.accept, referral, PSY)
+        await eventually(lambda: _has(reviews.get_case, child))
+        await in_thread(referrals.correct_child, child, "area", "banes",
+                        CM.with_reason("family moved; transferred to BANES YJS"))
+        assert referrals.get_referral(referral).area == Area.BANES
+        await eventually(lambda: formulation.get_case(child).area == Area.BANES)
+        await eventually(lambda: reviews.get_case(child).area == Area.BANES)
