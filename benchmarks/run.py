@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
@@ -44,7 +45,7 @@ def bench_store(folder: Path, n: int) -> dict[str, Any]:
     settings = development_settings(folder / "var")
     system = System.build(settings, ["referrals"])
     app = system.apps["referrals"]
-    plain = Application(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+    plain: Application[UUID] = Application(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
                              "SQLITE_DBNAME": str(folder / "plain.sqlite")})
 
     def ecm() -> float:
@@ -62,7 +63,7 @@ def bench_store(folder: Path, n: int) -> dict[str, Any]:
         return time.perf_counter() - start
 
     result = pair("store: register a child", n, ecm, baseline)
-    ids = [n_.originator_id for n_ in app.notifications(1, n)]  # type: ignore[attr-defined]
+    ids = [n_.originator_id for n_ in app.notifications(1, n)]
     plain_ids = [n_.originator_id for n_ in plain.recorder.select_notifications(start=1, limit=n)]
 
     def ecm_read() -> float:
@@ -98,6 +99,13 @@ async def bench_relay(folder: Path, n: int) -> dict[str, Any]:
     """Relaying stored events to JetStream vs publishing the same bytes with nats-py directly."""
     nats = EmbeddedNats(folder / "nats", user="bench", password="bench-password")
     nats.start()
+    try:
+        return await _relay_pair(nats, folder, n)
+    finally:
+        nats.stop()
+
+
+async def _relay_pair(nats: EmbeddedNats, folder: Path, n: int) -> dict[str, Any]:
     settings: Settings = development_settings(folder / "relay-var").model_copy(
         update={"nats_url": nats.url, "nats_user": "bench", "nats_password": "bench-password"})
     system = System.build(settings, ["referrals"])
@@ -138,7 +146,6 @@ async def bench_relay(folder: Path, n: int) -> dict[str, Any]:
         times_base.append(time.perf_counter() - start)
     await nc.close()
     system.close()
-    nats.stop()
     ecm_s, base_s = statistics.median(times_ecm), statistics.median(times_base)
     return {"name": "relay: store -> JetStream (acked)", "n": n,
             "ecm_us_per_op": ecm_s / n * 1e6, "baseline_us_per_op": base_s / n * 1e6,
