@@ -75,7 +75,7 @@ def bench_store(folder: Path, n: int) -> dict[str, Any]:
     def plain_read() -> float:
         start = time.perf_counter()
         for child_id in plain_ids:
-            plain.repository.get(child_id)
+            plain.repository.get(UUID(str(child_id)))
         return time.perf_counter() - start
 
     read = pair("store: read a child", len(ids), ecm_read, plain_read)
