@@ -64,7 +64,8 @@ def bench_store(folder: Path, n: int) -> dict[str, Any]:
 
     result = pair("store: register a child", n, ecm, baseline)
     ids = [n_.originator_id for n_ in app.notifications(1, n)]
-    plain_ids = [n_.originator_id for n_ in plain.recorder.select_notifications(start=1, limit=n)]
+    plain_ids = [UUID(str(n_.originator_id))
+                 for n_ in plain.recorder.select_notifications(start=1, limit=n)]
 
     def ecm_read() -> float:
         start = time.perf_counter()
@@ -75,7 +76,7 @@ def bench_store(folder: Path, n: int) -> dict[str, Any]:
     def plain_read() -> float:
         start = time.perf_counter()
         for child_id in plain_ids:
-            plain.repository.get(UUID(str(child_id)))
+            plain.repository.get(child_id)
         return time.perf_counter() - start
 
     read = pair("store: read a child", len(ids), ecm_read, plain_read)
