@@ -28,6 +28,19 @@ PSY = Meta("psy-1", "psychologist", "journey", "journey")
 SP = Meta("sp-1", "senior_practitioner", "journey", "journey")
 
 
+async def accepted_child(referrals: ReferralsApplication, area: Area) -> tuple[UUID, UUID]:
+    """A synthetic child referred in `area`, with consent, accepted for formulation."""
+    child = await in_thread(referrals.register_child, given_name="Journey",
+                            family_name="Synthetic", date_of_birth=date(2010, 6, 1), area=area,
+                            nhs_number=None, upn=None, meta=CM)
+    referral = await in_thread(referrals.refer, child_id=child, case_manager_id="cm-1",
+                               reason="synthetic", trauma_history="synthetic",
+                               expected_involvement_months=12, meta=CM)
+    await in_thread(referrals.record_consent, referral, Consent.GIVEN, "carer", CM)
+    await in_thread(referrals.accept, referral, PSY)
+    return child, referral
+
+
 async def test_a_review_reassessment_on_the_stream_changes_what_formulation_allows(
     settings: Settings, nats_server: EmbeddedNats
 ) -> None:
@@ -35,14 +48,7 @@ async def test_a_review_reassessment_on_the_stream_changes_what_formulation_allo
         referrals = cast(ReferralsApplication, system.apps["referrals"])
         formulation = cast(FormulationApplication, system.apps["formulation"])
         reviews = cast(ReviewsApplication, system.apps["reviews"])
-        child = await in_thread(referrals.register_child, given_name="Journey",
-                                family_name="Synthetic", date_of_birth=date(2010, 6, 1),
-                                area=Area.NORTH_SOMERSET, nhs_number=None, upn=None, meta=CM)
-        referral = await in_thread(referrals.refer, child_id=child, case_manager_id="cm-1",
-                                   reason="synthetic", trauma_history="synthetic",
-                                   expected_involvement_months=12, meta=CM)
-        await in_thread(referrals.record_consent, referral, Consent.GIVEN, "carer", CM)
-        await in_thread(referrals.accept, referral, PSY)
+        child, _ = await accepted_child(referrals, Area.NORTH_SOMERSET)
 
         await eventually(lambda: _has(formulation.get_case, child))  # opened from the stream
         issued_on = date.today() - timedelta(days=1)
@@ -108,14 +114,7 @@ async def test_when_a_childs_area_is_corrected_every_service_follows(
         referrals = cast(ReferralsApplication, system.apps["referrals"])
         formulation = cast(FormulationApplication, system.apps["formulation"])
         reviews = cast(ReviewsApplication, system.apps["reviews"])
-        child = await in_thread(referrals.register_child, given_name="Mover",
-                                family_name="Synthetic", date_of_birth=date(2011, 2, 1),
-                                area=Area.BRISTOL, nhs_number=None, upn=None, meta=CM)
-        referral = await in_thread(referrals.refer, child_id=child, case_manager_id="cm-1",
-                                   reason="synthetic", trauma_history="synthetic",
-                                   expected_involvement_months=12, meta=CM)
-        await in_thread(referrals.record_consent, referral, Consent.GIVEN, "carer", CM)
-        await in_thread(referrals.accept, referral, PSY)
+        child, referral = await accepted_child(referrals, Area.BRISTOL)
         await eventually(lambda: _has(reviews.get_case, child))
         await in_thread(referrals.correct_child, child, "area", "banes",
                         CM.with_reason("family moved; transferred to BANES YJS"))
