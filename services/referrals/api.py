@@ -25,6 +25,7 @@ Text = Annotated[str, Field(min_length=1, max_length=10_000)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Reason = Annotated[str, Field(min_length=3, max_length=2_000)]
 NhsNumber = Annotated[str, AfterValidator(clean_nhs_number)]
+MAX_OFFSET = 1_000_000  # far beyond any real list; keeps the value inside a database integer
 Upn = Annotated[str, AfterValidator(clean_upn)]
 
 
@@ -285,7 +286,7 @@ def list_referrals(
     area: Annotated[Area | None, Query()] = None,
     status_: Annotated[ReferralStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[ReferralSummary]:
     """Referrals newest first; case managers see their own area only. Eventually consistent."""
     if principal.role == Role.CASE_MANAGER:
