@@ -146,11 +146,26 @@ class ReasonCreate(BaseModel):
     expected_version: int | None = None
 
 
+def _correction_value(value: Any) -> Any:
+    """A corrected value is text, a whole number or null; text must be storable Unicode."""
+    if isinstance(value, bool) or not (value is None or isinstance(value, str | int)):
+        raise ValueError("must be text, a whole number or null")
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("must be valid Unicode text (it holds a lone surrogate)") from None
+    return value
+
+
 class CorrectionCreate(BaseModel):
     """Correct one field; a new event, the original stays for audit."""
 
     field: str = Field(min_length=1, max_length=64)
-    value: Any
+    value: Annotated[Any, AfterValidator(_correction_value)] = Field(
+        description="The corrected value: text, a whole number, or null to clear an "
+        "optional field."
+    )
     reason: Reason
     expected_version: int | None = None
 

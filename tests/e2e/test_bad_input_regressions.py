@@ -49,3 +49,43 @@ def test_a_referral_list_offset_beyond_a_database_integer_is_a_422_naming_offset
         assert detail(response) == "offset: Input should be less than or equal to 1000000"
     assert client.get(f"{API}/referrals", params={"offset": 1_000_000},
                       headers=auth("psychologist")).status_code == 200
+
+
+# ------------------------------------------------------------------ corrections
+
+LONE_SURROGATE = b'"Synthetic \\ud800 name"'  # valid JSON, but no UTF-8 text can hold it
+
+
+def version_of(client: TestClient, auth: Tokens, path: str) -> int:
+    return int(client.get(path, headers=auth("psychologist")).json()["version"])
+
+
+def test_a_correction_value_holding_a_lone_surrogate_is_a_422_and_nothing_is_written(
+    client: TestClient, auth: Tokens
+) -> None:
+    child_id = register(client, auth)
+    referral_id = refer(client, auth, child_id)
+    for path, field in ((f"{API}/children/{child_id}", "given_name"),
+                        (f"{API}/referrals/{referral_id}", "reason")):
+        before = version_of(client, auth, path)
+        body = (b'{"field": "' + field.encode() + b'", "value": ' + LONE_SURROGATE
+                + b', "reason": "Synthetic correction reason"}')
+        response = client.post(f"{path}/corrections", content=body, headers={
+            **auth("psychologist"), "content-type": "application/json"})
+        assert response.status_code == 422, response.text
+        assert response.json()["field"] == "value"
+        assert detail(response) == "value: must be valid Unicode text (it holds a lone surrogate)"
+        assert version_of(client, auth, path) == before
+
+
+def test_a_correction_value_that_is_a_list_object_or_boolean_is_a_422_naming_value(
+    client: TestClient, auth: Tokens
+) -> None:
+    child_id = register(client, auth)
+    for value in (["Testie"], {"text": "Testie"}, True, 1.5):
+        response = client.post(f"{API}/children/{child_id}/corrections", headers=auth(
+            "psychologist"), json={"field": "given_name", "value": value,
+                                   "reason": "Synthetic correction reason"})
+        assert response.status_code == 422, response.text
+        assert detail(response) == "value: must be text, a whole number or null"
+    assert version_of(client, auth, f"{API}/children/{child_id}") == 1
