@@ -12,7 +12,14 @@ from pydantic import AfterValidator, BaseModel, Field, field_validator
 
 from services.referrals import projections
 from services.referrals.application import ReferralsApplication
-from services.referrals.domain import Child, Consent, Referral, ReferralStatus
+from services.referrals.domain import (
+    MAX_INVOLVEMENT_MONTHS,
+    MIN_INVOLVEMENT_MONTHS,
+    Child,
+    Consent,
+    Referral,
+    ReferralStatus,
+)
 from shared.domain import Area, Forbidden, Invalid, Role
 from shared.http import meta_for, requires
 from shared.identifiers import clean_nhs_number, clean_upn
@@ -21,8 +28,10 @@ from shared.store import load_as_of
 
 router = APIRouter(prefix="/api/v1", tags=["referrals"])
 
-Text = Annotated[str, Field(min_length=1, max_length=10_000)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+MAX_TEXT = 10_000
+MAX_NAME = 200
+Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
 Reason = Annotated[str, Field(min_length=3, max_length=2_000)]
 NhsNumber = Annotated[str, AfterValidator(clean_nhs_number)]
 MAX_OFFSET = 1_000_000  # far beyond any real list; keeps the value inside a database integer
@@ -54,6 +63,24 @@ class ChildCreate(BaseModel):
         if value > date.today():
             raise ValueError("must not be in the future")
         return value
+
+
+def _date_of_birth(value: Any) -> date:
+    """A corrected date of birth: an ISO date, not in the future (as when registering)."""
+    try:
+        day = date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValueError("date_of_birth must be a date (YYYY-MM-DD)") from None
+    if day > date.today():
+        raise ValueError("date_of_birth must not be in the future")
+    return day
+
+
+def _area(value: Any) -> Area:
+    try:
+        return Area(value)
+    except ValueError:
+        raise ValueError(f"area must be one of {', '.join(Area)}") from None
 
 
 class Created(BaseModel):
@@ -94,7 +121,8 @@ class ReferralCreate(BaseModel):
     reason: Text
     trauma_history: Text
     expected_involvement_months: int = Field(
-        ge=6, le=120, description="Expected YJS involvement; ECM needs at least six months."
+        ge=MIN_INVOLVEMENT_MONTHS, le=MAX_INVOLVEMENT_MONTHS,
+        description="Expected YJS involvement; ECM needs at least six months.",
     )
     expected_version: int | None = Field(default=None, description="The child's version.")
 
@@ -242,11 +270,14 @@ def correct_child(
     elif body.field == "upn" and value is not None:
         value = _clean("value", clean_upn, value)
     elif body.field == "date_of_birth":
-        value = _clean("value", date.fromisoformat, value)
+        value = _clean("value", _date_of_birth, value)
     elif body.field == "area":
-        value = _clean("value", Area, value)
-    elif body.field in ("given_name", "family_name") and (not isinstance(value, str) or not value):
-        raise _invalid("value", f"{body.field} must be non-empty text")
+        value = _clean("value", _area, value)
+    elif body.field in ("given_name", "family_name"):
+        if not isinstance(value, str) or not value:
+            raise _invalid("value", f"{body.field} must be non-empty text")
+        if len(value) > MAX_NAME:
+            raise _invalid("value", f"{body.field} must be at most {MAX_NAME} characters")
     version = app.correct_child(child_id, body.field, value,
                                 meta_for(principal, request, body.reason), body.expected_version)
     return Version(id=child_id, version=version)
@@ -391,6 +422,9 @@ def correct_referral(
 ) -> Version:
     """Correct a field of the referral with a reason."""
     check(principal, "referral.correct", app.get_referral(referral_id).area)
+    text = body.value if body.field in ("reason", "trauma_history") else None
+    if isinstance(text, str) and len(text) > MAX_TEXT:
+        raise _invalid("value", f"{body.field} must be at most {MAX_TEXT} characters")
     version = app.correct_referral(referral_id, body.field, body.value,
                                    meta_for(principal, request, body.reason),
                                    body.expected_version)

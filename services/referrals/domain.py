@@ -12,6 +12,7 @@ from eventsourcing.domain import event
 from shared.domain import Area, Conflict, EcmAggregate, Invalid, Meta
 
 MIN_INVOLVEMENT_MONTHS = 6
+MAX_INVOLVEMENT_MONTHS = 120
 CORRECTABLE_CHILD_FIELDS = frozenset(
     {"given_name", "family_name", "date_of_birth", "area", "nhs_number", "upn"}
 )
@@ -260,11 +261,12 @@ class Referral(EcmAggregate):
         if not meta.reason:
             raise Invalid("reason: a correction needs a reason", field="reason")
         if field == "expected_involvement_months" and (
-            not isinstance(value, int) or value < MIN_INVOLVEMENT_MONTHS
+            isinstance(value, bool) or not isinstance(value, int)
+            or not MIN_INVOLVEMENT_MONTHS <= value <= MAX_INVOLVEMENT_MONTHS
         ):
             raise Invalid(
-                f"value: expected_involvement_months must be a whole number of at least "
-                f"{MIN_INVOLVEMENT_MONTHS}",
+                f"value: expected_involvement_months must be a whole number from "
+                f"{MIN_INVOLVEMENT_MONTHS} to {MAX_INVOLVEMENT_MONTHS}",
                 field="value",
             )
         if field != "expected_involvement_months" and (not isinstance(value, str) or not value):

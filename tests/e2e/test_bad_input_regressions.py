@@ -89,3 +89,59 @@ def test_a_correction_value_that_is_a_list_object_or_boolean_is_a_422_naming_val
         assert response.status_code == 422, response.text
         assert detail(response) == "value: must be text, a whole number or null"
     assert version_of(client, auth, f"{API}/children/{child_id}") == 1
+
+
+def test_an_involvement_correction_beyond_120_months_is_a_422_naming_value(
+    client: TestClient, auth: Tokens
+) -> None:
+    # 2**63 months was accepted, then broke the referral list projection (OverflowError).
+    child_id = register(client, auth)
+    referral_id = refer(client, auth, child_id)
+    for months in (121, 2**63, 10**30):
+        response = client.post(f"{API}/referrals/{referral_id}/corrections", headers=auth(
+            "case_manager"), json={"field": "expected_involvement_months", "value": months,
+                                   "reason": "Synthetic correction reason"})
+        assert response.status_code == 422, response.text
+        assert response.json()["field"] == "value"
+        assert detail(response) == (
+            "value: expected_involvement_months must be a whole number from 6 to 120")
+    assert version_of(client, auth, f"{API}/referrals/{referral_id}") == 1
+    accepted = client.post(f"{API}/referrals/{referral_id}/corrections", headers=auth(
+        "case_manager"), json={"field": "expected_involvement_months", "value": 120,
+                               "reason": "Synthetic correction reason"})
+    assert accepted.status_code == 200, accepted.text
+
+
+def test_a_referral_text_correction_longer_than_a_new_referral_allows_is_a_422(
+    client: TestClient, auth: Tokens
+) -> None:
+    child_id = register(client, auth)
+    referral_id = refer(client, auth, child_id)
+    response = client.post(f"{API}/referrals/{referral_id}/corrections", headers=auth(
+        "case_manager"), json={"field": "trauma_history", "value": "x" * 10_001,
+                               "reason": "Synthetic correction reason"})
+    assert response.status_code == 422, response.text
+    assert detail(response) == "value: trauma_history must be at most 10000 characters"
+    assert version_of(client, auth, f"{API}/referrals/{referral_id}") == 1
+
+
+def test_a_child_correction_follows_the_rules_of_registration(
+    client: TestClient, auth: Tokens
+) -> None:
+    child_id = register(client, auth)
+    refused = {
+        ("date_of_birth", "9999-12-31"): "value: date_of_birth must not be in the future",
+        ("date_of_birth", "17/05/2010"): "value: date_of_birth must be a date (YYYY-MM-DD)",
+        ("date_of_birth", 20100517): "value: date_of_birth must be a date (YYYY-MM-DD)",
+        ("given_name", "x" * 201): "value: given_name must be at most 200 characters",
+        ("area", "cornwall"): "value: area must be one of bristol, north_somerset, "
+                              "south_gloucestershire, banes",
+    }
+    for (field, value), expected in refused.items():
+        response = client.post(f"{API}/children/{child_id}/corrections", headers=auth(
+            "psychologist"), json={"field": field, "value": value,
+                                   "reason": "Synthetic correction reason"})
+        assert response.status_code == 422, response.text
+        assert response.json()["field"] == "value"
+        assert detail(response) == expected
+    assert version_of(client, auth, f"{API}/children/{child_id}") == 1
