@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AfterValidator, AnyHttpUrl, AwareDatetime, BaseModel, Field
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, Field
 
 from services.formulation.consultation import Consultation, ConsultationStatus
 from services.formulation.domain import FormulationCase
@@ -22,6 +22,7 @@ from services.formulation.records import (
 from services.formulation.sequencing import allowed_stages, effective_stage
 from services.formulation.values import DatePrecision, LifeDate, Sensitivity, TimelineCategory
 from shared.domain import Area
+from shared.meetings import MeetingStart
 from shared.vocabulary import Agency, Attendance, TrmStage
 
 
@@ -99,7 +100,7 @@ class InviteeIn(BaseModel):
 class MeetingCreate(BaseModel):
     """Schedule a formulation meeting: in person (venue), online (link) or both."""
 
-    starts_at: AwareDatetime
+    starts_at: MeetingStart
     venue: Short | None = None
     online_link: AnyHttpUrl | None = None
     invitees: list[InviteeIn] = Field(min_length=1, max_length=40)
@@ -109,7 +110,7 @@ class MeetingCreate(BaseModel):
 class MeetingReschedule(BaseModel):
     """Move a scheduled meeting, with a reason."""
 
-    starts_at: AwareDatetime
+    starts_at: MeetingStart
     reason: Reason
     expected_version: ExpectedVersion = None
 

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from services.reviews.caseload import CaseloadEntry
 from services.reviews.domain import ReviewCase
@@ -22,7 +22,7 @@ from services.reviews.values import (
     TransitionKind,
 )
 from shared.domain import Area
-from shared.meetings import AttendanceRecord, Invitee
+from shared.meetings import AttendanceRecord, Invitee, MeetingStart
 from shared.vocabulary import Agency, Attendance, trm_label
 
 
@@ -76,7 +76,7 @@ class InviteeIn(BaseModel):
 class ReviewSchedule(BaseModel):
     """Schedule the due review."""
 
-    starts_at: AwareDatetime
+    starts_at: MeetingStart
     venue: Short | None = None
     online_link: Link | None = None
     invitees: list[InviteeIn] = Field(min_length=1, max_length=50)
@@ -86,7 +86,7 @@ class ReviewSchedule(BaseModel):
 class ReviewReschedule(BaseModel):
     """Move a scheduled review to another time."""
 
-    starts_at: AwareDatetime
+    starts_at: MeetingStart
     reason: Reason
     expected_version: ExpectedVersion = None
 

@@ -7,10 +7,15 @@ request over real HTTP and checks the status, the detail and that nothing was wr
 from __future__ import annotations
 
 from typing import Any
+from uuid import uuid4
 
 from fastapi.testclient import TestClient
 
+from services.formulation.application import FormulationApplication
+from services.runtime import System
+from shared.domain import Area, Meta
 from tests.conftest import Tokens
+from tests.e2e.test_reviews_api import child_in_review, due_review
 
 API = "/api/v1"
 CHILD = {"given_name": "Testy", "family_name": "Synthetic", "date_of_birth": "2010-05-17",
@@ -145,3 +150,58 @@ def test_a_child_correction_follows_the_rules_of_registration(
         assert response.json()["field"] == "value"
         assert detail(response) == expected
     assert version_of(client, auth, f"{API}/children/{child_id}") == 1
+
+
+# ------------------------------------------------------------ meeting and review times
+
+BEYOND_UTC = ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00")
+INVITEES = [{"agency": "education"}, {"agency": "police"}]
+
+
+def formulation_case(system: System) -> str:
+    app = system.apps["formulation"]
+    assert isinstance(app, FormulationApplication)
+    child_id = uuid4()
+    app.open_case(child_id, uuid4(), Area.BRISTOL, Meta("psy-1", "psychologist", "c", "c"))
+    return str(child_id)
+
+
+def test_a_formulation_meeting_time_that_has_no_utc_equivalent_is_a_422_naming_starts_at(
+    client: TestClient, auth: Tokens, system: System
+) -> None:
+    # Stored, such a time made the partner's notice list answer 500 (OverflowError).
+    meetings = f"{API}/children/{formulation_case(system)}/formulation/meetings"
+    for starts_at in (*BEYOND_UTC, "1999-12-31T23:00:00+00:00", "2101-01-01T00:00:00Z"):
+        response = client.post(meetings, headers=auth("psychologist"), json={
+            "starts_at": starts_at, "venue": "Synthetic office", "invitees": INVITEES})
+        assert response.status_code == 422, response.text
+        assert response.json()["field"] == "starts_at"
+        assert detail(response) == "starts_at: must be in the years 2000 to 2100"
+    assert client.get(meetings, headers=auth("psychologist")).json() == []
+    made = client.post(meetings, headers=auth("psychologist"), json={
+        "starts_at": "2024-05-01T10:00:00+01:00", "venue": "Synthetic office",
+        "invitees": INVITEES})
+    assert made.status_code == 201, made.text
+    moved = client.post(f"{meetings}/{made.json()['id']}/reschedule", headers=auth(
+        "psychologist"), json={"starts_at": BEYOND_UTC[1], "reason": "Synthetic reason"})
+    assert moved.status_code == 422, moved.text
+    assert detail(moved) == "starts_at: must be in the years 2000 to 2100"
+
+
+def test_a_review_time_that_has_no_utc_equivalent_is_a_422_naming_starts_at(
+    client: TestClient, auth: Tokens, system: System
+) -> None:
+    # Stored, such a time made the caseload projection fail on every delivery.
+    child_id = child_in_review(system)
+    review_id = due_review(client, auth, child_id)
+    case = f"{API}/review-cases/{child_id}"
+    before = client.get(case, headers=auth("psychologist")).json()["version"]
+    for starts_at in BEYOND_UTC:
+        response = client.post(f"{case}/reviews/{review_id}/schedule", headers=auth(
+            "psychologist"), json={"starts_at": starts_at, "venue": "Synthetic centre",
+                                   "invitees": INVITEES})
+        assert response.status_code == 422, response.text
+        assert response.json()["field"] == "starts_at"
+        assert detail(response) == "starts_at: must be in the years 2000 to 2100"
+    assert client.get(case, headers=auth("psychologist")).json()["version"] == before
+
