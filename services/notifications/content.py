@@ -35,7 +35,10 @@ def human_when(value: str | None) -> str | None:
         return value
     zone = _local_zone()
     if moment.tzinfo is not None and zone is not None:
-        moment = moment.astimezone(zone)
+        try:
+            moment = moment.astimezone(zone)
+        except OverflowError:  # e.g. 0001-01-01T00:00+14:00: no UK time exists; say it as given
+            return value
         return moment.strftime("%A %-d %B %Y, %H:%M (UK time)")
     return moment.strftime("%A %-d %B %Y, %H:%M")
 

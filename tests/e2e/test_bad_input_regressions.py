@@ -7,15 +7,18 @@ request over real HTTP and checks the status, the detail and that nothing was wr
 from __future__ import annotations
 
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from fastapi.testclient import TestClient
 
 from services.formulation.application import FormulationApplication
+from services.notifications.application import NotificationsApplication
+from services.notifications.consumers import NoticeConsumer
 from services.runtime import System
 from shared.domain import Area, Meta
 from tests.conftest import Tokens
 from tests.e2e.test_reviews_api import child_in_review, due_review
+from tests.integration.test_notifications_support import invitees, review_scheduled
 
 API = "/api/v1"
 CHILD = {"given_name": "Testy", "family_name": "Synthetic", "date_of_birth": "2010-05-17",
@@ -205,3 +208,23 @@ def test_a_review_time_that_has_no_utc_equivalent_is_a_422_naming_starts_at(
         assert detail(response) == "starts_at: must be in the years 2000 to 2100"
     assert client.get(case, headers=auth("psychologist")).json()["version"] == before
 
+
+def test_a_notice_stored_with_a_time_beyond_uk_time_is_listed_and_shown_not_a_500(
+    client: TestClient, auth: Tokens, system: System
+) -> None:
+    # Notices queued before start times were bounded: their time is shown as it was given.
+    app = system.apps["notifications"]
+    assert isinstance(app, NotificationsApplication)
+    contact = uuid4()
+    NoticeConsumer(app, system.ledger("notifications"))(review_scheduled(
+        app.cipher, uuid4(), invitees(("education", contact)),
+        starts_at="0001-01-01T00:00:00+14:00"))
+    partner = auth("partner", user=str(contact))
+    listed = client.get(f"{API}/notices", headers=partner)
+    assert listed.status_code == 200, listed.text
+    (notice,) = listed.json()
+    assert notice["when"] == "0001-01-01T00:00:00+14:00"
+    shown = client.get(f"{API}/notices/{notice['id']}", headers=partner)
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["when"] == "0001-01-01T00:00:00+14:00"
+    assert UUID(shown.json()["id"]) == UUID(notice["id"])
