@@ -6,9 +6,11 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 
 from shared.auth import AuthenticationFailed, Authenticator
 from shared.domain import DomainError, Meta, RecordNotFound
@@ -28,6 +30,23 @@ def _field_of(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+def _field_and_rule(err: Any) -> tuple[str, str]:
+    """The field an input error is about and the rule it broke, in the API's own words."""
+    loc = tuple(err.get("loc", ()))
+    if err.get("type") == "json_invalid":
+        # FastAPI puts the character position where the field goes: ("body", 17).
+        ctx = err.get("ctx") or {}
+        where = f" at character {loc[1]}" if len(loc) > 1 else ""
+        return "body", f"is not valid JSON ({ctx.get('error', 'decode error')}{where})"
+    message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    return _field_of(loc), message
+
+
+# What FastAPI answers when reading the body fails other than as a JSON syntax error (bytes that
+# are not UTF-8, nesting too deep for the parser).
+UNREADABLE_BODY = "There was an error parsing the body"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map domain errors, validation errors and failed authentication to clear responses."""
 
@@ -43,12 +62,19 @@ def install_error_handlers(app: FastAPI) -> None:
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = []
         for err in exc.errors():
-            message = str(err.get("msg", "invalid"))
-            message = message.removeprefix("Value error, ")
-            errors.append({"field": _field_of(tuple(err.get("loc", ()))), "rule": message})
+            field, rule = _field_and_rule(err)
+            errors.append({"field": field, "rule": rule})
         detail = "; ".join(f"{e['field']}: {e['rule']}" for e in errors)
         body = Problem(detail=detail, field=errors[0]["field"] if errors else None, errors=errors)
         return JSONResponse(body.model_dump(exclude_none=True), status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 400 and exc.detail == UNREADABLE_BODY:
+            body = Problem(detail="body: is not readable as JSON (it must be UTF-8 and not "
+                           "nested too deeply)", field="body")
+            return JSONResponse(body.model_dump(exclude_none=True), status_code=400)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(AuthenticationFailed)
     async def auth_failed(_request: Request, exc: AuthenticationFailed) -> JSONResponse:

@@ -228,3 +228,41 @@ def test_a_notice_stored_with_a_time_beyond_uk_time_is_listed_and_shown_not_a_50
     assert shown.status_code == 200, shown.text
     assert shown.json()["when"] == "0001-01-01T00:00:00+14:00"
     assert UUID(shown.json()["id"]) == UUID(notice["id"])
+
+
+# ------------------------------------------------------------------ unreadable bodies
+
+
+def post_raw(client: TestClient, auth: Tokens, body: bytes) -> Any:
+    return client.post(f"{API}/children", content=body, headers={
+        **auth("case_manager"), "content-type": "application/json"})
+
+
+def test_a_body_that_is_not_json_is_a_422_naming_the_body_not_a_character_position(
+    client: TestClient, auth: Tokens
+) -> None:
+    response = post_raw(client, auth, b'{"given_name": "Testy",}')
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "body"
+    assert detail(response) == (
+        "body: is not valid JSON (Expecting property name enclosed in double quotes at "
+        "character 23)")
+
+
+def test_a_body_that_is_not_utf8_or_nested_too_deeply_is_a_400_naming_the_body(
+    client: TestClient, auth: Tokens
+) -> None:
+    for body in (b'{"given_name": "\xc3\x28"}', b"[" * 100_000 + b"]" * 100_000):
+        response = post_raw(client, auth, body)
+        assert response.status_code == 400, response.text
+        assert response.json() == {
+            "detail": "body: is not readable as JSON (it must be UTF-8 and not nested too "
+                      "deeply)", "field": "body"}
+
+
+def test_other_http_errors_keep_their_usual_answers(client: TestClient, auth: Tokens) -> None:
+    assert client.get(f"{API}/no-such-thing", headers=auth("psychologist")).json() == {
+        "detail": "Not Found"}
+    wrong_method = client.delete(f"{API}/children", headers=auth("case_manager"))
+    assert wrong_method.status_code == 405
+    assert wrong_method.headers["allow"] == "POST"
