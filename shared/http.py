@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
@@ -93,11 +93,68 @@ def authenticate(
     return authenticator.authenticate(authorization)
 
 
-def requires(action: str) -> Callable[..., Principal]:
-    """A dependency that authenticates the caller and checks the role may do `action`."""
+NUL_RULE = "must not contain NUL characters (\\u0000)"
+SURROGATE_RULE = "must be valid Unicode text (it holds a lone surrogate)"
 
-    def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return NUL_RULE
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return SURROGATE_RULE
+    return None
+
+
+def _unstorable_texts(document: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Where a JSON document holds text no store can keep, and why (walked without recursion).
+
+    PostgreSQL text refuses NUL, and no UTF-8 encoding holds a lone surrogate; either would
+    fail deep in a store or a read model, after other writes of the same request.
+    """
+    stack: list[tuple[tuple[str | int, ...], Any]] = [(("body",), document)]
+    while stack:
+        loc, value = stack.pop()
+        if isinstance(value, str):
+            rule = _text_problem(value)
+            if rule is not None:
+                yield loc, rule
+        elif isinstance(value, dict):
+            stack.extend(((*loc, str(k)), v) for k, v in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend(((*loc, i), v) for i, v in reversed(list(enumerate(value))))
+
+
+async def refuse_unstorable_text(request: Request) -> None:
+    """422 naming the field when a query parameter or the JSON body holds unstorable text."""
+    errors: list[dict[str, Any]] = []
+    for name, value in request.query_params.multi_items():
+        rule = _text_problem(value)
+        if rule is not None:
+            errors.append({"type": "text_unstorable", "loc": ("query", name), "msg": rule})
+    body = await request.body()
+    if body:
+        try:
+            document = await request.json()
+        except (ValueError, RecursionError):  # not JSON: the route's own parsing reports it
+            document = None
+        errors.extend({"type": "text_unstorable", "loc": loc, "msg": rule}
+                      for loc, rule in _unstorable_texts(document))
+    if errors:
+        raise RequestValidationError(errors)
+
+
+def requires(action: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A dependency that authenticates the caller, checks the role may do `action`, then
+    refuses input text that no store could keep (NUL characters, lone surrogates)."""
+
+    async def dependency(
+        request: Request, principal: Annotated[Principal, Depends(authenticate)]
+    ) -> Principal:
         check(principal, action)
+        await refuse_unstorable_text(request)
         return principal
 
     dependency.ecm_action = action  # type: ignore[attr-defined]

@@ -6,16 +6,19 @@ request over real HTTP and checks the status, the detail and that nothing was wr
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 from uuid import UUID, uuid4
 
+import pytest
 from fastapi.testclient import TestClient
 
 from services.formulation.application import FormulationApplication
 from services.notifications.application import NotificationsApplication
 from services.notifications.consumers import NoticeConsumer
-from services.runtime import System
+from services.runtime import System, create_api
 from shared.domain import Area, Meta
+from shared.settings import Settings
 from tests.conftest import Tokens
 from tests.e2e.test_reviews_api import child_in_review, due_review
 from tests.integration.test_notifications_support import invitees, review_scheduled
@@ -266,3 +269,81 @@ def test_other_http_errors_keep_their_usual_answers(client: TestClient, auth: To
     wrong_method = client.delete(f"{API}/children", headers=auth("case_manager"))
     assert wrong_method.status_code == 405
     assert wrong_method.headers["allow"] == "POST"
+
+
+# ------------------------------------------------------------------ NUL characters
+
+NUL_RULE = "must not contain NUL characters (\\u0000)"
+PARTNER = {"agency": "education", "name": "Pat Teacher", "email": "pat@school.example.org"}
+
+
+def test_a_nul_character_in_body_text_is_a_422_naming_the_nested_field(
+    client: TestClient, auth: Tokens, system: System
+) -> None:
+    # PostgreSQL text cannot hold NUL: stored, it broke the partner directory and caseload.
+    response = client.post(f"{API}/partners", headers=auth("senior_practitioner"),
+                           json={**PARTNER, "name": "Pat\x00Teacher"})
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "name"
+    assert detail(response) == f"name: {NUL_RULE}"
+    assert client.get(f"{API}/partners", headers=auth("admin")).json() == []
+    child_id = child_in_review(system)
+    review_id = due_review(client, auth, child_id)
+    scheduled = client.post(
+        f"{API}/review-cases/{child_id}/reviews/{review_id}/schedule",
+        headers=auth("psychologist"), json={
+            "starts_at": "2024-05-01T10:00:00+01:00", "venue": "Synthetic centre",
+            "invitees": [{"agency": "education"}, {"agency": "police\x00"}]})
+    assert scheduled.status_code == 422, scheduled.text
+    assert detail(scheduled) == f"invitees.1.agency: {NUL_RULE}"
+
+
+def test_a_nul_character_in_a_query_parameter_is_a_422_naming_the_parameter(
+    client: TestClient, auth: Tokens
+) -> None:
+    for path, name in ((f"{API}/caseload/reviews", "worker"),
+                       (f"{API}/supervision-sessions", "practitioner_id"),
+                       (f"{API}/supervision-sessions", "supervisor_id")):
+        response = client.get(path, params={name: "sp\x001"}, headers=auth("psychologist"))
+        assert response.status_code == 422, response.text
+        assert response.json()["field"] == name
+        assert detail(response) == f"{name}: {NUL_RULE}"
+
+
+def test_unstorable_text_is_checked_only_after_authentication_and_the_policy(
+    client: TestClient, auth: Tokens
+) -> None:
+    body = {**PARTNER, "name": "Pat\x00Teacher"}
+    assert client.post(f"{API}/partners", json=body).status_code == 401
+    assert client.post(f"{API}/partners", json=body,
+                       headers=auth("evaluator")).status_code == 403
+
+
+@pytest.fixture
+def pg_client(pg_settings: Settings) -> Iterator[TestClient]:
+    """The whole API on PostgreSQL (skipped unless ECM_TEST_POSTGRES_URL is set)."""
+    built = System.build(pg_settings)
+    try:
+        with TestClient(create_api(built)) as c:
+            yield c
+    finally:
+        built.close()
+
+
+def test_on_postgresql_a_nul_character_is_refused_and_the_directory_and_caseload_still_answer(
+    pg_client: TestClient, pg_settings: Settings
+) -> None:
+    auth = Tokens(pg_settings)
+    refused = pg_client.post(f"{API}/partners", headers=auth("senior_practitioner"),
+                             json={**PARTNER, "email": "pat\x00@school.example.org"})
+    assert refused.status_code == 422, refused.text
+    assert detail(refused) == f"email: {NUL_RULE}"
+    assert pg_client.post(f"{API}/partners", headers=auth("senior_practitioner"),
+                          json=PARTNER).status_code == 201
+    listed = pg_client.get(f"{API}/partners", headers=auth("admin"))
+    assert listed.status_code == 200, listed.text
+    assert [p["name"] for p in listed.json()] == ["Pat Teacher"]
+    caseload = pg_client.get(f"{API}/caseload/reviews", params={"worker": "sp\x001"},
+                             headers=auth("psychologist"))
+    assert caseload.status_code == 422, caseload.text
+    assert detail(caseload) == f"worker: {NUL_RULE}"
