@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, Field
 
 from shared.vocabulary import Agency, Attendance
 
@@ -26,8 +26,11 @@ def plausible_start(value: datetime) -> datetime:
     return value
 
 
-MeetingStart = Annotated[AwareDatetime, AfterValidator(plausible_start)]
-"""When a meeting or review starts: with a time zone, in the years 2000 to 2100."""
+MeetingStart = Annotated[
+    AwareDatetime,
+    AfterValidator(plausible_start),
+    Field(description="When it starts, with a time zone, in the years 2000 to 2100."),
+]
 
 
 @dataclass(frozen=True)
