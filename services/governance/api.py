@@ -11,13 +11,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from services.governance.erasure import erase_child
+from services.governance.erasure import child_is_known, erase_child
 from services.governance.history import child_history
 from services.governance.integrity import verify
 from services.governance.sar import provide_subject_access, render_html
 from services.governance.stores import all_stores
 from services.runtime import System
-from shared.domain import NotFound
+from shared.domain import RecordNotFound
 from shared.http import meta_for, requires
 from shared.policy import Principal
 
@@ -95,9 +95,9 @@ def audit_trail(
 ) -> AuditTrail:
     """Who changed what about the child, when and why (personal values are not shown)."""
     stores = all_stores(system)
+    if not child_is_known(stores, child_id):  # not just any id that some event mentions
+        raise RecordNotFound(f"child {child_id} not found")
     entries = child_history(stores, child_id, decrypt=False)
-    if not entries:
-        raise NotFound(f"child {child_id} not found")
     return AuditTrail(child_id=child_id, erased=system.vault.is_erased(child_id),
                       events=[AuditEvent.model_validate(e.as_dict()) for e in entries])
 

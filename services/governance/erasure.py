@@ -10,7 +10,7 @@ from uuid import UUID
 from services.governance.application import GovernanceApplication
 from services.governance.domain import MIN_REASON_LENGTH
 from services.referrals.domain import Child
-from shared.domain import Conflict, Invalid, Meta, NotFound
+from shared.domain import Conflict, Invalid, Meta, NotFound, RecordNotFound
 
 if TYPE_CHECKING:
     from services.runtime import System
@@ -59,7 +59,7 @@ def erase_child(system: System, child_id: UUID, meta: Meta, today: date) -> Eras
     if app.erasure_of(child_id) is not None:
         raise Conflict(f"child_id: child {child_id} was already erased", field="child_id")
     if not child_is_known(system, child_id):
-        raise NotFound(f"child {child_id} not found")
+        raise RecordNotFound(f"child {child_id} not found")
     destroyed = system.vault.erase(child_id)
     erasure_id = app.record_erasure(child_id, today, destroyed, meta)
     return ErasureDone(child_id=child_id, erasure_id=erasure_id, key_destroyed=destroyed)

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from services.governance.erasure import governance
+from services.governance.erasure import child_is_known, governance
 from services.governance.history import child_history, current_records, plain
-from shared.domain import Meta, NotFound
+from shared.domain import Meta, RecordNotFound
 
 if TYPE_CHECKING:
     from services.runtime import System
@@ -33,9 +33,9 @@ def notices_sent(system: System, child_id: UUID,
 def subject_access_document(system: System, child_id: UUID, meta: Meta,
                             produced_at: datetime) -> dict[str, Any]:
     """Everything held about the child: every event decrypted in order, records, notices."""
+    if not child_is_known(system, child_id):  # not just any id that some event mentions
+        raise RecordNotFound(f"child {child_id} not found")
     entries = child_history(system, child_id, decrypt=True)
-    if not entries:
-        raise NotFound(f"child {child_id} not found")
     history = [e.as_dict() for e in entries]
     erasure = governance(system).erasure_of(child_id) if "governance" in system.apps else None
     return {

@@ -347,3 +347,18 @@ def test_on_postgresql_a_nul_character_is_refused_and_the_directory_and_caseload
                              headers=auth("psychologist"))
     assert caseload.status_code == 422, caseload.text
     assert detail(caseload) == f"worker: {NUL_RULE}"
+
+
+def test_an_audit_trail_asked_for_by_a_referral_id_is_not_found(
+    client: TestClient, auth: Tokens
+) -> None:
+    child = client.post("/api/v1/children", headers=auth("case_manager"), json={
+        "given_name": "Audit", "family_name": "Synthetic", "date_of_birth": "2011-01-01",
+        "area": "bristol"}).json()["id"]
+    referral = client.post("/api/v1/referrals", headers=auth("case_manager"), json={
+        "child_id": child, "reason": "synthetic", "trauma_history": "synthetic",
+        "expected_involvement_months": 6}).json()["id"]
+    assert client.get(f"/api/v1/audit/children/{child}", headers=auth("auditor")).status_code == 200
+    for path in (f"/api/v1/audit/children/{referral}", f"/api/v1/audit/children/{referral}/sar"):
+        response = client.get(path, headers=auth("auditor"))
+        assert response.status_code == 404 and response.json() == {"detail": "not found"}
