@@ -21,7 +21,7 @@ from eventsourcing.persistence import (
 )
 
 from shared.crypto import FieldCipher, KeyVault
-from shared.domain import Conflict, EcmAggregate, NotFound, RecordNotFound
+from shared.domain import Conflict, EcmAggregate, Invalid, NotFound, RecordNotFound
 from shared.settings import Settings
 from shared.sql import ensure_pg_schema
 from shared.transcoding import register_ecm_transcodings
@@ -173,6 +173,8 @@ def load_as_of(app: EcmApplication, cls: type[A], aggregate_id: UUID, what: str,
                as_of: date) -> A:
     """The aggregate as it stood at the end of `as_of` (point in time)."""
     app.load(cls, aggregate_id, what)  # NotFound for unknown ids, whatever the date
+    if as_of > date.today():
+        raise Invalid("as_of: must not be in the future", field="as_of")
     cutoff = end_of_day(as_of)
     version = None
     for stored in app.events.get(aggregate_id):

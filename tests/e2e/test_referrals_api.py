@@ -211,3 +211,12 @@ def test_openapi_and_asyncapi_documents_are_served(client: TestClient) -> None:
     assert document["channels"]["referrals.ReferralAccepted"]["address"] == (
         "ecm.referrals.ReferralAccepted")
     assert client.get("/health").json()["status"] == "ok"
+
+
+def test_a_record_cannot_be_shown_as_it_will_stand_in_the_future(client: TestClient,
+                                                                 auth: Tokens) -> None:
+    child_id = register(client, auth)
+    response = client.get(f"/api/v1/children/{child_id}?as_of=2999-01-01",
+                          headers=auth("case_manager"))
+    assert response.status_code == 422
+    assert response.json()["detail"] == "as_of: must not be in the future"
