@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from shared.vocabulary import Agency, Attendance
 
@@ -74,3 +74,28 @@ class AttendanceRecord:
         """Back from the stored form."""
         return cls(Agency(data["agency"]), data.get("contact_id"),
                    Attendance(data["attendance"]), bool(data.get("joined_on_the_day")))
+
+
+class InviteeIn(BaseModel):
+    """An agency to invite, and the named contact there (partner directory id) if known."""
+
+    agency: Agency
+    contact_id: UUID | None = None
+
+    def to_invitee(self) -> Invitee:
+        """The value object."""
+        return Invitee(self.agency, self.contact_id)
+
+
+class AttendanceIn(BaseModel):
+    """Whether an invited agency or contact came (or someone who joined on the day)."""
+
+    agency: Agency
+    contact_id: UUID | None = None
+    attendance: Attendance
+    joined_on_the_day: bool = False
+
+    def to_record(self) -> AttendanceRecord:
+        """The value object."""
+        return AttendanceRecord(self.agency, self.contact_id, self.attendance,
+                                self.joined_on_the_day)

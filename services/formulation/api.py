@@ -53,7 +53,6 @@ from services.formulation.values import (
 )
 from shared.domain import Forbidden, Invalid, NotFound
 from shared.http import meta_for, requires
-from shared.meetings import AttendanceRecord, Invitee
 from shared.policy import ECM_STAFF, Principal, check, may
 from shared.vocabulary import Agency
 
@@ -223,7 +222,7 @@ def schedule_meeting(
         starts_at=body.starts_at,
         venue=body.venue,
         online_link=str(body.online_link) if body.online_link else None,
-        invitees=[Invitee(i.agency, i.contact_id) for i in body.invitees],
+        invitees=[i.to_invitee() for i in body.invitees],
         meta=meta_for(principal, request),
         expected_version=body.expected_version,
     )
@@ -283,10 +282,7 @@ def record_meeting_held(
         child_id,
         meeting_id,
         held_on=body.held_on,
-        attendance=[
-            AttendanceRecord(a.agency, a.contact_id, a.attendance, a.joined_on_the_day)
-            for a in body.attendance
-        ],
+        attendance=[a.to_record() for a in body.attendance],
         notes=body.notes,
         meta=meta_for(principal, request),
         expected_version=body.expected_version,

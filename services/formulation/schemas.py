@@ -22,7 +22,7 @@ from services.formulation.records import (
 from services.formulation.sequencing import allowed_stages, effective_stage
 from services.formulation.values import DatePrecision, LifeDate, Sensitivity, TimelineCategory
 from shared.domain import Area
-from shared.meetings import MeetingStart
+from shared.meetings import AttendanceIn, InviteeIn, MeetingStart
 from shared.vocabulary import Agency, Attendance, TrmStage
 
 
@@ -90,11 +90,6 @@ class ReasonCreate(BaseModel):
     expected_version: ExpectedVersion = None
 
 
-class InviteeIn(BaseModel):
-    """An agency to invite, and the named contact (partner directory id) if known."""
-
-    agency: Agency
-    contact_id: UUID | None = None
 
 
 class MeetingCreate(BaseModel):
@@ -115,13 +110,6 @@ class MeetingReschedule(BaseModel):
     expected_version: ExpectedVersion = None
 
 
-class AttendanceIn(BaseModel):
-    """Attendance of one invited agency or contact (or one who joined on the day)."""
-
-    agency: Agency
-    contact_id: UUID | None = None
-    attendance: Attendance
-    joined_on_the_day: bool = False
 
 
 class MeetingHeldCreate(BaseModel):

@@ -22,7 +22,7 @@ from services.reviews.values import (
     TransitionKind,
 )
 from shared.domain import Area
-from shared.meetings import AttendanceRecord, Invitee, MeetingStart
+from shared.meetings import AttendanceIn, AttendanceRecord, Invitee, InviteeIn, MeetingStart
 from shared.vocabulary import Agency, Attendance, trm_label
 
 
@@ -66,11 +66,6 @@ class WorkerUpdate(BaseModel):
     expected_version: ExpectedVersion = None
 
 
-class InviteeIn(BaseModel):
-    """An agency invited, and the named contact there (partner directory id) if any."""
-
-    agency: Agency
-    contact_id: UUID | None = None
 
 
 class ReviewSchedule(BaseModel):
@@ -98,13 +93,6 @@ class ReasonIn(BaseModel):
     expected_version: ExpectedVersion = None
 
 
-class AttendanceIn(BaseModel):
-    """Whether an invited agency or contact came (or someone who joined on the day)."""
-
-    agency: Agency
-    contact_id: UUID | None = None
-    attendance: Attendance
-    joined_on_the_day: bool = False
 
 
 class ProgressIn(BaseModel):
@@ -331,13 +319,12 @@ class SupervisionPublic(BaseModel):
 
 def to_invitees(items: list[InviteeIn]) -> list[Invitee]:
     """Invitees as the domain takes them."""
-    return [Invitee(i.agency, i.contact_id) for i in items]
+    return [i.to_invitee() for i in items]
 
 
 def to_attendance(items: list[AttendanceIn]) -> list[AttendanceRecord]:
     """Attendance as the domain takes it."""
-    return [AttendanceRecord(a.agency, a.contact_id, a.attendance, a.joined_on_the_day)
-            for a in items]
+    return [a.to_record() for a in items]
 
 
 def to_progress(items: list[ProgressIn]) -> list[ProgressRecord]:
