@@ -155,7 +155,6 @@ async def run_node(
                     relay = Relay(app, plugin.contracts, js, positions,
                                   batch_size=settings.relay_batch_size,
                                   poll_seconds=settings.relay_poll_seconds, leader=lock)
-                    system.extras[f"relay:{plugin.name}"] = relay
                     tasks.append(asyncio.create_task(relay.run(stop), name=f"relay-{plugin.name}"))
         if run_consumers:
             consumers = system.consumers()

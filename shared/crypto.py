@@ -21,7 +21,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    delete,
     insert,
     select,
     text,
@@ -186,16 +185,6 @@ class KeyVault:
                 select(child_keys.c.erased_at).where(child_keys.c.child_id == str(child_id))
             ).first()
         return row is not None and row.erased_at is not None
-
-    def forget_all(self) -> None:
-        """Drop the in-memory key cache (used after erasure elsewhere and in tests)."""
-        with self._lock:
-            self._cache.clear()
-
-    def delete_everything_for_tests(self) -> None:
-        """Remove every key; only for test teardown."""
-        with self.engine.begin() as conn:
-            conn.execute(delete(child_keys))
 
 
 class FieldCipher:

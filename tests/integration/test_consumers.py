@@ -75,7 +75,6 @@ async def test_a_failing_message_is_retried_with_backoff_then_parked_and_can_be_
     system = System.build(settings, ["referrals"])
     ledger = Ledger(system.engine("flaky-read"))
     consumer = Consumer("flaky", "ecm.referrals.ChildRegistered", flaky, ledger)
-    system.extras["test-consumers"] = [consumer]
     original = system.consumers
     system.consumers = lambda: [*original(), consumer]  # type: ignore[method-assign]
     async with running_node(settings.model_copy(update={"consumer_max_deliver": 3}), nats_server,
