@@ -284,11 +284,11 @@ def parked_replay(
     authorise(settings, token, "ops.replay", dev_operator=True)
     system = System.build(settings)
     try:
-        matches = [c for c in system.consumers() if c.name == consumer_name]
-        if not matches:
+        consumers = {c.name: c for c in system.consumers()}
+        if consumer_name not in consumers:
             console.print(f"[red]no consumer named {consumer_name}[/red]")
             raise typer.Exit(2)
-        failures = replay_parked(matches[0])
+        failures = replay_parked(consumers[consumer_name])
     finally:
         system.close()
     for parked_id, error in failures:
@@ -309,12 +309,13 @@ def rebuild(
     authorise(settings, token, "ops.replay", dev_operator=True)
     system = System.build(settings)
     try:
-        matches = [c for c in system.consumers() if c.name == consumer_name]
-        if not matches or matches[0].reset is None:
-            names = ", ".join(c.name for c in system.consumers() if c.reset is not None)
+        resets = {c.name: c.reset for c in system.consumers() if c.reset is not None}
+        reset = resets.get(consumer_name)
+        if reset is None:
+            names = ", ".join(resets)
             console.print(f"[red]no rebuildable read model {consumer_name}; try: {names}[/red]")
             raise typer.Exit(2)
-        matches[0].reset()
+        reset()
         asyncio.run(_forget_consumer(settings, consumer_name))
     finally:
         system.close()
