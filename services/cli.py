@@ -162,10 +162,11 @@ def status(data_dir: DataDir = None, token: Token = None) -> None:
                                                 "lag")))
     console.print(table)
     consumers = Table(title="Consumers")
-    for column in ("consumer", "processed", "parked"):
+    for column in ("consumer", "stream position", "pending", "parked"):
         consumers.add_column(column)
     for row in rows["consumers"]:
-        consumers.add_row(row["consumer"], str(row["processed"]), str(row["parked"]))
+        consumers.add_row(row["consumer"], str(row["position"]), str(row["pending"]),
+                          str(row["parked"]))
     console.print(consumers)
     if rows.get("error"):
         console.print(f"[yellow]{rows['error']}[/yellow]")
@@ -174,6 +175,7 @@ def status(data_dir: DataDir = None, token: Token = None) -> None:
 async def _status(system: System) -> dict[str, Any]:
     positions = PositionStore(system.ops)
     published: dict[str, int | str] = {}
+    pending: dict[str, int] = {}
     error = ""
     try:
         nc = await asyncio.wait_for(
@@ -181,6 +183,10 @@ async def _status(system: System) -> dict[str, Any]:
         js = nc.jetstream()
         for name in system.apps:
             published[name] = await count_messages(js, f"ecm.{name}.>")
+        for consumer in system.consumers():
+            with contextlib.suppress(NotFoundError):
+                info = await js.consumer_info(STREAM, consumer.name)
+                pending[consumer.name] = info.num_pending or 0
         await nc.close()
     except Exception as e:  # NATS down: still report the stores
         error = f"NATS not reachable at {_nats_url(system.settings)}: {type(e).__name__}"
@@ -194,8 +200,9 @@ async def _status(system: System) -> dict[str, Any]:
     consumers: list[dict[str, object]] = []
     for consumer in system.consumers():
         consumers.append({"consumer": consumer.name,
-                          "processed": consumer.ledger.processed_count(consumer.name),
-                          "parked": len(consumer.ledger.parked(consumer.name))})
+                          "position": await asyncio.to_thread(consumer.sink.position),
+                          "pending": pending.get(consumer.name, "?"),
+                          "parked": len(await asyncio.to_thread(consumer.sink.parked))})
     return {"services": services, "consumers": consumers, "error": error}
 
 
@@ -265,7 +272,7 @@ def parked_list(data_dir: DataDir = None, token: Token = None) -> None:
         for column in ("id", "consumer", "message", "attempts", "error"):
             table.add_column(column)
         for consumer in system.consumers():
-            for row in consumer.ledger.parked(consumer.name):
+            for row in consumer.sink.parked():
                 table.add_row(str(row["id"]), row["consumer"], row["message_id"],
                               str(row["attempts"]), row["error"][:80])
         console.print(table)
@@ -300,35 +307,64 @@ def parked_replay(
 
 @app.command()
 def rebuild(
-    consumer_name: Annotated[str, typer.Argument(help="The read model's consumer name")],
+    consumer_name: Annotated[str | None, typer.Argument(help="The read model's consumer name")]
+    = None,
+    all_models: Annotated[bool, typer.Option("--all", help="Every read model")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Compare live with a fresh rebuild; "
+                                        "exit 1 on any difference")] = False,
     data_dir: DataDir = None,
     token: Token = None,
 ) -> None:
-    """Rebuild a read model from the stream (run with the system stopped)."""
+    """Rebuild read models from the stores in stream order (system stopped or running)."""
+    from rich.progress import MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from services import rebuild as rebuilding
+
     settings = _settings(data_dir)
     authorise(settings, token, "ops.replay", dev_operator=True)
     system = System.build(settings)
     try:
-        resets = {c.name: c.reset for c in system.consumers() if c.reset is not None}
-        reset = resets.get(consumer_name)
-        if reset is None:
-            names = ", ".join(resets)
-            console.print(f"[red]no rebuildable read model {consumer_name}; try: {names}[/red]")
+        models = {c.name: c for c in system.consumers() if c.rebuildable}
+        if all_models or (check and consumer_name is None):
+            chosen = list(models.values())
+        elif consumer_name in models:
+            chosen = [models[consumer_name]]
+        else:
+            console.print(f"[red]no read model {consumer_name!r}; "
+                          f"choose one of: {', '.join(models)} (or --all)[/red]")
             raise typer.Exit(2)
-        reset()
-        asyncio.run(_forget_consumer(settings, consumer_name))
+        differences: list[Any] = []
+        columns = (TextColumn("{task.description}"), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("{task.fields[rate]:.0f} events/s"))
+        with Progress(*columns, console=console) as bar:
+            for consumer in chosen:
+                task = bar.add_task(consumer.name, total=None, rate=0.0)
+
+                def advance(count: int, task: Any = task) -> None:
+                    bar.advance(task, count)
+                    done = bar.tasks[task]
+                    bar.update(task, rate=(done.completed / done.elapsed) if done.elapsed
+                               else 0.0)
+
+                if check:
+                    differences += rebuilding.check(system, consumer, advance)
+                else:
+                    rebuilding.rebuild(system, consumer, advance)
+            if check and "notifications" in system.apps:
+                task = bar.add_task("notice queue", total=None, rate=0.0)
+                differences += rebuilding.check_notices(
+                    system, lambda n: bar.advance(task, n))
     finally:
         system.close()
-    console.print(f"{consumer_name} emptied; it replays the whole stream on the next start")
-
-
-async def _forget_consumer(settings: Settings, name: str) -> None:
-    nc = await connect(settings, _nats_url(settings), reconnect=False)
-    try:
-        with contextlib.suppress(NotFoundError):
-            await nc.jetstream().delete_consumer(STREAM, name)
-    finally:
-        await nc.close()
+    if not check:
+        console.print(f"rebuilt: {', '.join(c.name for c in chosen)}")
+        return
+    for difference in differences:
+        console.print(difference.describe(), markup=False)
+    if differences:
+        console.print(f"[red]{len(differences)} difference(s) between live and rebuilt[/red]")
+        raise typer.Exit(1)
+    console.print("live equals rebuild")
 
 
 @app.command("asyncapi")

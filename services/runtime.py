@@ -12,14 +12,13 @@ from uuid import uuid4
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
-from faststream.nats import NatsBroker, NatsUserPassword
 from sqlalchemy import Engine
 
 from services.plugin import ServicePlugin
 from services.registry import plugins_named
 from shared.auth import Authenticator
 from shared.bus import connect, ensure_stream
-from shared.consumer import Consumer, Ledger, attach
+from shared.consumer import Consumer, Runner
 from shared.contracts import ContractRegistry, asyncapi
 from shared.crypto import KeyVault, load_master_key
 from shared.http import install_error_handlers
@@ -42,7 +41,6 @@ class System:
     ops: Engine
     apps: dict[str, EcmApplication] = field(default_factory=dict)
     engines: dict[str, Engine] = field(default_factory=dict)
-    ledgers: dict[str, Ledger] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -67,12 +65,6 @@ class System:
         if schema not in self.engines:
             self.engines[schema] = make_engine(self.settings, schema)
         return self.engines[schema]
-
-    def ledger(self, schema: str) -> Ledger:
-        """The consumer ledger living beside the read model in `schema`."""
-        if schema not in self.ledgers:
-            self.ledgers[schema] = Ledger(self.engine(schema))
-        return self.ledgers[schema]
 
     def registries(self) -> list[ContractRegistry]:
         """Contract registries of the served services."""
@@ -142,7 +134,6 @@ async def run_node(
     js = nc.jetstream()
     await ensure_stream(js, settings)
     tasks: list[asyncio.Task[None]] = []
-    broker: NatsBroker | None = None
     server: ApiServer | None = None
     try:
         if run_relays:
@@ -157,17 +148,9 @@ async def run_node(
                                   poll_seconds=settings.relay_poll_seconds, leader=lock)
                     tasks.append(asyncio.create_task(relay.run(stop), name=f"relay-{plugin.name}"))
         if run_consumers:
-            consumers = system.consumers()
-            if consumers:
-                security = (
-                    NatsUserPassword(settings.nats_user, settings.nats_password)
-                    if settings.nats_user and settings.nats_password else None
-                )
-                broker = NatsBroker(nats_url, security=security, max_reconnect_attempts=-1,
-                                    reconnect_time_wait=1, logger=None)
-                for consumer in consumers:
-                    attach(broker, consumer, settings)
-                await broker.start()
+            for consumer in system.consumers():
+                runner = Runner(consumer, js, settings)
+                tasks.append(asyncio.create_task(runner.run(stop), name=consumer.name))
             for plugin in system.plugins:
                 if plugin.background is not None:
                     job = plugin.background(system, stop)
@@ -191,8 +174,6 @@ async def run_node(
         for task in tasks:
             with contextlib.suppress(asyncio.TimeoutError, Exception):
                 await asyncio.wait_for(task, 10)
-        if broker is not None:
-            await broker.stop()
         with contextlib.suppress(Exception):
             await nc.drain()
 

@@ -53,6 +53,13 @@ class Envelope(BaseModel):
         return subject_for(self.service, self.event_type)
 
 
+def caused_by(envelope: Envelope) -> Meta:
+    """Metadata for a change a message caused: its actor and reason, in its conversation."""
+    return Meta(actor_id=envelope.actor.id, actor_role=envelope.actor.role,
+                correlation_id=envelope.correlation_id, causation_id=envelope.message_id,
+                reason=envelope.reason)
+
+
 def subject_for(service: str, event_type: str) -> str:
     """`ecm.<service>.<event>`."""
     return f"{SUBJECT_PREFIX}.{service}.{event_type}"

@@ -79,6 +79,18 @@ class Conflict(DomainError):
     status = 409
 
 
+class ConcurrentWrite(Conflict):
+    """Another writer saved the same aggregate first; loading again and retrying may succeed."""
+
+
+class MissingPrecondition(DomainError):
+    """A message needs something that is not there (a case, an intervention, a meeting).
+
+    With messages applied in stream order this should not happen; the consumer retries the
+    message (holding back those behind it) and parks it after its last attempt.
+    """
+
+
 class Invalid(DomainError):
     """The command's content breaks a rule of the domain."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from nats.js import JetStreamContext
@@ -25,6 +26,13 @@ relay_positions = Table(
     Column("position", Integer, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+stream_index = Table(
+    "stream_index",
+    metadata,
+    Column("service", String(64), primary_key=True),
+    Column("notification_id", Integer, primary_key=True),
+    Column("seq", Integer, nullable=False),
+)
 
 
 class PositionStore:
@@ -42,8 +50,10 @@ class PositionStore:
             ).scalar()
         return int(value or 0)
 
-    def save(self, service: str, position: int) -> None:
-        """Save a position (upsert; never moves backwards)."""
+    def save(self, service: str, position: int,
+             published: Sequence[tuple[int, int]] = ()) -> None:
+        """Save a position (upsert; never moves backwards) and where each published
+        notification sits on the stream, as (notification id, stream sequence) pairs."""
         values = {"service": service, "position": position, "updated_at": datetime.now(UTC)}
         dialect = self.engine.dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -55,6 +65,27 @@ class PositionStore:
         )
         with self.engine.begin() as conn:
             conn.execute(stmt)
+            if published:
+                conn.execute(insert(stream_index).values([
+                    {"service": service, "notification_id": nid, "seq": seq}
+                    for nid, seq in published
+                ]).on_conflict_do_nothing(index_elements=["service", "notification_id"]))
+
+    def seq_of(self, service: str, notification_id: int) -> int | None:
+        """The stream sequence of a published notification, if the index has it."""
+        with self.engine.connect() as conn:
+            value = conn.execute(select(stream_index.c.seq).where(
+                stream_index.c.service == service,
+                stream_index.c.notification_id == notification_id)).scalar()
+        return int(value) if value is not None else None
+
+    def sequences(self, service: str, start: int, stop: int) -> dict[int, int]:
+        """Stream sequences of the notifications `start`..`stop` (inclusive) of `service`."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(stream_index.c.notification_id, stream_index.c.seq).where(
+                stream_index.c.service == service,
+                stream_index.c.notification_id.between(start, stop)))
+            return {int(r.notification_id): int(r.seq) for r in rows}
 
 
 async def last_published(js: JetStreamContext, service: str) -> int:
@@ -103,14 +134,39 @@ class Relay:
         on_stream = await last_published(self.js, self.service)
         self.position = max(saved, on_stream)
         if on_stream > saved:
-            await asyncio.to_thread(self.positions.save, self.service, on_stream)
+            published = await self._published_after(saved, on_stream)
+            await asyncio.to_thread(self.positions.save, self.service, on_stream, published)
         return self.position
+
+    async def _published_after(self, saved: int, on_stream: int) -> list[tuple[int, int]]:
+        """Where the notifications published but not recorded (a crash between the stream's
+        acknowledgement and the save) sit on the stream, read back from the stream."""
+        start = 0
+        if saved:
+            known = await asyncio.to_thread(self.positions.seq_of, self.service, saved)
+            start = known or 0
+        found: list[tuple[int, int]] = []
+        subject, prefix = subject_for(self.service, ">"), f"{self.service}:"
+        while True:
+            try:
+                msg = await self.js.get_msg(STREAM, seq=start + 1, subject=subject, next=True)
+            except NotFoundError:
+                return found
+            start = msg.seq or start + 1
+            msg_id = (msg.headers or {}).get("Nats-Msg-Id", "")
+            if msg_id.startswith(prefix):
+                nid = int(msg_id[len(prefix):])
+                if nid > saved:
+                    found.append((nid, start))
+                if nid >= on_stream:
+                    return found
 
     async def publish_pending(self) -> int:
         """Publish one batch of unpublished events; returns how many notifications it covered."""
         notifications = await asyncio.to_thread(
             self.app.notifications, self.position + 1, self.batch_size
         )
+        published: list[tuple[int, int]] = []
         for notification in notifications:
             event = self.app.mapper.to_sealed_domain_event(notification)  # type: ignore[attr-defined]
             envelope = self.registry.to_envelope(event, notification.id)
@@ -118,15 +174,16 @@ class Relay:
                 # An internal event (no wire contract): stays in the store, not on the bus.
                 log.debug("no contract for %s; not published", notification.topic)
             else:
-                await self.js.publish(
+                ack = await self.js.publish(
                     envelope.subject,
                     envelope.model_dump_json().encode(),
                     stream=STREAM,
                     headers={"Nats-Msg-Id": envelope.message_id},
                 )
+                published.append((notification.id, ack.seq))
             self.position = notification.id
         if notifications:
-            await asyncio.to_thread(self.positions.save, self.service, self.position)
+            await asyncio.to_thread(self.positions.save, self.service, self.position, published)
         return len(notifications)
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -41,7 +41,8 @@ class Settings(BaseSettings):
     nats_port: int = Field(default=4322, ge=0, le=65535, description="Embedded NATS port.")
     relay_poll_seconds: float = Field(default=0.2, gt=0)
     relay_batch_size: int = Field(default=200, ge=1, le=10_000)
-    consumer_max_deliver: int = Field(default=5, ge=1)
+    consumer_batch_size: int = Field(default=200, ge=1, le=10_000)
+    consumer_max_deliver: int = Field(default=5, ge=1, description="Attempts before parking.")
     consumer_backoff_seconds: list[float] = Field(default=[0.5, 2.0, 10.0, 30.0])
     token_ttl_seconds: int = Field(default=8 * 3600, gt=0)
     oidc_issuer: str | None = None

@@ -2,31 +2,40 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, time
 from functools import cache
-from typing import Any, ClassVar, TypeVar, cast
+from typing import Any, ClassVar, ParamSpec, TypeVar, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
 from eventsourcing.persistence import (
     IntegrityError,
     JSONTranscoder,
     Mapper,
     Notification,
+    ProcessRecorder,
     StoredEvent,
+    Tracking,
     Transcoder,
 )
 
 from shared.crypto import FieldCipher, KeyVault
-from shared.domain import Conflict, EcmAggregate, Invalid, NotFound, RecordNotFound
+from shared.domain import ConcurrentWrite, EcmAggregate, Invalid, NotFound, RecordNotFound
 from shared.settings import Settings
 from shared.sql import ensure_pg_schema
 from shared.transcoding import register_ecm_transcodings
 
 A = TypeVar("A", bound=EcmAggregate)
+T = TypeVar("T")
+P = ParamSpec("P")
+RACE_ATTEMPTS = 10
+_unit_of_work: ContextVar[tuple[EcmApplication, ProcessingEvent[UUID]] | None] = ContextVar(
+    "ecm_unit_of_work", default=None)
 
 
 def aggregate_of(event_cls: type[object]) -> type[EcmAggregate] | None:
@@ -126,6 +135,10 @@ class EcmApplication(Application[UUID]):
         ensure_pg_schema(settings, self.service)
         super().__init__(env=settings.eventsourcing_env(self.service))
 
+    def construct_recorder(self) -> ProcessRecorder:
+        # A process recorder: consumers save their effects with a Tracking record atomically.
+        return self.factory.process_recorder()
+
     def construct_mapper(self) -> Mapper[UUID]:
         return PersonalDataMapper(transcoder=self.construct_transcoder(), cipher=self.cipher)
 
@@ -144,14 +157,56 @@ class EcmApplication(Application[UUID]):
         return aggregate
 
     def save_all(self, *aggregates: MutableOrImmutableAggregate[UUID]) -> None:
-        """Save atomically; a concurrent writer's change makes this a Conflict."""
+        """Save atomically; a concurrent writer's change makes this a Conflict.
+
+        Inside `process` the events are collected instead, to commit with the tracking.
+        """
+        unit = _unit_of_work.get()
+        if unit is not None and unit[0] is self:
+            unit[1].collect_events(*aggregates)
+            return
         try:
             self.save(*aggregates)
         except IntegrityError:
-            raise Conflict(
+            raise ConcurrentWrite(
                 "expected_version: the record was changed by someone else; reload and retry",
                 field="expected_version",
             ) from None
+
+    def process(self, tracking_name: str | None, notification_id: int,
+                handle: Callable[[], object]) -> None:
+        """Run `handle` as the effect of one message: every save it makes and the message's
+        Tracking record commit in one recorder transaction (Conflict if another writer won)."""
+        tracking = Tracking(tracking_name, notification_id) if tracking_name else None
+        unit: ProcessingEvent[UUID] = ProcessingEvent(tracking)
+        token = _unit_of_work.set((self, unit))
+        try:
+            handle()
+        finally:
+            _unit_of_work.reset(token)
+        if not unit.events and tracking is None:
+            return
+        try:
+            recordings = self._record(unit)
+        except IntegrityError:
+            raise ConcurrentWrite("the record was changed by someone else",
+                                  field="expected_version") from None
+        self._notify(recordings)
+
+    def retrying(self, change: Callable[[], T]) -> T:
+        """Run a load-change-save use case, again when it lost a race with another writer.
+
+        Safe for every caller: one who sent `expected_version` finds the record moved on when
+        it loads again, and gets the Conflict (409) from `check_version`.
+        """
+        for attempt in range(1, RACE_ATTEMPTS + 1):
+            try:
+                return change()
+            except ConcurrentWrite:
+                if attempt == RACE_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
 
     def notifications(self, start: int, limit: int) -> list[Notification]:
         """Notifications from `start` (inclusive), in order."""
@@ -162,6 +217,18 @@ class EcmApplication(Application[UUID]):
     def max_notification_id(self) -> int:
         """The id of the last stored notification (0 when empty)."""
         return self.recorder.max_notification_id() or 0
+
+
+def retry_on_race(method: Callable[P, T]) -> Callable[P, T]:
+    """Mark a use case (load, one domain call, save) to be retried after a lost race."""
+
+    @functools.wraps(method)
+    def use_case(*args: P.args, **kwargs: P.kwargs) -> T:
+        app = args[0]
+        assert isinstance(app, EcmApplication)
+        return app.retrying(lambda: method(*args, **kwargs))
+
+    return use_case
 
 
 def end_of_day(day: date) -> datetime:

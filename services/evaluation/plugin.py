@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 def consumers(system: System) -> list[Consumer]:
     """The evaluation read model, fed by every service's events."""
     store = "evaluation-read"
-    return [EvaluationProjection(system.engine(store), system.ledger(store)).consumer()]
+    return [EvaluationProjection(system.engine(store)).consumer()]
 
 
 plugin = ServicePlugin(

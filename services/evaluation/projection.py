@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from shared.consumer import Ledger, SqlProjection
+from shared.consumer import SqlProjection, require
 from shared.contracts import Envelope
 
 metadata = MetaData()
@@ -107,10 +107,6 @@ class EvaluationProjection(SqlProjection):
     subject = "ecm.>"
     tables = (children, referrals, stages, attendance, interventions)
 
-    def __init__(self, engine: Engine, ledger: Ledger) -> None:
-        super().__init__(engine, ledger)
-        metadata.create_all(engine)
-
     def apply(self, conn: Connection, envelope: Envelope) -> None:
         if envelope.child_id is None:
             return
@@ -119,8 +115,7 @@ class EvaluationProjection(SqlProjection):
         data = envelope.data
         on = envelope.occurred_at.date()
         self._ensure_child(conn, child)
-        # Every update commutes (upserts per referral, minimums, counts, last-writer by time),
-        # so retries that reorder messages still give the same read model.
+        # Applied in stream order; an update that finds no row is a MissingPrecondition.
         if kind == "ReferralMade":
             self._set(conn, child, area=data["area"])
             self._referral(conn, envelope, referred_on=on)
@@ -165,13 +160,13 @@ class EvaluationProjection(SqlProjection):
                 stage=int(data["stage"]), out_of_sequence=bool(data["out_of_sequence"]),
                 overridden=False, status="planned").on_conflict_do_nothing())
         elif kind == "SequencingOverridden":
-            conn.execute(update(interventions).where(
+            require(conn.execute(update(interventions).where(
                 interventions.c.intervention_id == str(data["intervention_id"])).values(
-                overridden=True))
+                overridden=True)), f"intervention {data['intervention_id']}")
         elif kind in INTERVENTION_STATUS:
-            conn.execute(update(interventions).where(
+            require(conn.execute(update(interventions).where(
                 interventions.c.intervention_id == str(data["intervention_id"])).values(
-                status=INTERVENTION_STATUS[kind]))
+                status=INTERVENTION_STATUS[kind])), f"intervention {data['intervention_id']}")
 
     @staticmethod
     def _insert(conn: Connection, table: Table) -> Any:

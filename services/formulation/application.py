@@ -18,7 +18,7 @@ from services.formulation.values import (
     case_id_for,
     consultation_id_for,
 )
-from shared.domain import Area, Conflict, Meta, NotFound, RecordNotFound
+from shared.domain import Area, Meta, NotFound, RecordNotFound
 from shared.meetings import AttendanceRecord, Invitee
 from shared.store import EcmApplication, load_as_of
 from shared.vocabulary import Agency
@@ -35,17 +35,12 @@ class FormulationApplication(EcmApplication):
 
     def open_case(self, child_id: UUID, referral_id: UUID, area: Area, meta: Meta) -> bool:
         """Open the child's case on an accepted referral; False when nothing changed."""
-        case_id = case_id_for(child_id)
         try:
-            case = self.load(FormulationCase, case_id, "formulation case")
+            case = self.load(FormulationCase, case_id_for(child_id), "formulation case")
         except NotFound:
-            case = FormulationCase(child_id=child_id, referral_id=referral_id, area=area,
-                                   meta=meta)
-            try:
-                self.save_all(case)
-                return True
-            except Conflict:  # a concurrent delivery opened it first
-                case = self.load(FormulationCase, case_id, "formulation case")
+            self.save_all(FormulationCase(child_id=child_id, referral_id=referral_id, area=area,
+                                          meta=meta))
+            return True
         if not case.link_referral(referral_id, meta):
             return False
         self.save_all(case)
@@ -65,18 +60,10 @@ class FormulationApplication(EcmApplication):
     def open_consultation(self, child_id: UUID, referral_id: UUID, area: Area,
                           meta: Meta) -> bool:
         """Open a consultation for a referral offered one; False when it is already open."""
-        consultation_id = consultation_id_for(referral_id)
-        try:
-            self.load(Consultation, consultation_id, "consultation")
+        if consultation_id_for(referral_id) in self.repository:
             return False
-        except NotFound:
-            pass
-        consultation = Consultation(child_id=child_id, referral_id=referral_id, area=area,
-                                    meta=meta)
-        try:
-            self.save_all(consultation)
-        except Conflict:  # a concurrent delivery opened it first
-            return False
+        self.save_all(Consultation(child_id=child_id, referral_id=referral_id, area=area,
+                                   meta=meta))
         return True
 
     # -- reading -----------------------------------------------------------------------------
@@ -105,11 +92,14 @@ class FormulationApplication(EcmApplication):
 
     def _change(self, child_id: UUID, expected_version: int | None,
                 change: Callable[[FormulationCase], T]) -> tuple[T, int]:
-        case = self.get_case(child_id)
-        case.check_version(expected_version)
-        result = change(case)
-        self.save_all(case)
-        return result, case.version
+        def attempt() -> tuple[T, int]:
+            case = self.get_case(child_id)
+            case.check_version(expected_version)
+            result = change(case)
+            self.save_all(case)
+            return result, case.version
+
+        return self.retrying(attempt)
 
     def add_timeline_entry(self, child_id: UUID, *, when: LifeDate, category: TimelineCategory,
                            description: str, source: str | None, sensitivity: Sensitivity,
@@ -175,12 +165,11 @@ class FormulationApplication(EcmApplication):
             stage, assessed_on, rationale, meta))[1]
 
     def record_review_assessment(self, child_id: UUID, *, review_id: UUID, stage: int,
-                                 assessed_on: date, rationale: str | None, message_id: str,
+                                 assessed_on: date, rationale: str | None,
                                  meta: Meta) -> bool:
         """Take in a review's re-assessment; False when it was already recorded."""
         case = self.get_case(child_id)
-        if not case.record_review_assessment(review_id, stage, assessed_on, rationale,
-                                             message_id, meta):
+        if not case.record_review_assessment(review_id, stage, assessed_on, rationale, meta):
             return False
         self.save_all(case)
         return True

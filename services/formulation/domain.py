@@ -69,7 +69,6 @@ class FormulationCase(EcmAggregate):
         self.reports: list[Report] = []
         self.assessments: list[StageAssessment] = []
         self.interventions: dict[UUID, Intervention] = {}
-        self.processed_messages: set[str] = set()
 
     # -- referrals ---------------------------------------------------------------------------
 
@@ -356,11 +355,9 @@ class FormulationCase(EcmAggregate):
         ))
 
     def record_review_assessment(self, review_id: UUID, stage: int, assessed_on: date,
-                                 rationale: str | None, message_id: str, meta: Meta) -> bool:
+                                 rationale: str | None, meta: Meta) -> bool:
         """Take in a re-assessment made at a review; False when it is already recorded."""
         stage = checked_stage(stage)
-        if message_id in self.processed_messages:
-            return False
         for known in self.assessments:
             if known.review_id == review_id and (known.stage, known.assessed_on) == (
                 stage, assessed_on
@@ -369,15 +366,14 @@ class FormulationCase(EcmAggregate):
         self._review_assessment_recorded(
             child_id=self.child_id, review_id=review_id, stage=stage,
             stage_label=TrmStage(stage).label, assessed_on=assessed_on, rationale=rationale,
-            message_id=message_id, meta=meta,
+            meta=meta,
         )
         return True
 
     @event("ReviewAssessmentRecorded")
     def _review_assessment_recorded(self, child_id: UUID, review_id: UUID, stage: int,
                                     stage_label: str, assessed_on: date, rationale: str | None,
-                                    message_id: str, meta: Meta) -> None:
-        self.processed_messages.add(message_id)
+                                    meta: Meta) -> None:
         self.assessments.append(StageAssessment(
             len(self.assessments) + 1, stage, assessed_on, SOURCE_REVIEW, rationale,
             meta.actor_id, meta.actor_role, review_id=review_id,

@@ -23,7 +23,7 @@ from shared.crypto import KeyVault
 from shared.domain import Meta, NotFound
 from shared.settings import Settings
 from shared.sql import make_engine
-from shared.store import EcmApplication
+from shared.store import EcmApplication, retry_on_race
 from shared.vocabulary import Agency
 
 
@@ -155,6 +155,7 @@ class NotificationsApplication(EcmApplication):
         self.index.catch_up()
         return self.index.notices(status)
 
+    @retry_on_race
     def record_sent(self, notice_id: UUID, channel: Channel, provider_reference: str,
                     at: datetime, meta: Meta, expected_version: int | None = None) -> int:
         """The channel accepted the notice."""
@@ -164,6 +165,7 @@ class NotificationsApplication(EcmApplication):
         self.save_all(notice)
         return notice.version
 
+    @retry_on_race
     def record_failure(self, notice_id: UUID, error: str, at: datetime, meta: Meta,
                        expected_version: int | None = None) -> int:
         """A delivery attempt failed; the notice is retried later or waits for an operator."""
@@ -173,6 +175,7 @@ class NotificationsApplication(EcmApplication):
         self.save_all(notice)
         return notice.version
 
+    @retry_on_race
     def retry(self, notice_id: UUID, at: datetime, meta: Meta,
               expected_version: int | None = None) -> int:
         """An operator asks for a failed notice to be delivered again."""
@@ -182,6 +185,7 @@ class NotificationsApplication(EcmApplication):
         self.save_all(notice)
         return notice.version
 
+    @retry_on_race
     def acknowledge(self, notice_id: UUID, contact_id: UUID, at: datetime, meta: Meta,
                     expected_version: int | None = None) -> int:
         """The partner the notice is addressed to acknowledges it."""

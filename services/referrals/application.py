@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 
 from services.referrals.domain import Child, Consent, Referral
 from shared.domain import Area, Meta
-from shared.store import EcmApplication
+from shared.store import EcmApplication, retry_on_race
 
 
 class ReferralsApplication(EcmApplication):
@@ -44,6 +44,7 @@ class ReferralsApplication(EcmApplication):
         """The child's current record."""
         return self.load(Child, child_id, "child")
 
+    @retry_on_race
     def refer(
         self,
         *,
@@ -76,6 +77,7 @@ class ReferralsApplication(EcmApplication):
         """The referral as it stands."""
         return self.load(Referral, referral_id, "referral")
 
+    @retry_on_race
     def record_consent(self, referral_id: UUID, consent: Consent, given_by: str, meta: Meta,
                        expected_version: int | None = None) -> int:
         """Record consent given, refused or withdrawn."""
@@ -85,6 +87,7 @@ class ReferralsApplication(EcmApplication):
         self.save_all(referral)
         return referral.version
 
+    @retry_on_race
     def accept(self, referral_id: UUID, meta: Meta, expected_version: int | None = None) -> int:
         """Accept the referral for formulation."""
         referral = self.get_referral(referral_id)
@@ -93,6 +96,7 @@ class ReferralsApplication(EcmApplication):
         self.save_all(referral)
         return referral.version
 
+    @retry_on_race
     def offer_consultation(self, referral_id: UUID, meta: Meta,
                            expected_version: int | None = None) -> int:
         """Offer a consultation (non-formulated case)."""
@@ -102,14 +106,17 @@ class ReferralsApplication(EcmApplication):
         self.save_all(referral)
         return referral.version
 
+    @retry_on_race
     def decline(self, referral_id: UUID, meta: Meta, expected_version: int | None = None) -> int:
         """Decline with a reason; the child may be referred again."""
         return self._end(referral_id, "decline", meta, expected_version)
 
+    @retry_on_race
     def withdraw(self, referral_id: UUID, meta: Meta, expected_version: int | None = None) -> int:
         """Withdraw the referral; the child may be referred again."""
         return self._end(referral_id, "withdraw", meta, expected_version)
 
+    @retry_on_race
     def close_referral(self, referral_id: UUID, meta: Meta,
                        expected_version: int | None = None) -> int:
         """Close an accepted referral or consultation; the child may be referred again."""
@@ -124,6 +131,7 @@ class ReferralsApplication(EcmApplication):
         self.save_all(referral, child)
         return referral.version
 
+    @retry_on_race
     def correct_child(self, child_id: UUID, field: str, value: Any, meta: Meta,
                       expected_version: int | None = None) -> int:
         """Correct a field of the child's record (a new event; the original stays)."""
@@ -139,6 +147,7 @@ class ReferralsApplication(EcmApplication):
         self.save_all(child, *referrals)
         return child.version
 
+    @retry_on_race
     def flag_dispute(self, child_id: UUID, field: str, meta: Meta,
                      expected_version: int | None = None) -> int:
         """Flag a field whose accuracy is disputed."""
@@ -148,6 +157,7 @@ class ReferralsApplication(EcmApplication):
         self.save_all(child)
         return child.version
 
+    @retry_on_race
     def correct_referral(self, referral_id: UUID, field: str, value: Any, meta: Meta,
                          expected_version: int | None = None) -> int:
         """Correct a field of the referral."""

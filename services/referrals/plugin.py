@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def consumers(system: System) -> list[Consumer]:
     """The referral list read model."""
     store = "referrals-read"
-    return [ReferralListProjection(system.engine(store), system.ledger(store)).consumer()]
+    return [ReferralListProjection(system.engine(store)).consumer()]
 
 
 plugin = ServicePlugin(

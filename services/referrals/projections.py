@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from shared.consumer import Ledger, SqlProjection
+from shared.consumer import SqlProjection, require
 from shared.contracts import Envelope
 
 metadata = MetaData()
@@ -56,10 +56,6 @@ class ReferralListProjection(SqlProjection):
     subject = "ecm.referrals.>"
     tables = (referral_list,)
 
-    def __init__(self, engine: Engine, ledger: Ledger) -> None:
-        super().__init__(engine, ledger)
-        metadata.create_all(engine)
-
     def apply(self, conn: Connection, envelope: Envelope) -> None:
         data = envelope.data
         rid = str(envelope.aggregate_id)
@@ -77,28 +73,25 @@ class ReferralListProjection(SqlProjection):
                 ).on_conflict_do_nothing(index_elements=["referral_id"])
             )
             return
-        # Each column keeps the version that set it, so a late redelivery never rolls back.
         version = envelope.aggregate_version
         if envelope.event_type in STATUS_BY_EVENT:
-            column, value = referral_list.c.status_version, STATUS_BY_EVENT[envelope.event_type]
+            value = STATUS_BY_EVENT[envelope.event_type]
             changes: dict[str, Any] = {"status": value, "status_version": version}
         elif envelope.event_type == "ConsentRecorded":
-            column = referral_list.c.consent_version
             changes = {"consent": data["consent"], "consent_version": version}
         elif envelope.event_type == "ReferralAreaChanged":
-            column = referral_list.c.area_version
             changes = {"area": data["area"], "area_version": version}
         elif envelope.event_type == "ReferralInvolvementCorrected":
-            column = referral_list.c.involvement_version
             changes = {"expected_involvement_months": data["months"],
                        "involvement_version": version}
         else:
             return
-        conn.execute(
+        # Applied in stream order, each change is newer than what the row shows.
+        require(conn.execute(
             update(referral_list)
-            .where(referral_list.c.referral_id == rid, column < version)
+            .where(referral_list.c.referral_id == rid)
             .values(**changes, updated_at=envelope.occurred_at)
-        )
+        ), f"referral {rid} (for {envelope.event_type})")
 
 
 def list_referrals(engine: Engine, *, area: str | None = None, status: str | None = None,

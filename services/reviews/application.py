@@ -19,7 +19,7 @@ from services.reviews.values import (
 )
 from shared.domain import Area, Conflict, Invalid, Meta, NotFound
 from shared.meetings import AttendanceRecord, Invitee
-from shared.store import EcmApplication
+from shared.store import EcmApplication, retry_on_race
 
 log = logging.getLogger(__name__)
 CASE_OPENED: type[object] = ReviewCase.Opened  # type: ignore[attr-defined]
@@ -88,45 +88,43 @@ class ReviewsApplication(EcmApplication):
         return True
 
     def note_report_issued(self, child_id: UUID, formulation_case_id: UUID, report_version: int,
-                           stage: int, issued_on: date, message_id: str | None,
-                           meta: Meta) -> bool:
+                           stage: int, issued_on: date, meta: Meta) -> bool:
         """A formulation report was issued: the child's stage, and the first review falls due."""
         case = self.get_case(child_id)
         changed = case.note_report(formulation_case_id, report_version, stage, issued_on,
-                                   self.default_weeks, message_id, meta)
+                                   self.default_weeks, meta)
         self.save_all(case)
         return changed
 
     def note_stage_assessed(self, child_id: UUID, stage: int, assessed_on: date, source: str,
-                            message_id: str | None, meta: Meta) -> bool:
+                            meta: Meta) -> bool:
         """The formulation service assessed the child's TRM stage."""
         case = self.get_case(child_id)
-        changed = case.note_stage(stage, assessed_on, source, message_id, meta)
+        changed = case.note_stage(stage, assessed_on, source, meta)
         self.save_all(case)
         return changed
 
     def note_intervention_planned(self, child_id: UUID, intervention_id: UUID,
                                   intervention_type: str, stage: int, owning_agency: str,
-                                  planned_start: date | None, message_id: str | None,
-                                  meta: Meta) -> bool:
+                                  planned_start: date | None, meta: Meta) -> bool:
         """An intervention was planned for the child."""
         case = self.get_case(child_id)
         changed = case.note_intervention_planned(intervention_id, intervention_type, stage,
-                                                 owning_agency, planned_start, message_id, meta)
+                                                 owning_agency, planned_start, meta)
         self.save_all(case)
         return changed
 
     def note_intervention_status(self, child_id: UUID, intervention_id: UUID,
-                                 status: InterventionStatus, on: date, message_id: str | None,
-                                 meta: Meta) -> bool:
+                                 status: InterventionStatus, on: date, meta: Meta) -> bool:
         """An intervention started, completed or stopped."""
         case = self.get_case(child_id)
-        changed = case.note_intervention_status(intervention_id, status, on, message_id, meta)
+        changed = case.note_intervention_status(intervention_id, status, on, meta)
         self.save_all(case)
         return changed
 
     # --------------------------------------------------------------- schedule
 
+    @retry_on_race
     def set_cadence(self, child_id: UUID, weeks: int, meta: Meta,
                     expected_version: int | None = None) -> int:
         """Set the child's review cadence in weeks."""
@@ -135,6 +133,7 @@ class ReviewsApplication(EcmApplication):
         self.save_all(case)
         return case.version
 
+    @retry_on_race
     def assign_worker(self, child_id: UUID, worker_id: str, meta: Meta,
                       expected_version: int | None = None) -> int:
         """Name the ECM practitioner who owns the child's reviews."""
@@ -143,6 +142,7 @@ class ReviewsApplication(EcmApplication):
         self.save_all(case)
         return case.version
 
+    @retry_on_race
     def schedule_review(self, child_id: UUID, review_id: UUID, starts_at: datetime,
                         venue: str | None, online_link: str | None, invitees: list[Invitee],
                         meta: Meta, expected_version: int | None = None) -> int:
@@ -152,6 +152,7 @@ class ReviewsApplication(EcmApplication):
         self.save_all(case)
         return case.version
 
+    @retry_on_race
     def reschedule_review(self, child_id: UUID, review_id: UUID, starts_at: datetime,
                           meta: Meta, expected_version: int | None = None) -> int:
         """Move a scheduled review (reason in meta)."""
@@ -160,6 +161,7 @@ class ReviewsApplication(EcmApplication):
         self.save_all(case)
         return case.version
 
+    @retry_on_race
     def cancel_review(self, child_id: UUID, review_id: UUID, meta: Meta,
                       expected_version: int | None = None) -> int:
         """Cancel a scheduled review meeting (reason in meta); the review stays due."""
@@ -168,6 +170,7 @@ class ReviewsApplication(EcmApplication):
         self.save_all(case)
         return case.version
 
+    @retry_on_race
     def record_review_held(self, child_id: UUID, review_id: UUID, *, held_on: date,
                            attendance: list[AttendanceRecord], stage: int,
                            rationale: str | None, progress: list[ProgressRecord],
@@ -200,6 +203,7 @@ class ReviewsApplication(EcmApplication):
 
     # ----------------------------------------------------- transitions, closure
 
+    @retry_on_race
     def record_transition(self, child_id: UUID, kind: TransitionKind, occurred_on: date,
                           receiving_organisation: str | None, meta: Meta,
                           expected_version: int | None = None) -> tuple[UUID, int]:
@@ -210,6 +214,7 @@ class ReviewsApplication(EcmApplication):
         self.save_all(case)
         return transition_id, case.version
 
+    @retry_on_race
     def close_case(self, child_id: UUID, closed_on: date, safety_net_until: date | None,
                    meta: Meta, expected_version: int | None = None) -> int:
         """Close the case (reason in meta), with an optional safety-net end date."""
@@ -218,6 +223,7 @@ class ReviewsApplication(EcmApplication):
         self.save_all(case)
         return case.version
 
+    @retry_on_race
     def reopen_case(self, child_id: UUID, reopened_on: date, meta: Meta,
                     expected_version: int | None = None) -> int:
         """Reopen a closed case (reason in meta)."""

@@ -31,8 +31,9 @@ from sqlalchemy import (
     update,
 )
 
-from shared.consumer import Ledger, SqlProjection
+from shared.consumer import SqlProjection
 from shared.contracts import Envelope
+from shared.domain import MissingPrecondition
 from shared.store import end_of_day
 
 CASELOAD_CONSUMER = "reviews-caseload"
@@ -109,18 +110,14 @@ def _utc(moment: datetime) -> datetime:
 class CaseloadProjection(SqlProjection):
     """Maintains the caseload tables from the reviews service's events.
 
-    Order-tolerant: every event of a case carries the case's version, and a row only takes a
-    change newer than the one it shows, so a message retried after later ones (a redelivery
-    after a transient failure) cannot undo them. A message that needs a row not there yet
-    fails, and is retried.
+    Messages arrive in stream order; a row still only takes a change newer than the one it
+    shows (every event carries the case's version), so a parked message replayed late cannot
+    undo later ones. A message that needs a row that is not there is a MissingPrecondition.
     """
 
     name = CASELOAD_CONSUMER
     subject = CASELOAD_SUBJECT
-
-    def __init__(self, engine: Engine, ledger: Ledger) -> None:
-        super().__init__(engine, ledger)
-        metadata.create_all(engine)
+    tables = (cases, reviews, review_history, supervision)
 
     def apply(self, conn: Connection, envelope: Envelope) -> None:
         handler = getattr(self, f"on_{envelope.event_type}", None)
@@ -235,7 +232,7 @@ class CaseloadProjection(SqlProjection):
     def _case(conn: Connection, child_id: str) -> dict[str, Any]:
         row = conn.execute(select(cases).where(cases.c.child_id == child_id)).first()
         if row is None:  # out of order: fail, the message is retried after the case opens
-            raise LookupError(f"caseload: no case for child {child_id} yet")
+            raise MissingPrecondition(f"caseload: no case for child {child_id} yet")
         return dict(row._mapping)
 
     @staticmethod
@@ -248,7 +245,7 @@ class CaseloadProjection(SqlProjection):
         """Apply a change of the review's own state, unless the row shows a newer one."""
         row = conn.execute(select(reviews).where(reviews.c.review_id == review_id)).first()
         if row is None:
-            raise LookupError(f"caseload: no review {review_id} yet")
+            raise MissingPrecondition(f"caseload: no review {review_id} yet")
         current = dict(row._mapping)
         if current["version"] >= env.aggregate_version:
             return  # a newer change is already shown

@@ -1,9 +1,9 @@
 """What the reviews service learns from the formulation service's events on the stream.
 
-Each handled message becomes one command on the child's review case, made idempotent by the
-message id (kept by the case) and natural ids (report version, intervention id). A message
-for a case not opened yet fails and is retried with backoff (the stream may deliver out of
-order after a redelivery); only after every retry is it parked for an operator.
+Each handled message becomes one command on the child's review case; the consumer's sink
+commits it with the message's tracking record, so it is applied exactly once. A message for a
+case that is not there fails, is retried with backoff (holding back the messages behind it)
+and, after its last attempt, parked for an operator.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict
 
 from services.reviews.application import ReviewsApplication
 from services.reviews.values import InterventionStatus
-from shared.consumer import Consumer, Ledger
-from shared.contracts import Envelope
-from shared.domain import Area, Meta
+from shared.consumer import ApplicationSink, Consumer
+from shared.contracts import Envelope, caused_by
+from shared.domain import Area
 
 if TYPE_CHECKING:
     from services.runtime import System
@@ -90,13 +90,6 @@ class InterventionStoppedIn(Inbound):
     stopped_on: date
 
 
-def meta_of(envelope: Envelope) -> Meta:
-    """Metadata for a command caused by a message: same actor and conversation."""
-    return Meta(actor_id=envelope.actor.id, actor_role=envelope.actor.role,
-                correlation_id=envelope.correlation_id, causation_id=envelope.message_id,
-                reason=envelope.reason)
-
-
 class FormulationListener:
     """Handles formulation events: case opened, report issued, stage, interventions."""
 
@@ -122,32 +115,32 @@ class FormulationListener:
         """Open the child's review case (idempotent)."""
         data = CaseOpenedIn.model_validate(envelope.data)
         self.app.open_case(data.child_id, data.area, data.referral_id, envelope.aggregate_id,
-                           meta_of(envelope))
+                           caused_by(envelope))
 
     def area_changed(self, envelope: Envelope) -> None:
         """Follow the child to another YJS area."""
         data = CaseOpenedIn.model_validate({**envelope.data, "referral_id": None})
-        self.app.move_area(data.child_id, data.area, meta_of(envelope))
+        self.app.move_area(data.child_id, data.area, caused_by(envelope))
 
     def report_issued(self, envelope: Envelope) -> None:
         """Note the report: the child's stage, and the first review falls due."""
         data = ReportIssuedIn.model_validate(envelope.data)
         self.app.note_report_issued(data.child_id, envelope.aggregate_id, data.report_version,
-                                    data.stage, data.issued_on, envelope.message_id,
-                                    meta_of(envelope))
+                                    data.stage, data.issued_on,
+                                    caused_by(envelope))
 
     def stage_assessed(self, envelope: Envelope) -> None:
         """Note the child's TRM stage as assessed in formulation."""
         data = StageAssessedIn.model_validate(envelope.data)
         self.app.note_stage_assessed(data.child_id, data.stage, data.assessed_on, data.source,
-                                     envelope.message_id, meta_of(envelope))
+                                     caused_by(envelope))
 
     def intervention_planned(self, envelope: Envelope) -> None:
         """Note a planned intervention."""
         data = InterventionPlannedIn.model_validate(envelope.data)
         self.app.note_intervention_planned(
             data.child_id, data.intervention_id, data.intervention_type, data.stage,
-            data.owning_agency, data.planned_start, envelope.message_id, meta_of(envelope),
+            data.owning_agency, data.planned_start, caused_by(envelope),
         )
 
     def intervention_started(self, envelope: Envelope) -> None:
@@ -171,12 +164,7 @@ class FormulationListener:
     def _status(self, envelope: Envelope, child_id: UUID, intervention_id: UUID,
                 status: InterventionStatus, on: date) -> None:
         self.app.note_intervention_status(child_id, intervention_id, status, on,
-                                          envelope.message_id, meta_of(envelope))
-
-
-def formulation_consumer(app: ReviewsApplication, ledger: Ledger) -> Consumer:
-    """The durable consumer of formulation events for the reviews service."""
-    return Consumer(FORMULATION_CONSUMER, FORMULATION_SUBJECT, FormulationListener(app), ledger)
+                                          caused_by(envelope))
 
 
 def consumers(system: System) -> list[Consumer]:
@@ -185,6 +173,9 @@ def consumers(system: System) -> list[Consumer]:
 
     app = system.apps["reviews"]
     assert isinstance(app, ReviewsApplication)
-    ledger = system.ledger("reviews-read")
-    caseload = CaseloadProjection(system.engine("reviews-read"), ledger)
-    return [formulation_consumer(app, ledger), caseload.consumer()]
+    engine = system.engine("reviews-read")
+    return [
+        ApplicationSink(FORMULATION_CONSUMER, FORMULATION_SUBJECT, app,
+                        FormulationListener(app), engine).consumer(),
+        CaseloadProjection(engine).consumer(),
+    ]

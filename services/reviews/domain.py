@@ -25,7 +25,7 @@ from services.reviews.values import (
     check_cadence,
     check_stage,
 )
-from shared.domain import Area, Conflict, EcmAggregate, Invalid, Meta, NotFound
+from shared.domain import Area, Conflict, EcmAggregate, Invalid, Meta, MissingPrecondition, NotFound
 from shared.meetings import AttendanceRecord, Invitee
 from shared.vocabulary import Agency, Attendance, trm_label
 
@@ -77,7 +77,6 @@ class ReviewCase(EcmAggregate):
         self.reports: set[tuple[str, int]] = set()
         self.first_report_issued_on: date | None = None
         self.interventions: dict[UUID, Intervention] = {}
-        self.seen_messages: set[str] = set()
         self.transitions: list[Transition] = []
         self.closed_on: date | None = None
         self.safety_net_until: date | None = None
@@ -128,10 +127,6 @@ class ReviewCase(EcmAggregate):
         except KeyError:
             raise NotFound(f"review {review_id} not found", field="review_id") from None
 
-    def has_seen(self, message_id: str | None) -> bool:
-        """True when a message from the stream was already applied to this case."""
-        return message_id is not None and message_id in self.seen_messages
-
     def _next_review_id(self) -> UUID:
         return uuid5(self.id, f"review-{len(self.reviews) + 1}")
 
@@ -142,101 +137,88 @@ class ReviewCase(EcmAggregate):
     # ------------------------------------------------ learnt from the stream
 
     def note_report(self, formulation_case_id: UUID, report_version: int, stage: int,
-                    issued_on: date, default_weeks: int, message_id: str | None,
-                    meta: Meta) -> bool:
+                    issued_on: date, default_weeks: int, meta: Meta) -> bool:
         """Learn of an issued formulation report; the first one makes the first review due."""
         key = (str(formulation_case_id), report_version)
-        if self.has_seen(message_id) or key in self.reports:
+        if key in self.reports:
             return False
         check_stage(stage)
         self._report_noted(child_id=self.child_id, formulation_case_id=formulation_case_id,
                            report_version=report_version, stage=stage, issued_on=issued_on,
-                           message_id=message_id, meta=meta)
+                           meta=meta)
         if not self.reviews and self.status == CaseStatus.OPEN:
             self._make_due(issued_on, self.weeks(default_weeks), meta)
         return True
 
     @event("ReportNoted")
     def _report_noted(self, child_id: UUID, formulation_case_id: UUID, report_version: int,
-                      stage: int, issued_on: date, message_id: str | None, meta: Meta) -> None:
+                      stage: int, issued_on: date, meta: Meta) -> None:
         self.reports.add((str(formulation_case_id), report_version))
         if self.first_report_issued_on is None:
             self.first_report_issued_on = issued_on
-        self._assessed(StageAssessment(stage, issued_on, "formulation"), message_id)
+        self._assessed(StageAssessment(stage, issued_on, "formulation"))
 
-    def note_stage(self, stage: int, assessed_on: date, source: str, message_id: str | None,
-                   meta: Meta) -> bool:
+    def note_stage(self, stage: int, assessed_on: date, source: str, meta: Meta) -> bool:
         """Learn of a TRM stage assessed in the formulation service."""
-        if self.has_seen(message_id):
-            return False
         check_stage(stage)
         self._stage_noted(child_id=self.child_id, stage=stage, assessed_on=assessed_on,
-                          source=source, message_id=message_id, meta=meta)
+                          source=source, meta=meta)
         return True
 
     @event("StageNoted")
     def _stage_noted(self, child_id: UUID, stage: int, assessed_on: date, source: str,
-                     message_id: str | None, meta: Meta) -> None:
-        self._assessed(StageAssessment(stage, assessed_on, source), message_id)
+                     meta: Meta) -> None:
+        self._assessed(StageAssessment(stage, assessed_on, source))
 
-    def _assessed(self, assessment: StageAssessment, message_id: str | None) -> None:
+    def _assessed(self, assessment: StageAssessment) -> None:
         # The latest assessment by date is current; the same date: the later one recorded.
         self.stage_history.append(assessment)
         if self.stage_assessed_on is None or assessment.assessed_on >= self.stage_assessed_on:
             self.stage = assessment.stage
             self.stage_assessed_on = assessment.assessed_on
-        if message_id is not None:
-            self.seen_messages.add(message_id)
 
     def note_intervention_planned(self, intervention_id: UUID, intervention_type: str,
                                   stage: int, owning_agency: str, planned_start: date | None,
-                                  message_id: str | None, meta: Meta) -> bool:
+                                  meta: Meta) -> bool:
         """Learn of an intervention planned for the child."""
-        if self.has_seen(message_id) or intervention_id in self.interventions:
+        if intervention_id in self.interventions:
             return False
         check_stage(stage)
         self._intervention_noted(child_id=self.child_id, intervention_id=intervention_id,
                                  intervention_type=intervention_type, stage=stage,
                                  owning_agency=owning_agency, planned_start=planned_start,
-                                 message_id=message_id, meta=meta)
+                                 meta=meta)
         return True
 
     @event("InterventionNoted")
     def _intervention_noted(self, child_id: UUID, intervention_id: UUID,
                             intervention_type: str, stage: int, owning_agency: str,
-                            planned_start: date | None, message_id: str | None,
-                            meta: Meta) -> None:
+                            planned_start: date | None, meta: Meta) -> None:
         self.interventions[intervention_id] = Intervention(
             intervention_id, intervention_type, stage, owning_agency, planned_start
         )
-        if message_id is not None:
-            self.seen_messages.add(message_id)
 
     def note_intervention_status(self, intervention_id: UUID, status: InterventionStatus,
-                                 on: date, message_id: str | None, meta: Meta) -> bool:
+                                 on: date, meta: Meta) -> bool:
         """Learn that an intervention started, completed or stopped."""
-        if self.has_seen(message_id):
-            return False
         intervention = self.interventions.get(intervention_id)
         if intervention is None:
             # Not planned here yet (out of order): the consumer retries later.
-            raise Conflict(f"intervention_id: {intervention_id} is not known yet",
-                           field="intervention_id")
+            raise MissingPrecondition(f"intervention_id: {intervention_id} is not known yet",
+                                      field="intervention_id")
         if intervention.status == status or intervention.status not in ACTIVE_INTERVENTION:
             return False
         self._intervention_status_noted(child_id=self.child_id, intervention_id=intervention_id,
                                         status=InterventionStatus(status), on=on,
-                                        message_id=message_id, meta=meta)
+                                        meta=meta)
         return True
 
     @event("InterventionStatusNoted")
     def _intervention_status_noted(self, child_id: UUID, intervention_id: UUID, status: str,
-                                   on: date, message_id: str | None, meta: Meta) -> None:
+                                   on: date, meta: Meta) -> None:
         intervention = self.interventions[intervention_id]
         intervention.status = InterventionStatus(status)
         intervention.status_on = on
-        if message_id is not None:
-            self.seen_messages.add(message_id)
 
     # ----------------------------------------------------------- the schedule
 
@@ -490,7 +472,7 @@ class ReviewCase(EcmAggregate):
     def _stage_reassessed(self, child_id: UUID, review_id: UUID, stage: int, stage_label: str,
                           assessed_on: date, rationale: str | None, meta: Meta) -> None:
         self.reviews[review_id].rationale = rationale
-        self._assessed(StageAssessment(stage, assessed_on, "review", review_id), None)
+        self._assessed(StageAssessment(stage, assessed_on, "review", review_id))
 
     # ----------------------------------------------------------------- overdue
 
