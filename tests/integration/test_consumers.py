@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import date
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
+from sqlalchemy import Column, Connection, Engine, MetaData, String, Table, insert, select
 
-from services.referrals.projections import list_referrals
+from services.referrals.domain import Consent
+from services.referrals.projections import ReferralListProjection, list_referrals
 from services.runtime import System
 from shared.bus import connect
-from shared.consumer import Consumer, Ledger, replay_parked
+from shared.consumer import Consumer, SqlProjection, replay_parked
 from shared.contracts import Envelope
 from shared.domain import Area, Meta
 from shared.natsserver import EmbeddedNats
@@ -18,6 +20,9 @@ from shared.settings import Settings
 from tests.harness import eventually, in_thread, running_node
 
 META = Meta("cm-1", "case_manager", "corr", "corr")
+flaky_metadata = MetaData()
+flaky_children = Table("flaky_children", flaky_metadata,
+                       Column("child_id", String(36), primary_key=True))
 
 
 async def make_referral(system: System) -> str:
@@ -38,16 +43,21 @@ async def test_the_same_message_delivered_twice_changes_the_read_model_once(
 ) -> None:
     async with running_node(settings, nats_server, ["referrals"]) as system:
         referral_id = await make_referral(system)
+        app = system.apps["referrals"]
+        await in_thread(app.record_consent, UUID(referral_id), Consent.GIVEN,  # type: ignore[attr-defined]
+                        "parent", META)
+        await in_thread(app.record_consent, UUID(referral_id), Consent.WITHDRAWN,  # type: ignore[attr-defined]
+                        "parent", META)
         engine = system.engine("referrals-read")
-        ledger = system.ledger("referrals-read")
-        await eventually(lambda: ledger.processed_count("referrals-list") == 3)
+        sink = ReferralListProjection(engine)
+        await eventually(lambda: sink.position() == 5)
         nc = await connect(system.settings, nats_server.url)
         js = nc.jetstream()
-        made = await js.get_msg("ECM", seq=3)  # ReferralMade, the third event
-        envelope = Envelope.model_validate_json(made.data or b"")
-        assert envelope.event_type == "ReferralMade"
+        given = await js.get_msg("ECM", seq=4)  # the consent given, since withdrawn
+        envelope = Envelope.model_validate_json(given.data or b"")
+        assert envelope.event_type == "ConsentRecorded" and envelope.data["consent"] == "given"
         # The same message again, under a new stream id (as after a dedup-window expiry).
-        ack = await js.publish(envelope.subject, made.data or b"", stream="ECM",
+        ack = await js.publish(envelope.subject, given.data or b"", stream="ECM",
                                headers={"Nats-Msg-Id": f"again-{uuid4()}"})
 
         async def acknowledged() -> bool:
@@ -56,9 +66,33 @@ async def test_the_same_message_delivered_twice_changes_the_read_model_once(
 
         await eventually(acknowledged)
         rows = list_referrals(engine, area="banes")
-        assert [r["referral_id"] for r in rows] == [referral_id]
-        assert ledger.processed_count("referrals-list") == 3
+        assert [(r["referral_id"], r["consent"]) for r in rows] == [(referral_id, "withdrawn")]
+        assert sink.parked() == []
         await nc.close()
+
+
+class Flaky(SqlProjection):
+    """A read model of registered children whose store fails until it is healthy again."""
+
+    name = "flaky"
+    subject = "ecm.referrals.ChildRegistered"
+    tables = (flaky_children,)
+
+    def __init__(self, engine: Engine, attempts: list[str], healthy: dict[str, bool]) -> None:
+        super().__init__(engine)
+        self.attempts = attempts
+        self.healthy = healthy
+
+    def apply(self, conn: Connection, envelope: Envelope) -> None:
+        self.attempts.append(envelope.message_id)
+        if not self.healthy["ok"]:
+            raise RuntimeError("downstream store unavailable")
+        conn.execute(insert(flaky_children).values(child_id=str(envelope.child_id)))
+
+
+def flaky_rows(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return [row.child_id for row in conn.execute(select(flaky_children))]
 
 
 async def test_a_failing_message_is_retried_with_backoff_then_parked_and_can_be_replayed(
@@ -66,32 +100,30 @@ async def test_a_failing_message_is_retried_with_backoff_then_parked_and_can_be_
 ) -> None:
     attempts: list[str] = []
     healthy = {"ok": False}
-
-    def flaky(envelope: Envelope) -> None:
-        attempts.append(envelope.message_id)
-        if not healthy["ok"]:
-            raise RuntimeError("downstream store unavailable")
-
     system = System.build(settings, ["referrals"])
-    ledger = Ledger(system.engine("flaky-read"))
-    consumer = Consumer("flaky", "ecm.referrals.ChildRegistered", flaky, ledger)
+    engine = system.engine("flaky-read")
+    consumer = Consumer(Flaky(engine, attempts, healthy))
     original = system.consumers
     system.consumers = lambda: [*original(), consumer]  # type: ignore[method-assign]
     async with running_node(settings.model_copy(update={"consumer_max_deliver": 3}), nats_server,
                             system=system):
-        await in_thread(
+        child_id = await in_thread(
             system.apps["referrals"].register_child, given_name="Synthetic",  # type: ignore[attr-defined]
             family_name="Poison", date_of_birth=date(2012, 2, 2), area=Area.BRISTOL,
             nhs_number=None, upn=None, meta=META,
         )
-        await eventually(lambda: len(ledger.parked("flaky")) == 1, timeout=20)
-    assert attempts == ["referrals:1"] * 3
-    (row,) = ledger.parked("flaky")
+        await eventually(lambda: len(consumer.sink.parked()) == 1, timeout=20)
+        await eventually(lambda: consumer.sink.position() == 1)
+    # Tried once in its batch, then alone with backoff for each of its 3 counted attempts.
+    assert attempts == ["referrals:1"] * 4
+    assert flaky_rows(engine) == []
+    (row,) = consumer.sink.parked()
     assert row["attempts"] == 3 and "downstream store unavailable" in row["error"]
     healthy["ok"] = True
     assert replay_parked(consumer) == []
-    assert ledger.parked("flaky") == []
+    assert consumer.sink.parked() == []
     assert attempts[-1] == "referrals:1"
+    assert flaky_rows(engine) == [str(child_id)]
     system.close()
 
 

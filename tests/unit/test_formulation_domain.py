@@ -339,7 +339,7 @@ def test_a_review_reassessment_becomes_current_when_it_is_the_latest() -> None:
     case.assess_stage(2, date(2024, 6, 1), "Synthetic", META)
     review_id = uuid4()
     assert case.record_review_assessment(review_id, 4, date(2024, 9, 1), "Synthetic review",
-                                         "reviews:7", META) is True
+                                         META) is True
     assert case.current_stage == 4
     assert case.current_assessment is not None
     assert case.current_assessment.source == "review"
@@ -349,11 +349,10 @@ def test_a_review_reassessment_becomes_current_when_it_is_the_latest() -> None:
 def test_a_review_reassessment_delivered_again_changes_nothing() -> None:
     case = new_case()
     review_id = uuid4()
-    case.record_review_assessment(review_id, 4, date(2024, 9, 1), None, "reviews:7", META)
+    case.record_review_assessment(review_id, 4, date(2024, 9, 1), None, META)
     names(case)
-    assert case.record_review_assessment(review_id, 4, date(2024, 9, 1), None, "reviews:7",
-                                         META) is False
-    assert case.record_review_assessment(review_id, 4, date(2024, 9, 1), None, "reviews:99",
+    assert case.record_review_assessment(review_id, 4, date(2024, 9, 1), None, META) is False
+    assert case.record_review_assessment(review_id, 4, date(2024, 9, 1), "Said again",
                                          META) is False
     assert names(case) == []
     assert len(case.assessments) == 1

@@ -18,7 +18,7 @@ from services.reviews.values import (
     ReviewStatus,
     TransitionKind,
 )
-from shared.domain import Area, Conflict, Invalid, Meta, NotFound
+from shared.domain import Area, Conflict, Invalid, Meta, MissingPrecondition, NotFound
 from shared.meetings import AttendanceRecord, Invitee
 from shared.vocabulary import Agency, Attendance
 
@@ -45,8 +45,7 @@ def new_case(stage: int = 2, report: bool = True) -> ReviewCase:
     case = ReviewCase(child_id=uuid4(), area=Area.BRISTOL, referral_id=uuid4(),
                       formulation_case_id=formulation_case_id, meta=META)
     if report:
-        case.note_report(formulation_case_id, 1, stage, ISSUED, WEEKS, "formulation:1",
-                         META)
+        case.note_report(formulation_case_id, 1, stage, ISSUED, WEEKS, META)
     return case
 
 
@@ -97,7 +96,7 @@ def test_the_first_review_falls_due_six_weeks_after_the_report_is_issued() -> No
 def test_a_cadence_set_before_the_report_is_used_for_the_first_review() -> None:
     case = new_case(report=False)
     case.set_cadence(8, WEEKS, META)
-    case.note_report(uuid4(), 1, 3, ISSUED, WEEKS, "m-1", META)
+    case.note_report(uuid4(), 1, 3, ISSUED, WEEKS, META)
     assert case.current_review is not None
     assert case.current_review.due_on == ISSUED + timedelta(weeks=8)
 
@@ -106,9 +105,9 @@ def test_a_report_noted_twice_changes_nothing() -> None:
     case = new_case()
     case.collect_events()
     assert not case.note_report(case.formulation_case_id, 1, 2, ISSUED, WEEKS,  # type: ignore[arg-type]
-                                "formulation:1", META)
-    assert not case.note_report(case.formulation_case_id, 1, 2, ISSUED, WEEKS,  # type: ignore[arg-type]
-                                "another-delivery-id", META)
+                                META)
+    assert not case.note_report(case.formulation_case_id, 1, 4, ISSUED + timedelta(days=1),  # type: ignore[arg-type]
+                                WEEKS, META)
     assert event_names(case) == []
 
 
@@ -116,7 +115,7 @@ def test_a_later_report_version_updates_the_stage_but_makes_no_second_review_due
     case = new_case(stage=2)
     case.collect_events()
     case.note_report(case.formulation_case_id, 2, 3, ISSUED + timedelta(days=3), WEEKS,  # type: ignore[arg-type]
-                     "formulation:9", META)
+                     META)
     assert event_names(case) == ["ReportNoted"]
     assert case.stage == 3
     assert len(case.reviews) == 1
@@ -371,11 +370,9 @@ def test_a_stage_outside_one_to_six_is_refused(stage: int) -> None:
 
 def _with_interventions(case: ReviewCase) -> tuple[UUID, UUID]:
     active, done = uuid4(), uuid4()
-    for n, intervention_id in enumerate((active, done)):
-        case.note_intervention_planned(intervention_id, "pace", 2, "yjs", ISSUED,
-                                       f"formulation:{10 + n}", META)
-    case.note_intervention_status(done, InterventionStatus.COMPLETED, ISSUED, "formulation:12",
-                                  META)
+    for intervention_id in (active, done):
+        case.note_intervention_planned(intervention_id, "pace", 2, "yjs", ISSUED, META)
+    case.note_intervention_status(done, InterventionStatus.COMPLETED, ISSUED, META)
     return active, done
 
 
@@ -471,37 +468,28 @@ def test_a_held_review_and_a_closed_case_are_never_overdue() -> None:
 
 def test_the_latest_assessment_by_date_is_the_current_stage() -> None:
     case = new_case(stage=2)
-    case.note_stage(4, ISSUED + timedelta(days=10), "formulation", "f:20", META)
-    case.note_stage(3, ISSUED + timedelta(days=5), "formulation", "f:21", META)
+    case.note_stage(4, ISSUED + timedelta(days=10), "formulation", META)
+    case.note_stage(3, ISSUED + timedelta(days=5), "formulation", META)
     assert case.stage == 4
     assert [a.stage for a in case.stage_history] == [2, 4, 3]
-
-
-def test_a_stage_message_seen_before_is_ignored() -> None:
-    case = new_case()
-    assert case.note_stage(3, ISSUED, "formulation", "f:20", META)
-    assert not case.note_stage(5, ISSUED + timedelta(days=1), "formulation", "f:20", META)
-    assert case.stage == 3
 
 
 def test_interventions_are_learnt_and_leave_the_active_list_when_finished() -> None:
     case = new_case()
     first, second = uuid4(), uuid4()
-    case.note_intervention_planned(first, "cpr", 1, "yjs", ISSUED, "f:30", META)
-    case.note_intervention_planned(second, "pace", 2, "social_care", None, "f:31", META)
-    assert not case.note_intervention_planned(first, "cpr", 1, "yjs", ISSUED, "f:99", META)
-    case.note_intervention_status(first, InterventionStatus.STARTED, ISSUED, "f:32", META)
-    case.note_intervention_status(second, InterventionStatus.STOPPED, ISSUED, "f:33", META)
-    assert not case.note_intervention_status(second, InterventionStatus.STOPPED, ISSUED,
-                                             "f:34", META)
+    case.note_intervention_planned(first, "cpr", 1, "yjs", ISSUED, META)
+    case.note_intervention_planned(second, "pace", 2, "social_care", None, META)
+    assert not case.note_intervention_planned(first, "cpr", 1, "yjs", ISSUED, META)
+    case.note_intervention_status(first, InterventionStatus.STARTED, ISSUED, META)
+    case.note_intervention_status(second, InterventionStatus.STOPPED, ISSUED, META)
+    assert not case.note_intervention_status(second, InterventionStatus.STOPPED, ISSUED, META)
     assert set(case.active_interventions) == {first}
     assert case.interventions[first].status == InterventionStatus.STARTED
 
 
 def test_news_of_an_intervention_not_yet_planned_here_is_refused_for_a_retry() -> None:
-    with pytest.raises(Conflict, match=r"intervention_id: .* is not known yet"):
-        new_case().note_intervention_status(uuid4(), InterventionStatus.STARTED, ISSUED,
-                                            "f:40", META)
+    with pytest.raises(MissingPrecondition, match=r"intervention_id: .* is not known yet"):
+        new_case().note_intervention_status(uuid4(), InterventionStatus.STARTED, ISSUED, META)
 
 
 # --------------------------------------------------- transitions and closure

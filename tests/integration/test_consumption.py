@@ -1,0 +1,192 @@
+"""Consumers apply the stream in order, exactly once in effect, on a real nats-server: after a
+backlog every read model equals a rebuild from the stores, and every reschedule and
+cancellation reaches the notice queue once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from collections import Counter
+from typing import cast
+
+import pytest
+from sqlalchemy import select
+
+from services.formulation.application import FormulationApplication
+from services.notifications.application import NotificationsApplication
+from services.notifications.index import notice_index
+from services.rebuild import check, rebuild
+from services.reviews.application import ReviewsApplication
+from services.runtime import System
+from shared.bus import connect
+from shared.domain import NotFound
+from shared.natsserver import EmbeddedNats
+from shared.settings import Settings
+from tests.harness import eventually, in_thread, running_node
+from tests.workload import Tally, contacts, differences, meetings, parked, refer, settled
+
+BACKLOG_CHILDREN = int(os.environ.get("ECM_TEST_BACKLOG_CHILDREN", "80"))
+
+
+def kinds(app: NotificationsApplication) -> Counter[str]:
+    """How many notices of each kind are queued."""
+    with app.reads.connect() as conn:
+        return Counter(row.kind for row in conn.execute(select(notice_index.c.kind)))
+
+
+def has_case(app: FormulationApplication | ReviewsApplication, child: object) -> bool:
+    try:
+        app.get_case(child)  # type: ignore[arg-type]
+    except NotFound:
+        return False
+    return True
+
+
+async def test_a_backlog_applied_in_order_equals_a_rebuild_and_tells_every_partner_once(
+    settings: Settings, nats_server: EmbeddedNats
+) -> None:
+    rng = random.Random(8)
+    tally = Tally()
+    system = System.build(settings)
+    async with running_node(settings, nats_server, system=system):
+        invited = await in_thread(contacts, system)
+        children = [await in_thread(refer, system, rng, tally)
+                    for _ in range(BACKLOG_CHILDREN)]
+        formulation = cast(FormulationApplication, system.apps["formulation"])
+        await eventually(lambda: all(has_case(formulation, c) for c in children), timeout=60)
+
+    # The consumers stop; the relays carry on. Work piles up on the stream.
+    async with running_node(settings, nats_server, system=system, run_consumers=False):
+        for child in children:
+            await in_thread(meetings, system, child, invited, rng, tally)
+        late = [await in_thread(refer, system, rng, tally, accept=i % 3 != 0)
+                for i in range(BACKLOG_CHILDREN // 2)]
+    assert tally.commands >= BACKLOG_CHILDREN * 9
+
+    async with running_node(settings, nats_server, system=system):
+        nc = await connect(system.settings, nats_server.url)
+        await settled(system, nc.jetstream())
+        await nc.close()
+        queued = kinds(cast(NotificationsApplication, system.apps["notifications"]))
+        assert queued["formulation_meeting_rescheduled"] == tally.rescheduled * 2
+        assert queued["formulation_meeting_cancelled"] == tally.cancelled * 2
+        assert queued["formulation_meeting_scheduled"] == tally.scheduled * 2
+        accepted = [c for i, c in enumerate(late) if i % 3 != 0]
+        assert all(has_case(formulation, c) for c in accepted)
+        assert not any(has_case(formulation, c) for i, c in enumerate(late) if i % 3 == 0)
+        assert parked(system) == []
+        assert await in_thread(differences, system) == []
+    system.close()
+
+
+async def test_a_read_model_rebuilt_while_the_system_runs_is_swapped_in_whole(
+    settings: Settings, nats_server: EmbeddedNats
+) -> None:
+    rng = random.Random(3)
+    tally = Tally()
+    async with running_node(settings, nats_server) as system:
+        for _ in range(10):
+            await in_thread(refer, system, rng, tally)
+        nc = await connect(system.settings, nats_server.url)
+        await settled(system, nc.jetstream())
+        listing = next(c for c in system.consumers() if c.name == "referrals-list")
+        before = await in_thread(check, system, listing)
+        applied = await in_thread(rebuild, system, listing)
+        more = [await in_thread(refer, system, rng, tally) for _ in range(3)]
+        await settled(system, nc.jetstream())
+        await nc.close()
+        assert before == [] and applied >= 40
+        assert await in_thread(check, system, listing) == []
+        from services.referrals.projections import list_referrals
+
+        rows = list_referrals(system.engine("referrals-read"))
+        assert len(rows) == 13 and {str(r["child_id"]) for r in rows} >= {str(c) for c in more}
+
+
+async def test_a_corrupted_row_is_reported_by_the_check(
+    settings: Settings, nats_server: EmbeddedNats
+) -> None:
+    rng = random.Random(5)
+    system = System.build(settings)
+    async with running_node(settings, nats_server, system=system):
+        for _ in range(4):
+            await in_thread(refer, system, rng, Tally())
+        nc = await connect(system.settings, nats_server.url)
+        await settled(system, nc.jetstream())
+        await nc.close()
+    from services.referrals.projections import referral_list
+
+    engine = system.engine("referrals-read")
+    with engine.begin() as conn:
+        target = conn.execute(select(referral_list.c.referral_id)).scalars().first()
+        conn.execute(referral_list.update().where(referral_list.c.referral_id == target)
+                     .values(status="withdrawn"))
+    listing = next(c for c in system.consumers() if c.name == "referrals-list")
+    found = await in_thread(check, system, listing)
+    assert [d.key for d in found] == [target]
+    assert "status: live 'withdrawn' / rebuilt 'accepted'" in found[0].describe()
+    await in_thread(rebuild, system, listing)
+    assert await in_thread(check, system, listing) == []
+    system.close()
+
+
+async def test_a_user_command_without_expected_version_wins_its_race_with_a_consumer(
+    settings: Settings, nats_server: EmbeddedNats
+) -> None:
+    rng = random.Random(11)
+    tally = Tally()
+    async with running_node(settings, nats_server) as system:
+        child = await in_thread(refer, system, rng, tally)
+        formulation = cast(FormulationApplication, system.apps["formulation"])
+        await eventually(lambda: has_case(formulation, child))
+
+        reviews = cast(ReviewsApplication, system.apps["reviews"])
+        await eventually(lambda: has_case(reviews, child))
+        from datetime import date, timedelta
+
+        from tests.workload import PSY
+
+        async def assessments() -> None:  # each makes the reviews consumer write the case
+            for day in range(30):
+                await in_thread(formulation.assess_stage, child, stage=1 + day % 3,
+                                assessed_on=date(2026, 1, 1) + timedelta(days=day),
+                                rationale="synthetic", meta=PSY)
+
+        async def assignments() -> list[int]:  # a user on the same review case, no version
+            return [await in_thread(reviews.assign_worker, child, f"sp-{n % 3}", PSY)
+                    for n in range(40)]
+
+        _, versions = await asyncio.gather(assessments(), assignments())
+        assert versions == sorted(versions) and len(set(versions)) == 40
+        nc = await connect(system.settings, nats_server.url)
+        await settled(system, nc.jetstream())
+        await nc.close()
+        assert parked(system) == []
+
+
+@pytest.mark.parametrize("missing", ["FormulationMeetingRescheduled"])
+async def test_a_message_whose_precondition_is_missing_is_retried_then_parked_visibly(
+    settings: Settings, nats_server: EmbeddedNats, missing: str
+) -> None:
+    from uuid import uuid4
+
+    from shared.consumer import Delivery
+    from shared.contracts import Actor, Envelope
+
+    async with running_node(settings, nats_server, ["notifications"]) as system:
+        envelope = Envelope(
+            message_id="formulation:999", service="formulation", event_type=missing,
+            event_version=1, notification_id=999, aggregate_id=uuid4(),
+            aggregate_version=3, child_id=uuid4(), occurred_at="2026-01-05T10:00:00+00:00",
+            actor=Actor(id="psy-1", role="psychologist"), reason="synthetic",
+            correlation_id="c", causation_id="c",
+            data={"child_id": str(uuid4()), "meeting_id": str(uuid4()),
+                  "starts_at": "2026-02-01T10:00:00+00:00"},
+        )
+        sink = system.consumers()[0].sink
+        with pytest.raises(Exception, match="never seen scheduled"):
+            await in_thread(sink.commit, [Delivery(1, envelope)])
+        await in_thread(sink.park, Delivery(1, envelope), "MissingPrecondition: never seen", 5)
+        assert [row["message_id"] for row in sink.parked()] == ["formulation:999"]
+        assert await in_thread(sink.commit, [Delivery(1, envelope)]) == 0  # moved past it
