@@ -141,8 +141,8 @@ def check(system: System, consumer: Consumer,
           progress: Progress | None = None) -> list[Difference]:
     """Build a fresh copy beside the live read model and list every difference."""
     live = _projection(consumer)
-    with live.engine.connect() as conn, conn.begin():
-        position = live.tracker.read(conn).get(STREAM_CURSOR, 0)
+    with live.engine.begin() as conn:  # the consumer's lock: rows and position agree
+        position = live.tracker.lock(conn).get(STREAM_CURSOR, 0)
         live_rows = _rows(conn, live.tables)
     with scratch_settings(system.settings) as scratch:
         engine = make_engine(scratch, "rebuild")

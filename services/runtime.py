@@ -149,7 +149,9 @@ async def run_node(
                     tasks.append(asyncio.create_task(relay.run(stop), name=f"relay-{plugin.name}"))
         if run_consumers:
             for consumer in system.consumers():
-                runner = Runner(consumer, js, settings)
+                lock = LeaderLock(f"{settings.pg_schema_prefix}consumer-{consumer.name}",
+                                  system.ops, settings.data_path / "locks")
+                runner = Runner(consumer, js, settings, lock)
                 tasks.append(asyncio.create_task(runner.run(stop), name=consumer.name))
             for plugin in system.plugins:
                 if plugin.background is not None:

@@ -50,6 +50,7 @@ from shared.domain import ConcurrentWrite, MissingPrecondition
 if TYPE_CHECKING:
     from nats.aio.msg import Msg
 
+    from shared.leader import LeaderLock
     from shared.settings import Settings
     from shared.store import EcmApplication
 
@@ -184,8 +185,11 @@ def fresh(deliveries: Iterable[Delivery], at: dict[str, int]) -> Iterable[Delive
     """The deliveries not applied yet, advancing `at` (positions by source) as it goes."""
     for delivery in deliveries:
         nid = delivery.envelope.notification_id
-        if delivery.seq <= at.get(STREAM_CURSOR, 0) or nid <= at.get(delivery.source, 0):
-            continue  # applied already: a redelivery, or a duplicate past the dedup window
+        if delivery.seq <= at.get(STREAM_CURSOR, 0):
+            continue  # applied already: a redelivery
+        if nid <= at.get(delivery.source, 0):
+            at[STREAM_CURSOR] = delivery.seq  # a duplicate past the dedup window: move past it
+            continue
         yield delivery
         at[delivery.source] = nid
         at[STREAM_CURSOR] = delivery.seq
@@ -396,8 +400,10 @@ class Runner:
     parked (a log line at error level, `ecm parked list`), and the consumer moves on.
     """
 
-    def __init__(self, consumer: Consumer, js: JetStreamContext, settings: Settings) -> None:
+    def __init__(self, consumer: Consumer, js: JetStreamContext, settings: Settings,
+                 leader: LeaderLock | None = None) -> None:
         self.consumer = consumer
+        self.leader = leader
         self.sink = consumer.sink
         self.js = js
         self.settings = settings
@@ -406,14 +412,28 @@ class Runner:
         self.parked = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume until `stop` is set, starting over from the sink's position after errors."""
-        while not stop.is_set():
-            try:
-                await self._consume(stop)
-            except Exception:
-                log.exception("consumer %s: stopped on an error; starting again from its "
-                              "committed position", self.consumer.name)
-                await _sleep_or_stop(stop, 1.0)
+        """Consume until `stop` is set, starting over from the sink's position after errors.
+
+        In order means one active runner per consumer: other processes stand by until the
+        leader lock is free, and a runner that loses the lock stops consuming at once.
+        """
+        try:
+            while not stop.is_set():
+                if self.leader is not None and not await asyncio.to_thread(self.leader.acquire):
+                    await _sleep_or_stop(stop, 1.0)
+                    continue
+                try:
+                    await self._consume(stop)
+                except Exception:
+                    log.exception("consumer %s: stopped on an error; starting again from its "
+                                  "committed position", self.consumer.name)
+                    await _sleep_or_stop(stop, 1.0)
+        finally:
+            if self.leader is not None:
+                self.leader.release()
+
+    async def _leading(self) -> bool:
+        return self.leader is None or await asyncio.to_thread(self.leader.still_held)
 
     async def subscribe(self) -> JetStreamContext.PullSubscription:
         """(Re)create the durable consumer at the sink's committed position.
@@ -447,6 +467,9 @@ class Runner:
                     messages = await sub.fetch(self.batch_size, timeout=1.0)
                 except (TimeoutError, NatsTimeoutError):
                     continue
+                if not await self._leading():
+                    log.error("consumer %s: lost its leader lock; standing by", self.consumer.name)
+                    return
                 try:
                     await self.handle_batch(messages, stop)
                 except Stopping:

@@ -1,4 +1,5 @@
-"""One active relay per service: a PostgreSQL advisory lock, or a file lock on one machine."""
+"""One active relay per service and one active runner per consumer: a PostgreSQL advisory
+lock, or a file lock on one machine."""
 
 from __future__ import annotations
 
@@ -42,6 +43,21 @@ class LeaderLock:
             return False
         self._held = fd
         return True
+
+    def still_held(self) -> bool:
+        """True while this process holds the lock (a dropped PostgreSQL session loses it)."""
+        held = self._held
+        if held is None:
+            return False
+        if isinstance(held, int):
+            return True
+        try:  # a session-level advisory lock lives exactly as long as its session
+            held.execute(text("SELECT 1"))
+            held.commit()
+            return True
+        except Exception:
+            self._held = None
+            return False
 
     @property
     def key(self) -> int:

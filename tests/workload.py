@@ -89,7 +89,7 @@ def meetings(system: System, child: UUID, invited: list[UUID], rng: random.Rando
             tally.commands += 1
 
 
-async def settled(system: System, js: JetStreamContext, timeout: float = 120.0) -> None:
+async def settled(system: System, js: JetStreamContext, timeout: float = 120.0) -> None:  # noqa: ASYNC109
     """Wait until every relay has published everything and every consumer applied it all."""
     positions = PositionStore(system.ops)
 

@@ -18,8 +18,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from shared.consumer import SqlProjection, require
+from shared.consumer import SqlProjection
 from shared.contracts import Envelope
+from shared.domain import MissingPrecondition
 
 metadata = MetaData()
 referral_list = Table(
@@ -75,23 +76,32 @@ class ReferralListProjection(SqlProjection):
             return
         version = envelope.aggregate_version
         if envelope.event_type in STATUS_BY_EVENT:
-            value = STATUS_BY_EVENT[envelope.event_type]
-            changes: dict[str, Any] = {"status": value, "status_version": version}
+            column = referral_list.c.status_version
+            changes: dict[str, Any] = {"status": STATUS_BY_EVENT[envelope.event_type],
+                                       "status_version": version}
         elif envelope.event_type == "ConsentRecorded":
+            column = referral_list.c.consent_version
             changes = {"consent": data["consent"], "consent_version": version}
         elif envelope.event_type == "ReferralAreaChanged":
+            column = referral_list.c.area_version
             changes = {"area": data["area"], "area_version": version}
         elif envelope.event_type == "ReferralInvolvementCorrected":
+            column = referral_list.c.involvement_version
             changes = {"expected_involvement_months": data["months"],
                        "involvement_version": version}
         else:
             return
-        # Applied in stream order, each change is newer than what the row shows.
-        require(conn.execute(
+        # Each column keeps the version that set it: in stream order every change is newer,
+        # and a parked message replayed late cannot roll a column back.
+        moved = conn.execute(
             update(referral_list)
-            .where(referral_list.c.referral_id == rid)
+            .where(referral_list.c.referral_id == rid, column < version)
             .values(**changes, updated_at=envelope.occurred_at)
-        ), f"referral {rid} (for {envelope.event_type})")
+        )
+        if moved.rowcount == 0 and conn.execute(select(referral_list.c.referral_id).where(
+                referral_list.c.referral_id == rid)).first() is None:
+            raise MissingPrecondition(f"referral {rid} (for {envelope.event_type}) is not in "
+                                      "the read model yet")
 
 
 def list_referrals(engine: Engine, *, area: str | None = None, status: str | None = None,

@@ -15,13 +15,12 @@ from fastapi.testclient import TestClient
 
 from services.formulation.application import FormulationApplication
 from services.notifications.application import NotificationsApplication
-from services.notifications.consumers import NoticeConsumer
 from services.runtime import System, create_api
 from shared.domain import Area, Meta
 from shared.settings import Settings
 from tests.conftest import Tokens
 from tests.e2e.test_reviews_api import child_in_review, due_review
-from tests.integration.test_notifications_support import invitees, review_scheduled
+from tests.integration.test_notifications_support import deliver, invitees, review_scheduled
 
 API = "/api/v1"
 CHILD = {"given_name": "Testy", "family_name": "Synthetic", "date_of_birth": "2010-05-17",
@@ -219,7 +218,7 @@ def test_a_notice_stored_with_a_time_beyond_uk_time_is_listed_and_shown_not_a_50
     app = system.apps["notifications"]
     assert isinstance(app, NotificationsApplication)
     contact = uuid4()
-    NoticeConsumer(app, system.ledger("notifications"))(review_scheduled(
+    deliver(app, review_scheduled(
         app.cipher, uuid4(), invitees(("education", contact)),
         starts_at="0001-01-01T00:00:00+14:00"))
     partner = auth("partner", user=str(contact))

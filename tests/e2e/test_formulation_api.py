@@ -15,6 +15,7 @@ from services.formulation.consumers import consumers
 from services.formulation.values import consultation_id_for
 from services.referrals.contracts import REGISTRY as REFERRALS
 from services.runtime import System
+from shared.consumer import Delivery
 from shared.domain import Area, Meta
 from shared.settings import Settings
 from tests.conftest import Tokens
@@ -96,12 +97,12 @@ def test_a_referral_accepted_over_http_opens_a_case_the_psychologist_can_read(
     ok(client.post(f"/api/v1/referrals/{referral_id}/screening", headers=auth(PSY),
                    json={"decision": "accept"}))
     referrals = system.apps["referrals"]
-    handle = next(c for c in consumers(system) if c.name == "formulation-referrals").handle
+    sink = next(c for c in consumers(system) if c.name == "formulation-referrals").sink
     for notification in referrals.notifications(1, 100):
         event = referrals.mapper.to_sealed_domain_event(notification)  # type: ignore[attr-defined]
         envelope = REFERRALS.to_envelope(event, notification.id)
         if envelope is not None:
-            handle(envelope)
+            sink.commit([Delivery(notification.id, envelope)])
     case = ok(client.get(f"/api/v1/children/{child_id}/formulation", headers=auth(CM)))
     assert case["referral_ids"] == [referral_id]
     assert case["sequencing"] == {"assessed_stage": None, "effective_stage": 1,

@@ -10,13 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.notifications.application import NotificationsApplication
-from services.notifications.consumers import NoticeConsumer
 from services.runtime import System
 from shared.domain import Meta
 from tests.conftest import Tokens
 from tests.integration.test_notifications_support import (
     ONLINE,
     VENUE,
+    deliver,
     fast_settings,
     invitees,
     review_scheduled,
@@ -48,7 +48,7 @@ def invite(system: System, *contacts: str, notification_id: int = 7) -> UUID:
     """A ReviewScheduled message inviting `contacts` arrives from the stream."""
     app = app_of(system)
     child = uuid4()
-    NoticeConsumer(app, system.ledger("notifications"))(review_scheduled(
+    deliver(app, review_scheduled(
         app.cipher, child, invitees(*[("education", UUID(c)) for c in contacts]),
         notification_id=notification_id))
     return child

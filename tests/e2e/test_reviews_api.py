@@ -14,6 +14,7 @@ from services.reviews.caseload import CaseloadProjection
 from services.reviews.consumers import FormulationListener
 from services.reviews.contracts import REGISTRY
 from services.runtime import System
+from shared.consumer import Delivery
 from shared.contracts import Actor, Envelope
 from tests.conftest import Tokens
 
@@ -97,12 +98,14 @@ def scheduled(client: TestClient, auth: Tokens, system: System) -> tuple[str, st
 def feed_caseload(system: System) -> None:
     """Run the caseload projection over what the relay would publish."""
     app = reviews_of(system)
-    projection = CaseloadProjection(system.engine("reviews-read"), system.ledger("reviews-read"))
+    projection = CaseloadProjection(system.engine("reviews-read"))
+    deliveries = []
     for notification in app.notifications(1, 10_000):
         event = app.mapper.to_sealed_domain_event(notification)  # type: ignore[attr-defined]
         envelope = REGISTRY.to_envelope(event, notification.id)
         if envelope is not None:
-            projection(envelope)
+            deliveries.append(Delivery(notification.id, envelope))
+    projection.commit(deliveries)
 
 
 def detail(response: Any) -> str:

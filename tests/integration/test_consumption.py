@@ -31,6 +31,7 @@ BACKLOG_CHILDREN = int(os.environ.get("ECM_TEST_BACKLOG_CHILDREN", "80"))
 
 def kinds(app: NotificationsApplication) -> Counter[str]:
     """How many notices of each kind are queued."""
+    app.index.catch_up()
     with app.reads.connect() as conn:
         return Counter(row.kind for row in conn.execute(select(notice_index.c.kind)))
 

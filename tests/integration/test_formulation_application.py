@@ -30,6 +30,7 @@ from services.formulation.values import (
 from services.referrals.contracts import REGISTRY as REFERRALS
 from services.referrals.domain import Consent
 from services.runtime import System
+from shared.consumer import ApplicationSink, Delivery
 from shared.contracts import Actor, ContractRegistry, Envelope
 from shared.crypto import is_sealed
 from shared.domain import Area, Conflict, Meta, NotFound
@@ -164,23 +165,30 @@ def test_an_accepted_referral_opens_one_case_however_often_its_message_is_handle
     assert stored_events(app, case_id_for(child_id)) == 1
 
 
-def test_the_consumer_skips_messages_its_ledger_has_seen(system: System,
-                                                         app: FormulationApplication) -> None:
-    screened_referral(system)
-    referrals_consumer = next(c for c in consumers(system) if c.name == REFERRALS_CONSUMER)
+def test_the_consumer_applies_each_message_once_however_often_it_is_delivered(
+    system: System, app: FormulationApplication
+) -> None:
+    child_id, _ = screened_referral(system)
+    sink = next(c for c in consumers(system) if c.name == REFERRALS_CONSUMER).sink
     messages = envelopes(system.apps["referrals"], REFERRALS)
-    for message in messages + messages:
-        referrals_consumer.handle(message)
-    assert referrals_consumer.ledger.processed_count(REFERRALS_CONSUMER) == len(messages)
+    assert sink.commit([Delivery(m.notification_id, m) for m in messages]) == len(messages)
+    written = app.max_notification_id()
+    # Redelivered at the same stream sequences, then republished past the dedup window.
+    assert sink.commit([Delivery(m.notification_id, m) for m in messages]) == 0
+    assert sink.commit([Delivery(100 + m.notification_id, m) for m in messages]) == 0
+    assert app.max_notification_id() == written
+    assert stored_events(app, case_id_for(child_id)) == 1
 
 
 def test_a_delivery_that_loses_the_race_to_open_the_case_counts_as_already_opened(
     settings: Settings, system: System, app: FormulationApplication
 ) -> None:
     child_id, referral_id = screened_referral(system)
+    (accepted,) = [m for m in envelopes(system.apps["referrals"], REFERRALS)
+                   if m.event_type == "ReferralAccepted"]
 
     class RacedApplication(FormulationApplication):
-        """Another delivery saves the case between this one's load and its save."""
+        """Another writer saves the case between this delivery's load and its save."""
 
         raced = False
 
@@ -193,10 +201,15 @@ def test_a_delivery_that_loses_the_race_to_open_the_case_counts_as_already_opene
 
     racer = RacedApplication(settings, system.vault)
     try:
-        assert racer.open_case(child_id, referral_id, Area.BRISTOL, PSYCHOLOGIST) is False
+        sink = ApplicationSink(REFERRALS_CONSUMER, "ecm.referrals.>", racer,
+                               lambda envelope: on_referral_message(racer, envelope),
+                               system.engine("formulation-read"))
+        assert sink.commit([Delivery(accepted.notification_id, accepted)]) == 1
+        assert racer.raced
     finally:
         racer.close()
     assert stored_events(app, case_id_for(child_id)) == 1
+    assert app.get_case(child_id).referral_ids == [referral_id]
 
 
 def test_a_consultation_offered_opens_one_consultation_and_no_case(
@@ -387,7 +400,7 @@ def test_a_case_rebuilt_from_the_store_equals_the_live_one(app: FormulationAppli
     live.issue_report(SECRETS["narrative"], 3, date(2024, 6, 1), [
         (uuid4(), RecommendationDraft(3, Agency.CAMHS, SECRETS["recommendation"]))
     ], "Synthetic", PSYCHOLOGIST)
-    live.record_review_assessment(uuid4(), 2, date(2024, 9, 1), None, "reviews:4", PSYCHOLOGIST)
+    live.record_review_assessment(uuid4(), 2, date(2024, 9, 1), None, PSYCHOLOGIST)
     app.save_all(live)
     rebuilt: Any = app.repository.get(live.id)
     assert isinstance(rebuilt, FormulationCase)

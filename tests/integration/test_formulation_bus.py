@@ -92,7 +92,7 @@ async def test_an_accepted_referral_opens_exactly_one_case_even_when_delivered_t
         assert len(app.recorder.select_events(case_id_for(child_id))) == 1
         assert await in_thread(on_referral_message, app, accepted) is False
         assert len(app.recorder.select_events(case_id_for(child_id))) == 1
-        assert system.ledger("formulation-read").parked() == []
+        assert [row for c in system.consumers() for row in c.sink.parked()] == []
 
 
 async def test_a_review_reassessment_on_the_stream_changes_what_sequencing_allows(

@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from uuid import UUID, uuid4
 
 import pytest
 from sqlalchemy import delete, update
 
 from services.notifications.application import NotificationsApplication
-from services.notifications.consumers import NAME, NoticeConsumer
 from services.notifications.domain import NoticeKind, NoticeStatus
 from services.notifications.index import INDEX, index_position, notice_index, partner_index
 from services.runtime import System
-from shared.consumer import processed
-from shared.domain import Meta
+from shared.consumer import Delivery, positions
+from shared.contracts import Envelope
+from shared.domain import Meta, MissingPrecondition
 from shared.settings import Settings
 from shared.vocabulary import Agency
 from tests.integration.test_notifications_support import (
     ONLINE,
     VENUE,
+    deliver,
     envelope,
     fast_settings,
     invitees,
+    notice_sink,
     register,
     review_scheduled,
 )
@@ -47,8 +49,9 @@ def app_of(system: System) -> NotificationsApplication:
     return app
 
 
-def consumer_of(system: System) -> NoticeConsumer:
-    return NoticeConsumer(app_of(system), system.ledger("notifications"))
+def consumer_of(system: System) -> Callable[[Envelope], int]:
+    """Messages through the notifications consumer's sink, as the node delivers them."""
+    return lambda message: deliver(app_of(system), message)
 
 
 def test_a_scheduled_review_queues_one_notice_per_invited_contact(node: System) -> None:
@@ -57,11 +60,12 @@ def test_a_scheduled_review_queues_one_notice_per_invited_contact(node: System) 
     child = uuid4()
     message = review_scheduled(app.cipher, child, invitees(
         ("education", teacher), ("health", nurse), ("education", teacher), ("police", None)))
-    consume(message)
-    consume(message)
+    assert consume(message) == 1
+    written = app.max_notification_id()
+    assert consume(message) == 0  # the same message again, at a later stream sequence
+    assert app.max_notification_id() == written
     rows = {row.contact_id: row for row in app.notices(None)}
     assert set(rows) == {teacher, nurse}
-    assert node.ledger("notifications").processed_count(NAME) == 1
     notice = app.get_notice(rows[teacher].notice_id)
     assert (notice.kind, notice.what, notice.venue, notice.online_link) == (
         NoticeKind.REVIEW_SCHEDULED, "ECM review meeting", VENUE, ONLINE)
@@ -69,16 +73,14 @@ def test_a_scheduled_review_queues_one_notice_per_invited_contact(node: System) 
     assert notice.agency == "education"
 
 
-def test_a_redelivery_after_the_ledger_lost_track_still_queues_nothing_new(
+def test_a_message_applied_again_past_its_tracking_still_queues_nothing_new(
     node: System,
 ) -> None:
     app, consume = app_of(node), consumer_of(node)
     teacher = register(app, "Pat Teacher")
     message = review_scheduled(app.cipher, uuid4(), invitees(("education", teacher)))
     consume(message)
-    with app.reads.begin() as conn:  # as if the tracking commit had been lost
-        conn.execute(delete(processed))
-    consume(message)
+    notice_sink(app).replay(message)  # as an operator's replay of a parked copy would
     assert len(app.notices(None)) == 1
 
 
@@ -111,6 +113,24 @@ def test_a_rescheduled_review_tells_the_invitees_the_new_time_and_the_same_place
     assert notice.when == "2026-09-22T14:00:00+00:00"
     assert notice.venue == VENUE
     assert other not in {r.contact_id for r in app.notices(None)}
+
+
+def test_a_reschedule_of_a_meeting_never_seen_scheduled_is_held_back_not_passed_over(
+    node: System,
+) -> None:
+    app = app_of(node)
+    child = uuid4()
+    moved = envelope("reviews", "ReviewRescheduled", child,
+                     {"child_id": str(child), "review_id": str(uuid4()),
+                      "starts_at": "2026-09-22T14:00:00+00:00"}, 3)
+    sink = notice_sink(app)
+    with pytest.raises(MissingPrecondition, match="never seen scheduled"):
+        sink.commit([Delivery(1, moved)])
+    assert sink.position() == 0 and app.notices(None) == []
+    sink.park(Delivery(1, moved), "MissingPrecondition: never seen scheduled", 5)
+    assert [row["message_id"] for row in sink.parked()] == ["reviews:3"]
+    assert sink.position() == 1
+    assert deliver(app, moved) == 0  # moved past: only an operator's replay applies it now
 
 
 def test_a_cancelled_formulation_meeting_tells_the_invitees_which_date_is_off(
@@ -162,10 +182,10 @@ def test_transitions_and_closure_reach_every_contact_linked_to_the_child(node: S
 def test_other_services_messages_are_ignored(node: System) -> None:
     consume = consumer_of(node)
     child = uuid4()
-    consume(envelope("referrals", "ReferralAccepted", child,
-                     {"child_id": str(child), "area": "bristol"}, 1))
+    assert consume(envelope("referrals", "ReferralAccepted", child,
+                            {"child_id": str(child), "area": "bristol"}, 1)) == 1
     assert app_of(node).notices(None) == []
-    assert node.ledger("notifications").processed_count(NAME) == 0
+    assert app_of(node).max_notification_id() == 0  # nothing written but its tracking
 
 
 def test_the_index_rebuilt_from_the_store_equals_the_live_one(node: System) -> None:
@@ -204,8 +224,8 @@ def test_subject_access_finds_every_notice_about_the_child_with_its_venue(node: 
     assert notice["status"] == NoticeStatus.QUEUED
 
 
-def test_rebuilding_the_network_from_the_stream_queues_no_notice_twice(node: System) -> None:
-    app, consume = app_of(node), consumer_of(node)
+def test_the_stream_delivered_again_from_the_start_queues_no_notice_twice(node: System) -> None:
+    app = app_of(node)
     teacher = register(app, "Pat Teacher")
     child = uuid4()
     messages = [
@@ -213,11 +233,11 @@ def test_rebuilding_the_network_from_the_stream_queues_no_notice_twice(node: Sys
         envelope("reviews", "CaseClosed", child,
                  {"child_id": str(child), "closed_on": "2026-12-01"}, 2),
     ]
-    for message in messages:
-        consume(message)
-    before = app.notices(None)
-    consume.reset()
-    for message in messages:
-        consume(message)
+    assert deliver(app, *messages) == 2
+    before, written = app.notices(None), app.max_notification_id()
+    with app.reads.begin() as conn:  # the stream cursor lost: the stream comes from the start
+        conn.execute(delete(positions))
+    assert notice_sink(app).position() == 0
+    assert deliver(app, *messages) == 0
     assert app.notices(None) == before
-    assert node.ledger("notifications").processed_count(NAME) == 2
+    assert app.max_notification_id() == written

@@ -15,7 +15,6 @@ from notifications_python_client.authentication import decode_jwt_token
 
 from services.notifications.adapters.webhook import verify
 from services.notifications.application import NotificationsApplication
-from services.notifications.consumers import NoticeConsumer
 from services.notifications.delivery import DeliveryWorker
 from services.notifications.domain import Channel, NoticeStatus
 from services.runtime import System
@@ -27,6 +26,7 @@ from tests.integration.test_notifications_support import (
     ONLINE,
     VENUE,
     Request,
+    deliver,
     fast_settings,
     http_receiver,
     invitees,
@@ -77,8 +77,8 @@ async def test_an_email_reaches_the_smtp_server_with_minimal_content_only(node: 
         app.notify_settings = fast_settings(smtp_port=smtp.port, smtp_starttls=False)
         teacher = register(app, "Pat Teacher")
         child = registered_child(node)
-        NoticeConsumer(app, node.ledger("notifications"))(
-            review_scheduled(app.cipher, child, invitees(("education", teacher))))
+        deliver(
+            app, review_scheduled(app.cipher, child, invitees(("education", teacher))))
         worker = DeliveryWorker(app)
         assert await worker.deliver_due() == 1
         assert await worker.deliver_due() == 0
@@ -104,8 +104,8 @@ async def test_an_unreachable_smtp_server_leaves_the_notice_failed_and_due_again
         closed_port = smtp.port
     app.notify_settings = fast_settings(smtp_port=closed_port, backoff_seconds=[3600])
     teacher = register(app, "Pat Teacher")
-    NoticeConsumer(app, node.ledger("notifications"))(
-        review_scheduled(app.cipher, uuid4(), invitees(("education", teacher))))
+    deliver(
+        app, review_scheduled(app.cipher, uuid4(), invitees(("education", teacher))))
     assert await DeliveryWorker(app).deliver_due() == 1
     row = app.notices(None)[0]
     assert row.status == NoticeStatus.FAILED
@@ -129,8 +129,8 @@ async def test_a_signed_webhook_is_verified_by_the_receiver(node: System) -> Non
         officer = register(app, "Sgt Example", Agency.POLICE, Channel.WEBHOOK,
                            webhook_url=receiver.url("/ecm"), webhook_secret=secret)
         child = registered_child(node)
-        NoticeConsumer(app, node.ledger("notifications"))(
-            review_scheduled(app.cipher, child, invitees(("police", officer))))
+        deliver(
+            app, review_scheduled(app.cipher, child, invitees(("police", officer))))
         assert await DeliveryWorker(app).deliver_due() == 1
     assert verified == [True]
     payload = json.loads(receiver.requests[0].body)
@@ -164,8 +164,8 @@ async def test_gov_uk_notify_gets_the_template_fields_with_a_valid_jwt(node: Sys
                                             govuk_template_id=TEMPLATE)
         nurse = register(app, "Nina Nurse", Agency.HEALTH, Channel.NOTIFY)
         child = registered_child(node)
-        NoticeConsumer(app, node.ledger("notifications"))(
-            review_scheduled(app.cipher, child, invitees(("health", nurse))))
+        deliver(
+            app, review_scheduled(app.cipher, child, invitees(("health", nurse))))
         assert await DeliveryWorker(app).deliver_due() == 1
     assert checks == ["jwt ok"]
     sent = json.loads(notify.requests[0].body)
@@ -193,8 +193,8 @@ async def test_notify_refusing_the_request_fails_the_notice_with_notifys_message
                                             govuk_base_url=notify.url(""),
                                             govuk_template_id=TEMPLATE)
         nurse = register(app, "Nina Nurse", Agency.HEALTH, Channel.NOTIFY)
-        NoticeConsumer(app, node.ledger("notifications"))(
-            review_scheduled(app.cipher, uuid4(), invitees(("health", nurse))))
+        deliver(
+            app, review_scheduled(app.cipher, uuid4(), invitees(("health", nurse))))
         await DeliveryWorker(app).deliver_due()
     row = app.notices(None)[0]
     assert row.status == NoticeStatus.FAILED
@@ -211,7 +211,7 @@ async def test_two_workers_never_send_the_same_notice_twice(node: System) -> Non
         app.notify_settings = fast_settings()
         contacts = [register(app, f"Officer {i}", Agency.POLICE, Channel.WEBHOOK,
                              webhook_url=receiver.url("/ecm")) for i in range(6)]
-        NoticeConsumer(app, node.ledger("notifications"))(review_scheduled(
+        deliver(app, review_scheduled(
             app.cipher, uuid4(), invitees(*[("police", c) for c in contacts])))
         first, second = DeliveryWorker(app), DeliveryWorker(app)
         await asyncio.gather(first.deliver_due(), second.deliver_due())
@@ -225,8 +225,8 @@ async def test_a_notice_for_a_contact_missing_from_the_directory_fails_visibly(
 ) -> None:
     app = app_of(node)
     app.notify_settings = fast_settings(max_attempts=1)
-    NoticeConsumer(app, node.ledger("notifications"))(
-        review_scheduled(app.cipher, uuid4(), invitees(("police", UUID(int=7)))))
+    deliver(
+        app, review_scheduled(app.cipher, uuid4(), invitees(("police", UUID(int=7)))))
     await DeliveryWorker(app).deliver_due()
     [row] = app.notices(NoticeStatus.FAILED)
     assert row.last_error == "contact_id: the contact is not in the partner directory"

@@ -18,8 +18,10 @@ from uuid import UUID, uuid4
 from aiosmtpd.controller import Controller
 
 from services.notifications.application import NotificationsApplication
+from services.notifications.consumers import NoticeConsumer
 from services.notifications.domain import Channel
 from services.notifications.settings import NotifySettings
+from shared.consumer import ApplicationSink, Delivery
 from shared.contracts import Actor, Envelope
 from shared.crypto import FieldCipher
 from shared.domain import Meta
@@ -43,6 +45,20 @@ def envelope(service: str, event_type: str, child_id: UUID, data: dict[str, Any]
         correlation_id=f"corr-{notification_id}", causation_id=f"cause-{notification_id}",
         data=data,
     )
+
+
+def notice_sink(app: NotificationsApplication) -> ApplicationSink:
+    """The notifications consumer's sink, as the running node builds it."""
+    return NoticeConsumer(app).sink(app.reads)
+
+
+def deliver(app: NotificationsApplication, *messages: Envelope) -> int:
+    """Commit messages through the notifications consumer's sink, one by one at the next
+    stream sequences, as the runner does; returns how many were applied (not seen before)."""
+    sink = notice_sink(app)
+    seq = sink.position()
+    return sum(sink.commit([Delivery(seq + n, message)])
+               for n, message in enumerate(messages, start=1))
 
 
 def invitees(*contacts: tuple[str, UUID | None]) -> list[dict[str, Any]]:
