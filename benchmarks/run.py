@@ -153,13 +153,83 @@ async def _relay_pair(nats: EmbeddedNats, folder: Path, n: int) -> dict[str, Any
             "ratio": ecm_s / base_s}
 
 
+async def bench_consumer(folder: Path, n: int) -> dict[str, Any]:
+    """A read model consuming n messages in order (apply + commit + ack) vs a raw nats-py
+    fetch-and-ack loop over the same messages."""
+    nats = EmbeddedNats(folder / "nats-consumer", user="bench", password="bench-password")
+    nats.start()
+    try:
+        return await _consumer_pair(nats, folder, n)
+    finally:
+        nats.stop()
+
+
+async def _consumer_pair(nats: EmbeddedNats, folder: Path, n: int) -> dict[str, Any]:
+    from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+    from services.referrals.projections import ReferralListProjection
+    from shared.consumer import Runner
+    from shared.sql import make_engine
+
+    settings: Settings = development_settings(folder / "consumer-var").model_copy(
+        update={"nats_url": nats.url, "nats_user": "bench", "nats_password": "bench-password"})
+    system = System.build(settings, ["referrals"])
+    app = system.apps["referrals"]
+    for i in range(n):
+        app.register_child(given_name=f"G{i}", family_name="Bench",  # type: ignore[attr-defined]
+                           date_of_birth=date(2010, 1, 1), area=Area.BRISTOL,
+                           nhs_number=None, upn=None, meta=META)
+    nc = await connect(settings, nats.url)
+    js = nc.jetstream()
+    await ensure_stream(js, settings)
+    plugin = system.plugins[0]
+    assert plugin.contracts is not None
+    relay = Relay(app, plugin.contracts, js, PositionStore(system.ops), batch_size=500)
+    while await relay.publish_pending():
+        pass
+    last = (await js.stream_info("ECM")).state.last_seq
+    times_ecm, times_base = [], []
+    for round_ in range(ROUNDS + 1):  # the first round warms up
+        sink = ReferralListProjection(make_engine(settings, f"bench-read-{round_}"))
+        runner = Runner(sink.consumer(), js, settings)
+        stop = asyncio.Event()
+        start = time.perf_counter()
+        task = asyncio.create_task(runner.run(stop))
+        while sink.position() < last:  # noqa: ASYNC110 (polling the committed position)
+            await asyncio.sleep(0.001)
+        elapsed = time.perf_counter() - start
+        stop.set()
+        await task
+        sub = await js.pull_subscribe(
+            "ecm.referrals.>", durable=f"raw-{round_}", stream="ECM",
+            config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT,
+                                  deliver_policy=DeliverPolicy.ALL))
+        begin, acked = time.perf_counter(), 0
+        while acked < n:
+            for msg in await sub.fetch(settings.consumer_batch_size, timeout=5):
+                await msg.ack()
+                acked += 1
+        raw = time.perf_counter() - begin
+        if round_:
+            times_ecm.append(elapsed)
+            times_base.append(raw)
+    await nc.close()
+    system.close()
+    ecm_s, base_s = statistics.median(times_ecm), statistics.median(times_base)
+    return {"name": "consumer: apply in order + commit + ack", "n": n,
+            "ecm_us_per_op": ecm_s / n * 1e6, "baseline_us_per_op": base_s / n * 1e6,
+            "ratio": ecm_s / base_s, "ecm_events_per_s": n / ecm_s,
+            "baseline_events_per_s": n / base_s}
+
+
 def main() -> None:
     """Run every benchmark and print the table."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         store = bench_store(folder, 300)
         relay = asyncio.run(bench_relay(folder, 1000))
-    rows = [store["write"], store["read"], relay]
+        consumer = asyncio.run(bench_consumer(folder, 2000))
+    rows = [store["write"], store["read"], relay, consumer]
     out = Path("bench-results")
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(rows, indent=2))
@@ -167,7 +237,8 @@ def main() -> None:
     for row in rows:
         print(f"{row['name']:40} {row['n']:>6} {row['ecm_us_per_op']:>11.1f} "
               f"{row['baseline_us_per_op']:>15.1f} {row['ratio']:>7.2f}")
-    print("baselines: plain eventsourcing on SQLite (no encryption); raw nats-py js.publish")
+    print("baselines: plain eventsourcing on SQLite (no encryption); raw nats-py js.publish; "
+          "raw nats-py fetch-and-ack")
 
 
 if __name__ == "__main__":

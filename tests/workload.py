@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import cast
@@ -10,16 +11,19 @@ from uuid import UUID
 
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
+from sqlalchemy import select
 
 from services.formulation.application import FormulationApplication
 from services.notifications.application import NotificationsApplication
 from services.notifications.domain import Channel
+from services.notifications.index import notice_index
 from services.rebuild import Difference, check, check_notices
 from services.referrals.application import ReferralsApplication
 from services.referrals.domain import Consent
+from services.reviews.application import ReviewsApplication
 from services.runtime import System
 from shared.contracts import STREAM
-from shared.domain import Area, Meta
+from shared.domain import Area, Meta, NotFound
 from shared.meetings import Invitee
 from shared.relay import PositionStore
 from shared.vocabulary import Agency
@@ -118,6 +122,22 @@ def differences(system: System) -> list[Difference]:
             found += check(system, consumer)
     found += check_notices(system)
     return found
+
+
+def queued(app: NotificationsApplication) -> Counter[str]:
+    """How many notices of each kind are queued."""
+    app.index.catch_up()
+    with app.reads.connect() as conn:
+        return Counter(row.kind for row in conn.execute(select(notice_index.c.kind)))
+
+
+def has_case(app: FormulationApplication | ReviewsApplication, child: UUID) -> bool:
+    """True when the service has opened the child's case."""
+    try:
+        app.get_case(child)
+    except NotFound:
+        return False
+    return True
 
 
 def parked(system: System) -> list[str]:

@@ -29,7 +29,7 @@ from services.notifications.network import (
     meeting_id_for,
 )
 from shared.consumer import ApplicationSink, Consumer
-from shared.contracts import Envelope, caused_by
+from shared.contracts import Envelope
 from shared.domain import Meta, MissingPrecondition, NotFound
 
 if TYPE_CHECKING:
@@ -100,6 +100,11 @@ class CaseClosed(_Data):
     safety_net_until: date | None = None
 
 
+def _meta(envelope: Envelope) -> Meta:
+    """This service acts, in the conversation of the message that caused it."""
+    return Meta("notifications", "system", envelope.correlation_id, envelope.message_id)
+
+
 def _meeting_id(data: Scheduled | Rescheduled | Cancelled) -> str:
     value = data.meeting_id or data.review_id
     if value is None:
@@ -133,8 +138,7 @@ class NoticeConsumer:
             planner(envelope)
 
     def _queue(self, envelope: Envelope, drafts: list[NoticeDraft], *network: Any) -> None:
-        meta = Meta("notifications", "system", envelope.correlation_id, envelope.message_id)
-        self.app.queue_notices(drafts, meta)
+        self.app.queue_notices(drafts, _meta(envelope))
         if network:
             self.app.save_all(*network)
 
@@ -166,7 +170,7 @@ class NoticeConsumer:
     def _scheduled(self, meeting_kind: str) -> Callable[[Envelope], None]:
         def plan(envelope: Envelope) -> None:
             data = Scheduled.model_validate(envelope.data)
-            meeting_id, meta = _meeting_id(data), caused_by(envelope)
+            meeting_id, meta = _meeting_id(data), _meta(envelope)
             invited: dict[UUID, str | None] = {}
             for invitee in data.invitees:
                 if invitee.contact_id is not None and invitee.contact_id not in invited:
@@ -202,7 +206,7 @@ class NoticeConsumer:
             meeting_id = _meeting_id(data)
             meeting = self._meeting(meeting_kind, meeting_id, envelope.event_type)
             starts_at = data.starts_at.isoformat()
-            meeting.reschedule(starts_at, caused_by(envelope))
+            meeting.reschedule(starts_at, _meta(envelope))
             drafts = [self._draft(envelope, data.child_id, contact, KINDS[meeting_kind][1],
                                   meeting_id, WHAT[meeting_kind][1], starts_at, meeting.venue,
                                   meeting.online_link)
@@ -216,7 +220,7 @@ class NoticeConsumer:
             data = Cancelled.model_validate(envelope.data)
             meeting_id = _meeting_id(data)
             meeting = self._meeting(meeting_kind, meeting_id, envelope.event_type)
-            meeting.cancel(caused_by(envelope))
+            meeting.cancel(_meta(envelope))
             drafts = [self._draft(envelope, data.child_id, contact, KINDS[meeting_kind][2],
                                   meeting_id, WHAT[meeting_kind][2], meeting.starts_at)
                       for contact in meeting.invited]

@@ -1,14 +1,12 @@
 """Read side of the notifications store: notices and partners, following the notification log.
 
-The index tails the service's own event store (like the relay does) and commits each batch
-of rows together with its position, so it can always be rebuilt from the store. Delivery
+The index tails the service's own event store (shared/follower.py) and commits each batch of
+rows together with its position, so it can always be rebuilt from the store. Delivery
 leases live beside it: they are operational state, not history.
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -29,16 +27,17 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
 from services.notifications.domain import DELIVERABLE, Notice, NoticeStatus, PartnerContact
+from shared.consumer import Tracker
 from shared.contracts import event_class
+from shared.follower import catch_up
 
 if TYPE_CHECKING:
     from shared.store import EcmApplication, PersonalDataMapper
 
 INDEX = "notifications-index"
-MAX_CLASHES = 50
 QUEUED = event_class(Notice, "Queued")
 SENT = event_class(Notice, "Sent")
 FAILED = event_class(Notice, "Failed")
@@ -74,12 +73,6 @@ partner_index = Table(
     Column("preferred_channel", String(20), nullable=False),
     Column("registered_at", DateTime(timezone=True), nullable=False),
 )
-index_position = Table(
-    "notice_index_position",
-    metadata,
-    Column("name", String(64), primary_key=True),
-    Column("position", Integer, nullable=False),
-)
 delivery_leases = Table(
     "notice_delivery_leases",
     metadata,
@@ -87,21 +80,6 @@ delivery_leases = Table(
     Column("holder", String(100), nullable=False),
     Column("until", DateTime(timezone=True), nullable=False),
 )
-
-
-def take_write_lock(conn: Connection) -> None:
-    """Take this store's write lock first thing in a transaction.
-
-    SQLite (WAL) refuses to turn a read transaction into a write one after another
-    connection committed; taking the lock up front makes writers queue instead. On
-    PostgreSQL it is a row lock that orders index catch-ups and the consumer.
-    """
-    conn.execute(update(index_position).where(index_position.c.name == INDEX)
-                 .values(position=index_position.c.position))
-
-
-class PositionMoved(Exception):
-    """Someone else advanced the index while this batch was being applied."""
 
 
 def utc(value: datetime | None) -> datetime | None:
@@ -166,60 +144,19 @@ class NoticeIndex:
         self.engine = engine
         self.app = app
         self.batch_size = batch_size
-        self._lock = threading.Lock()
+        self.tracker = Tracker(engine, INDEX)
         metadata.create_all(engine)
-        try:
-            with engine.begin() as conn:
-                conn.execute(insert(index_position).values(name=INDEX, position=0))
-        except IntegrityError:
-            pass
 
     def position(self) -> int:
         """The last notification id applied."""
-        with self.engine.connect() as conn:
-            return int(conn.execute(
-                select(index_position.c.position).where(index_position.c.name == INDEX)
-            ).scalar_one())
+        return self.tracker.positions().get(self.app.service, 0)
 
     def catch_up(self) -> int:
         """Apply every stored event not yet in the index; returns how many were applied."""
-        applied, clashes = 0, 0
-        with self._lock:
-            while True:
-                try:
-                    count = self._apply_batch()
-                except (PositionMoved, IntegrityError, OperationalError):
-                    # Another process applied the same events first (or held the write
-                    # lock): look again from the position it left.
-                    clashes += 1
-                    if clashes > MAX_CLASHES:
-                        raise
-                    time.sleep(0.01 * clashes)
-                    continue
-                applied += count
-                if count < self.batch_size:
-                    return applied
-
-    def _apply_batch(self) -> int:
         mapper: PersonalDataMapper = self.app.mapper  # type: ignore[assignment]
-        with self.engine.begin() as conn:
-            take_write_lock(conn)
-            start = int(conn.execute(
-                select(index_position.c.position).where(index_position.c.name == INDEX)
-            ).scalar_one())
-            notifications = self.app.notifications(start + 1, self.batch_size)
-            if not notifications:
-                return 0
-            for notification in notifications:
-                self._apply(conn, mapper.to_sealed_domain_event(notification))
-            moved = conn.execute(
-                update(index_position)
-                .where(index_position.c.name == INDEX, index_position.c.position == start)
-                .values(position=notifications[-1].id)
-            )
-            if moved.rowcount != 1:
-                raise PositionMoved(INDEX)
-            return len(notifications)
+        return catch_up(self.tracker, self.app,
+                        lambda conn, n: self._apply(conn, mapper.to_sealed_domain_event(n)),
+                        self.batch_size)
 
     def _apply(self, conn: Connection, event: Any) -> None:
         at = utc(getattr(event, "timestamp", None)) or datetime.now(UTC)

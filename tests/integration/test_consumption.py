@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-from collections import Counter
 from typing import cast
 
 import pytest
@@ -15,33 +14,26 @@ from sqlalchemy import select
 
 from services.formulation.application import FormulationApplication
 from services.notifications.application import NotificationsApplication
-from services.notifications.index import notice_index
 from services.rebuild import check, rebuild
 from services.reviews.application import ReviewsApplication
 from services.runtime import System
 from shared.bus import connect
-from shared.domain import NotFound
 from shared.natsserver import EmbeddedNats
 from shared.settings import Settings
 from tests.harness import eventually, in_thread, running_node
-from tests.workload import Tally, contacts, differences, meetings, parked, refer, settled
+from tests.workload import (
+    Tally,
+    contacts,
+    differences,
+    has_case,
+    meetings,
+    parked,
+    queued,
+    refer,
+    settled,
+)
 
 BACKLOG_CHILDREN = int(os.environ.get("ECM_TEST_BACKLOG_CHILDREN", "80"))
-
-
-def kinds(app: NotificationsApplication) -> Counter[str]:
-    """How many notices of each kind are queued."""
-    app.index.catch_up()
-    with app.reads.connect() as conn:
-        return Counter(row.kind for row in conn.execute(select(notice_index.c.kind)))
-
-
-def has_case(app: FormulationApplication | ReviewsApplication, child: object) -> bool:
-    try:
-        app.get_case(child)  # type: ignore[arg-type]
-    except NotFound:
-        return False
-    return True
 
 
 async def test_a_backlog_applied_in_order_equals_a_rebuild_and_tells_every_partner_once(
@@ -69,10 +61,10 @@ async def test_a_backlog_applied_in_order_equals_a_rebuild_and_tells_every_partn
         nc = await connect(system.settings, nats_server.url)
         await settled(system, nc.jetstream())
         await nc.close()
-        queued = kinds(cast(NotificationsApplication, system.apps["notifications"]))
-        assert queued["formulation_meeting_rescheduled"] == tally.rescheduled * 2
-        assert queued["formulation_meeting_cancelled"] == tally.cancelled * 2
-        assert queued["formulation_meeting_scheduled"] == tally.scheduled * 2
+        kinds = queued(cast(NotificationsApplication, system.apps["notifications"]))
+        assert kinds["formulation_meeting_rescheduled"] == tally.rescheduled * 2
+        assert kinds["formulation_meeting_cancelled"] == tally.cancelled * 2
+        assert kinds["formulation_meeting_scheduled"] == tally.scheduled * 2
         accepted = [c for i, c in enumerate(late) if i % 3 != 0]
         assert all(has_case(formulation, c) for c in accepted)
         assert not any(has_case(formulation, c) for i, c in enumerate(late) if i % 3 == 0)

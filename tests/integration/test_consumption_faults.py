@@ -10,23 +10,29 @@ import random
 import signal
 import subprocess
 import sys
-from collections import Counter
 from functools import partial
 from pathlib import Path
 from typing import cast
-
-from sqlalchemy import select
+from uuid import UUID
 
 from services.formulation.application import FormulationApplication
 from services.notifications.application import NotificationsApplication
-from services.notifications.index import notice_index
 from services.runtime import System
 from shared.bus import connect
-from shared.domain import NotFound
 from shared.natsserver import EmbeddedNats
 from shared.settings import Settings
 from tests.harness import eventually, in_thread, running_node
-from tests.workload import Tally, contacts, differences, meetings, parked, refer, settled
+from tests.workload import (
+    Tally,
+    contacts,
+    differences,
+    has_case,
+    meetings,
+    parked,
+    queued,
+    refer,
+    settled,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,24 +47,13 @@ def node_process(settings: Settings, nats: EmbeddedNats) -> subprocess.Popen[byt
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def queued_kinds(app: NotificationsApplication) -> Counter[str]:
-    app.index.catch_up()
-    with app.reads.connect() as conn:
-        return Counter(row.kind for row in conn.execute(select(notice_index.c.kind)))
-
-
 def _progress(app: NotificationsApplication, before: int) -> int:
-    count = sum(queued_kinds(app).values())
+    count = sum(queued(app).values())
     return count if count > before else 0
 
 
-def opened(formulation: FormulationApplication, children: list[object]) -> bool:
-    try:
-        for child in children:
-            formulation.get_case(child)  # type: ignore[arg-type]
-    except NotFound:
-        return False
-    return True
+def opened(formulation: FormulationApplication, children: list[UUID]) -> bool:
+    return all(has_case(formulation, child) for child in children)
 
 
 async def test_sigkills_pauses_and_relay_restarts_lose_nothing_and_apply_nothing_twice(
@@ -102,10 +97,10 @@ async def test_sigkills_pauses_and_relay_restarts_lose_nothing_and_apply_nothing
         nc = await connect(system.settings, nats_server.url)
         await settled(system, nc.jetstream())
         await nc.close()
-        queued = queued_kinds(cast(NotificationsApplication, system.apps["notifications"]))
-        assert queued["formulation_meeting_scheduled"] == tally.scheduled * 2
-        assert queued["formulation_meeting_rescheduled"] == tally.rescheduled * 2
-        assert queued["formulation_meeting_cancelled"] == tally.cancelled * 2
+        kinds = queued(cast(NotificationsApplication, system.apps["notifications"]))
+        assert kinds["formulation_meeting_scheduled"] == tally.scheduled * 2
+        assert kinds["formulation_meeting_rescheduled"] == tally.rescheduled * 2
+        assert kinds["formulation_meeting_cancelled"] == tally.cancelled * 2
         assert opened(formulation, late)
         assert parked(system) == []
         assert await in_thread(differences, system) == []

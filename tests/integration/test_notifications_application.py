@@ -6,11 +6,11 @@ from collections.abc import Callable, Iterator
 from uuid import UUID, uuid4
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete
 
 from services.notifications.application import NotificationsApplication
 from services.notifications.domain import NoticeKind, NoticeStatus
-from services.notifications.index import INDEX, index_position, notice_index, partner_index
+from services.notifications.index import notice_index, partner_index
 from services.runtime import System
 from shared.consumer import Delivery, positions
 from shared.contracts import Envelope
@@ -198,8 +198,7 @@ def test_the_index_rebuilt_from_the_store_equals_the_live_one(node: System) -> N
     with app.reads.begin() as conn:
         conn.execute(delete(notice_index))
         conn.execute(delete(partner_index))
-        conn.execute(update(index_position).where(index_position.c.name == INDEX)
-                     .values(position=0))
+        app.index.tracker.forget(conn)
     assert (app.notices(None), app.partners()) == live
 
 
@@ -236,7 +235,7 @@ def test_the_stream_delivered_again_from_the_start_queues_no_notice_twice(node: 
     assert deliver(app, *messages) == 2
     before, written = app.notices(None), app.max_notification_id()
     with app.reads.begin() as conn:  # the stream cursor lost: the stream comes from the start
-        conn.execute(delete(positions))
+        conn.execute(delete(positions).where(positions.c.consumer == notice_sink(app).name))
     assert notice_sink(app).position() == 0
     assert deliver(app, *messages) == 0
     assert app.notices(None) == before
