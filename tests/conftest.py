@@ -88,3 +88,12 @@ def nats_server(tmp_path: Path) -> Iterator[EmbeddedNats]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_settings(request: pytest.FixtureRequest) -> Settings:
+    """Dev-mode settings on SQLite files, then on PostgreSQL schemas (when it is configured)."""
+    name = "settings" if request.param == "sqlite" else "pg_settings"
+    value = request.getfixturevalue(name)
+    assert isinstance(value, Settings)
+    return value

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import subprocess
+import sys
 from typing import cast
 
 import pytest
@@ -37,8 +39,9 @@ BACKLOG_CHILDREN = int(os.environ.get("ECM_TEST_BACKLOG_CHILDREN", "80"))
 
 
 async def test_a_backlog_applied_in_order_equals_a_rebuild_and_tells_every_partner_once(
-    settings: Settings, nats_server: EmbeddedNats
+    store_settings: Settings, nats_server: EmbeddedNats
 ) -> None:
+    settings = store_settings
     rng = random.Random(8)
     tally = Tally()
     system = System.build(settings)
@@ -74,8 +77,9 @@ async def test_a_backlog_applied_in_order_equals_a_rebuild_and_tells_every_partn
 
 
 async def test_a_read_model_rebuilt_while_the_system_runs_is_swapped_in_whole(
-    settings: Settings, nats_server: EmbeddedNats
+    store_settings: Settings, nats_server: EmbeddedNats
 ) -> None:
+    settings = store_settings
     rng = random.Random(3)
     tally = Tally()
     async with running_node(settings, nats_server) as system:
@@ -98,8 +102,9 @@ async def test_a_read_model_rebuilt_while_the_system_runs_is_swapped_in_whole(
 
 
 async def test_a_corrupted_row_is_reported_by_the_check(
-    settings: Settings, nats_server: EmbeddedNats
+    store_settings: Settings, nats_server: EmbeddedNats
 ) -> None:
+    settings = store_settings
     rng = random.Random(5)
     system = System.build(settings)
     async with running_node(settings, nats_server, system=system):
@@ -125,8 +130,9 @@ async def test_a_corrupted_row_is_reported_by_the_check(
 
 
 async def test_a_user_command_without_expected_version_wins_its_race_with_a_consumer(
-    settings: Settings, nats_server: EmbeddedNats
+    store_settings: Settings, nats_server: EmbeddedNats
 ) -> None:
+    settings = store_settings
     rng = random.Random(11)
     tally = Tally()
     async with running_node(settings, nats_server) as system:
@@ -183,3 +189,57 @@ async def test_a_message_whose_precondition_is_missing_is_retried_then_parked_vi
         await in_thread(sink.park, Delivery(1, envelope), "MissingPrecondition: never seen", 5)
         assert [row["message_id"] for row in sink.parked()] == ["formulation:999"]
         assert await in_thread(sink.commit, [Delivery(1, envelope)]) == 0  # moved past it
+
+
+def ecm(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """The `ecm` command as an operator runs it, on the test's data folder and stores."""
+    env = {**os.environ, "ECM_DATA_DIR": str(settings.data_dir), "ECM_DEV_MODE": "true",
+           "COLUMNS": "200"}
+    if settings.postgres_url:
+        env |= {"ECM_POSTGRES_URL": settings.postgres_url,
+                "ECM_PG_SCHEMA_PREFIX": settings.pg_schema_prefix}
+    return subprocess.run([sys.executable, "-c", "from services.cli import main; main()",
+                           *args], env=env, capture_output=True, text=True, timeout=300,
+                          check=False)
+
+
+async def test_ecm_rebuild_with_the_system_and_nats_stopped_equals_live_and_check_finds_a_fault(
+    store_settings: Settings, nats_server: EmbeddedNats
+) -> None:
+    settings = store_settings
+    rng = random.Random(21)
+    tally = Tally()
+    system = System.build(settings)
+    async with running_node(settings, nats_server, system=system):
+        invited = await in_thread(contacts, system)
+        children = [await in_thread(refer, system, rng, tally) for _ in range(6)]
+        formulation = cast(FormulationApplication, system.apps["formulation"])
+        await eventually(lambda: all(has_case(formulation, c) for c in children))
+        for child in children:
+            await in_thread(meetings, system, child, invited, rng, tally)
+        nc = await connect(system.settings, nats_server.url)
+        await settled(system, nc.jetstream())
+        await nc.close()
+    system.close()
+    nats_server.stop()  # everything stopped: the rebuild reads the stores alone
+
+    rebuilt = await in_thread(ecm, settings, "rebuild", "--all")
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    assert "rebuilt: referrals-list" in rebuilt.stdout and "events/s" in rebuilt.stdout
+    checked = await in_thread(ecm, settings, "rebuild", "--check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "live equals rebuild" in checked.stdout
+
+    from services.reviews.caseload import cases
+    from shared.sql import make_engine
+
+    engine = make_engine(settings, "reviews-read")
+    with engine.begin() as conn:
+        child = conn.execute(select(cases.c.child_id)).scalars().first()
+        conn.execute(cases.update().where(cases.c.child_id == child).values(area="bristol",
+                                                                           worker_id="x"))
+    engine.dispose()
+    faulty = await in_thread(ecm, settings, "rebuild", "--check")
+    assert faulty.returncode == 1
+    assert f"reviews-caseload caseload_cases {child}: " in faulty.stdout
+    assert "worker_id: live 'x' / rebuilt None" in faulty.stdout

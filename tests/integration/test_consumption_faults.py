@@ -43,6 +43,9 @@ def node_process(settings: Settings, nats: EmbeddedNats) -> subprocess.Popen[byt
            "ECM_NATS_URL": nats.url, "ECM_NATS_USER": nats.user or "",
            "ECM_NATS_PASSWORD": nats.password or "", "ECM_RELAY_POLL_SECONDS": "0.05",
            "ECM_CONSUMER_BATCH_SIZE": "20", "ECM_CONSUMER_BACKOFF_SECONDS": "[0.1, 0.2, 0.4]"}
+    if settings.postgres_url:
+        env |= {"ECM_POSTGRES_URL": settings.postgres_url,
+                "ECM_PG_SCHEMA_PREFIX": settings.pg_schema_prefix}
     return subprocess.Popen([sys.executable, "-m", "tests.node"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -57,8 +60,9 @@ def opened(formulation: FormulationApplication, children: list[UUID]) -> bool:
 
 
 async def test_sigkills_pauses_and_relay_restarts_lose_nothing_and_apply_nothing_twice(
-    settings: Settings, nats_server: EmbeddedNats
+    store_settings: Settings, nats_server: EmbeddedNats
 ) -> None:
+    settings = store_settings
     rng = random.Random(17)
     tally = Tally()
     system = System.build(settings)
