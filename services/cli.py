@@ -161,6 +161,10 @@ def status(data_dir: DataDir = None, token: Token = None) -> None:
         table.add_row(*(str(row[k]) for k in ("service", "stored", "published", "position",
                                                 "lag")))
     console.print(table)
+    for row in rows["services"]:
+        if row.get("alarm"):
+            console.print(f"[red]relay {row['service']} ALARM, not publishing: {row['alarm']}"
+                          "[/red]", markup=True)
     consumers = Table(title="Consumers")
     for column in ("consumer", "stream position", "pending", "parked"):
         consumers.add_column(column)
@@ -196,7 +200,8 @@ async def _status(system: System) -> dict[str, Any]:
         position = await asyncio.to_thread(positions.get, name)
         services.append({"service": name, "stored": stored,
                          "published": published.get(name, "?"), "position": position,
-                         "lag": stored - position})
+                         "lag": stored - position,
+                         "alarm": await asyncio.to_thread(positions.alarm, name)})
     consumers: list[dict[str, object]] = []
     for consumer in system.consumers():
         consumers.append({"consumer": consumer.name,
@@ -303,6 +308,27 @@ def parked_replay(
     if failures:
         raise typer.Exit(1)
     console.print("replayed")
+
+
+@app.command("relay-alarm")
+def relay_alarm(
+    action: Annotated[str, typer.Argument(help="clear")],
+    service: Annotated[str, typer.Argument(help="The service whose relay raised the alarm")],
+    data_dir: DataDir = None,
+    token: Token = None,
+) -> None:
+    """Clear a relay's alarm once its cause is dealt with (the relay then resumes)."""
+    settings = _settings(data_dir)
+    authorise(settings, token, "ops.replay", dev_operator=True)
+    if action != "clear":
+        console.print("[red]the only action is: clear[/red]")
+        raise typer.Exit(2)
+    system = System.build(settings)
+    try:
+        cleared = PositionStore(system.ops).clear_alarm(service)
+    finally:
+        system.close()
+    console.print(f"alarm of {service} cleared" if cleared else f"no alarm for {service}")
 
 
 @app.command()

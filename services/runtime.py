@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request, Response
 from sqlalchemy import Engine
 
 from services.plugin import ServicePlugin
-from services.registry import plugins_named
+from services.registry import all_plugins, plugins_named
 from shared.auth import Authenticator
 from shared.bus import connect, ensure_stream
 from shared.consumer import Consumer, Runner
@@ -25,6 +25,7 @@ from shared.http import install_error_handlers
 from shared.leader import LeaderLock
 from shared.relay import PositionStore, Relay
 from shared.settings import Settings
+from shared.signing import KeyRing
 from shared.sql import make_engine
 from shared.store import EcmApplication
 
@@ -39,6 +40,7 @@ class System:
     plugins: list[ServicePlugin]
     vault: KeyVault
     ops: Engine
+    keys: KeyRing
     apps: dict[str, EcmApplication] = field(default_factory=dict)
     engines: dict[str, Engine] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
@@ -48,7 +50,9 @@ class System:
         """Open the stores of the named services (all by default)."""
         plugins = plugins_named(services)
         vault = KeyVault(make_engine(settings, "keys"), load_master_key(settings.master_key))
-        system = cls(settings, plugins, vault, make_engine(settings, "ops"))
+        publishers = [p.name for p in all_plugins() if p.contracts is not None]
+        keys = KeyRing.load(settings.signing_keys_path, publishers, generate=settings.dev_mode)
+        system = cls(settings, plugins, vault, make_engine(settings, "ops"), keys)
         for plugin in plugins:
             if plugin.application is not None:
                 system.apps[plugin.name] = plugin.application(settings, vault)
@@ -143,7 +147,7 @@ async def run_node(
                 if app is not None and plugin.contracts is not None:
                     lock = LeaderLock(f"{settings.pg_schema_prefix}relay-{plugin.name}",
                                       system.ops, settings.data_path / "locks")
-                    relay = Relay(app, plugin.contracts, js, positions,
+                    relay = Relay(app, plugin.contracts, js, positions, system.keys,
                                   batch_size=settings.relay_batch_size,
                                   poll_seconds=settings.relay_poll_seconds, leader=lock)
                     tasks.append(asyncio.create_task(relay.run(stop), name=f"relay-{plugin.name}"))
@@ -151,7 +155,7 @@ async def run_node(
             for consumer in system.consumers():
                 lock = LeaderLock(f"{settings.pg_schema_prefix}consumer-{consumer.name}",
                                   system.ops, settings.data_path / "locks")
-                runner = Runner(consumer, js, settings, lock)
+                runner = Runner(consumer, js, settings, system.keys, lock)
                 tasks.append(asyncio.create_task(runner.run(stop), name=consumer.name))
             for plugin in system.plugins:
                 if plugin.background is not None:

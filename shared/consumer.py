@@ -46,6 +46,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from shared.contracts import STREAM, Envelope
 from shared.domain import ConcurrentWrite, MissingPrecondition
+from shared.signing import KeyRing, Unauthentic
 
 if TYPE_CHECKING:
     from nats.aio.msg import Msg
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 STREAM_CURSOR = "@stream"  # the source name under which the stream sequence is kept
+REFUSED = ("unreadable:", "unauthentic:")  # parked never to be applied, not even on replay
 CONFLICT_RETRIES = 20
 
 metadata = MetaData()
@@ -401,8 +403,9 @@ class Runner:
     """
 
     def __init__(self, consumer: Consumer, js: JetStreamContext, settings: Settings,
-                 leader: LeaderLock | None = None) -> None:
+                 keys: KeyRing, leader: LeaderLock | None = None) -> None:
         self.consumer = consumer
+        self.keys = keys
         self.leader = leader
         self.sink = consumer.sink
         self.js = js
@@ -480,10 +483,10 @@ class Runner:
 
     async def handle_batch(self, messages: list[Msg], stop: asyncio.Event) -> None:
         """Apply a fetched batch in order, then acknowledge it."""
-        deliveries: list[tuple[Msg, Delivery | None]] = []
+        deliveries: list[tuple[Msg, Delivery | str]] = []
         for msg in messages:
             deliveries.append((msg, self._delivery(msg)))
-        good = [d for _, d in deliveries if d is not None]
+        good = [d for _, d in deliveries if isinstance(d, Delivery)]
         if len(good) == len(deliveries):
             try:
                 self.applied += await asyncio.to_thread(self.sink.commit, good)
@@ -494,19 +497,24 @@ class Runner:
         for msg, _ in deliveries:
             await msg.ack()
 
-    def _delivery(self, msg: Msg) -> Delivery | None:
+    def _delivery(self, msg: Msg) -> Delivery | str:
+        """The message as a delivery, or why it must never be applied."""
         try:
             envelope = Envelope.model_validate_json(msg.data)
         except ValidationError:
-            return None
+            return f"{REFUSED[0]} not an ECM envelope"
+        try:
+            self.keys.verify(msg.subject, msg.headers, msg.data, envelope)
+        except Unauthentic as error:
+            return f"{REFUSED[1]} {error}"
         return Delivery(msg.metadata.sequence.stream, envelope)
 
-    async def _one_by_one(self, deliveries: list[tuple[Msg, Delivery | None]],
+    async def _one_by_one(self, deliveries: list[tuple[Msg, Delivery | str]],
                           stop: asyncio.Event) -> None:
         for index, (msg, delivery) in enumerate(deliveries):
             waiting = [m for m, _ in deliveries[index:]]
-            if delivery is None:
-                await self._park_unreadable(msg)
+            if isinstance(delivery, str):
+                await self._park_refused(msg, delivery)
                 continue
             attempt = 0
             while True:
@@ -534,19 +542,21 @@ class Runner:
                     if stop.is_set():
                         raise Stopping from None
 
-    async def _park_unreadable(self, msg: Msg) -> None:
+    async def _park_refused(self, msg: Msg, reason: str) -> None:
+        """Set aside a message that must never be applied (unreadable or unauthentic)."""
         seq = msg.metadata.sequence.stream
         message_id = (msg.headers or {}).get("Nats-Msg-Id", f"seq:{seq}")
-        log.error("consumer %s: parking unreadable message %s (stream seq %d)",
-                  self.consumer.name, message_id, seq)
+        log.error("consumer %s: refusing message %s (stream seq %d): %s",
+                  self.consumer.name, message_id, seq, reason)
         engine = self.sink.engine_for_parking()
 
         def park() -> None:
             with engine.begin() as conn:
-                self.sink.tracker.lock(conn)
-                self.sink.tracker.park(conn, seq, message_id, msg.subject,
-                                       msg.data.decode(errors="replace"),
-                                       "not an ECM envelope", 1)
+                at = self.sink.tracker.lock(conn)
+                self.sink.tracker.park(conn, seq, message_id[:200], msg.subject[:300],
+                                       msg.data.decode(errors="replace"), reason, 1)
+                if seq > at.get(STREAM_CURSOR, 0):
+                    self.sink.tracker.save(conn, {STREAM_CURSOR: seq})
 
         await asyncio.to_thread(park)
         self.parked += 1
@@ -561,6 +571,9 @@ def replay_parked(consumer: Consumer) -> list[tuple[int, str]]:
     """Run each parked message of `consumer` through its sink again; returns failures."""
     failures: list[tuple[int, str]] = []
     for row in consumer.sink.parked():
+        if str(row["error"]).startswith(REFUSED):
+            failures.append((row["id"], f"refused, never applied: {row['error']}"))
+            continue
         try:
             consumer.sink.replay(Envelope.model_validate_json(row["payload"]))
         except Exception as error:

@@ -8,16 +8,19 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from eventsourcing.persistence import Notification
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, String, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from shared.contracts import STREAM, ContractRegistry, subject_for
+from shared.contracts import STREAM, ContractRegistry, Envelope, subject_for
 from shared.leader import LeaderLock
+from shared.signing import KeyRing
 from shared.store import EcmApplication
 
 log = logging.getLogger(__name__)
+ALARM_POLL_SECONDS = 2.0
 metadata = MetaData()
 relay_positions = Table(
     "relay_positions",
@@ -25,6 +28,13 @@ relay_positions = Table(
     Column("service", String(64), primary_key=True),
     Column("position", Integer, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+relay_alarms = Table(
+    "relay_alarms",
+    metadata,
+    Column("service", String(64), primary_key=True),
+    Column("reason", String(2000), nullable=False),
+    Column("raised_at", DateTime(timezone=True), nullable=False),
 )
 stream_index = Table(
     "stream_index",
@@ -71,6 +81,28 @@ class PositionStore:
                     for nid, seq in published
                 ]).on_conflict_do_nothing(index_elements=["service", "notification_id"]))
 
+    def alarm(self, service: str) -> str | None:
+        """Why the relay of `service` stopped publishing, if it did."""
+        with self.engine.connect() as conn:
+            value = conn.execute(select(relay_alarms.c.reason).where(
+                relay_alarms.c.service == service)).scalar()
+        return str(value) if value is not None else None
+
+    def raise_alarm(self, service: str, reason: str) -> None:
+        """Record that the relay of `service` stopped publishing, and why."""
+        dialect = self.engine.dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        with self.engine.begin() as conn:
+            conn.execute(insert(relay_alarms).values(
+                service=service, reason=reason[:2000], raised_at=datetime.now(UTC),
+            ).on_conflict_do_nothing(index_elements=["service"]))
+
+    def clear_alarm(self, service: str) -> bool:
+        """An operator has dealt with the cause; True when there was an alarm."""
+        with self.engine.begin() as conn:
+            return conn.execute(relay_alarms.delete().where(
+                relay_alarms.c.service == service)).rowcount > 0
+
     def seq_of(self, service: str, notification_id: int) -> int | None:
         """The stream sequence of a published notification, if the index has it."""
         with self.engine.connect() as conn:
@@ -88,15 +120,22 @@ class PositionStore:
             return {int(r.notification_id): int(r.seq) for r in rows}
 
 
-async def last_published(js: JetStreamContext, service: str) -> int:
-    """The notification id of the last message the stream holds for `service` (0 if none)."""
+class RelayAlarm(Exception):
+    """Something on the stream claims to speak for this service but is not its store's event."""
+
+
+async def last_published(js: JetStreamContext, service: str) -> tuple[int, bytes | None]:
+    """The notification id and body of the last message the stream holds for `service`."""
     try:
         msg = await js.get_last_msg(STREAM, subject_for(service, ">"))
     except NotFoundError:
-        return 0
+        return 0, None
     msg_id = (msg.headers or {}).get("Nats-Msg-Id", "")
     prefix = f"{service}:"
-    return int(msg_id[len(prefix) :]) if msg_id.startswith(prefix) else 0
+    if not msg_id.startswith(prefix) or not msg_id[len(prefix):].isdigit():
+        raise RelayAlarm(f"the stream's last message on {subject_for(service, '>')} has the "
+                         f"id {msg_id!r}, which is not one this relay publishes")
+    return int(msg_id[len(prefix):]), msg.data
 
 
 class Relay:
@@ -108,6 +147,7 @@ class Relay:
         registry: ContractRegistry,
         js: JetStreamContext,
         positions: PositionStore,
+        keys: KeyRing,
         *,
         batch_size: int = 200,
         poll_seconds: float = 0.2,
@@ -117,6 +157,7 @@ class Relay:
         self.registry = registry
         self.js = js
         self.positions = positions
+        self.keys = keys
         self.service = app.service
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
@@ -130,13 +171,38 @@ class Relay:
         The stream's last message covers a relay that was down longer than the dedup
         window after publishing but before saving its position.
         """
+        alarm = await asyncio.to_thread(self.positions.alarm, self.service)
+        if alarm is not None:
+            raise RelayAlarm(alarm)
         saved = await asyncio.to_thread(self.positions.get, self.service)
-        on_stream = await last_published(self.js, self.service)
+        on_stream, body = await last_published(self.js, self.service)
+        if on_stream > saved:
+            await self._check_is_ours(on_stream, body)
         self.position = max(saved, on_stream)
         if on_stream > saved:
             published = await self._published_after(saved, on_stream)
             await asyncio.to_thread(self.positions.save, self.service, on_stream, published)
         return self.position
+
+    def _message(self, notification: Notification) -> tuple[Envelope, bytes] | None:
+        """The envelope and exact body this relay publishes for a stored notification."""
+        event = self.app.mapper.to_sealed_domain_event(notification)  # type: ignore[attr-defined]
+        envelope = self.registry.to_envelope(event, notification.id)
+        if envelope is None:
+            return None
+        return envelope, envelope.model_dump_json().encode()
+
+    async def _check_is_ours(self, nid: int, body: bytes | None) -> None:
+        """The stream's last message for this service must be the stored event it claims to
+        be: never move past the store, never trust an id header alone."""
+        stored = await asyncio.to_thread(self.app.notifications, nid, 1)
+        if not stored or stored[0].id != nid:
+            raise RelayAlarm(f"the stream claims {self.service}:{nid}, but the store holds no "
+                             "such event (a forged or foreign message)")
+        message = self._message(stored[0])
+        if message is None or message[1] != body:
+            raise RelayAlarm(f"the stream's message {self.service}:{nid} is not the stored "
+                             "event of that id (a forged message)")
 
     async def _published_after(self, saved: int, on_stream: int) -> list[tuple[int, int]]:
         """Where the notifications published but not recorded (a crash between the stream's
@@ -168,23 +234,37 @@ class Relay:
         )
         published: list[tuple[int, int]] = []
         for notification in notifications:
-            event = self.app.mapper.to_sealed_domain_event(notification)  # type: ignore[attr-defined]
-            envelope = self.registry.to_envelope(event, notification.id)
-            if envelope is None:
+            message = self._message(notification)
+            if message is None:
                 # An internal event (no wire contract): stays in the store, not on the bus.
                 log.debug("no contract for %s; not published", notification.topic)
             else:
+                envelope, body = message
                 ack = await self.js.publish(
-                    envelope.subject,
-                    envelope.model_dump_json().encode(),
-                    stream=STREAM,
-                    headers={"Nats-Msg-Id": envelope.message_id},
+                    envelope.subject, body, stream=STREAM,
+                    headers={"Nats-Msg-Id": envelope.message_id,
+                             **self.keys.headers(self.service, body)},
                 )
+                if ack.duplicate:
+                    await self._check_duplicate(envelope, body, ack.seq, published)
                 published.append((notification.id, ack.seq))
             self.position = notification.id
         if notifications:
             await asyncio.to_thread(self.positions.save, self.service, self.position, published)
         return len(notifications)
+
+    async def _check_duplicate(self, envelope: Envelope, body: bytes, seq: int,
+                               published: list[tuple[int, int]]) -> None:
+        """JetStream took an event this relay had not published for a duplicate: only
+        benign if the stream already holds exactly this event (another relay raced us)."""
+        held = await self.js.get_msg(STREAM, seq=seq)
+        if held.data != body:
+            if published:  # keep what was published before the alarm
+                await asyncio.to_thread(self.positions.save, self.service,
+                                        published[-1][0], published)
+            raise RelayAlarm(f"{envelope.message_id} was refused as a duplicate of stream "
+                             f"message {seq}, which is not this event: someone published "
+                             "under this service's message ids")
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop` is set; retries after errors (NATS down, store busy)."""
@@ -201,16 +281,35 @@ class Relay:
                 self.leader.release()
 
     async def _publish_until(self, stop: asyncio.Event) -> None:
-        await self._retrying(self.resume, stop)
+        while not stop.is_set():
+            try:
+                await self._retrying(self.resume, stop)
+                await self._publishing(stop)
+            except RelayAlarm as alarm:
+                log.error("relay %s: ALARM, publishing stopped: %s (see `ecm status`; once "
+                          "resolved: `ecm relay-alarm clear %s`)", self.service, alarm,
+                          self.service)
+                await asyncio.to_thread(self.positions.raise_alarm, self.service, str(alarm))
+                while not stop.is_set() and await asyncio.to_thread(
+                        self.positions.alarm, self.service) is not None:
+                    await _sleep_or_stop(stop, ALARM_POLL_SECONDS)
+
+    async def _publishing(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 published = await self.publish_pending()
+            except RelayAlarm:
+                raise
             except Exception:
                 log.exception("relay %s: publish failed; retrying", self.service)
                 published = 0
                 await _sleep_or_stop(stop, 1.0)
-                with contextlib.suppress(Exception):
+                try:
                     await self.resume()
+                except RelayAlarm:
+                    raise
+                except Exception:
+                    log.debug("relay %s: cannot resume yet", self.service)
                 continue
             if published < self.batch_size:
                 self.wakeup.clear()
@@ -230,6 +329,8 @@ class Relay:
             try:
                 await step()  # type: ignore[operator]
                 return
+            except RelayAlarm:
+                raise
             except Exception:
                 log.exception("relay %s: cannot resume yet; retrying", self.service)
                 await _sleep_or_stop(stop, 1.0)

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     nats_password: str | None = None
     nats_sync_interval: str = Field(default="always", description="JetStream fsync policy.")
     stream_replicas: int = Field(default=1, ge=1, le=5)
+    signing_keys_dir: Path | None = Field(
+        default=None, description="Ed25519 keys: <service>.key to sign, <service>.pub to trust "
+        "(default <data>/secrets/signing; dev mode generates them).")
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
     nats_port: int = Field(default=4322, ge=0, le=65535, description="Embedded NATS port.")
@@ -76,6 +79,11 @@ class Settings(BaseSettings):
     def pg_schema(self, name: str) -> str:
         """The PostgreSQL schema for the store called `name`."""
         return f"{self.pg_schema_prefix}ecm_{name}".replace("-", "_")
+
+    @property
+    def signing_keys_path(self) -> Path:
+        """Where the services' signing keys are."""
+        return self.signing_keys_dir or self.data_path / "secrets" / "signing"
 
     def sqlite_path(self, name: str) -> Path:
         """Where the SQLite file for `name` lives."""

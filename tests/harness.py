@@ -10,8 +10,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from services.runtime import System, run_node
+from shared.contracts import Envelope
 from shared.natsserver import EmbeddedNats
 from shared.settings import Settings
+from shared.signing import KeyRing
 
 
 def with_nats(settings: Settings, nats: EmbeddedNats) -> Settings:
@@ -76,4 +78,14 @@ async def in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return await asyncio.to_thread(fn, *args, **kwargs)
 
 
-__all__ = ["Awaitable", "eventually", "in_thread", "running_node", "with_nats"]
+__all__ = ["Awaitable", "eventually", "in_thread", "publish_signed", "running_node", "with_nats"]
+
+
+async def publish_signed(js: Any, keys: KeyRing, envelope: Envelope, *,
+                         msg_id: str | None = None, body: bytes | None = None) -> Any:
+    """Publish an envelope as its service's relay would: signed with the service's key."""
+    body = body if body is not None else envelope.model_dump_json().encode()
+    headers = keys.headers(envelope.service, body)
+    if msg_id != "":
+        headers["Nats-Msg-Id"] = msg_id or envelope.message_id
+    return await js.publish(envelope.subject, body, stream="ECM", headers=headers)

@@ -17,7 +17,7 @@ from shared.contracts import Envelope
 from shared.domain import Area, Meta
 from shared.natsserver import EmbeddedNats
 from shared.settings import Settings
-from tests.harness import eventually, in_thread, running_node
+from tests.harness import eventually, in_thread, publish_signed, running_node
 
 META = Meta("cm-1", "case_manager", "corr", "corr")
 flaky_metadata = MetaData()
@@ -57,8 +57,8 @@ async def test_the_same_message_delivered_twice_changes_the_read_model_once(
         envelope = Envelope.model_validate_json(given.data or b"")
         assert envelope.event_type == "ConsentRecorded" and envelope.data["consent"] == "given"
         # The same message again, under a new stream id (as after a dedup-window expiry).
-        ack = await js.publish(envelope.subject, given.data or b"", stream="ECM",
-                               headers={"Nats-Msg-Id": f"again-{uuid4()}"})
+        ack = await publish_signed(js, system.keys, envelope, msg_id=f"again-{uuid4()}",
+                                   body=given.data or b"")
 
         async def acknowledged() -> bool:
             info = await js.consumer_info("ECM", "referrals-list")

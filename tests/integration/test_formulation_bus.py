@@ -24,7 +24,7 @@ from shared.domain import NotFound
 from shared.natsserver import EmbeddedNats
 from shared.settings import Settings
 from shared.vocabulary import Agency
-from tests.harness import eventually, in_thread, running_node
+from tests.harness import eventually, in_thread, publish_signed, running_node
 from tests.integration.test_formulation_application import (
     PSYCHOLOGIST,
     screened_referral,
@@ -47,12 +47,6 @@ async def consumed_up_to(js: JetStreamContext, consumer: str, sequence: int) -> 
     """True once the durable consumer has acknowledged every message up to `sequence`."""
     info = await js.consumer_info(STREAM, consumer)
     return info.ack_floor.stream_seq >= sequence and not info.num_ack_pending
-
-
-async def publish(js: JetStreamContext, envelope: Envelope, msg_id: str) -> int:
-    ack = await js.publish(envelope.subject, envelope.model_dump_json().encode(), stream=STREAM,
-                           headers={"Nats-Msg-Id": msg_id})
-    return ack.seq
 
 
 def plan_cognitive_work(app: FormulationApplication, child_id: UUID) -> Any:
@@ -79,10 +73,11 @@ async def test_an_accepted_referral_opens_exactly_one_case_even_when_delivered_t
             assert original.data is not None
             accepted = Envelope.model_validate_json(original.data)
             # The same message again, past JetStream's dedup (a new Nats-Msg-Id) ...
-            await publish(js, accepted, "again-1")
+            await publish_signed(js, system.keys, accepted, msg_id="again-1")
             # ... and as if a different message carried the same acceptance.
-            renamed = accepted.model_copy(update={"message_id": "referrals:999999"})
-            last = await publish(js, renamed, "again-2")
+            renamed = accepted.model_copy(update={"message_id": "referrals:999999",
+                                                  "notification_id": 999999})
+            last = (await publish_signed(js, system.keys, renamed, msg_id="again-2")).seq
             await eventually(lambda: consumed_up_to(js, REFERRALS_CONSUMER, last))
         finally:
             await nc.close()
@@ -113,12 +108,12 @@ async def test_a_review_reassessment_on_the_stream_changes_what_sequencing_allow
             js = nc.jetstream()
             review_id = uuid4()
             up = stage_reassessed(app, child_id, 4, date(2024, 9, 1), review_id, "reviews:1")
-            await publish(js, up, up.message_id)
+            await publish_signed(js, system.keys, up, msg_id=up.message_id)
             await eventually(lambda: app.get_case(child_id).current_stage == 4)
             await in_thread(plan_cognitive_work, app, child_id)
 
             down = stage_reassessed(app, child_id, 3, date(2024, 11, 1), uuid4(), "reviews:2")
-            last = await publish(js, down, down.message_id)
+            last = (await publish_signed(js, system.keys, down, msg_id=down.message_id)).seq
             await eventually(lambda: consumed_up_to(js, REVIEWS_CONSUMER, last))
         finally:
             await nc.close()

@@ -20,7 +20,7 @@ from shared.contracts import STREAM, Envelope
 from shared.natsserver import EmbeddedNats
 from shared.settings import Settings
 from shared.vocabulary import Agency
-from tests.harness import eventually, in_thread, running_node, with_nats
+from tests.harness import eventually, in_thread, publish_signed, running_node, with_nats
 from tests.integration.test_notifications_support import (
     ONLINE,
     VENUE,
@@ -75,9 +75,9 @@ async def test_a_review_scheduled_twice_gives_one_notice_per_contact_delivered_o
             message = review_scheduled(app.cipher, child, invitees(
                 ("education", teacher), ("health", nurse), ("police", None)))
             body = message.model_dump_json().encode()
-            await js.publish(message.subject, body, headers={"Nats-Msg-Id": message.message_id})
+            await publish_signed(js, system.keys, message, body=body)
             # The same message again, as after the dedup window: the stream keeps both.
-            again = await js.publish(message.subject, body)
+            again = await publish_signed(js, system.keys, message, body=body, msg_id="")
             assert not again.duplicate
             await eventually(lambda: consumed_up_to(js, again.seq))
 
@@ -132,8 +132,7 @@ async def test_a_webhook_that_fails_twice_gets_the_notice_on_the_third_attempt(
             nc = await connect(system.settings, nats_server.url)
             js = nc.jetstream()
             message = review_scheduled(app.cipher, uuid4(), invitees(("police", officer)))
-            await js.publish(message.subject, message.model_dump_json().encode(),
-                             headers={"Nats-Msg-Id": message.message_id})
+            await publish_signed(js, system.keys, message)
 
             def sent() -> bool:
                 rows = app.notices(None)

@@ -18,25 +18,25 @@ from shared.domain import Meta
 from shared.meetings import AttendanceRecord, Invitee
 from shared.natsserver import EmbeddedNats
 from shared.settings import Settings
+from shared.signing import KeyRing
 from shared.vocabulary import Agency, Attendance
-from tests.harness import eventually, in_thread, running_node
+from tests.harness import eventually, in_thread, publish_signed, running_node
 
 META = Meta("sp-1", "senior_practitioner", "corr-r", "corr-r")
 TODAY = date.today()
 
 
-async def publish_formulation(js: JetStreamContext, event_type: str, child_id: UUID,
+async def publish_formulation(js: JetStreamContext, keys: KeyRing, event_type: str, child_id: UUID,
                               case_id: UUID, n: int, **data: Any) -> None:
     """Publish a formulation event as the formulation relay would (test message ids)."""
     envelope = Envelope(
-        message_id=f"formulation-test:{n}", service="formulation", event_type=event_type,
+        message_id=f"formulation:{n}", service="formulation", event_type=event_type,
         event_version=1, notification_id=n, aggregate_id=case_id, aggregate_version=n,
         child_id=child_id, occurred_at=datetime.now(UTC),
         actor=Actor(id="psy-1", role="psychologist"), reason=None, correlation_id="corr-f",
         causation_id="corr-f", data={"child_id": str(child_id), **data},
     )
-    await js.publish(envelope.subject, envelope.model_dump_json().encode(), stream=STREAM,
-                     headers={"Nats-Msg-Id": envelope.message_id})
+    await publish_signed(js, keys, envelope)
 
 
 async def last_on_stream(js: JetStreamContext, subject: str) -> dict[str, Any]:
@@ -54,13 +54,15 @@ async def test_a_review_held_here_is_on_the_stream_with_attendance_and_the_new_s
         assert isinstance(app, ReviewsApplication)
         nc = await connect(system.settings, nats_server.url)
         js = nc.jetstream()
-        await publish_formulation(js, "FormulationCaseOpened", child_id, case_id, 1,
+        await publish_formulation(js, system.keys, "FormulationCaseOpened", child_id, case_id, 1,
                                   referral_id=str(uuid4()), area="south_gloucestershire")
-        await publish_formulation(js, "ReportIssued", child_id, case_id, 2, report_version=1,
+        await publish_formulation(js, system.keys, "ReportIssued", child_id, case_id, 2,
+                                  report_version=1,
                                   stage=2, stage_label="x", issued_on=TODAY.isoformat(),
                                   recommendations=[])
         # The same report again, as a redelivery past the dedup window would bring it.
-        await publish_formulation(js, "ReportIssued", child_id, case_id, 3, report_version=1,
+        await publish_formulation(js, system.keys, "ReportIssued", child_id, case_id, 3,
+                                  report_version=1,
                                   stage=2, stage_label="x", issued_on=TODAY.isoformat(),
                                   recommendations=[])
 
@@ -116,10 +118,11 @@ async def test_the_background_tick_raises_an_overdue_review_once_on_the_stream(
         assert isinstance(app, ReviewsApplication)
         nc = await connect(system.settings, nats_server.url)
         js = nc.jetstream()
-        await publish_formulation(js, "FormulationCaseOpened", child_id, case_id, 1,
+        await publish_formulation(js, system.keys, "FormulationCaseOpened", child_id, case_id, 1,
                                   referral_id=str(uuid4()), area="banes")
         issued = TODAY - timedelta(weeks=8)
-        await publish_formulation(js, "ReportIssued", child_id, case_id, 2, report_version=1,
+        await publish_formulation(js, system.keys, "ReportIssued", child_id, case_id, 2,
+                                  report_version=1,
                                   stage=2, stage_label="x", issued_on=issued.isoformat(),
                                   recommendations=[])
         overdue = await eventually(lambda: _fetch(js, "ecm.reviews.ReviewOverdue"))
