@@ -12,6 +12,7 @@ from uuid import uuid4
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
+from nats.js import JetStreamContext
 from sqlalchemy import Engine
 
 from services.plugin import ServicePlugin
@@ -23,6 +24,7 @@ from shared.contracts import ContractRegistry, asyncapi
 from shared.crypto import KeyVault, load_master_key
 from shared.http import install_error_handlers
 from shared.leader import LeaderLock
+from shared.natsauth import Identity, identity_for
 from shared.relay import PositionStore, Relay
 from shared.settings import Settings
 from shared.signing import KeyRing
@@ -77,6 +79,11 @@ class System:
     def consumers(self) -> list[Consumer]:
         """Every consumer of the served services."""
         return [c for p in self.plugins for c in p.consumers(self)]
+
+    def nats_services(self) -> dict[str, tuple[bool, list[str]]]:
+        """Per served service: whether it publishes, and its durable consumers (NATS rights)."""
+        return {p.name: (p.contracts is not None, [c.name for c in p.consumers(self)])
+                for p in self.plugins}
 
     def close(self) -> None:
         """Close stores and engines."""
@@ -134,9 +141,17 @@ async def run_node(
     """Run relays, consumers, background jobs and the HTTP API until `stop` is set."""
     settings = system.settings
     stop = stop or asyncio.Event()
-    nc = await connect(settings, nats_url, name="ecm-relay")
-    js = nc.jetstream()
-    await ensure_stream(js, settings)
+    nc = await connect(settings, nats_url, name="ecm")
+    await ensure_stream(nc.jetstream(), settings)
+    connections = {settings.nats_user: nc}
+    streams: dict[str, JetStreamContext] = {}
+    for plugin in system.plugins:  # each service speaks as itself where it has an identity
+        identity = identity_for(plugin.name, settings.nats_identities_dir,
+                                Identity(settings.nats_user, settings.nats_password))
+        if identity.user not in connections:
+            connections[identity.user] = await connect(
+                settings, nats_url, name=identity.user or "ecm", identity=identity)
+        streams[plugin.name] = connections[identity.user].jetstream()
     tasks: list[asyncio.Task[None]] = []
     server: ApiServer | None = None
     try:
@@ -144,6 +159,7 @@ async def run_node(
             positions = PositionStore(system.ops)
             for plugin in system.plugins:
                 app = system.apps.get(plugin.name)
+                js = streams[plugin.name]
                 if app is not None and plugin.contracts is not None:
                     lock = LeaderLock(f"{settings.pg_schema_prefix}relay-{plugin.name}",
                                       system.ops, settings.data_path / "locks")
@@ -152,11 +168,12 @@ async def run_node(
                                   poll_seconds=settings.relay_poll_seconds, leader=lock)
                     tasks.append(asyncio.create_task(relay.run(stop), name=f"relay-{plugin.name}"))
         if run_consumers:
-            for consumer in system.consumers():
-                lock = LeaderLock(f"{settings.pg_schema_prefix}consumer-{consumer.name}",
-                                  system.ops, settings.data_path / "locks")
-                runner = Runner(consumer, js, settings, system.keys, lock)
-                tasks.append(asyncio.create_task(runner.run(stop), name=consumer.name))
+            for plugin in system.plugins:
+                for consumer in plugin.consumers(system):
+                    lock = LeaderLock(f"{settings.pg_schema_prefix}consumer-{consumer.name}",
+                                      system.ops, settings.data_path / "locks")
+                    runner = Runner(consumer, streams[plugin.name], settings, system.keys, lock)
+                    tasks.append(asyncio.create_task(runner.run(stop), name=consumer.name))
             for plugin in system.plugins:
                 if plugin.background is not None:
                     job = plugin.background(system, stop)
@@ -180,8 +197,9 @@ async def run_node(
         for task in tasks:
             with contextlib.suppress(asyncio.TimeoutError, Exception):
                 await asyncio.wait_for(task, 10)
-        with contextlib.suppress(Exception):
-            await nc.drain()
+        for connection in connections.values():
+            with contextlib.suppress(Exception):
+                await connection.drain()
 
 
 class ApiServer(uvicorn.Server):

@@ -7,11 +7,13 @@ from datetime import timedelta
 
 import nats
 from nats.aio.client import Client
+from nats.errors import Error
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
 from shared.contracts import STREAM, SUBJECT_PREFIX
+from shared.natsauth import Identity
 from shared.settings import Settings
 
 DUPLICATE_WINDOW = timedelta(minutes=2)
@@ -23,12 +25,13 @@ async def _log_error(error: Exception) -> None:
 
 
 async def connect(settings: Settings, url: str | None = None, name: str = "ecm",
-                  *, reconnect: bool = True) -> Client:
+                  *, reconnect: bool = True, identity: Identity | None = None) -> Client:
     """Connect to NATS with the configured credentials (errors logged in one line)."""
+    identity = identity or Identity(settings.nats_user, settings.nats_password)
     return await nats.connect(
         servers=[url or settings.nats_url or f"nats://127.0.0.1:{settings.nats_port}"],
-        user=settings.nats_user,
-        password=settings.nats_password,
+        user=identity.user,
+        password=identity.password,
         name=name,
         allow_reconnect=reconnect,
         max_reconnect_attempts=-1 if reconnect else 0,
@@ -59,7 +62,10 @@ async def ensure_stream(js: JetStreamContext, settings: Settings) -> None:
     except NotFoundError:
         await js.add_stream(config)
         return
-    await js.update_stream(config)
+    try:
+        await js.update_stream(config)
+    except Error as error:  # a service identity may not manage the stream: it exists, go on
+        log.info("stream %s left as it is: %s", STREAM, error)
 
 
 async def count_messages(js: JetStreamContext, subject_filter: str) -> int:

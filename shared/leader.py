@@ -6,10 +6,69 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
+
+
+class _Session:
+    """One PostgreSQL session per engine holds every advisory lock of this process (a lock
+    per relay and consumer would otherwise keep a pooled connection each)."""
+
+    sessions: ClassVar[dict[int, _Session]] = {}
+    guard: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.conn: Connection | None = None
+        self.keys: set[int] = set()
+        self.lock = threading.Lock()
+
+    @classmethod
+    def of(cls, engine: Engine) -> _Session:
+        with cls.guard:
+            return cls.sessions.setdefault(id(engine), cls(engine))
+
+    def try_lock(self, key: int) -> bool:
+        with self.lock:
+            if key in self.keys:  # advisory locks are re-entrant in a session: not twice here
+                return False
+            if self.conn is None or self.conn.closed or self.conn.invalidated:
+                self.conn, self.keys = self.engine.connect(), set()
+            got = bool(self.conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
+                                         {"k": key}).scalar())
+            self.conn.commit()
+            if got:
+                self.keys.add(key)
+            return got
+
+    def alive(self, key: int) -> bool:
+        """True while the session lives (a session-level advisory lock lives as long)."""
+        with self.lock:
+            if self.conn is None or key not in self.keys:
+                return False
+            try:
+                self.conn.execute(text("SELECT 1"))
+                self.conn.commit()
+                return True
+            except Exception:
+                self.conn, self.keys = None, set()
+                return False
+
+    def unlock(self, key: int) -> None:
+        with self.lock:
+            if self.conn is None or key not in self.keys:
+                return
+            self.keys.discard(key)
+            try:
+                self.conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                self.conn.commit()
+            finally:
+                if not self.keys:
+                    self.conn.close()
+                    self.conn = None
 
 
 class LeaderLock:
@@ -26,13 +85,10 @@ class LeaderLock:
         if self._held is not None:
             return True
         if self.engine.dialect.name == "postgresql":
-            conn = self.engine.connect()
-            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key}).scalar()
-            conn.commit()
-            if got:
-                self._held = conn
+            session = _Session.of(self.engine)
+            if session.try_lock(self.key):
+                self._held = session
                 return True
-            conn.close()
             return False
         self.folder.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.folder / f"{self.name}.lock", os.O_CREAT | os.O_RDWR, 0o600)
@@ -51,13 +107,10 @@ class LeaderLock:
             return False
         if isinstance(held, int):
             return True
-        try:  # a session-level advisory lock lives exactly as long as its session
-            held.execute(text("SELECT 1"))
-            held.commit()
+        if held.alive(self.key):
             return True
-        except Exception:
-            self._held = None
-            return False
+        self._held = None
+        return False
 
     @property
     def key(self) -> int:
@@ -73,6 +126,4 @@ class LeaderLock:
             fcntl.flock(held, fcntl.LOCK_UN)
             os.close(held)
         else:
-            held.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
-            held.commit()
-            held.close()
+            held.unlock(self.key)

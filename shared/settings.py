@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     nats_url: str | None = Field(default=None, description="External NATS; embedded if unset.")
     nats_user: str | None = None
     nats_password: str | None = None
+    nats_identities_dir: Path | None = Field(
+        default=None, description="One file per NATS user (ecm-<service>) holding its password: "
+        "each service connects as itself.")
     nats_sync_interval: str = Field(default="always", description="JetStream fsync policy.")
     stream_replicas: int = Field(default=1, ge=1, le=5)
     signing_keys_dir: Path | None = Field(
