@@ -12,7 +12,7 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 from nats.js.errors import NotFoundError
 
 from shared.contracts import STREAM, SUBJECT_PREFIX
-from shared.settings import Settings
+from shared.settings import Settings, nats_servers
 
 DUPLICATE_WINDOW = timedelta(minutes=2)
 log = logging.getLogger(__name__)
@@ -24,9 +24,12 @@ async def _log_error(error: Exception) -> None:
 
 async def connect(settings: Settings, url: str | None = None, name: str = "ecm",
                   *, reconnect: bool = True) -> Client:
-    """Connect to NATS with the configured credentials (errors logged in one line)."""
+    """Connect to NATS with the configured credentials (errors logged in one line).
+
+    `url` (or ECM_NATS_URL) may list several servers separated by commas: a cluster.
+    """
     return await nats.connect(
-        servers=[url or settings.nats_url or f"nats://127.0.0.1:{settings.nats_port}"],
+        servers=nats_servers(settings, url),
         user=settings.nats_user,
         password=settings.nats_password,
         name=name,
