@@ -8,13 +8,14 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from uuid import uuid4
 
 import uvicorn
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from faststream.nats import NatsBroker, NatsUserPassword
+from nats.aio.client import Client
 from sqlalchemy import Engine
 
+from services.ops import install_ops
 from services.plugin import ServicePlugin
 from services.registry import plugins_named
 from shared.auth import Authenticator
@@ -25,7 +26,7 @@ from shared.crypto import KeyVault, load_master_key
 from shared.http import install_error_handlers
 from shared.leader import LeaderLock
 from shared.relay import PositionStore, Relay
-from shared.settings import Settings
+from shared.settings import Settings, nats_servers
 from shared.sql import make_engine
 from shared.store import EcmApplication
 
@@ -44,6 +45,7 @@ class System:
     engines: dict[str, Engine] = field(default_factory=dict)
     ledgers: dict[str, Ledger] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+    bus: Client | None = None  # the node's NATS connection while run_node runs (readiness)
 
     @classmethod
     def build(cls, settings: Settings, services: list[str] | None = None) -> System:
@@ -102,16 +104,11 @@ def create_api(system: System) -> FastAPI:
     api.state.authenticator = Authenticator(system.settings)
     install_error_handlers(api)
 
-    @api.middleware("http")
-    async def request_id(request: Request, call_next: Any) -> Response:
-        request.state.request_id = request.headers.get("x-request-id") or str(uuid4())
-        response: Response = await call_next(request)
-        response.headers["x-request-id"] = request.state.request_id
-        return response
+    install_ops(api, system)
 
     @api.get("/health", tags=["ops"])
     def health() -> dict[str, Any]:
-        """Liveness: which services this process serves."""
+        """Liveness (kept for old probes; see /health/live and /health/ready)."""
         return {"status": "ok", "services": [p.name for p in system.plugins]}
 
     @api.get("/asyncapi.json", tags=["ops"])
@@ -139,6 +136,7 @@ async def run_node(
     settings = system.settings
     stop = stop or asyncio.Event()
     nc = await connect(settings, nats_url, name="ecm-relay")
+    system.bus = nc
     js = nc.jetstream()
     await ensure_stream(js, settings)
     tasks: list[asyncio.Task[None]] = []
@@ -163,8 +161,9 @@ async def run_node(
                     NatsUserPassword(settings.nats_user, settings.nats_password)
                     if settings.nats_user and settings.nats_password else None
                 )
-                broker = NatsBroker(nats_url, security=security, max_reconnect_attempts=-1,
-                                    reconnect_time_wait=1, logger=None)
+                broker = NatsBroker(nats_servers(settings, nats_url), security=security,
+                                    max_reconnect_attempts=-1, reconnect_time_wait=1,
+                                    logger=None)
                 for consumer in consumers:
                     attach(broker, consumer, settings)
                 await broker.start()
@@ -175,7 +174,8 @@ async def run_node(
         if serve_api:
             config = uvicorn.Config(
                 create_api(system), host=settings.api_host, port=settings.api_port,
-                log_level="warning", lifespan="off",
+                log_level=settings.log_level.lower(), log_config=None, access_log=False,
+                lifespan="off",
             )
             server = ApiServer(config)
             tasks.append(asyncio.create_task(server.serve(), name="api"))
@@ -195,6 +195,7 @@ async def run_node(
             await broker.stop()
         with contextlib.suppress(Exception):
             await nc.drain()
+        system.bus = None
 
 
 class ApiServer(uvicorn.Server):
