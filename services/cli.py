@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import importlib
 import json
-import logging
 import os
 import signal
 from datetime import date
@@ -25,7 +24,9 @@ from shared.bus import connect, count_messages
 from shared.consumer import replay_parked
 from shared.contracts import STREAM, asyncapi
 from shared.domain import Area, Role
-from shared.natsserver import EmbeddedNats
+from shared.instance import FolderInUse, InstanceLock, remove_run_file, write_run_file
+from shared.logs import configure_logging
+from shared.natsserver import EmbeddedNats, NatsServerError
 from shared.relay import PositionStore
 from shared.settings import SERVICES, Settings, development_settings
 
@@ -36,6 +37,11 @@ parked_cli = typer.Typer(help="Messages a consumer parked after its last retry."
 app.add_typer(demo, name="demo")
 app.add_typer(parked_cli, name="parked")
 console = Console()
+
+# Exit codes (documented in README.md): 0 done; 1 the operation failed (e.g. a replayed message
+# still fails, nats-server would not start); 2 bad usage or settings; 3 not authenticated or
+# forbidden; 4 the data folder is in use by another ecm process.
+EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_IN_USE = 1, 2, 3, 4
 _settings = settings_or_exit
 
 
@@ -44,11 +50,16 @@ def _nats_url(settings: Settings) -> str:
 
 
 async def _serve_until_signalled(system: System, nats_url: str, serve_api: bool,
-                                 announce: str | None) -> None:
+                                 announce: str | None,
+                                 supervised: EmbeddedNats | None = None) -> None:
     stop, ready = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # The supervisor runs in this (main) thread: a restarted nats-server's parent-death signal
+    # is tied to the thread that started it.
+    supervisor = (asyncio.create_task(supervised.supervise(stop), name="nats-supervisor")
+                  if supervised is not None else None)
     node = asyncio.create_task(run_node(system, nats_url=nats_url, serve_api=serve_api,
                                         stop=stop, ready=ready))
     waiter = asyncio.create_task(ready.wait())
@@ -56,25 +67,60 @@ async def _serve_until_signalled(system: System, nats_url: str, serve_api: bool,
     if ready.is_set() and announce:
         console.print(announce)
     waiter.cancel()
-    await node
+    try:
+        await node
+    finally:
+        stop.set()
+        if supervisor is not None:
+            await supervisor
 
 
 @app.command()
 def up(
     data_dir: DataDir = None,
-    port: Annotated[int, typer.Option(help="HTTP port")] = 8000,
-    nats_port: Annotated[int, typer.Option(help="Embedded NATS port")] = 4322,
+    port: Annotated[int | None, typer.Option(
+        help="HTTP port [default: ECM_API_PORT or 8000]", show_default=False)] = None,
+    nats_port: Annotated[int | None, typer.Option(
+        help="Embedded NATS port [default: ECM_NATS_PORT or 4322]", show_default=False)] = None,
 ) -> None:
     """Start the whole system on the embedded default (dev mode); Ctrl-C stops everything."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    settings = development_settings(data_dir or Path("var"), api_port=port, nats_port=nats_port)
+    folder = (data_dir or Path(os.environ.get("ECM_DATA_DIR", "var"))).resolve()
+    lock = InstanceLock(folder)
+    try:
+        lock.acquire()
+    except FolderInUse as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(EXIT_IN_USE) from None
+    try:
+        _up(folder, {"api_port": port, "nats_port": nats_port})
+    finally:
+        lock.release()
+
+
+def _up(folder: Path, options: dict[str, int | None]) -> None:
+    overrides = {name: value for name, value in options.items() if value is not None}
+    try:
+        settings = development_settings(folder, **overrides)
+    except ValueError as e:
+        typer.echo(f"settings: {e}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    configure_logging(json_lines=settings.json_logs, level=settings.log_level)
     nats: EmbeddedNats | None = None
     if settings.nats_url is None:
-        nats = EmbeddedNats(settings.data_path / "nats", port=nats_port, user=settings.nats_user,
-                            password=settings.nats_password,
+        nats = EmbeddedNats(settings.data_path / "nats", port=settings.nats_port,
+                            user=settings.nats_user, password=settings.nats_password,
                             sync_interval=settings.nats_sync_interval)
-        nats.start()
-    system = System.build(settings)
+        try:
+            nats.start()
+        except NatsServerError as e:
+            typer.echo(str(e), err=True)
+            raise typer.Exit(EXIT_FAILED) from None
+    try:
+        system = System.build(settings)
+    except BaseException:
+        if nats is not None:
+            nats.stop()
+        raise
     url = _nats_url(settings) if nats is None else nats.url
     base = f"http://{settings.api_host}:{settings.api_port}"
     announce = (
@@ -85,12 +131,11 @@ def up(
         f"  Token    ecm token --user cm-1 --role case_manager --area bristol\n"
         "Press Ctrl-C to stop."
     )
-    run_file = settings.data_path / "run.json"
-    run_file.write_text(json.dumps({"nats_url": url, "api_url": base, "pid": os.getpid()}))
+    write_run_file(settings.data_path, {"nats_url": url, "api_url": base})
     try:
-        asyncio.run(_serve_until_signalled(system, url, True, announce))
+        asyncio.run(_serve_until_signalled(system, url, True, announce, nats))
     finally:
-        run_file.unlink(missing_ok=True)
+        remove_run_file(settings.data_path)
         system.close()
         if nats is not None:
             nats.stop()
@@ -105,8 +150,8 @@ def serve(
     api: Annotated[bool, typer.Option(help="Serve the HTTP API")] = True,
 ) -> None:
     """Run one service in this process (scale-out): its API, relay and consumers."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = _settings(data_dir)
+    configure_logging(json_lines=settings.json_logs, level=settings.log_level)
     if port is not None:
         settings = settings.model_copy(update={"api_port": port})
     try:
@@ -127,8 +172,8 @@ def relay(
     data_dir: DataDir = None,
 ) -> None:
     """Run only the outbox relay of one service."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = _settings(data_dir)
+    configure_logging(json_lines=settings.json_logs, level=settings.log_level)
     system = System.build(settings, [service])
     try:
         asyncio.run(_serve_until_signalled_relay(system, _nats_url(settings)))
