@@ -192,7 +192,8 @@ async def run_node(
             with contextlib.suppress(asyncio.TimeoutError, Exception):
                 await asyncio.wait_for(task, 10)
         if broker is not None:
-            await broker.stop()
+            with contextlib.suppress(Exception):  # e.g. still reconnecting after a NATS outage
+                await broker.stop()
         with contextlib.suppress(Exception):
             await nc.drain()
         system.bus = None
