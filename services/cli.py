@@ -10,25 +10,19 @@ import os
 import signal
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from nats.js.errors import NotFoundError
-from rich.console import Console
-from rich.table import Table
 
 from services.cli_support import DataDir, Token, authorise, cli_meta, settings_or_exit
-from services.runtime import System, run_node
-from shared.auth import mint_token
-from shared.bus import connect, count_messages
-from shared.consumer import replay_parked
-from shared.contracts import STREAM, asyncapi
 from shared.domain import Area, Role
-from shared.instance import FolderInUse, InstanceLock, remove_run_file, write_run_file
-from shared.logs import configure_logging
-from shared.natsserver import EmbeddedNats, NatsServerError
-from shared.relay import PositionStore
-from shared.settings import SERVICES, Settings, development_settings
+from shared.settings import SERVICES, Settings
+
+if TYPE_CHECKING:
+    # Heavy modules (runtime, NATS, rich) load inside the commands that need them, so a
+    # command such as `ecm token` starts in a fraction of a second.
+    from services.runtime import System
+    from shared.natsserver import EmbeddedNats
 
 app = typer.Typer(help="ECM Record: the Enhanced Case Management record.", no_args_is_help=True)
 demo = typer.Typer(help="Synthetic demonstration data.", no_args_is_help=True)
@@ -36,7 +30,18 @@ parked_cli = typer.Typer(help="Messages a consumer parked after its last retry."
                          no_args_is_help=True)
 app.add_typer(demo, name="demo")
 app.add_typer(parked_cli, name="parked")
-console = Console()
+
+
+class _Console:
+    """rich's Console, imported on first use."""
+
+    def print(self, *objects: Any) -> None:
+        from rich.console import Console
+
+        Console().print(*objects)
+
+
+console = _Console()
 
 # Exit codes (documented in README.md): 0 done; 1 the operation failed (e.g. a replayed message
 # still fails, nats-server would not start); 2 bad usage or settings; 3 not authenticated or
@@ -52,6 +57,8 @@ def _nats_url(settings: Settings) -> str:
 async def _serve_until_signalled(system: System, nats_url: str, serve_api: bool,
                                  announce: str | None,
                                  supervised: EmbeddedNats | None = None) -> None:
+    from services.runtime import run_node
+
     stop, ready = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -84,6 +91,8 @@ def up(
         help="Embedded NATS port [default: ECM_NATS_PORT or 4322]", show_default=False)] = None,
 ) -> None:
     """Start the whole system on the embedded default (dev mode); Ctrl-C stops everything."""
+    from shared.instance import FolderInUse, InstanceLock
+
     folder = (data_dir or Path(os.environ.get("ECM_DATA_DIR", "var"))).resolve()
     lock = InstanceLock(folder)
     try:
@@ -98,6 +107,12 @@ def up(
 
 
 def _up(folder: Path, options: dict[str, int | None]) -> None:
+    from services.runtime import System
+    from shared.instance import remove_run_file, write_run_file
+    from shared.logs import configure_logging
+    from shared.natsserver import EmbeddedNats, NatsServerError
+    from shared.settings import development_settings
+
     overrides = {name: value for name, value in options.items() if value is not None}
     try:
         settings = development_settings(folder, **overrides)
@@ -150,6 +165,9 @@ def serve(
     api: Annotated[bool, typer.Option(help="Serve the HTTP API")] = True,
 ) -> None:
     """Run one service in this process (scale-out): its API, relay and consumers."""
+    from services.runtime import System
+    from shared.logs import configure_logging
+
     settings = _settings(data_dir)
     configure_logging(json_lines=settings.json_logs, level=settings.log_level)
     if port is not None:
@@ -172,6 +190,9 @@ def relay(
     data_dir: DataDir = None,
 ) -> None:
     """Run only the outbox relay of one service."""
+    from services.runtime import System
+    from shared.logs import configure_logging
+
     settings = _settings(data_dir)
     configure_logging(json_lines=settings.json_logs, level=settings.log_level)
     system = System.build(settings, [service])
@@ -182,6 +203,8 @@ def relay(
 
 
 async def _serve_until_signalled_relay(system: System, url: str) -> None:
+    from services.runtime import run_node
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -190,8 +213,16 @@ async def _serve_until_signalled_relay(system: System, url: str) -> None:
 
 
 @app.command()
-def status(data_dir: DataDir = None, token: Token = None) -> None:
+def status(
+    data_dir: DataDir = None,
+    token: Token = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON")] = False,
+) -> None:
     """Per service: events stored, published, relay lag; parked messages per consumer."""
+    from rich.table import Table
+
+    from services.runtime import System
+
     settings = _settings(data_dir)
     authorise(settings, token, "ops.status", dev_operator=True)
     system = System.build(settings)
@@ -199,12 +230,15 @@ def status(data_dir: DataDir = None, token: Token = None) -> None:
         rows = asyncio.run(_status(system))
     finally:
         system.close()
+    if as_json:  # "published" is null when NATS is not reachable ("error" says why)
+        typer.echo(json.dumps(rows, indent=2))
+        return
     table = Table(title="ECM Record status")
     for column in ("service", "stored", "published", "relay position", "relay lag"):
         table.add_column(column)
     for row in rows["services"]:
-        table.add_row(*(str(row[k]) for k in ("service", "stored", "published", "position",
-                                                "lag")))
+        table.add_row(*("?" if row[k] is None else str(row[k])
+                        for k in ("service", "stored", "published", "position", "lag")))
     console.print(table)
     consumers = Table(title="Consumers")
     for column in ("consumer", "processed", "parked"):
@@ -217,8 +251,11 @@ def status(data_dir: DataDir = None, token: Token = None) -> None:
 
 
 async def _status(system: System) -> dict[str, Any]:
+    from shared.bus import connect, count_messages
+    from shared.relay import PositionStore
+
     positions = PositionStore(system.ops)
-    published: dict[str, int | str] = {}
+    published: dict[str, int] = {}
     error = ""
     try:
         nc = await asyncio.wait_for(
@@ -234,7 +271,7 @@ async def _status(system: System) -> dict[str, Any]:
         stored = await asyncio.to_thread(application.max_notification_id)
         position = await asyncio.to_thread(positions.get, name)
         services.append({"service": name, "stored": stored,
-                         "published": published.get(name, "?"), "position": position,
+                         "published": published.get(name), "position": position,
                          "lag": stored - position})
     consumers: list[dict[str, object]] = []
     for consumer in system.consumers():
@@ -253,6 +290,8 @@ def token(
     data_dir: DataDir = None,
 ) -> None:
     """Mint a signed development token (HMAC) for the API."""
+    from shared.auth import mint_token
+
     settings = _settings(data_dir)
     if role == Role.CASE_MANAGER and area is None:
         console.print("[red]--area is required for a case manager[/red]")
@@ -268,6 +307,7 @@ def demo_seed(
 ) -> None:
     """Create synthetic children and referrals through the real use cases (dev mode only)."""
     from services.demo import seed
+    from services.runtime import System
 
     settings = _settings(data_dir)
     if not settings.dev_mode:
@@ -285,6 +325,8 @@ def demo_seed(
 @app.command()
 def tick(data_dir: DataDir = None, token: Token = None) -> None:
     """Raise ReviewOverdue for every review missed by today (run daily)."""
+    from services.runtime import System
+
     settings = _settings(data_dir)
     principal = authorise(settings, token, "review.tick", dev_operator=True)
     system = System.build(settings)
@@ -302,6 +344,10 @@ def tick(data_dir: DataDir = None, token: Token = None) -> None:
 @parked_cli.command("list")
 def parked_list(data_dir: DataDir = None, token: Token = None) -> None:
     """List parked messages per consumer."""
+    from rich.table import Table
+
+    from services.runtime import System
+
     settings = _settings(data_dir)
     authorise(settings, token, "ops.status", dev_operator=True)
     system = System.build(settings)
@@ -325,6 +371,9 @@ def parked_replay(
     token: Token = None,
 ) -> None:
     """Run a consumer's parked messages through its handler again."""
+    from services.runtime import System
+    from shared.consumer import replay_parked
+
     settings = _settings(data_dir)
     authorise(settings, token, "ops.replay", dev_operator=True)
     system = System.build(settings)
@@ -350,6 +399,8 @@ def rebuild(
     token: Token = None,
 ) -> None:
     """Rebuild a read model from the stream (run with the system stopped)."""
+    from services.runtime import System
+
     settings = _settings(data_dir)
     authorise(settings, token, "ops.replay", dev_operator=True)
     system = System.build(settings)
@@ -368,6 +419,11 @@ def rebuild(
 
 
 async def _forget_consumer(settings: Settings, name: str) -> None:
+    from nats.js.errors import NotFoundError
+
+    from shared.bus import connect
+    from shared.contracts import STREAM
+
     nc = await connect(settings, _nats_url(settings), reconnect=False)
     try:
         with contextlib.suppress(NotFoundError):
@@ -382,6 +438,9 @@ def asyncapi_command(
     data_dir: DataDir = None,
 ) -> None:
     """Print (or write) the AsyncAPI document for every published event."""
+    from services.runtime import System
+    from shared.contracts import asyncapi
+
     settings = _settings(data_dir)
     system = System.build(settings)
     try:
