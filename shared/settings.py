@@ -55,11 +55,11 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "text"] = Field(
         default="auto", description="auto: readable text in dev mode, JSON lines otherwise.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    pg_pool_size: int = Field(default=3, ge=1, le=100,
+    pg_pool_size: int = Field(default=5, ge=1, le=100,
                               description="Read-side SQLAlchemy pool (one per database).")
-    pg_max_overflow: int = Field(default=4, ge=0, le=100)
-    pg_pool_timeout: float = Field(default=10.0, gt=0, description="Seconds to wait for a "
-                                   "pooled connection before the request fails with 503.")
+    pg_max_overflow: int = Field(default=5, ge=0, le=100)
+    pg_pool_timeout: float = Field(default=10.0, gt=0,
+                                   description="Seconds to wait for a pooled connection.")
     pg_store_pool_size: int = Field(default=2, ge=1, le=100,
                                     description="eventsourcing pool per service store.")
     pg_store_max_overflow: int = Field(default=2, ge=0, le=100)
