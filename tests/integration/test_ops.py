@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -185,3 +195,64 @@ def test_each_service_store_gets_the_configured_pool_size(settings: Settings) ->
     )
     env = sized.eventsourcing_env("referrals")
     assert env["POSTGRES_POOL_SIZE"] == "3" and env["POSTGRES_MAX_OVERFLOW"] == "1"
+
+
+@pytest.mark.postgres
+@pytest.mark.nats
+def test_an_idle_ecm_serve_on_postgresql_stays_within_its_connection_budget(
+    pg_settings: Settings, nats_server: EmbeddedNats, tmp_path: Path
+) -> None:
+    app_name = f"ecm-budget-{uuid.uuid4().hex[:8]}"  # libpq tags every connection with it
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ECM_")}
+    env.update(
+        {
+            "PGAPPNAME": app_name,
+            "ECM_DEV_MODE": "false",
+            "ECM_DATA_DIR": str(tmp_path / "serve"),
+            "ECM_SECRET_KEY": pg_settings.secret_key,
+            "ECM_MASTER_KEY": pg_settings.master_key,
+            "ECM_POSTGRES_URL": str(pg_settings.postgres_url),
+            "ECM_PG_SCHEMA_PREFIX": pg_settings.pg_schema_prefix,
+            "ECM_NATS_URL": nats_server.url,
+            "ECM_NATS_USER": str(nats_server.user),
+            "ECM_NATS_PASSWORD": str(nats_server.password),
+            "ECM_API_PORT": str(port),
+        }
+    )
+    serve = subprocess.Popen(
+        [sys.executable, "-c", "from services.cli import main; main()", "serve", "referrals"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{port}/health/ready").status_code == 200:
+                    break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("ecm serve did not become ready")
+        time.sleep(1)  # let the relay and consumers settle into idling
+        with psycopg.connect(str(pg_settings.postgres_url)) as conn:
+            held = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (app_name,)
+            ).fetchone()
+        assert held is not None and held[0] >= 1, "PGAPPNAME did not tag the connections"
+        # Idle: the store pool's minimum plus at most the read-side pool's size (the relay's
+        # leader lock is one of them); with a pool per schema an idle process held 10-18.
+        assert held[0] <= pg_settings.pg_store_pool_size + pg_settings.pg_pool_size, held[0]
+        budget = (
+            pg_settings.pg_pool_size
+            + pg_settings.pg_max_overflow
+            + pg_settings.pg_store_pool_size
+            + pg_settings.pg_store_max_overflow
+        )
+        assert held[0] <= budget
+    finally:
+        serve.send_signal(signal.SIGINT)
+        _, errors = serve.communicate(timeout=30)
+    assert serve.returncode == 0, errors
