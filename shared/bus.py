@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 
@@ -9,7 +10,7 @@ import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 from shared.contracts import STREAM, SUBJECT_PREFIX
 from shared.settings import Settings, nats_servers
@@ -54,15 +55,29 @@ def stream_config(settings: Settings) -> StreamConfig:
     )
 
 
-async def ensure_stream(js: JetStreamContext, settings: Settings) -> None:
-    """Create the ECM stream if it does not exist, or bring its config up to date."""
+async def ensure_stream(js: JetStreamContext, settings: Settings,
+                        patience: float = 60.0) -> None:
+    """Create the ECM stream if it does not exist, or bring its config up to date.
+
+    A cluster that is still electing leaders (or a busy one placing 3 replicas) can take longer
+    than one request's timeout: keep asking for up to `patience` seconds.
+    """
     config = stream_config(settings)
-    try:
-        await js.stream_info(STREAM)
-    except NotFoundError:
-        await js.add_stream(config)
-        return
-    await js.update_stream(config)
+    deadline = asyncio.get_running_loop().time() + patience
+    while True:
+        try:
+            try:
+                await js.stream_info(STREAM)
+            except NotFoundError:
+                await js.add_stream(config)
+                return
+            await js.update_stream(config)
+            return
+        except (nats.errors.TimeoutError, ServiceUnavailableError) as e:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            log.warning("JetStream not answering yet (%s); asking again", type(e).__name__)
+            await asyncio.sleep(1)
 
 
 async def count_messages(js: JetStreamContext, subject_filter: str) -> int:
