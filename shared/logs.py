@@ -76,5 +76,8 @@ def configure_logging(*, json_lines: bool, level: str | int = logging.INFO) -> N
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("uvicorn.access",):  # our own access log replaces uvicorn's (query strings)
-        logging.getLogger(noisy).disabled = True
+    # Our own access log replaces uvicorn's, which prints query strings.
+    logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every outbound URL at INFO (webhook and JWKS URLs, query strings included).
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)

@@ -86,16 +86,16 @@ def test_the_access_log_has_the_path_but_never_the_query_string(
 ) -> None:
     with caplog.at_level(logging.INFO, logger="ecm.access"):
         client.get(
-            "/api/v1/children?family_name=Synthetic-Secret",
+            "/api/v1/referrals?family_name=Synthetic-Secret",
             headers=auth("psychologist"),
             params={"given_name": "Hidden"},
         )
     lines = [r for r in caplog.records if r.name == "ecm.access"]
     assert lines, "no access log line"
     line = lines[-1]
-    assert line.getMessage().startswith("GET /api/v1/children ")
+    assert line.getMessage().startswith("GET /api/v1/referrals 200 ")
     assert "Synthetic-Secret" not in line.getMessage() and "Hidden" not in line.getMessage()
-    assert vars(line)["path"] == "/api/v1/children"
+    assert vars(line)["path"] == "/api/v1/referrals"
 
 
 @pytest.fixture
@@ -117,6 +117,23 @@ def test_production_logs_are_json_lines_carrying_the_correlation_id(
     assert entry["message"] == "notice n-1 sent"
     assert entry["correlation_id"] == "corr-42_forged_line"
     assert entry["level"] == "info" and entry["logger"] == "ecm.test"
+
+
+def test_a_request_s_log_lines_carry_its_correlation_id_and_no_query_string(
+    restore_logging: None, capsys: pytest.CaptureFixture[str], client: TestClient, auth: Tokens
+) -> None:
+    configure_logging(json_lines=True, level="INFO")
+    answer = client.get(
+        "/api/v1/referrals?limit=5&family_name=Hidden-Name",
+        headers={**auth("psychologist"), "X-Correlation-Id": "corr-from-partner"},
+    )
+    assert answer.status_code == 200
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+    access_lines = [line for line in lines if line["logger"] == "ecm.access"]
+    assert access_lines[-1]["correlation_id"] == "corr-from-partner"
+    assert access_lines[-1]["path"] == "/api/v1/referrals"
+    assert access_lines[-1]["route"] == "/api/v1/referrals" and access_lines[-1]["status"] == 200
+    assert not [line for line in lines if "Hidden-Name" in json.dumps(line)]
 
 
 def test_development_logs_are_readable_lines(
