@@ -212,13 +212,16 @@ def read_pid(path: Path) -> int | None:
         return None
 
 
-def is_nats_server(pid: int) -> bool:
-    """True if `pid` is a live nats-server process (not a reused pid of something else)."""
+def is_nats_server(pid: int, conf: Path | None = None) -> bool:
+    """True if `pid` is a live nats-server (started with `conf`, if given), not a reused pid."""
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        args = [a.decode(errors="replace") for a in
+                Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")]
     except OSError:
         return False
-    return bool(cmdline) and Path(cmdline[0].decode(errors="replace")).name == "nats-server"
+    if not args or Path(args[0]).name != "nats-server":
+        return False
+    return conf is None or str(conf) in args
 
 
 def stop_orphan(pid_file: Path, timeout: float = 10.0) -> int | None:
@@ -228,7 +231,8 @@ def stop_orphan(pid_file: Path, timeout: float = 10.0) -> int | None:
     caller holds the data folder's lock, so no live instance owns it.
     """
     pid = read_pid(pid_file)
-    if pid is None or pid == os.getpid() or not is_nats_server(pid):
+    conf = pid_file.parent / "nats.conf"
+    if pid is None or pid == os.getpid() or not is_nats_server(pid, conf):
         return None
     logger.warning("stopping orphaned nats-server (pid %s) of %s", pid, pid_file.parent)
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, timeout)):
