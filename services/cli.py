@@ -14,7 +14,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from services.cli_support import DataDir, Token, authorise, cli_meta, settings_or_exit
+from services import backup_cli
+from services.cli_support import (
+    EXIT_FAILED,
+    EXIT_IN_USE,
+    EXIT_USAGE,
+    DataDir,
+    Token,
+    authorise,
+    cli_meta,
+    settings_or_exit,
+)
 from shared.domain import Area, Role
 from shared.settings import SERVICES, Settings
 
@@ -42,11 +52,6 @@ class _Console:
 
 
 console = _Console()
-
-# Exit codes (documented in README.md): 0 done; 1 the operation failed (e.g. a replayed message
-# still fails, nats-server would not start); 2 bad usage or settings; 3 not authenticated or
-# forbidden; 4 the data folder is in use by another ecm process.
-EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_IN_USE = 1, 2, 3, 4
 _settings = settings_or_exit
 
 
@@ -432,63 +437,6 @@ async def _forget_consumer(settings: Settings, name: str) -> None:
         await nc.close()
 
 
-@app.command()
-def backup(
-    out: Annotated[Path, typer.Argument(help="A new (or empty) folder for the backup")],
-    data_dir: DataDir = None,
-    token: Token = None,
-) -> None:
-    """Back up a stopped embedded data folder: stores (keys last), stream, dev secrets."""
-    from services.backup import BackupError
-    from services.backup import backup as take_backup
-    from shared.instance import FolderInUse
-
-    settings = _settings(data_dir)
-    authorise(settings, token, "ops.backup", dev_operator=True)
-    if settings.postgres_url:
-        typer.echo("PostgreSQL stores are backed up with pg_dump: see README, Backup and "
-                   "restore", err=True)
-        raise typer.Exit(EXIT_USAGE)
-    try:
-        manifest = take_backup(settings.data_path, out.resolve())
-    except FolderInUse as e:
-        typer.echo(f"{e} (a backup needs the system stopped)", err=True)
-        raise typer.Exit(EXIT_IN_USE) from None
-    except BackupError as e:
-        typer.echo(str(e), err=True)
-        raise typer.Exit(EXIT_FAILED) from None
-    typer.echo(f"backed up {len(manifest['stores'])} stores to {out}")
-    if manifest["master_key_included"]:
-        typer.echo("this backup holds the master key (dev mode): keep it as safe as the key",
-                   err=True)
-    else:
-        typer.echo("the master key is not in the backup: without ECM_MASTER_KEY no child's "
-                   "record can be read", err=True)
-
-
-@app.command()
-def restore(
-    source: Annotated[Path, typer.Argument(help="A folder written by `ecm backup`")],
-    data_dir: DataDir = None,
-) -> None:
-    """Restore a backup into an empty data folder (keys first), then start `ecm up` on it."""
-    from services.backup import BackupError
-    from services.backup import restore as restore_backup
-    from shared.instance import FolderInUse
-
-    folder = (data_dir or Path(os.environ.get("ECM_DATA_DIR", "var"))).resolve()
-    try:
-        manifest = restore_backup(source.resolve(), folder)
-    except FolderInUse as e:
-        typer.echo(str(e), err=True)
-        raise typer.Exit(EXIT_IN_USE) from None
-    except BackupError as e:
-        typer.echo(str(e), err=True)
-        raise typer.Exit(EXIT_FAILED) from None
-    typer.echo(f"restored {len(manifest['stores'])} stores from {source} "
-               f"(taken {manifest['taken_at']}) into {folder}")
-
-
 @app.command("asyncapi")
 def asyncapi_command(
     out: Annotated[Path | None, typer.Option(help="Write to this file")] = None,
@@ -523,4 +471,5 @@ def _register_extensions() -> None:
 def main() -> None:
     """Entry point of the `ecm` script."""
     _register_extensions()
+    backup_cli.register(app)
     app()
