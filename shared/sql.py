@@ -8,6 +8,8 @@ connection's `search_path` to the store's schema when it is checked out. The poo
 
 from __future__ import annotations
 
+import hashlib
+import re
 import threading
 from typing import Any
 
@@ -58,8 +60,29 @@ def database_engine(settings: Settings) -> Engine:
                 pool_timeout=settings.pg_pool_timeout,
             )
             event.listen(engine, "engine_connect", _use_schema)
+            event.listen(engine, "before_cursor_execute", _serialise_ddl, retval=True)
             _databases[key] = engine
         return engine
+
+
+# Two processes starting at once both find a table missing and both create it; PostgreSQL then
+# fails one with a unique violation on its catalogue (even for CREATE ... IF NOT EXISTS). So
+# every CREATE first takes a transaction-scoped advisory lock (held until the creating
+# transaction commits) and is made IF NOT EXISTS, so the second creator finds the table made.
+DDL_LOCK = int.from_bytes(hashlib.sha256(b"ecm-record ddl").digest()[:8], "big", signed=True)
+_CREATE = re.compile(r"^\s*CREATE\s+(UNIQUE\s+)?(TABLE|INDEX|SCHEMA)\s+(?!IF NOT EXISTS)",
+                     re.IGNORECASE)
+
+
+def _serialise_ddl(_conn: Connection, cursor: Any, statement: str, parameters: Any,
+                   _context: Any, _executemany: bool) -> tuple[str, Any]:
+    """Serialise CREATE statements across processes and make them idempotent."""
+    head = statement.lstrip()[:6].upper()
+    if head != "CREATE":
+        return statement, parameters
+    cursor.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK,))
+    statement = _CREATE.sub(lambda m: f"{m.group(0)}IF NOT EXISTS ", statement, count=1)
+    return statement, parameters
 
 
 def _use_schema(conn: Connection) -> None:

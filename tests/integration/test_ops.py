@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import Column, Engine, Index, Integer, MetaData, String, Table, text
 from sqlalchemy.exc import ProgrammingError
 
 from services.runtime import System, create_api, run_node
@@ -273,3 +274,36 @@ def test_an_idle_ecm_serve_on_postgresql_stays_within_its_connection_budget(
         serve.send_signal(signal.SIGINT)
         _, errors = serve.communicate(timeout=30)
     assert serve.returncode == 0, errors
+
+
+@pytest.mark.postgres
+def test_processes_creating_the_same_tables_at_once_on_postgresql_all_succeed(
+    pg_settings: Settings,
+) -> None:
+    engines = [make_engine(pg_settings, "race") for _ in range(6)]
+    barrier = threading.Barrier(len(engines))
+    failures: list[str] = []
+
+    def create(engine: Engine) -> None:
+        metadata = MetaData()
+        Table(
+            "positions",
+            metadata,
+            Column("service", String(64), primary_key=True),
+            Column("position", Integer, nullable=False),
+            Index("ix_position", "position"),
+        )
+        barrier.wait()
+        try:
+            metadata.create_all(engine)
+        except Exception as e:
+            failures.append(f"{type(e).__name__}: {e}")
+
+    threads = [threading.Thread(target=create, args=(engine,)) for engine in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    with engines[0].connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM positions")).scalar() == 0

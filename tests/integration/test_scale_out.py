@@ -143,9 +143,7 @@ def test_a_journey_under_load_survives_losing_the_stream_leader_and_a_service_pr
     env = environment(pg_settings, cluster, tmp_path / "data")
     log = tmp_path / "serve.log"
     ports = [free_port(), free_port()]
-    # Copies start one after the other: two processes creating the same tables at once on
-    # PostgreSQL race (CREATE TABLE relay_positions fails with UniqueViolation in one of them).
-    processes = [serve(env, ports[0], log)]
+    processes = [serve(env, port, log) for port in ports]  # at once, as compose starts them
     headers = {
         "Authorization": "Bearer "
         + mint_token(pg_settings, "cm-1", Role.CASE_MANAGER, Area.BRISTOL)
@@ -194,9 +192,8 @@ def test_a_journey_under_load_survives_losing_the_stream_leader_and_a_service_pr
         raise AssertionError(f"journey {i} never acknowledged")
 
     try:
-        ready(ports[0])
-        processes.append(serve(env, ports[1], log))
-        ready(ports[1])
+        for port in ports:
+            ready(port)
         with ThreadPoolExecutor(4) as pool:
             first = list(pool.map(journey, range(15)))
             leader, _ = asyncio.run(stream_state(pg_settings, cluster))
