@@ -91,9 +91,9 @@ async def _serve_until_signalled(system: System, nats_url: str, serve_api: bool,
 def up(
     data_dir: DataDir = None,
     port: Annotated[int | None, typer.Option(
-        help="HTTP port [default: ECM_API_PORT or 8000]", show_default=False)] = None,
+        help="HTTP port (default: ECM_API_PORT, else 8000)", show_default=False)] = None,
     nats_port: Annotated[int | None, typer.Option(
-        help="Embedded NATS port [default: ECM_NATS_PORT or 4322]", show_default=False)] = None,
+        help="Embedded NATS port (default: ECM_NATS_PORT, else 4322)", show_default=False)] = None,
 ) -> None:
     """Start the whole system on the embedded default (dev mode); Ctrl-C stops everything."""
     from shared.instance import FolderInUse, InstanceLock
