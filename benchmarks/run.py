@@ -128,7 +128,7 @@ async def _relay_pair(nats: EmbeddedNats, folder: Path, n: int) -> dict[str, Any
             conn.exec_driver_sql("DELETE FROM relay_positions")
         await js.delete_stream("ECM")  # a fresh stream: no dedup hits, every round writes
         await ensure_stream(js, settings)
-        relay = Relay(app, plugin.contracts, js, positions, batch_size=500)
+        relay = Relay(app, plugin.contracts, js, positions, system.keys, batch_size=500)
         relay.position = 0
         start = time.perf_counter()
         while await relay.publish_pending():
@@ -184,14 +184,15 @@ async def _consumer_pair(nats: EmbeddedNats, folder: Path, n: int) -> dict[str, 
     await ensure_stream(js, settings)
     plugin = system.plugins[0]
     assert plugin.contracts is not None
-    relay = Relay(app, plugin.contracts, js, PositionStore(system.ops), batch_size=500)
+    relay = Relay(app, plugin.contracts, js, PositionStore(system.ops), system.keys,
+                  batch_size=500)
     while await relay.publish_pending():
         pass
     last = (await js.stream_info("ECM")).state.last_seq
     times_ecm, times_base = [], []
     for round_ in range(ROUNDS + 1):  # the first round warms up
         sink = ReferralListProjection(make_engine(settings, f"bench-read-{round_}"))
-        runner = Runner(sink.consumer(), js, settings)
+        runner = Runner(sink.consumer(), js, settings, system.keys)
         stop = asyncio.Event()
         start = time.perf_counter()
         task = asyncio.create_task(runner.run(stop))

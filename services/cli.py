@@ -6,28 +6,33 @@ import asyncio
 import contextlib
 import importlib
 import json
-import logging
 import os
 import signal
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from nats.js.errors import NotFoundError
-from rich.console import Console
-from rich.table import Table
 
-from services.cli_support import DataDir, Token, authorise, cli_meta, settings_or_exit
-from services.runtime import System, run_node
-from shared.auth import mint_token
-from shared.bus import connect, count_messages
-from shared.consumer import replay_parked
-from shared.contracts import STREAM, asyncapi
+from services import backup_cli
+from services.cli_support import (
+    EXIT_FAILED,
+    EXIT_IN_USE,
+    EXIT_USAGE,
+    DataDir,
+    Token,
+    authorise,
+    cli_meta,
+    settings_or_exit,
+)
 from shared.domain import Area, Role
-from shared.natsserver import EmbeddedNats
-from shared.relay import PositionStore
-from shared.settings import SERVICES, Settings, development_settings
+from shared.settings import SERVICES, Settings
+
+if TYPE_CHECKING:
+    # Heavy modules (runtime, NATS, rich) load inside the commands that need them, so a
+    # command such as `ecm token` starts in a fraction of a second.
+    from services.runtime import System
+    from shared.natsserver import EmbeddedNats
 
 app = typer.Typer(help="ECM Record: the Enhanced Case Management record.", no_args_is_help=True)
 demo = typer.Typer(help="Synthetic demonstration data.", no_args_is_help=True)
@@ -35,7 +40,23 @@ parked_cli = typer.Typer(help="Messages a consumer parked after its last retry."
                          no_args_is_help=True)
 app.add_typer(demo, name="demo")
 app.add_typer(parked_cli, name="parked")
-console = Console()
+
+
+class _Console:
+    """rich's Console, imported on first use."""
+
+    def print(self, *objects: Any, markup: bool | None = None) -> None:
+        self.rich().print(*objects, markup=markup)
+
+    @staticmethod
+    def rich() -> Any:
+        """The rich Console itself (for progress bars)."""
+        from rich.console import Console
+
+        return Console()
+
+
+console = _Console()
 _settings = settings_or_exit
 
 
@@ -44,11 +65,18 @@ def _nats_url(settings: Settings) -> str:
 
 
 async def _serve_until_signalled(system: System, nats_url: str, serve_api: bool,
-                                 announce: str | None) -> None:
+                                 announce: str | None,
+                                 supervised: EmbeddedNats | None = None) -> None:
+    from services.runtime import run_node
+
     stop, ready = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # The supervisor runs in this (main) thread: a restarted nats-server's parent-death signal
+    # is tied to the thread that started it.
+    supervisor = (asyncio.create_task(supervised.supervise(stop), name="nats-supervisor")
+                  if supervised is not None else None)
     node = asyncio.create_task(run_node(system, nats_url=nats_url, serve_api=serve_api,
                                         stop=stop, ready=ready))
     waiter = asyncio.create_task(ready.wait())
@@ -56,25 +84,70 @@ async def _serve_until_signalled(system: System, nats_url: str, serve_api: bool,
     if ready.is_set() and announce:
         console.print(announce)
     waiter.cancel()
-    await node
+    try:
+        await node
+    finally:
+        stop.set()
+        if supervisor is not None:
+            await supervisor
 
 
 @app.command()
 def up(
     data_dir: DataDir = None,
-    port: Annotated[int, typer.Option(help="HTTP port")] = 8000,
-    nats_port: Annotated[int, typer.Option(help="Embedded NATS port")] = 4322,
+    port: Annotated[int | None, typer.Option(
+        help="HTTP port (default: ECM_API_PORT, else 8000)", show_default=False)] = None,
+    nats_port: Annotated[int | None, typer.Option(
+        help="Embedded NATS port (default: ECM_NATS_PORT, else 4322)", show_default=False)] = None,
 ) -> None:
     """Start the whole system on the embedded default (dev mode); Ctrl-C stops everything."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    settings = development_settings(data_dir or Path("var"), api_port=port, nats_port=nats_port)
+    from shared.instance import FolderInUse, InstanceLock
+
+    folder = (data_dir or Path(os.environ.get("ECM_DATA_DIR", "var"))).resolve()
+    lock = InstanceLock(folder)
+    try:
+        lock.acquire()
+    except FolderInUse as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(EXIT_IN_USE) from None
+    try:
+        _up(folder, {"api_port": port, "nats_port": nats_port})
+    finally:
+        lock.release()
+
+
+def _up(folder: Path, options: dict[str, int | None]) -> None:
+    from services.runtime import System
+    from shared.instance import remove_run_file, write_run_file
+    from shared.logs import configure_logging
+    from shared.natsauth import Identity, embedded_users
+    from shared.natsserver import EmbeddedNats, NatsServerError
+    from shared.settings import development_settings
+
+    overrides = {name: value for name, value in options.items() if value is not None}
+    try:
+        settings = development_settings(folder, **overrides)
+    except ValueError as e:
+        typer.echo(f"settings: {e}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    configure_logging(json_lines=settings.json_logs, level=settings.log_level)
+    identities = settings.data_path / "secrets" / "nats"
+    if settings.nats_url is None:  # embedded: every service connects as itself
+        settings = settings.model_copy(update={"nats_identities_dir": identities})
+    system = System.build(settings)
     nats: EmbeddedNats | None = None
     if settings.nats_url is None:
-        nats = EmbeddedNats(settings.data_path / "nats", port=nats_port, user=settings.nats_user,
-                            password=settings.nats_password,
-                            sync_interval=settings.nats_sync_interval)
-        nats.start()
-    system = System.build(settings)
+        users = embedded_users(Identity(settings.nats_user, settings.nats_password), identities,
+                               system.nats_services())
+        nats = EmbeddedNats(settings.data_path / "nats", port=settings.nats_port,
+                            user=settings.nats_user, password=settings.nats_password,
+                            sync_interval=settings.nats_sync_interval, users=users)
+        try:
+            nats.start()
+        except NatsServerError as e:
+            system.close()
+            typer.echo(str(e), err=True)
+            raise typer.Exit(EXIT_FAILED) from None
     url = _nats_url(settings) if nats is None else nats.url
     base = f"http://{settings.api_host}:{settings.api_port}"
     announce = (
@@ -85,12 +158,11 @@ def up(
         f"  Token    ecm token --user cm-1 --role case_manager --area bristol\n"
         "Press Ctrl-C to stop."
     )
-    run_file = settings.data_path / "run.json"
-    run_file.write_text(json.dumps({"nats_url": url, "api_url": base, "pid": os.getpid()}))
+    write_run_file(settings.data_path, {"nats_url": url, "api_url": base})
     try:
-        asyncio.run(_serve_until_signalled(system, url, True, announce))
+        asyncio.run(_serve_until_signalled(system, url, True, announce, nats))
     finally:
-        run_file.unlink(missing_ok=True)
+        remove_run_file(settings.data_path)
         system.close()
         if nats is not None:
             nats.stop()
@@ -105,8 +177,11 @@ def serve(
     api: Annotated[bool, typer.Option(help="Serve the HTTP API")] = True,
 ) -> None:
     """Run one service in this process (scale-out): its API, relay and consumers."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from services.runtime import System
+    from shared.logs import configure_logging
+
     settings = _settings(data_dir)
+    configure_logging(json_lines=settings.json_logs, level=settings.log_level)
     if port is not None:
         settings = settings.model_copy(update={"api_port": port})
     try:
@@ -127,8 +202,11 @@ def relay(
     data_dir: DataDir = None,
 ) -> None:
     """Run only the outbox relay of one service."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from services.runtime import System
+    from shared.logs import configure_logging
+
     settings = _settings(data_dir)
+    configure_logging(json_lines=settings.json_logs, level=settings.log_level)
     system = System.build(settings, [service])
     try:
         asyncio.run(_serve_until_signalled_relay(system, _nats_url(settings)))
@@ -137,6 +215,8 @@ def relay(
 
 
 async def _serve_until_signalled_relay(system: System, url: str) -> None:
+    from services.runtime import run_node
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -145,8 +225,16 @@ async def _serve_until_signalled_relay(system: System, url: str) -> None:
 
 
 @app.command()
-def status(data_dir: DataDir = None, token: Token = None) -> None:
+def status(
+    data_dir: DataDir = None,
+    token: Token = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON")] = False,
+) -> None:
     """Per service: events stored, published, relay lag; parked messages per consumer."""
+    from rich.table import Table
+
+    from services.runtime import System
+
     settings = _settings(data_dir)
     authorise(settings, token, "ops.status", dev_operator=True)
     system = System.build(settings)
@@ -154,12 +242,15 @@ def status(data_dir: DataDir = None, token: Token = None) -> None:
         rows = asyncio.run(_status(system))
     finally:
         system.close()
+    if as_json:  # "published" is null when NATS is not reachable ("error" says why)
+        typer.echo(json.dumps(rows, indent=2))
+        return
     table = Table(title="ECM Record status")
     for column in ("service", "stored", "published", "relay position", "relay lag"):
         table.add_column(column)
     for row in rows["services"]:
-        table.add_row(*(str(row[k]) for k in ("service", "stored", "published", "position",
-                                                "lag")))
+        table.add_row(*("?" if row[k] is None else str(row[k])
+                        for k in ("service", "stored", "published", "position", "lag")))
     console.print(table)
     for row in rows["services"]:
         if row.get("alarm"):
@@ -169,7 +260,8 @@ def status(data_dir: DataDir = None, token: Token = None) -> None:
     for column in ("consumer", "stream position", "pending", "parked"):
         consumers.add_column(column)
     for row in rows["consumers"]:
-        consumers.add_row(row["consumer"], str(row["position"]), str(row["pending"]),
+        consumers.add_row(row["consumer"], str(row["position"]),
+                          "?" if row["pending"] is None else str(row["pending"]),
                           str(row["parked"]))
     console.print(consumers)
     if rows.get("error"):
@@ -177,8 +269,14 @@ def status(data_dir: DataDir = None, token: Token = None) -> None:
 
 
 async def _status(system: System) -> dict[str, Any]:
+    from nats.js.errors import NotFoundError
+
+    from shared.bus import connect, count_messages
+    from shared.contracts import STREAM
+    from shared.relay import PositionStore
+
     positions = PositionStore(system.ops)
-    published: dict[str, int | str] = {}
+    published: dict[str, int] = {}
     pending: dict[str, int] = {}
     error = ""
     try:
@@ -199,14 +297,14 @@ async def _status(system: System) -> dict[str, Any]:
         stored = await asyncio.to_thread(application.max_notification_id)
         position = await asyncio.to_thread(positions.get, name)
         services.append({"service": name, "stored": stored,
-                         "published": published.get(name, "?"), "position": position,
+                         "published": published.get(name), "position": position,
                          "lag": stored - position,
                          "alarm": await asyncio.to_thread(positions.alarm, name)})
     consumers: list[dict[str, object]] = []
     for consumer in system.consumers():
         consumers.append({"consumer": consumer.name,
                           "position": await asyncio.to_thread(consumer.sink.position),
-                          "pending": pending.get(consumer.name, "?"),
+                          "pending": pending.get(consumer.name),
                           "parked": len(await asyncio.to_thread(consumer.sink.parked))})
     return {"services": services, "consumers": consumers, "error": error}
 
@@ -220,6 +318,8 @@ def token(
     data_dir: DataDir = None,
 ) -> None:
     """Mint a signed development token (HMAC) for the API."""
+    from shared.auth import mint_token
+
     settings = _settings(data_dir)
     if role == Role.CASE_MANAGER and area is None:
         console.print("[red]--area is required for a case manager[/red]")
@@ -235,6 +335,7 @@ def demo_seed(
 ) -> None:
     """Create synthetic children and referrals through the real use cases (dev mode only)."""
     from services.demo import seed
+    from services.runtime import System
 
     settings = _settings(data_dir)
     if not settings.dev_mode:
@@ -252,6 +353,8 @@ def demo_seed(
 @app.command()
 def tick(data_dir: DataDir = None, token: Token = None) -> None:
     """Raise ReviewOverdue for every review missed by today (run daily)."""
+    from services.runtime import System
+
     settings = _settings(data_dir)
     principal = authorise(settings, token, "review.tick", dev_operator=True)
     system = System.build(settings)
@@ -267,22 +370,35 @@ def tick(data_dir: DataDir = None, token: Token = None) -> None:
 
 
 @parked_cli.command("list")
-def parked_list(data_dir: DataDir = None, token: Token = None) -> None:
-    """List parked messages per consumer."""
+def parked_list(
+    data_dir: DataDir = None,
+    token: Token = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON list")] = False,
+) -> None:
+    """List parked messages per consumer, with the reason each was parked."""
+    from rich.table import Table
+
+    from services.runtime import System
+
     settings = _settings(data_dir)
     authorise(settings, token, "ops.status", dev_operator=True)
     system = System.build(settings)
     try:
-        table = Table(title="Parked messages")
-        for column in ("id", "consumer", "message", "attempts", "error"):
-            table.add_column(column)
-        for consumer in system.consumers():
-            for row in consumer.sink.parked():
-                table.add_row(str(row["id"]), row["consumer"], row["message_id"],
-                              str(row["attempts"]), row["error"][:80])
-        console.print(table)
+        rows = [row for consumer in system.consumers() for row in consumer.sink.parked()]
     finally:
         system.close()
+    if as_json:
+        keys = ("id", "consumer", "seq", "message_id", "subject", "error", "attempts")
+        typer.echo(json.dumps([{k: row[k] for k in keys} | {"parked_at": str(row["parked_at"])}
+                               for row in rows], indent=2))
+        return
+    table = Table(title="Parked messages")
+    for column in ("id", "consumer", "message", "attempts", "error"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(str(row["id"]), row["consumer"], row["message_id"], str(row["attempts"]),
+                      row["error"][:80])
+    console.print(table)
 
 
 @parked_cli.command("replay")
@@ -292,6 +408,9 @@ def parked_replay(
     token: Token = None,
 ) -> None:
     """Run a consumer's parked messages through its handler again."""
+    from services.runtime import System
+    from shared.consumer import replay_parked
+
     settings = _settings(data_dir)
     authorise(settings, token, "ops.replay", dev_operator=True)
     system = System.build(settings)
@@ -318,6 +437,9 @@ def relay_alarm(
     token: Token = None,
 ) -> None:
     """Clear a relay's alarm once its cause is dealt with (the relay then resumes)."""
+    from services.runtime import System
+    from shared.relay import PositionStore
+
     settings = _settings(data_dir)
     authorise(settings, token, "ops.replay", dev_operator=True)
     if action != "clear":
@@ -345,6 +467,7 @@ def rebuild(
     from rich.progress import MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from services import rebuild as rebuilding
+    from services.runtime import System
 
     settings = _settings(data_dir)
     authorise(settings, token, "ops.replay", dev_operator=True)
@@ -362,7 +485,7 @@ def rebuild(
         differences: list[Any] = []
         columns = (TextColumn("{task.description}"), MofNCompleteColumn(), TimeElapsedColumn(),
                    TextColumn("{task.fields[rate]:.0f} events/s"))
-        with Progress(*columns, console=console) as bar:
+        with Progress(*columns, console=console.rich()) as bar:
             for consumer in chosen:
                 task = bar.add_task(consumer.name, total=None, rate=0.0)
 
@@ -399,6 +522,9 @@ def asyncapi_command(
     data_dir: DataDir = None,
 ) -> None:
     """Print (or write) the AsyncAPI document for every published event."""
+    from services.runtime import System
+    from shared.contracts import asyncapi
+
     settings = _settings(data_dir)
     system = System.build(settings)
     try:
@@ -424,4 +550,5 @@ def _register_extensions() -> None:
 def main() -> None:
     """Entry point of the `ecm` script."""
     _register_extensions()
+    backup_cli.register(app)
     app()

@@ -18,8 +18,14 @@ from shared.settings import Settings, SettingsError, development_settings
 Token = Annotated[str | None, typer.Option(
     "--token", envvar="ECM_TOKEN", show_envvar=True,
     help="Bearer token of the person running the command (or set ECM_TOKEN).")]
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder (default ./var).")]
+DataDir = Annotated[Path | None, typer.Option(
+    "--data-dir", help="Data folder (default: ECM_DATA_DIR, else ./var).")]
 DEV_OPERATOR = Principal(user_id="dev-operator", role=Role.ADMIN)
+
+# Exit codes of every `ecm` command (README, Exit codes): 0 done; 1 the operation failed (a
+# replayed message still fails, a mismatch, nats-server would not start); 2 bad usage or
+# settings; 3 not authenticated or forbidden; 4 the data folder is in use by another process.
+EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_IN_USE = 1, 2, 3, 4
 
 
 def settings_or_exit(data_dir: Path | None) -> Settings:

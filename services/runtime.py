@@ -8,13 +8,14 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from uuid import uuid4
 
 import uvicorn
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from nats.aio.client import Client
 from nats.js import JetStreamContext
 from sqlalchemy import Engine
 
+from services.ops import install_ops
 from services.plugin import ServicePlugin
 from services.registry import all_plugins, plugins_named
 from shared.auth import Authenticator
@@ -46,6 +47,7 @@ class System:
     apps: dict[str, EcmApplication] = field(default_factory=dict)
     engines: dict[str, Engine] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+    bus: Client | None = None  # the node's NATS connection while run_node runs (readiness)
 
     @classmethod
     def build(cls, settings: Settings, services: list[str] | None = None) -> System:
@@ -105,16 +107,11 @@ def create_api(system: System) -> FastAPI:
     api.state.authenticator = Authenticator(system.settings)
     install_error_handlers(api)
 
-    @api.middleware("http")
-    async def request_id(request: Request, call_next: Any) -> Response:
-        request.state.request_id = request.headers.get("x-request-id") or str(uuid4())
-        response: Response = await call_next(request)
-        response.headers["x-request-id"] = request.state.request_id
-        return response
+    install_ops(api, system)
 
     @api.get("/health", tags=["ops"])
     def health() -> dict[str, Any]:
-        """Liveness: which services this process serves."""
+        """Liveness (kept for old probes; see /health/live and /health/ready)."""
         return {"status": "ok", "services": [p.name for p in system.plugins]}
 
     @api.get("/asyncapi.json", tags=["ops"])
@@ -142,6 +139,7 @@ async def run_node(
     settings = system.settings
     stop = stop or asyncio.Event()
     nc = await connect(settings, nats_url, name="ecm")
+    system.bus = nc
     await ensure_stream(nc.jetstream(), settings)
     connections = {settings.nats_user: nc}
     streams: dict[str, JetStreamContext] = {}
@@ -181,7 +179,8 @@ async def run_node(
         if serve_api:
             config = uvicorn.Config(
                 create_api(system), host=settings.api_host, port=settings.api_port,
-                log_level="warning", lifespan="off",
+                log_level=settings.log_level.lower(), log_config=None, access_log=False,
+                lifespan="off",
             )
             server = ApiServer(config)
             tasks.append(asyncio.create_task(server.serve(), name="api"))
@@ -198,8 +197,9 @@ async def run_node(
             with contextlib.suppress(asyncio.TimeoutError, Exception):
                 await asyncio.wait_for(task, 10)
         for connection in connections.values():
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception):  # e.g. still reconnecting after an outage
                 await connection.drain()
+        system.bus = None
 
 
 class ApiServer(uvicorn.Server):

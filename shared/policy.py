@@ -81,6 +81,7 @@ POLICY: dict[str, Rule] = {
     "audit.sar": rule(R.AUDITOR),
     "ops.status": rule(R.ADMIN, R.AUDITOR),
     "ops.replay": rule(R.ADMIN),
+    "ops.backup": rule(R.ADMIN),
     "demo.seed": rule(R.ADMIN),
 }
 

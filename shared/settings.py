@@ -6,7 +6,7 @@ import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, model_validator
@@ -59,6 +59,17 @@ class Settings(BaseSettings):
     oidc_area_claim: str = "ecm_area"
     oidc_leeway_seconds: int = Field(default=60, ge=0)
     review_weeks_default: int = Field(default=6, ge=1, le=52)
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="auto: readable text in dev mode, JSON lines otherwise.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    pg_pool_size: int = Field(default=5, ge=1, le=100,
+                              description="Read-side SQLAlchemy pool (one per database).")
+    pg_max_overflow: int = Field(default=5, ge=0, le=100)
+    pg_pool_timeout: float = Field(default=10.0, gt=0,
+                                   description="Seconds to wait for a pooled connection.")
+    pg_store_pool_size: int = Field(default=2, ge=1, le=100,
+                                    description="eventsourcing pool per service store.")
+    pg_store_max_overflow: int = Field(default=2, ge=0, le=100)
     tick_seconds: float = Field(default=3600.0, gt=0)
 
     @model_validator(mode="after")
@@ -73,6 +84,11 @@ class Settings(BaseSettings):
         if self.master_key.strip().lower() in PLACEHOLDERS:
             raise SettingsError("master_key: a real ECM_MASTER_KEY is required outside dev mode")
         return self
+
+    @property
+    def json_logs(self) -> bool:
+        """Whether log lines are JSON (production) or readable text (development)."""
+        return self.log_format == "json" or (self.log_format == "auto" and not self.dev_mode)
 
     @property
     def data_path(self) -> Path:
@@ -127,8 +143,19 @@ class Settings(BaseSettings):
             "POSTGRES_USER": unquote(parts.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
             "POSTGRES_SCHEMA": self.pg_schema(service),
+            "POSTGRES_POOL_SIZE": str(self.pg_store_pool_size),
+            "POSTGRES_MAX_OVERFLOW": str(self.pg_store_max_overflow),
             "CREATE_TABLE": "y",
         }
+
+
+def nats_servers(settings: Settings, url: str | None = None) -> list[str]:
+    """The NATS servers to connect to: `url` or ECM_NATS_URL, comma-separated, else embedded."""
+    given = url or settings.nats_url or f"nats://127.0.0.1:{settings.nats_port}"
+    servers = [part.strip() for part in given.split(",") if part.strip()]
+    if not servers:
+        raise SettingsError(f"nats_url: no server in {given!r}")
+    return servers
 
 
 def development_settings(data_dir: Path, **overrides: object) -> Settings:

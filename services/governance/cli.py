@@ -5,18 +5,16 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
 import typer
 
 from services.cli_support import DataDir, Token, authorise, cli_meta, settings_or_exit
-from services.governance.erasure import erase_child
-from services.governance.integrity import verify as verify_chains
-from services.governance.sar import provide_subject_access, write_files
-from services.runtime import System
 from shared.domain import DomainError
-from shared.settings import Settings
+
+if TYPE_CHECKING:  # the runtime and the governance modules load when a command runs
+    from shared.settings import Settings
 
 
 def load_settings(data_dir: Path | None) -> Settings:
@@ -37,6 +35,9 @@ def erase(
     data_dir: DataDir = None,
 ) -> None:
     """Erase a child's personal data at the end of retention (auditor only; irreversible)."""
+    from services.governance.erasure import erase_child
+    from services.runtime import System
+
     settings = load_settings(data_dir)
     principal = authorise(settings, token, "audit.erase")
     if not yes:
@@ -63,6 +64,9 @@ def sar(
     data_dir: DataDir = None,
 ) -> None:
     """Write everything held about a child as HTML and JSON (auditor only)."""
+    from services.governance.sar import provide_subject_access, write_files
+    from services.runtime import System
+
     settings = load_settings(data_dir)
     principal = authorise(settings, token, "audit.sar")
     system = System.build(settings)
@@ -84,6 +88,9 @@ def verify(
     data_dir: DataDir = None,
 ) -> None:
     """Verify every store's hash chain; name the first event that does not match."""
+    from services.governance.integrity import verify as verify_chains
+    from services.runtime import System
+
     settings = load_settings(data_dir)
     authorise(settings, token, "audit.verify")
     system = System.build(settings)

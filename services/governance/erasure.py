@@ -11,6 +11,7 @@ from services.governance.application import GovernanceApplication
 from services.governance.domain import MIN_REASON_LENGTH
 from services.referrals.domain import Child
 from shared.domain import Conflict, Invalid, Meta, NotFound, RecordNotFound
+from shared.metrics import ERASURES
 
 if TYPE_CHECKING:
     from services.runtime import System
@@ -61,5 +62,7 @@ def erase_child(system: System, child_id: UUID, meta: Meta, today: date) -> Eras
     if not child_is_known(system, child_id):
         raise RecordNotFound(f"child {child_id} not found")
     destroyed = system.vault.erase(child_id)
+    if destroyed:
+        ERASURES.inc()
     erasure_id = app.record_erasure(child_id, today, destroyed, meta)
     return ErasureDone(child_id=child_id, erasure_id=erasure_id, key_destroyed=destroyed)

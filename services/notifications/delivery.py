@@ -28,6 +28,8 @@ from services.notifications.content import compose
 from services.notifications.domain import Channel, Notice, PartnerContact
 from services.notifications.settings import NotifySettings
 from shared.domain import DomainError, Meta
+from shared.logs import correlation
+from shared.metrics import NOTICE_DELIVERIES
 
 if TYPE_CHECKING:
     from services.runtime import System
@@ -109,8 +111,13 @@ class DeliveryWorker:
             await asyncio.to_thread(self.app.index.release, notice_id, self.holder)
 
     async def _attempt(self, notice: Notice) -> None:
+        with correlation(notice.source_message_id):
+            await self._attempt_logged(notice)
+
+    async def _attempt_logged(self, notice: Notice) -> None:
         settings = self.app.notify_settings
         meta = Meta(ACTOR, "system", notice.source_message_id, str(notice.id))
+        channel: Channel | None = None
         try:
             contact = await asyncio.to_thread(self.app.find_partner, notice.contact_id)
             if contact is None:
@@ -125,11 +132,13 @@ class DeliveryWorker:
                 settings.send_timeout_seconds + 5,
             )
         except Exception as error:
+            NOTICE_DELIVERIES.labels(str(channel or "none"), "failed").inc()
             log.warning("notice %s: attempt %d failed: %s", notice.id, notice.attempts + 1,
                         describe(error))
             await self._record(self.app.record_failure, notice.id, describe(error),
                                datetime.now(UTC), meta, notice.version)
             return
+        NOTICE_DELIVERIES.labels(str(channel), "sent").inc()
         await self._record(self.app.record_sent, notice.id, channel, reference,
                            datetime.now(UTC), meta, notice.version)
 

@@ -33,8 +33,8 @@ from shared.policy import POLICY
 from shared.settings import Settings, development_settings
 
 API_PREFIX = "/api/v1"
-PUBLIC_ROUTES = {"/health", "/asyncapi.json", "/openapi.json", "/docs",
-                 "/docs/oauth2-redirect", "/redoc"}
+PUBLIC_ROUTES = {"/health", "/health/live", "/health/ready", "/metrics", "/asyncapi.json",
+                 "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 OWN, OTHER = Area.BRISTOL, Area.NORTH_SOMERSET
 CHILD = {
     "given_name": "Quintessa-Authz", "family_name": "Marchbanks-Synthetic",

@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 import jwt
 import pytest
 from notifications_python_client.authentication import decode_jwt_token
+from prometheus_client import REGISTRY
 
 from services.notifications.adapters.webhook import verify
 from services.notifications.application import NotificationsApplication
@@ -71,6 +72,13 @@ def assert_no_child_values(payload: bytes, child_id: UUID) -> None:
         assert value.lower().encode() not in payload.lower(), value
 
 
+def deliveries(channel: str, outcome: str) -> float:
+    """The process's ecm_notice_deliveries_total for one channel and outcome."""
+    value = REGISTRY.get_sample_value("ecm_notice_deliveries_total",
+                                      {"channel": channel, "outcome": outcome})
+    return value or 0.0
+
+
 async def test_an_email_reaches_the_smtp_server_with_minimal_content_only(node: System) -> None:
     app = app_of(node)
     with smtp_sink() as smtp:
@@ -80,9 +88,11 @@ async def test_an_email_reaches_the_smtp_server_with_minimal_content_only(node: 
         deliver(
             app, review_scheduled(app.cipher, child, invitees(("education", teacher))))
         worker = DeliveryWorker(app)
+        sent_before = deliveries("email", "sent")
         assert await worker.deliver_due() == 1
         assert await worker.deliver_due() == 0
         assert len(smtp.raw) == 1
+        assert deliveries("email", "sent") == sent_before + 1
         email = smtp.emails[0]
         assert email["To"] == "pat.teacher@partner.example.org"
         assert email["Subject"] == f"ECM review meeting (ECM ref {str(child)[:8]})"
@@ -106,10 +116,12 @@ async def test_an_unreachable_smtp_server_leaves_the_notice_failed_and_due_again
     teacher = register(app, "Pat Teacher")
     deliver(
         app, review_scheduled(app.cipher, uuid4(), invitees(("education", teacher))))
+    failed_before = deliveries("email", "failed")
     assert await DeliveryWorker(app).deliver_due() == 1
     row = app.notices(None)[0]
     assert row.status == NoticeStatus.FAILED
     assert row.last_error is not None and row.last_error.startswith("smtp: cannot reach")
+    assert deliveries("email", "failed") == failed_before + 1
     assert row.next_attempt_at is not None
 
 

@@ -7,6 +7,7 @@ every row of the test's PostgreSQL schemas, and the JetStream store directory ar
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -62,7 +63,13 @@ def headers(settings: Settings, role: Role, area: Area | None = None,
 
 
 def file_bytes(folder: Path) -> dict[Path, bytes]:
-    return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    found: dict[Path, bytes] = {}
+    for p in folder.rglob("*"):
+        # A running nats-server renames its *.tmp files away between listing and reading.
+        with contextlib.suppress(FileNotFoundError):
+            if p.is_file():
+                found[p] = p.read_bytes()
+    return found
 
 
 def pg_dump(settings: Settings) -> str:

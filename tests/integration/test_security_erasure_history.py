@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from uuid import UUID
 
+from prometheus_client import REGISTRY
+
 from services.governance.erasure import erase_child
 from services.governance.history import child_history, current_records
 from services.governance.sar import subject_access_document
@@ -24,6 +26,13 @@ def registered(system: System) -> tuple[UUID, UUID]:
                                   trauma_history="History", expected_involvement_months=9,
                                   meta=CM)
     return child_id, referral_id
+
+
+def test_an_erasure_is_counted_in_the_metrics(system: System) -> None:
+    child_id, _ = registered(system)
+    before = REGISTRY.get_sample_value("ecm_erasures_total") or 0.0
+    erase_child(system, child_id, DPO, date(2031, 3, 1))
+    assert REGISTRY.get_sample_value("ecm_erasures_total") == before + 1
 
 
 def test_an_erased_childs_history_replays_with_every_non_personal_fact(system: System) -> None:

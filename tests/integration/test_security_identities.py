@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
 
 import nats
 import pytest
+from nats.aio.client import Client
 from nats.errors import Error as NatsError
 
 from services.formulation.application import FormulationApplication
@@ -23,7 +25,7 @@ from tests.workload import Tally, has_case, refer
 
 
 @pytest.fixture
-def guarded(tmp_path: Path, settings: Settings) -> tuple[EmbeddedNats, Settings]:
+def guarded(tmp_path: Path, settings: Settings) -> Iterator[tuple[EmbeddedNats, Settings]]:
     """A nats-server whose users are the embedded default's: admin, one per service, operator."""
     folder = settings.data_path / "secrets" / "nats"
     system = System.build(settings)
@@ -37,7 +39,7 @@ def guarded(tmp_path: Path, settings: Settings) -> tuple[EmbeddedNats, Settings]
     server.stop()
 
 
-async def as_user(server: EmbeddedNats, settings: Settings, user: str) -> nats.NATS:
+async def as_user(server: EmbeddedNats, settings: Settings, user: str) -> Client:
     password = (cast(Path, settings.nats_identities_dir) / user).read_text().strip()
     return await nats.connect(server.url, user=user, password=password, allow_reconnect=False)
 
