@@ -429,6 +429,34 @@ def parked_replay(
     console.print("replayed")
 
 
+@app.command("nats-users")
+def nats_users(data_dir: DataDir = None) -> None:
+    """Print the cluster's NATS users and rights (deploy/nats/users.conf)."""
+    from services.runtime import System
+    from shared.natsauth import cluster_users
+
+    system = System.build(_settings(data_dir))
+    try:
+        typer.echo(cluster_users(system.nats_services()), nl=False)
+    finally:
+        system.close()
+
+
+@app.command("signing-keys")
+def signing_keys(
+    folder: Annotated[Path, typer.Argument(help="Where to make one folder per service")],
+) -> None:
+    """Make each service's Ed25519 signing key: FOLDER/<service>/ holds its own private key
+    and every service's public key (mount one such folder into each service's process)."""
+    from services.registry import all_plugins
+    from shared.signing import make_service_folders
+
+    services = [p.name for p in all_plugins() if p.contracts is not None]
+    extra = [p.name for p in all_plugins() if p.contracts is None]
+    made = make_service_folders(folder, services, extra)
+    console.print(f"signing keys in {folder}: {', '.join(made)}")
+
+
 @app.command("relay-alarm")
 def relay_alarm(
     action: Annotated[str, typer.Argument(help="clear")],

@@ -115,3 +115,22 @@ def _write_pair(folder: Path, service: str) -> None:
         out.write(private)
     public = key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
     (folder / f"{service}.pub").write_bytes(public)
+
+
+def make_service_folders(folder: Path, publishers: list[str], listeners: list[str]) -> list[str]:
+    """One folder per service: its own private key (publishers only) and every public key."""
+    pairs = folder / ".pairs"
+    pairs.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for service in publishers:
+        if not (pairs / f"{service}.key").exists():
+            _write_pair(pairs, service)
+    for service in [*publishers, *listeners]:
+        own = folder / service
+        own.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for publisher in publishers:
+            (own / f"{publisher}.pub").write_bytes((pairs / f"{publisher}.pub").read_bytes())
+        if service in publishers and not (own / f"{service}.key").exists():
+            fd = os.open(own / f"{service}.key", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write((pairs / f"{service}.key").read_bytes())
+    return [*publishers, *listeners]

@@ -49,6 +49,8 @@ def test_each_cluster_node_configuration_is_valid_for_the_development_nats_serve
     node: int,
 ) -> None:
     env = {**os.environ, "ECM_NATS_USER": "ecm", "ECM_NATS_PASSWORD": "synthetic"}
+    env |= {f"ECM_NATS_PASSWORD_{name.upper()}": f"synthetic-{name}"
+            for name in (*SERVICE_MODULES, "operator")}
     result = subprocess.run(
         [str(nats_server_binary()), "-c", str(DEPLOY / "nats" / f"nats-{node}.conf"), "-t"],
         capture_output=True,
@@ -56,3 +58,25 @@ def test_each_cluster_node_configuration_is_valid_for_the_development_nats_serve
         env=env,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_cluster_users_are_the_ones_the_code_grants(tmp_path: Path) -> None:
+    from services.runtime import System
+    from shared.natsauth import cluster_users
+    from shared.settings import development_settings
+
+    system = System.build(development_settings(tmp_path / "var"))
+    try:
+        expected = cluster_users(system.nats_services())
+    finally:
+        system.close()
+    assert (DEPLOY / "nats" / "users.conf").read_text() == expected
+
+
+def test_each_service_connects_to_the_cluster_as_its_own_user_with_its_own_keys() -> None:
+    for service in SERVICE_MODULES:
+        after = COMPOSE.split(f'command: ["ecm", "serve", "{service}"]')[1]
+        block = re.split(r"\n  [a-z]", after)[0]
+        assert f"ECM_NATS_USER: ecm-{service}" in block, service
+        assert f"${{ECM_NATS_PASSWORD_{service.upper()}}}" in block, service
+        assert f"./signing/{service}:/run/ecm/signing:ro" in block, service
