@@ -48,6 +48,7 @@ class System:
     engines: dict[str, Engine] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
     bus: Client | None = None  # the node's NATS connection while run_node runs (readiness)
+    _consumers: dict[str, list[Consumer]] | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, settings: Settings, services: list[str] | None = None) -> System:
@@ -78,13 +79,20 @@ class System:
         """Contract registries of the served services."""
         return [p.contracts for p in self.plugins if p.contracts is not None]
 
+    def consumers_by_service(self) -> dict[str, list[Consumer]]:
+        """The consumers of each served service (built once)."""
+        if self._consumers is None:
+            self._consumers = {p.name: p.consumers(self) for p in self.plugins}
+        return self._consumers
+
     def consumers(self) -> list[Consumer]:
         """Every consumer of the served services."""
-        return [c for p in self.plugins for c in p.consumers(self)]
+        return [c for group in self.consumers_by_service().values() for c in group]
 
     def nats_services(self) -> dict[str, tuple[bool, list[str]]]:
         """Per served service: whether it publishes, and its durable consumers (NATS rights)."""
-        return {p.name: (p.contracts is not None, [c.name for c in p.consumers(self)])
+        by_service = self.consumers_by_service()
+        return {p.name: (p.contracts is not None, [c.name for c in by_service[p.name]])
                 for p in self.plugins}
 
     def close(self) -> None:
@@ -166,12 +174,15 @@ async def run_node(
                                   poll_seconds=settings.relay_poll_seconds, leader=lock)
                     tasks.append(asyncio.create_task(relay.run(stop), name=f"relay-{plugin.name}"))
         if run_consumers:
-            for plugin in system.plugins:
-                for consumer in plugin.consumers(system):
-                    lock = LeaderLock(f"{settings.pg_schema_prefix}consumer-{consumer.name}",
-                                      system.ops, settings.data_path / "locks")
-                    runner = Runner(consumer, streams[plugin.name], settings, system.keys, lock)
-                    tasks.append(asyncio.create_task(runner.run(stop), name=consumer.name))
+            owners = {c.name: service for service, group in system.consumers_by_service().items()
+                      for c in group}
+            default = next(iter(streams.values()), nc.jetstream())
+            for consumer in system.consumers():
+                lock = LeaderLock(f"{settings.pg_schema_prefix}consumer-{consumer.name}",
+                                  system.ops, settings.data_path / "locks")
+                js = streams.get(owners.get(consumer.name, ""), default)
+                runner = Runner(consumer, js, settings, system.keys, lock)
+                tasks.append(asyncio.create_task(runner.run(stop), name=consumer.name))
             for plugin in system.plugins:
                 if plugin.background is not None:
                     job = plugin.background(system, stop)

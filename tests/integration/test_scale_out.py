@@ -38,9 +38,16 @@ def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
 
 
 def environment(settings: Settings, cluster: NatsCluster, data: Path) -> dict[str, str]:
+    from services.registry import all_plugins
+    from shared.signing import make_service_folders
+
+    signing = data.parent / "signing"  # what `ecm signing-keys` makes for an operator
+    make_service_folders(signing, [p.name for p in all_plugins() if p.contracts is not None],
+                         [p.name for p in all_plugins() if p.contracts is None])
     env = {k: v for k, v in os.environ.items() if not k.startswith("ECM_")}
     env.update(
         {
+            "ECM_SIGNING_KEYS_DIR": str(signing / "referrals"),
             "ECM_DEV_MODE": "false",
             "ECM_DATA_DIR": str(data),
             "ECM_SECRET_KEY": settings.secret_key,
