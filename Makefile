@@ -30,10 +30,10 @@ up: $(VENV)/.installed
 	$(BIN)/ecm up
 
 demo: $(VENV)/.installed
-	$(BIN)/ecm demo seed
+	ECM_DEV_MODE=true $(BIN)/ecm demo seed
 
 status: $(VENV)/.installed
-	$(BIN)/ecm status
+	ECM_DEV_MODE=true $(BIN)/ecm status
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

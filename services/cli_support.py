@@ -80,19 +80,13 @@ def load_settings(data_dir: Path | None = None) -> Settings:
 
 
 def _load(data_dir: Path | None) -> Settings:
-    """Settings from the environment; dev mode when `ecm up` generated secrets in the data folder.
+    """Settings from the environment; dev mode only when ECM_DEV_MODE says so.
 
-    Outside dev mode (ECM_SECRET_KEY / ECM_MASTER_KEY set, or ECM_DEV_MODE=false) the
-    environment alone is used and placeholder secrets are refused.
+    In dev mode the secrets `ecm up` generated in the data folder are used; outside it the
+    environment alone, and placeholder secrets are refused.
     """
     folder = data_dir or Path(os.environ.get("ECM_DATA_DIR", "var"))
-    explicit = os.environ.get("ECM_DEV_MODE")
-    if explicit is not None and explicit.lower() in ("0", "false", "no"):
-        return Settings(data_dir=folder)
-    if os.environ.get("ECM_MASTER_KEY") and explicit is None:
-        return Settings(data_dir=folder)
-    if (explicit is not None and explicit.lower() in ("1", "true", "yes")) or (
-        folder / "secrets"
-    ).exists():
+    explicit = os.environ.get("ECM_DEV_MODE", "")
+    if explicit.lower() in ("1", "true", "yes"):
         return development_settings(folder)
     return Settings(data_dir=folder)

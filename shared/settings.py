@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 PLACEHOLDERS = frozenset({"", "changeme", "change-me", "secret", "placeholder", "dev"})
 SERVICES = ("referrals", "formulation", "reviews", "notifications")
 
@@ -23,7 +24,8 @@ class SettingsError(ValueError):
 class Settings(BaseSettings):
     """Configuration of ECM Record; read once at start, passed explicitly afterwards."""
 
-    model_config = SettingsConfigDict(env_prefix="ECM_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="ECM_", extra="ignore",
+                                      hide_input_in_errors=True)
 
     data_dir: Path = Field(default=Path("var"), description="One folder for all local state.")
     dev_mode: bool = Field(default=False, description="Allows generated secrets and dev tokens.")
@@ -74,7 +76,17 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Self:
+        for name in ("secret_key", "master_key", "nats_password"):
+            value = getattr(self, name) or ""
+            if value and value.strip().lower() in PLACEHOLDERS:
+                raise SettingsError(f"{name}: a placeholder is refused in every mode")
         if self.dev_mode:
+            if self.oidc_issuer is not None:
+                raise SettingsError("dev_mode: refused with OIDC configured (development "
+                                    "tokens would bypass it); unset ECM_DEV_MODE")
+            if self.api_host not in LOOPBACK:
+                raise SettingsError(f"dev_mode: refused on the non-loopback address "
+                                    f"{self.api_host!r}; dev mode serves this machine only")
             return self
         if self.secret_key.strip().lower() in PLACEHOLDERS and self.oidc_issuer is None:
             raise SettingsError(

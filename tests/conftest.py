@@ -97,3 +97,11 @@ def store_settings(request: pytest.FixtureRequest) -> Settings:
     value = request.getfixturevalue(name)
     assert isinstance(value, Settings)
     return value
+
+
+@pytest.fixture(autouse=True)
+def dev_mode_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands run in dev mode, as a developer runs them (ECM_DEV_MODE=true is explicit);
+    tests of production behaviour set ECM_DEV_MODE=false themselves."""
+    if "ECM_DEV_MODE" not in os.environ:
+        monkeypatch.setenv("ECM_DEV_MODE", "true")

@@ -22,9 +22,9 @@ pytestmark = pytest.mark.nats
 
 
 def environment(**values: str) -> dict[str, str]:
-    """This process's environment without any ECM_ setting, plus `values`."""
+    """This process's environment without any ECM_ setting, in dev mode, plus `values`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ECM_")}
-    return {**env, **values}
+    return {**env, "ECM_DEV_MODE": "true", **values}
 
 
 def start_up(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
