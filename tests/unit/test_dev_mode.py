@@ -40,5 +40,5 @@ def test_a_placeholder_secret_is_refused_in_every_mode(dev: bool) -> None:
 def test_a_settings_error_never_echoes_the_value_given(monkeypatch: pytest.MonkeyPatch) -> None:
     secret = "an-actual-secret-value-0123456789"
     with pytest.raises(ValueError) as error:
-        Settings(dev_mode=False, secret_key=secret, master_key="secret", api_port="x")  # type: ignore[arg-type]
+        Settings(dev_mode=False, secret_key=secret, master_key="secret", api_port="x")
     assert secret not in str(error.value)
