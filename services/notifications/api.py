@@ -13,9 +13,10 @@ from pydantic import BaseModel, Field, field_validator
 
 from services.notifications.application import NotificationsApplication
 from services.notifications.content import compose, human_when
-from services.notifications.domain import EMAIL, Channel, Notice, NoticeStatus, ecm_reference
+from services.notifications.domain import Channel, Notice, NoticeStatus, ecm_reference
 from services.notifications.index import NoticeRow, PartnerRow
 from shared.domain import Invalid, NotFound
+from shared.fields import SINGLE_LINE, SINGLE_LINE_DOC, Email, ExpectedVersion, Timestamp
 from shared.http import meta_for, requires
 from shared.policy import Principal
 from shared.vocabulary import Agency
@@ -38,30 +39,30 @@ class PartnerCreate(BaseModel):
     """Add a named person at a partner agency to the directory."""
 
     agency: Agency
-    name: str = Field(min_length=1, max_length=200)
-    email: str = Field(min_length=3, max_length=320)
-    webhook_url: str | None = Field(default=None, max_length=2000)
+    name: Annotated[str, Field(min_length=1, max_length=200), SINGLE_LINE, SINGLE_LINE_DOC]
+    email: Email
+    webhook_url: Annotated[str, Field(max_length=2000), SINGLE_LINE] | None = None
     preferred_channel: Channel = Channel.EMAIL
     webhook_secret: str | None = Field(
-        default=None, min_length=16, max_length=200,
-        description="The contact's own signing key (write-only; the global one otherwise).",
+        default=None, min_length=16, max_length=200, pattern=r"^[\x21-\x7e]+$",
+        description="The contact's own signing key (write-only; the global one otherwise): "
+        "printable ASCII without spaces.",
     )
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        if not EMAIL.match(value):
-            raise ValueError("is not an email address")
-        return value
 
     @field_validator("webhook_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        parts = urlsplit(value)
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 (raises ValueError on a port out of range)
+        except ValueError:
+            raise ValueError("must be an http(s) URL") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an http(s) URL")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("must not carry a user name or password")
         return value
 
 
@@ -74,7 +75,7 @@ class PartnerPublic(BaseModel):
     email: str
     webhook_url: str | None
     preferred_channel: str
-    registered_at: datetime
+    registered_at: Timestamp
 
 
 class Created(BaseModel):
@@ -93,7 +94,7 @@ class NoticeSummary(BaseModel):
     what: str
     when: str | None
     status: NoticeStatus
-    queued_at: datetime
+    queued_at: Timestamp
 
 
 class NoticePublic(BaseModel):
@@ -110,14 +111,14 @@ class NoticePublic(BaseModel):
     contact: str
     link: str
     status: NoticeStatus
-    sent_at: datetime | None
-    acknowledged_at: datetime | None
+    sent_at: Timestamp | None
+    acknowledged_at: Timestamp | None
 
 
 class Acknowledgement(BaseModel):
     """Acknowledge a notice."""
 
-    expected_version: int | None = None
+    expected_version: ExpectedVersion = None
 
 
 class Version(BaseModel):
@@ -136,16 +137,16 @@ class NoticeOperational(BaseModel):
     reference: str
     status: NoticeStatus
     attempts: int
-    next_attempt_at: datetime | None
+    next_attempt_at: Timestamp | None
     last_error: str | None
     gave_up: bool
-    queued_at: datetime
+    queued_at: Timestamp
 
 
 class Retry(BaseModel):
     """Ask for a failed notice to be delivered again."""
 
-    expected_version: int | None = None
+    expected_version: ExpectedVersion = None
 
 
 def partner_public(row: PartnerRow) -> PartnerPublic:

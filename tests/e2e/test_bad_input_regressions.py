@@ -163,6 +163,10 @@ BEYOND_UTC = ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00")
 INVITEES = [{"agency": "education"}, {"agency": "police"}]
 
 
+START_RULES = ("starts_at: must not be before 2019-01-01",
+               "starts_at: must not be more than a year ahead")
+
+
 def formulation_case(system: System) -> str:
     app = system.apps["formulation"]
     assert isinstance(app, FormulationApplication)
@@ -181,7 +185,7 @@ def test_a_formulation_meeting_time_that_has_no_utc_equivalent_is_a_422_naming_s
             "starts_at": starts_at, "venue": "Synthetic office", "invitees": INVITEES})
         assert response.status_code == 422, response.text
         assert response.json()["field"] == "starts_at"
-        assert detail(response) == "starts_at: must be in the years 2000 to 2100"
+        assert detail(response) in START_RULES
     assert client.get(meetings, headers=auth("psychologist")).json() == []
     made = client.post(meetings, headers=auth("psychologist"), json={
         "starts_at": "2024-05-01T10:00:00+01:00", "venue": "Synthetic office",
@@ -190,7 +194,7 @@ def test_a_formulation_meeting_time_that_has_no_utc_equivalent_is_a_422_naming_s
     moved = client.post(f"{meetings}/{made.json()['id']}/reschedule", headers=auth(
         "psychologist"), json={"starts_at": BEYOND_UTC[1], "reason": "Synthetic reason"})
     assert moved.status_code == 422, moved.text
-    assert detail(moved) == "starts_at: must be in the years 2000 to 2100"
+    assert detail(moved) in START_RULES
 
 
 def test_a_review_time_that_has_no_utc_equivalent_is_a_422_naming_starts_at(
@@ -207,7 +211,7 @@ def test_a_review_time_that_has_no_utc_equivalent_is_a_422_naming_starts_at(
                                    "invitees": INVITEES})
         assert response.status_code == 422, response.text
         assert response.json()["field"] == "starts_at"
-        assert detail(response) == "starts_at: must be in the years 2000 to 2100"
+        assert detail(response) in START_RULES
     assert client.get(case, headers=auth("psychologist")).json()["version"] == before
 
 

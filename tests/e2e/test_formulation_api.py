@@ -201,7 +201,7 @@ def test_restricted_entries_are_withheld_from_case_managers_but_not_ecm_staff(
     ({"when": {"precision": "fortnight"}}, "when.precision"),
     ({"when": {"precision": "month", "year": 2016}}, "when.month"),
     ({"when": {"precision": "year", "year": 2016, "month": 3}}, "when.month"),
-    ({"when": {"precision": "exact", "on": TOMORROW}}, "when"),
+    ({"when": {"precision": "exact", "on": TOMORROW}}, "when.on"),
     ({"when": {"precision": "approximate_age", "age_years": 30}}, "when.age_years"),
     ({"when": {"precision": "year", "year": "soon"}}, "when.year"),
     ({"category": "gossip"}, "category"),
