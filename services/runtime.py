@@ -22,6 +22,7 @@ from shared.consumer import Consumer, Runner
 from shared.contracts import ContractRegistry, asyncapi
 from shared.crypto import KeyVault, load_master_key
 from shared.http import install_error_handlers
+from shared.hygiene import BodyLimit, SecurityHeaders
 from shared.leader import LeaderLock
 from shared.relay import PositionStore, Relay
 from shared.settings import Settings
@@ -100,6 +101,9 @@ def create_api(system: System) -> FastAPI:
         response: Response = await call_next(request)
         response.headers["x-request-id"] = request.state.request_id
         return response
+
+    api.add_middleware(BodyLimit, limit=system.settings.max_body_bytes)
+    api.add_middleware(SecurityHeaders)  # outermost: the 413 above carries the headers too
 
     @api.get("/health", tags=["ops"])
     def health() -> dict[str, Any]:

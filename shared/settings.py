@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     stream_replicas: int = Field(default=1, ge=1, le=5)
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
+    max_body_bytes: int = Field(default=1_048_576, ge=1_024, le=64 * 1_048_576,
+                                description="Largest request body accepted (413 beyond it, "
+                                "refused before the body is read).")
     nats_port: int = Field(default=4322, ge=0, le=65535, description="Embedded NATS port.")
     relay_poll_seconds: float = Field(default=0.2, gt=0)
     relay_batch_size: int = Field(default=200, ge=1, le=10_000)
