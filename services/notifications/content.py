@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -21,6 +22,19 @@ def _local_zone() -> ZoneInfo | None:
         return ZoneInfo("Europe/London")
     except ZoneInfoNotFoundError:
         return None
+
+
+LINE_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def one_line(value: str | None) -> str | None:
+    """`value` with every control character and line break turned into one space.
+
+    Each part of a notice is rendered as one line (an email header or body line, a webhook
+    field, a calendar property): text stored before single-line input was enforced must not
+    add lines ("Contact: ...") or headers of its own.
+    """
+    return None if value is None else LINE_BREAKING.sub(" ", value)
 
 
 def human_when(value: str | None) -> str | None:
@@ -107,15 +121,16 @@ class NoticeMessage:
 
 def compose(notice: Notice, public_base_url: str, team_contact: str) -> NoticeMessage:
     """The message for a notice: content from the notice, contact and link from settings."""
+    venue, online_link = one_line(notice.venue), one_line(notice.online_link)
     return NoticeMessage(
         notice_id=notice.id,
         kind=str(notice.kind),
-        reference=notice.reference,
-        what=notice.what,
-        when=human_when(notice.when),
-        where=human_where(notice.venue, notice.online_link),
-        venue=notice.venue,
-        online_link=notice.online_link,
-        contact=team_contact,
+        reference=one_line(notice.reference) or "",
+        what=one_line(notice.what) or "",
+        when=one_line(human_when(notice.when)),
+        where=human_where(venue, online_link),
+        venue=venue,
+        online_link=online_link,
+        contact=one_line(team_contact) or "",
         link=f"{public_base_url.rstrip('/')}/notices/{notice.id}",
     )
