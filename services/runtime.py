@@ -24,6 +24,7 @@ from shared.crypto import KeyVault, load_master_key
 from shared.http import install_error_handlers
 from shared.hygiene import BodyLimit, SecurityHeaders
 from shared.leader import LeaderLock
+from shared.openapi import install_openapi
 from shared.relay import PositionStore, Relay
 from shared.settings import Settings
 from shared.sql import make_engine
@@ -118,6 +119,7 @@ def create_api(system: System) -> FastAPI:
     for plugin in system.plugins:
         for router in plugin.routers:
             api.include_router(router)
+    install_openapi(api)
     return api
 
 

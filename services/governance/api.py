@@ -103,7 +103,10 @@ def audit_trail(
                       events=[AuditEvent.model_validate(e.as_dict()) for e in entries])
 
 
-@router.get("/children/{child_id}/sar", response_model=None)
+@router.get("/children/{child_id}/sar", response_model=None, responses={200: {
+    "description": "The subject access report: JSON by default, HTML with format=html.",
+    "content": {"application/json": {"schema": {"type": "object"}},
+                "text/html": {"schema": {"type": "string"}}}}})
 def subject_access(
     child_id: UUID, request: Request, system: SystemDep,
     principal: Annotated[Principal, Depends(requires("audit.sar"))],
