@@ -11,6 +11,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel, Field, field_validator
 
+from services.notifications.adapters.addresses import RefusedDestination, check_url, networks
 from services.notifications.application import NotificationsApplication
 from services.notifications.content import compose, human_when
 from services.notifications.domain import Channel, Notice, NoticeStatus, ecm_reference
@@ -22,9 +23,6 @@ from shared.policy import Principal
 from shared.vocabulary import Agency
 
 router = APIRouter(prefix="/api/v1", tags=["notifications"])
-
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-
 
 def notifications(request: Request) -> NotificationsApplication:
     """The notifications application of this process."""
@@ -188,10 +186,13 @@ def register_partner(
     principal: Annotated[Principal, Depends(requires("partner.manage"))],
 ) -> Created:
     """Add a named person at a partner agency; only their id and agency go on the bus."""
-    if body.webhook_url and not app.settings.dev_mode:
-        parts = urlsplit(body.webhook_url)
-        if parts.scheme != "https" and parts.hostname not in LOCAL_HOSTS:
-            raise Invalid("webhook_url: must use https", field="webhook_url")
+    if body.webhook_url:
+        # The form is checked now; where the host resolves is checked again at every send.
+        try:
+            check_url(body.webhook_url, networks(app.notify_settings.webhook_allowed_networks),
+                      require_https=not app.settings.dev_mode)
+        except RefusedDestination as e:
+            raise Invalid(f"webhook_url: {e.rule}", field="webhook_url") from None
     contact_id = app.register_partner(
         agency=body.agency, name=body.name, email=body.email, webhook_url=body.webhook_url,
         preferred_channel=body.preferred_channel, webhook_secret=body.webhook_secret,

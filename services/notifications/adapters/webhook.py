@@ -10,6 +10,7 @@ import time
 import httpx
 
 from services.notifications.adapters import DeliveryError, Recipient
+from services.notifications.adapters.addresses import networks, resolve
 from services.notifications.content import NoticeMessage
 from services.notifications.settings import NotifySettings
 from shared.settings import PLACEHOLDERS
@@ -68,24 +69,29 @@ class WebhookSender:
         return body, headers
 
     async def send(self, message: NoticeMessage, recipient: Recipient, attempt: int) -> str:
-        """Deliver; any 2xx is success, the receiver's `id` (if any) is the reference."""
+        """Deliver to the checked, pinned address; any 2xx is success.
+
+        The reference is the status only: what the receiver answers is never stored (it would
+        reach the subject access report), and errors say what class of failure it was, not
+        what the network said (which would tell an open port from a closed one).
+        """
         if not recipient.webhook_url:
             raise DeliveryError("webhook_url: the contact has no webhook URL")
+        destination = await resolve(recipient.webhook_url,
+                                    networks(self.settings.webhook_allowed_networks),
+                                    self.settings.webhook_require_https)
         body, headers = self.request(message, recipient, attempt)
+        headers["Host"] = destination.host_header
         try:
             async with httpx.AsyncClient(timeout=self.settings.send_timeout_seconds,
-                                         follow_redirects=False) as client:
-                response = await client.post(recipient.webhook_url, content=body,
-                                             headers=headers)
-        except httpx.HTTPError as error:
-            raise DeliveryError(f"webhook: {type(error).__name__}: {error}") from error
+                                         follow_redirects=False, trust_env=False) as client:
+                response = await client.post(
+                    destination.connect_url, content=body, headers=headers,
+                    extensions={"sni_hostname": destination.server_name})
+        except httpx.HTTPError:
+            # One wording for refused, reset, timed out or not HTTP: never a port scanner.
+            raise DeliveryError("webhook: the receiver could not be reached") from None
         if not response.is_success:
-            raise DeliveryError(f"webhook: receiver answered HTTP {response.status_code}")
-        reference = f"webhook:{response.status_code}"
-        try:
-            answer = response.json()
-        except ValueError:
-            return reference
-        if isinstance(answer, dict) and isinstance(answer.get("id"), str | int):
-            return str(answer["id"])[:200]
-        return reference
+            raise DeliveryError(f"webhook: the receiver refused the notice (HTTP "
+                                f"{response.status_code // 100}xx)")
+        return f"webhook:{response.status_code}"
