@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -23,6 +24,7 @@ from shared.contracts import ContractRegistry, asyncapi
 from shared.crypto import KeyVault, load_master_key
 from shared.http import install_error_handlers
 from shared.hygiene import BodyLimit, SecurityHeaders
+from shared.idempotency import Idempotency, KeyStore
 from shared.leader import LeaderLock
 from shared.openapi import install_openapi
 from shared.relay import PositionStore, Relay
@@ -103,6 +105,8 @@ def create_api(system: System) -> FastAPI:
         response.headers["x-request-id"] = request.state.request_id
         return response
 
+    api.add_middleware(Idempotency, authenticator=api.state.authenticator, store=KeyStore(
+        system.engine("idempotency"), timedelta(seconds=system.settings.idempotency_ttl_seconds)))
     api.add_middleware(BodyLimit, limit=system.settings.max_body_bytes)
     api.add_middleware(SecurityHeaders)  # outermost: the 413 above carries the headers too
 

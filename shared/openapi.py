@@ -11,10 +11,20 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from shared.http import PROBLEM_JSON, Problem, action_of
+from shared.idempotency import HEADER
+from shared.idempotency import METHODS as IDEMPOTENT_METHODS
 
 BEARER = "bearer"
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+IDEMPOTENCY_PARAMETER = {
+    "name": HEADER, "in": "header", "required": False,
+    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,200}$"},
+    "description": "Send the request again with the same key and it takes effect once: the "
+    "first response is replayed (header Idempotent-Replayed: true) for 24 hours, per caller. "
+    "The same key with a different request is a 422; while the first is running, a 409. A "
+    "request that fails frees its key.",
+}
 
 
 def _authenticated(route: APIRoute) -> bool:
@@ -90,6 +100,8 @@ def truthful_document(api: FastAPI) -> dict[str, Any]:
             responses = operation.setdefault("responses", {})
             for status in error_statuses(route, method):
                 responses[str(status)] = _problem_response(status)
+            if method in IDEMPOTENT_METHODS and _authenticated(route):
+                operation.setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)
             if _authenticated(route):
                 operation["security"] = [{BEARER: []}]
                 # The token travels in the security scheme, not as a declared header.
