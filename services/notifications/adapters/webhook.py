@@ -1,13 +1,23 @@
-"""Signed webhook channel (httpx): JSON body, HMAC-SHA256 over timestamp and body."""
+"""Signed webhook channel (httpx), per the Standard Webhooks specification.
+
+Each delivery carries `webhook-id` (the notice id: the same on every retry, so a receiver can
+drop repeats), `webhook-timestamp` (Unix seconds) and `webhook-signature`
+(`v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">`), made with the `standardwebhooks`
+library. A partner verifies with any Standard Webhooks library:
+`Webhook(secret).verify(body, headers)`, where a `whsec_<base64>` secret is used as given and
+any other secret as its UTF-8 bytes (see `signing_key`).
+"""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import base64
 import json
 import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
 
 import httpx
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from services.notifications.adapters import DeliveryError, Recipient
 from services.notifications.adapters.addresses import networks, resolve
@@ -15,26 +25,33 @@ from services.notifications.content import NoticeMessage
 from services.notifications.settings import NotifySettings
 from shared.settings import PLACEHOLDERS
 
-SIGNATURE_HEADER = "X-ECM-Signature"
-TIMESTAMP_HEADER = "X-ECM-Timestamp"
+ID_HEADER = "webhook-id"
+TIMESTAMP_HEADER = "webhook-timestamp"
+SIGNATURE_HEADER = "webhook-signature"
 NOTICE_HEADER = "X-ECM-Notice-Id"
-TOLERANCE_SECONDS = 300
+SECRET_PREFIX = "whsec_"
 
 
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    """`sha256=<hex>` of HMAC-SHA256(secret, "<timestamp>." + body)."""
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
+def signing_key(secret: str) -> bytes:
+    """The HMAC key of a secret: `whsec_<base64>` decoded, any other secret's UTF-8 bytes."""
+    if secret.startswith(SECRET_PREFIX):
+        return base64.b64decode(secret.removeprefix(SECRET_PREFIX) + "==")
+    return secret.encode()
 
 
-def verify(secret: str, timestamp: str, body: bytes, signed: str, now: float | None = None,
-           tolerance: float = TOLERANCE_SECONDS) -> bool:
-    """What a receiver checks: the signature matches and the timestamp is recent."""
+def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` value: `v1,<base64 HMAC-SHA256(id.timestamp.body)>`."""
+    return Webhook(signing_key(secret)).sign(message_id, datetime.fromtimestamp(timestamp, UTC),
+                                             body.decode())
+
+
+def verify(secret: str, body: bytes, headers: Mapping[str, str]) -> bool:
+    """What a receiver checks (with the library): signature matches, timestamp within 5 min."""
     try:
-        age = abs((now if now is not None else time.time()) - int(timestamp))
-    except ValueError:
+        Webhook(signing_key(secret)).verify(body, dict(headers), json_parse=False)
+    except (WebhookVerificationError, ValueError):
         return False
-    return age <= tolerance and hmac.compare_digest(signature(secret, timestamp, body), signed)
+    return True
 
 
 class WebhookSender:
@@ -57,12 +74,14 @@ class WebhookSender:
                 now: float | None = None) -> tuple[bytes, dict[str, str]]:
         """The body and headers of one delivery."""
         body = json.dumps(message.as_json(), separators=(",", ":"), sort_keys=True).encode()
-        timestamp = str(int(now if now is not None else time.time()))
+        timestamp = int(now if now is not None else time.time())
+        message_id = str(message.notice_id)
         headers = {
             "Content-Type": "application/json",
-            TIMESTAMP_HEADER: timestamp,
-            SIGNATURE_HEADER: signature(self.secret_for(recipient), timestamp, body),
-            NOTICE_HEADER: str(message.notice_id),
+            ID_HEADER: message_id,
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: signature(self.secret_for(recipient), message_id, timestamp, body),
+            NOTICE_HEADER: message_id,
             "X-ECM-Delivery-Attempt": str(attempt),
             "User-Agent": "ecm-record-notifications",
         }
