@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from services.notifications.calendar import invitation, method_of
 from services.notifications.domain import Notice
 
 FOOTER = (
@@ -77,6 +78,9 @@ class NoticeMessage:
     online_link: str | None
     contact: str
     link: str
+    calendar: str | None = None
+    """An iCalendar invitation (or cancellation) for a meeting or review notice."""
+    calendar_method: str | None = None
 
     @property
     def subject(self) -> str:
@@ -105,6 +109,7 @@ class NoticeMessage:
             "where": {"venue": self.venue, "online_link": self.online_link},
             "contact": self.contact,
             "link": self.link,
+            "calendar": self.calendar,
         }
 
     def personalisation(self) -> dict[str, str]:
@@ -122,15 +127,22 @@ class NoticeMessage:
 def compose(notice: Notice, public_base_url: str, team_contact: str) -> NoticeMessage:
     """The message for a notice: content from the notice, contact and link from settings."""
     venue, online_link = one_line(notice.venue), one_line(notice.online_link)
+    reference, what = one_line(notice.reference) or "", one_line(notice.what) or ""
+    where = human_where(venue, online_link)
+    contact = one_line(team_contact) or ""
+    link = f"{public_base_url.rstrip('/')}/notices/{notice.id}"
     return NoticeMessage(
         notice_id=notice.id,
         kind=str(notice.kind),
-        reference=one_line(notice.reference) or "",
-        what=one_line(notice.what) or "",
+        reference=reference,
+        what=what,
         when=one_line(human_when(notice.when)),
-        where=human_where(venue, online_link),
+        where=where,
         venue=venue,
         online_link=online_link,
-        contact=one_line(team_contact) or "",
-        link=f"{public_base_url.rstrip('/')}/notices/{notice.id}",
+        contact=contact,
+        link=link,
+        calendar=invitation(notice, summary=f"{what} (ECM ref {reference})", location=where,
+                            link=link, organiser=contact),
+        calendar_method=method_of(notice),
     )

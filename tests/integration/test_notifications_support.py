@@ -133,7 +133,8 @@ class SmtpSink:
         """The decoded text body of each received email."""
         texts = []
         for email in self.emails:
-            body = email.get_payload(decode=True)
+            (part,) = [p for p in email.walk() if p.get_content_type() == "text/plain"]
+            body = part.get_payload(decode=True)
             assert isinstance(body, bytes)
             texts.append(body.decode())
         return texts

@@ -38,6 +38,10 @@ class SmtpSender:
         email["Message-ID"] = f"<{message.notice_id}@ecm-record>"
         email["X-ECM-Notice-Id"] = str(message.notice_id)
         email.set_content(message.text())
+        if message.calendar and message.calendar_method:
+            # Calendar clients add, move or remove the entry by its UID.
+            email.add_attachment(message.calendar, subtype="calendar", filename="invitation.ics",
+                                 params={"method": message.calendar_method})
         return email
 
     async def send(self, message: NoticeMessage, recipient: Recipient, attempt: int) -> str:
