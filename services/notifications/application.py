@@ -20,7 +20,7 @@ from services.notifications.domain import (
 from services.notifications.index import NoticeIndex, NoticeRow, PartnerRow
 from services.notifications.settings import NotifySettings, settings_from_env
 from shared.crypto import KeyVault
-from shared.domain import Meta, NotFound
+from shared.domain import Meta, NotFound, RecordNotFound
 from shared.settings import Settings
 from shared.sql import make_engine
 from shared.store import EcmApplication, retry_on_race
@@ -126,7 +126,7 @@ class NotificationsApplication(EcmApplication):
         """A notice addressed to `contact_id`; anyone else's is not found."""
         notice = self.get_notice(notice_id)
         if notice.contact_id != contact_id:
-            raise NotFound(f"notice {notice_id} not found")
+            raise RecordNotFound(f"notice {notice_id} not found")  # exactly like a missing one
         return notice
 
     def notices_for(self, contact_id: UUID) -> list[NoticeRow]:

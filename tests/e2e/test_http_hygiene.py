@@ -8,16 +8,20 @@ import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import jwt
 import pytest
 from fastapi.testclient import TestClient
 
+from services.notifications.application import NotificationsApplication
+from services.notifications.consumers import NoticeConsumer
 from services.runtime import System, create_api
 from shared.natsserver import EmbeddedNats
 from shared.settings import Settings
 from tests.conftest import Tokens
 from tests.harness import eventually, in_thread, running_node
+from tests.integration.test_notifications_support import invitees, review_scheduled
 from tests.integration.test_security_oidc import Signer, bearer, oidc_settings
 
 API = "/api/v1"
@@ -251,3 +255,25 @@ def test_an_es256_token_naming_an_rsa_key_is_a_401_not_a_500(tmp_path: Path) -> 
                 assert response.json()["detail"] == "not authenticated"
     finally:
         built.close()
+
+
+def test_another_partners_notice_answers_exactly_like_a_missing_one(
+    client: TestClient, auth: Tokens, system: System
+) -> None:
+    app = system.apps["notifications"]
+    assert isinstance(app, NotificationsApplication)
+    owner, other = uuid4(), uuid4()
+    NoticeConsumer(app, system.ledger("notifications"))(
+        review_scheduled(app.cipher, uuid4(), invitees(("education", owner)))
+    )
+    (row,) = app.notices(None)
+    intruder = auth("partner", user=str(other))
+    for path, method in (
+        (f"{API}/notices/{{}}", "get"),
+        (f"{API}/notices/{{}}/acknowledgement", "post"),
+    ):
+        theirs = client.request(method, path.format(row.notice_id), headers=intruder)
+        missing = client.request(method, path.format(uuid4()), headers=intruder)
+        assert theirs.status_code == missing.status_code == 404
+        assert theirs.content == missing.content
+        assert theirs.headers["content-type"] == missing.headers["content-type"]
