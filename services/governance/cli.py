@@ -13,7 +13,7 @@ import typer
 from services.cli_support import DataDir, Token, authorise, cli_meta, settings_or_exit
 from services.governance.erasure import erase_child
 from services.governance.integrity import verify as verify_chains
-from services.governance.sar import provide_subject_access, write_files
+from services.governance.sar import free_output_paths, provide_subject_access, write_files
 from services.runtime import System
 from shared.domain import DomainError
 from shared.settings import Settings
@@ -65,6 +65,11 @@ def sar(
     """Write everything held about a child as HTML and JSON (auditor only)."""
     settings = load_settings(data_dir)
     principal = authorise(settings, token, "audit.sar")
+    try:
+        free_output_paths(out)  # before the disclosure is recorded
+    except FileExistsError as e:
+        typer.echo(f"refused: {e}", err=True)
+        raise typer.Exit(1) from None
     system = System.build(settings)
     try:
         document = provide_subject_access(system, child, cli_meta(principal, reason),
