@@ -31,6 +31,7 @@ from shared.relay import PositionStore, Relay
 from shared.settings import Settings
 from shared.sql import make_engine
 from shared.store import EcmApplication
+from shared.throttle import FailedAuthentications
 
 log = logging.getLogger("ecm")
 
@@ -96,6 +97,7 @@ def create_api(system: System) -> FastAPI:
     )
     api.state.system = system
     api.state.authenticator = Authenticator(system.settings)
+    api.state.failed_auth = FailedAuthentications(system.settings.auth_failures_per_minute)
     install_error_handlers(api)
 
     @api.middleware("http")

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from shared.auth import AuthenticationFailed, Authenticator
 from shared.domain import DomainError, Meta, RecordNotFound
 from shared.policy import Principal, check
+from shared.throttle import FailedAuthentications, TooManyFailedAuthentications
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -98,6 +99,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem(exc.status_code, detail.lower() if detail == "Not Found" else detail,
                        headers=exc.headers)
 
+    @app.exception_handler(TooManyFailedAuthentications)
+    async def throttled(_request: Request, exc: TooManyFailedAuthentications) -> JSONResponse:
+        return problem(429, "too many failed authentications from this client; try again "
+                       "later", headers={"Retry-After": str(exc.retry_after)})
+
     @app.exception_handler(AuthenticationFailed)
     async def auth_failed(_request: Request, exc: AuthenticationFailed) -> JSONResponse:
         return problem(401, "not authenticated", headers={"WWW-Authenticate": "Bearer"})
@@ -106,9 +112,18 @@ def install_error_handlers(app: FastAPI) -> None:
 def authenticate(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> Principal:
-    """The authenticated caller; 401 otherwise."""
+    """The authenticated caller; 401 otherwise, 429 after too many failures from the client."""
     authenticator: Authenticator = request.app.state.authenticator
-    return authenticator.authenticate(authorization)
+    limiter: FailedAuthentications | None = getattr(request.app.state, "failed_auth", None)
+    client = request.client.host if request.client else "unknown"
+    if limiter is not None:
+        limiter.check(client)
+    try:
+        return authenticator.authenticate(authorization)
+    except AuthenticationFailed:
+        if limiter is not None:
+            limiter.failed(client)
+        raise
 
 
 NUL_RULE = "must not contain NUL characters (\\u0000)"

@@ -49,7 +49,7 @@ def error_statuses(route: APIRoute, method: str) -> list[int]:
         statuses.add(422)
     if _authenticated(route):
         # 422 too: text no store can keep is refused in any query parameter, named or not.
-        statuses |= {401, 403, 404, 422}  # 404 also for another area's record
+        statuses |= {401, 403, 404, 422, 429}  # 404 also for another area's record
     if dependant.path_params:
         statuses.add(404)
     if method in WRITES and _authenticated(route):
@@ -62,6 +62,9 @@ def _problem_response(status: int) -> dict[str, Any]:
         "description": HTTPStatus(status).phrase,
         "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}},
     }
+    if status == 429:
+        response["headers"] = {"Retry-After": {
+            "description": "Seconds to wait", "schema": {"type": "integer"}}}
     if status == 401:
         response["headers"] = {
             "WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     stream_replicas: int = Field(default=1, ge=1, le=5)
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
+    auth_failures_per_minute: int = Field(default=30, ge=1, description="Failed "
+                                          "authentications a client may make per minute "
+                                          "before it is answered 429.")
     idempotency_ttl_seconds: int = Field(default=86_400, ge=60, le=30 * 86_400,
                                          description="How long an Idempotency-Key replays "
                                          "its first response.")

@@ -10,6 +10,7 @@ schema-valid input with a declared 409 or 422, as they should.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -18,7 +19,8 @@ import schemathesis
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given
+from hypothesis import settings as hypothesis_settings
 from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
@@ -26,6 +28,7 @@ from services.runtime import System, create_api
 from shared.domain import Role
 from shared.http import action_of
 from shared.policy import POLICY
+from shared.settings import Settings, development_settings
 from tests.conftest import Tokens
 
 EXAMPLES = 8  # per operation: about 550 requests, a few seconds
@@ -69,6 +72,12 @@ def roles_by_operation(api: FastAPI) -> dict[tuple[str, str], Role]:
 
 
 @pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Dev settings; schemathesis sends many unauthenticated requests on purpose."""
+    return development_settings(tmp_path / "var", auth_failures_per_minute=1_000_000)
+
+
+@pytest.fixture
 def api(system: System) -> Iterator[FastAPI]:
     application = create_api(system)
     with TestClient(application):
@@ -79,7 +88,7 @@ def fuzz(operation: Any, role: Role | None, auth: Tokens) -> None:
     """Call one operation with generated requests and validate every response."""
 
     @given(case=operation.as_strategy())
-    @settings(
+    @hypothesis_settings(
         max_examples=EXAMPLES,
         deadline=None,
         derandomize=True,
