@@ -469,3 +469,32 @@ def test_expected_version_must_be_a_whole_number_of_at_least_one_in_every_servic
         "expected_version",
     )
     assert {path: version_of(client, auth, path) for path in before} == before
+
+
+def test_a_meeting_cannot_be_recorded_as_held_before_the_day_it_was_scheduled_for(
+    client: TestClient, auth: Tokens, system: System
+) -> None:
+    meetings = f"{API}/children/{formulation_case(system)}/formulation/meetings"
+    made = client.post(
+        meetings,
+        headers=auth(PSY),
+        json={
+            "starts_at": "2024-05-08T10:00:00+01:00",
+            "venue": "Synthetic office",
+            "invitees": INVITEES,
+        },
+    )
+    assert made.status_code == 201, made.text
+    meeting = f"{meetings}/{made.json()['id']}"
+    early = client.post(
+        f"{meeting}/record",
+        headers=auth(PSY),
+        json={
+            "held_on": "2024-05-01",
+            "attendance": [{"agency": "education", "attendance": "attended"}],
+        },
+    )
+    assert early.status_code == 409, early.text
+    assert early.json()["field"] == "held_on"
+    assert "cannot be held before it was scheduled" in early.json()["detail"]
+    assert client.get(meeting, headers=auth(PSY)).json()["status"] == "scheduled"
