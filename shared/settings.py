@@ -109,8 +109,7 @@ class Settings(BaseSettings):
 
     def _store_env(self, service: str) -> dict[str, str]:
         if not self.postgres_url:
-            path = self.sqlite_path(f"{service}-events")
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path = private_file(self.sqlite_path(f"{service}-events"))
             return {
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "SQLITE_DBNAME": str(path),
@@ -129,11 +128,29 @@ class Settings(BaseSettings):
         }
 
 
+def private_dir(path: Path) -> Path:
+    """`path` as a folder only its owner can enter (0700), made with its parents if missing."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_uid == os.getuid() and (path.stat().st_mode & 0o077):
+        path.chmod(0o700)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """`path` as a file only its owner can read (0600), in private folders, made if missing
+    (SQLite then gives its -wal and -shm files the same mode)."""
+    for folder in reversed(path.parents[:2]):
+        private_dir(folder)
+    path.touch(mode=0o600, exist_ok=True)
+    if path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+    return path
+
+
 def development_settings(data_dir: Path, **overrides: object) -> Settings:
     """Settings for dev mode: secrets are generated once and kept in the data folder."""
-    data_dir = data_dir.resolve()
-    secrets_dir = data_dir / "secrets"
-    secrets_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = private_dir(data_dir.resolve())
+    secrets_dir = private_dir(data_dir / "secrets")
     values: dict[str, object] = {"data_dir": data_dir, "dev_mode": True}
     generators: dict[str, Callable[[], str]] = {
         "secret_key": lambda: secrets.token_urlsafe(32),

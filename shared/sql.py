@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 
-from shared.settings import Settings
+from shared.settings import Settings, private_file
 
 
 def make_engine(settings: Settings, schema: str) -> Engine:
@@ -22,7 +22,7 @@ def make_engine(settings: Settings, schema: str) -> Engine:
             conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{pg_schema}"'))
         return engine
     path = settings.sqlite_path(schema)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(path)
     engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
