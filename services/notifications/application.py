@@ -49,6 +49,9 @@ class NoticeDraft:
         return notice_id_for(self.source_message_id, self.contact_id)
 
 
+WEBHOOK_SECRET = "partner-webhook-secret"
+
+
 class NotificationsApplication(EcmApplication):
     """The notifications service's event-sourced application and its read side."""
 
@@ -77,15 +80,22 @@ class NotificationsApplication(EcmApplication):
                          webhook_url: str | None, preferred_channel: Channel,
                          webhook_secret: str | None, meta: Meta) -> UUID:
         """Add a named person at a partner agency to the directory."""
+        # The signing key is stored sealed under the master key, never in clear in an event.
+        sealed = self.vault.seal_secret(WEBHOOK_SECRET, webhook_secret) if webhook_secret else None
         contact = PartnerContact(agency=agency, name=name, email=email, webhook_url=webhook_url,
-                                 preferred_channel=preferred_channel,
-                                 webhook_secret=webhook_secret, meta=meta)
+                                 preferred_channel=preferred_channel, webhook_secret=sealed,
+                                 meta=meta)
         self.save_all(contact)
         return contact.id
 
     def get_partner(self, contact_id: UUID) -> PartnerContact:
         """A partner contact, or NotFound."""
         return self.load(PartnerContact, contact_id, "partner contact")
+
+    def webhook_secret_of(self, contact: PartnerContact) -> str | None:
+        """The contact's own webhook signing key, unsealed (None: the global one applies)."""
+        stored = contact.webhook_secret
+        return self.vault.open_secret(WEBHOOK_SECRET, stored) if stored else None
 
     def find_partner(self, contact_id: UUID) -> PartnerContact | None:
         """A partner contact, or None when the directory does not know the id."""

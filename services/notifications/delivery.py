@@ -45,10 +45,10 @@ def default_channels(settings: NotifySettings) -> dict[Channel, Sender]:
     }
 
 
-def recipient_of(contact: PartnerContact) -> Recipient:
-    """Where a contact receives notices."""
+def recipient_of(contact: PartnerContact, secret: str | None) -> Recipient:
+    """Where a contact receives notices, with their unsealed signing key if they have one."""
     return Recipient(contact_id=contact.id, name=contact.name, email=contact.email,
-                     webhook_url=contact.webhook_url, webhook_secret=contact.webhook_secret)
+                     webhook_url=contact.webhook_url, webhook_secret=secret)
 
 
 def describe(error: BaseException) -> str:
@@ -121,7 +121,8 @@ class DeliveryWorker:
                 raise DeliveryError(f"channel: {channel} is not available")
             message = compose(notice, settings.public_base_url, settings.team_contact)
             reference = await asyncio.wait_for(
-                sender.send(message, recipient_of(contact), notice.attempts + 1),
+                sender.send(message, recipient_of(contact, self.app.webhook_secret_of(contact)),
+                            notice.attempts + 1),
                 settings.send_timeout_seconds + 5,
             )
         except Exception as error:
