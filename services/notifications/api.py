@@ -3,7 +3,7 @@ and the operator's view of failed deliveries."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -199,6 +199,30 @@ def register_partner(
         meta=meta_for(principal, request),
     )
     return Created(id=contact_id, version=1)
+
+
+class SecretRotation(BaseModel):
+    """Give a contact a new webhook signing key; the old one keeps signing for a while."""
+
+    webhook_secret: str = Field(min_length=16, max_length=200, pattern=r"^[\x21-\x7e]+$",
+                                description="The new key (write-only): printable ASCII "
+                                "without spaces, or whsec_<base64>.")
+    overlap_hours: int = Field(default=24, ge=0, le=168, strict=True,
+                               description="How long webhooks are signed with both keys.")
+    expected_version: ExpectedVersion = None
+
+
+@router.post("/partners/{contact_id}/webhook-secret", response_model=Version)
+def rotate_webhook_secret(
+    contact_id: UUID, body: SecretRotation, request: Request, app: App,
+    principal: Annotated[Principal, Depends(requires("partner.manage"))],
+) -> Version:
+    """Rotate the contact's signing key: from now on webhooks carry a signature with each key
+    (webhook-signature: "v1,<new> v1,<old>") until the overlap ends, then the new one only."""
+    version = app.rotate_webhook_secret(contact_id, body.webhook_secret,
+                                        timedelta(hours=body.overlap_hours), datetime.now(UTC),
+                                        meta_for(principal, request), body.expected_version)
+    return Version(id=contact_id, version=version)
 
 
 @router.get("/partners", response_model=list[PartnerPublic])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -96,6 +96,21 @@ class NotificationsApplication(EcmApplication):
         """The contact's own webhook signing key, unsealed (None: the global one applies)."""
         stored = contact.webhook_secret
         return self.vault.open_secret(WEBHOOK_SECRET, stored) if stored else None
+
+    def signing_keys_of(self, contact: PartnerContact, now: datetime) -> list[str]:
+        """The contact's own keys that sign at `now`, unsealed (current first)."""
+        return [self.vault.open_secret(WEBHOOK_SECRET, k) for k in contact.signing_keys(now)]
+
+    def rotate_webhook_secret(self, contact_id: UUID, new_secret: str, overlap: timedelta,
+                              now: datetime, meta: Meta,
+                              expected_version: int | None = None) -> int:
+        """Give the contact a new signing key; the old one keeps signing for `overlap`."""
+        contact = self.get_partner(contact_id)
+        contact.check_version(expected_version)
+        contact.rotate_webhook_secret(self.vault.seal_secret(WEBHOOK_SECRET, new_secret),
+                                      now + overlap, meta)
+        self.save_all(contact)
+        return contact.version
 
     def find_partner(self, contact_id: UUID) -> PartnerContact | None:
         """A partner contact, or None when the directory does not know the id."""

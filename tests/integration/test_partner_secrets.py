@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from typing import Any
+from uuid import uuid4
 
 import pytest
+from fastapi.testclient import TestClient
 
+from services.notifications.adapters.webhook import verify
 from services.notifications.application import WEBHOOK_SECRET, NotificationsApplication
+from services.notifications.consumers import NoticeConsumer
+from services.notifications.delivery import DeliveryWorker
 from services.notifications.domain import Channel
-from services.runtime import System
+from services.runtime import System, create_api
 from shared.crypto import SEALED_SECRET
 from shared.settings import Settings
-from tests.integration.test_notifications_support import register
+from tests.conftest import Tokens
+from tests.integration.test_notifications_support import (
+    Request,
+    fast_settings,
+    http_receiver,
+    invitees,
+    register,
+    review_scheduled,
+)
 
 SECRET = "police-own-secret-Xq7Lm2Pw9Rt4"
 
@@ -57,3 +71,47 @@ def test_a_key_stored_before_sealing_still_works_and_a_changed_one_is_refused(
     assert vault.open_secret(WEBHOOK_SECRET, sealed) == SECRET
     with pytest.raises(ValueError, match="sealed under another master key or changed"):
         vault.open_secret("another-purpose", sealed)
+
+
+async def test_a_rotated_key_signs_beside_the_old_one_until_the_overlap_ends(
+    node: System, auth: Tokens
+) -> None:
+    app = node.apps["notifications"]
+    assert isinstance(app, NotificationsApplication)
+    old, new, newest = SECRET, "police-new-secret-Hb3Nc8Vd1Kz6", "police-newest-Fg5Jk0Lq2Wx8"
+    seen: list[Request] = []
+
+    def receive(request: Request, _n: int) -> tuple[int, dict[str, Any]]:
+        seen.append(request)
+        return 200, {}
+
+    with http_receiver(receive) as receiver:
+        app.notify_settings = fast_settings()
+        contact = register(
+            app,
+            "Sgt Example",
+            channel=Channel.WEBHOOK,
+            webhook_url=receiver.url("/ecm"),
+            webhook_secret=old,
+        )
+        with TestClient(create_api(node)) as client:
+            for number, (secret, hours) in enumerate(((new, 1), (newest, 0)), start=1):
+                rotated = client.post(
+                    f"/api/v1/partners/{contact}/webhook-secret",
+                    headers=auth("admin"),
+                    json={"webhook_secret": secret, "overlap_hours": hours},
+                )
+                assert rotated.status_code == 200, rotated.text
+                NoticeConsumer(app, node.ledger("notifications"))(
+                    review_scheduled(
+                        app.cipher, uuid4(), invitees(("police", contact)), notification_id=number
+                    )
+                )
+                assert await DeliveryWorker(app).deliver_due() == 1
+    during, after = seen
+    assert len(during.headers["webhook-signature"].split(" ")) == 2
+    assert verify(new, during.body, during.headers) and verify(old, during.body, during.headers)
+    assert len(after.headers["webhook-signature"].split(" ")) == 1
+    assert verify(newest, after.body, after.headers)
+    assert not verify(new, after.body, after.headers)
+    assert app.get_partner(contact).webhook_secret not in (new, newest)  # sealed

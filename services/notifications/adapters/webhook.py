@@ -80,7 +80,10 @@ class WebhookSender:
             "Content-Type": "application/json",
             ID_HEADER: message_id,
             TIMESTAMP_HEADER: str(timestamp),
-            SIGNATURE_HEADER: signature(self.secret_for(recipient), message_id, timestamp, body),
+            SIGNATURE_HEADER: " ".join(
+                signature(secret, message_id, timestamp, body)
+                for secret in (self.secret_for(recipient), recipient.previous_webhook_secret)
+                if secret),
             NOTICE_HEADER: message_id,
             "X-ECM-Delivery-Attempt": str(attempt),
             "User-Agent": "ecm-record-notifications",
