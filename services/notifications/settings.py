@@ -41,6 +41,9 @@ class NotifySettings(BaseSettings):
     webhook_secret: str = Field(
         default="", description="Global HMAC-SHA256 key for webhooks without their own."
     )
+    webhook_shared_secret_allowed: bool = Field(
+        default=False, description="Sign webhooks of contacts without a key of their own with "
+        "webhook_secret (on in dev mode only: in production every partner has their own).")
     webhook_allowed_networks: list[str] = Field(
         default=[], description="Networks (CIDR) an on-premise partner's webhook may resolve "
         "to although they are not public; every other private, loopback, link-local or "
@@ -125,6 +128,8 @@ def settings_from_env(settings: Settings) -> NotifySettings:
             path.write_text(secrets.token_urlsafe(32))
             path.chmod(0o600)
         notify = notify.model_copy(update={"webhook_secret": path.read_text().strip()})
+    if settings.dev_mode:
+        notify = notify.model_copy(update={"webhook_shared_secret_allowed": True})
     if settings.dev_mode and not notify.webhook_allowed_networks:
         # A developer's own receiver on this machine; never a default outside dev mode.
         notify = notify.model_copy(update={"webhook_allowed_networks": ["127.0.0.0/8",

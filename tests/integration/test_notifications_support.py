@@ -98,6 +98,7 @@ def fast_settings(**overrides: Any) -> NotifySettings:
         "webhook_secret": "test-webhook-secret-0123456789", "poll_seconds": 0.05,
         "backoff_seconds": [0.05], "max_attempts": 5, "send_timeout_seconds": 5.0,
         "webhook_allowed_networks": ["127.0.0.0/8"],  # the test receivers run on loopback
+        "webhook_shared_secret_allowed": True,  # as in dev mode
     }
     values.update(overrides)
     return NotifySettings(**values)

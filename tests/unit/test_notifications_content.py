@@ -93,7 +93,8 @@ def test_a_partner_verifies_with_the_standardwebhooks_library_itself() -> None:
 
 
 def test_a_contacts_own_webhook_secret_wins_over_the_global_one() -> None:
-    sender = WebhookSender(NotifySettings(webhook_secret="global-secret-0123456789"))
+    sender = WebhookSender(NotifySettings(webhook_secret="global-secret-0123456789",
+                                          webhook_shared_secret_allowed=True))
     message = compose(notice(), "https://x.example", "team@example.org")
     own = Recipient(uuid4(), "A", "a@example.org", "https://a.example/hook", "own-secret-abcdefgh")
     shared = Recipient(uuid4(), "B", "b@example.org", "https://b.example/hook", None)
@@ -127,3 +128,11 @@ def test_channel_settings_come_from_ecm_notify_environment_variables(
     assert (settings.smtp_host, settings.smtp_port) == ("smtp.example.org", 2525)
     assert settings.public_base_url == "https://ecm.example.org"
     assert settings.backoff_seconds == [1.0, 2.0]
+
+
+def test_outside_dev_mode_a_contact_without_their_own_key_gets_no_webhook() -> None:
+    sender = WebhookSender(NotifySettings(webhook_secret="global-secret-0123456789"))
+    message = compose(notice(), "https://x.example", "team@example.org")
+    shared = Recipient(uuid4(), "B", "b@example.org", "https://b.example/hook", None)
+    with pytest.raises(Exception, match="no signing secret of the contact's own"):
+        sender.request(message, shared, 1)

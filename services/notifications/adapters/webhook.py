@@ -63,7 +63,11 @@ class WebhookSender:
         self.settings = settings
 
     def secret_for(self, recipient: Recipient) -> str:
-        """The contact's own secret, else the global one; refuses placeholders."""
+        """The contact's own secret, else the shared one where that is allowed (dev mode);
+        refuses placeholders."""
+        if not recipient.webhook_secret and not self.settings.webhook_shared_secret_allowed:
+            raise DeliveryError("webhook_secret: no signing secret of the contact's own (a "
+                                "key shared by every partner is for dev mode only)")
         secret = recipient.webhook_secret or self.settings.webhook_secret
         if secret.strip().lower() in PLACEHOLDERS:
             raise DeliveryError("webhook_secret: no signing secret is configured "
