@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 from uuid import UUID
 
@@ -30,6 +30,7 @@ from shared.fields import (
     ExpectedVersion,
     LifeDay,
     PlannedDay,
+    Timestamp,
 )
 from shared.meetings import AttendanceIn, InviteeIn, MeetingStart
 from shared.vocabulary import Agency, Attendance, TrmStage
@@ -263,7 +264,7 @@ class CaseOut(BaseModel):
     case_id: UUID
     version: int
     area: Area
-    opened_at: datetime
+    opened_at: Timestamp
     referral_ids: list[UUID]
     current_stage: StageOut | None
     sequencing: SequencingOut
@@ -311,7 +312,7 @@ class AttendanceOut(BaseModel):
 class RescheduleOut(BaseModel):
     """An earlier time of the meeting and why it moved."""
 
-    previous_starts_at: datetime
+    previous_starts_at: Timestamp
     reason: str | None
 
 
@@ -320,7 +321,7 @@ class MeetingOut(BaseModel):
 
     meeting_id: UUID
     status: MeetingStatus
-    starts_at: datetime
+    starts_at: Timestamp
     venue: str | None
     online_link: str | None
     invitees: list[InviteeIn]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 from uuid import UUID
 
@@ -29,6 +29,7 @@ from shared.fields import (
     CaseDay,
     ExpectedVersion,
     PlannedDay,
+    Timestamp,
 )
 from shared.meetings import AttendanceIn, AttendanceRecord, Invitee, InviteeIn, MeetingStart
 from shared.vocabulary import Agency, Attendance, trm_label
@@ -221,7 +222,7 @@ class ReviewPublic(BaseModel):
     due_on: date
     overdue: bool
     overdue_noticed_on: date | None
-    starts_at: datetime | None
+    starts_at: Timestamp | None
     venue: str | None
     online_link: str | None
     invitees: list[InviteeIn]
@@ -293,7 +294,7 @@ class CaseloadEntryPublic(BaseModel):
     area: Area
     due_on: date
     status: ReviewStatus
-    starts_at: datetime | None
+    starts_at: Timestamp | None
     scheduled_by: str | None
     worker_id: str | None
     overdue: bool
