@@ -15,13 +15,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.notifications.application import NotificationsApplication
-from services.notifications.consumers import NoticeConsumer
 from services.runtime import System, create_api
 from shared.natsserver import EmbeddedNats
 from shared.settings import Settings
 from tests.conftest import Tokens
 from tests.harness import eventually, in_thread, running_node
-from tests.integration.test_notifications_support import invitees, review_scheduled
+from tests.integration.test_notifications_support import deliver, invitees, review_scheduled
 from tests.integration.test_security_oidc import Signer, bearer, oidc_settings
 
 API = "/api/v1"
@@ -263,9 +262,7 @@ def test_another_partners_notice_answers_exactly_like_a_missing_one(
     app = system.apps["notifications"]
     assert isinstance(app, NotificationsApplication)
     owner, other = uuid4(), uuid4()
-    NoticeConsumer(app, system.ledger("notifications"))(
-        review_scheduled(app.cipher, uuid4(), invitees(("education", owner)))
-    )
+    deliver(app, review_scheduled(app.cipher, uuid4(), invitees(("education", owner))))
     (row,) = app.notices(None)
     intruder = auth("partner", user=str(other))
     for path, method in (

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine
 
 from services.evaluation.export import export_rows
 from services.evaluation.projection import EvaluationProjection
-from shared.consumer import Ledger
+from shared.consumer import Delivery
 from shared.contracts import Actor, Envelope
 
 CHILDREN = [UUID(int=n) for n in range(1, 9)]  # internal ids in a known order
@@ -44,9 +44,10 @@ def referral_made(n: int, child_id: UUID) -> Envelope:
 
 def test_export_rows_are_ordered_by_pseudonym_not_by_internal_id(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite:///{tmp_path}/eval.sqlite")
-    projection = EvaluationProjection(engine, Ledger(engine))
-    for n, child in enumerate(CHILDREN, start=1):
-        projection(referral_made(n, child))
+    projection = EvaluationProjection(engine)
+    projection.commit(
+        [Delivery(n, referral_made(n, child)) for n, child in enumerate(CHILDREN, start=1)]
+    )
     for key in (b"k" * 32, b"j" * 32, None):
         rows = export_rows(engine, key)
         assert len(rows) == len(CHILDREN)

@@ -12,12 +12,13 @@ import pytest
 from icalendar import Calendar
 
 from services.notifications.application import NotificationsApplication
-from services.notifications.consumers import NoticeConsumer
 from services.notifications.delivery import DeliveryWorker
 from services.runtime import System
+from shared.contracts import Envelope
 from shared.settings import Settings
 from tests.integration.test_notifications_support import (
     VENUE,
+    deliver,
     envelope,
     fast_settings,
     invitees,
@@ -47,7 +48,10 @@ async def test_a_review_keeps_one_calendar_uid_from_invitation_to_cancellation(
     app = node.apps["notifications"]
     assert isinstance(app, NotificationsApplication)
     child, review = uuid4(), uuid4()
-    consume = NoticeConsumer(app, node.ledger("notifications"))
+
+    def consume(message: Envelope) -> None:
+        deliver(app, message)
+
     with smtp_sink() as smtp:
         app.notify_settings = fast_settings(smtp_port=smtp.port, smtp_starttls=False)
         teacher = register(app, "Pat Teacher")
@@ -119,7 +123,8 @@ async def test_a_notice_not_about_a_meeting_has_no_invitation(node: System) -> N
     with smtp_sink() as smtp:
         app.notify_settings = fast_settings(smtp_port=smtp.port, smtp_starttls=False)
         teacher = register(app, "Pat Teacher")
-        NoticeConsumer(app, node.ledger("notifications"))(
+        deliver(
+            app,
             envelope(
                 "reviews",
                 "CaseClosed",
@@ -131,7 +136,7 @@ async def test_a_notice_not_about_a_meeting_has_no_invitation(node: System) -> N
                     "notify": [{"agency": "education", "contact_id": str(teacher)}],
                 },
                 3,
-            )
+            ),
         )
         await DeliveryWorker(app).deliver_due()
         emails = smtp.emails

@@ -9,7 +9,6 @@ from uuid import uuid4
 import pytest
 
 from services.notifications.application import NotificationsApplication
-from services.notifications.consumers import NoticeConsumer
 from services.notifications.delivery import DeliveryWorker
 from services.notifications.domain import Channel, NoticeStatus
 from services.runtime import System
@@ -17,6 +16,7 @@ from shared.settings import Settings
 from shared.vocabulary import Agency
 from tests.integration.test_notifications_support import (
     STAFF,
+    deliver,
     fast_settings,
     invitees,
     register,
@@ -49,10 +49,11 @@ async def test_a_venue_holding_line_breaks_stays_on_one_line_of_the_email(node: 
         app.notify_settings = fast_settings(smtp_port=smtp.port, smtp_starttls=False)
         teacher = register(app, "Pat Teacher")
         child = uuid4()
-        NoticeConsumer(app, node.ledger("notifications"))(
+        deliver(
+            app,
             review_scheduled(
                 app.cipher, child, invitees(("education", teacher)), venue=INJECTED_VENUE
-            )
+            ),
         )
         assert await DeliveryWorker(app).deliver_due() == 1
         (email,) = smtp.emails
@@ -86,9 +87,7 @@ async def test_an_address_stored_with_a_trailing_newline_is_never_sent_to(node: 
             webhook_secret=None,
             meta=STAFF,
         )
-        NoticeConsumer(app, node.ledger("notifications"))(
-            review_scheduled(app.cipher, uuid4(), invitees(("education", contact)))
-        )
+        deliver(app, review_scheduled(app.cipher, uuid4(), invitees(("education", contact))))
         assert await DeliveryWorker(app).deliver_due() == 1
         assert smtp.raw == []
         (row,) = app.notices(None)

@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 
 from services.notifications.adapters.webhook import verify
 from services.notifications.application import WEBHOOK_SECRET, NotificationsApplication
-from services.notifications.consumers import NoticeConsumer
 from services.notifications.delivery import DeliveryWorker
 from services.notifications.domain import Channel
 from services.runtime import System, create_api
@@ -21,6 +20,7 @@ from shared.settings import Settings
 from tests.conftest import Tokens
 from tests.integration.test_notifications_support import (
     Request,
+    deliver,
     fast_settings,
     http_receiver,
     invitees,
@@ -102,10 +102,11 @@ async def test_a_rotated_key_signs_beside_the_old_one_until_the_overlap_ends(
                     json={"webhook_secret": secret, "overlap_hours": hours},
                 )
                 assert rotated.status_code == 200, rotated.text
-                NoticeConsumer(app, node.ledger("notifications"))(
+                deliver(
+                    app,
                     review_scheduled(
                         app.cipher, uuid4(), invitees(("police", contact)), notification_id=number
-                    )
+                    ),
                 )
                 assert await DeliveryWorker(app).deliver_due() == 1
     during, after = seen

@@ -18,7 +18,6 @@ from services.notifications.adapters.addresses import (
     resolve,
 )
 from services.notifications.application import NotificationsApplication
-from services.notifications.consumers import NoticeConsumer
 from services.notifications.delivery import DeliveryWorker
 from services.notifications.domain import Channel, NoticeStatus
 from services.runtime import System, create_api
@@ -26,6 +25,7 @@ from shared.settings import Settings, development_settings
 from tests.conftest import Tokens
 from tests.integration.test_notifications_support import (
     Request,
+    deliver,
     fast_settings,
     http_receiver,
     invitees,
@@ -120,13 +120,14 @@ async def deliver_one(node: System, url: str, **settings: Any) -> NotificationsA
     app = app_of(node)
     app.notify_settings = fast_settings(backoff_seconds=[3600], **settings)
     contact = register(app, "Pat Hook", channel=Channel.WEBHOOK, webhook_url=url)
-    NoticeConsumer(app, node.ledger("notifications"))(
+    deliver(
+        app,
         review_scheduled(
             app.cipher,
             uuid4(),
             invitees(("education", contact)),
             notification_id=len(app.notices(None)) + 1,
-        )
+        ),
     )
     assert await DeliveryWorker(app).deliver_due() == 1
     return app
