@@ -107,8 +107,9 @@ def create_api(system: System) -> FastAPI:
         response.headers["x-request-id"] = request.state.request_id
         return response
 
-    api.add_middleware(Idempotency, authenticator=api.state.authenticator, store=KeyStore(
-        system.engine("idempotency"), timedelta(seconds=system.settings.idempotency_ttl_seconds)))
+    keys = KeyStore(lambda: system.engine("idempotency"),
+                    timedelta(seconds=system.settings.idempotency_ttl_seconds))
+    api.add_middleware(Idempotency, authenticator=api.state.authenticator, store=keys)
     api.add_middleware(BodyLimit, limit=system.settings.max_body_bytes)
     api.add_middleware(SecurityHeaders)  # outermost: the 413 above carries the headers too
 

@@ -14,6 +14,8 @@ import hashlib
 import json
 import logging
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -71,10 +73,23 @@ class Stored:
 class KeyStore:
     """Idempotency keys in one table: reserve, complete, release, look up."""
 
-    def __init__(self, engine: Engine, ttl: timedelta) -> None:
-        self.engine = engine
+    def __init__(self, engine: Engine | Callable[[], Engine], ttl: timedelta) -> None:
+        self._engine = engine
+        self._ready: Engine | None = None
+        self._lock = threading.Lock()
         self.ttl = ttl
-        metadata.create_all(engine)
+
+    @property
+    def engine(self) -> Engine:
+        """The store's engine, opened (and its table made) on first use: an API that never
+        sees a key holds no connection for it."""
+        if self._ready is None:
+            with self._lock:
+                if self._ready is None:
+                    engine = self._engine if isinstance(self._engine, Engine) else self._engine()
+                    metadata.create_all(engine)
+                    self._ready = engine
+        return self._ready
 
     def reserve(self, principal: str, key: str, fingerprint: str) -> Stored | None:
         """Take the key for a new request (None), or what it already holds."""
