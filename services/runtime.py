@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import uvicorn
@@ -24,13 +25,17 @@ from shared.consumer import Consumer, Runner
 from shared.contracts import ContractRegistry, asyncapi
 from shared.crypto import KeyVault, load_master_key
 from shared.http import install_error_handlers
+from shared.hygiene import BodyLimit, SecurityHeaders
+from shared.idempotency import Idempotency, KeyStore
 from shared.leader import LeaderLock
 from shared.natsauth import Identity, identity_for
+from shared.openapi import install_openapi
 from shared.relay import PositionStore, Relay
 from shared.settings import Settings
 from shared.signing import KeyRing
 from shared.sql import make_engine
 from shared.store import EcmApplication
+from shared.throttle import FailedAuthentications
 
 log = logging.getLogger("ecm")
 
@@ -113,9 +118,16 @@ def create_api(system: System) -> FastAPI:
     )
     api.state.system = system
     api.state.authenticator = Authenticator(system.settings)
+    api.state.failed_auth = FailedAuthentications(system.settings.auth_failures_per_minute)
     install_error_handlers(api)
 
     install_ops(api, system)
+
+    keys = KeyStore(lambda: system.engine("idempotency"),
+                    timedelta(seconds=system.settings.idempotency_ttl_seconds))
+    api.add_middleware(Idempotency, authenticator=api.state.authenticator, store=keys)
+    api.add_middleware(BodyLimit, limit=system.settings.max_body_bytes)
+    api.add_middleware(SecurityHeaders)  # outermost: the 413 above carries the headers too
 
     @api.get("/health", tags=["ops"])
     def health() -> dict[str, Any]:
@@ -130,6 +142,7 @@ def create_api(system: System) -> FastAPI:
     for plugin in system.plugins:
         for router in plugin.routers:
             api.include_router(router)
+    install_openapi(api)
     return api
 
 

@@ -109,6 +109,13 @@ class Authenticator:
             # The message is ours and never contains the token or the header.
             log.warning("authentication failed: %s", e)
             raise
+        except Exception as e:
+            # Whatever goes wrong while verifying a token (a key of the wrong type, a JWKS that
+            # cannot be read) means the caller is not authenticated: 401, never 500.
+            log.warning("authentication failed: token could not be verified (%s)",
+                        type(e).__name__)
+            raise AuthenticationFailed(f"token could not be verified ({type(e).__name__})") \
+                from None
 
     def _authenticate(self, authorization: str | None) -> Principal:
         if not authorization or not authorization.lower().startswith("bearer "):

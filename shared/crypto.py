@@ -12,6 +12,8 @@ from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 from sqlalchemy import (
     Column,
@@ -58,6 +60,9 @@ def load_master_key(encoded: str) -> bytes:
     return key
 
 
+SEALED_SECRET = "sealed:v1:"
+
+
 class KeyVault:
     """Holds each child's data key, wrapped by the master key; erasure deletes it."""
 
@@ -72,6 +77,29 @@ class KeyVault:
             with engine.begin() as conn:
                 conn.execute(text("PRAGMA secure_delete = ON"))
         metadata.create_all(engine)
+
+    def seal_secret(self, purpose: str, value: str) -> str:
+        """`value` (a credential that is nobody's personal data, e.g. a partner's webhook
+        signing key) sealed under a key derived from the master key, bound to `purpose`."""
+        nonce = os.urandom(12)
+        sealed = AESGCM(self._secrets_key()).encrypt(nonce, value.encode(), purpose.encode())
+        return SEALED_SECRET + base64.b64encode(nonce + sealed).decode()
+
+    def open_secret(self, purpose: str, value: str) -> str:
+        """A value sealed by `seal_secret` for `purpose`; a value stored before sealing (no
+        prefix) is returned as it is."""
+        if not value.startswith(SEALED_SECRET):
+            return value
+        raw = base64.b64decode(value.removeprefix(SEALED_SECRET))
+        try:
+            plain = AESGCM(self._secrets_key()).decrypt(raw[:12], raw[12:], purpose.encode())
+        except InvalidTag:
+            raise ValueError(f"{purpose}: sealed under another master key or changed") from None
+        return plain.decode()
+
+    def _secrets_key(self) -> bytes:
+        return HKDF(algorithm=SHA256(), length=32, salt=None,
+                    info=b"ecm-record:sealed-secrets").derive(self._master)
 
     def key_for(self, child_id: UUID | str, *, create: bool = False) -> bytes | None:
         """The child's data key; None when erased (or unknown and not created)."""

@@ -2,27 +2,50 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Mapping
+from http import HTTPStatus
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
-from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from shared.auth import AuthenticationFailed, Authenticator
 from shared.domain import DomainError, Meta, RecordNotFound
 from shared.policy import Principal, check
+from shared.throttle import FailedAuthentications, TooManyFailedAuthentications
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class FieldError(BaseModel):
+    """One input error: the field at fault and the rule it broke."""
+
+    field: str
+    rule: str
 
 
 class Problem(BaseModel):
-    """An error response: what was wrong, and which field."""
+    """An error response (RFC 9457 problem details): what was wrong, and which field."""
 
-    detail: str
-    field: str | None = None
-    errors: list[dict[str, str]] | None = None
+    type: str = Field(default="about:blank", description="Always about:blank: the status says it.")
+    title: str = Field(description="The HTTP status phrase.")
+    status: int
+    detail: str = Field(description="What was wrong, in words (`field: rule` for input).")
+    field: str | None = Field(default=None, description="The (first) field at fault.")
+    errors: list[FieldError] | None = Field(default=None, description="Every input error.")
+
+
+def problem(status: int, detail: str, field: str | None = None,
+            errors: list[FieldError] | None = None,
+            headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """An `application/problem+json` response."""
+    body = Problem(title=HTTPStatus(status).phrase, status=status, detail=detail, field=field,
+                   errors=errors)
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status,
+                        media_type=PROBLEM_JSON, headers=headers)
 
 
 def _field_of(loc: tuple[Any, ...]) -> str:
@@ -54,43 +77,53 @@ def install_error_handlers(app: FastAPI) -> None:
     async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
         if isinstance(exc, RecordNotFound):
             # One wording for every 404: another area's record reads exactly like a missing one.
-            return JSONResponse({"detail": "not found"}, status_code=404)
-        body = Problem(detail=exc.message, field=exc.field)
-        return JSONResponse(body.model_dump(exclude_none=True), status_code=exc.status)
+            return problem(404, "not found")
+        return problem(exc.status, exc.message, exc.field)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = []
-        for err in exc.errors():
-            field, rule = _field_and_rule(err)
-            errors.append({"field": field, "rule": rule})
-        detail = "; ".join(f"{e['field']}: {e['rule']}" for e in errors)
-        body = Problem(detail=detail, field=errors[0]["field"] if errors else None, errors=errors)
-        return JSONResponse(body.model_dump(exclude_none=True), status_code=422)
+        errors = [FieldError(field=f, rule=r) for f, r in map(_field_and_rule, exc.errors())]
+        detail = "; ".join(f"{e.field}: {e.rule}" for e in errors)
+        return problem(422, detail, errors[0].field if errors else None, errors)
 
     @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> Response:
+    async def http_error(_request: Request, exc: HTTPException) -> Response:
         if exc.status_code == 400 and exc.detail == UNREADABLE_BODY:
-            body = Problem(detail="body: is not readable as JSON (it must be UTF-8 and not "
-                           "nested too deeply)", field="body")
-            return JSONResponse(body.model_dump(exclude_none=True), status_code=400)
-        return await http_exception_handler(request, exc)
+            return problem(400, "body: is not readable as JSON (it must be UTF-8 and not "
+                           "nested too deeply)", "body")
+        if exc.status_code == 413:
+            return problem(413, "body: is larger than this service accepts", "body")
+        if exc.status_code in (204, 304) or exc.status_code < 400:
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        return problem(exc.status_code, detail.lower() if detail == "Not Found" else detail,
+                       headers=exc.headers)
+
+    @app.exception_handler(TooManyFailedAuthentications)
+    async def throttled(_request: Request, exc: TooManyFailedAuthentications) -> JSONResponse:
+        return problem(429, "too many failed authentications from this client; try again "
+                       "later", headers={"Retry-After": str(exc.retry_after)})
 
     @app.exception_handler(AuthenticationFailed)
     async def auth_failed(_request: Request, exc: AuthenticationFailed) -> JSONResponse:
-        return JSONResponse(
-            {"detail": "not authenticated"},
-            status_code=401,
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        return problem(401, "not authenticated", headers={"WWW-Authenticate": "Bearer"})
 
 
 def authenticate(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> Principal:
-    """The authenticated caller; 401 otherwise."""
+    """The authenticated caller; 401 otherwise, 429 after too many failures from the client."""
     authenticator: Authenticator = request.app.state.authenticator
-    return authenticator.authenticate(authorization)
+    limiter: FailedAuthentications | None = getattr(request.app.state, "failed_auth", None)
+    client = request.client.host if request.client else "unknown"
+    if limiter is not None:
+        limiter.check(client)
+    try:
+        return authenticator.authenticate(authorization)
+    except AuthenticationFailed:
+        if limiter is not None:
+            limiter.failed(client)
+        raise
 
 
 NUL_RULE = "must not contain NUL characters (\\u0000)"

@@ -9,27 +9,26 @@ from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
+from shared.fields import check_planned_day
 from shared.vocabulary import Agency, Attendance
-
-FIRST_MEETING_YEAR = 2000
-LAST_MEETING_YEAR = 2100
 
 
 def plausible_start(value: datetime) -> datetime:
-    """A meeting's start within 2000-2100, so it converts to UTC and UK time and back.
+    """A meeting's start from 2019 to a year ahead, so it converts to UTC and UK time and back.
 
     Any year 1-9999 parses, but 0001-01-01T00:00+14:00 or 9999-12-31T23:59-14:00 cannot be
-    shown in UTC or UK time: stored, they broke notices and the caseload downstream.
+    shown in UTC or UK time: stored, they broke notices and the caseload downstream. The check
+    reads the date as written (no conversion, which could itself overflow).
     """
-    if not FIRST_MEETING_YEAR <= value.year <= LAST_MEETING_YEAR:
-        raise ValueError(f"must be in the years {FIRST_MEETING_YEAR} to {LAST_MEETING_YEAR}")
+    check_planned_day(value.date())
     return value
 
 
 MeetingStart = Annotated[
     AwareDatetime,
     AfterValidator(plausible_start),
-    Field(description="When it starts, with a time zone, in the years 2000 to 2100."),
+    Field(description="When it starts, with a time zone offset, from 2019-01-01 to a year "
+          "ahead."),
 ]
 
 

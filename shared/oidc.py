@@ -90,10 +90,13 @@ class OidcVerifier:
         algorithm = jwt.get_unverified_header(token).get("alg")
         if algorithm not in ALGORITHMS:
             raise jwt.InvalidAlgorithmError("algorithm not allowed")
+        if getattr(key, "algorithm_name", algorithm) != algorithm:
+            # An ES256 token naming an RSA key (or the reverse) must fail as a bad token.
+            raise jwt.InvalidAlgorithmError("the token's algorithm does not match its key")
         claims: dict[str, Any] = jwt.decode(
             token,
             key.key,
-            algorithms=list(ALGORITHMS),
+            algorithms=[algorithm],
             audience=self.audience,
             issuer=self.issuer,
             leeway=self.leeway,

@@ -46,6 +46,15 @@ class Settings(BaseSettings):
         "(default <data>/secrets/signing; dev mode generates them).")
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
+    auth_failures_per_minute: int = Field(default=30, ge=1, description="Failed "
+                                          "authentications a client may make per minute "
+                                          "before it is answered 429.")
+    idempotency_ttl_seconds: int = Field(default=86_400, ge=60, le=30 * 86_400,
+                                         description="How long an Idempotency-Key replays "
+                                         "its first response.")
+    max_body_bytes: int = Field(default=1_048_576, ge=1_024, le=64 * 1_048_576,
+                                description="Largest request body accepted (413 beyond it, "
+                                "refused before the body is read).")
     nats_port: int = Field(default=4322, ge=0, le=65535, description="Embedded NATS port.")
     relay_poll_seconds: float = Field(default=0.2, gt=0)
     relay_batch_size: int = Field(default=200, ge=1, le=10_000)
@@ -139,8 +148,7 @@ class Settings(BaseSettings):
 
     def _store_env(self, service: str) -> dict[str, str]:
         if not self.postgres_url:
-            path = self.sqlite_path(f"{service}-events")
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path = private_file(self.sqlite_path(f"{service}-events"))
             return {
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "SQLITE_DBNAME": str(path),
@@ -170,11 +178,29 @@ def nats_servers(settings: Settings, url: str | None = None) -> list[str]:
     return servers
 
 
+def private_dir(path: Path) -> Path:
+    """`path` as a folder only its owner can enter (0700), made with its parents if missing."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_uid == os.getuid() and (path.stat().st_mode & 0o077):
+        path.chmod(0o700)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """`path` as a file only its owner can read (0600), in private folders, made if missing
+    (SQLite then gives its -wal and -shm files the same mode)."""
+    for folder in reversed(path.parents[:2]):
+        private_dir(folder)
+    path.touch(mode=0o600, exist_ok=True)
+    if path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+    return path
+
+
 def development_settings(data_dir: Path, **overrides: object) -> Settings:
     """Settings for dev mode: secrets are generated once and kept in the data folder."""
-    data_dir = data_dir.resolve()
-    secrets_dir = data_dir / "secrets"
-    secrets_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = private_dir(data_dir.resolve())
+    secrets_dir = private_dir(data_dir / "secrets")
     values: dict[str, object] = {"data_dir": data_dir, "dev_mode": True}
     generators: dict[str, Callable[[], str]] = {
         "secret_key": lambda: secrets.token_urlsafe(32),

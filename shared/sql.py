@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 
-from shared.settings import Settings
+from shared.settings import Settings, private_file
 
 _databases: dict[tuple[str, int, int, float], Engine] = {}
 _databases_lock = threading.Lock()
@@ -30,7 +30,7 @@ def make_engine(settings: Settings, schema: str) -> Engine:
             conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{pg_schema}"'))
         return database.execution_options(ecm_schema=pg_schema)
     path = settings.sqlite_path(schema)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(path)
     engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")

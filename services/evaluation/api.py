@@ -16,7 +16,10 @@ from shared.policy import Principal
 router = APIRouter(prefix="/api/v1/evaluation", tags=["evaluation"])
 
 
-@router.get("/export")
+@router.get("/export", responses={200: {
+    "description": "The pseudonymised rows and their summary as JSON, or the rows as CSV.",
+    "content": {"application/json": {"schema": {"type": "object"}},
+                "text/csv": {"schema": {"type": "string"}}}}})
 def export(
     request: Request,
     _principal: Annotated[Principal, Depends(requires("evaluation.export"))],

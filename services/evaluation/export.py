@@ -104,6 +104,8 @@ def export_rows(engine: Engine, export_key: bytes | None = None) -> list[dict[st
             out[f"{agency}_attended"] = came
             out[f"{agency}_invited"] = recorded
         rows.append(out)
+    # By pseudonym, never by internal id: row order must not link one export to another.
+    rows.sort(key=lambda row: str(row["pseudonym"]))
     return rows
 
 

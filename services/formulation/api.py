@@ -52,6 +52,7 @@ from services.formulation.values import (
     consultation_id_for,
 )
 from shared.domain import Forbidden, Invalid, NotFound
+from shared.fields import AsOfDay
 from shared.http import meta_for, requires
 from shared.policy import ECM_STAFF, Principal, check, may
 from shared.vocabulary import Agency
@@ -76,7 +77,7 @@ Planner = Annotated[Principal, Depends(requires("intervention.plan"))]
 Updater = Annotated[Principal, Depends(requires("intervention.update"))]
 Consultant = Annotated[Principal, Depends(requires("formulation.consultation"))]
 AsOf = Annotated[
-    date | None,
+    AsOfDay | None,
     Query(description="Show the record as it stood at the end of this day (YYYY-MM-DD)"),
 ]
 

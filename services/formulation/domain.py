@@ -266,6 +266,10 @@ class FormulationCase(EcmAggregate):
         """Record the meeting as held: attendance for every invitee, and the notes."""
         meeting = self.meeting(meeting_id)
         self._check_scheduled(meeting, "record as held")
+        if held_on < meeting.starts_at.date():  # the same rule as for reviews
+            raise Conflict(f"held_on: the meeting is scheduled for {meeting.starts_at.date()}; "
+                           "a meeting cannot be held before it was scheduled (reschedule it "
+                           "first)", field="held_on")
         check_attendance(meeting.invitees, attendance)
         self._meeting_held(
             child_id=self.child_id, meeting_id=meeting_id, held_on=held_on,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AfterValidator, AnyHttpUrl, BaseModel, Field
+from pydantic import AnyHttpUrl, BaseModel, Field
 
 from services.formulation.consultation import Consultation, ConsultationStatus
 from services.formulation.domain import FormulationCase
@@ -22,24 +22,24 @@ from services.formulation.records import (
 from services.formulation.sequencing import allowed_stages, effective_stage
 from services.formulation.values import DatePrecision, LifeDate, Sensitivity, TimelineCategory
 from shared.domain import Area
+from shared.fields import (
+    MULTI_LINE,
+    SINGLE_LINE,
+    SINGLE_LINE_DOC,
+    CaseDay,
+    ExpectedVersion,
+    LifeDay,
+    PlannedDay,
+    Timestamp,
+)
 from shared.meetings import AttendanceIn, InviteeIn, MeetingStart
 from shared.vocabulary import Agency, Attendance, TrmStage
 
-
-def _not_in_future(value: date) -> date:
-    if value > date.today():
-        raise ValueError("must not be in the future")
-    return value
-
-
-Text = Annotated[str, Field(min_length=1, max_length=20_000)]
-Short = Annotated[str, Field(min_length=1, max_length=500)]
-Reason = Annotated[str, Field(min_length=3, max_length=2_000)]
+Text = Annotated[str, Field(min_length=1, max_length=20_000), MULTI_LINE]
+Short = Annotated[str, Field(min_length=1, max_length=500), SINGLE_LINE, SINGLE_LINE_DOC]
+Reason = Annotated[str, Field(min_length=3, max_length=2_000), MULTI_LINE]
 Stage = Annotated[int, Field(ge=1, le=6, description="TRM stage, 1 (bottom) to 6 (top)")]
-PastDate = Annotated[date, AfterValidator(_not_in_future)]
-ExpectedVersion = Annotated[
-    int | None, Field(default=None, ge=1, description="The case version the change is made on.")
-]
+PastDate = CaseDay
 
 
 # -- requests ------------------------------------------------------------------------------
@@ -49,7 +49,7 @@ class LifeDateIn(BaseModel):
     """When it happened: `on` (exact), `year`+`month` (month), `year` (year) or `age_years`."""
 
     precision: DatePrecision
-    on: date | None = None
+    on: LifeDay | None = None
     year: int | None = None
     month: int | None = None
     age_years: int | None = None
@@ -132,7 +132,7 @@ class RecommendationIn(BaseModel):
 class ReportCreate(BaseModel):
     """Issue a (new version of the) formulation report."""
 
-    narrative: Annotated[str, Field(min_length=1, max_length=100_000)]
+    narrative: Annotated[str, Field(min_length=1, max_length=100_000), MULTI_LINE]
     stage: Stage
     stage_rationale: Text | None = None
     issued_on: PastDate
@@ -152,17 +152,17 @@ class AssessmentCreate(BaseModel):
 class OverrideIn(BaseModel):
     """A psychologist's override of the sequencing rule."""
 
-    rationale: Annotated[str, Field(min_length=10, max_length=5_000)]
+    rationale: Annotated[str, Field(min_length=10, max_length=5_000), MULTI_LINE]
 
 
 class InterventionCreate(BaseModel):
     """Plan an intervention, from a recommendation (stage and agency follow it) or standalone."""
 
-    intervention_type: Annotated[str, Field(min_length=1, max_length=120,
-                                            description="e.g. PACE, CBT (not narrative).")]
+    intervention_type: Annotated[str, Field(min_length=1, max_length=120), SINGLE_LINE,
+                                 Field(description="e.g. PACE, CBT (not narrative).")]
     stage: Stage | None = None
     owning_agency: Agency | None = None
-    planned_start: date
+    planned_start: PlannedDay
     recommendation_id: UUID | None = None
     override: OverrideIn | None = None
     expected_version: ExpectedVersion = None
@@ -264,7 +264,7 @@ class CaseOut(BaseModel):
     case_id: UUID
     version: int
     area: Area
-    opened_at: datetime
+    opened_at: Timestamp
     referral_ids: list[UUID]
     current_stage: StageOut | None
     sequencing: SequencingOut
@@ -312,7 +312,7 @@ class AttendanceOut(BaseModel):
 class RescheduleOut(BaseModel):
     """An earlier time of the meeting and why it moved."""
 
-    previous_starts_at: datetime
+    previous_starts_at: Timestamp
     reason: str | None
 
 
@@ -321,7 +321,7 @@ class MeetingOut(BaseModel):
 
     meeting_id: UUID
     status: MeetingStatus
-    starts_at: datetime
+    starts_at: Timestamp
     venue: str | None
     online_link: str | None
     invitees: list[InviteeIn]
@@ -380,7 +380,7 @@ class InterventionOut(BaseModel):
     intervention_type: str
     stage: StageOut
     owning_agency: Agency
-    planned_start: date
+    planned_start: PlannedDay
     recommendation_id: UUID | None
     out_of_sequence: bool
     override_rationale: str | None

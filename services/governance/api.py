@@ -18,6 +18,7 @@ from services.governance.sar import provide_subject_access, render_html
 from services.governance.stores import all_stores
 from services.runtime import System
 from shared.domain import RecordNotFound
+from shared.fields import MULTI_LINE, SINGLE_LINE
 from shared.http import meta_for, requires
 from shared.policy import Principal
 
@@ -69,8 +70,8 @@ class AuditTrail(BaseModel):
 class ErasureCreate(BaseModel):
     """Erase a child's personal data at the end of retention (cannot be undone)."""
 
-    reason: str = Field(min_length=3, max_length=2_000,
-                        description="Why, e.g. the retention rule that applies.")
+    reason: Annotated[str, Field(min_length=3, max_length=2_000), MULTI_LINE] = Field(
+        description="Why, e.g. the retention rule that applies.")
 
 
 class ErasureOut(BaseModel):
@@ -102,13 +103,16 @@ def audit_trail(
                       events=[AuditEvent.model_validate(e.as_dict()) for e in entries])
 
 
-@router.get("/children/{child_id}/sar", response_model=None)
+@router.get("/children/{child_id}/sar", response_model=None, responses={200: {
+    "description": "The subject access report: JSON by default, HTML with format=html.",
+    "content": {"application/json": {"schema": {"type": "object"}},
+                "text/html": {"schema": {"type": "string"}}}}})
 def subject_access(
     child_id: UUID, request: Request, system: SystemDep,
     principal: Annotated[Principal, Depends(requires("audit.sar"))],
     format: Annotated[SarFormat, Query(description="json (default) or html")] = SarFormat.JSON,
-    reason: Annotated[str | None, Query(max_length=2_000,
-                                        description="The request's reference")] = None,
+    reason: Annotated[str | None, Query(max_length=2_000, description="The request's reference"),
+                      SINGLE_LINE] = None,
 ) -> dict[str, Any] | HTMLResponse:
     """Everything held about the child, decrypted; the disclosure itself is recorded."""
     document = provide_subject_access(all_stores(system), child_id,

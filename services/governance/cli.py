@@ -64,11 +64,16 @@ def sar(
     data_dir: DataDir = None,
 ) -> None:
     """Write everything held about a child as HTML and JSON (auditor only)."""
-    from services.governance.sar import provide_subject_access, write_files
+    from services.governance.sar import free_output_paths, provide_subject_access, write_files
     from services.runtime import System
 
     settings = load_settings(data_dir)
     principal = authorise(settings, token, "audit.sar")
+    try:
+        free_output_paths(out)  # before the disclosure is recorded
+    except FileExistsError as e:
+        typer.echo(f"refused: {e}", err=True)
+        raise typer.Exit(1) from None
     system = System.build(settings)
     try:
         document = provide_subject_access(system, child, cli_meta(principal, reason),

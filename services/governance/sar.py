@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
-from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
+
+from jinja2 import Environment, StrictUndefined
 
 from services.governance.erasure import child_is_known, governance
 from services.governance.history import child_history, current_records, plain
@@ -30,13 +32,35 @@ def notices_sent(system: System, child_id: UUID,
             and any(word in e["event_type"] for word in NOTICE_WORDS)]
 
 
+SHARED_RECORDS: dict[str, frozenset[str]] = {
+    # A supervision session is about practitioners and may discuss several children: the
+    # report says this child was discussed, when and with whom, never what about the others.
+    "SupervisionSession": frozenset({"practitioner_id", "supervisor_id", "held_on", "kind",
+                                     "logged_by"}),
+}
+WITHHELD = "left out: this record is shared with other people"
+
+
+def only_this_child(item: dict[str, Any], key: str, child_id: UUID) -> dict[str, Any]:
+    """An event or record as the report shows it: shared records keep only what is this
+    child's (the fact they were discussed), never other children or the free text."""
+    keep = SHARED_RECORDS.get(str(item.get("aggregate_type")))
+    values = item.get(key)
+    if keep is None or not isinstance(values, dict):
+        return item
+    shown = {k: v for k, v in values.items() if k in keep}
+    shown["children"] = [str(child_id)]
+    shown["themes"] = WITHHELD
+    return {**item, key: shown}
+
+
 def subject_access_document(system: System, child_id: UUID, meta: Meta,
                             produced_at: datetime) -> dict[str, Any]:
     """Everything held about the child: every event decrypted in order, records, notices."""
     if not child_is_known(system, child_id):  # not just any id that some event mentions
         raise RecordNotFound(f"child {child_id} not found")
     entries = child_history(system, child_id, decrypt=True)
-    history = [e.as_dict() for e in entries]
+    history = [only_this_child(e.as_dict(), "data", child_id) for e in entries]
     erasure = governance(system).erasure_of(child_id) if "governance" in system.apps else None
     return {
         "title": "Subject access report",
@@ -47,7 +71,8 @@ def subject_access_document(system: System, child_id: UUID, meta: Meta,
         "erased": system.vault.is_erased(child_id),
         "erased_on": plain(erasure.erased_on) if erasure else None,
         "services_searched": sorted(system.apps),
-        "current_record": current_records(system, entries),
+        "current_record": [only_this_child(r, "state", child_id)
+                           for r in current_records(system, entries)],
         "events": history,
         "notices": notices_sent(system, child_id, history),
     }
@@ -74,31 +99,25 @@ def output_paths(out: Path) -> tuple[Path, Path]:
 
 
 def write_files(document: dict[str, Any], out: Path) -> tuple[Path, Path]:
-    """Write the readable HTML document and the JSON file; owner-only permissions."""
+    """Write the readable HTML document and the JSON file, each created new (never over an
+    existing file or through a symbolic link) with owner-only permissions from the start."""
     html_path, json_path = output_paths(out)
     html_path.parent.mkdir(parents=True, exist_ok=True)
     for path, text in ((html_path, render_html(document)),
                        (json_path, json.dumps(document, indent=2, ensure_ascii=False))):
-        path.touch(mode=0o600, exist_ok=True)
-        path.chmod(0o600)
-        path.write_text(text, encoding="utf-8")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        with os.fdopen(os.open(path, flags, 0o600), "w", encoding="utf-8") as file:
+            file.write(text)
     return html_path, json_path
 
 
-def _value(value: Any) -> str:
-    if value is None:
-        return '<span class="none">—</span>'
-    if isinstance(value, dict):
-        if not value:
-            return '<span class="none">—</span>'
-        rows = "".join(f"<tr><th>{escape(str(k))}</th><td>{_value(v)}</td></tr>"
-                       for k, v in value.items())
-        return f'<table class="kv">{rows}</table>'
-    if isinstance(value, list):
-        if not value:
-            return '<span class="none">—</span>'
-        return "<ul>" + "".join(f"<li>{_value(v)}</li>" for v in value) + "</ul>"
-    return escape(str(value))
+def free_output_paths(out: Path) -> tuple[Path, Path]:
+    """The output paths, or FileExistsError naming the first that already exists."""
+    paths = output_paths(out)
+    for path in paths:
+        if path.exists() or path.is_symlink():
+            raise FileExistsError(f"{path} already exists: choose another --out")
+    return paths
 
 
 STYLE = """
@@ -110,47 +129,55 @@ th{background:#f3f2f1;width:12rem} table.kv th{width:10rem}
 .none{color:#6f777b} .erased{background:#fff4d6;padding:.5rem;border-left:4px solid #f47738}
 """
 
+TEMPLATE = """\
+{%- macro value(v) -%}
+{%- if v is none or (v is mapping and not v) or (v is iterable and v is not string and not v)
+-%}<span class="none">—</span>
+{%- elif v is mapping -%}<table class="kv">{% for k, x in v.items() %}<tr><th>{{ k }}</th>\
+<td>{{ value(x) }}</td></tr>{% endfor %}</table>
+{%- elif v is iterable and v is not string -%}<ul>{% for x in v %}<li>{{ value(x) }}</li>\
+{% endfor %}</ul>
+{%- else -%}{{ v }}{%- endif -%}
+{%- endmacro -%}
+<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>{{ d.title }} — {{ d.child_id }}</title>
+<style>{{ style }}</style></head><body>
+<h1>{{ d.title }}</h1>
+<p>Everything ECM Record holds about this child: every recorded change in order, with who \
+made it, when and why; the current record; and the notices sent to partner agencies.</p>
+<table class="kv">
+<tr><th>Child (pseudonymous id)</th><td>{{ d.child_id }}</td></tr>
+<tr><th>Produced at</th><td>{{ d.produced_at }}</td></tr>
+<tr><th>Produced by</th><td>{{ value(d.produced_by) }}</td></tr>
+<tr><th>Reason</th><td>{{ value(d.reason) }}</td></tr>
+<tr><th>Services searched</th><td>{{ value(d.services_searched) }}</td></tr>
+<tr><th>Events</th><td>{{ d.events | length }}</td></tr>
+</table>
+{% if d.erased %}<p class="erased">This child's personal data was erased on \
+{{ value(d.erased_on) }}: personal fields can no longer be read and are shown empty. The \
+non-personal history remains for audit.</p>{% endif %}
+<h2>Current record</h2>
+{% for record in d.current_record %}
+<h3>{{ record.aggregate_type }} ({{ record.service }}) {{ record.aggregate_id }}</h3>
+{{ value(record | dictsort | rejectattr(0, "in", hidden) | list | to_dict) }}
+{% endfor %}
+<h2>History</h2><table><tr><th>#</th><th>When</th><th>Service</th><th>What</th><th>Who</th>\
+<th>Why</th><th>Details</th></tr>
+{% for e in d.events %}<tr><td>{{ loop.index }}</td><td>{{ e.occurred_at }}</td>\
+<td>{{ e.service }}</td><td>{{ e.event_type }}</td><td>{{ e.actor.id }} ({{ e.actor.role }})</td>\
+<td>{{ value(e.reason) }}</td><td>{{ value(e.data) }}</td></tr>
+{% endfor %}</table>
+<h2>Notices sent</h2>
+{% if d.notices %}{{ value(d.notices) }}{% else %}<p>No notices were sent.</p>{% endif %}
+</body></html>
+"""
+
+_environment = Environment(autoescape=True, undefined=StrictUndefined, keep_trailing_newline=True)
+_environment.filters["to_dict"] = dict
+_template = _environment.from_string(TEMPLATE)
+
 
 def render_html(document: dict[str, Any]) -> str:
-    """The subject access report as a self-contained, readable HTML page."""
-    d = document
-    parts = [
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">",
-        f"<title>{escape(d['title'])} — {escape(d['child_id'])}</title>",
-        f"<style>{STYLE}</style></head><body>",
-        f"<h1>{escape(d['title'])}</h1>",
-        "<p>Everything ECM Record holds about this child: every recorded change in order, "
-        "with who made it, when and why; the current record; and the notices sent to "
-        "partner agencies.</p>",
-        '<table class="kv">',
-        f"<tr><th>Child (pseudonymous id)</th><td>{escape(d['child_id'])}</td></tr>",
-        f"<tr><th>Produced at</th><td>{escape(d['produced_at'])}</td></tr>",
-        f"<tr><th>Produced by</th><td>{_value(d['produced_by'])}</td></tr>",
-        f"<tr><th>Reason</th><td>{_value(d.get('reason'))}</td></tr>",
-        f"<tr><th>Services searched</th><td>{_value(d['services_searched'])}</td></tr>",
-        f"<tr><th>Events</th><td>{len(d['events'])}</td></tr>",
-        "</table>",
-    ]
-    if d["erased"]:
-        parts.append(f'<p class="erased">This child\'s personal data was erased on '
-                     f"{_value(d.get('erased_on'))}: personal fields can no longer be read "
-                     "and are shown empty. The non-personal history remains for audit.</p>")
-    parts.append("<h2>Current record</h2>")
-    for record in d["current_record"]:
-        parts.append(f"<h3>{escape(str(record.get('aggregate_type')))} "
-                     f"({escape(record['service'])}) {escape(record['aggregate_id'])}</h3>")
-        parts.append(_value({k: v for k, v in record.items()
-                             if k not in ("service", "aggregate_id", "aggregate_type")}))
-    parts.append("<h2>History</h2><table><tr><th>#</th><th>When</th><th>Service</th>"
-                 "<th>What</th><th>Who</th><th>Why</th><th>Details</th></tr>")
-    for i, e in enumerate(d["events"], 1):
-        who = f"{e['actor']['id']} ({e['actor']['role']})"
-        parts.append(
-            f"<tr><td>{i}</td><td>{escape(str(e['occurred_at']))}</td>"
-            f"<td>{escape(e['service'])}</td><td>{escape(e['event_type'])}</td>"
-            f"<td>{escape(who)}</td><td>{_value(e['reason'])}</td>"
-            f"<td>{_value(e['data'])}</td></tr>")
-    parts.append("</table><h2>Notices sent</h2>")
-    parts.append(_value(d["notices"]) if d["notices"] else "<p>No notices were sent.</p>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    """The subject access report as a self-contained HTML page (Jinja2, autoescaped)."""
+    return _template.render(d=document, style=STYLE,
+                            hidden=("service", "aggregate_id", "aggregate_type"))

@@ -3,7 +3,7 @@ and the operator's view of failed deliveries."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -11,19 +11,18 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel, Field, field_validator
 
+from services.notifications.adapters.addresses import RefusedDestination, check_url, networks
 from services.notifications.application import NotificationsApplication
 from services.notifications.content import compose, human_when
-from services.notifications.domain import EMAIL, Channel, Notice, NoticeStatus, ecm_reference
+from services.notifications.domain import Channel, Notice, NoticeStatus, ecm_reference
 from services.notifications.index import NoticeRow, PartnerRow
 from shared.domain import Invalid, NotFound
+from shared.fields import SINGLE_LINE, SINGLE_LINE_DOC, Email, ExpectedVersion, Timestamp
 from shared.http import meta_for, requires
 from shared.policy import Principal
 from shared.vocabulary import Agency
 
 router = APIRouter(prefix="/api/v1", tags=["notifications"])
-
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-
 
 def notifications(request: Request) -> NotificationsApplication:
     """The notifications application of this process."""
@@ -38,30 +37,30 @@ class PartnerCreate(BaseModel):
     """Add a named person at a partner agency to the directory."""
 
     agency: Agency
-    name: str = Field(min_length=1, max_length=200)
-    email: str = Field(min_length=3, max_length=320)
-    webhook_url: str | None = Field(default=None, max_length=2000)
+    name: Annotated[str, Field(min_length=1, max_length=200), SINGLE_LINE, SINGLE_LINE_DOC]
+    email: Email
+    webhook_url: Annotated[str, Field(max_length=2000), SINGLE_LINE] | None = None
     preferred_channel: Channel = Channel.EMAIL
     webhook_secret: str | None = Field(
-        default=None, min_length=16, max_length=200,
-        description="The contact's own signing key (write-only; the global one otherwise).",
+        default=None, min_length=16, max_length=200, pattern=r"^[\x21-\x7e]+$",
+        description="The contact's own signing key (write-only; the global one otherwise): "
+        "printable ASCII without spaces.",
     )
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        if not EMAIL.match(value):
-            raise ValueError("is not an email address")
-        return value
 
     @field_validator("webhook_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        parts = urlsplit(value)
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 (raises ValueError on a port out of range)
+        except ValueError:
+            raise ValueError("must be an http(s) URL") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an http(s) URL")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("must not carry a user name or password")
         return value
 
 
@@ -74,7 +73,7 @@ class PartnerPublic(BaseModel):
     email: str
     webhook_url: str | None
     preferred_channel: str
-    registered_at: datetime
+    registered_at: Timestamp
 
 
 class Created(BaseModel):
@@ -93,7 +92,7 @@ class NoticeSummary(BaseModel):
     what: str
     when: str | None
     status: NoticeStatus
-    queued_at: datetime
+    queued_at: Timestamp
 
 
 class NoticePublic(BaseModel):
@@ -110,14 +109,14 @@ class NoticePublic(BaseModel):
     contact: str
     link: str
     status: NoticeStatus
-    sent_at: datetime | None
-    acknowledged_at: datetime | None
+    sent_at: Timestamp | None
+    acknowledged_at: Timestamp | None
 
 
 class Acknowledgement(BaseModel):
     """Acknowledge a notice."""
 
-    expected_version: int | None = None
+    expected_version: ExpectedVersion = None
 
 
 class Version(BaseModel):
@@ -136,16 +135,16 @@ class NoticeOperational(BaseModel):
     reference: str
     status: NoticeStatus
     attempts: int
-    next_attempt_at: datetime | None
+    next_attempt_at: Timestamp | None
     last_error: str | None
     gave_up: bool
-    queued_at: datetime
+    queued_at: Timestamp
 
 
 class Retry(BaseModel):
     """Ask for a failed notice to be delivered again."""
 
-    expected_version: int | None = None
+    expected_version: ExpectedVersion = None
 
 
 def partner_public(row: PartnerRow) -> PartnerPublic:
@@ -187,16 +186,43 @@ def register_partner(
     principal: Annotated[Principal, Depends(requires("partner.manage"))],
 ) -> Created:
     """Add a named person at a partner agency; only their id and agency go on the bus."""
-    if body.webhook_url and not app.settings.dev_mode:
-        parts = urlsplit(body.webhook_url)
-        if parts.scheme != "https" and parts.hostname not in LOCAL_HOSTS:
-            raise Invalid("webhook_url: must use https", field="webhook_url")
+    if body.webhook_url:
+        # The form is checked now; where the host resolves is checked again at every send.
+        try:
+            check_url(body.webhook_url, networks(app.notify_settings.webhook_allowed_networks),
+                      require_https=not app.settings.dev_mode)
+        except RefusedDestination as e:
+            raise Invalid(f"webhook_url: {e.rule}", field="webhook_url") from None
     contact_id = app.register_partner(
         agency=body.agency, name=body.name, email=body.email, webhook_url=body.webhook_url,
         preferred_channel=body.preferred_channel, webhook_secret=body.webhook_secret,
         meta=meta_for(principal, request),
     )
     return Created(id=contact_id, version=1)
+
+
+class SecretRotation(BaseModel):
+    """Give a contact a new webhook signing key; the old one keeps signing for a while."""
+
+    webhook_secret: str = Field(min_length=16, max_length=200, pattern=r"^[\x21-\x7e]+$",
+                                description="The new key (write-only): printable ASCII "
+                                "without spaces, or whsec_<base64>.")
+    overlap_hours: int = Field(default=24, ge=0, le=168, strict=True,
+                               description="How long webhooks are signed with both keys.")
+    expected_version: ExpectedVersion = None
+
+
+@router.post("/partners/{contact_id}/webhook-secret", response_model=Version)
+def rotate_webhook_secret(
+    contact_id: UUID, body: SecretRotation, request: Request, app: App,
+    principal: Annotated[Principal, Depends(requires("partner.manage"))],
+) -> Version:
+    """Rotate the contact's signing key: from now on webhooks carry a signature with each key
+    (webhook-signature: "v1,<new> v1,<old>") until the overlap ends, then the new one only."""
+    version = app.rotate_webhook_secret(contact_id, body.webhook_secret,
+                                        timedelta(hours=body.overlap_hours), datetime.now(UTC),
+                                        meta_for(principal, request), body.expected_version)
+    return Version(id=contact_id, version=version)
 
 
 @router.get("/partners", response_model=list[PartnerPublic])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -20,7 +20,7 @@ from services.notifications.domain import (
 from services.notifications.index import NoticeIndex, NoticeRow, PartnerRow
 from services.notifications.settings import NotifySettings, settings_from_env
 from shared.crypto import KeyVault
-from shared.domain import Meta, NotFound
+from shared.domain import Meta, NotFound, RecordNotFound
 from shared.settings import Settings
 from shared.sql import make_engine
 from shared.store import EcmApplication, retry_on_race
@@ -47,6 +47,9 @@ class NoticeDraft:
     def notice_id(self) -> UUID:
         """The id the notice gets (one per source message and contact)."""
         return notice_id_for(self.source_message_id, self.contact_id)
+
+
+WEBHOOK_SECRET = "partner-webhook-secret"
 
 
 class NotificationsApplication(EcmApplication):
@@ -77,15 +80,37 @@ class NotificationsApplication(EcmApplication):
                          webhook_url: str | None, preferred_channel: Channel,
                          webhook_secret: str | None, meta: Meta) -> UUID:
         """Add a named person at a partner agency to the directory."""
+        # The signing key is stored sealed under the master key, never in clear in an event.
+        sealed = self.vault.seal_secret(WEBHOOK_SECRET, webhook_secret) if webhook_secret else None
         contact = PartnerContact(agency=agency, name=name, email=email, webhook_url=webhook_url,
-                                 preferred_channel=preferred_channel,
-                                 webhook_secret=webhook_secret, meta=meta)
+                                 preferred_channel=preferred_channel, webhook_secret=sealed,
+                                 meta=meta)
         self.save_all(contact)
         return contact.id
 
     def get_partner(self, contact_id: UUID) -> PartnerContact:
         """A partner contact, or NotFound."""
         return self.load(PartnerContact, contact_id, "partner contact")
+
+    def webhook_secret_of(self, contact: PartnerContact) -> str | None:
+        """The contact's own webhook signing key, unsealed (None: the global one applies)."""
+        stored = contact.webhook_secret
+        return self.vault.open_secret(WEBHOOK_SECRET, stored) if stored else None
+
+    def signing_keys_of(self, contact: PartnerContact, now: datetime) -> list[str]:
+        """The contact's own keys that sign at `now`, unsealed (current first)."""
+        return [self.vault.open_secret(WEBHOOK_SECRET, k) for k in contact.signing_keys(now)]
+
+    def rotate_webhook_secret(self, contact_id: UUID, new_secret: str, overlap: timedelta,
+                              now: datetime, meta: Meta,
+                              expected_version: int | None = None) -> int:
+        """Give the contact a new signing key; the old one keeps signing for `overlap`."""
+        contact = self.get_partner(contact_id)
+        contact.check_version(expected_version)
+        contact.rotate_webhook_secret(self.vault.seal_secret(WEBHOOK_SECRET, new_secret),
+                                      now + overlap, meta)
+        self.save_all(contact)
+        return contact.version
 
     def find_partner(self, contact_id: UUID) -> PartnerContact | None:
         """A partner contact, or None when the directory does not know the id."""
@@ -126,7 +151,7 @@ class NotificationsApplication(EcmApplication):
         """A notice addressed to `contact_id`; anyone else's is not found."""
         notice = self.get_notice(notice_id)
         if notice.contact_id != contact_id:
-            raise NotFound(f"notice {notice_id} not found")
+            raise RecordNotFound(f"notice {notice_id} not found")  # exactly like a missing one
         return notice
 
     def notices_for(self, contact_id: UUID) -> list[NoticeRow]:

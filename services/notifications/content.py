@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from services.notifications.calendar import invitation, method_of
 from services.notifications.domain import Notice
 
 FOOTER = (
@@ -21,6 +23,19 @@ def _local_zone() -> ZoneInfo | None:
         return ZoneInfo("Europe/London")
     except ZoneInfoNotFoundError:
         return None
+
+
+LINE_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def one_line(value: str | None) -> str | None:
+    """`value` with every control character and line break turned into one space.
+
+    Each part of a notice is rendered as one line (an email header or body line, a webhook
+    field, a calendar property): text stored before single-line input was enforced must not
+    add lines ("Contact: ...") or headers of its own.
+    """
+    return None if value is None else LINE_BREAKING.sub(" ", value)
 
 
 def human_when(value: str | None) -> str | None:
@@ -63,6 +78,9 @@ class NoticeMessage:
     online_link: str | None
     contact: str
     link: str
+    calendar: str | None = None
+    """An iCalendar invitation (or cancellation) for a meeting or review notice."""
+    calendar_method: str | None = None
 
     @property
     def subject(self) -> str:
@@ -91,6 +109,7 @@ class NoticeMessage:
             "where": {"venue": self.venue, "online_link": self.online_link},
             "contact": self.contact,
             "link": self.link,
+            "calendar": self.calendar,
         }
 
     def personalisation(self) -> dict[str, str]:
@@ -107,15 +126,23 @@ class NoticeMessage:
 
 def compose(notice: Notice, public_base_url: str, team_contact: str) -> NoticeMessage:
     """The message for a notice: content from the notice, contact and link from settings."""
+    venue, online_link = one_line(notice.venue), one_line(notice.online_link)
+    reference, what = one_line(notice.reference) or "", one_line(notice.what) or ""
+    where = human_where(venue, online_link)
+    contact = one_line(team_contact) or ""
+    link = f"{public_base_url.rstrip('/')}/notices/{notice.id}"
     return NoticeMessage(
         notice_id=notice.id,
         kind=str(notice.kind),
-        reference=notice.reference,
-        what=notice.what,
-        when=human_when(notice.when),
-        where=human_where(notice.venue, notice.online_link),
-        venue=notice.venue,
-        online_link=notice.online_link,
-        contact=team_contact,
-        link=f"{public_base_url.rstrip('/')}/notices/{notice.id}",
+        reference=reference,
+        what=what,
+        when=one_line(human_when(notice.when)),
+        where=where,
+        venue=venue,
+        online_link=online_link,
+        contact=contact,
+        link=link,
+        calendar=invitation(notice, summary=f"{what} (ECM ref {reference})", location=where,
+                            link=link, organiser=contact),
+        calendar_method=method_of(notice),
     )

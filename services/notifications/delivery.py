@@ -47,10 +47,11 @@ def default_channels(settings: NotifySettings) -> dict[Channel, Sender]:
     }
 
 
-def recipient_of(contact: PartnerContact) -> Recipient:
-    """Where a contact receives notices."""
+def recipient_of(contact: PartnerContact, keys: list[str]) -> Recipient:
+    """Where a contact receives notices, with their unsealed signing keys (current first)."""
     return Recipient(contact_id=contact.id, name=contact.name, email=contact.email,
-                     webhook_url=contact.webhook_url, webhook_secret=contact.webhook_secret)
+                     webhook_url=contact.webhook_url, webhook_secret=keys[0] if keys else None,
+                     previous_webhook_secret=keys[1] if len(keys) > 1 else None)
 
 
 def describe(error: BaseException) -> str:
@@ -128,7 +129,9 @@ class DeliveryWorker:
                 raise DeliveryError(f"channel: {channel} is not available")
             message = compose(notice, settings.public_base_url, settings.team_contact)
             reference = await asyncio.wait_for(
-                sender.send(message, recipient_of(contact), notice.attempts + 1),
+                sender.send(message, recipient_of(
+                    contact, self.app.signing_keys_of(contact, datetime.now(UTC))),
+                    notice.attempts + 1),
                 settings.send_timeout_seconds + 5,
             )
         except Exception as error:

@@ -104,6 +104,32 @@ class PartnerContact(EcmAggregate):
         self.webhook_url = webhook_url
         self.preferred_channel = Channel(preferred_channel)
         self.webhook_secret = webhook_secret
+        self.previous_webhook_secret: str | None = None
+        self.previous_valid_until: datetime | None = None
+
+    def rotate_webhook_secret(self, sealed: str, previous_valid_until: datetime,
+                              meta: Meta) -> None:
+        """Sign with a new key from now; the old one (if the contact had one of their own)
+        still signs too until the overlap ends."""
+        self._webhook_secret_rotated(webhook_secret=sealed, previous=self.webhook_secret,
+                                     previous_valid_until=previous_valid_until, meta=meta)
+
+    @event("WebhookSecretRotated")
+    def _webhook_secret_rotated(self, webhook_secret: str, previous: str | None,
+                                previous_valid_until: datetime, meta: Meta) -> None:
+        self.webhook_secret = webhook_secret
+        self.previous_webhook_secret = previous
+        self.previous_valid_until = previous_valid_until
+
+    def signing_keys(self, now: datetime) -> list[str]:
+        """The sealed keys that sign at `now`: the current one, and the previous one during
+        the overlap."""
+        keys = [self.webhook_secret] if self.webhook_secret else []
+        previous = getattr(self, "previous_webhook_secret", None)
+        until = getattr(self, "previous_valid_until", None)
+        if previous and until is not None and now < until:
+            keys.append(previous)
+        return keys
 
 
 class Notice(EcmAggregate):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import secrets
 from typing import Self
@@ -40,6 +41,16 @@ class NotifySettings(BaseSettings):
     webhook_secret: str = Field(
         default="", description="Global HMAC-SHA256 key for webhooks without their own."
     )
+    webhook_shared_secret_allowed: bool = Field(
+        default=False, description="Sign webhooks of contacts without a key of their own with "
+        "webhook_secret (on in dev mode only: in production every partner has their own).")
+    webhook_allowed_networks: list[str] = Field(
+        default=[], description="Networks (CIDR) an on-premise partner's webhook may resolve "
+        "to although they are not public; every other private, loopback, link-local or "
+        "metadata address is refused at send time.",
+    )
+    webhook_require_https: bool = Field(
+        default=True, description="Refuse plain-http webhooks to public addresses.")
     govuk_api_key: str | None = Field(
         default=None, description="GOV.UK Notify API key: name-serviceid-secret."
     )
@@ -79,6 +90,16 @@ class NotifySettings(BaseSettings):
             return None
         return str(UUID(value))
 
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP network (e.g. 10.1.2.0/24)") from None
+        return value
+
     @field_validator("backoff_seconds")
     @classmethod
     def _backoff_positive(cls, value: list[float]) -> list[float]:
@@ -107,4 +128,10 @@ def settings_from_env(settings: Settings) -> NotifySettings:
             path.write_text(secrets.token_urlsafe(32))
             path.chmod(0o600)
         notify = notify.model_copy(update={"webhook_secret": path.read_text().strip()})
+    if settings.dev_mode:
+        notify = notify.model_copy(update={"webhook_shared_secret_allowed": True})
+    if settings.dev_mode and not notify.webhook_allowed_networks:
+        # A developer's own receiver on this machine; never a default outside dev mode.
+        notify = notify.model_copy(update={"webhook_allowed_networks": ["127.0.0.0/8",
+                                                                      "::1/128"]})
     return notify

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, status
-from pydantic import AfterValidator, BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field
 
 from services.referrals import projections
 from services.referrals.application import ReferralsApplication
@@ -21,6 +21,19 @@ from services.referrals.domain import (
     ReferralStatus,
 )
 from shared.domain import Area, Forbidden, Invalid, Role
+from shared.fields import (
+    MULTI_LINE,
+    SINGLE_LINE,
+    SINGLE_LINE_DOC,
+    AsOfDay,
+    DateOfBirth,
+    ExpectedVersion,
+    Timestamp,
+    check_date_of_birth,
+    check_multi_line_text,
+    check_single_line_text,
+    iso_date,
+)
 from shared.http import meta_for, requires
 from shared.identifiers import clean_nhs_number, clean_upn
 from shared.policy import Principal, check
@@ -30,9 +43,9 @@ router = APIRouter(prefix="/api/v1", tags=["referrals"])
 
 MAX_TEXT = 10_000
 MAX_NAME = 200
-Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
-Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
-Reason = Annotated[str, Field(min_length=3, max_length=2_000)]
+Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT), MULTI_LINE]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME), SINGLE_LINE, SINGLE_LINE_DOC]
+Reason = Annotated[str, Field(min_length=3, max_length=2_000), MULTI_LINE]
 NhsNumber = Annotated[str, AfterValidator(clean_nhs_number)]
 MAX_OFFSET = 1_000_000  # far beyond any real list; keeps the value inside a database integer
 Upn = Annotated[str, AfterValidator(clean_upn)]
@@ -52,28 +65,31 @@ class ChildCreate(BaseModel):
 
     given_name: Name
     family_name: Name
-    date_of_birth: date
+    date_of_birth: DateOfBirth
     area: Area
     nhs_number: NhsNumber | None = None
     upn: Upn | None = None
 
-    @field_validator("date_of_birth")
-    @classmethod
-    def _not_in_future(cls, value: date) -> date:
-        if value > date.today():
-            raise ValueError("must not be in the future")
-        return value
-
 
 def _date_of_birth(value: Any) -> date:
-    """A corrected date of birth: an ISO date, not in the future (as when registering)."""
+    """A corrected date of birth: the same rule as when registering."""
     try:
-        day = date.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise ValueError("date_of_birth must be a date (YYYY-MM-DD)") from None
-    if day > date.today():
-        raise ValueError("date_of_birth must not be in the future")
-    return day
+        day = date.fromisoformat(iso_date(value))
+        return check_date_of_birth(day)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"date_of_birth {e}") from None
+
+
+def _name(field: str, value: Any) -> str:
+    """A corrected name: the same rule as when registering."""
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{field} must be non-empty text")
+    if len(value) > MAX_NAME:
+        raise ValueError(f"{field} must be at most {MAX_NAME} characters")
+    try:
+        return check_single_line_text(value)
+    except ValueError as e:
+        raise ValueError(f"{field} {e}") from None
 
 
 def _area(value: Any) -> Area:
@@ -124,7 +140,7 @@ class ReferralCreate(BaseModel):
         ge=MIN_INVOLVEMENT_MONTHS, le=MAX_INVOLVEMENT_MONTHS,
         description="Expected YJS involvement; ECM needs at least six months.",
     )
-    expected_version: int | None = Field(default=None, description="The child's version.")
+    expected_version: ExpectedVersion = Field(default=None, description="The child's version.")
 
 
 class ReferralPublic(BaseModel):
@@ -148,7 +164,7 @@ class ConsentCreate(BaseModel):
 
     consent: Consent
     given_by: Name = Field(description="Who gave, refused or withdrew consent.")
-    expected_version: int | None = None
+    expected_version: ExpectedVersion = None
 
 
 class Decision(StrEnum):
@@ -164,14 +180,14 @@ class ScreeningCreate(BaseModel):
 
     decision: Decision
     reason: Reason | None = None
-    expected_version: int | None = None
+    expected_version: ExpectedVersion = None
 
 
 class ReasonCreate(BaseModel):
     """A change that needs a reason."""
 
     reason: Reason
-    expected_version: int | None = None
+    expected_version: ExpectedVersion = None
 
 
 def _correction_value(value: Any) -> Any:
@@ -195,7 +211,7 @@ class CorrectionCreate(BaseModel):
         "optional field."
     )
     reason: Reason
-    expected_version: int | None = None
+    expected_version: ExpectedVersion = None
 
 
 class DisputeCreate(BaseModel):
@@ -203,7 +219,7 @@ class DisputeCreate(BaseModel):
 
     field: str = Field(min_length=1, max_length=64)
     reason: Reason
-    expected_version: int | None = None
+    expected_version: ExpectedVersion = None
 
 
 def child_public(child: Child, erased: bool) -> ChildPublic:
@@ -247,7 +263,8 @@ def register_child(
 def get_child(
     child_id: UUID, app: App,
     principal: Annotated[Principal, Depends(requires("child.read"))],
-    as_of: Annotated[date | None, Query(description="Show the record as it stood that day")] = None,
+    as_of: Annotated[AsOfDay | None, Query(description="Show the record as it stood that day")]
+    = None,
 ) -> ChildPublic:
     """The child's record, now or as it stood on a past date."""
     child = app.get_child(child_id)
@@ -274,10 +291,7 @@ def correct_child(
     elif body.field == "area":
         value = _clean("value", _area, value)
     elif body.field in ("given_name", "family_name"):
-        if not isinstance(value, str) or not value:
-            raise _invalid("value", f"{body.field} must be non-empty text")
-        if len(value) > MAX_NAME:
-            raise _invalid("value", f"{body.field} must be at most {MAX_NAME} characters")
+        value = _clean("value", lambda v: _name(body.field, v), value)
     version = app.correct_child(child_id, body.field, value,
                                 meta_for(principal, request, body.reason), body.expected_version)
     return Version(id=child_id, version=version)
@@ -321,8 +335,8 @@ class ReferralSummary(BaseModel):
     status: ReferralStatus
     consent: Consent | None
     expected_involvement_months: int
-    referred_at: datetime
-    updated_at: datetime
+    referred_at: Timestamp
+    updated_at: Timestamp
 
 
 @router.get("/referrals", response_model=list[ReferralSummary])
@@ -350,7 +364,7 @@ def list_referrals(
 def get_referral(
     referral_id: UUID, app: App,
     principal: Annotated[Principal, Depends(requires("referral.read"))],
-    as_of: Annotated[date | None, Query(description="Show it as it stood that day")] = None,
+    as_of: Annotated[AsOfDay | None, Query(description="Show it as it stood that day")] = None,
 ) -> ReferralPublic:
     """The referral, now or as it stood on a past date."""
     referral = app.get_referral(referral_id)
@@ -425,6 +439,8 @@ def correct_referral(
     text = body.value if body.field in ("reason", "trauma_history") else None
     if isinstance(text, str) and len(text) > MAX_TEXT:
         raise _invalid("value", f"{body.field} must be at most {MAX_TEXT} characters")
+    if isinstance(text, str):
+        _clean("value", check_multi_line_text, text)
     version = app.correct_referral(referral_id, body.field, body.value,
                                    meta_for(principal, request, body.reason),
                                    body.expected_version)

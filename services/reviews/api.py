@@ -40,12 +40,13 @@ from services.reviews.schemas import (
 )
 from services.reviews.supervision import SupervisionSession
 from shared.domain import Area, Forbidden, Invalid, Role
+from shared.fields import AsOfDay
 from shared.http import meta_for, requires
 from shared.policy import Principal, check
 from shared.store import load_as_of
 
 router = APIRouter(prefix="/api/v1", tags=["reviews"])
-AsOf = Annotated[date | None, Query(description="Show it as it stood at the end of that day")]
+AsOf = Annotated[AsOfDay | None, Query(description="Show it as it stood at the end of that day")]
 
 
 def reviews_app(request: Request) -> ReviewsApplication:

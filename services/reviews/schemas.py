@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 from uuid import UUID
 
@@ -22,6 +22,15 @@ from services.reviews.values import (
     TransitionKind,
 )
 from shared.domain import Area
+from shared.fields import (
+    MULTI_LINE,
+    SINGLE_LINE,
+    SINGLE_LINE_DOC,
+    CaseDay,
+    ExpectedVersion,
+    PlannedDay,
+    Timestamp,
+)
 from shared.meetings import AttendanceIn, AttendanceRecord, Invitee, InviteeIn, MeetingStart
 from shared.vocabulary import Agency, Attendance, trm_label
 
@@ -32,21 +41,13 @@ def _https(value: str) -> str:
     return value
 
 
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be blank")
-    return value.strip()
-
-
-Text = Annotated[str, Field(min_length=1, max_length=5_000), AfterValidator(_not_blank)]
-Short = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_not_blank)]
-UserId = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_not_blank)]
-Reason = Annotated[str, Field(min_length=3, max_length=2_000), AfterValidator(_not_blank)]
+Text = Annotated[str, Field(min_length=1, max_length=5_000), MULTI_LINE]
+Short = Annotated[str, Field(min_length=1, max_length=500), SINGLE_LINE, SINGLE_LINE_DOC]
+UserId = Annotated[str, Field(min_length=1, max_length=200), SINGLE_LINE, SINGLE_LINE_DOC]
+Reason = Annotated[str, Field(min_length=3, max_length=2_000), MULTI_LINE]
 Link = Annotated[str, Field(max_length=1_000), AfterValidator(_https)]
 Stage = Annotated[int, Field(ge=1, le=6, description="TRM stage, 1 (bottom) to 6")]
 Weeks = Annotated[int, Field(ge=1, le=52, description="Weeks between reviews")]
-ExpectedVersion = Annotated[int | None, Field(ge=1,
-                                              description="The case's version you last read")]
 
 
 # ------------------------------------------------------------------ requests
@@ -107,20 +108,20 @@ class ActionIn(BaseModel):
     """An action agreed at the review."""
 
     agency: Agency
-    due_on: date
+    due_on: PlannedDay
     text: Text
 
 
 class ReviewRecord(BaseModel):
     """Record a scheduled review as held."""
 
-    held_on: date
+    held_on: CaseDay
     attendance: list[AttendanceIn] = Field(min_length=1, max_length=100)
     stage: Stage
     rationale: Text | None = Field(default=None, description="Needed when the stage changes")
     progress: list[ProgressIn] = Field(default_factory=list, max_length=100)
     actions: list[ActionIn] = Field(default_factory=list, max_length=100)
-    next_review_on: date | None = Field(default=None,
+    next_review_on: PlannedDay | None = Field(default=None,
                                         description="Defaults to held_on plus the cadence")
     expected_version: ExpectedVersion = None
 
@@ -129,7 +130,7 @@ class TransitionIn(BaseModel):
     """A transition in the child's life."""
 
     kind: TransitionKind
-    occurred_on: date
+    occurred_on: CaseDay
     receiving_organisation: Short | None = None
     expected_version: ExpectedVersion = None
 
@@ -137,16 +138,16 @@ class TransitionIn(BaseModel):
 class ClosureIn(BaseModel):
     """Close the case; safety-net contact may continue until a date."""
 
-    closed_on: date
+    closed_on: CaseDay
     reason: Reason
-    safety_net_until: date | None = None
+    safety_net_until: PlannedDay | None = None
     expected_version: ExpectedVersion = None
 
 
 class ReopeningIn(BaseModel):
     """Reopen a closed case."""
 
-    reopened_on: date
+    reopened_on: CaseDay
     reason: Reason
     expected_version: ExpectedVersion = None
 
@@ -156,7 +157,7 @@ class SupervisionIn(BaseModel):
 
     practitioner_id: UserId
     supervisor_id: UserId
-    held_on: date
+    held_on: CaseDay
     kind: SupervisionKind
     children: list[UUID] = Field(default_factory=list, max_length=50,
                                  description="Children discussed, by pseudonymous id only")
@@ -221,7 +222,7 @@ class ReviewPublic(BaseModel):
     due_on: date
     overdue: bool
     overdue_noticed_on: date | None
-    starts_at: datetime | None
+    starts_at: Timestamp | None
     venue: str | None
     online_link: str | None
     invitees: list[InviteeIn]
@@ -256,7 +257,7 @@ class TransitionPublic(BaseModel):
 
     transition_id: UUID
     kind: TransitionKind
-    occurred_on: date
+    occurred_on: CaseDay
     receiving_organisation: str | None
 
 
@@ -293,7 +294,7 @@ class CaseloadEntryPublic(BaseModel):
     area: Area
     due_on: date
     status: ReviewStatus
-    starts_at: datetime | None
+    starts_at: Timestamp | None
     scheduled_by: str | None
     worker_id: str | None
     overdue: bool
@@ -308,7 +309,7 @@ class SupervisionPublic(BaseModel):
     version: int | None = None
     practitioner_id: str
     supervisor_id: str
-    held_on: date
+    held_on: CaseDay
     kind: SupervisionKind
     children: list[UUID]
     themes: str | None = None

@@ -163,6 +163,10 @@ BEYOND_UTC = ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00")
 INVITEES = [{"agency": "education"}, {"agency": "police"}]
 
 
+START_RULES = ("starts_at: must not be before 2019-01-01",
+               "starts_at: must not be more than a year ahead")
+
+
 def formulation_case(system: System) -> str:
     app = system.apps["formulation"]
     assert isinstance(app, FormulationApplication)
@@ -181,7 +185,7 @@ def test_a_formulation_meeting_time_that_has_no_utc_equivalent_is_a_422_naming_s
             "starts_at": starts_at, "venue": "Synthetic office", "invitees": INVITEES})
         assert response.status_code == 422, response.text
         assert response.json()["field"] == "starts_at"
-        assert detail(response) == "starts_at: must be in the years 2000 to 2100"
+        assert detail(response) in START_RULES
     assert client.get(meetings, headers=auth("psychologist")).json() == []
     made = client.post(meetings, headers=auth("psychologist"), json={
         "starts_at": "2024-05-01T10:00:00+01:00", "venue": "Synthetic office",
@@ -190,7 +194,7 @@ def test_a_formulation_meeting_time_that_has_no_utc_equivalent_is_a_422_naming_s
     moved = client.post(f"{meetings}/{made.json()['id']}/reschedule", headers=auth(
         "psychologist"), json={"starts_at": BEYOND_UTC[1], "reason": "Synthetic reason"})
     assert moved.status_code == 422, moved.text
-    assert detail(moved) == "starts_at: must be in the years 2000 to 2100"
+    assert detail(moved) in START_RULES
 
 
 def test_a_review_time_that_has_no_utc_equivalent_is_a_422_naming_starts_at(
@@ -207,7 +211,7 @@ def test_a_review_time_that_has_no_utc_equivalent_is_a_422_naming_starts_at(
                                    "invitees": INVITEES})
         assert response.status_code == 422, response.text
         assert response.json()["field"] == "starts_at"
-        assert detail(response) == "starts_at: must be in the years 2000 to 2100"
+        assert detail(response) in START_RULES
     assert client.get(case, headers=auth("psychologist")).json()["version"] == before
 
 
@@ -257,14 +261,16 @@ def test_a_body_that_is_not_utf8_or_nested_too_deeply_is_a_400_naming_the_body(
     for body in (b'{"given_name": "\xc3\x28"}', b"[" * 100_000 + b"]" * 100_000):
         response = post_raw(client, auth, body)
         assert response.status_code == 400, response.text
+        assert response.headers["content-type"] == "application/problem+json"
         assert response.json() == {
+            "type": "about:blank", "title": "Bad Request", "status": 400,
             "detail": "body: is not readable as JSON (it must be UTF-8 and not nested too "
                       "deeply)", "field": "body"}
 
 
 def test_other_http_errors_keep_their_usual_answers(client: TestClient, auth: Tokens) -> None:
     assert client.get(f"{API}/no-such-thing", headers=auth("psychologist")).json() == {
-        "detail": "Not Found"}
+        "type": "about:blank", "title": "Not Found", "status": 404, "detail": "not found"}
     wrong_method = client.delete(f"{API}/children", headers=auth("case_manager"))
     assert wrong_method.status_code == 405
     assert wrong_method.headers["allow"] == "POST"
@@ -360,4 +366,4 @@ def test_an_audit_trail_asked_for_by_a_referral_id_is_not_found(
     assert client.get(f"/api/v1/audit/children/{child}", headers=auth("auditor")).status_code == 200
     for path in (f"/api/v1/audit/children/{referral}", f"/api/v1/audit/children/{referral}/sar"):
         response = client.get(path, headers=auth("auditor"))
-        assert response.status_code == 404 and response.json() == {"detail": "not found"}
+        assert response.status_code == 404 and response.json()["detail"] == "not found"

@@ -201,7 +201,7 @@ def test_restricted_entries_are_withheld_from_case_managers_but_not_ecm_staff(
     ({"when": {"precision": "fortnight"}}, "when.precision"),
     ({"when": {"precision": "month", "year": 2016}}, "when.month"),
     ({"when": {"precision": "year", "year": 2016, "month": 3}}, "when.month"),
-    ({"when": {"precision": "exact", "on": TOMORROW}}, "when"),
+    ({"when": {"precision": "exact", "on": TOMORROW}}, "when.on"),
     ({"when": {"precision": "approximate_age", "age_years": 30}}, "when.age_years"),
     ({"when": {"precision": "year", "year": "soon"}}, "when.year"),
     ({"category": "gossip"}, "category"),
@@ -251,7 +251,7 @@ def test_a_meeting_is_scheduled_moved_and_recorded_with_attendance_per_agency(
     ok(client.post(url(child, f"/meetings/{meeting}/reschedule"), headers=auth(SP), json={
         "starts_at": "2024-05-08T10:00:00+01:00", "reason": "Synthetic: school trip"}))
     ok(client.post(url(child, f"/meetings/{meeting}/record"), headers=auth(PSY), json={
-        **HELD, "attendance": [*HELD["attendance"], {"agency": "camhs",
+        **HELD, "held_on": "2024-05-08", "attendance": [*HELD["attendance"], {"agency": "camhs",
                                                      "attendance": "attended",
                                                      "joined_on_the_day": True}]}))
     shown = ok(client.get(url(child, f"/meetings/{meeting}"), headers=auth(CM)))

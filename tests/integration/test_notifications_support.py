@@ -97,6 +97,8 @@ def fast_settings(**overrides: Any) -> NotifySettings:
         "public_base_url": "https://ecm.example.org", "team_contact": "ecm-team@example.org",
         "webhook_secret": "test-webhook-secret-0123456789", "poll_seconds": 0.05,
         "backoff_seconds": [0.05], "max_attempts": 5, "send_timeout_seconds": 5.0,
+        "webhook_allowed_networks": ["127.0.0.0/8"],  # the test receivers run on loopback
+        "webhook_shared_secret_allowed": True,  # as in dev mode
     }
     values.update(overrides)
     return NotifySettings(**values)
@@ -132,7 +134,8 @@ class SmtpSink:
         """The decoded text body of each received email."""
         texts = []
         for email in self.emails:
-            body = email.get_payload(decode=True)
+            (part,) = [p for p in email.walk() if p.get_content_type() == "text/plain"]
+            body = part.get_payload(decode=True)
             assert isinstance(body, bytes)
             texts.append(body.decode())
         return texts

@@ -290,6 +290,6 @@ def test_the_api_serves_a_caller_with_an_oidc_token_and_refuses_a_dev_token(
             refused = client.get(f"/api/v1/children/{made.json()['id']}",
                                  headers={"Authorization": bearer(dev)})
             assert refused.status_code == 401
-            assert refused.json() == {"detail": "not authenticated"}
+            assert refused.json()["detail"] == "not authenticated"
     finally:
         system.close()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import time
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 import pytest
 from pydantic import ValidationError
+from standardwebhooks.webhooks import Webhook
 
 from services.notifications.adapters import Recipient
 from services.notifications.adapters.webhook import WebhookSender, signature, verify
@@ -62,26 +65,43 @@ def test_every_notify_template_field_is_filled() -> None:
     assert fields["where"] == "-"
 
 
-def test_a_webhook_signature_covers_timestamp_and_body() -> None:
+def test_a_webhook_is_signed_per_standard_webhooks_over_id_timestamp_and_body() -> None:
     body = b'{"what":"ECM review meeting"}'
-    signed = signature("k" * 32, "1700000000", body)
-    assert verify("k" * 32, "1700000000", body, signed, now=1700000010)
-    assert not verify("k" * 32, "1700000000", body + b" ", signed, now=1700000010)
-    assert not verify("other-key-000000", "1700000000", body, signed, now=1700000010)
-    assert not verify("k" * 32, "1700000001", body, signed, now=1700000010)
-    assert not verify("k" * 32, "1700000000", body, signed, now=1700009999)
+    now = int(time.time())
+    headers = {"webhook-id": "n-1", "webhook-timestamp": str(now),
+               "webhook-signature": signature("k" * 32, "n-1", now, body)}
+    assert headers["webhook-signature"].startswith("v1,")
+    assert verify("k" * 32, body, headers)
+    assert not verify("k" * 32, body + b" ", headers)
+    assert not verify("other-key-000000", body, headers)
+    assert not verify("k" * 32, body, {**headers, "webhook-id": "n-2"})
+    assert not verify("k" * 32, body, {**headers, "webhook-timestamp": str(now + 1)})
+    stale = now - 600
+    assert not verify("k" * 32, body, {**headers, "webhook-timestamp": str(stale),
+                                       "webhook-signature": signature("k" * 32, "n-1", stale,
+                                                                      body)})
+
+
+def test_a_partner_verifies_with_the_standardwebhooks_library_itself() -> None:
+    secret = "whsec_" + base64.b64encode(b"partner-secret-bytes-0123456789").decode()
+    sender = WebhookSender(NotifySettings(webhook_secret="global-secret-0123456789"))
+    message = compose(notice(), "https://x.example", "team@example.org")
+    recipient = Recipient(uuid4(), "A", "a@example.org", "https://a.example/hook", secret)
+    body, headers = sender.request(message, recipient, 3)
+    assert Webhook(secret).verify(body, headers)["notice_id"] == str(message.notice_id)
+    assert headers["webhook-id"] == str(message.notice_id)
 
 
 def test_a_contacts_own_webhook_secret_wins_over_the_global_one() -> None:
-    sender = WebhookSender(NotifySettings(webhook_secret="global-secret-0123456789"))
+    sender = WebhookSender(NotifySettings(webhook_secret="global-secret-0123456789",
+                                          webhook_shared_secret_allowed=True))
     message = compose(notice(), "https://x.example", "team@example.org")
     own = Recipient(uuid4(), "A", "a@example.org", "https://a.example/hook", "own-secret-abcdefgh")
     shared = Recipient(uuid4(), "B", "b@example.org", "https://b.example/hook", None)
     for recipient, secret in ((own, "own-secret-abcdefgh"), (shared, "global-secret-0123456789")):
-        body, headers = sender.request(message, recipient, 1, now=1700000000)
-        assert verify(secret, headers["X-ECM-Timestamp"], body, headers["X-ECM-Signature"],
-                      now=1700000000)
-        assert headers["X-ECM-Notice-Id"] == str(message.notice_id)
+        body, headers = sender.request(message, recipient, 1)
+        assert verify(secret, body, headers)
+        assert headers["webhook-id"] == headers["X-ECM-Notice-Id"] == str(message.notice_id)
 
 
 def test_a_placeholder_webhook_secret_is_refused() -> None:
@@ -108,3 +128,11 @@ def test_channel_settings_come_from_ecm_notify_environment_variables(
     assert (settings.smtp_host, settings.smtp_port) == ("smtp.example.org", 2525)
     assert settings.public_base_url == "https://ecm.example.org"
     assert settings.backoff_seconds == [1.0, 2.0]
+
+
+def test_outside_dev_mode_a_contact_without_their_own_key_gets_no_webhook() -> None:
+    sender = WebhookSender(NotifySettings(webhook_secret="global-secret-0123456789"))
+    message = compose(notice(), "https://x.example", "team@example.org")
+    shared = Recipient(uuid4(), "B", "b@example.org", "https://b.example/hook", None)
+    with pytest.raises(Exception, match="no signing secret of the contact's own"):
+        sender.request(message, shared, 1)

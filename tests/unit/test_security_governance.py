@@ -70,6 +70,6 @@ def test_the_html_report_escapes_everything_it_shows() -> None:
     }
     page = render_html(document)
     assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert "O&#x27;Brien &amp; &lt;Sons&gt;" in page
+    assert "O&#39;Brien &amp; &lt;Sons&gt;" in page
     assert "&lt;i&gt;SAR-17&lt;/i&gt;" in page
     assert "erased on" in page and "No notices were sent." in page

@@ -22,6 +22,8 @@ class Recipient:
     email: str
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    previous_webhook_secret: str | None = None
+    """During a rotation's overlap, the old key: the webhook is signed with both."""
 
 
 class Sender(Protocol):

@@ -6,6 +6,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 
 import aiosmtplib
+from email_validator import EmailNotValidError, validate_email
 
 from services.notifications.adapters import DeliveryError, Recipient
 from services.notifications.content import NoticeMessage
@@ -22,14 +23,25 @@ class SmtpSender:
 
     def build(self, message: NoticeMessage, recipient: Recipient) -> EmailMessage:
         """The email for one notice; the Message-ID lets a mailbox spot a repeat delivery."""
+        try:
+            # Addresses stored before email-validator checked them at the edge may hold a line
+            # break, which would push every header after To into the body.
+            address = validate_email(recipient.email, check_deliverability=False).normalized
+        except EmailNotValidError as error:
+            raise DeliveryError(f"smtp: the contact's email address is not valid ({error})") \
+                from None
         email = EmailMessage()
         email["From"] = self.settings.smtp_from
-        email["To"] = recipient.email
+        email["To"] = address
         email["Subject"] = message.subject
         email["Date"] = formatdate(usegmt=True)
         email["Message-ID"] = f"<{message.notice_id}@ecm-record>"
         email["X-ECM-Notice-Id"] = str(message.notice_id)
         email.set_content(message.text())
+        if message.calendar and message.calendar_method:
+            # Calendar clients add, move or remove the entry by its UID.
+            email.add_attachment(message.calendar, subtype="calendar", filename="invitation.ics",
+                                 params={"method": message.calendar_method})
         return email
 
     async def send(self, message: NoticeMessage, recipient: Recipient, attempt: int) -> str:
