@@ -83,7 +83,9 @@ def verify(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Verify every store's hash chain; name the first event that does not match."""
+    """Verify every store against its hash chain and the latest signed anchor; name the first
+    problem (a changed, missing, reordered or inserted event, a gap, a truncated or wiped
+    store)."""
     settings = load_settings(data_dir)
     authorise(settings, token, "audit.verify")
     system = System.build(settings)
@@ -98,6 +100,11 @@ def verify(
             state = "ok" if s.mismatch is None else "MISMATCH"
             typer.echo(f"{s.service:15} {state:8} {s.checked} sealed events verified, "
                        f"{s.unsealed} newly sealed")
+        typer.echo(f"checked against the anchor of {report.anchored_at}" if report.anchored_at
+                   else "no anchor yet: the first seal writes one")
+    if report.anchor_problem is not None:
+        typer.echo(f"anchor file: {report.anchor_problem}", err=True)
+        raise typer.Exit(1)
     first = report.first_mismatch
     if first is not None:
         typer.echo(f"first mismatch: {first.service} notification {first.notification_id} "
