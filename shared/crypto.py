@@ -191,6 +191,42 @@ class KeyVault:
             raise RuntimeError("child_keys: the key was erased but the WAL could not be "
                                "truncated (a reader held it); run the erasure again")
 
+    def rewrap(self, new_master: bytes) -> int:
+        """Re-wrap every live child key under `new_master` in one transaction, then shred the
+        old wrapped copies; returns how many keys were re-wrapped.
+
+        A key that already unwraps under `new_master` (a rotation interrupted after its commit)
+        is left as it is, so the rotation can be run again.
+        """
+        if len(new_master) != 32 or new_master == self._master:
+            raise MasterKeyError("master_key: the new key must be 32 bytes and differ")
+        rewrapped = 0
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(child_keys.c.child_id, child_keys.c.wrapped_key).where(
+                child_keys.c.wrapped_key.is_not(None)).with_for_update()).all()
+            for row in rows:
+                try:
+                    key = aes_key_unwrap(self._master, row.wrapped_key)
+                except InvalidUnwrap:
+                    self._unwrap_with(new_master, row.wrapped_key)  # already rotated, or raise
+                    continue
+                conn.execute(update(child_keys).where(child_keys.c.child_id == row.child_id)
+                             .values(wrapped_key=aes_key_wrap(new_master, key)))
+                rewrapped += 1
+        self._master = new_master
+        with self._lock:
+            self._cache.clear()
+        self._purge_old_versions()
+        return rewrapped
+
+    @staticmethod
+    def _unwrap_with(master: bytes, wrapped: bytes) -> bytes:
+        try:
+            return aes_key_unwrap(master, wrapped)
+        except InvalidUnwrap as e:
+            raise MasterKeyError("master_key: a stored child key opens under neither the "
+                                 "current nor the new master key") from e
+
     def is_erased(self, child_id: UUID | str) -> bool:
         """True when the child's key has been destroyed."""
         with self.engine.connect() as conn:

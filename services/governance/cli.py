@@ -1,4 +1,5 @@
-"""`ecm erase`, `ecm sar` and `ecm verify`: governance commands, each checked by the policy."""
+"""`ecm erase`, `ecm sar`, `ecm verify` and `ecm keys rotate`: governance commands, each
+checked by the policy."""
 
 from __future__ import annotations
 
@@ -13,10 +14,13 @@ import typer
 from services.cli_support import DataDir, Token, authorise, cli_meta, settings_or_exit
 from services.governance.erasure import erase_child
 from services.governance.integrity import verify as verify_chains
+from services.governance.keys import rotate_master_key
 from services.governance.sar import provide_subject_access, write_files
 from services.runtime import System
+from shared.crypto import KeyVault, MasterKeyError, load_master_key
 from shared.domain import DomainError
 from shared.settings import Settings
+from shared.sql import make_engine
 
 
 def load_settings(data_dir: Path | None) -> Settings:
@@ -113,8 +117,45 @@ def verify(
         raise typer.Exit(1)
 
 
+def rotate(
+    token: Token = None,
+    new_key_file: Annotated[Path | None, typer.Option(
+        "--new-key-file", help="Where to write the new master key when the one in use comes "
+        "from the environment (default: replace the data folder's secrets/master_key)")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Re-wrap every live child key under a new master key and destroy the old one (admin;
+    run with the system stopped)."""
+    settings = load_settings(data_dir)
+    authorise(settings, token, "keys.rotate")
+    if not yes:
+        typer.confirm("Re-wrap every child key under a new master key? Stop every ECM process "
+                      "first; backups made before now will no longer open personal data",
+                      abort=True)
+    engine = make_engine(settings, "keys")
+    try:
+        vault = KeyVault(engine, load_master_key(settings.master_key))
+        done = rotate_master_key(settings, vault, new_key_file=new_key_file)
+    except MasterKeyError as e:
+        typer.echo(f"refused: {e}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"{done.rewrapped} child key(s) re-wrapped under a new master key")
+    if done.replaced_in_place:
+        typer.echo(f"the old master key is destroyed; the new one is in {done.key_file}")
+    else:
+        typer.echo(f"the new master key is in {done.key_file}: set ECM_MASTER_KEY to it for "
+                   "every process, then destroy the old key and this file")
+
+
 def register(app: typer.Typer) -> None:
-    """Add `erase`, `sar` and `verify` to the `ecm` command line."""
+    """Add `erase`, `sar`, `verify` and `keys rotate` to the `ecm` command line."""
     app.command("erase")(erase)
     app.command("sar")(sar)
     app.command("verify")(verify)
+    keys = typer.Typer(help="The master key that wraps every child's key.",
+                       no_args_is_help=True)
+    keys.command("rotate")(rotate)
+    app.add_typer(keys, name="keys")
