@@ -22,6 +22,19 @@ Sealed = Annotated[str, StringConstraints(pattern=r"^ecm[12]:[A-Za-z0-9+/=]+$")]
 format ecm2); unreadable once the key is erased."""
 
 
+class _NotPersonal:
+    """Marks text that is not the child's personal data."""
+
+    def __repr__(self) -> str:
+        return "NOT_PERSONAL"
+
+
+NOT_PERSONAL = _NotPersonal()
+NotPersonal = Annotated[str, NOT_PERSONAL]
+"""Text that is not personal data (ids, labels, vocabulary), declared so: a contract's text
+field must be `Sealed` or `NotPersonal`, and a test walks every contract to fail on any other."""
+
+
 class Actor(BaseModel):
     """Who made the change."""
 
