@@ -98,11 +98,11 @@ class ChainStore:
             ).scalar()
         return str(value) if value is not None else None
 
-    def count(self, service: str) -> int:
-        """How many seals `service` has."""
+    def count(self, service: str, after: int = 0) -> int:
+        """How many seals `service` has after notification `after`."""
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(chain).where(
-                chain.c.service == service)).scalar() or 0)
+                chain.c.service == service, chain.c.notification_id > after)).scalar() or 0)
 
     def rows(self, service: str) -> Iterator[Any]:
         """Every seal of `service`, in order."""
@@ -207,7 +207,9 @@ def seal(system: System) -> dict[str, int]:
             sealed[service] = count
             if count or anchored is None:
                 last_id, digest = ledger.head(service)
-                total = anchored.count + count if anchored else ledger.count(service)
+                # counted from the anchored head: another sealer may have sealed some too
+                total = (anchored.count + ledger.count(service, after=anchored.last_id)
+                         if anchored else ledger.count(service))
                 heads[service] = Head(total, last_id, digest)
         if latest is None or heads != latest.heads:
             anchors.append(heads)
