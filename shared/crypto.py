@@ -284,8 +284,13 @@ class FieldCipher:
 
 
 def event_name(event_cls: type[object]) -> str:
-    """The name a ciphertext is bound to: the event class as declared on its aggregate."""
-    return event_cls.__qualname__
+    """The name a ciphertext is bound to: the event class as declared on its aggregate.
+
+    A class renamed after values were sealed in it sets `sealed_as` to its old name (on the
+    class itself: it is not inherited), so that the stored values keep opening.
+    """
+    own = event_cls.__dict__.get("sealed_as")
+    return own if isinstance(own, str) else event_cls.__qualname__
 
 
 def is_sealed(value: Any) -> bool:

@@ -225,3 +225,18 @@ def _registered_event(*, given_name: str, child_id: UUID) -> Any:
         originator_id=child_id, given_name=given_name, family_name=None, date_of_birth=None
     )
     return event
+
+
+class Renamed:
+    """An event class renamed after values were sealed in it."""
+
+    sealed_as = "Child.Registered"
+
+
+class RenamedAgain(Renamed):
+    """A class deriving from it is bound under its own name."""
+
+
+def test_a_renamed_event_class_keeps_the_name_its_values_were_sealed_under() -> None:
+    assert event_name(Renamed) == "Child.Registered"
+    assert event_name(RenamedAgain) == "RenamedAgain"
