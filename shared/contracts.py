@@ -10,14 +10,29 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from shared.crypto import event_name
 from shared.domain import Meta
 from shared.store import child_of
 
 STREAM = "ECM"
 SUBJECT_PREFIX = "ecm"
 
-Sealed = Annotated[str, StringConstraints(pattern=r"^ecm1:[A-Za-z0-9+/=]+$")]
-"""A personal value sealed under the child's key; unreadable once the key is erased."""
+Sealed = Annotated[str, StringConstraints(pattern=r"^ecm[12]:[A-Za-z0-9+/=]+$")]
+"""A personal value sealed under the child's key (bound to the child, event and field since
+format ecm2); unreadable once the key is erased."""
+
+
+class _NotPersonal:
+    """Marks text that is not the child's personal data."""
+
+    def __repr__(self) -> str:
+        return "NOT_PERSONAL"
+
+
+NOT_PERSONAL = _NotPersonal()
+NotPersonal = Annotated[str, NOT_PERSONAL]
+"""Text that is not personal data (ids, labels, vocabulary), declared so: a contract's text
+field must be `Sealed` or `NotPersonal`, and a test walks every contract to fail on any other."""
 
 
 class Actor(BaseModel):
@@ -127,6 +142,10 @@ class ContractRegistry:
             data=data,
         )
 
+    def sealed_event(self, event_type: str) -> str:
+        """The event name the sealed values of `event_type` are bound to (see FieldCipher)."""
+        return event_name(self.by_type[event_type].event_cls)
+
     def parse(self, envelope: Envelope) -> Contract:
         """The typed data of a received envelope."""
         return self.by_type[envelope.event_type].model.model_validate(envelope.data)
@@ -179,7 +198,8 @@ def asyncapi(registries: Iterable[ContractRegistry], title: str = "ECM Record ev
             "title": title,
             "version": "1.0.0",
             "description": "Events published by ECM Record services on the JetStream stream "
-            f"{STREAM}. Personal fields are sealed per child (ecm1: prefix).",
+            f"{STREAM}. Personal fields are sealed per child and bound to the child, the event "
+            "and the field (ecm2: prefix; older ecm1: values are bound to the child only).",
         },
         "defaultContentType": "application/json",
         "channels": channels,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import threading
 import time
@@ -33,7 +34,11 @@ from sqlalchemy.exc import IntegrityError
 from shared.domain import ChildErased
 from shared.transcoding import make_transcoder
 
-PREFIX = "ecm1:"
+PREFIX_V1 = "ecm1:"
+"""Format 1 (read only): AES-GCM bound to the child alone; stored values keep opening."""
+PREFIX = "ecm2:"
+"""Format 2: AES-GCM bound to the child, the event it is stored in and the field's path."""
+PREFIXES = (PREFIX, PREFIX_V1)
 metadata = MetaData()
 child_keys = Table(
     "child_keys",
@@ -61,6 +66,14 @@ def load_master_key(encoded: str) -> bytes:
 
 
 SEALED_SECRET = "sealed:v1:"
+
+
+class NotSealed(ValueError):
+    """A personal field holds a value that is not sealed (it is refused, never passed on)."""
+
+
+class Misplaced(MasterKeyError):
+    """A ciphertext does not open in this place: another child, event or field, or altered."""
 
 
 class KeyVault:
@@ -206,6 +219,42 @@ class KeyVault:
             raise RuntimeError("child_keys: the key was erased but the WAL could not be "
                                "truncated (a reader held it); run the erasure again")
 
+    def rewrap(self, new_master: bytes) -> int:
+        """Re-wrap every live child key under `new_master` in one transaction, then shred the
+        old wrapped copies; returns how many keys were re-wrapped.
+
+        A key that already unwraps under `new_master` (a rotation interrupted after its commit)
+        is left as it is, so the rotation can be run again.
+        """
+        if len(new_master) != 32 or new_master == self._master:
+            raise MasterKeyError("master_key: the new key must be 32 bytes and differ")
+        rewrapped = 0
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(child_keys.c.child_id, child_keys.c.wrapped_key).where(
+                child_keys.c.wrapped_key.is_not(None)).with_for_update()).all()
+            for row in rows:
+                try:
+                    key = aes_key_unwrap(self._master, row.wrapped_key)
+                except InvalidUnwrap:
+                    self._unwrap_with(new_master, row.wrapped_key)  # already rotated, or raise
+                    continue
+                conn.execute(update(child_keys).where(child_keys.c.child_id == row.child_id)
+                             .values(wrapped_key=aes_key_wrap(new_master, key)))
+                rewrapped += 1
+        self._master = new_master
+        with self._lock:
+            self._cache.clear()
+        self._purge_old_versions()
+        return rewrapped
+
+    @staticmethod
+    def _unwrap_with(master: bytes, wrapped: bytes) -> bytes:
+        try:
+            return aes_key_unwrap(master, wrapped)
+        except InvalidUnwrap as e:
+            raise MasterKeyError("master_key: a stored child key opens under neither the "
+                                 "current nor the new master key") from e
+
     def is_erased(self, child_id: UUID | str) -> bool:
         """True when the child's key has been destroyed."""
         with self.engine.connect() as conn:
@@ -216,43 +265,71 @@ class KeyVault:
 
 
 class FieldCipher:
-    """Seals and opens single values under a child's data key."""
+    """Seals and opens single values under a child's data key, bound to their place.
+
+    The place is the child, the event the value is stored in (`event_name` of its class, the
+    same on the wire: the relay forwards sealed values untouched) and the field's path
+    (`recommendations.text` for a key of a list's items). A ciphertext moved to another
+    child, event or field does not open.
+    """
 
     def __init__(self, vault: KeyVault) -> None:
         self.vault = vault
         self.transcoder = make_transcoder()
 
-    def seal(self, child_id: UUID | str, field: str, value: Any) -> str | None:
-        """Encrypt one JSON-able value; None stays None."""
+    def seal(self, child_id: UUID | str, field: str, value: Any, *, event: str) -> str | None:
+        """Encrypt one JSON-able value for `field` of `event`; None stays None."""
         if value is None:
             return None
         key = self.vault.key_for(child_id, create=True)
         assert key is not None
         nonce = os.urandom(12)
         plain = self.transcoder.encode(value)
-        ct = AESGCM(key).encrypt(nonce, plain, _aad(child_id))
+        ct = AESGCM(key).encrypt(nonce, plain, _aad(child_id, event, field))
         return PREFIX + base64.b64encode(nonce + ct).decode()
 
-    def open(self, child_id: UUID | str, field: str, sealed: Any) -> Any:
-        """Decrypt a sealed value; None when the child's key was erased."""
-        if not isinstance(sealed, str) or not sealed.startswith(PREFIX):
-            return sealed
+    def open(self, child_id: UUID | str, field: str, sealed: Any, *, event: str) -> Any:
+        """Decrypt a value sealed for `field` of `event`; None when the key was erased.
+
+        Fails closed: a value that is not sealed raises NotSealed, a ciphertext of another
+        place raises Misplaced.
+        """
+        if sealed is None:
+            return None
+        if not is_sealed(sealed):
+            raise NotSealed(f"{field}: a personal field of {event} holds an unsealed value")
         key = self.vault.key_for(child_id)
         if key is None:
             return None
-        raw = base64.b64decode(sealed[len(PREFIX) :])
+        aad = _aad(child_id, event, field) if sealed.startswith(PREFIX) else _aad_v1(child_id)
         try:
-            plain = AESGCM(key).decrypt(raw[:12], raw[12:], _aad(child_id))
-        except InvalidTag as e:
-            raise MasterKeyError(f"{field}: ciphertext does not match the child's key") from e
+            raw = base64.b64decode(sealed.split(":", 1)[1], validate=True)
+            plain = AESGCM(key).decrypt(raw[:12], raw[12:], aad)
+        except (InvalidTag, ValueError) as e:
+            raise Misplaced(f"{field}: the ciphertext does not belong to this child, event "
+                            f"({event}) and field, or was altered") from e
         return self.transcoder.decode(plain)
 
 
+def event_name(event_cls: type[object]) -> str:
+    """The name a ciphertext is bound to: the event class as declared on its aggregate.
+
+    A class renamed after values were sealed in it sets `sealed_as` to its old name (on the
+    class itself: it is not inherited), so that the stored values keep opening.
+    """
+    own = event_cls.__dict__.get("sealed_as")
+    return own if isinstance(own, str) else event_cls.__qualname__
+
+
 def is_sealed(value: Any) -> bool:
-    """True for a value sealed by FieldCipher."""
-    return isinstance(value, str) and value.startswith(PREFIX)
+    """True for a value sealed by FieldCipher (either format)."""
+    return isinstance(value, str) and value.startswith(PREFIXES)
 
 
-def _aad(child_id: UUID | str) -> bytes:
-    # Bound to the child, not the field: a sealed value may move between fields and models.
+def _aad(child_id: UUID | str, event: str, field: str) -> bytes:
+    return json.dumps(["ecm2", str(child_id), event, field]).encode()
+
+
+def _aad_v1(child_id: UUID | str) -> bytes:
+    # Format 1 was bound to the child only; kept so the values already stored keep opening.
     return f"ecm-child:{child_id}".encode()

@@ -79,6 +79,7 @@ POLICY: dict[str, Rule] = {
     "audit.verify": rule(R.AUDITOR, R.ADMIN),
     "audit.erase": rule(R.AUDITOR),
     "audit.sar": rule(R.AUDITOR),
+    "keys.rotate": rule(R.ADMIN),
     "ops.status": rule(R.ADMIN, R.AUDITOR),
     "ops.replay": rule(R.ADMIN),
     "ops.backup": rule(R.ADMIN),

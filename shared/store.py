@@ -24,7 +24,7 @@ from eventsourcing.persistence import (
     Transcoder,
 )
 
-from shared.crypto import FieldCipher, KeyVault
+from shared.crypto import FieldCipher, KeyVault, event_name
 from shared.domain import ConcurrentWrite, EcmAggregate, Invalid, NotFound, RecordNotFound
 from shared.settings import Settings
 from shared.sql import ensure_pg_schema
@@ -59,11 +59,16 @@ def child_of(event_cls: type[object], state: dict[str, Any], originator_id: Any)
     return state.get("child_id")
 
 
-Change = Callable[[Any, str, Any], Any]
+Change = Callable[..., Any]
+"""FieldCipher.seal or FieldCipher.open: (child_id, field path, value, *, event)."""
 
 
 class PersonalDataMapper(Mapper[UUID]):
     """Seals an aggregate's personal fields under the child's key before storing.
+
+    Each value is bound to the child, the event class (`event_name`) and the field's path, so
+    that a stored or published ciphertext moved elsewhere does not open; a personal field that
+    holds an unsealed value fails to load (NotSealed) rather than pass as plain text.
 
     Whole attributes named in `personal_fields` are sealed as one value; list attributes named
     in `personal_item_fields` have the named keys of each item sealed one by one, so that plain
@@ -112,11 +117,12 @@ class PersonalDataMapper(Mapper[UUID]):
             if require_child:
                 raise TypeError(f"{cls.__qualname__} has personal fields but no child_id")
             return None
+        event = event_name(cls)
         for name in whole:
-            state[name] = change(child_id, name, state[name])
+            state[name] = change(child_id, name, state[name], event=event)
         for name, keys in items.items():
             state[name] = [
-                {k: change(child_id, f"{name}.{k}", v) if k in keys else v
+                {k: change(child_id, f"{name}.{k}", v, event=event) if k in keys else v
                  for k, v in item.items()}
                 for item in state[name]
             ]

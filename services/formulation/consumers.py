@@ -41,6 +41,10 @@ def on_referral_message(app: FormulationApplication, envelope: Envelope) -> bool
                                  caused_by(envelope))
 
 
+REVIEW_RATIONALE_SEALED_IN = "ReviewCase.StageReassessed"
+"""The reviews event a re-assessment's rationale is sealed in (the binding it opens with)."""
+
+
 def on_review_message(app: FormulationApplication, envelope: Envelope) -> bool:
     """Record a review's StageReassessed on the child's case.
 
@@ -50,7 +54,8 @@ def on_review_message(app: FormulationApplication, envelope: Envelope) -> bool:
     if envelope.service != "reviews" or envelope.event_type != "StageReassessed":
         return False
     data = StageReassessedIn.model_validate(envelope.data)
-    rationale = app.cipher.open(data.child_id, "rationale", data.rationale)
+    rationale = app.cipher.open(data.child_id, "rationale", data.rationale,
+                                event=REVIEW_RATIONALE_SEALED_IN)
     return app.record_review_assessment(
         data.child_id, review_id=data.review_id, stage=data.stage, assessed_on=data.assessed_on,
         rationale=rationale if isinstance(rationale, str) else None, meta=caused_by(envelope),

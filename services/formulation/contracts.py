@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.formulation.consultation import Consultation
 from services.formulation.domain import FormulationCase
 from services.formulation.values import DatePrecision, Sensitivity, TimelineCategory
-from shared.contracts import Contract, ContractRegistry, Mapping, Sealed
+from shared.contracts import Contract, ContractRegistry, Mapping, NotPersonal, Sealed
 from shared.domain import Area
 from shared.vocabulary import Agency, Attendance
 
@@ -161,7 +161,7 @@ class ReportIssuedV1(Contract):
     child_id: UUID
     report_version: int
     stage: int
-    stage_label: str
+    stage_label: NotPersonal
     issued_on: date
     recommendations: list[RecommendationV1]
 
@@ -171,9 +171,9 @@ class StageAssessedV1(Contract):
 
     child_id: UUID
     stage: int
-    stage_label: str
+    stage_label: NotPersonal
     assessed_on: date
-    source: str
+    source: NotPersonal
 
 
 class InterventionPlannedV1(Contract):
@@ -181,9 +181,9 @@ class InterventionPlannedV1(Contract):
 
     child_id: UUID
     intervention_id: UUID
-    intervention_type: str
+    intervention_type: NotPersonal
     stage: int
-    stage_label: str
+    stage_label: NotPersonal
     owning_agency: Agency
     planned_start: date
     recommendation_id: UUID | None

@@ -1,4 +1,5 @@
-"""`ecm erase`, `ecm sar` and `ecm verify`: governance commands, each checked by the policy."""
+"""`ecm erase`, `ecm sar`, `ecm verify` and `ecm keys rotate`: governance commands, each
+checked by the policy."""
 
 from __future__ import annotations
 
@@ -92,7 +93,9 @@ def verify(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Verify every store's hash chain; name the first event that does not match."""
+    """Verify every store against its hash chain and the latest signed anchor; name the first
+    problem (a changed, missing, reordered or inserted event, a gap, a truncated or wiped
+    store)."""
     from services.governance.integrity import verify as verify_chains
     from services.runtime import System
 
@@ -110,6 +113,11 @@ def verify(
             state = "ok" if s.mismatch is None else "MISMATCH"
             typer.echo(f"{s.service:15} {state:8} {s.checked} sealed events verified, "
                        f"{s.unsealed} newly sealed")
+        typer.echo(f"checked against the anchor of {report.anchored_at}" if report.anchored_at
+                   else "no anchor yet: the first seal writes one")
+    if report.anchor_problem is not None:
+        typer.echo(f"anchor file: {report.anchor_problem}", err=True)
+        raise typer.Exit(1)
     first = report.first_mismatch
     if first is not None:
         typer.echo(f"first mismatch: {first.service} notification {first.notification_id} "
@@ -118,8 +126,49 @@ def verify(
         raise typer.Exit(1)
 
 
+def rotate(
+    token: Token = None,
+    new_key_file: Annotated[Path | None, typer.Option(
+        "--new-key-file", help="Where to write the new master key when the one in use comes "
+        "from the environment (default: replace the data folder's secrets/master_key)")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Re-wrap every live child key under a new master key and destroy the old one (admin;
+    run with the system stopped)."""
+    from services.governance.keys import rotate_master_key
+    from shared.crypto import KeyVault, MasterKeyError, load_master_key
+    from shared.sql import make_engine
+
+    settings = load_settings(data_dir)
+    authorise(settings, token, "keys.rotate")
+    if not yes:
+        typer.confirm("Re-wrap every child key under a new master key? Stop every ECM process "
+                      "first; backups made before now will no longer open personal data",
+                      abort=True)
+    engine = make_engine(settings, "keys")
+    try:
+        vault = KeyVault(engine, load_master_key(settings.master_key))
+        done = rotate_master_key(settings, vault, new_key_file=new_key_file)
+    except MasterKeyError as e:
+        typer.echo(f"refused: {e}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"{done.rewrapped} child key(s) re-wrapped under a new master key")
+    if done.replaced_in_place:
+        typer.echo(f"the old master key is destroyed; the new one is in {done.key_file}")
+    else:
+        typer.echo(f"the new master key is in {done.key_file}: set ECM_MASTER_KEY to it for "
+                   "every process, then destroy the old key and this file")
+
+
 def register(app: typer.Typer) -> None:
-    """Add `erase`, `sar` and `verify` to the `ecm` command line."""
+    """Add `erase`, `sar`, `verify` and `keys rotate` to the `ecm` command line."""
     app.command("erase")(erase)
     app.command("sar")(sar)
     app.command("verify")(verify)
+    keys = typer.Typer(help="The master key that wraps every child's key.",
+                       no_args_is_help=True)
+    keys.command("rotate")(rotate)
+    app.add_typer(keys, name="keys")

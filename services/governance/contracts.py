@@ -6,7 +6,7 @@ from datetime import date
 from uuid import UUID
 
 from services.governance.domain import ChildErasure, SubjectAccessDisclosure
-from shared.contracts import Contract, ContractRegistry, Mapping, event_class
+from shared.contracts import Contract, ContractRegistry, Mapping, NotPersonal, event_class
 
 
 class ChildErasedV1(Contract):
@@ -26,7 +26,7 @@ class SubjectAccessProvidedV1(Contract):
     child_id: UUID
     produced_on: date
     events_disclosed: int
-    services: list[str]
+    services: list[NotPersonal]
 
 
 REGISTRY = ContractRegistry(

@@ -50,6 +50,12 @@ KINDS = {
     REVIEW: (NoticeKind.REVIEW_SCHEDULED, NoticeKind.REVIEW_RESCHEDULED,
              NoticeKind.REVIEW_CANCELLED),
 }
+SEALED_IN = {
+    ("formulation", "FormulationMeetingScheduled"): "FormulationCase.FormulationMeetingScheduled",
+    ("reviews", "ReviewScheduled"): "ReviewCase.ReviewScheduled",
+}
+"""The publishing event a meeting's venue and link are sealed in (the binding they open with:
+a ciphertext from any other event or field is refused and the message fails)."""
 TRANSITION_KIND = re.compile(r"^[a-z][a-z_]{0,39}$")
 
 
@@ -175,10 +181,9 @@ class NoticeConsumer:
             for invitee in data.invitees:
                 if invitee.contact_id is not None and invitee.contact_id not in invited:
                     invited[invitee.contact_id] = invitee.agency
-            cipher = self.app.cipher
-            venue = cipher.open(data.child_id, "venue", data.venue) if data.venue else None
-            link = (cipher.open(data.child_id, "online_link", data.online_link)
-                    if data.online_link else None)
+            cipher, sealed_in = self.app.cipher, SEALED_IN[envelope.service, envelope.event_type]
+            venue = cipher.open(data.child_id, "venue", data.venue, event=sealed_in)
+            link = cipher.open(data.child_id, "online_link", data.online_link, event=sealed_in)
             starts_at = data.starts_at.isoformat()
             listed: list[dict[str, str | None]] = [
                 {"contact_id": str(c), "agency": a} for c, a in invited.items()]

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from services.notifications.domain import Notice, PartnerContact
-from shared.contracts import Contract, ContractRegistry, Mapping, event_class
+from shared.contracts import Contract, ContractRegistry, Mapping, NotPersonal, event_class
 from shared.vocabulary import Agency
 
 
@@ -24,9 +24,9 @@ class NoticeQueuedV1(Contract):
 
     child_id: UUID
     contact_id: UUID
-    agency: str | None
-    kind: str
-    source_message_id: str
+    agency: NotPersonal | None
+    kind: NotPersonal
+    source_message_id: NotPersonal
 
 
 class NoticeSentV1(Contract):
@@ -34,7 +34,7 @@ class NoticeSentV1(Contract):
 
     child_id: UUID
     contact_id: UUID
-    channel: str
+    channel: NotPersonal
     attempt: int
     sent_at: datetime
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from services.referrals.domain import Child, Referral
-from shared.contracts import Contract, ContractRegistry, Mapping, Sealed, event_class
+from shared.contracts import Contract, ContractRegistry, Mapping, NotPersonal, Sealed, event_class
 from shared.domain import Area
 
 
@@ -35,7 +35,7 @@ class ChildReferralClosedV1(Contract):
 class FieldCorrectedV1(Contract):
     """A field was corrected; the original stays in the history."""
 
-    field: str
+    field: NotPersonal
     value: Sealed | None
     original: Sealed | None
 
@@ -65,7 +65,7 @@ class InvolvementCorrectedV1(Contract):
 class DisputeFlaggedV1(Contract):
     """The accuracy of a field is disputed (reason in the envelope)."""
 
-    field: str
+    field: NotPersonal
 
 
 class ReferralMadeV1(Contract):
@@ -73,7 +73,7 @@ class ReferralMadeV1(Contract):
 
     child_id: UUID
     area: Area
-    case_manager_id: str
+    case_manager_id: NotPersonal
     reason: Sealed | None
     trauma_history: Sealed | None
     expected_involvement_months: int
@@ -83,7 +83,7 @@ class ConsentRecordedV1(Contract):
     """Consent to formulation was recorded as given, refused or withdrawn."""
 
     child_id: UUID
-    consent: str
+    consent: NotPersonal
     given_by: Sealed | None
 
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.reviews.domain import ReviewCase
 from services.reviews.supervision import SupervisionKind, SupervisionSession
 from services.reviews.values import Progress, TransitionKind
-from shared.contracts import Contract, ContractRegistry, Mapping, Sealed
+from shared.contracts import Contract, ContractRegistry, Mapping, NotPersonal, Sealed
 from shared.domain import Area
 from shared.vocabulary import Agency, Attendance
 
@@ -81,7 +81,7 @@ class ReviewWorkerAssignedV1(Contract):
     """The ECM practitioner who owns the child's reviews (a user id)."""
 
     child_id: UUID
-    worker_id: str
+    worker_id: NotPersonal
 
 
 class ReviewDueV1(Contract):
@@ -127,7 +127,7 @@ class ReviewHeldV1(Contract):
     held_on: date
     attendance: list[AttendanceV1]
     stage: Stage
-    stage_label: str
+    stage_label: NotPersonal
     previous_stage: Stage | None
     progress: list[ProgressV1]
     actions: list[ActionV1]
@@ -140,7 +140,7 @@ class StageReassessedV1(Contract):
     child_id: UUID
     review_id: UUID
     stage: Stage
-    stage_label: str
+    stage_label: NotPersonal
     assessed_on: date
     rationale: Sealed | None
 
@@ -186,8 +186,8 @@ class SupervisionLoggedV1(Contract):
     """
 
     session_id: UUID
-    practitioner_id: str
-    supervisor_id: str
+    practitioner_id: NotPersonal
+    supervisor_id: NotPersonal
     held_on: date
     kind: SupervisionKind
     children: list[UUID]

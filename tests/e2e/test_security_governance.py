@@ -231,3 +231,23 @@ def test_ecm_verify_names_the_first_event_that_was_changed(
     assert "first mismatch: referrals notification 3" in broken.output
     manager = mint_token(settings, "cm-1", Role.CASE_MANAGER, Area.BRISTOL)
     assert run(cli, settings, "verify", token=manager).exit_code == 3
+
+
+def test_ecm_verify_names_a_store_cut_short_together_with_its_seals(
+    client: TestClient, auth: Tokens, settings: Settings, cli: typer.Typer
+) -> None:
+    seed(client, auth)
+    auditor = mint_token(settings, "dpo-1", Role.AUDITOR, None)
+    clean = run(cli, settings, "verify", token=auditor)
+    assert clean.exit_code == 0, clean.output
+    assert "checked against the anchor of" in run(cli, settings, "verify", token=auditor).output
+    with sqlite3.connect(settings.sqlite_path("referrals-events")) as conn:
+        (last,) = conn.execute("SELECT max(rowid) FROM stored_events").fetchone()
+        conn.execute("DELETE FROM stored_events WHERE rowid = ?", (last,))
+    with sqlite3.connect(settings.sqlite_path("ops")) as conn:
+        conn.execute("DELETE FROM integrity_chain WHERE service = 'referrals' "
+                     "AND notification_id = ?", (last,))
+    broken = run(cli, settings, "verify", token=auditor)
+    assert broken.exit_code == 1
+    assert f"first mismatch: referrals notification {last}" in broken.output
+    assert "truncated" in broken.output

@@ -27,7 +27,7 @@ def test_recommendation_texts_are_left_out_of_the_audit_view_but_named(system: S
         stage_rationale="synthetic", meta=PSY)
     audit = json.dumps([e.as_dict() for e in child_history(system, child_id, decrypt=False)])
     assert "Plan-Zanzibar-Quokka" not in audit and "Narrative-Okapi" not in audit
-    assert "ecm1:" not in audit  # not even the ciphertext
+    assert "ecm1:" not in audit and "ecm2:" not in audit  # not even the ciphertext
     assert "recommendations[].text" in audit and '"camhs"' in audit
     full = json.dumps([e.as_dict() for e in child_history(system, child_id, decrypt=True)])
     assert "Plan-Zanzibar-Quokka" in full

@@ -142,7 +142,8 @@ def stage_reassessed(app: FormulationApplication, child_id: UUID, stage: int, as
         data={"child_id": str(child_id), "review_id": str(review_id or uuid4()),
               "stage": stage, "stage_label": TrmStage(stage).label,
               "assessed_on": assessed_on.isoformat(),
-              "rationale": app.cipher.seal(child_id, "rationale", rationale)},
+              "rationale": app.cipher.seal(child_id, "rationale", rationale,
+                                           event="ReviewCase.StageReassessed")},
     )
 
 
@@ -343,11 +344,13 @@ def test_personal_fields_are_sealed_in_the_store_and_on_the_wire_each_recommenda
     report = next(e for e in envelopes(app, REGISTRY) if e.event_type == "ReportIssued")
     text = report.data["recommendations"][0]["text"]
     assert is_sealed(text)
-    assert app.cipher.open(child_id, "text", text) == SECRETS["recommendation"]
+    assert app.cipher.open(child_id, "recommendations.text", text,
+                           event=REGISTRY.sealed_event("ReportIssued")) == SECRETS["recommendation"]
     overridden = next(e for e in envelopes(app, REGISTRY)
                       if e.event_type == "SequencingOverridden")
-    assert app.cipher.open(child_id, "rationale", overridden.data["rationale"]) == SECRETS[
-        "rationale"]
+    assert app.cipher.open(child_id, "rationale", overridden.data["rationale"],
+                           event=REGISTRY.sealed_event("SequencingOverridden")
+                           ) == SECRETS["rationale"]
 
 
 def test_personal_fields_read_back_in_full_until_the_childs_key_is_erased(

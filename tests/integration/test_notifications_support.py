@@ -74,8 +74,9 @@ def review_scheduled(cipher: FieldCipher, child_id: UUID, contacts: list[dict[st
     data = {
         "child_id": str(child_id), "review_id": str(review_id or uuid4()),
         "starts_at": starts_at, "due_on": starts_at[:10],
-        "venue": cipher.seal(child_id, "venue", venue),
-        "online_link": cipher.seal(child_id, "online_link", online_link),
+        "venue": cipher.seal(child_id, "venue", venue, event="ReviewCase.ReviewScheduled"),
+        "online_link": cipher.seal(child_id, "online_link", online_link,
+                                   event="ReviewCase.ReviewScheduled"),
         "invitees": contacts,
     }
     return envelope("reviews", "ReviewScheduled", child_id, data, notification_id)

@@ -245,8 +245,8 @@ def test_personal_fields_are_sealed_on_the_wire_item_by_item(
     assert held.data["progress"][0]["progress"] == "engaging"
     scheduled = by_type["ReviewScheduled"]
     assert is_sealed(scheduled.data["venue"]) and is_sealed(scheduled.data["online_link"])
-    assert app.cipher.open(formulation.child_id, "note",
-                           held.data["progress"][0]["note"]) == "Synthetic note"
+    assert app.cipher.open(formulation.child_id, "progress.note", held.data["progress"][0]["note"],
+                           event=REGISTRY.sealed_event("ReviewHeld")) == "Synthetic note"
     raw = b"".join(n.state for n in app.notifications(1, 1000))
     assert b"Synthetic note" not in raw and b"Synthetic venue" not in raw
     read_back = app.get_case(formulation.child_id).reviews[review_id]

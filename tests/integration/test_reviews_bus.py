@@ -90,7 +90,7 @@ async def test_a_review_held_here_is_on_the_stream_with_attendance_and_the_new_s
             "education": "attended", "police": "did_not_attend"}
         assert held["data"]["stage"] == 3 and held["data"]["previous_stage"] == 2
         assert reassessed["data"]["stage"] == 3
-        assert reassessed["data"]["rationale"].startswith("ecm1:")
+        assert reassessed["data"]["rationale"].startswith("ecm2:")
         assert b"grandmother" not in json.dumps(reassessed).encode()
 
         due = await last_on_stream(js, "ecm.reviews.ReviewDue")

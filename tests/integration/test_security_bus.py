@@ -15,8 +15,10 @@ import pytest
 from nats.errors import Error as NatsError
 
 from services.referrals.domain import Consent
+from services.registry import all_plugins
 from shared.bus import connect
 from shared.contracts import STREAM
+from shared.crypto import is_sealed
 from shared.domain import Area, Meta
 from shared.natsserver import EmbeddedNats
 from shared.settings import Settings, development_settings
@@ -103,7 +105,7 @@ async def all_messages(settings: Settings, nats_server: EmbeddedNats) -> list[di
 
 def sealed_in(value: Any, path: str = "") -> list[tuple[str, str]]:
     if isinstance(value, str):
-        return [(path, value)] if value.startswith("ecm1:") else []
+        return [(path.lstrip("."), value)] if is_sealed(value) else []
     if isinstance(value, dict):
         return [s for k, v in value.items() for s in sealed_in(v, f"{path}.{k}")]
     if isinstance(value, list):
@@ -139,7 +141,9 @@ async def test_bus_messages_carry_no_plaintext_personal_data_after_a_full_referr
         raw = json.dumps(messages)
         assert [n for n in DISTINCTIVE if n in raw] == []
         # Positive control: the sealed values on the wire are the child's data.
-        opened = {app.cipher.open(m["child_id"], path, value)
+        registries = {p.name: p.contracts for p in all_plugins() if p.contracts is not None}
+        opened = {app.cipher.open(m["child_id"], path, value, event=registries[
+                      m["service"]].sealed_event(m["event_type"]))
                   for m in messages if m["child_id"] == str(child_id)
                   for path, value in sealed_in(m["data"])}
         assert {VALUES["given_name"], VALUES["upn"], REASON, TRAUMA, GIVEN_BY} <= {

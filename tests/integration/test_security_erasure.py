@@ -26,7 +26,7 @@ from services.runtime import System, create_api
 from shared.auth import mint_token
 from shared.bus import connect
 from shared.contracts import STREAM
-from shared.crypto import FieldCipher, KeyVault, child_keys, load_master_key
+from shared.crypto import FieldCipher, KeyVault, child_keys, is_sealed, load_master_key
 from shared.domain import Area, Role
 from shared.natsserver import EmbeddedNats
 from shared.relay import PositionStore
@@ -118,7 +118,7 @@ async def stream_messages(settings: Settings, nats: EmbeddedNats) -> list[dict[s
 
 def sealed_values(value: Any) -> list[str]:
     if isinstance(value, str):
-        return [value] if value.startswith("ecm1:") else []
+        return [value] if is_sealed(value) else []
     if isinstance(value, dict):
         return [s for v in value.values() for s in sealed_values(v)]
     if isinstance(value, list):
@@ -257,7 +257,7 @@ async def test_erasure_leaves_no_readable_trace_of_the_child_anywhere(
         cipher = FieldCipher(fresh)
         ours = [v for m in after if m["child_id"] == child_id for v in sealed_values(m["data"])]
         assert len(ours) >= 8
-        assert {cipher.open(child_id, "any", v) for v in ours} == {None}
+        assert {cipher.open(child_id, "any", v, event="any") for v in ours} == {None}
         fresh.engine.dispose()
 
         # Still no plaintext anywhere, and no copy of the destroyed key in the data folder.

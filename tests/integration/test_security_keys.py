@@ -23,6 +23,8 @@ from shared.domain import ChildErased
 from shared.settings import Settings
 from shared.sql import make_engine
 
+EVENT = "Child.Registered"
+
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def store_settings(request: pytest.FixtureRequest) -> Settings:
@@ -55,11 +57,12 @@ def test_a_sealed_value_opens_with_the_childs_key_and_never_shows_the_plaintext(
 ) -> None:
     cipher = FieldCipher(vault_for(keys_engine, store_settings))
     child = uuid4()
-    sealed = cipher.seal(child, "given_name", "Zephyrine-Quillfeather")
+    sealed = cipher.seal(child, "given_name", "Zephyrine-Quillfeather", event=EVENT)
     assert is_sealed(sealed)
     assert "Zephyrine" not in str(sealed)
-    assert cipher.open(child, "given_name", sealed) == "Zephyrine-Quillfeather"
-    assert cipher.seal(child, "given_name", "Zephyrine-Quillfeather") != sealed  # fresh nonce
+    assert cipher.open(child, "given_name", sealed, event=EVENT) == "Zephyrine-Quillfeather"
+    fresh = cipher.seal(child, "given_name", "Zephyrine-Quillfeather", event=EVENT)
+    assert fresh != sealed  # fresh nonce
 
 
 def test_the_data_key_is_stored_wrapped_never_in_clear(
@@ -77,12 +80,13 @@ def test_a_wrong_master_key_fails_loudly_when_reading_an_existing_childs_key(
     keys_engine: Engine, store_settings: Settings
 ) -> None:
     child = uuid4()
-    sealed = FieldCipher(vault_for(keys_engine, store_settings)).seal(child, "upn", "B801")
+    sealed = FieldCipher(vault_for(keys_engine, store_settings)).seal(
+        child, "upn", "B801", event=EVENT)
     other = KeyVault(keys_engine, os.urandom(32))
     with pytest.raises(MasterKeyError, match="master_key"):
         other.key_for(child)
     with pytest.raises(MasterKeyError):
-        FieldCipher(other).open(child, "upn", sealed)
+        FieldCipher(other).open(child, "upn", sealed, event=EVENT)
 
 
 @pytest.mark.parametrize("encoded", ["", "not base64!", base64.b64encode(b"short").decode()])
@@ -95,23 +99,24 @@ def test_a_value_sealed_for_one_child_does_not_open_under_another(
     keys_engine: Engine, store_settings: Settings
 ) -> None:
     cipher = FieldCipher(vault_for(keys_engine, store_settings))
-    sealed = cipher.seal(uuid4(), "given_name", "Orlaith")
+    sealed = cipher.seal(uuid4(), "given_name", "Orlaith", event=EVENT)
     other = uuid4()
-    cipher.seal(other, "given_name", "Someone")
+    cipher.seal(other, "given_name", "Someone", event=EVENT)
     with pytest.raises(MasterKeyError):
-        cipher.open(other, "given_name", sealed)
+        cipher.open(other, "given_name", sealed, event=EVENT)
 
 
 def test_a_tampered_ciphertext_fails_loudly(keys_engine: Engine,
                                             store_settings: Settings) -> None:
     cipher = FieldCipher(vault_for(keys_engine, store_settings))
     child = uuid4()
-    sealed = cipher.seal(child, "nhs_number", "9434765919")
+    sealed = cipher.seal(child, "nhs_number", "9434765919", event=EVENT)
     assert sealed is not None
-    raw = bytearray(base64.b64decode(sealed[5:]))
+    raw = bytearray(base64.b64decode(sealed[5:]))  # after "ecm2:"
     raw[-1] ^= 1
     with pytest.raises(MasterKeyError):
-        cipher.open(child, "nhs_number", "ecm1:" + base64.b64encode(bytes(raw)).decode())
+        cipher.open(child, "nhs_number", "ecm2:" + base64.b64encode(bytes(raw)).decode(),
+                    event=EVENT)
 
 
 def test_after_erasure_sealed_values_read_as_none_and_nothing_new_can_be_sealed(
@@ -120,16 +125,16 @@ def test_after_erasure_sealed_values_read_as_none_and_nothing_new_can_be_sealed(
     vault = vault_for(keys_engine, store_settings)
     cipher = FieldCipher(vault)
     child = uuid4()
-    sealed = cipher.seal(child, "given_name", "Zephyrine")
+    sealed = cipher.seal(child, "given_name", "Zephyrine", event=EVENT)
     assert vault.erase(child) is True
     assert vault.erase(child) is False
     assert vault.is_erased(child)
-    assert cipher.open(child, "given_name", sealed) is None
+    assert cipher.open(child, "given_name", sealed, event=EVENT) is None
     with pytest.raises(ChildErased):
-        cipher.seal(child, "given_name", "Zephyrine")
+        cipher.seal(child, "given_name", "Zephyrine", event=EVENT)
     fresh = vault_for(keys_engine, store_settings)  # another process, empty cache
     assert fresh.key_for(child) is None
-    assert FieldCipher(fresh).open(child, "given_name", sealed) is None
+    assert FieldCipher(fresh).open(child, "given_name", sealed, event=EVENT) is None
 
 
 def test_erasing_an_unknown_child_leaves_a_tombstone_so_no_key_is_made_later(
@@ -139,7 +144,8 @@ def test_erasing_an_unknown_child_leaves_a_tombstone_so_no_key_is_made_later(
     child = uuid4()
     assert vault.erase(child) is False
     with pytest.raises(ChildErased):
-        FieldCipher(vault_for(keys_engine, store_settings)).seal(child, "upn", "x")
+        FieldCipher(vault_for(keys_engine, store_settings)).seal(child, "upn", "x",
+                                                                 event=EVENT)
 
 
 def test_another_process_sees_an_erasure_once_its_short_key_cache_expires(
@@ -231,8 +237,8 @@ def test_swapping_two_childrens_wrapped_keys_does_not_open_either_record(
 
     a, b = uuid4(), uuid4()
     cipher = FieldCipher(vault_for(keys_engine, store_settings))
-    sealed_a = cipher.seal(a, "given_name", "Alpha")
-    cipher.seal(b, "given_name", "Beta")
+    sealed_a = cipher.seal(a, "given_name", "Alpha", event=EVENT)
+    cipher.seal(b, "given_name", "Beta", event=EVENT)
     key_a, key_b = wrapped_key(keys_engine, a), wrapped_key(keys_engine, b)
     with keys_engine.begin() as conn:
         conn.execute(update(child_keys).where(child_keys.c.child_id == str(a))
@@ -240,4 +246,5 @@ def test_swapping_two_childrens_wrapped_keys_does_not_open_either_record(
         conn.execute(update(child_keys).where(child_keys.c.child_id == str(b))
                      .values(wrapped_key=key_a))
     with pytest.raises(MasterKeyError):
-        FieldCipher(vault_for(keys_engine, store_settings)).open(a, "given_name", sealed_a)
+        FieldCipher(vault_for(keys_engine, store_settings)).open(a, "given_name", sealed_a,
+                                                                  event=EVENT)
