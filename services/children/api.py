@@ -85,8 +85,9 @@ class TimelineItemOut(BaseModel):
     event_type: str
     service: str
     item_key: str | None
-    on: date | None = Field(description="When it happened (null: an age with no known "
-                            "date of birth)")
+    on: date | None = Field(
+        description="When it happened (null: an age with no known date of birth)"
+    )
     precision: str
     recorded_at: datetime
     recorded_by: dict[str, str]
@@ -169,9 +170,14 @@ def list_children(
     mine: Annotated[bool, Query(description="Only children the caller works with")] = False,
     stage: Annotated[int | None, Query(ge=1, le=6)] = None,
     queue: Annotated[Queue | None, Query()] = None,
-    family_name: Annotated[str | None, Query(min_length=2, max_length=200,
-                                             description="Starts with (case, accents and "
-                                             "hyphens ignored)")] = None,
+    family_name: Annotated[
+        str | None,
+        Query(
+            min_length=2,
+            max_length=200,
+            description="Starts with (case, accents and hyphens ignored)",
+        ),
+    ] = None,
     given_name: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     date_of_birth: Annotated[date | None, Query()] = None,
     nhs_number: Annotated[NhsNumber | None, Query()] = None,
@@ -192,7 +198,8 @@ def list_children(
         ("given_name", SearchKey.GIVEN_NAME, given_name),
         ("date_of_birth", SearchKey.DATE_OF_BIRTH, date_of_birth),
         ("nhs_number", SearchKey.NHS_NUMBER, nhs_number),
-        ("upn", SearchKey.UPN, upn)]
+        ("upn", SearchKey.UPN, upn),
+    ]
     for name, kind, value in searched:
         if value is None:
             continue
@@ -201,17 +208,23 @@ def list_children(
         except ValueError as e:
             raise Invalid(f"{name}: {e}", field=name) from None
     if mine and worker is not None and worker != principal.user_id:
-        raise Invalid("worker: give either mine=true or another worker, not both",
-                      field="worker")
-    filters = ChildFilter(areas=_areas(principal, area), status=status,
-                          worker=principal.user_id if mine else worker, stage=stage,
-                          queue=queue, digests=tuple(digests))
+        raise Invalid("worker: give either mine=true or another worker, not both", field="worker")
+    filters = ChildFilter(
+        areas=_areas(principal, area),
+        status=status,
+        worker=principal.user_id if mine else worker,
+        stage=stage,
+        queue=queue,
+        digests=tuple(digests),
+    )
     engine = _engine(system, index.STORE, index.metadata)
-    rows, total = index.list_children(engine, filters, today=date.today(), limit=limit,
-                                      offset=offset)
+    rows, total = index.list_children(
+        engine, filters, today=date.today(), limit=limit, offset=offset
+    )
     cipher = _cipher(system)
-    return ChildPage(items=[_summary(cipher, r) for r in rows], total=total, limit=limit,
-                     offset=offset)
+    return ChildPage(
+        items=[_summary(cipher, r) for r in rows], total=total, limit=limit, offset=offset
+    )
 
 
 @router.get("/queues", response_model=dict[Queue, QueueCount])
@@ -240,8 +253,9 @@ def parse_as_of(value: str | None) -> datetime | None:
             return datetime.combine(day, datetime.max.time(), UTC)
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise Invalid("as_of: must be a date (YYYY-MM-DD) or a date-time (ISO 8601)",
-                      field="as_of") from None
+        raise Invalid(
+            "as_of: must be a date (YYYY-MM-DD) or a date-time (ISO 8601)", field="as_of"
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     if moment > datetime.now(UTC):
@@ -254,8 +268,10 @@ def child_timeline(
     child_id: UUID,
     request: Request,
     principal: Annotated[Principal, Depends(requires("child.timeline"))],
-    as_of: Annotated[str | None, Query(max_length=40, description="A date or an ISO "
-                                       "date-time: the story as it stood then")] = None,
+    as_of: Annotated[
+        str | None,
+        Query(max_length=40, description="A date or an ISO date-time: the story as it stood then"),
+    ] = None,
     kind: Annotated[list[timeline.ItemKind] | None, Query()] = None,
     date_from: Annotated[date | None, Query(alias="from")] = None,
     date_to: Annotated[date | None, Query(alias="to")] = None,
@@ -277,16 +293,29 @@ def child_timeline(
     dob = _opened(cipher, row, "date_of_birth")
     if isinstance(dob, str):
         dob = date.fromisoformat(dob[:10])
-    readers = {service: may(principal, action, row["area"])
-               for service, action in timeline.SERVICE_READ.items()}
+    readers = {
+        service: may(principal, action, row["area"])
+        for service, action in timeline.SERVICE_READ.items()
+    }
     query = timeline.TimelineQuery(
-        as_of=moment, kinds=frozenset(kind) if kind else None, date_from=date_from,
-        date_to=date_to, include_retracted=include_retracted,
-        staff=principal.role in ECM_STAFF, may_read=lambda s: readers.get(s, False))
+        as_of=moment,
+        kinds=frozenset(kind) if kind else None,
+        date_from=date_from,
+        date_to=date_to,
+        include_retracted=include_retracted,
+        staff=principal.role in ECM_STAFF,
+        may_read=lambda s: readers.get(s, False),
+    )
     engine = _engine(system, timeline.STORE, timeline.metadata)
-    items = timeline.read_timeline(engine, str(child_id), query, dob,
-                                   lambda sealed: cipher.open(child_id, "timeline", sealed))
-    page = items[offset:offset + limit]
+    items = timeline.read_timeline(
+        engine, str(child_id), query, dob, lambda sealed: cipher.open(child_id, "timeline", sealed)
+    )
+    page = items[offset : offset + limit]
     return TimelinePage(
-        child_id=child_id, as_of=moment, total=len(items), limit=limit, offset=offset,
-        items=[TimelineItemOut.model_validate(vars(i), from_attributes=False) for i in page])
+        child_id=child_id,
+        as_of=moment,
+        total=len(items),
+        limit=limit,
+        offset=offset,
+        items=[TimelineItemOut.model_validate(vars(i), from_attributes=False) for i in page],
+    )

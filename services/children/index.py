@@ -132,8 +132,10 @@ class Searcher:
     def entries(self, child_id: str, field: str, sealed: Any) -> list[dict[str, str]]:
         """The blind index rows of one sealed field (none once the child's key is erased)."""
         value = self.cipher.open(child_id, field, sealed)
-        return [{"child_id": child_id, "field": field, "kind": kind.value, "digest": d}
-                for kind, d in entries(self.key, field, value)]
+        return [
+            {"child_id": child_id, "field": field, "kind": kind.value, "digest": d}
+            for kind, d in entries(self.key, field, value)
+        ]
 
 
 def _day(value: Any) -> date:
@@ -160,46 +162,74 @@ class ChildIndexProjection(SqlProjection):
 
     # -- referrals -------------------------------------------------------------------------
 
-    def on_ChildRegistered(self, conn: Connection, env: Envelope, child: str,
-                           data: dict[str, Any]) -> None:
-        if conn.execute(select(child_index.c.child_id)
-                        .where(child_index.c.child_id == child)).first() is not None:
+    def on_ChildRegistered(
+        self, conn: Connection, env: Envelope, child: str, data: dict[str, Any]
+    ) -> None:
+        if (
+            conn.execute(
+                select(child_index.c.child_id).where(child_index.c.child_id == child)
+            ).first()
+            is not None
+        ):
             return
-        conn.execute(insert(child_index).values(
-            child_id=child, area=data["area"], status=ChildStatus.REGISTERED.value,
-            given_name=data.get("given_name"), family_name=data.get("family_name"),
-            date_of_birth=data.get("date_of_birth"), registered_at=env.occurred_at,
-            review_overdue=False, updated_at=env.occurred_at))
+        conn.execute(
+            insert(child_index).values(
+                child_id=child,
+                area=data["area"],
+                status=ChildStatus.REGISTERED.value,
+                given_name=data.get("given_name"),
+                family_name=data.get("family_name"),
+                date_of_birth=data.get("date_of_birth"),
+                registered_at=env.occurred_at,
+                review_overdue=False,
+                updated_at=env.occurred_at,
+            )
+        )
         for field in SEARCHABLE_FIELDS:
             self._index(conn, child, field, data.get(field))
 
-    def on_ChildCorrected(self, conn: Connection, env: Envelope, child: str,
-                          data: dict[str, Any]) -> None:
+    def on_ChildCorrected(
+        self, conn: Connection, env: Envelope, child: str, data: dict[str, Any]
+    ) -> None:
         field = data["field"]
         if field not in SEARCHABLE_FIELDS:
             return
         changes = {field: data.get("value")} if field in SEALED_COLUMNS else {}
         self._set(conn, env, child, **changes)
-        conn.execute(delete(child_search).where(child_search.c.child_id == child,
-                                                child_search.c.field == field))
+        conn.execute(
+            delete(child_search).where(
+                child_search.c.child_id == child, child_search.c.field == field
+            )
+        )
         self._index(conn, child, field, data.get("value"))
 
-    def on_ChildAreaCorrected(self, conn: Connection, env: Envelope, child: str,
-                              data: dict[str, Any]) -> None:
+    def on_ChildAreaCorrected(
+        self, conn: Connection, env: Envelope, child: str, data: dict[str, Any]
+    ) -> None:
         self._set(conn, env, child, area=data["area"])
 
-    def on_ReferralMade(self, conn: Connection, env: Envelope, child: str,
-                        data: dict[str, Any]) -> None:
-        self._set(conn, env, child, referral_id=str(env.aggregate_id), referral_status="referred",
-                  consent=None, referred_at=env.occurred_at, screened_at=None,
-                  case_manager_id=data["case_manager_id"], status=ChildStatus.REFERRED.value)
+    def on_ReferralMade(
+        self, conn: Connection, env: Envelope, child: str, data: dict[str, Any]
+    ) -> None:
+        self._set(
+            conn,
+            env,
+            child,
+            referral_id=str(env.aggregate_id),
+            referral_status="referred",
+            consent=None,
+            referred_at=env.occurred_at,
+            screened_at=None,
+            case_manager_id=data["case_manager_id"],
+            status=ChildStatus.REFERRED.value,
+        )
 
-    def on_ConsentRecorded(self, conn: Connection, env: Envelope, child: str,
-                           data: dict[str, Any]) -> None:
+    def on_ConsentRecorded(
+        self, conn: Connection, env: Envelope, child: str, data: dict[str, Any]
+    ) -> None:
         self._set(conn, env, child, consent=data["consent"])
 
-    def _screened(self, conn: Connection, env: Envelope, child: str,
-                  _data: dict[str, Any]) -> None:
+    def _screened(self, conn: Connection, env: Envelope, child: str, _data: dict[str, Any]) -> None:
         outcome, status = REFERRAL_OUTCOMES[env.event_type]
         row = self._row(conn, child)
         if row["referral_id"] != str(env.aggregate_id):
@@ -219,92 +249,128 @@ class ChildIndexProjection(SqlProjection):
 
     # -- formulation -----------------------------------------------------------------------
 
-    def on_FormulationCaseOpened(self, conn: Connection, env: Envelope, child: str,
-                                 data: dict[str, Any]) -> None:
+    def on_FormulationCaseOpened(
+        self, conn: Connection, env: Envelope, child: str, data: dict[str, Any]
+    ) -> None:
         row = self._row(conn, child)
         changes: dict[str, Any] = {"formulation_opened_at": env.occurred_at}
         if row["status"] in (ChildStatus.REGISTERED, ChildStatus.REFERRED):
             changes["status"] = ChildStatus.FORMULATION.value
         self._set(conn, env, child, **changes)
 
-    def on_FormulationMeetingScheduled(self, conn: Connection, env: Envelope, child: str,
-                                       data: dict[str, Any]) -> None:
-        self._set(conn, env, child, meeting_id=str(data["meeting_id"]),
-                  meeting_at=datetime.fromisoformat(data["starts_at"]))
+    def on_FormulationMeetingScheduled(
+        self, conn: Connection, env: Envelope, child: str, data: dict[str, Any]
+    ) -> None:
+        self._set(
+            conn,
+            env,
+            child,
+            meeting_id=str(data["meeting_id"]),
+            meeting_at=datetime.fromisoformat(data["starts_at"]),
+        )
 
-    def on_FormulationMeetingRescheduled(self, conn: Connection, env: Envelope, child: str,
-                                         data: dict[str, Any]) -> None:
+    def on_FormulationMeetingRescheduled(
+        self, conn: Connection, env: Envelope, child: str, data: dict[str, Any]
+    ) -> None:
         if self._row(conn, child)["meeting_id"] == str(data["meeting_id"]):
             self._set(conn, env, child, meeting_at=datetime.fromisoformat(data["starts_at"]))
 
-    def on_FormulationMeetingCancelled(self, conn: Connection, env: Envelope, child: str,
-                                       data: dict[str, Any]) -> None:
+    def on_FormulationMeetingCancelled(
+        self, conn: Connection, env: Envelope, child: str, data: dict[str, Any]
+    ) -> None:
         if self._row(conn, child)["meeting_id"] == str(data["meeting_id"]):
             self._set(conn, env, child, meeting_id=None, meeting_at=None)
 
-    def on_FormulationMeetingHeld(self, conn: Connection, env: Envelope, child: str,
-                                  data: dict[str, Any]) -> None:
-        self._set(conn, env, child, meeting_id=None, meeting_at=None,
-                  meeting_held_on=_day(data["held_on"]))
+    def on_FormulationMeetingHeld(
+        self, conn: Connection, env: Envelope, child: str, data: dict[str, Any]
+    ) -> None:
+        self._set(
+            conn,
+            env,
+            child,
+            meeting_id=None,
+            meeting_at=None,
+            meeting_held_on=_day(data["held_on"]),
+        )
 
-    def on_ReportIssued(self, conn: Connection, env: Envelope, child: str,
-                        data: dict[str, Any]) -> None:
+    def on_ReportIssued(
+        self, conn: Connection, env: Envelope, child: str, data: dict[str, Any]
+    ) -> None:
         row = self._row(conn, child)
         changes: dict[str, Any] = {
             "report_version": int(data["report_version"]),
-            "report_issued_on": _day(data["issued_on"]), "stage": int(data["stage"]),
-            "stage_label": data["stage_label"]}
+            "report_issued_on": _day(data["issued_on"]),
+            "stage": int(data["stage"]),
+            "stage_label": data["stage_label"],
+        }
         if row["status"] == ChildStatus.FORMULATION:
             changes["status"] = ChildStatus.REVIEWS.value
         self._set(conn, env, child, **changes)
 
-    def on_StageAssessed(self, conn: Connection, env: Envelope, child: str,
-                         data: dict[str, Any]) -> None:
+    def on_StageAssessed(
+        self, conn: Connection, env: Envelope, child: str, data: dict[str, Any]
+    ) -> None:
         self._set(conn, env, child, stage=int(data["stage"]), stage_label=data["stage_label"])
 
     on_StageReassessed = on_StageAssessed
 
     # -- reviews ---------------------------------------------------------------------------
 
-    def on_ReviewWorkerAssigned(self, conn: Connection, env: Envelope, child: str,
-                                data: dict[str, Any]) -> None:
+    def on_ReviewWorkerAssigned(
+        self, conn: Connection, env: Envelope, child: str, data: dict[str, Any]
+    ) -> None:
         self._set(conn, env, child, worker_id=data["worker_id"])
 
-    def on_ReviewDue(self, conn: Connection, env: Envelope, child: str,
-                     data: dict[str, Any]) -> None:
+    def on_ReviewDue(
+        self, conn: Connection, env: Envelope, child: str, data: dict[str, Any]
+    ) -> None:
         row = self._row(conn, child)
         if row["status"] in (ChildStatus.CLOSED, ChildStatus.ERASED):
             return
         overdue = row["review_overdue"] and row["review_id"] == str(data["review_id"])
-        self._set(conn, env, child, review_id=str(data["review_id"]),
-                  review_due_on=_day(data["due_on"]), review_overdue=overdue)
+        self._set(
+            conn,
+            env,
+            child,
+            review_id=str(data["review_id"]),
+            review_due_on=_day(data["due_on"]),
+            review_overdue=overdue,
+        )
 
-    def on_ReviewOverdue(self, conn: Connection, env: Envelope, child: str,
-                         data: dict[str, Any]) -> None:
+    def on_ReviewOverdue(
+        self, conn: Connection, env: Envelope, child: str, data: dict[str, Any]
+    ) -> None:
         if self._row(conn, child)["review_id"] == str(data["review_id"]):
             self._set(conn, env, child, review_overdue=True)
 
-    def on_ReviewHeld(self, conn: Connection, env: Envelope, child: str,
-                      data: dict[str, Any]) -> None:
+    def on_ReviewHeld(
+        self, conn: Connection, env: Envelope, child: str, data: dict[str, Any]
+    ) -> None:
         changes: dict[str, Any] = {"last_review_on": _day(data["held_on"])}
         if self._row(conn, child)["review_id"] == str(data["review_id"]):
             changes.update(review_id=None, review_due_on=None, review_overdue=False)
         self._set(conn, env, child, **changes)
 
-    def on_CaseClosed(self, conn: Connection, env: Envelope, child: str,
-                      data: dict[str, Any]) -> None:
+    def on_CaseClosed(
+        self, conn: Connection, env: Envelope, child: str, data: dict[str, Any]
+    ) -> None:
         row = self._row(conn, child)
         changes: dict[str, Any] = {
-            "closed_on": _day(data["closed_on"]), "review_id": None, "review_due_on": None,
+            "closed_on": _day(data["closed_on"]),
+            "review_id": None,
+            "review_due_on": None,
             "review_overdue": False,
-            "safety_net_until": _day(data["safety_net_until"]) if data.get(
-                "safety_net_until") else None}
+            "safety_net_until": _day(data["safety_net_until"])
+            if data.get("safety_net_until")
+            else None,
+        }
         if row["status"] != ChildStatus.ERASED:
             changes["status"] = ChildStatus.CLOSED.value
         self._set(conn, env, child, **changes)
 
-    def on_CaseReopened(self, conn: Connection, env: Envelope, child: str,
-                        data: dict[str, Any]) -> None:
+    def on_CaseReopened(
+        self, conn: Connection, env: Envelope, child: str, data: dict[str, Any]
+    ) -> None:
         row = self._row(conn, child)
         if row["status"] == ChildStatus.ERASED:
             return
@@ -313,11 +379,18 @@ class ChildIndexProjection(SqlProjection):
 
     # -- governance ------------------------------------------------------------------------
 
-    def on_ChildErased(self, conn: Connection, env: Envelope, child: str,
-                       data: dict[str, Any]) -> None:
+    def on_ChildErased(
+        self, conn: Connection, env: Envelope, child: str, data: dict[str, Any]
+    ) -> None:
         conn.execute(delete(child_search).where(child_search.c.child_id == child))
-        self._set(conn, env, child, status=ChildStatus.ERASED.value,
-                  erased_on=_day(data["erased_on"]), **dict.fromkeys(SEALED_COLUMNS))
+        self._set(
+            conn,
+            env,
+            child,
+            status=ChildStatus.ERASED.value,
+            erased_on=_day(data["erased_on"]),
+            **dict.fromkeys(SEALED_COLUMNS),
+        )
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -339,9 +412,14 @@ class ChildIndexProjection(SqlProjection):
 
     @staticmethod
     def _set(conn: Connection, env: Envelope, child: str, **values: Any) -> None:
-        require(conn.execute(update(child_index).where(child_index.c.child_id == child)
-                             .values(**values, updated_at=env.occurred_at)),
-                f"child {child} (for {env.event_type})")
+        require(
+            conn.execute(
+                update(child_index)
+                .where(child_index.c.child_id == child)
+                .values(**values, updated_at=env.occurred_at)
+            ),
+            f"child {child} (for {env.event_type})",
+        )
 
 
 def bound_index(searcher: Searcher) -> type[ChildIndexProjection]:
@@ -374,11 +452,17 @@ def _queue_condition(queue: Queue, today: date) -> Any:
     if queue == Queue.SCREENING:
         return c.status == ChildStatus.REFERRED.value
     if queue == Queue.MEETING_TO_SCHEDULE:
-        return and_(c.status == ChildStatus.FORMULATION.value, c.meeting_id.is_(None),
-                    c.meeting_held_on.is_(None))
+        return and_(
+            c.status == ChildStatus.FORMULATION.value,
+            c.meeting_id.is_(None),
+            c.meeting_held_on.is_(None),
+        )
     if queue == Queue.REPORT_DUE:
-        return and_(c.status == ChildStatus.FORMULATION.value, c.meeting_held_on.is_not(None),
-                    c.report_issued_on.is_(None))
+        return and_(
+            c.status == ChildStatus.FORMULATION.value,
+            c.meeting_held_on.is_not(None),
+            c.report_issued_on.is_(None),
+        )
     if queue == Queue.REVIEW_OVERDUE:
         return and_(c.review_due_on.is_not(None), c.review_due_on < today)
     return and_(c.review_due_on.is_not(None), c.review_due_on >= today)
@@ -395,8 +479,16 @@ def attention(today: date) -> Any:
         (_queue_condition(Queue.MEETING_TO_SCHEDULE, today), 2),
         (_queue_condition(Queue.REPORT_DUE, today), 3),
         (and_(c.review_due_on.is_not(None), c.review_due_on <= soon), 4),
-        (c.status.in_([ChildStatus.FORMULATION.value, ChildStatus.REVIEWS.value,
-                       ChildStatus.CONSULTATION.value]), 5),
+        (
+            c.status.in_(
+                [
+                    ChildStatus.FORMULATION.value,
+                    ChildStatus.REVIEWS.value,
+                    ChildStatus.CONSULTATION.value,
+                ]
+            ),
+            5,
+        ),
         (c.status == ChildStatus.REGISTERED.value, 6),
         (c.status == ChildStatus.CLOSED.value, 7),
         else_=8,
@@ -410,9 +502,13 @@ def _where(query: Any, filters: ChildFilter, today: date) -> Any:
     if filters.status is not None:
         query = query.where(c.status == filters.status.value)
     if filters.worker:
-        query = query.where(or_(c.case_manager_id == filters.worker,
-                                c.psychologist_id == filters.worker,
-                                c.worker_id == filters.worker))
+        query = query.where(
+            or_(
+                c.case_manager_id == filters.worker,
+                c.psychologist_id == filters.worker,
+                c.worker_id == filters.worker,
+            )
+        )
     if filters.stage is not None:
         query = query.where(c.stage == filters.stage)
     if filters.queue is not None:
@@ -420,19 +516,32 @@ def _where(query: Any, filters: ChildFilter, today: date) -> Any:
     if filters.digests:
         query = query.where(c.status != ChildStatus.ERASED.value)
     for kind, value in filters.digests:
-        query = query.where(c.child_id.in_(select(child_search.c.child_id).where(
-            child_search.c.kind == kind.value, child_search.c.digest == value)))
+        query = query.where(
+            c.child_id.in_(
+                select(child_search.c.child_id).where(
+                    child_search.c.kind == kind.value, child_search.c.digest == value
+                )
+            )
+        )
     return query
 
 
-def list_children(engine: Engine, filters: ChildFilter, *, today: date, limit: int,
-                  offset: int) -> tuple[list[dict[str, Any]], int]:
+def list_children(
+    engine: Engine, filters: ChildFilter, *, today: date, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
     """A page of children (sealed fields as stored) and how many match, attention first."""
     rank = attention(today).label("attention")
-    key_date = func.coalesce(child_index.c.review_due_on, func.date(child_index.c.referred_at),
-                             func.date(child_index.c.registered_at))
-    query = _where(select(child_index, rank), filters, today).order_by(
-        rank, key_date, child_index.c.child_id).limit(limit).offset(offset)
+    key_date = func.coalesce(
+        child_index.c.review_due_on,
+        func.date(child_index.c.referred_at),
+        func.date(child_index.c.registered_at),
+    )
+    query = (
+        _where(select(child_index, rank), filters, today)
+        .order_by(rank, key_date, child_index.c.child_id)
+        .limit(limit)
+        .offset(offset)
+    )
     count = _where(select(func.count()).select_from(child_index), filters, today)
     with engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(query)]
@@ -447,16 +556,20 @@ def child_row(engine: Engine, child_id: str) -> dict[str, Any] | None:
     return dict(row._mapping) if row is not None else None
 
 
-def queue_counts(engine: Engine, areas: tuple[str, ...] | None,
-                 today: date) -> dict[str, dict[str, Any]]:
+def queue_counts(
+    engine: Engine, areas: tuple[str, ...] | None, today: date
+) -> dict[str, dict[str, Any]]:
     """How many children wait in each queue, in all, by area and by worker."""
     result: dict[str, dict[str, Any]] = {}
     c = child_index.c
     worker = func.coalesce(c.worker_id, c.psychologist_id, c.case_manager_id)
     with engine.connect() as conn:
         for queue in Queue:
-            base = _where(select(c.area, worker.label("worker"), func.count().label("n")),
-                          ChildFilter(areas=areas, queue=queue), today)
+            base = _where(
+                select(c.area, worker.label("worker"), func.count().label("n")),
+                ChildFilter(areas=areas, queue=queue),
+                today,
+            )
             rows = list(conn.execute(base.group_by(c.area, worker)))
             by_area: dict[str, int] = {}
             by_worker: dict[str, int] = {}
@@ -464,6 +577,9 @@ def queue_counts(engine: Engine, areas: tuple[str, ...] | None,
                 by_area[row.area] = by_area.get(row.area, 0) + int(row.n)
                 name = row.worker or "unassigned"
                 by_worker[name] = by_worker.get(name, 0) + int(row.n)
-            result[queue.value] = {"count": sum(by_area.values()), "by_area": by_area,
-                                   "by_worker": by_worker}
+            result[queue.value] = {
+                "count": sum(by_area.values()),
+                "by_area": by_area,
+                "by_worker": by_worker,
+            }
     return result

@@ -19,8 +19,10 @@ def consumers(system: System) -> list[Consumer]:
     """The child index (with its blind indexes) and the whole-story timeline."""
     searcher = index.Searcher(FieldCipher(system.vault), search_key(system.settings))
     projection = index.bound_index(searcher)
-    return [projection(system.engine(index.STORE)).consumer(),
-            timeline.TimelineProjection(system.engine(timeline.STORE)).consumer()]
+    return [
+        projection(system.engine(index.STORE)).consumer(),
+        timeline.TimelineProjection(system.engine(timeline.STORE)).consumer(),
+    ]
 
 
 plugin = ServicePlugin(

@@ -42,8 +42,7 @@ SEARCHABLE_FIELDS = ("family_name", "given_name", "date_of_birth", "nhs_number",
 
 def search_key(settings: Settings) -> bytes:
     """The HMAC key of the child search indexes, derived from the master key (never stored)."""
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                info=b"ecm-record child search v1")
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"ecm-record child search v1")
     return hkdf.derive(load_master_key(settings.master_key))
 
 
@@ -71,8 +70,10 @@ def entries(key: bytes, field: str, value: Any) -> Iterator[tuple[SearchKey, str
         name = normalise_name(str(value))[:MAX_PREFIX]
         for end in range(min(MIN_PREFIX, len(name)), len(name) + 1):
             if end:
-                yield SearchKey.FAMILY_NAME_PREFIX, digest(key, SearchKey.FAMILY_NAME_PREFIX,
-                                                           name[:end])
+                yield (
+                    SearchKey.FAMILY_NAME_PREFIX,
+                    digest(key, SearchKey.FAMILY_NAME_PREFIX, name[:end]),
+                )
     elif field == "given_name":
         name = normalise_name(str(value))
         if name:
@@ -81,8 +82,10 @@ def entries(key: bytes, field: str, value: Any) -> Iterator[tuple[SearchKey, str
         day = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
         yield SearchKey.DATE_OF_BIRTH, digest(key, SearchKey.DATE_OF_BIRTH, day.isoformat())
     elif field == "nhs_number":
-        yield SearchKey.NHS_NUMBER, digest(key, SearchKey.NHS_NUMBER, _clean(clean_nhs_number,
-                                                                             value))
+        yield (
+            SearchKey.NHS_NUMBER,
+            digest(key, SearchKey.NHS_NUMBER, _clean(clean_nhs_number, value)),
+        )
     elif field == "upn":
         yield SearchKey.UPN, digest(key, SearchKey.UPN, _clean(clean_upn, value))
 

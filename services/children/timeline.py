@@ -112,12 +112,17 @@ EVENTS: dict[str, tuple[ItemKind, str | None, str | None]] = {
 }
 NOTICE_KEYED = ("NoticeQueued", "NoticeSent", "NoticeAcknowledged")
 # What of a message's data the timeline keeps: personal values only sealed, as they came.
-DROPPED = {"ChildRegistered": ("given_name", "family_name", "date_of_birth", "nhs_number",
-                               "upn"),
-           "ChildCorrected": ("value", "original")}
-SERVICE_READ = {"referrals": "referral.read", "formulation": "formulation.read",
-                "reviews": "review.read", "notifications": "review.read",
-                "governance": "child.read"}
+DROPPED = {
+    "ChildRegistered": ("given_name", "family_name", "date_of_birth", "nhs_number", "upn"),
+    "ChildCorrected": ("value", "original"),
+}
+SERVICE_READ = {
+    "referrals": "referral.read",
+    "formulation": "formulation.read",
+    "reviews": "review.read",
+    "notifications": "review.read",
+    "governance": "child.read",
+}
 
 metadata = MetaData()
 timeline = Table(
@@ -184,8 +189,9 @@ class TimelineProjection(SqlProjection):
         if spec is None:
             return
         kind, key_field, date_field = spec
-        data = {k: v for k, v in envelope.data.items()
-                if k not in DROPPED.get(envelope.event_type, ())}
+        data = {
+            k: v for k, v in envelope.data.items() if k not in DROPPED.get(envelope.event_type, ())
+        }
         if kind == ItemKind.SUPERVISION:
             children = [str(c) for c in data.get("children") or []]
         elif envelope.child_id is not None:
@@ -201,13 +207,23 @@ class TimelineProjection(SqlProjection):
         elif on is None:
             on = _utc(envelope.occurred_at).date()
         for child in children:
-            conn.execute(insert(timeline).values(
-                message_id=envelope.message_id, child_id=child,
-                service=envelope.service, event_type=envelope.event_type, kind=kind.value,
-                item_key=None if key is None else str(key),
-                aggregate_version=envelope.aggregate_version, on_date=on,
-                recorded_at=_utc(envelope.occurred_at), actor_id=envelope.actor.id,
-                actor_role=envelope.actor.role, reason=envelope.reason, data=data))
+            conn.execute(
+                insert(timeline).values(
+                    message_id=envelope.message_id,
+                    child_id=child,
+                    service=envelope.service,
+                    event_type=envelope.event_type,
+                    kind=kind.value,
+                    item_key=None if key is None else str(key),
+                    aggregate_version=envelope.aggregate_version,
+                    on_date=on,
+                    recorded_at=_utc(envelope.occurred_at),
+                    actor_id=envelope.actor.id,
+                    actor_role=envelope.actor.role,
+                    reason=envelope.reason,
+                    data=data,
+                )
+            )
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -306,9 +322,13 @@ def _withhold(value: Any) -> Any:
     return value
 
 
-def read_timeline(engine: Engine, child_id: str, query: TimelineQuery,
-                  date_of_birth: date | None,
-                  opener: Callable[[str], Any]) -> list[TimelineItem]:
+def read_timeline(
+    engine: Engine,
+    child_id: str,
+    query: TimelineQuery,
+    date_of_birth: date | None,
+    opener: Callable[[str], Any],
+) -> list[TimelineItem]:
     """The child's whole story as it stood at `query.as_of`, oldest first, filtered."""
     placed: list[tuple[tuple[Any, ...], TimelineItem]] = []
     for row in _current_rows(engine, child_id, query):
@@ -318,8 +338,9 @@ def read_timeline(engine: Engine, child_id: str, query: TimelineQuery,
             continue
         on, precision = _sort_date(row, date_of_birth)
         data = dict(row["data"])
-        withheld = (data.get("sensitivity") == "restricted" and not query.staff) or \
-            not query.may_read(row["service"])
+        withheld = (
+            data.get("sensitivity") == "restricted" and not query.staff
+        ) or not query.may_read(row["service"])
         details = _withhold(data) if withheld else _open(data, opener)
         if row.get("retracted"):
             details["retracted_at"] = _aware(row["retracted"]["recorded_at"]).isoformat()
@@ -327,15 +348,34 @@ def read_timeline(engine: Engine, child_id: str, query: TimelineQuery,
         if is_sealed(reason):
             reason = None if withheld else opener(reason)
         item = TimelineItem(
-            kind=row["kind"], event_type=row["event_type"], service=row["service"],
-            item_key=row["item_key"], on=on, precision=precision,
+            kind=row["kind"],
+            event_type=row["event_type"],
+            service=row["service"],
+            item_key=row["item_key"],
+            on=on,
+            precision=precision,
             recorded_at=_aware(row["recorded_at"]),
-            recorded_by={"id": row["actor_id"], "role": row["actor_role"]}, reason=reason,
-            stage_in_force=None, movement=None, details=details, withheld=withheld,
-            message_id=row["message_id"])
+            recorded_by={"id": row["actor_id"], "role": row["actor_role"]},
+            reason=reason,
+            stage_in_force=None,
+            movement=None,
+            details=details,
+            withheld=withheld,
+            message_id=row["message_id"],
+        )
         # Undated (an age without a known date of birth) goes after everything dated.
-        placed.append(((on is None, on or date.min, _aware(row["recorded_at"]),
-                        row["aggregate_version"], row["message_id"]), item))
+        placed.append(
+            (
+                (
+                    on is None,
+                    on or date.min,
+                    _aware(row["recorded_at"]),
+                    row["aggregate_version"],
+                    row["message_id"],
+                ),
+                item,
+            )
+        )
     placed.sort(key=lambda pair: pair[0])
     stage: int | None = None
     items: list[TimelineItem] = []

@@ -35,11 +35,27 @@ CM = Meta("cm-bristol", "case_manager", "children-test", "children-test")
 CM_NS = Meta("cm-ns", "case_manager", "children-test", "children-test")
 PSY = Meta("psy-1", "psychologist", "children-test", "children-test")
 WHY = PSY.with_reason("corrected after speaking to the carer (synthetic)")
-AUDITOR = Meta("dpo-1", "auditor", "children-test", "children-test",
-               "end of retention period reached (synthetic)")
+AUDITOR = Meta(
+    "dpo-1",
+    "auditor",
+    "children-test",
+    "children-test",
+    "end of retention period reached (synthetic)",
+)
 NHS, UPN = "9434765919", "B801200005001"
-SEARCHED = ["Quilla", "Varnthorpe", "Ormund", "Varnworth", "2011-03-14", NHS, UPN,
-            "quilla", "varnthorpe", "Synthetic-move-story", "Synthetic-corrected-story"]
+SEARCHED = [
+    "Quilla",
+    "Varnthorpe",
+    "Ormund",
+    "Varnworth",
+    "2011-03-14",
+    NHS,
+    UPN,
+    "quilla",
+    "varnthorpe",
+    "Synthetic-move-story",
+    "Synthetic-corrected-story",
+]
 
 
 @dataclass
@@ -53,17 +69,38 @@ class Story:
     before_correction: datetime
 
 
-def register(system: System, given: str, family: str, born: date, area: Area,
-             meta: Meta, nhs: str | None = None, upn: str | None = None) -> UUID:
+def register(
+    system: System,
+    given: str,
+    family: str,
+    born: date,
+    area: Area,
+    meta: Meta,
+    nhs: str | None = None,
+    upn: str | None = None,
+) -> UUID:
     app = cast(ReferralsApplication, system.apps["referrals"])
-    return app.register_child(given_name=given, family_name=family, date_of_birth=born,
-                              area=area, nhs_number=nhs, upn=upn, meta=meta)
+    return app.register_child(
+        given_name=given,
+        family_name=family,
+        date_of_birth=born,
+        area=area,
+        nhs_number=nhs,
+        upn=upn,
+        meta=meta,
+    )
 
 
 def refer(system: System, child: UUID, meta: Meta, accept: bool) -> None:
     app = cast(ReferralsApplication, system.apps["referrals"])
-    referral = app.refer(child_id=child, case_manager_id=meta.actor_id, reason="synthetic",
-                         trauma_history="synthetic", expected_involvement_months=9, meta=meta)
+    referral = app.refer(
+        child_id=child,
+        case_manager_id=meta.actor_id,
+        reason="synthetic",
+        trauma_history="synthetic",
+        expected_involvement_months=9,
+        meta=meta,
+    )
     app.record_consent(referral, Consent.GIVEN, "carer", meta)
     if accept:
         app.accept(referral, PSY)
@@ -75,8 +112,14 @@ def formulate(system: System, child: UUID) -> tuple[UUID, datetime]:
 
     def add(when: LifeDate, text: str) -> UUID:
         entry, _ = app.add_timeline_entry(
-            child, when=when, category=TimelineCategory.MOVE, description=text, source=None,
-            sensitivity=Sensitivity.STANDARD, meta=PSY)
+            child,
+            when=when,
+            category=TimelineCategory.MOVE,
+            description=text,
+            source=None,
+            sensitivity=Sensitivity.STANDARD,
+            meta=PSY,
+        )
         return entry
 
     entry = add(LifeDate.create("exact", on=date(2015, 6, 1)), "Synthetic-move-story")
@@ -86,27 +129,48 @@ def formulate(system: System, child: UUID) -> tuple[UUID, datetime]:
     before = datetime.now(UTC)
     app.correct_timeline_entry(child, entry, WHY, description="Synthetic-corrected-story")
     invitees = [Invitee(Agency.EDUCATION, None), Invitee(Agency.HEALTH, None)]
-    meeting, _ = app.schedule_meeting(child, starts_at=datetime.now(UTC) + timedelta(days=1),
-                                      venue="Synthetic venue", online_link=None,
-                                      invitees=invitees, meta=PSY)
-    app.record_meeting_held(child, meeting, held_on=date.today(), attendance=[
-        AttendanceRecord(i.agency, i.contact_id, Attendance.ATTENDED) for i in invitees],
-        notes=None, meta=PSY)
-    app.issue_report(child, narrative="Synthetic narrative", stage=2, issued_on=date.today(),
-                     recommendations=[], stage_rationale=None, meta=PSY)
-    app.assess_stage(child, stage=3, assessed_on=date.today(), rationale="Synthetic",
-                     meta=PSY)
+    meeting, _ = app.schedule_meeting(
+        child,
+        starts_at=datetime.now(UTC) + timedelta(days=1),
+        venue="Synthetic venue",
+        online_link=None,
+        invitees=invitees,
+        meta=PSY,
+    )
+    app.record_meeting_held(
+        child,
+        meeting,
+        held_on=date.today(),
+        attendance=[
+            AttendanceRecord(i.agency, i.contact_id, Attendance.ATTENDED) for i in invitees
+        ],
+        notes=None,
+        meta=PSY,
+    )
+    app.issue_report(
+        child,
+        narrative="Synthetic narrative",
+        stage=2,
+        issued_on=date.today(),
+        recommendations=[],
+        stage_rationale=None,
+        meta=PSY,
+    )
+    app.assess_stage(child, stage=3, assessed_on=date.today(), rationale="Synthetic", meta=PSY)
     return entry, before
 
 
 async def scenario(system: System, nats_server: EmbeddedNats) -> Story:
     async with running_node(system.settings, nats_server, system=system):
-        a = await in_thread(register, system, "Quilla", "Varnthorpe", date(2011, 3, 14),
-                            Area.BRISTOL, CM, NHS, UPN)
-        b = await in_thread(register, system, "Quilla", "Varnworth", date(2012, 1, 1),
-                            Area.BRISTOL, CM)
-        c = await in_thread(register, system, "Ormund", "Varnthorpe", date(2011, 3, 14),
-                            Area.NORTH_SOMERSET, CM_NS)
+        a = await in_thread(
+            register, system, "Quilla", "Varnthorpe", date(2011, 3, 14), Area.BRISTOL, CM, NHS, UPN
+        )
+        b = await in_thread(
+            register, system, "Quilla", "Varnworth", date(2012, 1, 1), Area.BRISTOL, CM
+        )
+        c = await in_thread(
+            register, system, "Ormund", "Varnthorpe", date(2011, 3, 14), Area.NORTH_SOMERSET, CM_NS
+        )
         await in_thread(refer, system, a, CM, True)
         await in_thread(refer, system, c, CM_NS, False)
         formulation = cast(FormulationApplication, system.apps["formulation"])
@@ -121,8 +185,9 @@ async def scenario(system: System, nats_server: EmbeddedNats) -> Story:
     return Story(a, b, c, entry, before)
 
 
-def headers(settings: Settings, role: Role, area: Area | None = None,
-            user: str | None = None) -> dict[str, str]:
+def headers(
+    settings: Settings, role: Role, area: Area | None = None, user: str | None = None
+) -> dict[str, str]:
     token = mint_token(settings, user or f"{role}-1", role, area)
     return {"Authorization": f"Bearer {token}"}
 
@@ -154,15 +219,15 @@ async def test_children_are_found_by_each_key_within_area_scope_and_an_erased_ch
         assert found(client, staff, upn=UPN.lower()) == {a}
         assert found(client, staff, family_name="varnw") == set()
         assert found(client, staff, given_name="Quilla", date_of_birth="2011-03-14") == {a}
-        listed = client.get("/api/v1/children", params={"family_name": "varn"},
-                            headers=bristol).json()["items"]
+        listed = client.get(
+            "/api/v1/children", params={"family_name": "varn"}, headers=bristol
+        ).json()["items"]
         assert [(i["given_name"], i["family_name"], i["date_of_birth"]) for i in listed] == [
-            ("Quilla", "Varnthorpe", "2011-03-14")]
-        bad = client.get("/api/v1/children", params={"nhs_number": "1234567890"},
-                         headers=staff)
+            ("Quilla", "Varnthorpe", "2011-03-14")
+        ]
+        bad = client.get("/api/v1/children", params={"nhs_number": "1234567890"}, headers=staff)
         assert bad.status_code == 422 and bad.json()["field"] == "nhs_number"
-        other = client.get("/api/v1/children", params={"area": "north_somerset"},
-                           headers=bristol)
+        other = client.get("/api/v1/children", params={"area": "north_somerset"}, headers=bristol)
         assert other.status_code == 403
     system.close()
 
@@ -181,20 +246,23 @@ async def test_the_index_lists_status_queues_and_workers_attention_first_and_pag
         assert order == [c, a, b]  # awaiting screening, open work, erased last
         rows = {i["child_id"]: i for i in page["items"]}
         assert rows[c]["status"] == "referred"
-        assert (rows[a]["status"], rows[a]["stage"], rows[a]["worker_id"]) == ("reviews", 3,
-                                                                               "sp-1")
+        assert (rows[a]["status"], rows[a]["stage"], rows[a]["worker_id"]) == ("reviews", 3, "sp-1")
         assert rows[a]["psychologist_id"] == "psy-1"
         assert (rows[b]["status"], rows[b]["given_name"]) == ("erased", None)
         assert found(client, staff, queue="screening") == {c}
         assert found(client, staff, mine="true") == {a}
         assert found(client, staff, worker="cm-ns") == {c}
         assert found(client, staff, status="erased") == {b}
-        second = client.get("/api/v1/children", params={"limit": 1, "offset": 1},
-                            headers=staff).json()
+        second = client.get(
+            "/api/v1/children", params={"limit": 1, "offset": 1}, headers=staff
+        ).json()
         assert (second["total"], [i["child_id"] for i in second["items"]]) == (3, [a])
         queues = client.get("/api/v1/queues", headers=staff).json()
-        assert queues["screening"] == {"count": 1, "by_area": {"north_somerset": 1},
-                                       "by_worker": {"cm-ns": 1}}
+        assert queues["screening"] == {
+            "count": 1,
+            "by_area": {"north_somerset": 1},
+            "by_worker": {"cm-ns": 1},
+        }
         ns = headers(system.settings, Role.CASE_MANAGER, Area.BRISTOL)
         assert client.get("/api/v1/queues", headers=ns).json()["screening"]["count"] == 0
     system.close()
@@ -219,22 +287,32 @@ async def test_the_whole_story_is_ordered_across_services_and_shown_as_at_any_in
             ("2014-01-01", "year", "Synthetic year entry"),
             ("2015-03-14", "approximate_age", "Synthetic age four"),  # age 4, born 14/3/2011
             ("2015-06-01", "exact", "Synthetic-corrected-story"),
-            ("2016-02-01", "month", "Synthetic month entry")]
+            ("2016-02-01", "month", "Synthetic month entry"),
+        ]
         everything = items(client, a, psy)
         kinds = [i["kind"] for i in everything]
         assert kinds[:4] == ["life_story"] * 4
-        for kind in ("registration", "referral", "consent", "screening", "meeting", "report",
-                     "stage"):
+        for kind in (
+            "registration",
+            "referral",
+            "consent",
+            "screening",
+            "meeting",
+            "report",
+            "stage",
+        ):
             assert kind in kinds, kind
         assert kinds.index("registration") < kinds.index("referral") < kinds.index("screening")
-        stages = [(i["event_type"], i["stage_in_force"], i["movement"]) for i in everything
-                  if i["kind"] in ("report", "stage")]
+        stages = [
+            (i["event_type"], i["stage_in_force"], i["movement"])
+            for i in everything
+            if i["kind"] in ("report", "stage")
+        ]
         assert ("StageAssessed", 3, "up") in stages
         assert everything[-1]["stage_in_force"] == 3
         held = next(i for i in everything if i["event_type"] == "FormulationMeetingHeld")
         assert {x["agency"] for x in held["details"]["attendance"]} == {"education", "health"}
-        scheduled = next(i for i in everything
-                         if i["event_type"] == "FormulationMeetingScheduled")
+        scheduled = next(i for i in everything if i["event_type"] == "FormulationMeetingScheduled")
         assert scheduled["details"]["venue"] == "Synthetic venue"
         assert scheduled["recorded_by"] == {"id": "psy-1", "role": "psychologist"}
 
@@ -242,15 +320,19 @@ async def test_the_whole_story_is_ordered_across_services_and_shown_as_at_any_in
         past = items(client, a, psy, kind="life_story", as_of=then)
         assert "Synthetic-move-story" in [i["details"]["description"] for i in past]
         assert "Synthetic-corrected-story" not in [i["details"]["description"] for i in past]
-        corrected = next(i for i in items(client, a, psy, as_of=datetime.now(UTC).isoformat())
-                         if i["item_key"] == str(story.entry))
+        corrected = next(
+            i
+            for i in items(client, a, psy, as_of=datetime.now(UTC).isoformat())
+            if i["item_key"] == str(story.entry)
+        )
         assert corrected["details"]["description"] == "Synthetic-corrected-story"
         assert corrected["reason"] == WHY.reason
 
         ranged = items(client, a, psy, **{"from": "2015-01-01", "to": "2015-12-31"})
         assert [i["on"] for i in ranged] == ["2015-03-14", "2015-06-01"]
-        paged = client.get(f"/api/v1/children/{a}/timeline", params={"limit": 2, "offset": 1},
-                           headers=psy).json()
+        paged = client.get(
+            f"/api/v1/children/{a}/timeline", params={"limit": 2, "offset": 1}, headers=psy
+        ).json()
         assert [i["on"] for i in paged["items"]] == ["2015-03-14", "2015-06-01"]
         assert paged["total"] == len(everything)
 
@@ -259,16 +341,16 @@ async def test_the_whole_story_is_ordered_across_services_and_shown_as_at_any_in
         missing = client.get(f"/api/v1/children/{uuid4()}/timeline", headers=ns)
         assert hidden.status_code == missing.status_code == 404
         assert hidden.json() == missing.json()
-        bad = client.get(f"/api/v1/children/{a}/timeline", params={"as_of": "yesterday"},
-                         headers=psy)
+        bad = client.get(
+            f"/api/v1/children/{a}/timeline", params={"as_of": "yesterday"}, headers=psy
+        )
         assert bad.status_code == 422 and bad.json()["field"] == "as_of"
     system.close()
 
 
 def read_model_files(settings: Settings) -> list[Path]:
     folder = settings.sqlite_path("children-read").parent
-    return [p for p in folder.iterdir()
-            if p.name.startswith(("children-read", "timeline-read"))]
+    return [p for p in folder.iterdir() if p.name.startswith(("children-read", "timeline-read"))]
 
 
 async def test_no_searched_or_personal_value_is_kept_in_plaintext_by_the_read_models(
