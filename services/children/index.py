@@ -20,6 +20,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Engine,
+    Index,
     Integer,
     MetaData,
     String,
@@ -87,6 +88,7 @@ child_search = Table(
     Column("field", String(20), primary_key=True),
     Column("kind", String(20), primary_key=True),
     Column("digest", String(64), primary_key=True),
+    Index("ix_child_search_lookup", "kind", "digest", "child_id"),
 )
 
 
