@@ -20,6 +20,8 @@ from services.governance.erasure import erase_child
 from services.referrals.application import ReferralsApplication
 from services.referrals.domain import Consent
 from services.reviews.application import ReviewsApplication
+from services.reviews.supervision import SupervisionKind
+from services.reviews.values import TransitionKind
 from services.runtime import System, create_api
 from shared.auth import mint_token
 from shared.bus import connect
@@ -250,6 +252,9 @@ async def test_the_index_lists_status_queues_and_workers_attention_first_and_pag
         assert rows[a]["psychologist_id"] == "psy-1"
         assert (rows[b]["status"], rows[b]["given_name"]) == ("erased", None)
         assert found(client, staff, queue="screening") == {c}
+        assert found(client, staff, queue="review_due") == {a}  # made due by the report
+        assert found(client, staff, queue="review_overdue") == set()
+        assert found(client, staff, queue="meeting_to_schedule") == set()
         assert found(client, staff, mine="true") == {a}
         assert found(client, staff, worker="cm-ns") == {c}
         assert found(client, staff, status="erased") == {b}
@@ -368,3 +373,101 @@ async def test_no_searched_or_personal_value_is_kept_in_plaintext_by_the_read_mo
         for value in SEARCHED:
             assert value.encode() not in raw, f"{value} in {path.name}"
             assert value.encode("utf-16-le") not in raw, f"{value} in {path.name}"
+
+
+def later(system: System, child: UUID) -> None:
+    """Work, a restricted entry, a transition, supervision and closure with a safety net."""
+    formulation = cast(FormulationApplication, system.apps["formulation"])
+    reviews = cast(ReviewsApplication, system.apps["reviews"])
+    work, _, _ = formulation.plan_intervention(
+        child,
+        intervention_type="Synthetic PACE work",
+        stage=2,
+        owning_agency=Agency.YJS,
+        planned_start=date.today(),
+        recommendation_id=None,
+        override_rationale=None,
+        meta=PSY,
+    )
+    formulation.start_intervention(child, work, date.today(), PSY)
+    formulation.record_session(child, work, date.today(), "Synthetic session note", PSY)
+    formulation.add_timeline_entry(
+        child,
+        when=LifeDate.create("year", year=2017),
+        category=TimelineCategory.ADVERSE_EXPERIENCE,
+        description="Synthetic-restricted-story",
+        source=None,
+        sensitivity=Sensitivity.RESTRICTED,
+        meta=PSY,
+    )
+    reviews.record_transition(
+        child, TransitionKind.SCHOOL_MOVE, date.today(), "Synthetic Academy", PSY
+    )
+    reviews.log_supervision(
+        practitioner_id="cm-bristol",
+        supervisor_id="psy-1",
+        held_on=date.today(),
+        kind=SupervisionKind.CLINICAL_SUPERVISION,
+        children=[child],
+        themes="Synthetic themes",
+        meta=PSY,
+    )
+    reviews.close_case(
+        child,
+        date.today(),
+        date.today() + timedelta(days=90),
+        PSY.with_reason("goals met (synthetic)"),
+    )
+
+
+async def test_the_whole_story_shows_work_transitions_and_closure_and_hides_what_a_reader_may_not_see(
+    settings: Settings, nats_server: EmbeddedNats
+) -> None:
+    system = System.build(settings)
+    story = await scenario(system, nats_server)
+    async with running_node(system.settings, nats_server, system=system):
+        await in_thread(later, system, story.a)
+        nc = await connect(system.settings, nats_server.url)
+        await settled(system, nc.jetstream())
+        await nc.close()
+    assert parked(system) == []
+    assert await in_thread(differences, system) == []
+    a = str(story.a)
+    psy = headers(system.settings, Role.PSYCHOLOGIST)
+    cm = headers(system.settings, Role.CASE_MANAGER, Area.BRISTOL, "cm-bristol")
+    with TestClient(create_api(system)) as client:
+        staff_view = items(client, a, psy)
+        by_type = {i["event_type"]: i for i in staff_view}
+        for event_type in (
+            "InterventionPlanned",
+            "InterventionStarted",
+            "InterventionSessionRecorded",
+            "TransitionRecorded",
+            "SupervisionLogged",
+            "CaseClosed",
+        ):
+            assert event_type in by_type, event_type
+        assert by_type["TransitionRecorded"]["details"]["receiving_organisation"] == (
+            "Synthetic Academy"
+        )
+        assert by_type["InterventionSessionRecorded"]["stage_in_force"] == 3
+        assert by_type["CaseClosed"]["reason"] == "goals met (synthetic)"
+        assert (
+            by_type["CaseClosed"]["details"]["safety_net_until"]
+            == (date.today() + timedelta(days=90)).isoformat()
+        )
+        restricted = [i for i in staff_view if i["details"].get("sensitivity") == "restricted"]
+        assert restricted[0]["details"]["description"] == "Synthetic-restricted-story"
+
+        cm_view = items(client, a, cm)
+        assert "SupervisionLogged" not in {i["event_type"] for i in cm_view}
+        (withheld,) = [i for i in cm_view if i["details"].get("sensitivity") == "restricted"]
+        assert withheld["withheld"] is True and withheld["details"]["description"] is None
+        assert len(cm_view) == len(staff_view) - 1
+
+        row = client.get("/api/v1/children", params={"status": "closed"}, headers=psy).json()
+        (closed,) = row["items"]
+        assert closed["child_id"] == a
+        assert closed["safety_net_until"] == (date.today() + timedelta(days=90)).isoformat()
+        assert closed["review_due_on"] is None
+    system.close()
