@@ -15,7 +15,7 @@ from services.children.index import ChildFilter, ChildStatus, Queue
 from services.children.search import SearchKey, query_digest, search_key
 from shared.crypto import FieldCipher
 from shared.domain import Area, Forbidden, Invalid, RecordNotFound, Role
-from shared.http import requires
+from shared.http import Problem, requires
 from shared.identifiers import clean_nhs_number, clean_upn
 from shared.policy import ECM_STAFF, Principal, check, may
 
@@ -23,6 +23,12 @@ if TYPE_CHECKING:
     from services.runtime import System
 
 router = APIRouter(prefix="/api/v1", tags=["children"])
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not authenticated"},
+    403: {"model": Problem, "description": "The role may not do this, or another area"},
+    404: {"model": Problem, "description": "No such child (or one of another area)"},
+    422: {"model": Problem, "description": "Bad input: the field at fault is named"},
+}
 MAX_OFFSET = 1_000_000
 NhsNumber = Annotated[str, AfterValidator(clean_nhs_number)]
 Upn = Annotated[str, AfterValidator(clean_upn)]
@@ -160,7 +166,7 @@ def _summary(cipher: FieldCipher, row: dict[str, Any]) -> ChildSummary:
     return ChildSummary.model_validate(values)
 
 
-@router.get("/children", response_model=ChildPage)
+@router.get("/children", response_model=ChildPage, responses=ERRORS)
 def list_children(
     request: Request,
     principal: Annotated[Principal, Depends(requires("child.list"))],
@@ -227,7 +233,7 @@ def list_children(
     )
 
 
-@router.get("/queues", response_model=dict[Queue, QueueCount])
+@router.get("/queues", response_model=dict[Queue, QueueCount], responses=ERRORS)
 def queues(
     request: Request,
     principal: Annotated[Principal, Depends(requires("queue.read"))],
@@ -263,7 +269,7 @@ def parse_as_of(value: str | None) -> datetime | None:
     return moment
 
 
-@router.get("/children/{child_id}/timeline", response_model=TimelinePage)
+@router.get("/children/{child_id}/timeline", response_model=TimelinePage, responses=ERRORS)
 def child_timeline(
     child_id: UUID,
     request: Request,

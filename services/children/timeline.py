@@ -28,9 +28,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    insert,
     select,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 
 from shared.consumer import SqlProjection
 from shared.contracts import Envelope
@@ -206,9 +206,11 @@ class TimelineProjection(SqlProjection):
             on = life_date(data["when"])
         elif on is None:
             on = _utc(envelope.occurred_at).date()
-        for child in children:
+        dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        for child in children:  # a parked message replayed twice adds nothing
             conn.execute(
-                insert(timeline).values(
+                dialect_insert(timeline)
+                .values(
                     message_id=envelope.message_id,
                     child_id=child,
                     service=envelope.service,
@@ -223,6 +225,7 @@ class TimelineProjection(SqlProjection):
                     reason=envelope.reason,
                     data=data,
                 )
+                .on_conflict_do_nothing(index_elements=["message_id", "child_id"])
             )
 
 

@@ -471,3 +471,38 @@ async def test_the_whole_story_shows_work_transitions_and_closure_and_hides_what
         assert closed["safety_net_until"] == (date.today() + timedelta(days=90)).isoformat()
         assert closed["review_due_on"] is None
     system.close()
+
+
+async def test_a_corrected_name_or_date_of_birth_is_found_and_placed_by_its_new_value(
+    settings: Settings, nats_server: EmbeddedNats
+) -> None:
+    system = System.build(settings)
+    story = await scenario(system, nats_server)
+    referrals = cast(ReferralsApplication, system.apps["referrals"])
+    fixed = CM.with_reason("the family name was misspelt at registration (synthetic)")
+    async with running_node(system.settings, nats_server, system=system):
+        await in_thread(referrals.correct_child, story.a, "family_name", "Kestrelby", fixed)
+        await in_thread(referrals.correct_child, story.a, "date_of_birth", date(2012, 3, 14), fixed)
+        nc = await connect(system.settings, nats_server.url)
+        await settled(system, nc.jetstream())
+        await nc.close()
+    assert await in_thread(differences, system) == []
+    a, c = str(story.a), str(story.c)
+    psy = headers(system.settings, Role.PSYCHOLOGIST)
+    with TestClient(create_api(system)) as client:
+        assert found(client, psy, family_name="varn") == {c}
+        assert found(client, psy, family_name="kestrel") == {a}
+        assert found(client, psy, date_of_birth="2011-03-14") == {c}
+        assert found(client, psy, date_of_birth="2012-03-14") == {a}
+        ages = [
+            i
+            for i in items(client, a, psy, kind="life_story")
+            if i["precision"] == "approximate_age"
+        ]
+        assert [i["on"] for i in ages] == ["2016-03-14"]  # age 4 of the corrected birth date
+        corrections = items(client, a, psy, kind="correction")
+        assert [i["details"] for i in corrections] == [
+            {"field": "family_name"},
+            {"field": "date_of_birth"},
+        ]
+    system.close()
