@@ -223,7 +223,9 @@ class ChildIndexProjection(SqlProjection):
             referred_at=env.occurred_at,
             screened_at=None,
             case_manager_id=data["case_manager_id"],
-            status=ChildStatus.REFERRED.value,
+            status=ChildStatus.REFERRED.value
+            if self._row(conn, child)["status"] != ChildStatus.ERASED
+            else ChildStatus.ERASED.value,
         )
 
     def on_ConsentRecorded(
@@ -465,9 +467,10 @@ def _queue_condition(queue: Queue, today: date) -> Any:
             c.meeting_held_on.is_not(None),
             c.report_issued_on.is_(None),
         )
+    open_case = c.status.not_in([ChildStatus.CLOSED.value, ChildStatus.ERASED.value])
     if queue == Queue.REVIEW_OVERDUE:
-        return and_(c.review_due_on.is_not(None), c.review_due_on < today)
-    return and_(c.review_due_on.is_not(None), c.review_due_on >= today)
+        return and_(open_case, c.review_due_on.is_not(None), c.review_due_on < today)
+    return and_(open_case, c.review_due_on.is_not(None), c.review_due_on >= today)
 
 
 def attention(today: date) -> Any:
@@ -480,7 +483,7 @@ def attention(today: date) -> Any:
         (_queue_condition(Queue.SCREENING, today), 1),
         (_queue_condition(Queue.MEETING_TO_SCHEDULE, today), 2),
         (_queue_condition(Queue.REPORT_DUE, today), 3),
-        (and_(c.review_due_on.is_not(None), c.review_due_on <= soon), 4),
+        (and_(_queue_condition(Queue.REVIEW_DUE, today), c.review_due_on <= soon), 4),
         (
             c.status.in_(
                 [

@@ -280,9 +280,9 @@ def items(client: TestClient, child: str, head: dict[str, str], **params: Any) -
 
 
 async def test_the_whole_story_is_ordered_across_services_and_shown_as_at_any_instant(
-    settings: Settings, nats_server: EmbeddedNats
+    store_settings: Settings, nats_server: EmbeddedNats
 ) -> None:
-    system = System.build(settings)
+    system = System.build(store_settings)
     story = await scenario(system, nats_server)
     a = str(story.a)
     psy = headers(system.settings, Role.PSYCHOLOGIST)
@@ -420,7 +420,7 @@ def later(system: System, child: UUID) -> None:
     )
 
 
-async def test_the_whole_story_shows_work_transitions_and_closure_and_hides_what_a_reader_may_not_see(
+async def test_the_whole_story_shows_work_and_closure_and_hides_what_a_reader_may_not_see(
     settings: Settings, nats_server: EmbeddedNats
 ) -> None:
     system = System.build(settings)
