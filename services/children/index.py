@@ -35,7 +35,13 @@ from sqlalchemy import (
     update,
 )
 
-from services.children.search import SEARCHABLE_FIELDS, SearchKey, entries
+from services.children.search import (
+    MAX_PREFIX,
+    SEARCHABLE_FIELDS,
+    SearchKey,
+    digest,
+    entries,
+)
 from shared.consumer import SqlProjection, require
 from shared.contracts import Envelope
 from shared.crypto import FieldCipher
@@ -134,10 +140,20 @@ class Searcher:
     def entries(self, child_id: str, field: str, sealed: Any) -> list[dict[str, str]]:
         """The blind index rows of one sealed field (none once the child's key is erased)."""
         value = self.cipher.open(child_id, field, sealed)
+        found = list(entries(self.key, field, value))
+        if field == "family_name" and found:
+            found += padding(self.key, child_id, MAX_PREFIX - len(found))
         return [
             {"child_id": child_id, "field": field, "kind": kind.value, "digest": d}
-            for kind, d in entries(self.key, field, value)
+            for kind, d in found
         ]
+
+
+def padding(key: bytes, child_id: str, count: int) -> list[tuple[SearchKey, str]]:
+    """Entries no search can produce, so every family name has MAX_PREFIX entries and the
+    index does not tell a name's length (derived from the key and child: replay = live)."""
+    kind = SearchKey.FAMILY_NAME_PREFIX
+    return [(kind, digest(key, kind, f"\x00padding:{child_id}:{n}")) for n in range(count)]
 
 
 def _day(value: Any) -> date:

@@ -1,6 +1,7 @@
 """The child index read model on real SQLite, fed messages in stream order: an overdue review
 comes before everything else, a message about a child never registered is a missing
-precondition, and an erased child leaves no blind index entry behind."""
+precondition, every family name has as many blind index entries whatever its length, and an
+erased child leaves no entry behind."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from services.children.index import (
     child_search,
     list_children,
 )
-from services.children.search import search_key
+from services.children.search import MAX_PREFIX, search_key
 from shared.consumer import Delivery
 from shared.contracts import Actor, Envelope
 from shared.crypto import FieldCipher, KeyVault, load_master_key
@@ -76,7 +77,7 @@ def test_an_overdue_review_comes_first_and_an_erased_child_leaves_no_index_entry
 
     messages = [
         registered(1, waiting, "Waitwell"),
-        registered(2, overdue, "Latterby"),
+        registered(2, overdue, "Lo"),
         envelope(
             3,
             "referrals",
@@ -109,6 +110,13 @@ def test_an_overdue_review_comes_first_and_an_erased_child_leaves_no_index_entry
     )
     assert [r["child_id"] for r in late] == [str(overdue)]
     assert all(r["family_name"].startswith("ecm1:") for r in rows)  # kept sealed
+    with engine.connect() as conn:
+        per_child = conn.execute(
+            select(child_search.c.child_id, func.count())
+            .where(child_search.c.field == "family_name")
+            .group_by(child_search.c.child_id)
+        ).all()
+    assert sorted(n for _, n in per_child) == [MAX_PREFIX, MAX_PREFIX]  # lengths not told
 
     vault.erase(overdue)
     erased = envelope(
