@@ -102,7 +102,8 @@ class ChildStatus(StrEnum):
     """Where a child stands across the services."""
 
     REGISTERED = "registered"
-    REFERRED = "referred"  # awaiting screening
+    REFERRED = "referred"  # awaiting consent and screening
+    SCREENING = "screening"  # consent given: awaiting the screening decision
     CONSULTATION = "consultation"
     FORMULATION = "formulation"
     REVIEWS = "reviews"
@@ -120,6 +121,7 @@ class Queue(StrEnum):
     REVIEW_OVERDUE = "review_overdue"
 
 
+AWAITING_SCREENING = (ChildStatus.REFERRED, ChildStatus.SCREENING)
 REFERRAL_OUTCOMES = {
     "ReferralAccepted": ("accepted", ChildStatus.FORMULATION),
     "ConsultationOffered": ("consultation", ChildStatus.CONSULTATION),
@@ -247,7 +249,12 @@ class ChildIndexProjection(SqlProjection):
     def on_ConsentRecorded(
         self, conn: Connection, env: Envelope, child: str, data: dict[str, Any]
     ) -> None:
-        self._set(conn, env, child, consent=data["consent"])
+        row = self._row(conn, child)
+        changes: dict[str, Any] = {"consent": data["consent"]}
+        if row["referral_id"] == str(env.aggregate_id) and row["status"] in AWAITING_SCREENING:
+            given = data["consent"] == "given"
+            changes["status"] = (ChildStatus.SCREENING if given else ChildStatus.REFERRED).value
+        self._set(conn, env, child, **changes)
 
     def _screened(self, conn: Connection, env: Envelope, child: str, _data: dict[str, Any]) -> None:
         outcome, status = REFERRAL_OUTCOMES[env.event_type]
@@ -259,7 +266,7 @@ class ChildIndexProjection(SqlProjection):
             changes["screened_at"] = env.occurred_at
         if env.actor.role == "psychologist" and env.event_type != "ReferralClosed":
             changes["psychologist_id"] = env.actor.id
-        moves = status != ChildStatus.FORMULATION or row["status"] == ChildStatus.REFERRED
+        moves = status != ChildStatus.FORMULATION or row["status"] in AWAITING_SCREENING
         if row["status"] != ChildStatus.ERASED and moves:
             changes["status"] = status.value
         self._set(conn, env, child, **changes)
@@ -274,7 +281,7 @@ class ChildIndexProjection(SqlProjection):
     ) -> None:
         row = self._row(conn, child)
         changes: dict[str, Any] = {"formulation_opened_at": env.occurred_at}
-        if row["status"] in (ChildStatus.REGISTERED, ChildStatus.REFERRED):
+        if row["status"] in (ChildStatus.REGISTERED, *AWAITING_SCREENING):
             changes["status"] = ChildStatus.FORMULATION.value
         self._set(conn, env, child, **changes)
 
@@ -470,7 +477,7 @@ class ChildFilter:
 def _queue_condition(queue: Queue, today: date) -> Any:
     c = child_index.c
     if queue == Queue.SCREENING:
-        return c.status == ChildStatus.REFERRED.value
+        return c.status.in_([s.value for s in AWAITING_SCREENING])
     if queue == Queue.MEETING_TO_SCHEDULE:
         return and_(
             c.status == ChildStatus.FORMULATION.value,

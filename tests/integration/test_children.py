@@ -247,7 +247,7 @@ async def test_the_index_lists_status_queues_and_workers_attention_first_and_pag
         order = [i["child_id"] for i in page["items"]]
         assert order == [c, a, b]  # awaiting screening, open work, erased last
         rows = {i["child_id"]: i for i in page["items"]}
-        assert rows[c]["status"] == "referred"
+        assert rows[c]["status"] == "screening"  # consent given, awaiting the decision
         assert (rows[a]["status"], rows[a]["stage"], rows[a]["worker_id"]) == ("reviews", 3, "sp-1")
         assert rows[a]["psychologist_id"] == "psy-1"
         assert (rows[b]["status"], rows[b]["given_name"]) == ("erased", None)
