@@ -188,6 +188,10 @@ def list_children(
     date_of_birth: Annotated[date | None, Query()] = None,
     nhs_number: Annotated[NhsNumber | None, Query()] = None,
     upn: Annotated[Upn | None, Query()] = None,
+    as_of: Annotated[
+        str | None,
+        Query(max_length=40, description="A date or an ISO date-time: the list as it stood"),
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> ChildPage:
@@ -224,8 +228,10 @@ def list_children(
         digests=tuple(digests),
     )
     engine = _engine(system, index.STORE, index.metadata)
+    moment = parse_as_of(as_of)
+    today = moment.date() if moment is not None else date.today()
     rows, total = index.list_children(
-        engine, filters, today=date.today(), limit=limit, offset=offset
+        engine, filters, today=today, limit=limit, offset=offset, as_of=moment
     )
     cipher = _cipher(system)
     return ChildPage(

@@ -9,7 +9,7 @@ both. Nothing here reads a clock: "what needs attention" is worked out at query 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -86,6 +86,15 @@ child_index = Table(
     Column("safety_net_until", Date, nullable=True),
     Column("erased_on", Date, nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+_history_columns = [
+    Column(c.name, c.type, nullable=c.nullable, index=c.primary_key) for c in child_index.columns
+]
+child_index_history = Table(
+    "child_index_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    *_history_columns,
 )
 child_search = Table(
     "child_search",
@@ -171,7 +180,7 @@ class ChildIndexProjection(SqlProjection):
 
     name = CHILD_INDEX
     subject = "ecm.>"
-    tables = (child_index, child_search)
+    tables = (child_index, child_index_history, child_search)
     searcher: ClassVar[Searcher | None] = None
 
     def apply(self, conn: Connection, envelope: Envelope) -> None:
@@ -205,6 +214,7 @@ class ChildIndexProjection(SqlProjection):
                 updated_at=env.occurred_at,
             )
         )
+        self._snapshot(conn, child)
         for field in SEARCHABLE_FIELDS:
             self._index(conn, child, field, data.get(field))
 
@@ -418,6 +428,11 @@ class ChildIndexProjection(SqlProjection):
             erased_on=_day(data["erased_on"]),
             **dict.fromkeys(SEALED_COLUMNS),
         )
+        conn.execute(
+            update(child_index_history)
+            .where(child_index_history.c.child_id == child)
+            .values(**dict.fromkeys(SEALED_COLUMNS))
+        )
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -437,8 +452,8 @@ class ChildIndexProjection(SqlProjection):
             raise MissingPrecondition(f"child index: child {child} is not registered yet")
         return dict(row._mapping)
 
-    @staticmethod
-    def _set(conn: Connection, env: Envelope, child: str, **values: Any) -> None:
+    @classmethod
+    def _set(cls, conn: Connection, env: Envelope, child: str, **values: Any) -> None:
         require(
             conn.execute(
                 update(child_index)
@@ -446,6 +461,17 @@ class ChildIndexProjection(SqlProjection):
                 .values(**values, updated_at=env.occurred_at)
             ),
             f"child {child} (for {env.event_type})",
+        )
+        cls._snapshot(conn, child)
+
+    @staticmethod
+    def _snapshot(conn: Connection, child: str) -> None:
+        """The row as it now stands, kept for lists as they stood at an instant."""
+        names = [c.name for c in child_index.columns]
+        conn.execute(
+            insert(child_index_history).from_select(
+                names, select(child_index).where(child_index.c.child_id == child)
+            )
         )
 
 
@@ -474,8 +500,8 @@ class ChildFilter:
     digests: tuple[tuple[SearchKey, str], ...] = ()
 
 
-def _queue_condition(queue: Queue, today: date) -> Any:
-    c = child_index.c
+def _queue_condition(queue: Queue, today: date, source: Any = child_index) -> Any:
+    c = source.c
     if queue == Queue.SCREENING:
         return c.status.in_([s.value for s in AWAITING_SCREENING])
     if queue == Queue.MEETING_TO_SCHEDULE:
@@ -496,17 +522,17 @@ def _queue_condition(queue: Queue, today: date) -> Any:
     return and_(open_case, c.review_due_on.is_not(None), c.review_due_on >= today)
 
 
-def attention(today: date) -> Any:
+def attention(today: date, source: Any = child_index) -> Any:
     """Rank of what needs attention first: overdue reviews, screening, meetings to
     schedule, reports due, reviews due soon, other open work, then the rest."""
-    c = child_index.c
+    c = source.c
     soon = date.fromordinal(today.toordinal() + DUE_SOON_DAYS)
     return case(
-        (_queue_condition(Queue.REVIEW_OVERDUE, today), 0),
-        (_queue_condition(Queue.SCREENING, today), 1),
-        (_queue_condition(Queue.MEETING_TO_SCHEDULE, today), 2),
-        (_queue_condition(Queue.REPORT_DUE, today), 3),
-        (and_(_queue_condition(Queue.REVIEW_DUE, today), c.review_due_on <= soon), 4),
+        (_queue_condition(Queue.REVIEW_OVERDUE, today, source), 0),
+        (_queue_condition(Queue.SCREENING, today, source), 1),
+        (_queue_condition(Queue.MEETING_TO_SCHEDULE, today, source), 2),
+        (_queue_condition(Queue.REPORT_DUE, today, source), 3),
+        (and_(_queue_condition(Queue.REVIEW_DUE, today, source), c.review_due_on <= soon), 4),
         (
             c.status.in_(
                 [
@@ -523,8 +549,8 @@ def attention(today: date) -> Any:
     )
 
 
-def _where(query: Any, filters: ChildFilter, today: date) -> Any:
-    c = child_index.c
+def _where(query: Any, filters: ChildFilter, today: date, source: Any = child_index) -> Any:
+    c = source.c
     if filters.areas is not None:
         query = query.where(c.area.in_(filters.areas))
     if filters.status is not None:
@@ -540,7 +566,7 @@ def _where(query: Any, filters: ChildFilter, today: date) -> Any:
     if filters.stage is not None:
         query = query.where(c.stage == filters.stage)
     if filters.queue is not None:
-        query = query.where(_queue_condition(filters.queue, today))
+        query = query.where(_queue_condition(filters.queue, today, source))
     if filters.digests:
         query = query.where(c.status != ChildStatus.ERASED.value)
     for kind, value in filters.digests:
@@ -554,23 +580,41 @@ def _where(query: Any, filters: ChildFilter, today: date) -> Any:
     return query
 
 
-def list_children(
-    engine: Engine, filters: ChildFilter, *, today: date, limit: int, offset: int
-) -> tuple[list[dict[str, Any]], int]:
-    """A page of children (sealed fields as stored) and how many match, attention first."""
-    rank = attention(today).label("attention")
-    key_date = func.coalesce(
-        child_index.c.review_due_on,
-        func.date(child_index.c.referred_at),
-        func.date(child_index.c.registered_at),
+def as_of_view(moment: datetime) -> Any:
+    """The child index as it stood at `moment`: each child's last row recorded by then."""
+    h = child_index_history
+    last = (
+        select(h.c.child_id, func.max(h.c.id).label("last_id"))
+        .where(h.c.updated_at <= moment.astimezone(UTC))
+        .group_by(h.c.child_id)
+        .subquery()
     )
+    columns = [h.c[c.name] for c in child_index.columns]
+    return select(*columns).join(last, h.c.id == last.c.last_id).subquery("child_index_as_of")
+
+
+def list_children(
+    engine: Engine,
+    filters: ChildFilter,
+    *,
+    today: date,
+    limit: int,
+    offset: int,
+    as_of: datetime | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of children (sealed fields as stored) and how many match, attention first;
+    as the index stood at `as_of` when given."""
+    source: Any = child_index if as_of is None else as_of_view(as_of)
+    rank = attention(today, source).label("attention")
+    c = source.c
+    key_date = func.coalesce(c.review_due_on, func.date(c.referred_at), func.date(c.registered_at))
     query = (
-        _where(select(child_index, rank), filters, today)
-        .order_by(rank, key_date, child_index.c.child_id)
+        _where(select(source, rank), filters, today, source)
+        .order_by(rank, key_date, c.child_id)
         .limit(limit)
         .offset(offset)
     )
-    count = _where(select(func.count()).select_from(child_index), filters, today)
+    count = _where(select(func.count()).select_from(source), filters, today, source)
     with engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(query)]
         total = int(conn.execute(count).scalar_one())

@@ -262,6 +262,14 @@ async def test_the_index_lists_status_queues_and_workers_attention_first_and_pag
             "/api/v1/children", params={"limit": 1, "offset": 1}, headers=staff
         ).json()
         assert (second["total"], [i["child_id"] for i in second["items"]]) == (3, [a])
+        then = client.get(
+            "/api/v1/children",
+            params={"as_of": story.before_correction.isoformat()},
+            headers=staff,
+        ).json()
+        was = {i["child_id"]: i for i in then["items"]}
+        assert (was[a]["status"], was[a]["stage"]) == ("formulation", None)  # before the report
+        assert was[b]["status"] == "registered"  # not erased yet then
         queues = client.get("/api/v1/queues", headers=staff).json()
         assert queues["screening"] == {
             "count": 1,

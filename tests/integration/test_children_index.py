@@ -118,6 +118,17 @@ def test_an_overdue_review_comes_first_and_an_erased_child_leaves_no_index_entry
         ).all()
     assert sorted(n for _, n in per_child) == [MAX_PREFIX, MAX_PREFIX]  # lengths not told
 
+    def at(minute: int, second: int) -> list[dict[str, Any]]:
+        moment = datetime(2026, 5, 1, 10, minute, second, tzinfo=UTC)
+        rows, _ = list_children(
+            engine, ChildFilter(), today=TODAY, limit=10, offset=0, as_of=moment
+        )
+        return rows
+
+    assert [r["child_id"] for r in at(1, 30)] == [str(waiting)]  # as it stood at an instant
+    assert {r["status"] for r in at(2, 30)} == {"registered"}
+    assert [r["attention"] for r in at(4, 30)] == [0, 1]
+
     vault.erase(overdue)
     erased = envelope(
         5,
@@ -141,6 +152,7 @@ def test_an_overdue_review_comes_first_and_an_erased_child_leaves_no_index_entry
         (str(waiting), "referred"),
         (str(overdue), "erased"),
     ]
+    assert [r["family_name"] is None for r in at(4, 30)] == [True, False]  # the past too
 
     stranger = envelope(6, "reviews", "ReviewWorkerAssigned", uuid4(), worker_id="sp-1")
     with pytest.raises(MissingPrecondition):
