@@ -297,12 +297,14 @@ def child_timeline(
     if date_from is not None and date_to is not None and date_from > date_to:
         raise Invalid("from: must not be after to", field="from")
     system = _system(request)
-    row = index.child_row(_engine(system, index.STORE, index.metadata), str(child_id))
+    engine_index = _engine(system, index.STORE, index.metadata)
+    row = index.child_row(engine_index, str(child_id))
     if row is None:
         raise RecordNotFound("not found")
     check(principal, "child.timeline", row["area"])
     cipher = _cipher(system)
-    dob = _opened(cipher, row, "date_of_birth")
+    then = row if moment is None else index.child_row(engine_index, str(child_id), moment)
+    dob = _opened(cipher, then, "date_of_birth") if then is not None else None  # as it stood
     if isinstance(dob, str):
         dob = date.fromisoformat(dob[:10])
     readers = {

@@ -621,10 +621,13 @@ def list_children(
     return rows, total
 
 
-def child_row(engine: Engine, child_id: str) -> dict[str, Any] | None:
-    """One child's row of the index, or None."""
+def child_row(
+    engine: Engine, child_id: str, as_of: datetime | None = None
+) -> dict[str, Any] | None:
+    """One child's row of the index (as it stood at `as_of` when given), or None."""
+    source: Any = child_index if as_of is None else as_of_view(as_of)
     with engine.connect() as conn:
-        row = conn.execute(select(child_index).where(child_index.c.child_id == child_id)).first()
+        row = conn.execute(select(source).where(source.c.child_id == child_id)).first()
     return dict(row._mapping) if row is not None else None
 
 

@@ -488,6 +488,7 @@ async def test_a_corrected_name_or_date_of_birth_is_found_and_placed_by_its_new_
     story = await scenario(system, nats_server)
     referrals = cast(ReferralsApplication, system.apps["referrals"])
     fixed = CM.with_reason("the family name was misspelt at registration (synthetic)")
+    before = datetime.now(UTC)
     async with running_node(system.settings, nats_server, system=system):
         await in_thread(referrals.correct_child, story.a, "family_name", "Kestrelby", fixed)
         await in_thread(referrals.correct_child, story.a, "date_of_birth", date(2012, 3, 14), fixed)
@@ -508,6 +509,9 @@ async def test_a_corrected_name_or_date_of_birth_is_found_and_placed_by_its_new_
             if i["precision"] == "approximate_age"
         ]
         assert [i["on"] for i in ages] == ["2016-03-14"]  # age 4 of the corrected birth date
+        earlier = items(client, a, psy, kind="life_story", as_of=before.isoformat())
+        ages = [i["on"] for i in earlier if i["precision"] == "approximate_age"]
+        assert ages == ["2015-03-14"]  # as it stood: the birth date known then
         corrections = items(client, a, psy, kind="correction")
         assert [i["details"] for i in corrections] == [
             {"field": "family_name"},
