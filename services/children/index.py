@@ -351,6 +351,12 @@ class ChildIndexProjection(SqlProjection):
 
     on_StageReassessed = on_StageAssessed
 
+    def on_ConsultationClosed(
+        self, conn: Connection, env: Envelope, child: str, data: dict[str, Any]
+    ) -> None:
+        if self._row(conn, child)["status"] == ChildStatus.CONSULTATION:
+            self._set(conn, env, child, status=ChildStatus.CLOSED.value)
+
     # -- reviews ---------------------------------------------------------------------------
 
     def on_ReviewWorkerAssigned(

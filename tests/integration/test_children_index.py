@@ -154,8 +154,36 @@ def test_an_overdue_review_comes_first_and_an_erased_child_leaves_no_index_entry
     ]
     assert [r["family_name"] is None for r in at(4, 30)] == [True, False]  # the past too
 
-    stranger = envelope(6, "reviews", "ReviewWorkerAssigned", uuid4(), worker_id="sp-1")
+    offered = [
+        envelope(
+            7,
+            "referrals",
+            "ReferralMade",
+            waiting,
+            child_id=str(waiting),
+            area="bristol",
+            case_manager_id="cm-1",
+            reason=None,
+            trauma_history=None,
+            expected_involvement_months=9,
+        ),
+        envelope(
+            8, "referrals", "ConsultationOffered", waiting, child_id=str(waiting), area="bristol"
+        ),
+    ]
+    offered[0] = offered[0].model_copy(update={"aggregate_id": offered[1].aggregate_id})
+    index.commit([Delivery(n, e) for n, e in enumerate(offered, start=7)])
+    assert [
+        r["status"] for r in list_children(engine, ChildFilter(), today=TODAY, limit=1, offset=0)[0]
+    ] == ["consultation"]
+    closed = envelope(9, "formulation", "ConsultationClosed", waiting, child_id=str(waiting))
+    index.commit([Delivery(9, closed)])
+    assert [
+        r["status"] for r in list_children(engine, ChildFilter(), today=TODAY, limit=1, offset=0)[0]
+    ] == ["closed"]
+
+    stranger = envelope(10, "reviews", "ReviewWorkerAssigned", uuid4(), worker_id="sp-1")
     with pytest.raises(MissingPrecondition):
-        index.commit([Delivery(6, stranger)])
+        index.commit([Delivery(10, stranger)])
     engine.dispose()
     vault.engine.dispose()
