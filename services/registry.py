@@ -8,6 +8,7 @@ from services.plugin import ServicePlugin
 
 SERVICE_MODULES = (
     "referrals", "formulation", "reviews", "notifications", "governance", "evaluation",
+    "children",
 )
 
 

@@ -49,6 +49,10 @@ POLICY: dict[str, Rule] = {
     "referral.withdraw": rule(PRACTITIONERS),
     "referral.close": rule(ECM_STAFF),
     "referral.correct": rule(PRACTITIONERS),
+    # children (read side across services)
+    "child.list": rule(PRACTITIONERS),
+    "child.timeline": rule(PRACTITIONERS),
+    "queue.read": rule(PRACTITIONERS),
     # formulation
     "formulation.read": rule(PRACTITIONERS),
     "formulation.timeline": rule(ECM_STAFF),

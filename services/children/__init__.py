@@ -1,0 +1,1 @@
+"""The children read side: the child index, finding a child, the whole-story timeline, queues."""
