@@ -277,6 +277,9 @@ def bench_search(folder: Path, n: int, queries: int) -> dict[str, Any]:
     plain_meta.create_all(plain_engine)
     rng = random.Random(13)
     people: list[dict[str, Any]] = []
+    from services.referrals.contracts import REGISTRY as REFERRALS
+
+    registered = REFERRALS.sealed_event("ChildRegistered")
     batch: list[Delivery] = []
     now = datetime.now(UTC)
     for i in range(1, n + 1):
@@ -284,7 +287,8 @@ def bench_search(folder: Path, n: int, queries: int) -> dict[str, Any]:
         child = uuid4()
         person["child_id"] = str(child)
         people.append(person)
-        data = {k: cipher.seal(child, k, v) for k, v in person.items() if k != "child_id"}
+        data = {k: cipher.seal(child, k, v, event=registered)
+                for k, v in person.items() if k != "child_id"}
         batch.append(Delivery(i, Envelope(
             message_id=f"referrals:{i}", service="referrals", event_type="ChildRegistered",
             event_version=1, notification_id=i, aggregate_id=child, aggregate_version=1,

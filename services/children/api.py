@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy import Engine
 
 from services.children import index, timeline
+from services.children.binding import open_bound
 from services.children.index import ChildFilter, ChildStatus, Queue
 from services.children.search import SearchKey, query_digest, search_key
 from shared.crypto import FieldCipher
@@ -156,7 +157,7 @@ def _areas(principal: Principal, area: Area | None) -> tuple[str, ...] | None:
 def _opened(cipher: FieldCipher, row: dict[str, Any], column: str) -> Any:
     if row.get(column) is None:
         return None
-    return cipher.open(row["child_id"], column, row[column])
+    return open_bound(cipher, row["child_id"], row[column])
 
 
 def _summary(cipher: FieldCipher, row: dict[str, Any]) -> ChildSummary:
@@ -322,7 +323,7 @@ def child_timeline(
     )
     engine = _engine(system, timeline.STORE, timeline.metadata)
     items = timeline.read_timeline(
-        engine, str(child_id), query, dob, lambda sealed: cipher.open(child_id, "timeline", sealed)
+        engine, str(child_id), query, dob, lambda sealed: open_bound(cipher, child_id, sealed)
     )
     page = items[offset : offset + limit]
     return TimelinePage(

@@ -35,6 +35,7 @@ from sqlalchemy import (
     update,
 )
 
+from services.children.binding import bound, open_bound
 from services.children.search import (
     MAX_PREFIX,
     SEARCHABLE_FIELDS,
@@ -150,7 +151,7 @@ class Searcher:
 
     def entries(self, child_id: str, field: str, sealed: Any) -> list[dict[str, str]]:
         """The blind index rows of one sealed field (none once the child's key is erased)."""
-        value = self.cipher.open(child_id, field, sealed)
+        value = open_bound(self.cipher, child_id, sealed)
         found = list(entries(self.key, field, value))
         if field == "family_name" and found:
             found += padding(self.key, child_id, MAX_PREFIX - len(found))
@@ -206,9 +207,9 @@ class ChildIndexProjection(SqlProjection):
                 child_id=child,
                 area=data["area"],
                 status=ChildStatus.REGISTERED.value,
-                given_name=data.get("given_name"),
-                family_name=data.get("family_name"),
-                date_of_birth=data.get("date_of_birth"),
+                given_name=bound(env, "given_name", data.get("given_name")),
+                family_name=bound(env, "family_name", data.get("family_name")),
+                date_of_birth=bound(env, "date_of_birth", data.get("date_of_birth")),
                 registered_at=env.occurred_at,
                 review_overdue=False,
                 updated_at=env.occurred_at,
@@ -216,7 +217,7 @@ class ChildIndexProjection(SqlProjection):
         )
         self._snapshot(conn, child)
         for field in SEARCHABLE_FIELDS:
-            self._index(conn, child, field, data.get(field))
+            self._index(conn, child, field, bound(env, field, data.get(field)))
 
     def on_ChildCorrected(
         self, conn: Connection, env: Envelope, child: str, data: dict[str, Any]
@@ -224,14 +225,15 @@ class ChildIndexProjection(SqlProjection):
         field = data["field"]
         if field not in SEARCHABLE_FIELDS:
             return
-        changes = {field: data.get("value")} if field in SEALED_COLUMNS else {}
+        value = bound(env, "value", data.get("value"))
+        changes = {field: value} if field in SEALED_COLUMNS else {}
         self._set(conn, env, child, **changes)
         conn.execute(
             delete(child_search).where(
                 child_search.c.child_id == child, child_search.c.field == field
             )
         )
-        self._index(conn, child, field, data.get("value"))
+        self._index(conn, child, field, value)
 
     def on_ChildAreaCorrected(
         self, conn: Connection, env: Envelope, child: str, data: dict[str, Any]

@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from services.children.binding import bind_all
 from shared.consumer import SqlProjection
 from shared.contracts import Envelope
 from shared.crypto import is_sealed
@@ -223,7 +224,7 @@ class TimelineProjection(SqlProjection):
                     actor_id=envelope.actor.id,
                     actor_role=envelope.actor.role,
                     reason=envelope.reason,
-                    data=data,
+                    data=bind_all(envelope, data),
                 )
                 .on_conflict_do_nothing(index_elements=["message_id", "child_id"])
             )

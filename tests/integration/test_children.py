@@ -133,7 +133,7 @@ def formulate(system: System, child: UUID) -> tuple[UUID, datetime]:
     invitees = [Invitee(Agency.EDUCATION, None), Invitee(Agency.HEALTH, None)]
     meeting, _ = app.schedule_meeting(
         child,
-        starts_at=datetime.now(UTC) + timedelta(days=1),
+        starts_at=datetime.now(UTC) - timedelta(hours=1),
         venue="Synthetic venue",
         online_link=None,
         invitees=invitees,

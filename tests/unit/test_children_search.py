@@ -17,7 +17,7 @@ from services.children.search import (
     search_key,
 )
 from services.children.timeline import at_age, life_date
-from services.governance.integrity import chain_key
+from services.governance.anchors import chain_key
 from shared.domain import Invalid
 from shared.settings import development_settings
 
