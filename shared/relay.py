@@ -124,18 +124,20 @@ class RelayAlarm(Exception):
     """Something on the stream claims to speak for this service but is not its store's event."""
 
 
-async def last_published(js: JetStreamContext, service: str) -> tuple[int, bytes | None]:
-    """The notification id and body of the last message the stream holds for `service`."""
+async def last_published(js: JetStreamContext, service: str
+                         ) -> tuple[int, bytes | None, int]:
+    """The notification id, body and stream sequence of the last message the stream holds
+    for `service` (0, None, 0 when there is none)."""
     try:
         msg = await js.get_last_msg(STREAM, subject_for(service, ">"))
     except NotFoundError:
-        return 0, None
+        return 0, None, 0
     msg_id = (msg.headers or {}).get("Nats-Msg-Id", "")
     prefix = f"{service}:"
     if not msg_id.startswith(prefix) or not msg_id[len(prefix):].isdigit():
         raise RelayAlarm(f"the stream's last message on {subject_for(service, '>')} has the "
                          f"id {msg_id!r}, which is not one this relay publishes")
-    return int(msg_id[len(prefix):]), msg.data
+    return int(msg_id[len(prefix):]), msg.data, msg.seq or 0
 
 
 class Relay:
@@ -162,6 +164,7 @@ class Relay:
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.position = 0
+        self.last_seq = 0  # the stream sequence of this service's last message
         self.wakeup = asyncio.Event()
         self.leader = leader
 
@@ -175,7 +178,7 @@ class Relay:
         if alarm is not None:
             raise RelayAlarm(alarm)
         saved = await asyncio.to_thread(self.positions.get, self.service)
-        on_stream, body = await last_published(self.js, self.service)
+        on_stream, body, self.last_seq = await last_published(self.js, self.service)
         if on_stream > saved:
             await self._check_is_ours(on_stream, body)
         self.position = max(saved, on_stream)
@@ -240,13 +243,21 @@ class Relay:
                 log.debug("no contract for %s; not published", notification.topic)
             else:
                 envelope, body = message
+                # Optimistic concurrency on the service's subjects: a publish lands only if the
+                # stream's last message for this service is the one this relay knows, so two
+                # relays can never interleave.
                 ack = await self.js.publish(
                     envelope.subject, body, stream=STREAM,
                     headers={"Nats-Msg-Id": envelope.message_id,
+                             "Nats-Expected-Last-Subject-Sequence": str(self.last_seq),
+                             "Nats-Expected-Last-Subject-Sequence-Subject":
+                                 subject_for(self.service, ">"),
                              **self.keys.headers(self.service, body)},
                 )
                 if ack.duplicate:
                     await self._check_duplicate(envelope, body, ack.seq, published)
+                else:
+                    self.last_seq = ack.seq
                 published.append((notification.id, ack.seq))
             self.position = notification.id
         if notifications:
@@ -268,23 +279,23 @@ class Relay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop` is set; retries after errors (NATS down, store busy)."""
-        if self.leader is not None:
-            while not await asyncio.to_thread(self.leader.acquire):
+        while not stop.is_set():
+            if self.leader is not None and not await asyncio.to_thread(self.leader.acquire):
                 log.info("relay %s: another process relays; standing by", self.service)
                 await _sleep_or_stop(stop, 2.0)
-                if stop.is_set():
-                    return
-        try:
-            await self._publish_until(stop)
-        finally:
-            if self.leader is not None:
-                self.leader.release()
+                continue
+            try:
+                await self._publish_until(stop)  # returns when stopped or leadership lost
+            finally:
+                if self.leader is not None:
+                    self.leader.release()
 
     async def _publish_until(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 await self._retrying(self.resume, stop)
                 await self._publishing(stop)
+                return
             except RelayAlarm as alarm:
                 log.error("relay %s: ALARM, publishing stopped: %s (see `ecm status`; once "
                           "resolved: `ecm relay-alarm clear %s`)", self.service, alarm,
@@ -296,6 +307,9 @@ class Relay:
 
     async def _publishing(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            if self.leader is not None and not await asyncio.to_thread(self.leader.still_held):
+                log.error("relay %s: lost its leader lock; standing by", self.service)
+                return
             try:
                 published = await self.publish_pending()
             except RelayAlarm:
