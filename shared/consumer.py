@@ -44,6 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from shared import metrics
 from shared.contracts import STREAM, Envelope
 from shared.domain import ConcurrentWrite, MissingPrecondition
 from shared.signing import KeyRing, Unauthentic
@@ -439,6 +440,12 @@ class Runner:
         return self.leader is None or await asyncio.to_thread(self.leader.still_held)
 
     async def subscribe(self) -> JetStreamContext.PullSubscription:
+        """(Re)create the durable consumer at the committed position (see _subscribe)."""
+        parked_now = len(await asyncio.to_thread(self.sink.parked))
+        metrics.CONSUMER_PARKED.labels(self.consumer.name).set(parked_now)
+        return await self._subscribe()
+
+    async def _subscribe(self) -> JetStreamContext.PullSubscription:
         """(Re)create the durable consumer at the sink's committed position.
 
         The sink, not the server, knows what is applied: starting the durable consumer just
@@ -496,6 +503,8 @@ class Runner:
             await self._one_by_one(deliveries, stop)
         for msg, _ in deliveries:
             await msg.ack()
+        if messages and messages[-1].metadata.num_pending is not None:
+            metrics.CONSUMER_LAG.labels(self.consumer.name).set(messages[-1].metadata.num_pending)
 
     def _delivery(self, msg: Msg) -> Delivery | str:
         """The message as a delivery, or why it must never be applied."""
@@ -530,6 +539,7 @@ class Runner:
                         await asyncio.to_thread(self.sink.park, delivery, _describe(error),
                                                 attempt)
                         self.parked += 1
+                        metrics.CONSUMER_PARKED.labels(self.consumer.name).inc()
                         break
                     log.warning("consumer %s: %s failed (attempt %d), holding back %d "
                                 "message(s) behind it: %s", self.consumer.name,
@@ -560,6 +570,7 @@ class Runner:
 
         await asyncio.to_thread(park)
         self.parked += 1
+        metrics.CONSUMER_PARKED.labels(self.consumer.name).inc()
 
 
 def _describe(error: Exception) -> str:

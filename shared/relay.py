@@ -14,6 +14,7 @@ from nats.js.errors import NotFoundError
 from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, String, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from shared import metrics
 from shared.contracts import STREAM, ContractRegistry, Envelope, subject_for
 from shared.leader import LeaderLock
 from shared.signing import KeyRing
@@ -262,6 +263,7 @@ class Relay:
             self.position = notification.id
         if notifications:
             await asyncio.to_thread(self.positions.save, self.service, self.position, published)
+            metrics.RELAY_PUBLISHED.labels(self.service).inc(len(published))
         return len(notifications)
 
     async def _check_duplicate(self, envelope: Envelope, body: bytes, seq: int,
@@ -284,9 +286,11 @@ class Relay:
                 log.info("relay %s: another process relays; standing by", self.service)
                 await _sleep_or_stop(stop, 2.0)
                 continue
+            metrics.RELAY_LEADER.labels(self.service).set(1)
             try:
                 await self._publish_until(stop)  # returns when stopped or leadership lost
             finally:
+                metrics.RELAY_LEADER.labels(self.service).set(0)
                 if self.leader is not None:
                     self.leader.release()
 
@@ -325,6 +329,8 @@ class Relay:
                 except Exception:
                     log.debug("relay %s: cannot resume yet", self.service)
                 continue
+            stored = await asyncio.to_thread(self.app.max_notification_id)
+            metrics.RELAY_LAG.labels(self.service).set(max(stored - self.position, 0))
             if published < self.batch_size:
                 self.wakeup.clear()
                 with contextlib.suppress(TimeoutError):

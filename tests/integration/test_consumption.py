@@ -243,3 +243,24 @@ async def test_ecm_rebuild_with_the_system_and_nats_stopped_equals_live_and_chec
     assert faulty.returncode == 1
     assert f"reviews-caseload caseload_cases {child}: " in faulty.stdout
     assert "worker_id: live 'x' / rebuilt None" in faulty.stdout
+
+
+async def test_relays_and_consumers_report_their_progress_as_metrics(
+    settings: Settings, nats_server: EmbeddedNats
+) -> None:
+    from shared.metrics import exposition
+
+    system = System.build(settings)
+    async with running_node(settings, nats_server, system=system):
+        await in_thread(refer, system, random.Random(9), Tally())
+        nc = await connect(system.settings, nats_server.url)
+        await settled(system, nc.jetstream())
+        await nc.close()
+        text = exposition()[0].decode()
+    system.close()
+    published = [line for line in text.splitlines()
+                 if line.startswith('ecm_relay_published_events_total{service="referrals"}')]
+    assert published and float(published[0].split()[-1]) >= 4
+    assert 'ecm_relay_lag_events{service="referrals"} 0.0' in text
+    assert 'ecm_consumer_lag_messages{consumer="referrals-list"} 0.0' in text
+    assert 'ecm_consumer_parked_messages{consumer="referrals-list"} 0.0' in text
