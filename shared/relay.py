@@ -329,8 +329,9 @@ class Relay:
                 except Exception:
                     log.debug("relay %s: cannot resume yet", self.service)
                 continue
-            stored = await asyncio.to_thread(self.app.max_notification_id)
-            metrics.RELAY_LAG.labels(self.service).set(max(stored - self.position, 0))
+            with contextlib.suppress(Exception):  # a metric never stops the relay
+                stored = await asyncio.to_thread(self.app.max_notification_id)
+                metrics.RELAY_LAG.labels(self.service).set(max(stored - self.position, 0))
             if published < self.batch_size:
                 self.wakeup.clear()
                 with contextlib.suppress(TimeoutError):
