@@ -96,6 +96,22 @@ def pair(name: str, n: int, a: Callable[[], float], b: Callable[[], float]) -> d
             "baseline_us_per_op": base_s / n * 1e6, "ratio": ecm_s / base_s}
 
 
+async def _children_on_a_stream(settings: Settings, nats: EmbeddedNats, n: int) -> Any:
+    """The referrals service with n registered children, connected to `nats`'s stream."""
+    system = System.build(settings, ["referrals"])
+    app = system.apps["referrals"]
+    for i in range(n):
+        app.register_child(given_name=f"G{i}", family_name="Bench",  # type: ignore[attr-defined]
+                           date_of_birth=date(2010, 1, 1), area=Area.BRISTOL,
+                           nhs_number=None, upn=None, meta=META)
+    nc = await connect(settings, nats.url)
+    js = nc.jetstream()
+    await ensure_stream(js, settings)
+    contracts = system.plugins[0].contracts
+    assert contracts is not None
+    return system, app, contracts, nc, js
+
+
 async def bench_relay(folder: Path, n: int) -> dict[str, Any]:
     """Relaying stored events to JetStream vs publishing the same bytes with nats-py directly."""
     nats = EmbeddedNats(folder / "nats", user="bench", password="bench-password")
@@ -109,17 +125,7 @@ async def bench_relay(folder: Path, n: int) -> dict[str, Any]:
 async def _relay_pair(nats: EmbeddedNats, folder: Path, n: int) -> dict[str, Any]:
     settings: Settings = development_settings(folder / "relay-var").model_copy(
         update={"nats_url": nats.url, "nats_user": "bench", "nats_password": "bench-password"})
-    system = System.build(settings, ["referrals"])
-    app = system.apps["referrals"]
-    for i in range(n):
-        app.register_child(given_name=f"G{i}", family_name="Bench",  # type: ignore[attr-defined]
-                           date_of_birth=date(2010, 1, 1), area=Area.BRISTOL,
-                           nhs_number=None, upn=None, meta=META)
-    nc = await connect(settings, nats.url)
-    js = nc.jetstream()
-    await ensure_stream(js, settings)
-    plugin = system.plugins[0]
-    assert plugin.contracts is not None
+    system, app, contracts, nc, js = await _children_on_a_stream(settings, nats, n)
     times_ecm, times_base = [], []
     payload = None
     for round_ in range(ROUNDS):
@@ -128,7 +134,7 @@ async def _relay_pair(nats: EmbeddedNats, folder: Path, n: int) -> dict[str, Any
             conn.exec_driver_sql("DELETE FROM relay_positions")
         await js.delete_stream("ECM")  # a fresh stream: no dedup hits, every round writes
         await ensure_stream(js, settings)
-        relay = Relay(app, plugin.contracts, js, positions, system.keys, batch_size=500)
+        relay = Relay(app, contracts, js, positions, system.keys, batch_size=500)
         relay.position = 0
         start = time.perf_counter()
         while await relay.publish_pending():
@@ -173,18 +179,8 @@ async def _consumer_pair(nats: EmbeddedNats, folder: Path, n: int) -> dict[str, 
 
     settings: Settings = development_settings(folder / "consumer-var").model_copy(
         update={"nats_url": nats.url, "nats_user": "bench", "nats_password": "bench-password"})
-    system = System.build(settings, ["referrals"])
-    app = system.apps["referrals"]
-    for i in range(n):
-        app.register_child(given_name=f"G{i}", family_name="Bench",  # type: ignore[attr-defined]
-                           date_of_birth=date(2010, 1, 1), area=Area.BRISTOL,
-                           nhs_number=None, upn=None, meta=META)
-    nc = await connect(settings, nats.url)
-    js = nc.jetstream()
-    await ensure_stream(js, settings)
-    plugin = system.plugins[0]
-    assert plugin.contracts is not None
-    relay = Relay(app, plugin.contracts, js, PositionStore(system.ops), system.keys,
+    system, app, contracts, nc, js = await _children_on_a_stream(settings, nats, n)
+    relay = Relay(app, contracts, js, PositionStore(system.ops), system.keys,
                   batch_size=500)
     while await relay.publish_pending():
         pass
