@@ -9,6 +9,7 @@ from uuid import uuid4
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 from shared import metrics
@@ -66,11 +67,13 @@ def install_ops(api: FastAPI, system: System) -> None:
         responses={503: {"description": "A dependency is down; `checks` says which."}},
     )
     def ready() -> JSONResponse:
-        """Readiness: the database answers and this process is connected to NATS."""
+        """Readiness: the database answers, this process is connected to NATS and no consumer
+        lags beyond ECM_READY_MAX_CONSUMER_LAG; `relays` says which relays lead here."""
         checks = readiness(system)
         ok = all(value == "ok" for value in checks.values())
         return JSONResponse(
-            {"status": "ready" if ok else "unready", "checks": checks},
+            {"status": "ready" if ok else "unready", "checks": checks,
+             "relays": relay_roles(system)},
             status_code=200 if ok else 503,
         )
 
@@ -97,4 +100,20 @@ def readiness(system: System) -> dict[str, str]:
     except Exception as e:
         checks["database"] = f"unreachable: {type(e).__name__}"
     checks["nats"] = "ok" if nats_connected(system) else "not connected"
+    limit = system.settings.ready_max_consumer_lag
+    for consumer in system.consumers():
+        lag = REGISTRY.get_sample_value("ecm_consumer_lag_messages", {"consumer": consumer.name})
+        if lag is not None and lag > limit:
+            checks[f"consumer {consumer.name}"] = f"lagging: {int(lag)} messages behind"
     return checks
+
+
+def relay_roles(system: System) -> dict[str, str]:
+    """Per served service: whether this process's relay leads or stands by (both are fine)."""
+    roles = {}
+    for plugin in system.plugins:
+        if plugin.contracts is None:
+            continue
+        held = REGISTRY.get_sample_value("ecm_relay_leader", {"service": plugin.name})
+        roles[plugin.name] = "leader" if held == 1 else "standby"
+    return roles

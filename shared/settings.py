@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     relay_poll_seconds: float = Field(default=0.2, gt=0)
     relay_batch_size: int = Field(default=200, ge=1, le=10_000)
     consumer_batch_size: int = Field(default=200, ge=1, le=10_000)
+    ready_max_consumer_lag: int = Field(
+        default=10_000, ge=0, description="/health/ready fails while a consumer lags more.")
     consumer_max_deliver: int = Field(default=5, ge=1, description="Attempts before parking.")
     consumer_backoff_seconds: list[float] = Field(default=[0.5, 2.0, 10.0, 30.0])
     token_ttl_seconds: int = Field(default=8 * 3600, gt=0)

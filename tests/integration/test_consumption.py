@@ -264,3 +264,22 @@ async def test_relays_and_consumers_report_their_progress_as_metrics(
     assert 'ecm_relay_lag_events{service="referrals"} 0.0' in text
     assert 'ecm_consumer_lag_messages{consumer="referrals-list"} 0.0' in text
     assert 'ecm_consumer_parked_messages{consumer="referrals-list"} 0.0' in text
+
+
+def test_readiness_fails_while_a_consumer_lags_too_far_and_names_it(settings: Settings) -> None:
+    from services.ops import readiness, relay_roles
+    from shared import metrics
+
+    system = System.build(settings.model_copy(update={"ready_max_consumer_lag": 100}))
+    try:
+        metrics.CONSUMER_LAG.labels("referrals-list").set(101)
+        metrics.RELAY_LEADER.labels("referrals").set(1)
+        checks = readiness(system)
+        assert checks["consumer referrals-list"] == "lagging: 101 messages behind"
+        assert relay_roles(system)["referrals"] == "leader"
+        metrics.CONSUMER_LAG.labels("referrals-list").set(100)
+        assert "consumer referrals-list" not in readiness(system)
+    finally:
+        metrics.CONSUMER_LAG.labels("referrals-list").set(0)
+        metrics.RELAY_LEADER.labels("referrals").set(0)
+        system.close()

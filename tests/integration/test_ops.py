@@ -36,10 +36,10 @@ from tests.harness import eventually, running_node, with_nats
 def test_readiness_reports_nats_not_connected_when_no_node_runs(client: TestClient) -> None:
     answer = client.get("/health/ready")
     assert answer.status_code == 503
-    assert answer.json() == {
-        "status": "unready",
-        "checks": {"database": "ok", "nats": "not connected"},
-    }
+    body = answer.json()
+    assert body["status"] == "unready"
+    assert body["checks"] == {"database": "ok", "nats": "not connected"}
+    assert set(body["relays"].values()) == {"standby"}  # no node runs here
     assert client.get("/health/live").status_code == 200
 
 
