@@ -22,7 +22,8 @@ SECRET = "a-real-development-secret-of-enough-length"
 
 
 def prod(tmp_path: Path, **values: object) -> Settings:
-    return Settings(data_dir=tmp_path, master_key=MASTER_KEY, **values)  # type: ignore[arg-type]
+    return Settings(data_dir=tmp_path, master_key=MASTER_KEY, dev_mode=False,
+                    **values)  # type: ignore[arg-type]
 
 
 def test_a_dev_token_round_trips_to_the_same_principal(tmp_path: Path) -> None:

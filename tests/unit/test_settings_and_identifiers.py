@@ -12,9 +12,10 @@ from shared.settings import Settings, development_settings
 
 def test_placeholder_secrets_are_refused_outside_dev_mode(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="secret_key"):
-        Settings(data_dir=tmp_path, secret_key="changeme", master_key="x" * 44)
+        Settings(data_dir=tmp_path, dev_mode=False, secret_key="changeme", master_key="x" * 44)
     with pytest.raises(ValueError, match="master_key"):
-        Settings(data_dir=tmp_path, secret_key="a-real-secret-for-tests", master_key="")
+        Settings(data_dir=tmp_path, dev_mode=False, secret_key="a-real-secret-for-tests",
+                 master_key="")
 
 
 def test_dev_mode_generates_secrets_once_and_keeps_them_private(tmp_path: Path) -> None:
