@@ -74,7 +74,7 @@ def serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def ready(port: int, timeout: float = 60) -> None:
+def ready(port: int, timeout: float = 120) -> None:  # a fresh cluster can take a while
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
