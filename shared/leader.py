@@ -69,6 +69,13 @@ class _Session:
                 if not self.keys:
                     self.conn.close()
                     self.conn = None
+                    self._forget()
+
+    def _forget(self) -> None:
+        """Drop this idle session from the registry, so its engine is not kept alive."""
+        with _Session.guard:
+            if not self.keys and _Session.sessions.get(id(self.engine)) is self:
+                del _Session.sessions[id(self.engine)]
 
 
 class LeaderLock:

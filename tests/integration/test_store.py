@@ -108,3 +108,17 @@ def test_the_relay_leader_lock_admits_one_holder_on_each_kind_of_store(
     first.release()
     assert second.acquire()
     second.release()
+
+
+def test_an_idle_leader_session_lets_go_of_its_engine(store_system: System) -> None:
+    """Once its last lock is released, the shared PostgreSQL session leaves the registry."""
+    from shared.leader import LeaderLock, _Session
+
+    if store_system.ops.dialect.name != "postgresql":
+        pytest.skip("one PostgreSQL session holds the advisory locks; SQLite uses file locks")
+    folder = store_system.settings.data_path / "locks"
+    lock = LeaderLock("relay-referrals", store_system.ops, folder)
+    assert lock.acquire()
+    assert id(store_system.ops) in _Session.sessions
+    lock.release()
+    assert id(store_system.ops) not in _Session.sessions
