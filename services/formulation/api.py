@@ -51,6 +51,7 @@ from services.formulation.values import (
     RecommendationDraft,
     consultation_id_for,
 )
+from shared.directory import check_invitees
 from shared.domain import Forbidden, Invalid, NotFound
 from shared.fields import AsOfDay
 from shared.http import meta_for, requires
@@ -218,6 +219,7 @@ def schedule_meeting(
 ) -> Changed:
     """Schedule a multi-agency formulation meeting and invite agencies and named contacts."""
     _case(app, principal, child_id, "formulation.meeting")
+    check_invitees(request, "formulation", body.invitees)
     meeting_id, version = app.schedule_meeting(
         child_id,
         starts_at=body.starts_at,

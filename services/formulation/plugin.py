@@ -7,11 +7,12 @@ from services.formulation.application import FormulationApplication
 from services.formulation.consumers import consumers
 from services.formulation.contracts import REGISTRY
 from services.plugin import ServicePlugin
+from shared.directory import with_partner_directory
 
 plugin = ServicePlugin(
     name="formulation",
     application=FormulationApplication,
     contracts=REGISTRY,
     routers=(router,),
-    consumers=consumers,
+    consumers=with_partner_directory("formulation", consumers),
 )
