@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, status
 
 from services.formulation.application import FormulationApplication
+from services.formulation.case_dates import check_not_before_referral
 from services.formulation.domain import FormulationCase
 from services.formulation.schemas import (
     AssessmentCreate,
@@ -317,7 +318,8 @@ def issue_report(
     child_id: UUID, body: ReportCreate, request: Request, app: App, principal: ReportWriter
 ) -> ReportIssuedOut:
     """Issue a new version of the report; its TRM stage is recorded as an assessment."""
-    _case(app, principal, child_id, "formulation.report")
+    case = _case(app, principal, child_id, "formulation.report")
+    check_not_before_referral(request, case.referral_ids, "issued_on", body.issued_on)
     report_version, version = app.issue_report(
         child_id,
         narrative=body.narrative,
@@ -349,6 +351,7 @@ def assess_stage(
 ) -> Changed:
     """Assess the child's TRM stage with a rationale (it may move down as well as up)."""
     case = _case(app, principal, child_id, "formulation.assess")
+    check_not_before_referral(request, case.referral_ids, "assessed_on", body.assessed_on)
     version = app.assess_stage(
         child_id,
         stage=body.stage,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.formulation.api import router
 from services.formulation.application import FormulationApplication
+from services.formulation.case_dates import with_referral_dates
 from services.formulation.consumers import consumers
 from services.formulation.contracts import REGISTRY
 from services.plugin import ServicePlugin
@@ -14,5 +15,5 @@ plugin = ServicePlugin(
     application=FormulationApplication,
     contracts=REGISTRY,
     routers=(router,),
-    consumers=with_partner_directory("formulation", consumers),
+    consumers=with_partner_directory("formulation", with_referral_dates(consumers)),
 )
