@@ -173,6 +173,7 @@ class NotificationsApplication(EcmApplication):
                 "notice_id": notice.id, "contact_id": notice.contact_id, "agency": notice.agency,
                 "kind": notice.kind, "what": notice.what, "when": notice.when,
                 "venue": notice.venue, "online_link": notice.online_link,
+                "actions": notice.actions,
                 "status": notice.status, "attempts": notice.attempts, "channel": notice.channel,
                 "queued_at": notice.queued_at, "sent_at": notice.sent_at,
                 "acknowledged_at": notice.acknowledged_at,
