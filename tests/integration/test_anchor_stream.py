@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import typer
 from nats.aio.client import Client
+from nats.errors import Error as NatsError
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import ServerError
 from typer.testing import CliRunner
@@ -19,11 +20,12 @@ from services.runtime import System
 from shared.auth import mint_token
 from shared.bus import connect
 from shared.domain import Role
-from shared.natsauth import ANCHOR_STREAM, ANCHOR_SUBJECT, service_permissions
+from shared.natsauth import ANCHOR_STREAM, ANCHOR_SUBJECT, service_permissions, service_user
 from shared.natsserver import EmbeddedNats
 from shared.settings import Settings
 from tests.harness import in_thread, with_nats
 from tests.integration.test_security_anchors import delete_seals
+from tests.integration.test_security_identities import as_user, guarded  # noqa: F401
 from tests.integration.test_security_integrity import delete, register
 
 pytestmark = pytest.mark.nats
@@ -167,5 +169,31 @@ def test_without_the_setting_anchors_stay_in_the_file_only(settings: Settings) -
         seal(system)
         assert AnchorLog(system.settings).stream is None
         assert len(file_lines(system)) == 1
+    finally:
+        system.close()
+
+
+async def test_governance_anchors_as_itself_and_no_identity_of_a_service_can_remove_anchors(
+    guarded: tuple[EmbeddedNats, Settings], monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+) -> None:
+    server, settings = guarded
+    monkeypatch.setenv("ECM_INTEGRITY_ANCHOR_STREAM", "true")
+    system = System.build(with_nats(settings, server))
+    try:
+        await sealed_children(system, 1)  # created and appended as ecm-governance
+        governance = await as_user(server, settings, service_user("governance"))
+        js = governance.jetstream(timeout=2)
+        assert (await js.stream_info(ANCHOR_STREAM)).state.messages == 1
+        for attempt in (js.purge_stream(ANCHOR_STREAM), js.delete_stream(ANCHOR_STREAM),
+                        js.delete_msg(ANCHOR_STREAM, 1)):
+            with pytest.raises(NatsError):
+                await attempt
+        await governance.close()
+        referrals = await as_user(server, settings, service_user("referrals"))
+        with pytest.raises(NatsError):
+            await referrals.jetstream(timeout=2).publish(ANCHOR_SUBJECT, b"{}",
+                                                         stream=ANCHOR_STREAM)
+        await referrals.close()
+        assert (await in_thread(verify, system, extend=False)).ok
     finally:
         system.close()

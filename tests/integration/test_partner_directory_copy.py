@@ -21,8 +21,11 @@ from shared.directory import COPIES, PartnerDirectory
 from shared.domain import Area, Meta, NotFound
 from shared.natsserver import EmbeddedNats
 from shared.settings import Settings
+from shared.vocabulary import Agency
 from tests.conftest import Tokens
 from tests.harness import eventually, in_thread, running_node
+from tests.integration.test_notifications_support import register as register_contact
+from tests.integration.test_security_identities import guarded  # noqa: F401
 
 pytestmark = pytest.mark.nats
 
@@ -146,3 +149,18 @@ def system(store_settings: Settings) -> Iterator[System]:
     built = System.build(store_settings, ["referrals", "formulation", "reviews", "notifications"])
     yield built
     built.close()
+
+
+async def test_each_copy_is_kept_under_its_own_services_nats_identity(
+    guarded: tuple[EmbeddedNats, Settings],  # noqa: F811
+) -> None:
+    server, settings = guarded
+    system = System.build(settings, ["formulation", "reviews", "notifications"])
+    try:
+        notifications, _, _ = apps(system)
+        nurse = await in_thread(register_contact, notifications, "Jo Nurse", Agency.HEALTH)
+        async with running_node(settings, server, system=system):
+            await eventually(lambda: known(system, "formulation", str(nurse))
+                             and known(system, "reviews", str(nurse)))
+    finally:
+        system.close()
