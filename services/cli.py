@@ -577,6 +577,7 @@ def _register_extensions() -> None:
 
 def main() -> None:
     """Entry point of the `ecm` script."""
+    os.umask(0o077)  # before anything writes: whatever this process creates is the owner's only
     _register_extensions()
     backup_cli.register(app)
     app()

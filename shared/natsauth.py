@@ -20,6 +20,9 @@ from typing import Any
 from shared.contracts import STREAM, SUBJECT_PREFIX
 
 OPERATOR = "ecm-operator"
+ANCHOR_STREAM = "ECM_ANCHORS"
+"""Where governance anchors the signed chain heads when configured (deny delete and purge)."""
+ANCHOR_SUBJECT = "ecm-anchors.integrity"
 
 
 def service_user(service: str) -> str:
@@ -44,6 +47,9 @@ def service_permissions(service: str, publishes: bool, consumers: Iterable[str])
              f"{api}.STREAM.CREATE.{STREAM}"]
     if publishes:
         allow.append(f"{SUBJECT_PREFIX}.{service}.>")
+    if service == "governance":  # the anchor stream: create, read and append; never remove
+        allow += [f"{api}.STREAM.INFO.{ANCHOR_STREAM}", f"{api}.STREAM.CREATE.{ANCHOR_STREAM}",
+                  f"{api}.STREAM.MSG.GET.{ANCHOR_STREAM}", ANCHOR_SUBJECT]
     for name in consumers:
         allow += [f"{api}.CONSUMER.CREATE.{STREAM}.{name}",
                   f"{api}.CONSUMER.CREATE.{STREAM}.{name}.>",

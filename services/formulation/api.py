@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, status
 
 from services.formulation.application import FormulationApplication
+from services.formulation.case_dates import check_not_before_referral
 from services.formulation.domain import FormulationCase
 from services.formulation.schemas import (
     AssessmentCreate,
@@ -51,6 +52,7 @@ from services.formulation.values import (
     RecommendationDraft,
     consultation_id_for,
 )
+from shared.directory import check_invitees
 from shared.domain import Forbidden, Invalid, NotFound
 from shared.fields import AsOfDay
 from shared.http import meta_for, requires
@@ -218,6 +220,7 @@ def schedule_meeting(
 ) -> Changed:
     """Schedule a multi-agency formulation meeting and invite agencies and named contacts."""
     _case(app, principal, child_id, "formulation.meeting")
+    check_invitees(request, "formulation", body.invitees)
     meeting_id, version = app.schedule_meeting(
         child_id,
         starts_at=body.starts_at,
@@ -315,7 +318,8 @@ def issue_report(
     child_id: UUID, body: ReportCreate, request: Request, app: App, principal: ReportWriter
 ) -> ReportIssuedOut:
     """Issue a new version of the report; its TRM stage is recorded as an assessment."""
-    _case(app, principal, child_id, "formulation.report")
+    case = _case(app, principal, child_id, "formulation.report")
+    check_not_before_referral(request, case.referral_ids, "issued_on", body.issued_on)
     report_version, version = app.issue_report(
         child_id,
         narrative=body.narrative,
@@ -347,6 +351,7 @@ def assess_stage(
 ) -> Changed:
     """Assess the child's TRM stage with a rationale (it may move down as well as up)."""
     case = _case(app, principal, child_id, "formulation.assess")
+    check_not_before_referral(request, case.referral_ids, "assessed_on", body.assessed_on)
     version = app.assess_stage(
         child_id,
         stage=body.stage,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -42,6 +42,8 @@ class NoticeDraft:
     venue: str | None
     online_link: str | None
     due_at: datetime
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    """Actions for the recipient's agency (a review held): `{"due_on", "text"}` each."""
 
     @property
     def notice_id(self) -> UUID:
@@ -139,6 +141,8 @@ class NotificationsApplication(EcmApplication):
                 venue=draft.venue, online_link=draft.online_link, due_at=draft.due_at,
                 meta=meta,
             )
+            if draft.actions:
+                fresh[draft.notice_id].list_actions(draft.actions, meta)
         if fresh:
             self.save_all(*fresh.values())
         return list(fresh)
@@ -169,6 +173,7 @@ class NotificationsApplication(EcmApplication):
                 "notice_id": notice.id, "contact_id": notice.contact_id, "agency": notice.agency,
                 "kind": notice.kind, "what": notice.what, "when": notice.when,
                 "venue": notice.venue, "online_link": notice.online_link,
+                "actions": notice.actions,
                 "status": notice.status, "attempts": notice.attempts, "channel": notice.channel,
                 "queued_at": notice.queued_at, "sent_at": notice.sent_at,
                 "acknowledged_at": notice.acknowledged_at,

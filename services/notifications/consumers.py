@@ -53,9 +53,11 @@ KINDS = {
 SEALED_IN = {
     ("formulation", "FormulationMeetingScheduled"): "FormulationCase.FormulationMeetingScheduled",
     ("reviews", "ReviewScheduled"): "ReviewCase.ReviewScheduled",
+    ("reviews", "ReviewHeld"): "ReviewCase.ReviewHeld",
 }
-"""The publishing event a meeting's venue and link are sealed in (the binding they open with:
-a ciphertext from any other event or field is refused and the message fails)."""
+"""The publishing event a meeting's venue and link, or a review's action texts, are sealed in
+(the binding they open with: a ciphertext from any other event or field is refused and the
+message fails)."""
 TRANSITION_KIND = re.compile(r"^[a-z][a-z_]{0,39}$")
 
 
@@ -106,6 +108,25 @@ class CaseClosed(_Data):
     safety_net_until: date | None = None
 
 
+class CaseReopened(_Data):
+    child_id: UUID
+    reopened_on: date
+
+
+class Action(_Data):
+    agency: str
+    due_on: date
+    text: str | None = None
+
+
+class ReviewHeld(_Data):
+    child_id: UUID
+    review_id: UUID
+    held_on: date
+    actions: list[Action] = []
+    next_review_on: date | None = None
+
+
 def _meta(envelope: Envelope) -> Meta:
     """This service acts, in the conversation of the message that caused it."""
     return Meta("notifications", "system", envelope.correlation_id, envelope.message_id)
@@ -132,6 +153,8 @@ class NoticeConsumer:
             ("reviews", "ReviewCancelled"): self._cancelled(REVIEW),
             ("reviews", "TransitionRecorded"): self._transition,
             ("reviews", "CaseClosed"): self._closed,
+            ("reviews", "CaseReopened"): self._reopened,
+            ("reviews", "ReviewHeld"): self._review_held,
         }
 
     def sink(self, engine: Engine) -> ApplicationSink:
@@ -150,12 +173,13 @@ class NoticeConsumer:
 
     def _draft(self, envelope: Envelope, child_id: UUID, contact: Invited, kind: NoticeKind,
                subject_id: str | None, what: str, when: str | None,
-               venue: str | None = None, online_link: str | None = None) -> NoticeDraft:
+               venue: str | None = None, online_link: str | None = None,
+               actions: list[dict[str, Any]] | None = None) -> NoticeDraft:
         return NoticeDraft(
             source_message_id=envelope.message_id, contact_id=contact.contact_id,
             child_id=child_id, agency=contact.agency, kind=kind, subject_id=subject_id,
             what=what, when=when, venue=venue, online_link=online_link,
-            due_at=envelope.occurred_at.astimezone(UTC),
+            due_at=envelope.occurred_at.astimezone(UTC), actions=actions or [],
         )
 
     def _meeting(self, meeting_kind: str, meeting_id: str, event_type: str) -> Meeting:
@@ -258,6 +282,38 @@ class NoticeConsumer:
         drafts = [self._draft(envelope, data.child_id, contact, NoticeKind.CASE_CLOSED, None,
                               what, data.closed_on.isoformat())
                   for contact in self._linked(data.child_id)]
+        self._queue(envelope, drafts)
+
+
+    def _reopened(self, envelope: Envelope) -> None:
+        data = CaseReopened.model_validate(envelope.data)
+        what = "ECM involvement has resumed: the case was reopened"
+        drafts = [self._draft(envelope, data.child_id, contact, NoticeKind.CASE_REOPENED, None,
+                              what, data.reopened_on.isoformat())
+                  for contact in self._linked(data.child_id)]
+        self._queue(envelope, drafts)
+
+    def _review_held(self, envelope: Envelope) -> None:
+        """Every contact linked to the child hears the review was held, with the actions
+        owned by their own agency and no other (texts opened here, sealed again in the notice).
+        """
+        data = ReviewHeld.model_validate(envelope.data)
+        sealed_in = SEALED_IN[envelope.service, envelope.event_type]
+        actions = [(a.agency, a.due_on.isoformat(),
+                    self.app.cipher.open(data.child_id, "actions.text", a.text, event=sealed_in))
+                   for a in data.actions]
+        drafts = []
+        for contact in self._linked(data.child_id):
+            own = [{"due_on": due_on, "text": text} for agency, due_on, text in actions
+                   if contact.agency is not None and agency == contact.agency]
+            what = "ECM review held: " + (
+                f"{len(own)} action{'' if len(own) == 1 else 's'} for your agency" if own
+                else "no actions for your agency")
+            if data.next_review_on is not None:
+                what += f"; next review due {data.next_review_on.isoformat()}"
+            drafts.append(self._draft(envelope, data.child_id, contact, NoticeKind.REVIEW_HELD,
+                                      str(data.review_id), what, data.held_on.isoformat(),
+                                      actions=own))
         self._queue(envelope, drafts)
 
 

@@ -65,6 +65,18 @@ def human_where(venue: str | None, online_link: str | None) -> str | None:
 
 
 @dataclass(frozen=True)
+class ActionLine:
+    """One action agreed at a review, for the recipient's agency: by when, and what."""
+
+    due_on: str
+    text: str
+
+    def line(self) -> str:
+        """The action on one line."""
+        return f"- {self.text} (by {human_when(self.due_on) or self.due_on})"
+
+
+@dataclass(frozen=True)
 class NoticeMessage:
     """A notice ready for a channel; the child appears only as the ECM reference."""
 
@@ -81,6 +93,8 @@ class NoticeMessage:
     calendar: str | None = None
     """An iCalendar invitation (or cancellation) for a meeting or review notice."""
     calendar_method: str | None = None
+    actions: tuple[ActionLine, ...] = ()
+    """A review held: the actions owned by the recipient's agency, and no other."""
 
     @property
     def subject(self) -> str:
@@ -94,6 +108,8 @@ class NoticeMessage:
             lines.append(f"When: {self.when}")
         if self.where:
             lines.append(f"Where: {self.where}")
+        if self.actions:
+            lines += ["Actions for your agency:", *(a.line() for a in self.actions)]
         lines += [f"Contact: {self.contact}", f"Details and acknowledgement: {self.link}", "",
                   FOOTER]
         return "\n".join(lines) + "\n"
@@ -110,6 +126,7 @@ class NoticeMessage:
             "contact": self.contact,
             "link": self.link,
             "calendar": self.calendar,
+            "actions": [{"due_on": a.due_on, "text": a.text} for a in self.actions],
         }
 
     def personalisation(self) -> dict[str, str]:
@@ -121,6 +138,7 @@ class NoticeMessage:
             "contact": self.contact,
             "link": self.link,
             "reference": self.reference,
+            "actions": "\n".join(a.line() for a in self.actions) or "-",
         }
 
 
@@ -145,4 +163,15 @@ def compose(notice: Notice, public_base_url: str, team_contact: str) -> NoticeMe
         calendar=invitation(notice, summary=f"{what} (ECM ref {reference})", location=where,
                             link=link, organiser=contact),
         calendar_method=method_of(notice),
+        actions=tuple(_action_lines(notice)),
     )
+
+
+ERASED_TEXT = "(no longer available)"
+
+
+def _action_lines(notice: Notice) -> list[ActionLine]:
+    """The notice's actions, each on one line (a text erased since reads as such)."""
+    return [ActionLine(one_line(str(a.get("due_on") or "")) or "",
+                       one_line(a.get("text")) or ERASED_TEXT)
+            for a in getattr(notice, "actions", [])]

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
@@ -38,6 +38,8 @@ class NoticeKind(StrEnum):
     REVIEW_CANCELLED = "review_cancelled"
     TRANSITION_RECORDED = "transition_recorded"
     CASE_CLOSED = "case_closed"
+    CASE_REOPENED = "case_reopened"
+    REVIEW_HELD = "review_held"
 
 
 class NoticeStatus(StrEnum):
@@ -137,6 +139,8 @@ class Notice(EcmAggregate):
 
     # Where a meeting is held can identify the child: sealed under the child's key at rest.
     personal_fields: ClassVar[frozenset[str]] = frozenset({"venue", "online_link"})
+    # The actions a review agreed for the recipient's agency: their texts sealed one by one.
+    personal_item_fields: ClassVar[dict[str, frozenset[str]]] = {"actions": frozenset({"text"})}
 
     @staticmethod
     def create_id(source_message_id: str, contact_id: UUID) -> UUID:
@@ -179,6 +183,18 @@ class Notice(EcmAggregate):
         self.provider_reference: str | None = None
         self.sent_at: datetime | None = None
         self.acknowledged_at: datetime | None = None
+        self.actions: list[dict[str, Any]] = []
+
+    def list_actions(self, actions: list[dict[str, Any]], meta: Meta) -> None:
+        """The actions owned by the recipient's agency that the notice passes on (a review
+        held), each `{"due_on": "YYYY-MM-DD", "text": ...}`."""
+        if self.kind != NoticeKind.REVIEW_HELD:
+            raise Invalid("actions: only a review-held notice lists actions", field="actions")
+        self._actions_listed(child_id=self.child_id, actions=actions, meta=meta)
+
+    @event("ActionsListed")
+    def _actions_listed(self, child_id: UUID, actions: list[dict[str, Any]], meta: Meta) -> None:
+        self.actions = actions
 
     @property
     def reference(self) -> str:

@@ -39,6 +39,7 @@ from services.reviews.schemas import (
     to_progress,
 )
 from services.reviews.supervision import SupervisionSession
+from shared.directory import check_invitees
 from shared.domain import Area, Forbidden, Invalid, Role
 from shared.fields import AsOfDay
 from shared.http import meta_for, requires
@@ -152,6 +153,7 @@ def schedule_review(
 ) -> Version:
     """Schedule the due review: date and time, venue or online link, who is invited."""
     _case_for(app, principal, "review.schedule", child_id)
+    check_invitees(request, "reviews", body.invitees)
     version = app.schedule_review(child_id, review_id, body.starts_at, body.venue,
                                   body.online_link, to_invitees(body.invitees),
                                   meta_for(principal, request), body.expected_version)

@@ -14,6 +14,7 @@ from services.reviews.api import router
 from services.reviews.application import ReviewsApplication
 from services.reviews.consumers import consumers
 from services.reviews.contracts import REGISTRY
+from shared.directory import with_partner_directory
 from shared.domain import Meta
 
 if TYPE_CHECKING:
@@ -49,6 +50,6 @@ plugin = ServicePlugin(
     application=ReviewsApplication,
     contracts=REGISTRY,
     routers=(router,),
-    consumers=consumers,
+    consumers=with_partner_directory("reviews", consumers),
     background=background,
 )

@@ -19,6 +19,7 @@ from shared.consumer import Delivery
 from shared.domain import Area, Meta
 from shared.settings import Settings
 from tests.conftest import Tokens
+from tests.directory_support import known_partner
 
 PSY = "psychologist"
 SP = "senior_practitioner"
@@ -47,6 +48,7 @@ PLAN = {"intervention_type": "PACE", "stage": 2, "owning_agency": "yjs",
 def system(settings: Settings) -> Iterator[System]:
     """Referrals and formulation only (the other services are not this test's subject)."""
     built = System.build(settings, ["referrals", "formulation"])
+    known_partner(built, "formulation", CONTACT, "education")
     yield built
     built.close()
 

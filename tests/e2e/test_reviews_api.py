@@ -17,6 +17,7 @@ from services.runtime import System
 from shared.consumer import Delivery
 from shared.contracts import Actor, Envelope
 from tests.conftest import Tokens
+from tests.directory_support import known_partner
 
 TODAY = date.today()
 YESTERDAY = TODAY - timedelta(days=1)
@@ -26,6 +27,12 @@ CONTACT = str(uuid4())
 INVITEES = [{"agency": "education"}, {"agency": "health", "contact_id": CONTACT}]
 ATTENDANCE = [{"agency": "education", "attendance": "attended"},
               {"agency": "health", "contact_id": CONTACT, "attendance": "apologies"}]
+
+
+@pytest.fixture(autouse=True)
+def contact_in_directory(system: System) -> None:
+    """The named contact invited is in the reviews service's copy of the partner directory."""
+    known_partner(system, "reviews", CONTACT, "health")
 
 
 def reviews_of(system: System) -> ReviewsApplication:

@@ -61,8 +61,9 @@ def test_every_notify_template_field_is_filled() -> None:
     n.venue = None
     n.online_link = None
     fields = compose(n, "https://x.example", "team@example.org").personalisation()
-    assert set(fields) == {"what", "when", "where", "contact", "link", "reference"}
+    assert set(fields) == {"what", "when", "where", "contact", "link", "reference", "actions"}
     assert fields["where"] == "-"
+    assert fields["actions"] == "-"
 
 
 def test_a_webhook_is_signed_per_standard_webhooks_over_id_timestamp_and_body() -> None:
