@@ -11,7 +11,6 @@ from sqlalchemy import create_engine
 
 from services.evaluation.dataset import Export, build
 from services.evaluation.measures import Parameters, add_months, age_band, load_facts
-from services.evaluation.projection import EvaluationProjection
 from services.evaluation.projects import Project
 from services.evaluation.service import project_as_of
 from tests.evaluation.cohort import BORN, A, cohort
