@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import tempfile
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time, timedelta
@@ -112,3 +113,26 @@ def export(system: System, project_id: str, start: date, end: date, as_of: date 
     params = Parameters(project_id, start, end, effective, area, threshold)
     facts = facts_as_of(system, as_of, day, step)
     return build(facts, params, project, dates_of_birth(system))
+
+
+def store_history(system: System) -> list[Delivery]:
+    """Every message the relays would publish, read straight from the stores: each service's
+    in its own order, the services interleaved by time (for a demo cohort, tests and
+    benchmarks; a running system reads the stream)."""
+    streams = []
+    for registry in system.registries():
+        app = system.apps.get(registry.service)
+        if app is None:
+            continue
+        found = []
+        start = 1
+        while notifications := app.notifications(start, BATCH):
+            for notification in notifications:
+                event = app.mapper.to_sealed_domain_event(notification)  # type: ignore[attr-defined]
+                envelope = registry.to_envelope(event, notification.id)
+                if envelope is not None:
+                    found.append(envelope)
+            start = notifications[-1].id + 1
+        streams.append(found)
+    merged = heapq.merge(*streams, key=lambda e: e.occurred_at)
+    return [Delivery(seq, envelope) for seq, envelope in enumerate(merged, start=1)]
