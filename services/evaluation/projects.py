@@ -98,8 +98,7 @@ class Projects:
         if row is None:
             raise RecordNotFound(f"project: {project_id} not found", field="project")
         key = bytes.fromhex(self.vault.open_secret(PURPOSE + project_id, row.sealed_secret))
-        created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
-        return Project(row.project_id, row.title, created, row.created_by, key)
+        return Project(row.project_id, row.title, _utc(row.created_at), row.created_by, key)
 
     def list(self) -> list[dict[str, Any]]:
         """Every project (never its secret)."""
@@ -107,7 +106,12 @@ class Projects:
             rows = conn.execute(select(projects.c.project_id, projects.c.title,
                                        projects.c.created_at, projects.c.created_by)
                                 .order_by(projects.c.project_id)).all()
-        return [dict(row._mapping) for row in rows]
+        # SQLite keeps no offset: the stored value is UTC.
+        return [{**row._mapping, "created_at": _utc(row.created_at)} for row in rows]
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 PROJECTS_STORE = "evaluation-projects"
