@@ -116,6 +116,8 @@ def list_projects(data_dir: DataDir = None, token: Token = None) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add the evaluation commands to `ecm`."""
+    """Add the evaluation commands to `ecm` (once)."""
+    if any(command.name == "evaluate" for command in app.registered_commands):
+        return
     app.command("evaluate")(evaluate)
     app.add_typer(projects_cli, name="evaluation-project")

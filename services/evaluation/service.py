@@ -16,7 +16,7 @@ from services.evaluation.measures import ChildFacts, Parameters, load_facts
 from services.evaluation.projection import EvaluationProjection
 from services.evaluation.projects import PROJECTS_STORE, Projects
 from shared.consumer import Delivery
-from shared.domain import Invalid
+from shared.domain import DomainError, Invalid
 
 if TYPE_CHECKING:
     from services.runtime import System
@@ -94,7 +94,7 @@ def dates_of_birth(system: System) -> Callable[[str], date | None]:
             return None
         try:
             child = app.get_child(UUID(child_id))  # type: ignore[attr-defined]
-        except Exception:  # erased, unreadable or unknown: no band rather than no export
+        except DomainError:  # not in this store: no band rather than no export
             return None
         value = getattr(child, "date_of_birth", None)
         return value if isinstance(value, date) else None
