@@ -17,8 +17,9 @@ idempotent use case is called here, so the live consumers later find nothing lef
 
 from __future__ import annotations
 
+import heapq
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,10 @@ from shared.vocabulary import Agency, Attendance
 
 if TYPE_CHECKING:
     from services.runtime import System
+
+Step = tuple[datetime, Callable[[], Any]]
+Steps = Generator[Step, Any, Any]
+"""A history: yields (moment, step), is sent the step's result (or thrown its error)."""
 
 GIVEN = ["Alex", "Sam", "Jordan", "Riley", "Casey", "Morgan", "Taylor", "Jamie", "Quinn", "Rowan",
          "Avery", "Reese", "Skyler", "Emerson", "Finley", "Harley", "Kai", "Logan", "Parker",
@@ -99,17 +104,21 @@ class Child:
                        correlation)
         self.child_id: UUID | None = None
         self.stage = 1
+        self.moment = datetime.combine(referred_on, time(9), tzinfo=UTC)
 
-    def at(self, day: date, step: Callable[[], Any]) -> Any:
-        """Run `step` on `day` (never before the day reached so far); None past today."""
+    def at(self, day: date, step: Callable[[], Any]) -> Steps:
+        """Run `step` on `day` (never before the moment reached so far); None past today."""
         day = max(day, self.day)
         if day > self.today:
             return None
-        self.day = day
-        moment = datetime.combine(day, time(9 + self.rng.randint(0, 7),
-                                            self.rng.randint(0, 59)), tzinfo=UTC)
-        with time_machine.travel(moment, tick=False):
-            return step()
+        if day > self.day or self.moment.date() < day:
+            moment = datetime.combine(day, time(9), tzinfo=UTC) + timedelta(
+                minutes=self.rng.randint(0, 420))
+        else:  # the same day: a little later than the step before
+            moment = self.moment + timedelta(minutes=self.rng.randint(1, 20))
+        self.day, self.moment = day, moment
+        result = yield moment, step
+        return result
 
     def later(self, low: int, high: int) -> date:
         """A day `low` to `high` days after the day reached."""
@@ -119,64 +128,107 @@ class Child:
 def seed(system: System, children: int = 8, seed_value: int = 2019, years: float = 1.0,
          today: date | None = None, progress: Callable[[int], None] | None = None
          ) -> dict[str, int]:
-    """Make `children` synthetic histories over the last `years`; returns counts."""
+    """Make `children` synthetic histories over the last `years`; returns counts.
+
+    The histories run side by side in time order (each step on its synthetic moment), so
+    every store holds its events in time order, as a live system would.
+    """
     rng = random.Random(seed_value)
     end = today or date.today()
     span = max(int(years * 365) - 21, 1)
     start = end - timedelta(days=span + 21)
     made = {"children": 0, "referrals": 0, "formulations": 0, "reviews": 0, "offences": 0}
     areas = list(Area)
+    queue: list[tuple[datetime, int, int, Steps, Callable[[], Any]]] = []
+    remaining: dict[int, int] = {}  # per child: histories not yet finished
+    order = 0
+
+    def advance(index: int, history: Steps, sent: Any = None,
+                error: DomainError | None = None) -> None:
+        nonlocal order
+        try:
+            moment, step = history.throw(error) if error else history.send(sent)
+        except StopIteration:
+            remaining[index] -= 1
+            if remaining[index] == 0 and progress:
+                progress(1)
+            return
+        order += 1  # ties keep the order they were scheduled in
+        heapq.heappush(queue, (moment, order, index, history, step))
+
     for index in range(children):
         area = areas[index % len(areas)] if rng.random() < 0.5 else rng.choice(areas)
-        child = Child(system, rng, area, start + timedelta(days=rng.randint(0, span)), end)
-        _history(child, made)
-        if progress:
-            progress(1)
+        referred_on = start + timedelta(days=rng.randint(0, span))
+        child = Child(system, random.Random(f"{seed_value}:{index}"), area, referred_on, end)
+        offences = _offending(child)
+        histories = (_history(child, made), _record_offences(child, offences, made))
+        remaining[index] = len(histories)
+        for history in histories:
+            advance(index, history)
+    while queue:
+        moment, _, index, history, step = heapq.heappop(queue)
+        with time_machine.travel(moment, tick=False):
+            try:
+                result, error = step(), None
+            except DomainError as e:
+                result, error = None, e
+        advance(index, history, result, error)
     return made
 
 
-def _history(c: Child, made: dict[str, int]) -> None:
+def _history(c: Child, made: dict[str, int]) -> Steps:
     referrals: Any = c.s.apps["referrals"]
     rng = c.rng
     age_days = rng.randint(10 * 365 + 3, 17 * 365 + 200)
     dob = c.day - timedelta(days=age_days)
     upn = synthetic_upn(rng, c.area) if rng.random() < 0.8 else None
-    c.child_id = c.at(c.day, lambda: referrals.register_child(
+    c.child_id = (yield from c.at(c.day, lambda: referrals.register_child(
         given_name=rng.choice(GIVEN), family_name=rng.choice(FAMILY), date_of_birth=dob,
-        area=c.area, nhs_number=synthetic_nhs_number(rng), upn=upn, meta=c.cm))
+        area=c.area, nhs_number=synthetic_nhs_number(rng), upn=upn, meta=c.cm)))
     made["children"] += 1
-    referral_id = c.at(c.day, lambda: referrals.refer(
+    referral_id = (yield from c.at(c.day, lambda: referrals.refer(
         child_id=c.child_id, case_manager_id=c.cm.actor_id, reason=rng.choice(REASONS),
         trauma_history=rng.choice(TRAUMA), expected_involvement_months=rng.choice([6, 9, 12]),
-        meta=c.cm))
+        meta=c.cm)))
     made["referrals"] += 1
-    referred_on = c.day
-    offender = rng.random() < 0.45
-    offences = _offences(c, referred_on - timedelta(days=500), referred_on - timedelta(days=20),
-                         rng.randint(1, 3), record_on=referred_on) if offender else []
     roll = rng.random()
     screened = c.later(3, 14)
     if roll < 0.13:
-        c.at(screened, lambda: referrals.decline(
-            referral_id, c.psych.with_reason("Synthetic: criteria not met")))
+        (yield from c.at(screened, lambda: referrals.decline(
+            referral_id, c.psych.with_reason("Synthetic: criteria not met"))))
     elif roll < 0.2:
-        c.at(screened, lambda: referrals.withdraw(
-            referral_id, c.cm.with_reason("Synthetic: family moved away")))
+        (yield from c.at(screened, lambda: referrals.withdraw(
+            referral_id, c.cm.with_reason("Synthetic: family moved away"))))
     elif roll < 0.35:
-        c.at(screened, lambda: referrals.offer_consultation(referral_id, c.psych))
+        (yield from c.at(screened, lambda: referrals.offer_consultation(referral_id, c.psych)))
     else:
         consent = Consent.GIVEN if rng.random() < 0.9 else Consent.REFUSED
-        c.at(c.later(1, 10), lambda: referrals.record_consent(
-            referral_id, consent, "parent (synthetic)", c.cm))
+        (yield from c.at(c.later(1, 10), lambda: referrals.record_consent(
+            referral_id, consent, "parent (synthetic)", c.cm)))
         if consent is Consent.REFUSED:  # no formulation without consent: the referral ends
-            c.at(c.later(3, 21), lambda: referrals.withdraw(
-                referral_id, c.cm.with_reason("Synthetic: consent to formulation refused")))
-        elif c.at(c.later(1, 7), lambda: referrals.accept(referral_id, c.psych)) is not None:
-            _formulation(c, referral_id, made)
-    if offender and rng.random() < 0.6:  # some offend again after referral
+            (yield from c.at(c.later(3, 21), lambda: referrals.withdraw(
+                referral_id, c.cm.with_reason("Synthetic: consent to formulation refused"))))
+        else:
+            accepted = yield from c.at(c.later(1, 7),
+                                       lambda: referrals.accept(referral_id, c.psych))
+            if accepted is not None:
+                yield from _formulation(c, referral_id, made)
+
+
+Offence = tuple[date, OffenceType, date, date, Disposal]
+
+
+def _offending(c: Child) -> list[Offence]:
+    """Some children offended before referral; some of them again after it."""
+    referred_on = c.day
+    if c.rng.random() >= 0.45:
+        return []
+    offences = _offences(c, referred_on - timedelta(days=500), referred_on - timedelta(days=20),
+                         c.rng.randint(1, 3), record_on=referred_on)
+    if c.rng.random() < 0.6:
         offences += _offences(c, referred_on, min(c.today, referred_on + timedelta(days=540)),
-                              rng.randint(1, 3), record_on=None)
-    _record_offences(c, offences, made)
+                              c.rng.randint(1, 3), record_on=None)
+    return offences
 
 
 def _offences(c: Child, first: date, last: date, count: int,
@@ -198,21 +250,27 @@ def _offences(c: Child, first: date, last: date, count: int,
     return found
 
 
-def _record_offences(c: Child, offences: list[tuple[date, OffenceType, date, date, Disposal]],
-                     made: dict[str, int]) -> None:
-    """Record each offence on the day it is known (proven, or told at referral), in order."""
+def _record_offences(c: Child, offences: list[Offence], made: dict[str, int]) -> Steps:
+    """Record each offence on the day it is known (proven, or told at referral), in order,
+    always after the child was registered (late on the referral day at the earliest)."""
     outcomes = Outcomes(c.s.apps["referrals"])  # type: ignore[arg-type]
-    assert c.child_id is not None
+    moment = datetime.combine(c.day, time(23, 30), tzinfo=UTC)
     for day, kind, committed, proven, outcome in sorted(offences, key=lambda o: o[0]):
         if day > c.today:
             continue
-        with time_machine.travel(datetime.combine(day, time(15), tzinfo=UTC), tick=False):
-            outcomes.record_offence(c.child_id, offence_type=kind, committed_on=committed,
-                                    proven_on=proven, outcome=outcome, meta=c.cm, today=day)
+        moment = max(moment + timedelta(minutes=1), datetime.combine(day, time(18), tzinfo=UTC))
+        yield moment, partial(_record_offence, outcomes, c, kind, committed, proven, outcome, day)
         made["offences"] += 1
 
 
-def _formulation(c: Child, referral_id: UUID, made: dict[str, int]) -> None:
+def _record_offence(outcomes: Outcomes, c: Child, kind: OffenceType, committed: date,
+                    proven: date, outcome: Disposal, day: date) -> UUID:
+    assert c.child_id is not None  # registered before any offence is recorded
+    return outcomes.record_offence(c.child_id, offence_type=kind, committed_on=committed,
+                                   proven_on=proven, outcome=outcome, meta=c.cm, today=day)
+
+
+def _formulation(c: Child, referral_id: UUID, made: dict[str, int]) -> Steps:
     from services.formulation.values import case_id_for
 
     formulation: Any = c.s.apps.get("formulation")
@@ -222,36 +280,36 @@ def _formulation(c: Child, referral_id: UUID, made: dict[str, int]) -> None:
     rng = c.rng
     child_id = c.child_id
     assert child_id is not None
-    c.at(c.day, lambda: formulation.open_case(child_id, referral_id, c.area, c.psych))
-    c.at(c.day, lambda: reviews.open_case(child_id, c.area, referral_id,
-                                          case_id_for(child_id), c.sp))
-    c.at(c.day, lambda: reviews.set_cadence(child_id, rng.choice([6, 6, 7, 8]), c.sp))
+    (yield from c.at(c.day, lambda: formulation.open_case(child_id, referral_id, c.area, c.psych)))
+    (yield from c.at(c.day, lambda: reviews.open_case(child_id, c.area, referral_id,
+                                          case_id_for(child_id), c.sp)))
+    (yield from c.at(c.day, lambda: reviews.set_cadence(child_id, rng.choice([6, 6, 7, 8]), c.sp)))
     invited = [a for a in PARTNERS if a is Agency.YJS or rng.random() < 0.8]
     meeting_on = c.later(14, 45)
     starts = datetime.combine(meeting_on, time(10), tzinfo=UTC)
-    meeting = c.at(meeting_on, lambda: formulation.schedule_meeting(
+    meeting = (yield from c.at(meeting_on, lambda: formulation.schedule_meeting(
         child_id, starts_at=starts, venue="Synthetic YJS office", online_link=None,
-        invitees=[Invitee(a) for a in invited], meta=c.sp))
+        invitees=[Invitee(a) for a in invited], meta=c.sp)))
     if meeting is None:
         return
     meeting_id = meeting[0]
-    held = c.at(meeting_on, lambda: formulation.record_meeting_held(
+    held = (yield from c.at(meeting_on, lambda: formulation.record_meeting_held(
         child_id, meeting_id, held_on=meeting_on, attendance=_attendance(rng, invited),
-        notes="Synthetic meeting notes", meta=c.sp))
+        notes="Synthetic meeting notes", meta=c.sp)))
     if held is None:
         return
     made["formulations"] += 1
     c.stage = rng.choices([1, 2, 3, 4, 5], weights=[35, 30, 20, 10, 5])[0]
     issued_on = c.later(7, 28)
-    report = c.at(issued_on, lambda: formulation.issue_report(
+    report = (yield from c.at(issued_on, lambda: formulation.issue_report(
         child_id, narrative="Synthetic formulation narrative", stage=c.stage,
-        issued_on=issued_on, recommendations=[], stage_rationale=None, meta=c.psych))
+        issued_on=issued_on, recommendations=[], stage_rationale=None, meta=c.psych)))
     if report is None:
         return
     case_id = case_id_for(child_id)
-    c.at(issued_on, lambda: reviews.note_report_issued(child_id, case_id, report[0], c.stage,
-                                                       issued_on, c.psych))
-    plans = _interventions(c, formulation)
+    yield from c.at(issued_on, lambda: reviews.note_report_issued(
+        child_id, case_id, report[0], c.stage, issued_on, c.psych))
+    plans = (yield from _interventions(c, formulation))
     closing = issued_on + timedelta(days=rng.randint(150, 360))
     while c.day < min(closing, c.today):
         case = reviews.get_case(child_id)
@@ -260,27 +318,28 @@ def _formulation(c: Child, referral_id: UUID, made: dict[str, int]) -> None:
             break
         late = rng.random()
         if late < 0.1:  # missed: noticed overdue, then held much later or never
-            c.at(review.due_on + timedelta(days=1), lambda: _notice_overdue(reviews, child_id,
-                                                                           c.sp))
+            yield from c.at(review.due_on + timedelta(days=1),
+                            lambda: _notice_overdue(reviews, child_id, c.sp))
             if rng.random() < 0.5:
                 break
             held_on = review.due_on + timedelta(days=rng.randint(14, 40))
         elif late < 0.3:
-            c.at(review.due_on + timedelta(days=1), lambda: _notice_overdue(reviews, child_id,
-                                                                           c.sp))
+            yield from c.at(review.due_on + timedelta(days=1),
+                            lambda: _notice_overdue(reviews, child_id, c.sp))
             held_on = review.due_on + timedelta(days=rng.randint(2, 14))
         else:
             held_on = review.due_on - timedelta(days=rng.randint(0, 6))
-        if not _review(c, reviews, formulation, review.review_id, held_on, invited):
+        if not (yield from _review(c, reviews, formulation, review.review_id, held_on,
+                                   invited)):
             break
         made["reviews"] += 1
-        _progress(c, formulation, plans)
+        yield from _progress(c, formulation, plans)
         if rng.random() < 0.12:
-            _transition(c, reviews)
+            yield from _transition(c, reviews)
     if c.day < c.today and rng.random() < 0.7:
-        c.at(c.later(1, 10), lambda: reviews.close_case(
+        (yield from c.at(c.later(1, 10), lambda: reviews.close_case(
             child_id, c.day, c.day + timedelta(days=90),
-            c.sp.with_reason("Synthetic: planned ending")))
+            c.sp.with_reason("Synthetic: planned ending"))))
 
 
 def _attendance(rng: random.Random, invited: list[Agency]) -> list[AttendanceRecord]:
@@ -289,7 +348,7 @@ def _attendance(rng: random.Random, invited: list[Agency]) -> list[AttendanceRec
         weights=[75, 15, 10])[0]) for a in invited]
 
 
-def _interventions(c: Child, formulation: Any) -> list[UUID]:
+def _interventions(c: Child, formulation: Any) -> Steps:
     rng = c.rng
     plans = []
     for _ in range(rng.randint(1, 3)):
@@ -298,54 +357,55 @@ def _interventions(c: Child, formulation: Any) -> list[UUID]:
         stage = rng.choice([s for s in range(1, 7) if s not in allowed]) if override \
             else rng.choice(allowed[-3:])
         day = c.later(0, 7)
-        planned = c.at(day, partial(
+        planned = (yield from c.at(day, partial(
             formulation.plan_intervention, c.child_id, intervention_type=INTERVENTIONS[stage],
             stage=stage, owning_agency=Agency.YJS, planned_start=day,
             recommendation_id=None,
             override_rationale="Synthetic: the child asked for this work now" if override
-            else None, meta=c.psych))
+            else None, meta=c.psych)))
         if planned is not None:
             plans.append(planned[0])
     return plans
 
 
-def _progress(c: Child, formulation: Any, plans: list[UUID]) -> None:
+def _progress(c: Child, formulation: Any, plans: list[UUID]) -> Steps:
     rng = c.rng
     case = formulation.get_case(c.child_id)
     for intervention_id in plans:
         status = str(case.interventions[intervention_id].status)
         roll = rng.random()
         if status == "planned" and roll < 0.8:
-            c.at(c.day, partial(formulation.start_intervention, c.child_id, intervention_id,
-                                c.day, c.sp))
+            yield from c.at(c.day, partial(formulation.start_intervention, c.child_id,
+                                           intervention_id, c.day, c.sp))
         elif status == "started" and roll < 0.45:
-            c.at(c.day, partial(formulation.complete_intervention, c.child_id,
-                                intervention_id, c.day, c.sp))
+            (yield from c.at(c.day, partial(formulation.complete_intervention, c.child_id,
+                                intervention_id, c.day, c.sp)))
         elif status == "started" and roll < 0.55:
-            c.at(c.day, partial(formulation.stop_intervention, c.child_id, intervention_id,
-                                c.day, c.sp.with_reason("Synthetic: the child disengaged")))
+            yield from c.at(c.day, partial(
+                formulation.stop_intervention, c.child_id, intervention_id, c.day,
+                c.sp.with_reason("Synthetic: the child disengaged")))
 
 
 def _review(c: Child, reviews: Any, formulation: Any, review_id: UUID, held_on: date,
-            invited: list[Agency]) -> bool:
+            invited: list[Agency]) -> Steps:
     rng = c.rng
     starts = datetime.combine(max(held_on, c.day), time(14), tzinfo=UTC)
-    if c.at(starts.date(), lambda: reviews.schedule_review(
+    if (yield from c.at(starts.date(), lambda: reviews.schedule_review(
             c.child_id, review_id, starts, "Synthetic YJS office", None,
-            [Invitee(a) for a in invited], c.sp)) is None:
+            [Invitee(a) for a in invited], c.sp))) is None:
         return False
     move = rng.choices([-1, 0, 1], weights=[15, 45, 40])[0]
     stage = min(6, max(1, c.stage + move))
     rationale = "Synthetic: what changed in the child's life" if stage != c.stage else None
-    if c.at(starts.date(), lambda: reviews.record_review_held(
+    if (yield from c.at(starts.date(), lambda: reviews.record_review_held(
             c.child_id, review_id, held_on=starts.date(), attendance=_attendance(rng, invited),
             stage=stage, rationale=rationale, progress=[], actions=[], next_review_on=None,
-            meta=c.sp)) is None:
+            meta=c.sp))) is None:
         return False
     c.stage = stage
-    c.at(c.day, lambda: formulation.record_review_assessment(
+    (yield from c.at(c.day, lambda: formulation.record_review_assessment(
         c.child_id, review_id=review_id, stage=stage, assessed_on=c.day, rationale=rationale,
-        meta=c.sp))
+        meta=c.sp)))
     return True
 
 
@@ -358,14 +418,14 @@ def _notice_overdue(reviews: Any, child_id: UUID, meta: Meta) -> bool:
     return True
 
 
-def _transition(c: Child, reviews: Any) -> None:
+def _transition(c: Child, reviews: Any) -> Steps:
     from services.reviews.values import RECEIVING_ORGANISATION_OPTIONAL, TransitionKind
 
     kind = c.rng.choice(list(TransitionKind))
     organisation = None if kind in RECEIVING_ORGANISATION_OPTIONAL else \
         "Synthetic receiving organisation"
     try:
-        c.at(c.day, lambda: reviews.record_transition(c.child_id, kind, c.day, organisation,
-                                                      c.sp))
+        yield from c.at(c.day, lambda: reviews.record_transition(
+            c.child_id, kind, c.day, organisation, c.sp))
     except DomainError:  # e.g. leaving custody while not in custody: not this child's story
         return
