@@ -349,6 +349,10 @@ def demo_seed(
         console.print("[red]demo data only in dev mode: never beside real records[/red]")
         raise typer.Exit(2)
     authorise(settings, token, "demo.seed", dev_operator=True)
+    embedded = settings.nats_url is None  # the system is not running here
+    if embedded:
+        settings = settings.model_copy(update={
+            "nats_identities_dir": settings.data_path / "secrets" / "nats"})
     system = System.build(settings)
     try:
         with Progress("synthetic children", BarColumn(), MofNCompleteColumn(),
@@ -356,6 +360,16 @@ def demo_seed(
             task = progress.add_task("seed", total=children)
             made = seed(system, children, seed_value, years,
                         progress=lambda n: progress.advance(task, n))
+        if embedded:  # publish now, in time order: a child's story reaches consumers in order
+            from services.demo import publish_offline
+
+            with Progress("publishing in time order", BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), console=console.rich()) as progress:
+                task = progress.add_task("publish", total=None)
+                publish_offline(system, lambda n: progress.advance(task, n))
+        else:
+            console.print("[yellow]the system is running: its relays publish the seeded "
+                          "events as they find them[/yellow]")
     finally:
         system.close()
     console.print(f"seeded {made['children']} synthetic children, {made['referrals']} referrals, "

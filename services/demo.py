@@ -18,6 +18,7 @@ idempotent use case is called here, so the live consumers later find nothing lef
 from __future__ import annotations
 
 import heapq
+import itertools
 import random
 from collections.abc import Callable, Generator
 from datetime import UTC, date, datetime, time, timedelta
@@ -429,3 +430,89 @@ def _transition(c: Child, reviews: Any) -> Steps:
             c.child_id, kind, c.day, organisation, c.sp))
     except DomainError:  # e.g. leaving custody while not in custody: not this child's story
         return
+
+
+async def publish_in_time_order(system: System, nats_url: str,
+                                progress: Callable[[int], None] | None = None) -> int:
+    """Publish every stored event to the stream in time order across services, through each
+    service's own relay (so a seeded folder's stream is causal: a child's registration comes
+    before their formulation). For a folder seeded with the system stopped."""
+    from shared.bus import connect, ensure_stream
+    from shared.natsauth import Identity, identity_for
+    from shared.relay import PositionStore, Relay
+
+    settings = system.settings
+    nc = await connect(settings, nats_url, name="ecm-demo")
+    connections = {settings.nats_user: nc}
+    published = 0
+    try:
+        await ensure_stream(nc.jetstream(), settings)
+        positions = PositionStore(system.ops)
+        relays = []
+        for plugin in system.plugins:
+            app = system.apps.get(plugin.name)
+            if app is None or plugin.contracts is None:
+                continue
+            identity = identity_for(plugin.name, settings.nats_identities_dir,
+                                    Identity(settings.nats_user, settings.nats_password))
+            if identity.user not in connections:
+                connections[identity.user] = await connect(
+                    settings, nats_url, name=identity.user or "ecm", identity=identity)
+            relay = Relay(app, plugin.contracts, connections[identity.user].jetstream(),
+                          positions, system.keys, batch_size=1)
+            await relay.resume()
+            relays.append(relay)
+        pending = {id(r): _pending_times(r) for r in relays}
+        while True:
+            live = [r for r in relays if pending[id(r)]]
+            if not live:
+                return published
+            live.sort(key=lambda r: pending[id(r)][0])
+            first = live[0]
+            # Publish this relay's run of events up to the next service's first event.
+            until = pending[id(live[1])][0] if len(live) > 1 else None
+            times = pending[id(first)]
+            run = len(times) if until is None else max(1, _leading(times, until))
+            first.batch_size = run
+            covered = await first.publish_pending()
+            published += covered
+            if progress:
+                progress(covered)
+            pending[id(first)] = times[covered:] or _pending_times(first)
+    finally:
+        for connection in connections.values():
+            await connection.drain()
+
+
+def _leading(times: list[datetime], until: datetime) -> int:
+    """How many of `times`, from the first, are no later than `until`."""
+    return sum(1 for _ in itertools.takewhile(lambda t: t <= until, times))
+
+
+def _pending_times(relay: Any, limit: int = 500) -> list[datetime]:
+    """The timestamps of the next unpublished notifications of a relay's store."""
+    notifications = relay.app.notifications(relay.position + 1, limit)
+    mapper = relay.app.mapper
+    return [mapper.to_sealed_domain_event(n).timestamp for n in notifications]
+
+
+def publish_offline(system: System, progress: Callable[[int], None] | None = None) -> int:
+    """Start the folder's embedded NATS on a free port, publish the seeded events in time
+    order, stop it again (the system itself is not running)."""
+    import asyncio
+
+    from shared.natsauth import Identity, embedded_users
+    from shared.natsserver import EmbeddedNats
+
+    settings = system.settings
+    assert settings.nats_identities_dir is not None
+    users = embedded_users(Identity(settings.nats_user, settings.nats_password),
+                           settings.nats_identities_dir, system.nats_services())
+    nats = EmbeddedNats(settings.data_path / "nats", port=0, user=settings.nats_user,
+                        password=settings.nats_password,
+                        sync_interval=settings.nats_sync_interval, users=users)
+    nats.start()
+    try:
+        return asyncio.run(publish_in_time_order(system, nats.url, progress))
+    finally:
+        nats.stop()
