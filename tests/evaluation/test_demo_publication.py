@@ -32,3 +32,21 @@ async def test_a_seeded_cohort_reaches_every_consumer_in_order_with_nothing_park
         assert made["children"] == 25 and made["reviews"] > 0
     finally:
         system.close()
+
+
+def test_ecm_demo_seed_makes_and_publishes_a_reproducible_cohort(settings: Settings) -> None:
+    from typer.testing import CliRunner
+
+    from services.cli import app
+    from shared.relay import PositionStore
+
+    result = CliRunner().invoke(app, ["demo", "seed", "--children", "6", "--years", "1.5",
+                                      "--seed", "3", "--data-dir", str(settings.data_path)])
+    assert result.exit_code == 0, result.output
+    assert "seeded 6 synthetic children" in result.output
+    system = System.build(settings)
+    try:
+        positions = PositionStore(system.ops)
+        assert positions.get("referrals") == system.apps["referrals"].max_notification_id() > 0
+    finally:
+        system.close()
