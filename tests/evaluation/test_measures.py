@@ -192,3 +192,15 @@ def test_small_helpers() -> None:
     assert age_band(date(2010, 6, 1), date(2024, 5, 31)) == "12_13"
     assert age_band(date(2010, 6, 1), date(2024, 6, 1)) == "14_15"
     assert age_band(None, date(2024, 6, 1)) is None
+
+
+def test_an_export_before_the_first_event_is_empty_but_complete(tmp_path: Path) -> None:
+    from services.evaluation.outputs import files
+
+    engine = create_engine(f"sqlite:///{tmp_path}/empty.sqlite")
+    params = Parameters("trial", date(2024, 1, 1), date(2024, 12, 31), AS_OF, None, 5)
+    export = build(load_facts(engine), params, PROJECT)
+    written = files(export)
+    assert export.tables["children"].rows == []
+    assert {"data/children.parquet", "tables/reoffending.csv", "report.html",
+            "dictionary.csv"} <= set(written)
