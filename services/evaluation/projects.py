@@ -97,7 +97,12 @@ class Projects:
                 projects.c.project_id == project_id)).one_or_none()
         if row is None:
             raise RecordNotFound(f"project: {project_id} not found", field="project")
-        key = bytes.fromhex(self.vault.open_secret(PURPOSE + project_id, row.sealed_secret))
+        try:
+            key = bytes.fromhex(self.vault.open_secret(PURPOSE + project_id, row.sealed_secret))
+        except ValueError:  # sealed under a master key since rotated away, or altered
+            raise Conflict(f"project: the secret of {project_id} does not open under this "
+                           "master key (sealed before a key rotation, or altered)",
+                           field="project") from None
         return Project(row.project_id, row.title, _utc(row.created_at), row.created_by, key)
 
     def list(self) -> list[dict[str, Any]]:

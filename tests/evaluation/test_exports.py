@@ -209,3 +209,15 @@ def test_the_generator_makes_the_same_histories_from_the_same_seed(
     assert first == histories("b", 5)
     assert first != histories("c", 6)
     assert len(first) == 13
+
+
+def test_a_project_secret_that_does_not_open_is_a_clear_conflict_not_a_500(
+        client: TestClient, auth: Tokens, system: System) -> None:
+    projects(system).create("sealed-study", "Sealed", "admin-1")
+    engine = system.engine("evaluation-projects")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE evaluation_projects SET sealed_secret = "
+                             "'sealed:v1:' || substr(sealed_secret, 12)")
+    response = client.get("/api/v1/evaluation/projects/sealed-study/export", params=WINDOW,
+                          headers=auth("evaluator"))
+    assert response.status_code == 409 and "does not open" in response.text
