@@ -23,7 +23,7 @@ from services.evaluation.measures import (
     timing_summary,
 )
 from services.evaluation.projects import Project
-from services.evaluation.suppression import Grid, suppress
+from services.evaluation.suppression import Grid, suppress, suppress_linked
 from shared.domain import Area
 
 STAGES = [str(n) for n in range(1, 7)]
@@ -55,22 +55,51 @@ class Export:
         self.tables[table.name] = table
 
 
+@dataclass
+class GridSpec:
+    """An aggregate table before suppression: its labels and counts."""
+
+    name: str
+    label_columns: list[str]
+    labels: list[list[str]]
+    col_labels: list[str]
+    counts: list[list[int]]
+
+    def grid(self) -> Grid:
+        """The counts with their totals."""
+        return Grid.of(["|".join(label) for label in self.labels], self.col_labels,
+                       self.counts)
+
+    def table(self, shown: list[list[int | None]], hidden: set[tuple[int, int]]) -> Table:
+        """The table as published."""
+        one_column = len(self.col_labels) == 1  # its row "total" is the cell: leave it out
+        columns = [*self.label_columns, *self.col_labels, *([] if one_column else ["total"])]
+        rows = []
+        for i, values in enumerate(shown):
+            label = self.labels[i] if i < len(self.labels) else (
+                ["total"] + [""] * (len(self.label_columns) - 1))
+            row: dict[str, Any] = dict(zip(self.label_columns, label, strict=True))
+            for j, column in enumerate(self.col_labels):
+                row[column] = values[j]
+            if not one_column:
+                row["total"] = values[-1]
+            rows.append(row)
+        return Table(self.name, columns, rows, aggregate=True, suppressed_cells=len(hidden))
+
+
 def _grid_table(name: str, label_columns: list[str], labels: list[list[str]],
                 col_labels: list[str], counts: list[list[int]], threshold: int) -> Table:
-    grid = Grid.of(["|".join(label) for label in labels], col_labels, counts)
-    shown, hidden = suppress(grid, threshold)
-    one_column = len(col_labels) == 1  # its row "total" is the cell itself: leave it out
-    columns = [*label_columns, *col_labels, *([] if one_column else ["total"])]
-    rows = []
-    for i, values in enumerate(shown):
-        label = labels[i] if i < len(labels) else ["total"] + [""] * (len(label_columns) - 1)
-        row: dict[str, Any] = dict(zip(label_columns, label, strict=True))
-        for j, column in enumerate(col_labels):
-            row[column] = values[j]
-        if not one_column:
-            row["total"] = values[-1]
-        rows.append(row)
-    return Table(name, columns, rows, aggregate=True, suppressed_cells=len(hidden))
+    spec = GridSpec(name, label_columns, labels, col_labels, counts)
+    return spec.table(*suppress(spec.grid(), threshold))
+
+
+def _row_totals_linked(first: GridSpec, second: GridSpec, threshold: int) -> list[Table]:
+    """Two tables that split the same row totals differently, suppressed together."""
+    grids = [first.grid(), second.grid()]
+    last = [len(g.cells[0]) - 1 for g in grids]
+    links = [((0, i, last[0]), (1, i, last[1])) for i in range(len(grids[0].cells))]
+    published = suppress_linked(grids, links, threshold)
+    return [spec.table(*out) for spec, out in zip((first, second), published, strict=True)]
 
 
 def build(facts: dict[str, ChildFacts], params: Parameters, project: Project,
@@ -164,16 +193,19 @@ def _aggregates(export: Export, facts: dict[str, ChildFacts], records: list[Chil
                             for n in review_labels], threshold))
 
     planned = [p for r in records for p in facts[r.child_id].interventions]
-    export.add(_grid_table("sequencing", ["intervention_stage"], [[s] for s in STAGES],
-                           ["in_sequence", "overridden"],
-                           [[sum(str(p.stage) == s and not p.out_of_sequence for p in planned),
-                             sum(str(p.stage) == s and bool(p.out_of_sequence)
-                                 for p in planned)] for s in STAGES], threshold))
     statuses = ["planned", "started", "completed", "stopped"]
-    export.add(_grid_table("interventions", ["intervention_stage"], [[s] for s in STAGES],
-                           statuses,
-                           [[sum(str(p.stage) == s and p.status == st for p in planned)
-                             for st in statuses] for s in STAGES], threshold))
+    # Both split the interventions planned at each stage: their row totals are one count.
+    for table in _row_totals_linked(
+            GridSpec("sequencing", ["intervention_stage"], [[s] for s in STAGES],
+                     ["in_sequence", "overridden"],
+                     [[sum(str(p.stage) == s and not p.out_of_sequence for p in planned),
+                       sum(str(p.stage) == s and bool(p.out_of_sequence) for p in planned)]
+                      for s in STAGES]),
+            GridSpec("interventions", ["intervention_stage"], [[s] for s in STAGES],
+                     statuses, [[sum(str(p.stage) == s and p.status == st for p in planned)
+                                 for st in statuses] for s in STAGES]),
+            threshold):
+        export.add(table)
     export.add(_grid_table("transitions", ["kind"], [[k] for k in TRANSITIONS], ["transitions"],
                            [[sum(r.row[f"transitions_{k}"] for r in records)]
                             for k in TRANSITIONS], threshold))

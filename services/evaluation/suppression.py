@@ -43,63 +43,118 @@ class Grid:
         return out
 
 
-def _derivable(grid: Grid, hidden: set[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The hidden cells whose value follows from the shown cells and the totals."""
-    if not hidden:
-        return []
-    order = sorted(hidden)
-    index = {cell: k for k, cell in enumerate(order)}
-    rows, cols = len(grid.cells) - 1, len(grid.cells[0]) - 1
-    constraints = []
-    for line in grid.lines():
-        vector = np.zeros(len(order))
-        for cell in line:
-            if cell in index:
-                total = cell[1] == cols if line[0][0] == line[-1][0] else cell[0] == rows
-                vector[index[cell]] = -1.0 if total else 1.0
-        if vector.any():
-            constraints.append(vector)
-    if not constraints:
-        return []
-    matrix = np.array(constraints)
-    rank = np.linalg.matrix_rank(matrix)
-    found = []
-    for cell, k in index.items():
-        unit = np.zeros(len(order))
-        unit[k] = 1.0
-        if np.linalg.matrix_rank(np.vstack([matrix, unit])) == rank:
-            found.append(cell)
-    return found
+Cell = tuple[int, int, int]  # (grid, row, column)
+Link = tuple[Cell, Cell]
+"""Two cells of different tables that publish the same count (e.g. the same row total)."""
+
+
+class _Linked:
+    """Several grids as one linear system; linked cells are one unknown."""
+
+    def __init__(self, grids: list[Grid], links: list[Link]) -> None:
+        self.grids = grids
+        self.parent: dict[Cell, Cell] = {}
+        for a, b in links:
+            self.parent[self.find(a)] = self.find(b)
+        self.lines: list[list[tuple[Cell, float]]] = []
+        for g, grid in enumerate(grids):
+            rows, cols = len(grid.cells) - 1, len(grid.cells[0]) - 1
+            for line in grid.lines():
+                across = line[0][0] == line[-1][0]  # a row (else a column)
+                self.lines.append([((g, i, j), -1.0 if (j == cols if across else i == rows)
+                                    else 1.0) for i, j in line])
+
+    def find(self, cell: Cell) -> Cell:
+        while self.parent.get(cell, cell) != cell:
+            cell = self.parent[cell]
+        return cell
+
+    def value(self, cell: Cell) -> int:
+        return self.grids[cell[0]].cells[cell[1]][cell[2]]
+
+    def is_total(self, cell: Cell) -> bool:
+        grid = self.grids[cell[0]].cells
+        return cell[1] == len(grid) - 1 or cell[2] == len(grid[0]) - 1
+
+    def derivable(self, hidden: set[Cell]) -> list[Cell]:
+        """The hidden unknowns (class representatives) the published cells give away."""
+        order = sorted(hidden)
+        if not order:
+            return []
+        index = {cell: k for k, cell in enumerate(order)}
+        constraints = []
+        for line in self.lines:
+            vector = np.zeros(len(order))
+            for cell, sign in line:
+                root = self.find(cell)
+                if root in index:
+                    vector[index[root]] += sign
+            if vector.any():
+                constraints.append(vector)
+        if not constraints:
+            return []
+        matrix = np.array(constraints)
+        rank = np.linalg.matrix_rank(matrix)
+        found = []
+        for cell, k in index.items():
+            unit = np.zeros(len(order))
+            unit[k] = 1.0
+            if np.linalg.matrix_rank(np.vstack([matrix, unit])) == rank:
+                found.append(cell)
+        return found
+
+
+def suppress_linked(grids: list[Grid], links: list[Link], threshold: int
+                    ) -> list[tuple[list[list[int | None]], set[tuple[int, int]]]]:
+    """Suppress several tables together, so that no table's totals reveal a count another
+    table hides; per grid, its cells as published and its hidden cells."""
+    system = _Linked(grids, links)
+    hidden = {system.find((g, i, j)) for g, grid in enumerate(grids)
+              for i, row in enumerate(grid.cells) for j, value in enumerate(row)
+              if 0 < value < threshold}
+    while True:
+        exposed = set(system.derivable(hidden))
+        if not exposed:
+            break
+        lines = [line for line in system.lines
+                 if any(system.find(c) in exposed for c, _ in line)]
+        # A line with a single hidden cell is what gives it away: hide a second cell there.
+        single = [line for line in lines
+                  if sum(system.find(c) in hidden for c, _ in line) == 1]
+        candidates = {system.find(c) for line in (single or lines) for c, _ in line
+                      if system.find(c) not in hidden}
+        if not candidates:  # every cell on its lines is hidden already: hide everything
+            hidden |= {system.find((g, i, j)) for g, grid in enumerate(grids)
+                       for i in range(len(grid.cells)) for j in range(len(grid.cells[0]))}
+            break
+        # Prefer inner cells over totals, then the smallest non-zero count.
+        hidden.add(min(candidates, key=lambda c: (system.is_total(c), system.value(c) == 0,
+                                                   system.value(c), c)))
+    out = []
+    for g, grid in enumerate(grids):
+        cells = {(i, j) for i in range(len(grid.cells)) for j in range(len(grid.cells[0]))
+                 if system.find((g, i, j)) in hidden}
+        shown: list[list[int | None]] = [
+            [SUPPRESSED if (i, j) in cells else value for j, value in enumerate(row)]
+            for i, row in enumerate(grid.cells)]
+        out.append((shown, cells))
+    return out
 
 
 def suppress(grid: Grid, threshold: int) -> tuple[list[list[int | None]], set[tuple[int, int]]]:
     """The grid with small counts and whatever would reveal them hidden; and the hidden set."""
-    hidden = {(i, j) for i, row in enumerate(grid.cells) for j, value in enumerate(row)
-              if 0 < value < threshold}
-    while True:
-        exposed = _derivable(grid, hidden)
-        if not exposed:
-            break
-        lines = [line for line in grid.lines() if any(c in line for c in exposed)]
-        # A line with a single hidden cell is what gives it away: hide a second cell there.
-        single = [line for line in lines if sum(c in hidden for c in line) == 1]
-        candidates = [c for line in (single or lines) for c in line if c not in hidden]
-        if not candidates:  # every cell on its lines is hidden already: hide everything
-            hidden |= {(i, j) for i in range(len(grid.cells))
-                       for j in range(len(grid.cells[0]))}
-            break
-        # Prefer inner cells over totals, then the smallest non-zero count.
-        rows, cols = len(grid.cells) - 1, len(grid.cells[0]) - 1
-        hidden.add(min(candidates, key=lambda c: (c[0] == rows or c[1] == cols,
-                                                   grid.cells[c[0]][c[1]] == 0,
-                                                   grid.cells[c[0]][c[1]], c)))
-    shown: list[list[int | None]] = [
-        [SUPPRESSED if (i, j) in hidden else value for j, value in enumerate(row)]
-        for i, row in enumerate(grid.cells)]
-    return shown, hidden
+    return suppress_linked([grid], [], threshold)[0]
 
 
 def derivable_cells(grid: Grid, shown: list[list[int | None]]) -> list[tuple[int, int]]:
     """For tests and checks: hidden cells of a published table that its totals give away."""
-    hidden = {(i, j) for i, row in enumerate(shown) for j, v in enumerate(row) if v is None}
-    return _derivable(grid, hidden)
+    return [(i, j) for _, i, j in derivable_linked([grid], [], [shown])]
+
+
+def derivable_linked(grids: list[Grid], links: list[Link],
+                     shown: list[list[list[int | None]]]) -> list[Cell]:
+    """For tests and checks: hidden cells that the published tables together give away."""
+    system = _Linked(grids, links)
+    hidden = {system.find((g, i, j)) for g, table in enumerate(shown)
+              for i, row in enumerate(table) for j, v in enumerate(row) if v is None}
+    return system.derivable(hidden)

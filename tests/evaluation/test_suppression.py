@@ -14,7 +14,13 @@ from sqlalchemy import create_engine
 from services.evaluation.dataset import Export, Table, build
 from services.evaluation.measures import Parameters, load_facts
 from services.evaluation.service import project_as_of
-from services.evaluation.suppression import Grid, derivable_cells, suppress
+from services.evaluation.suppression import (
+    Grid,
+    derivable_cells,
+    derivable_linked,
+    suppress,
+    suppress_linked,
+)
 from tests.evaluation.cohort import BORN, cohort
 from tests.evaluation.test_measures import PROJECT
 
@@ -36,6 +42,31 @@ def test_no_suppressed_cell_can_be_worked_out_from_the_totals(counts: list[list[
     # Nothing is hidden that needs no hiding: a table with no small count is shown whole.
     if not any(0 < v < threshold for row in grid.cells for v in row):
         assert not hidden
+
+
+@settings(max_examples=150, deadline=None)
+@given(grids, st.integers(2, 10), st.data())
+def test_tables_that_share_row_totals_give_nothing_away_together(
+        counts: list[list[int]], threshold: int, data: st.DataObject) -> None:
+    width = data.draw(st.integers(1, 4))
+    other = [data.draw(st.lists(st.integers(0, 30), min_size=width, max_size=width))
+             for _ in counts]
+    for row, split in zip(counts, other, strict=True):  # the second splits the same totals
+        scale = sum(row)
+        split[:] = [0] * width
+        for k in range(scale):
+            split[k % width] += 1
+    first = Grid.of([f"r{i}" for i in range(len(counts))], [f"c{j}" for j in range(len(counts[0]))],
+                    counts)
+    second = Grid.of([f"r{i}" for i in range(len(other))], [f"d{j}" for j in range(width)],
+                     other)
+    last = [len(first.cells[0]) - 1, len(second.cells[0]) - 1]
+    links = [((0, i, last[0]), (1, i, last[1])) for i in range(len(first.cells))]
+    published = suppress_linked([first, second], links, threshold)
+    shown = [published[0][0], published[1][0]]
+    assert derivable_linked([first, second], links, shown) == []
+    for table in shown:
+        assert all(v is None or v == 0 or v >= threshold for row in table for v in row)
 
 
 def test_a_lone_small_cell_takes_a_second_cell_of_its_row_and_column_with_it() -> None:
@@ -80,6 +111,13 @@ def test_every_aggregate_table_of_an_export_is_safe_at_the_default_threshold(
         assert derivable_cells(grid, shown) == [], table.name
         checked += 1
     assert checked >= 10
+    # Sequencing and interventions split the same row totals: neither gives the other away.
+    pair = [raw.tables["sequencing"], raw.tables["interventions"]]
+    grids = [Grid([""] * len(t.rows), [""] * (len(t.columns) - 1), _counts(t)) for t in pair]
+    last = [len(g.cells[0]) - 1 for g in grids]
+    links = [((0, i, last[0]), (1, i, last[1])) for i in range(len(grids[0].cells))]
+    shown = [_counts(safe.tables["sequencing"]), _counts(safe.tables["interventions"])]
+    assert derivable_linked(grids, links, shown) == []
     assert safe.tables["attrition"].suppressed_cells > 0
     reoffending = {r["window"]: r for r in safe.tables["reoffending"].rows}
     after = reoffending["follow_up_year_from_referral"]
