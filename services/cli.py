@@ -25,6 +25,7 @@ from services.cli_support import (
     cli_meta,
     settings_or_exit,
 )
+from services.evaluation import cli as evaluation_cli
 from shared.domain import Area, Role
 from shared.settings import SERVICES, Settings
 
@@ -330,10 +331,16 @@ def token(
 @demo.command("seed")
 def demo_seed(
     data_dir: DataDir = None,
-    children: Annotated[int, typer.Option(help="How many synthetic children")] = 8,
+    children: Annotated[int, typer.Option(min=1, max=1_000_000,
+                                          help="How many synthetic children")] = 8,
+    years: Annotated[float, typer.Option(min=0.1, max=20,
+                                         help="Histories spread over the last Y years")] = 1.0,
+    seed_value: Annotated[int, typer.Option("--seed", help="Same seed, same histories")] = 2019,
     token: Token = None,
 ) -> None:
-    """Create synthetic children and referrals through the real use cases (dev mode only)."""
+    """Create synthetic histories through the real use cases (dev mode only)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
     from services.demo import seed
     from services.runtime import System
 
@@ -342,12 +349,32 @@ def demo_seed(
         console.print("[red]demo data only in dev mode: never beside real records[/red]")
         raise typer.Exit(2)
     authorise(settings, token, "demo.seed", dev_operator=True)
+    embedded = settings.nats_url is None  # the system is not running here
+    if embedded:
+        settings = settings.model_copy(update={
+            "nats_identities_dir": settings.data_path / "secrets" / "nats"})
     system = System.build(settings)
     try:
-        made = seed(system, children)
+        with Progress("synthetic children", BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console.rich()) as progress:
+            task = progress.add_task("seed", total=children)
+            made = seed(system, children, seed_value, years,
+                        progress=lambda n: progress.advance(task, n))
+        if embedded:  # publish now, in time order: a child's story reaches consumers in order
+            from services.demo import publish_offline
+
+            with Progress("publishing in time order", BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), console=console.rich()) as progress:
+                task = progress.add_task("publish", total=None)
+                publish_offline(system, lambda n: progress.advance(task, n))
+        else:
+            console.print("[yellow]the system is running: its relays publish the seeded "
+                          "events as they find them[/yellow]")
     finally:
         system.close()
-    console.print(f"seeded {made['children']} synthetic children, {made['referrals']} referrals")
+    console.print(f"seeded {made['children']} synthetic children, {made['referrals']} referrals, "
+                  f"{made['formulations']} formulations, {made['reviews']} reviews, "
+                  f"{made['offences']} offences")
 
 
 @app.command()
@@ -580,4 +607,5 @@ def main() -> None:
     os.umask(0o077)  # before anything writes: whatever this process creates is the owner's only
     _register_extensions()
     backup_cli.register(app)
+    evaluation_cli.register(app)
     app()

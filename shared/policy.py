@@ -49,6 +49,8 @@ POLICY: dict[str, Rule] = {
     "referral.withdraw": rule(PRACTITIONERS),
     "referral.close": rule(ECM_STAFF),
     "referral.correct": rule(PRACTITIONERS),
+    "outcome.record": rule(R.CASE_MANAGER, ECM_STAFF),
+    "outcome.read": rule(PRACTITIONERS),
     # children (read side across services)
     "child.list": rule(PRACTITIONERS),
     "child.timeline": rule(PRACTITIONERS),
@@ -79,6 +81,7 @@ POLICY: dict[str, Rule] = {
     "partner.manage": rule(ECM_STAFF, R.ADMIN),
     # governance
     "evaluation.export": rule(R.EVALUATOR),
+    "evaluation.project": rule(R.ADMIN),
     "audit.read": rule(R.AUDITOR),
     "audit.verify": rule(R.AUDITOR, R.ADMIN),
     "audit.erase": rule(R.AUDITOR),

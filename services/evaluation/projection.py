@@ -83,6 +83,54 @@ interventions = Table(
     Column("status", String(20), nullable=False),
 )
 
+consents = Table(
+    "evaluation_consents",
+    metadata,
+    Column("message_id", String(200), primary_key=True),
+    Column("referral_id", String(36), nullable=False, index=True),
+    Column("child_id", String(36), nullable=False, index=True),
+    Column("consent", String(20), nullable=False),
+    Column("recorded_on", Date, nullable=False),
+)
+reviews = Table(
+    "evaluation_reviews",
+    metadata,
+    Column("review_id", String(36), primary_key=True),
+    Column("child_id", String(36), nullable=False, index=True),
+    Column("due_on", Date, nullable=True),
+    Column("held_on", Date, nullable=True),
+    Column("overdue", Boolean, nullable=False, default=False),
+)
+cadences = Table(
+    "evaluation_cadences",
+    metadata,
+    Column("message_id", String(200), primary_key=True),
+    Column("child_id", String(36), nullable=False, index=True),
+    Column("weeks", Integer, nullable=False),
+    Column("set_on", Date, nullable=False),
+)
+transitions = Table(
+    "evaluation_transitions",
+    metadata,
+    Column("transition_id", String(36), primary_key=True),
+    Column("child_id", String(36), nullable=False, index=True),
+    Column("kind", String(40), nullable=False),
+    Column("occurred_on", Date, nullable=False),
+)
+offences = Table(
+    "evaluation_offences",
+    metadata,
+    Column("offence_id", String(36), primary_key=True),
+    Column("child_id", String(36), nullable=False, index=True),
+    Column("offence_type", String(40), nullable=False),
+    Column("committed_on", Date, nullable=False),
+    Column("proven_on", Date, nullable=True),
+    Column("outcome", String(40), nullable=False),
+    Column("retracted", Boolean, nullable=False, default=False),
+)
+TABLES = (children, referrals, stages, attendance, interventions, consents, reviews, cadences,
+          transitions, offences)
+
 REFERRAL_OUTCOMES = {
     "ReferralAccepted": "accepted",
     "ConsultationOffered": "consultation",
@@ -105,7 +153,7 @@ class EvaluationProjection(SqlProjection):
 
     name = "evaluation"
     subject = "ecm.>"
-    tables = (children, referrals, stages, attendance, interventions)
+    tables = TABLES
 
     def apply(self, conn: Connection, envelope: Envelope) -> None:
         if envelope.child_id is None:
@@ -140,13 +188,44 @@ class EvaluationProjection(SqlProjection):
             conn.execute(stages.insert().values(
                 message_id=envelope.message_id, child_id=child, source=source,
                 assessed_on=_day(data["assessed_on"]), stage=int(data["stage"])))
+        elif kind == "ConsentRecorded":
+            conn.execute(self._insert(conn, consents).values(
+                message_id=envelope.message_id, referral_id=str(envelope.aggregate_id),
+                child_id=child, consent=str(data["consent"]), recorded_on=on,
+            ).on_conflict_do_nothing())
+        elif kind == "ReviewCadenceSet":
+            conn.execute(self._insert(conn, cadences).values(
+                message_id=envelope.message_id, child_id=child, weeks=int(data["weeks"]),
+                set_on=on).on_conflict_do_nothing())
+        elif kind == "ReviewDue":
+            self._review(conn, child, str(data["review_id"]), due_on=_day(data["due_on"]))
         elif kind == "ReviewHeld":
             self._increment(conn, child, children.c.reviews_held)
             self._attendance(conn, envelope, "review")
+            # Every ReviewHeldV1 names its review; the message id stands in for older test data.
+            self._review(conn, child, str(data.get("review_id") or envelope.message_id),
+                         held_on=_day(data["held_on"]))
         elif kind == "ReviewOverdue":
             self._increment(conn, child, children.c.reviews_overdue)
+            self._review(conn, child, str(data["review_id"]), overdue=True,
+                         due_on=_day(data["due_on"]))
         elif kind == "TransitionRecorded":
             self._increment(conn, child, children.c.transitions)
+            conn.execute(self._insert(conn, transitions).values(
+                transition_id=str(data["transition_id"]), child_id=child, kind=str(data["kind"]),
+                occurred_on=_day(data["occurred_on"])).on_conflict_do_nothing())
+        elif kind in ("OffenceRecorded", "OffenceCorrected"):
+            values = {"offence_type": str(data["offence_type"]),
+                      "committed_on": _day(data["committed_on"]),
+                      "proven_on": _day(data["proven_on"]) if data.get("proven_on") else None,
+                      "outcome": str(data["outcome"]), "retracted": False}
+            conn.execute(self._insert(conn, offences).values(
+                offence_id=str(data["offence_id"]), child_id=child, **values,
+            ).on_conflict_do_update(index_elements=["offence_id"], set_=values))
+        elif kind == "OffenceRetracted":
+            require(conn.execute(update(offences).where(
+                offences.c.offence_id == str(data["offence_id"])).values(retracted=True)),
+                f"offence {data['offence_id']}")
         elif kind in ("CaseClosed", "CaseReopened"):
             closed = _day(data["closed_on"]) if kind == "CaseClosed" else None
             conn.execute(update(children).where(
@@ -158,7 +237,10 @@ class EvaluationProjection(SqlProjection):
             conn.execute(self._insert(conn, interventions).values(
                 intervention_id=str(data["intervention_id"]), child_id=child,
                 stage=int(data["stage"]), out_of_sequence=bool(data["out_of_sequence"]),
-                overridden=False, status="planned").on_conflict_do_nothing())
+                # Out of sequence is only ever planned under an override, so the flag comes
+                # from this event itself, whatever order the override's message arrives in.
+                overridden=bool(data["out_of_sequence"]), status="planned",
+            ).on_conflict_do_nothing())
         elif kind == "SequencingOverridden":
             require(conn.execute(update(interventions).where(
                 interventions.c.intervention_id == str(data["intervention_id"])).values(
@@ -191,6 +273,11 @@ class EvaluationProjection(SqlProjection):
         conn.execute(update(children).where(children.c.child_id == child).values(
             {column: column + 1}))
 
+    def _review(self, conn: Connection, child: str, review_id: str, **values: Any) -> None:
+        stmt = self._insert(conn, reviews).values(
+            review_id=review_id, child_id=child, **{"overdue": False, **values})
+        conn.execute(stmt.on_conflict_do_update(index_elements=["review_id"], set_=values))
+
     @staticmethod
     def _attendance(conn: Connection, envelope: Envelope, meeting: str) -> None:
         for position, item in enumerate(envelope.data.get("attendance") or []):
@@ -204,7 +291,7 @@ def snapshot(engine: Engine) -> dict[str, list[dict[str, Any]]]:
     """Every row of the read model in a stable order (for replay comparisons)."""
     result: dict[str, list[dict[str, Any]]] = {}
     with engine.connect() as conn:
-        for table in (children, referrals, stages, attendance, interventions):
+        for table in TABLES:
             key = list(table.primary_key.columns)
             rows = conn.execute(select(table).order_by(*key))
             result[table.name] = [dict(row._mapping) for row in rows]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
 from uuid import UUID
 
 from services.referrals.domain import Child, Referral
+from services.referrals.outcomes import ChildOutcomes
 from shared.contracts import Contract, ContractRegistry, Mapping, NotPersonal, Sealed, event_class
 from shared.domain import Area
 
@@ -100,6 +102,31 @@ class ReferralEndedV1(Contract):
     child_id: UUID
 
 
+class OutcomesStartedV1(Contract):
+    """A child's record of offending outcomes was started (before their first offence)."""
+
+    child_id: UUID
+    area: Area
+
+
+class OffenceRecordedV1(Contract):
+    """A proven offence or breach was recorded (or corrected: the record as it now stands)."""
+
+    child_id: UUID
+    offence_id: UUID
+    offence_type: NotPersonal
+    committed_on: date
+    proven_on: date | None
+    outcome: NotPersonal
+
+
+class OffenceRetractedV1(Contract):
+    """An offence record made in error no longer counts (reason in the envelope)."""
+
+    child_id: UUID
+    offence_id: UUID
+
+
 REGISTRY = ContractRegistry(
     "referrals",
     [
@@ -121,5 +148,9 @@ REGISTRY = ContractRegistry(
                 ReferralAreaChangedV1),
         Mapping(event_class(Referral, "InvolvementCorrected"), "ReferralInvolvementCorrected",
                 InvolvementCorrectedV1),
+        Mapping(ChildOutcomes.Started, "OutcomesStarted", OutcomesStartedV1),
+        Mapping(ChildOutcomes.OffenceRecorded, "OffenceRecorded", OffenceRecordedV1),
+        Mapping(ChildOutcomes.OffenceCorrected, "OffenceCorrected", OffenceRecordedV1),
+        Mapping(ChildOutcomes.OffenceRetracted, "OffenceRetracted", OffenceRetractedV1),
     ],
 )

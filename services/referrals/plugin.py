@@ -8,6 +8,7 @@ from services.plugin import ServicePlugin
 from services.referrals.api import router
 from services.referrals.application import ReferralsApplication
 from services.referrals.contracts import REGISTRY
+from services.referrals.outcomes_api import router as outcomes_router
 from services.referrals.projections import ReferralListProjection
 from shared.consumer import Consumer
 
@@ -25,6 +26,6 @@ plugin = ServicePlugin(
     name="referrals",
     application=ReferralsApplication,
     contracts=REGISTRY,
-    routers=(router,),
+    routers=(router, outcomes_router),
     consumers=consumers,
 )
