@@ -11,7 +11,9 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from shared.crypto import event_name
+from shared.domain import NOT_PERSONAL as NOT_PERSONAL
 from shared.domain import Meta
+from shared.domain import NotPersonal as NotPersonal
 from shared.store import child_of
 
 STREAM = "ECM"
@@ -22,17 +24,8 @@ Sealed = Annotated[str, StringConstraints(pattern=r"^ecm[12]:[A-Za-z0-9+/=]+$")]
 format ecm2); unreadable once the key is erased."""
 
 
-class _NotPersonal:
-    """Marks text that is not the child's personal data."""
-
-    def __repr__(self) -> str:
-        return "NOT_PERSONAL"
-
-
-NOT_PERSONAL = _NotPersonal()
-NotPersonal = Annotated[str, NOT_PERSONAL]
-"""Text that is not personal data (ids, labels, vocabulary), declared so: a contract's text
-field must be `Sealed` or `NotPersonal`, and a test walks every contract to fail on any other."""
+# `NotPersonal` is the one marker for events and contracts (shared.domain): a contract's text
+# field must be `Sealed` or `NotPersonal`, and a test walks every contract to fail on any other.
 
 
 class Actor(BaseModel):

@@ -25,7 +25,14 @@ from eventsourcing.persistence import (
 )
 
 from shared.crypto import FieldCipher, KeyVault, event_name
-from shared.domain import ConcurrentWrite, EcmAggregate, Invalid, NotFound, RecordNotFound
+from shared.domain import (
+    ConcurrentWrite,
+    EcmAggregate,
+    Invalid,
+    NotFound,
+    RecordNotFound,
+    personal_data,
+)
 from shared.settings import Settings
 from shared.sql import ensure_pg_schema
 from shared.transcoding import register_ecm_transcodings
@@ -70,8 +77,9 @@ class PersonalDataMapper(Mapper[UUID]):
     that a stored or published ciphertext moved elsewhere does not open; a personal field that
     holds an unsealed value fails to load (NotSealed) rather than pass as plain text.
 
-    Whole attributes named in `personal_fields` are sealed as one value; list attributes named
-    in `personal_item_fields` have the named keys of each item sealed one by one, so that plain
+    What is sealed is declared by type on each event class (`shared.domain.personal_data`):
+    attributes annotated `Personal[...]` are sealed as one value; list attributes annotated
+    `PersonalItems(...)` have the named keys of each item sealed one by one, so that plain
     facts in the same item (agency, dates, ids) stay readable for audit and evaluation.
     """
 
@@ -103,13 +111,12 @@ class PersonalDataMapper(Mapper[UUID]):
                      ) -> dict[str, Any] | None:
         """A copy of the event's state with every personal value changed; None if none."""
         cls = type(event)
-        owner = aggregate_of(cls)
-        if owner is None:
+        if aggregate_of(cls) is None:
             return None
+        declared = personal_data(cls)
         state = dict(vars(event))
-        whole = owner.personal_fields.intersection(state)
-        items = {k: v for k, v in owner.personal_item_fields.items()
-                 if isinstance(state.get(k), list)}
+        whole = declared.whole.intersection(state)
+        items = {k: v for k, v in declared.items.items() if isinstance(state.get(k), list)}
         if not whole and not items:
             return None
         child_id = child_of(cls, state, state["originator_id"])

@@ -37,6 +37,7 @@ def event_classes() -> set[type[Any]]:
     return {
         value
         for aggregate in aggregates()
+        if aggregate.__module__.startswith("services.")  # not the examples of other tests
         for name, value in vars(aggregate).items()
         if isinstance(value, type) and issubclass(value, DomainEvent) and name not in BASES
     }

@@ -8,7 +8,7 @@ interventions: the sequencing rule needs the current stage and the plan in one c
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, ClassVar
+from typing import Annotated, Any
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -35,7 +35,17 @@ from services.formulation.values import (
     checked_text,
     invalid,
 )
-from shared.domain import Area, Conflict, EcmAggregate, Meta, NotFound
+from shared.domain import (
+    Area,
+    Clear,
+    Conflict,
+    EcmAggregate,
+    Meta,
+    NotFound,
+    NotPersonal,
+    Personal,
+    PersonalItems,
+)
 from shared.meetings import AttendanceRecord, Invitee
 from shared.vocabulary import Agency, TrmStage
 
@@ -46,20 +56,19 @@ SOURCE_REVIEW = "review"
 class FormulationCase(EcmAggregate):
     """A child accepted for formulation: timeline, meetings, reports, stages, interventions."""
 
-    personal_fields: ClassVar[frozenset[str]] = frozenset(
-        {"description", "source_of_information", "venue", "online_link", "notes", "narrative",
-         "rationale", "note"}
-    )
-    personal_item_fields: ClassVar[dict[str, frozenset[str]]] = {
-        "recommendations": frozenset({"text"})
-    }
 
     @staticmethod
     def create_id(child_id: UUID) -> UUID:
         """The case id derives from the child id (see `case_id_for`)."""
         return case_id_for(child_id)
 
-    @event("Opened")
+    class Opened(EcmAggregate.Created):
+        child_id: UUID
+        referral_id: UUID
+        area: Area
+        meta: Meta
+
+    @event(Opened)
     def __init__(self, child_id: UUID, referral_id: UUID, area: Area, meta: Meta) -> None:
         self.child_id = child_id
         self.area = Area(area)
@@ -79,7 +88,12 @@ class FormulationCase(EcmAggregate):
         self._area_changed(child_id=self.child_id, area=Area(area), meta=meta)
         return True
 
-    @event("AreaChanged")
+    class AreaChanged(EcmAggregate.Event):
+        child_id: UUID
+        area: Area
+        meta: Meta
+
+    @event(AreaChanged)
     def _area_changed(self, child_id: UUID, area: Area, meta: Meta) -> None:
         self.area = Area(area)
 
@@ -90,7 +104,12 @@ class FormulationCase(EcmAggregate):
         self._referral_linked(child_id=self.child_id, referral_id=referral_id, meta=meta)
         return True
 
-    @event("ReferralLinked")
+    class ReferralLinked(EcmAggregate.Event):
+        child_id: UUID
+        referral_id: UUID
+        meta: Meta
+
+    @event(ReferralLinked)
     def _referral_linked(self, child_id: UUID, referral_id: UUID, meta: Meta) -> None:
         self.referral_ids.append(referral_id)
 
@@ -110,7 +129,17 @@ class FormulationCase(EcmAggregate):
             sensitivity=str(Sensitivity(sensitivity)), meta=meta,
         )
 
-    @event("TimelineEntryAdded")
+    class TimelineEntryAdded(EcmAggregate.Event):
+        child_id: UUID
+        entry_id: UUID
+        when: Clear[dict[str, Any]]
+        category: NotPersonal
+        description: Personal[str | None]
+        source_of_information: Personal[str | None]
+        sensitivity: NotPersonal
+        meta: Meta
+
+    @event(TimelineEntryAdded)
     def _timeline_entry_added(self, child_id: UUID, entry_id: UUID, when: dict[str, Any],
                               category: str, description: str | None,
                               source_of_information: str | None, sensitivity: str,
@@ -151,7 +180,17 @@ class FormulationCase(EcmAggregate):
             sensitivity=str(Sensitivity(sensitivity or entry.sensitivity)), meta=meta,
         )
 
-    @event("TimelineEntryCorrected")
+    class TimelineEntryCorrected(EcmAggregate.Event):
+        child_id: UUID
+        entry_id: UUID
+        when: Clear[dict[str, Any]]
+        category: NotPersonal
+        description: Personal[str | None]
+        source_of_information: Personal[str | None]
+        sensitivity: NotPersonal
+        meta: Meta
+
+    @event(TimelineEntryCorrected)
     def _timeline_entry_corrected(self, child_id: UUID, entry_id: UUID, when: dict[str, Any],
                                   category: str, description: str | None,
                                   source_of_information: str | None, sensitivity: str,
@@ -174,7 +213,12 @@ class FormulationCase(EcmAggregate):
             raise invalid("reason", "a retraction needs a reason")
         self._timeline_entry_retracted(child_id=self.child_id, entry_id=entry_id, meta=meta)
 
-    @event("TimelineEntryRetracted")
+    class TimelineEntryRetracted(EcmAggregate.Event):
+        child_id: UUID
+        entry_id: UUID
+        meta: Meta
+
+    @event(TimelineEntryRetracted)
     def _timeline_entry_retracted(self, child_id: UUID, entry_id: UUID, meta: Meta) -> None:
         entry = self.timeline[entry_id]
         entry.retracted = True
@@ -213,7 +257,16 @@ class FormulationCase(EcmAggregate):
             online_link=online_link, invitees=[i.as_dict() for i in invitees], meta=meta,
         )
 
-    @event("FormulationMeetingScheduled")
+    class FormulationMeetingScheduled(EcmAggregate.Event):
+        child_id: UUID
+        meeting_id: UUID
+        starts_at: datetime
+        venue: Personal[str | None]
+        online_link: Personal[str | None]
+        invitees: Clear[list[dict[str, Any]]]
+        meta: Meta
+
+    @event(FormulationMeetingScheduled)
     def _meeting_scheduled(self, child_id: UUID, meeting_id: UUID, starts_at: datetime,
                            venue: str | None, online_link: str | None,
                            invitees: list[dict[str, Any]], meta: Meta) -> None:
@@ -239,7 +292,13 @@ class FormulationCase(EcmAggregate):
         self._meeting_rescheduled(child_id=self.child_id, meeting_id=meeting_id,
                                   starts_at=starts_at, meta=meta)
 
-    @event("FormulationMeetingRescheduled")
+    class FormulationMeetingRescheduled(EcmAggregate.Event):
+        child_id: UUID
+        meeting_id: UUID
+        starts_at: datetime
+        meta: Meta
+
+    @event(FormulationMeetingRescheduled)
     def _meeting_rescheduled(self, child_id: UUID, meeting_id: UUID, starts_at: datetime,
                              meta: Meta) -> None:
         meeting = self.meetings[meeting_id]
@@ -254,7 +313,12 @@ class FormulationCase(EcmAggregate):
             raise invalid("reason", "cancelling needs a reason")
         self._meeting_cancelled(child_id=self.child_id, meeting_id=meeting_id, meta=meta)
 
-    @event("FormulationMeetingCancelled")
+    class FormulationMeetingCancelled(EcmAggregate.Event):
+        child_id: UUID
+        meeting_id: UUID
+        meta: Meta
+
+    @event(FormulationMeetingCancelled)
     def _meeting_cancelled(self, child_id: UUID, meeting_id: UUID, meta: Meta) -> None:
         meeting = self.meetings[meeting_id]
         meeting.status = MeetingStatus.CANCELLED
@@ -277,7 +341,15 @@ class FormulationCase(EcmAggregate):
             notes=checked_text(notes, "notes", required=False), meta=meta,
         )
 
-    @event("FormulationMeetingHeld")
+    class FormulationMeetingHeld(EcmAggregate.Event):
+        child_id: UUID
+        meeting_id: UUID
+        held_on: date
+        attendance: Clear[list[dict[str, Any]]]
+        notes: Personal[str | None]
+        meta: Meta
+
+    @event(FormulationMeetingHeld)
     def _meeting_held(self, child_id: UUID, meeting_id: UUID, held_on: date,
                       attendance: list[dict[str, Any]], notes: str | None, meta: Meta) -> None:
         meeting = self.meetings[meeting_id]
@@ -315,7 +387,17 @@ class FormulationCase(EcmAggregate):
         )
         return version
 
-    @event("ReportIssued")
+    class ReportIssued(EcmAggregate.Event):
+        child_id: UUID
+        report_version: int
+        stage: int
+        stage_label: NotPersonal
+        issued_on: date
+        narrative: Personal[str | None]
+        recommendations: Annotated[list[dict[str, Any]], PersonalItems("text")]
+        meta: Meta
+
+    @event(ReportIssued)
     def _report_issued(self, child_id: UUID, report_version: int, stage: int, stage_label: str,
                        issued_on: date, narrative: str | None,
                        recommendations: list[dict[str, Any]], meta: Meta) -> None:
@@ -349,7 +431,17 @@ class FormulationCase(EcmAggregate):
             report_version=None, meta=meta,
         )
 
-    @event("StageAssessed")
+    class StageAssessed(EcmAggregate.Event):
+        child_id: UUID
+        stage: int
+        stage_label: NotPersonal
+        assessed_on: date
+        source: NotPersonal
+        rationale: Personal[str | None]
+        report_version: int | None
+        meta: Meta
+
+    @event(StageAssessed)
     def _stage_assessed(self, child_id: UUID, stage: int, stage_label: str, assessed_on: date,
                         source: str, rationale: str | None, report_version: int | None,
                         meta: Meta) -> None:
@@ -374,7 +466,16 @@ class FormulationCase(EcmAggregate):
         )
         return True
 
-    @event("ReviewAssessmentRecorded")
+    class ReviewAssessmentRecorded(EcmAggregate.Event):
+        child_id: UUID
+        review_id: UUID
+        stage: int
+        stage_label: NotPersonal
+        assessed_on: date
+        rationale: Personal[str | None]
+        meta: Meta
+
+    @event(ReviewAssessmentRecorded)
     def _review_assessment_recorded(self, child_id: UUID, review_id: UUID, stage: int,
                                     stage_label: str, assessed_on: date, rationale: str | None,
                                     meta: Meta) -> None:
@@ -446,7 +547,19 @@ class FormulationCase(EcmAggregate):
             )
         return overridden is not None
 
-    @event("InterventionPlanned")
+    class InterventionPlanned(EcmAggregate.Event):
+        child_id: UUID
+        intervention_id: UUID
+        intervention_type: NotPersonal
+        stage: int
+        stage_label: NotPersonal
+        owning_agency: NotPersonal
+        planned_start: date
+        recommendation_id: UUID | None
+        out_of_sequence: bool
+        meta: Meta
+
+    @event(InterventionPlanned)
     def _intervention_planned(self, child_id: UUID, intervention_id: UUID,
                               intervention_type: str, stage: int, stage_label: str,
                               owning_agency: str, planned_start: date,
@@ -457,7 +570,15 @@ class FormulationCase(EcmAggregate):
             recommendation_id, out_of_sequence, meta.actor_id,
         )
 
-    @event("SequencingOverridden")
+    class SequencingOverridden(EcmAggregate.Event):
+        child_id: UUID
+        intervention_id: UUID
+        child_stage: int
+        intervention_stage: int
+        rationale: Personal[str | None]
+        meta: Meta
+
+    @event(SequencingOverridden)
     def _sequencing_overridden(self, child_id: UUID, intervention_id: UUID, child_stage: int,
                                intervention_stage: int, rationale: str | None,
                                meta: Meta) -> None:
@@ -487,7 +608,13 @@ class FormulationCase(EcmAggregate):
         self._intervention_started(child_id=self.child_id, intervention_id=intervention_id,
                                    started_on=started_on, meta=meta)
 
-    @event("InterventionStarted")
+    class InterventionStarted(EcmAggregate.Event):
+        child_id: UUID
+        intervention_id: UUID
+        started_on: date
+        meta: Meta
+
+    @event(InterventionStarted)
     def _intervention_started(self, child_id: UUID, intervention_id: UUID, started_on: date,
                               meta: Meta) -> None:
         intervention = self.interventions[intervention_id]
@@ -504,7 +631,14 @@ class FormulationCase(EcmAggregate):
                                held_on=held_on, note=checked_text(note, "note", required=False),
                                meta=meta)
 
-    @event("InterventionSessionRecorded")
+    class InterventionSessionRecorded(EcmAggregate.Event):
+        child_id: UUID
+        intervention_id: UUID
+        held_on: date
+        note: Personal[str | None]
+        meta: Meta
+
+    @event(InterventionSessionRecorded)
     def _session_recorded(self, child_id: UUID, intervention_id: UUID, held_on: date,
                           note: str | None, meta: Meta) -> None:
         self.interventions[intervention_id].sessions.append(held_on)
@@ -518,7 +652,13 @@ class FormulationCase(EcmAggregate):
         self._intervention_completed(child_id=self.child_id, intervention_id=intervention_id,
                                      completed_on=completed_on, meta=meta)
 
-    @event("InterventionCompleted")
+    class InterventionCompleted(EcmAggregate.Event):
+        child_id: UUID
+        intervention_id: UUID
+        completed_on: date
+        meta: Meta
+
+    @event(InterventionCompleted)
     def _intervention_completed(self, child_id: UUID, intervention_id: UUID,
                                 completed_on: date, meta: Meta) -> None:
         intervention = self.interventions[intervention_id]
@@ -536,7 +676,13 @@ class FormulationCase(EcmAggregate):
         self._intervention_stopped(child_id=self.child_id, intervention_id=intervention_id,
                                    stopped_on=stopped_on, meta=meta)
 
-    @event("InterventionStopped")
+    class InterventionStopped(EcmAggregate.Event):
+        child_id: UUID
+        intervention_id: UUID
+        stopped_on: date
+        meta: Meta
+
+    @event(InterventionStopped)
     def _intervention_stopped(self, child_id: UUID, intervention_id: UUID, stopped_on: date,
                               meta: Meta) -> None:
         intervention = self.interventions[intervention_id]

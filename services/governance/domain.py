@@ -7,7 +7,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
 
-from shared.domain import EcmAggregate, Invalid, Meta
+from shared.domain import Clear, EcmAggregate, Invalid, Meta
 
 ERASURE_NAMESPACE = uuid5(NAMESPACE_URL, "urn:ecm-record:governance:erasure")
 MIN_REASON_LENGTH = 3
@@ -27,7 +27,13 @@ class ChildErasure(EcmAggregate):
         """One erasure per child: the id follows from the child's id."""
         return uuid5(ERASURE_NAMESPACE, str(child_id))
 
-    @event("ErasureRecorded")
+    class ErasureRecorded(EcmAggregate.Created):
+        child_id: UUID
+        erased_on: date
+        key_destroyed: bool
+        meta: Meta
+
+    @event(ErasureRecorded)
     def __init__(self, child_id: UUID, erased_on: date, key_destroyed: bool,
                  meta: Meta) -> None:
         _check_reason(meta, "an erasure")
@@ -41,7 +47,14 @@ class ChildErasure(EcmAggregate):
 class SubjectAccessDisclosure(EcmAggregate):
     """Everything held about a child was disclosed in answer to a subject access request."""
 
-    @event("SubjectAccessProvided")
+    class SubjectAccessProvided(EcmAggregate.Created):
+        child_id: UUID
+        produced_on: date
+        events_disclosed: int
+        services: Clear[list[str]]
+        meta: Meta
+
+    @event(SubjectAccessProvided)
     def __init__(self, child_id: UUID, produced_on: date, events_disclosed: int,
                  services: list[str], meta: Meta) -> None:
         if events_disclosed < 0:

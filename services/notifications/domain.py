@@ -6,12 +6,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
 
-from shared.domain import Conflict, EcmAggregate, Invalid, Meta, NotFound
+from shared.domain import Conflict, EcmAggregate, Invalid, Meta, NotFound, NotPersonal, Personal
 from shared.vocabulary import Agency
 
 NOTICE_NAMESPACE = uuid5(NAMESPACE_URL, "urn:ecm-record:notifications:notice")
@@ -80,7 +79,16 @@ class RetryPolicy:
 class PartnerContact(EcmAggregate):
     """A named person at a partner agency who receives notices (the aggregate id)."""
 
-    @event("Registered")
+    class Registered(EcmAggregate.Created):
+        agency: Agency
+        name: NotPersonal
+        email: NotPersonal
+        webhook_url: NotPersonal | None
+        preferred_channel: Channel
+        webhook_secret: NotPersonal | None
+        meta: Meta
+
+    @event(Registered)
     def __init__(
         self,
         agency: Agency,
@@ -114,7 +122,13 @@ class PartnerContact(EcmAggregate):
         self._webhook_secret_rotated(webhook_secret=sealed, previous=self.webhook_secret,
                                      previous_valid_until=previous_valid_until, meta=meta)
 
-    @event("WebhookSecretRotated")
+    class WebhookSecretRotated(EcmAggregate.Event):
+        webhook_secret: NotPersonal
+        previous: NotPersonal | None
+        previous_valid_until: datetime
+        meta: Meta
+
+    @event(WebhookSecretRotated)
     def _webhook_secret_rotated(self, webhook_secret: str, previous: str | None,
                                 previous_valid_until: datetime, meta: Meta) -> None:
         self.webhook_secret = webhook_secret
@@ -135,15 +149,27 @@ class PartnerContact(EcmAggregate):
 class Notice(EcmAggregate):
     """One minimal notice to one partner contact about one event in a child's ECM work."""
 
-    # Where a meeting is held can identify the child: sealed under the child's key at rest.
-    personal_fields: ClassVar[frozenset[str]] = frozenset({"venue", "online_link"})
 
     @staticmethod
     def create_id(source_message_id: str, contact_id: UUID) -> UUID:
         """Derived from the source message and contact, so a redelivery finds it again."""
         return notice_id_for(source_message_id, contact_id)
 
-    @event("Queued")
+    class Queued(EcmAggregate.Created):
+        source_message_id: NotPersonal
+        contact_id: UUID
+        child_id: UUID
+        agency: NotPersonal | None
+        kind: NoticeKind
+        subject_id: NotPersonal | None
+        what: NotPersonal
+        when: NotPersonal | None
+        venue: Personal[str | None]
+        online_link: Personal[str | None]
+        due_at: datetime
+        meta: Meta
+
+    @event(Queued)
     def __init__(
         self,
         source_message_id: str,
@@ -206,7 +232,16 @@ class Notice(EcmAggregate):
                    provider_reference=provider_reference, attempt=self.attempts + 1, sent_at=at,
                    meta=meta)
 
-    @event("Sent")
+    class Sent(EcmAggregate.Event):
+        child_id: UUID
+        contact_id: UUID
+        channel: Channel
+        provider_reference: NotPersonal
+        attempt: int
+        sent_at: datetime
+        meta: Meta
+
+    @event(Sent)
     def _sent(self, child_id: UUID, contact_id: UUID, channel: Channel, provider_reference: str,
               attempt: int, sent_at: datetime, meta: Meta) -> None:
         self.status = NoticeStatus.SENT
@@ -225,7 +260,16 @@ class Notice(EcmAggregate):
                      attempt=self.attempts + 1, failed_at=at,
                      retry_at=policy.retry_at(self.failures_in_a_row + 1, at), meta=meta)
 
-    @event("Failed")
+    class Failed(EcmAggregate.Event):
+        child_id: UUID
+        contact_id: UUID
+        error: NotPersonal
+        attempt: int
+        failed_at: datetime
+        retry_at: datetime | None
+        meta: Meta
+
+    @event(Failed)
     def _failed(self, child_id: UUID, contact_id: UUID, error: str, attempt: int,
                 failed_at: datetime, retry_at: datetime | None, meta: Meta) -> None:
         self.status = NoticeStatus.FAILED
@@ -246,7 +290,13 @@ class Notice(EcmAggregate):
                            f"{self.status}", field="status")
         self._requeued(child_id=self.child_id, contact_id=self.contact_id, due_at=at, meta=meta)
 
-    @event("Requeued")
+    class Requeued(EcmAggregate.Event):
+        child_id: UUID
+        contact_id: UUID
+        due_at: datetime
+        meta: Meta
+
+    @event(Requeued)
     def _requeued(self, child_id: UUID, contact_id: UUID, due_at: datetime, meta: Meta) -> None:
         self.status = NoticeStatus.QUEUED
         self.failures_in_a_row = 0
@@ -261,7 +311,13 @@ class Notice(EcmAggregate):
         self._acknowledged(child_id=self.child_id, contact_id=self.contact_id,
                            acknowledged_at=at, meta=meta)
 
-    @event("Acknowledged")
+    class Acknowledged(EcmAggregate.Event):
+        child_id: UUID
+        contact_id: UUID
+        acknowledged_at: datetime
+        meta: Meta
+
+    @event(Acknowledged)
     def _acknowledged(self, child_id: UUID, contact_id: UUID, acknowledged_at: datetime,
                       meta: Meta) -> None:
         self.status = NoticeStatus.ACKNOWLEDGED

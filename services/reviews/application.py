@@ -22,7 +22,7 @@ from shared.meetings import AttendanceRecord, Invitee
 from shared.store import EcmApplication, retry_on_race
 
 log = logging.getLogger(__name__)
-CASE_OPENED: type[object] = ReviewCase.Opened  # type: ignore[attr-defined]
+CASE_OPENED: type[object] = ReviewCase.Opened
 PAGE = 500
 
 

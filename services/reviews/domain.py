@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Annotated, Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import event
@@ -25,7 +25,19 @@ from services.reviews.values import (
     check_cadence,
     check_stage,
 )
-from shared.domain import Area, Conflict, EcmAggregate, Invalid, Meta, MissingPrecondition, NotFound
+from shared.domain import (
+    Area,
+    Clear,
+    Conflict,
+    EcmAggregate,
+    Invalid,
+    Meta,
+    MissingPrecondition,
+    NotFound,
+    NotPersonal,
+    Personal,
+    PersonalItems,
+)
 from shared.meetings import AttendanceRecord, Invitee
 from shared.vocabulary import Agency, Attendance, trm_label
 
@@ -45,21 +57,20 @@ def _needs_reason(meta: Meta, what: str) -> None:
 class ReviewCase(EcmAggregate):
     """A child's reviews with ECM: one per child, its id derived from the child's id."""
 
-    personal_fields: ClassVar[frozenset[str]] = frozenset(
-        {"venue", "online_link", "rationale", "receiving_organisation"}
-    )
-    # Personal values inside list items (sealed item by item by the reviews store's mapper).
-    personal_item_fields: ClassVar[dict[str, frozenset[str]]] = {
-        "progress": frozenset({"note"}),
-        "actions": frozenset({"text"}),
-    }
 
     @staticmethod
     def create_id(child_id: UUID) -> UUID:
         """One review case per child."""
         return review_case_id(child_id)
 
-    @event("Opened")
+    class Opened(EcmAggregate.Created):
+        child_id: UUID
+        area: Area
+        referral_id: UUID | None
+        formulation_case_id: UUID | None
+        meta: Meta
+
+    @event(Opened)
     def __init__(self, child_id: UUID, area: Area, referral_id: UUID | None,
                  formulation_case_id: UUID | None, meta: Meta) -> None:
         self.child_id = child_id
@@ -91,7 +102,12 @@ class ReviewCase(EcmAggregate):
         self._area_changed(child_id=self.child_id, area=Area(area), meta=meta)
         return True
 
-    @event("AreaChanged")
+    class AreaChanged(EcmAggregate.Event):
+        child_id: UUID
+        area: Area
+        meta: Meta
+
+    @event(AreaChanged)
     def _area_changed(self, child_id: UUID, area: Area, meta: Meta) -> None:
         self.area = Area(area)
 
@@ -150,7 +166,15 @@ class ReviewCase(EcmAggregate):
             self._make_due(issued_on, self.weeks(default_weeks), meta)
         return True
 
-    @event("ReportNoted")
+    class ReportNoted(EcmAggregate.Event):
+        child_id: UUID
+        formulation_case_id: UUID
+        report_version: int
+        stage: int
+        issued_on: date
+        meta: Meta
+
+    @event(ReportNoted)
     def _report_noted(self, child_id: UUID, formulation_case_id: UUID, report_version: int,
                       stage: int, issued_on: date, meta: Meta) -> None:
         self.reports.add((str(formulation_case_id), report_version))
@@ -165,7 +189,14 @@ class ReviewCase(EcmAggregate):
                           source=source, meta=meta)
         return True
 
-    @event("StageNoted")
+    class StageNoted(EcmAggregate.Event):
+        child_id: UUID
+        stage: int
+        assessed_on: date
+        source: NotPersonal
+        meta: Meta
+
+    @event(StageNoted)
     def _stage_noted(self, child_id: UUID, stage: int, assessed_on: date, source: str,
                      meta: Meta) -> None:
         self._assessed(StageAssessment(stage, assessed_on, source))
@@ -190,7 +221,16 @@ class ReviewCase(EcmAggregate):
                                  meta=meta)
         return True
 
-    @event("InterventionNoted")
+    class InterventionNoted(EcmAggregate.Event):
+        child_id: UUID
+        intervention_id: UUID
+        intervention_type: NotPersonal
+        stage: int
+        owning_agency: NotPersonal
+        planned_start: date | None
+        meta: Meta
+
+    @event(InterventionNoted)
     def _intervention_noted(self, child_id: UUID, intervention_id: UUID,
                             intervention_type: str, stage: int, owning_agency: str,
                             planned_start: date | None, meta: Meta) -> None:
@@ -213,7 +253,14 @@ class ReviewCase(EcmAggregate):
                                         meta=meta)
         return True
 
-    @event("InterventionStatusNoted")
+    class InterventionStatusNoted(EcmAggregate.Event):
+        child_id: UUID
+        intervention_id: UUID
+        status: NotPersonal
+        on: date
+        meta: Meta
+
+    @event(InterventionStatusNoted)
     def _intervention_status_noted(self, child_id: UUID, intervention_id: UUID, status: str,
                                    on: date, meta: Meta) -> None:
         intervention = self.interventions[intervention_id]
@@ -235,7 +282,12 @@ class ReviewCase(EcmAggregate):
                                  due_on=due_on, counted_from=review.counted_from,
                                  explicit=False, meta=meta)
 
-    @event("CadenceSet")
+    class CadenceSet(EcmAggregate.Event):
+        child_id: UUID
+        weeks: int
+        meta: Meta
+
+    @event(CadenceSet)
     def _cadence_set(self, child_id: UUID, weeks: int, meta: Meta) -> None:
         self.review_weeks = weeks
 
@@ -247,7 +299,12 @@ class ReviewCase(EcmAggregate):
             raise Conflict(f"worker_id: {worker_id} already owns this case", field="worker_id")
         self._worker_assigned(child_id=self.child_id, worker_id=worker_id, meta=meta)
 
-    @event("WorkerAssigned")
+    class WorkerAssigned(EcmAggregate.Event):
+        child_id: UUID
+        worker_id: NotPersonal
+        meta: Meta
+
+    @event(WorkerAssigned)
     def _worker_assigned(self, child_id: UUID, worker_id: str, meta: Meta) -> None:
         self.worker_id = worker_id
 
@@ -256,7 +313,15 @@ class ReviewCase(EcmAggregate):
                          due_on=counted_from + timedelta(weeks=weeks),
                          counted_from=counted_from, explicit=False, meta=meta)
 
-    @event("ReviewDue")
+    class ReviewDue(EcmAggregate.Event):
+        child_id: UUID
+        review_id: UUID
+        due_on: date
+        counted_from: date
+        explicit: bool
+        meta: Meta
+
+    @event(ReviewDue)
     def _review_due(self, child_id: UUID, review_id: UUID, due_on: date, counted_from: date,
                     explicit: bool, meta: Meta) -> None:
         existing = self.reviews.get(review_id)
@@ -299,7 +364,17 @@ class ReviewCase(EcmAggregate):
                                online_link=online_link or None,
                                invitees=[i.as_dict() for i in invitees], meta=meta)
 
-    @event("ReviewScheduled")
+    class ReviewScheduled(EcmAggregate.Event):
+        child_id: UUID
+        review_id: UUID
+        starts_at: datetime
+        due_on: date
+        venue: Personal[str | None]
+        online_link: Personal[str | None]
+        invitees: Clear[list[dict[str, Any]]]
+        meta: Meta
+
+    @event(ReviewScheduled)
     def _review_scheduled(self, child_id: UUID, review_id: UUID, starts_at: datetime,
                           due_on: date, venue: str | None, online_link: str | None,
                           invitees: list[dict[str, Any]], meta: Meta) -> None:
@@ -323,7 +398,14 @@ class ReviewCase(EcmAggregate):
                                  starts_at=starts_at, previous_starts_at=review.starts_at,
                                  meta=meta)
 
-    @event("ReviewRescheduled")
+    class ReviewRescheduled(EcmAggregate.Event):
+        child_id: UUID
+        review_id: UUID
+        starts_at: datetime
+        previous_starts_at: datetime | None
+        meta: Meta
+
+    @event(ReviewRescheduled)
     def _review_rescheduled(self, child_id: UUID, review_id: UUID, starts_at: datetime,
                             previous_starts_at: datetime | None, meta: Meta) -> None:
         review = self.reviews[review_id]
@@ -336,7 +418,12 @@ class ReviewCase(EcmAggregate):
         _needs_reason(meta, "cancelling a review")
         self._review_cancelled(child_id=self.child_id, review_id=review_id, meta=meta)
 
-    @event("ReviewCancelled")
+    class ReviewCancelled(EcmAggregate.Event):
+        child_id: UUID
+        review_id: UUID
+        meta: Meta
+
+    @event(ReviewCancelled)
     def _review_cancelled(self, child_id: UUID, review_id: UUID, meta: Meta) -> None:
         review = self.reviews[review_id]
         review.status = ReviewStatus.DUE
@@ -451,7 +538,20 @@ class ReviewCase(EcmAggregate):
             raise Invalid(f"progress: no progress recorded for active intervention(s) "
                           f"{', '.join(missing)}", field="progress")
 
-    @event("ReviewHeld")
+    class ReviewHeld(EcmAggregate.Event):
+        child_id: UUID
+        review_id: UUID
+        held_on: date
+        attendance: Clear[list[dict[str, Any]]]
+        stage: int
+        stage_label: NotPersonal
+        previous_stage: int | None
+        progress: Annotated[list[dict[str, Any]], PersonalItems("note")]
+        actions: Annotated[list[dict[str, Any]], PersonalItems("text")]
+        next_review_on: date | None
+        meta: Meta
+
+    @event(ReviewHeld)
     def _review_held(self, child_id: UUID, review_id: UUID, held_on: date,
                      attendance: list[dict[str, Any]], stage: int, stage_label: str,
                      previous_stage: int | None, progress: list[dict[str, Any]],
@@ -468,7 +568,16 @@ class ReviewCase(EcmAggregate):
         review.next_review_on = next_review_on
         self.current_review_id = None
 
-    @event("StageReassessed")
+    class StageReassessed(EcmAggregate.Event):
+        child_id: UUID
+        review_id: UUID
+        stage: int
+        stage_label: NotPersonal
+        assessed_on: date
+        rationale: Personal[str | None]
+        meta: Meta
+
+    @event(StageReassessed)
     def _stage_reassessed(self, child_id: UUID, review_id: UUID, stage: int, stage_label: str,
                           assessed_on: date, rationale: str | None, meta: Meta) -> None:
         self.reviews[review_id].rationale = rationale
@@ -485,7 +594,14 @@ class ReviewCase(EcmAggregate):
                              due_on=review.due_on, noticed_on=today, meta=meta)
         return True
 
-    @event("ReviewOverdue")
+    class ReviewOverdue(EcmAggregate.Event):
+        child_id: UUID
+        review_id: UUID
+        due_on: date
+        noticed_on: date
+        meta: Meta
+
+    @event(ReviewOverdue)
     def _review_overdue(self, child_id: UUID, review_id: UUID, due_on: date, noticed_on: date,
                         meta: Meta) -> None:
         self.reviews[review_id].overdue_noticed_on = noticed_on
@@ -508,7 +624,15 @@ class ReviewCase(EcmAggregate):
                                   kind=kind.value, occurred_on=occurred_on,
                                   receiving_organisation=organisation, meta=meta)
 
-    @event("TransitionRecorded")
+    class TransitionRecorded(EcmAggregate.Event):
+        child_id: UUID
+        transition_id: UUID
+        kind: NotPersonal
+        occurred_on: date
+        receiving_organisation: Personal[str | None]
+        meta: Meta
+
+    @event(TransitionRecorded)
     def _transition_recorded(self, child_id: UUID, transition_id: UUID, kind: str,
                              occurred_on: date, receiving_organisation: str | None,
                              meta: Meta) -> None:
@@ -528,7 +652,13 @@ class ReviewCase(EcmAggregate):
         self._case_closed(child_id=self.child_id, closed_on=closed_on,
                           safety_net_until=safety_net_until, meta=meta)
 
-    @event("CaseClosed")
+    class CaseClosed(EcmAggregate.Event):
+        child_id: UUID
+        closed_on: date
+        safety_net_until: date | None
+        meta: Meta
+
+    @event(CaseClosed)
     def _case_closed(self, child_id: UUID, closed_on: date, safety_net_until: date | None,
                      meta: Meta) -> None:
         self.status = CaseStatus.CLOSED
@@ -550,7 +680,12 @@ class ReviewCase(EcmAggregate):
         if self.first_report_issued_on is not None:
             self._make_due(reopened_on, self.weeks(default_weeks), meta)
 
-    @event("CaseReopened")
+    class CaseReopened(EcmAggregate.Event):
+        child_id: UUID
+        reopened_on: date
+        meta: Meta
+
+    @event(CaseReopened)
     def _case_reopened(self, child_id: UUID, reopened_on: date, meta: Meta) -> None:
         self.status = CaseStatus.OPEN
         self.reopened_on = reopened_on
