@@ -9,6 +9,7 @@ from functools import cache
 from typing import Annotated, Any, ClassVar, TypeVar
 
 from eventsourcing.domain import Aggregate, DomainEvent
+from eventsourcing.utils import register_topic
 
 T = TypeVar("T")
 
@@ -228,3 +229,13 @@ class EcmAggregate(Aggregate):
                 f"expected_version: record is at version {self.version}, not {expected}",
                 field="expected_version",
             )
+
+
+def register_stored_topics(module: str, *aggregates: type[Aggregate]) -> None:
+    """Register the topics the events of `aggregates` are stored under (`module:Class` and
+    `module:Class.Event`), so that old events keep loading after a class moves to another
+    module: keep the call with the module the events were first stored from."""
+    for aggregate in aggregates:
+        register_topic(f"{module}:{aggregate.__qualname__}", aggregate)
+        for event_cls in event_classes_of(aggregate):
+            register_topic(f"{module}:{event_cls.__qualname__}", event_cls)

@@ -10,7 +10,15 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from services.formulation.values import checked_text, consultation_id_for, invalid
-from shared.domain import Area, Clear, Conflict, EcmAggregate, Meta, Personal
+from shared.domain import (
+    Area,
+    Clear,
+    Conflict,
+    EcmAggregate,
+    Meta,
+    Personal,
+    register_stored_topics,
+)
 from shared.vocabulary import Agency
 
 
@@ -104,3 +112,7 @@ class Consultation(EcmAggregate):
     def _closed(self, child_id: UUID, meta: Meta) -> None:
         self.status = ConsultationStatus.CLOSED
         self.close_reason = meta.reason
+
+
+# The topics these events are stored under: keep this module name if the classes move.
+register_stored_topics("services.formulation.consultation", Consultation)

@@ -45,6 +45,7 @@ from shared.domain import (
     NotPersonal,
     Personal,
     PersonalItems,
+    register_stored_topics,
 )
 from shared.meetings import AttendanceRecord, Invitee
 from shared.vocabulary import Agency, TrmStage
@@ -690,3 +691,6 @@ class FormulationCase(EcmAggregate):
         intervention.stopped_on = stopped_on
         intervention.stop_reason = meta.reason
 
+
+# The topics these events are stored under: keep this module name if the classes move.
+register_stored_topics("services.formulation.domain", FormulationCase)

@@ -6,11 +6,21 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
 
-from shared.domain import Conflict, EcmAggregate, Invalid, Meta, NotFound, NotPersonal, Personal
+from shared.domain import (
+    Conflict,
+    EcmAggregate,
+    Invalid,
+    Meta,
+    NotFound,
+    NotPersonal,
+    Personal,
+    register_stored_topics,
+)
 from shared.vocabulary import Agency
 
 NOTICE_NAMESPACE = uuid5(NAMESPACE_URL, "urn:ecm-record:notifications:notice")
@@ -80,6 +90,13 @@ class PartnerContact(EcmAggregate):
     """A named person at a partner agency who receives notices (the aggregate id)."""
 
     class Registered(EcmAggregate.Created):
+        """A contact added to the directory (a partner's own details: not a child's).
+
+        Version 2: the name is stored as decided (trimmed by `register`); version 1 stored it
+        as typed and trimmed it when applied, so the upcaster trims it once, on loading.
+        """
+
+        class_version = 2
         agency: Agency
         name: NotPersonal
         email: NotPersonal
@@ -87,6 +104,27 @@ class PartnerContact(EcmAggregate):
         preferred_channel: Channel
         webhook_secret: NotPersonal | None
         meta: Meta
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Version 1 trimmed the name in the event body; the name is now stored trimmed."""
+            state["name"] = state["name"].strip()
+
+    @classmethod
+    def register(cls, *, agency: Agency, name: str, email: str, webhook_url: str | None,
+                 preferred_channel: Channel, webhook_secret: str | None,
+                 meta: Meta) -> PartnerContact:
+        """Add a contact after checking their details."""
+        if not name.strip():
+            raise Invalid("name: must not be empty", field="name")
+        if not EMAIL.match(email):
+            raise Invalid("email: is not an email address", field="email")
+        if Channel(preferred_channel) == Channel.WEBHOOK and not webhook_url:
+            raise Invalid("webhook_url: is required when the preferred channel is webhook",
+                          field="webhook_url")
+        return cls(agency=Agency(agency), name=name.strip(), email=email,
+                   webhook_url=webhook_url, preferred_channel=Channel(preferred_channel),
+                   webhook_secret=webhook_secret, meta=meta)
 
     @event(Registered)
     def __init__(
@@ -99,15 +137,8 @@ class PartnerContact(EcmAggregate):
         webhook_secret: str | None,
         meta: Meta,
     ) -> None:
-        if not name.strip():
-            raise Invalid("name: must not be empty", field="name")
-        if not EMAIL.match(email):
-            raise Invalid("email: is not an email address", field="email")
-        if Channel(preferred_channel) == Channel.WEBHOOK and not webhook_url:
-            raise Invalid("webhook_url: is required when the preferred channel is webhook",
-                          field="webhook_url")
         self.agency = Agency(agency)
-        self.name = name.strip()
+        self.name = name
         self.email = email
         self.webhook_url = webhook_url
         self.preferred_channel = Channel(preferred_channel)
@@ -323,3 +354,7 @@ class Notice(EcmAggregate):
         self.status = NoticeStatus.ACKNOWLEDGED
         self.acknowledged_at = acknowledged_at
         self.next_attempt_at = None
+
+
+# The topics these events are stored under: keep this module name if the classes move.
+register_stored_topics("services.notifications.domain", PartnerContact, Notice)

@@ -9,7 +9,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
 
-from shared.domain import Clear, EcmAggregate, Meta, NotPersonal, Personal
+from shared.domain import Clear, EcmAggregate, Meta, NotPersonal, Personal, register_stored_topics
 
 NETWORK_NAMESPACE = uuid5(NAMESPACE_URL, "urn:ecm-record:notifications:network")
 
@@ -151,3 +151,7 @@ class ChildContacts(EcmAggregate):
     def linked(self) -> list[Invited]:
         """The linked contacts, in a stable order."""
         return [Invited(c, a) for c, a in sorted(self.contacts.items(), key=lambda x: str(x[0]))]
+
+
+# The topics these events are stored under: keep this module name if the classes move.
+register_stored_topics("services.notifications.network", Meeting, ChildContacts)

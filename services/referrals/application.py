@@ -60,7 +60,7 @@ class ReferralsApplication(EcmApplication):
         child = self.get_child(child_id)
         child.check_version(expected_version)
         child.check_can_be_referred()
-        referral = Referral(
+        referral = Referral.make(
             child_id=child.id,
             area=child.area,
             case_manager_id=case_manager_id,

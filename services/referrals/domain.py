@@ -9,7 +9,16 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from shared.domain import Area, Conflict, EcmAggregate, Invalid, Meta, NotPersonal, Personal
+from shared.domain import (
+    Area,
+    Conflict,
+    EcmAggregate,
+    Invalid,
+    Meta,
+    NotPersonal,
+    Personal,
+    register_stored_topics,
+)
 
 MIN_INVOLVEMENT_MONTHS = 6
 MAX_INVOLVEMENT_MONTHS = 120
@@ -173,6 +182,20 @@ class Referral(EcmAggregate):
         expected_involvement_months: int
         meta: Meta
 
+    @classmethod
+    def make(cls, *, child_id: UUID, area: Area, case_manager_id: str, reason: str,
+             trauma_history: str, expected_involvement_months: int, meta: Meta) -> Referral:
+        """Make a referral of a child expected to be with the YJS long enough for ECM."""
+        if expected_involvement_months < MIN_INVOLVEMENT_MONTHS:
+            raise Invalid(
+                "expected_involvement_months: ECM takes children with the YJS for at least "
+                f"{MIN_INVOLVEMENT_MONTHS} months",
+                field="expected_involvement_months",
+            )
+        return cls(child_id=child_id, area=Area(area), case_manager_id=case_manager_id,
+                   reason=reason, trauma_history=trauma_history,
+                   expected_involvement_months=expected_involvement_months, meta=meta)
+
     @event(Made)
     def __init__(
         self,
@@ -184,12 +207,6 @@ class Referral(EcmAggregate):
         expected_involvement_months: int,
         meta: Meta,
     ) -> None:
-        if expected_involvement_months < MIN_INVOLVEMENT_MONTHS:
-            raise Invalid(
-                "expected_involvement_months: ECM takes children with the YJS for at least "
-                f"{MIN_INVOLVEMENT_MONTHS} months",
-                field="expected_involvement_months",
-            )
         self.child_id = child_id
         self.area = Area(area)
         self.case_manager_id = case_manager_id
@@ -368,3 +385,7 @@ class Referral(EcmAggregate):
     def _involvement_corrected(self, child_id: UUID, months: int, original_months: int,
                                meta: Meta) -> None:
         self.expected_involvement_months = months
+
+
+# The topics these events are stored under: keep this module name if the classes move.
+register_stored_topics("services.referrals.domain", Child, Referral)

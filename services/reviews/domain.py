@@ -37,6 +37,7 @@ from shared.domain import (
     NotPersonal,
     Personal,
     PersonalItems,
+    register_stored_topics,
 )
 from shared.meetings import AttendanceRecord, Invitee
 from shared.vocabulary import Agency, Attendance, trm_label
@@ -694,3 +695,7 @@ class ReviewCase(EcmAggregate):
 
 def _who(agency: Agency | str, contact_id: UUID | None) -> str:
     return f"{agency} (contact {contact_id})" if contact_id else str(agency)
+
+
+# The topics these events are stored under: keep this module name if the classes move.
+register_stored_topics("services.reviews.domain", ReviewCase)

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from shared.domain import EcmAggregate, Invalid, Meta, NotPersonal
+from shared.domain import EcmAggregate, Invalid, Meta, NotPersonal, register_stored_topics
 from shared.identifiers import clean_nhs_number, clean_upn
 
 MAX_CHILDREN = 50
@@ -95,3 +95,7 @@ class SupervisionSession(EcmAggregate):
         self.children = list(children)
         self.themes = themes
         self.logged_by = meta.actor_id
+
+
+# The topics these events are stored under: keep this module name if the classes move.
+register_stored_topics("services.reviews.supervision", SupervisionSession)
