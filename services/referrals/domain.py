@@ -118,6 +118,22 @@ class Child(EcmAggregate):
         if self.open_referral_id == referral_id:
             self.open_referral_id = None
 
+    def reopen_referral(self, referral_id: UUID, meta: Meta) -> None:
+        """A closed referral of this child is open again (the child's ECM case reopened)."""
+        self.check_can_be_referred()
+        if referral_id not in self.referral_ids:
+            raise Conflict(f"referral_id: {referral_id} is not a referral of this child",
+                           field="referral_id")
+        self._referral_reopened(referral_id=referral_id, meta=meta)
+
+    class ReferralReopened(EcmAggregate.Event):
+        referral_id: UUID
+        meta: Meta
+
+    @event(ReferralReopened)
+    def _referral_reopened(self, referral_id: UUID, meta: Meta) -> None:
+        self.open_referral_id = referral_id
+
     def correct(self, field: str, value: Any, meta: Meta) -> None:
         """Correct one field; the original stays in the history."""
         if field not in CORRECTABLE_CHILD_FIELDS:
@@ -323,6 +339,26 @@ class Referral(EcmAggregate):
     def _closed(self, child_id: UUID, meta: Meta) -> None:
         self.status = ReferralStatus.CLOSED
         self.outcome_reason = meta.reason
+
+    def reopen(self, meta: Meta) -> None:
+        """Reopen a closed referral that was accepted for formulation (its case reopened)."""
+        self._check_status("reopen", ReferralStatus.CLOSED)
+        if self.consent != Consent.GIVEN:
+            raise Conflict("status: only a referral accepted for formulation can be reopened",
+                           field="status")
+        if not meta.reason:
+            raise Invalid("reason: reopening a referral needs a reason", field="reason")
+        self._reopened(child_id=self.child_id, area=self.area, meta=meta)
+
+    class Reopened(EcmAggregate.Event):
+        child_id: UUID
+        area: Area
+        meta: Meta
+
+    @event(Reopened)
+    def _reopened(self, child_id: UUID, area: Area, meta: Meta) -> None:
+        self.status = ReferralStatus.ACCEPTED
+        self.outcome_reason = None
 
     def move_area(self, area: Area, meta: Meta) -> None:
         """Follow the child to another YJS area (after a correction of the child's area)."""

@@ -11,6 +11,7 @@ aggregate are then written to the target folder.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import sqlite3
@@ -32,6 +33,7 @@ from services.governance.application import GovernanceApplication
 from services.notifications.application import NotificationsApplication
 from services.notifications.domain import Channel
 from services.referrals.application import ReferralsApplication
+from services.referrals.consumers import consumers as referral_consumers
 from services.referrals.domain import Consent
 from services.reviews.application import ReviewsApplication
 from services.reviews.supervision import SupervisionKind
@@ -93,6 +95,14 @@ class Pump:
                     for consumer in self.system.consumers():
                         if subject_matches(consumer.subject, envelope.subject):
                             consumer.sink.commit([Delivery(self.seq, envelope)])
+
+
+def with_referrals_lifecycle(system: System) -> System:
+    """The referrals service consuming the case lifecycle (v2 on; a no-op once its plugin
+    names `services.referrals.consumers.consumers` itself)."""
+    system.plugins = [dataclasses.replace(p, consumers=referral_consumers)
+                      if p.name == "referrals" else p for p in system.plugins]
+    return system
 
 
 def drive(system: System) -> None:
@@ -235,7 +245,7 @@ def drive(system: System) -> None:
     reviews.close_case(child, date(2026, 9, 1), date(2026, 12, 1), why(SP, "order ended"))
     pump.run()
     reviews.reopen_case(child, date(2026, 9, 15), why(SP, "new order"))
-    pump.run()
+    pump.run()  # since v2: the referral closed and reopened with the case
 
     # -- notices: sent, failed, requeued, acknowledged --------------------------------------
     rows = sorted(notifications.notices(), key=lambda r: (str(r.notice_id)))
@@ -301,7 +311,7 @@ def make(target: Path) -> None:
         raise SystemExit(f"{target} exists: a golden store is added to, never rewritten")
     with tempfile.TemporaryDirectory() as scratch:
         settings = golden_settings(Path(scratch) / "var")
-        system = System.build(settings)
+        system = with_referrals_lifecycle(System.build(settings))
         try:
             drive(system)
         finally:
