@@ -21,7 +21,6 @@ from services.formulation.records import (
     Report,
     StageAssessment,
     TimelineEntry,
-    check_attendance,
 )
 from services.formulation.sequencing import check_sequence, effective_stage, is_in_sequence
 from services.formulation.values import (
@@ -47,7 +46,7 @@ from shared.domain import (
     PersonalItems,
     register_stored_topics,
 )
-from shared.meetings import AttendanceRecord, Invitee
+from shared.meetings import AttendanceRecord, Invitee, check_attendance
 from shared.vocabulary import Agency, TrmStage
 
 SOURCE_FORMULATION = "formulation"

@@ -39,8 +39,8 @@ from shared.domain import (
     PersonalItems,
     register_stored_topics,
 )
-from shared.meetings import AttendanceRecord, Invitee
-from shared.vocabulary import Agency, Attendance, trm_label
+from shared.meetings import AttendanceRecord, Invitee, check_attendance
+from shared.vocabulary import trm_label
 
 REVIEWS_NAMESPACE = UUID("0b6f3c3e-5a7d-5b8e-9d35-2f8e7c1a4b60")
 
@@ -457,7 +457,7 @@ class ReviewCase(EcmAggregate):
             raise Conflict(f"held_on: the review is scheduled for {review.starts_at.date()}; "
                            "a review cannot be held before it was scheduled (reschedule it "
                            "first)", field="held_on")
-        self._check_attendance(review, attendance)
+        check_attendance(review.invitees, attendance)
         check_stage(stage)
         if self.stage is not None and stage != self.stage and not (rationale or "").strip():
             raise Invalid(f"rationale: moving the child from stage {self.stage} to {stage} "
@@ -485,40 +485,6 @@ class ReviewCase(EcmAggregate):
         self._review_due(child_id=self.child_id, review_id=self._next_review_id(),
                          due_on=next_on, counted_from=held_on,
                          explicit=next_review_on is not None, meta=meta)
-
-    @staticmethod
-    def _check_attendance(review: Review, attendance: list[AttendanceRecord]) -> None:
-        invited = set(review.invitees)
-        invited_agencies = {i.agency for i in invited}
-        recorded: set[tuple[Agency, UUID | None]] = set()
-        for n, entry in enumerate(attendance):
-            key = (entry.agency, entry.contact_id)
-            name = f"attendance.{n}"
-            if key in recorded:
-                raise Invalid(f"{name}: attendance for {_who(*key)} is recorded twice",
-                              field=name)
-            recorded.add(key)
-            # A named person from an agency invited as a whole was invited too.
-            was_invited = (Invitee(*key) in invited or Invitee(entry.agency) in invited
-                           if entry.contact_id is not None
-                           else entry.agency in invited_agencies)
-            if entry.joined_on_the_day:
-                if was_invited:
-                    raise Invalid(f"{name}.joined_on_the_day: {_who(*key)} was invited",
-                                  field=f"{name}.joined_on_the_day")
-                if entry.attendance != Attendance.ATTENDED:
-                    raise Invalid(f"{name}.attendance: someone who joined on the day attended",
-                                  field=f"{name}.attendance")
-            elif not was_invited:
-                raise Invalid(f"{name}: {_who(*key)} was not invited; say joined_on_the_day "
-                              "if they joined on the day", field=name)
-        missing = [i for i in review.invitees
-                   if (i.agency, i.contact_id) not in recorded
-                   and not (i.contact_id is None and any(a == i.agency for a, _ in recorded))]
-        if missing:
-            who = ", ".join(_who(i.agency, i.contact_id) for i in missing)
-            raise Invalid(f"attendance: no attendance recorded for invited {who}",
-                          field="attendance")
 
     def _check_progress(self, progress: list[ProgressRecord]) -> None:
         active = self.active_interventions
@@ -692,9 +658,6 @@ class ReviewCase(EcmAggregate):
         self.reopened_on = reopened_on
         self.safety_net_until = None
 
-
-def _who(agency: Agency | str, contact_id: UUID | None) -> str:
-    return f"{agency} (contact {contact_id})" if contact_id else str(agency)
 
 
 # The topics these events are stored under: keep this module name if the classes move.

@@ -259,7 +259,7 @@ def test_an_agency_not_invited_is_refused_unless_it_joined_on_the_day() -> None:
     case = new_case()
     meeting_id = scheduled(case)
     health = AttendanceRecord(Agency.HEALTH, None, Attendance.ATTENDED)
-    with pytest.raises(Invalid, match=r"attendance\.2\.agency: health was not invited"):
+    with pytest.raises(Invalid, match=r"attendance\.2: health was not invited"):
         case.record_meeting_held(meeting_id, date(2024, 5, 1), attended(health), None, META)
     joined = AttendanceRecord(Agency.HEALTH, None, Attendance.ATTENDED, joined_on_the_day=True)
     case.record_meeting_held(meeting_id, date(2024, 5, 1), attended(joined), None, META)
@@ -270,7 +270,7 @@ def test_the_same_person_recorded_twice_is_refused() -> None:
     case = new_case()
     meeting_id = scheduled(case)
     twice = attended(AttendanceRecord(Agency.POLICE, None, Attendance.ATTENDED))
-    with pytest.raises(Invalid, match=r"attendance\.2: police"):
+    with pytest.raises(Invalid, match=r"attendance\.2: attendance for police is recorded twice"):
         case.record_meeting_held(meeting_id, date(2024, 5, 1), twice, None, META)
 
 

@@ -1,0 +1,73 @@
+"""One home for each shared rule: formulation meetings and reviews check attendance the same
+way, take the same request models, and refuse future days the same way."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from uuid import uuid4
+
+import pytest
+
+from services.formulation.domain import FormulationCase
+from services.reviews.domain import ReviewCase
+from shared.domain import Area, Invalid, Meta
+from shared.meetings import AttendanceRecord, Invitee, check_attendance
+from shared.vocabulary import Agency, Attendance
+
+META = Meta("sp-1", "senior_practitioner", "c", "c")
+STARTS = datetime(2024, 5, 1, 10, tzinfo=UTC)
+NAMED = uuid4()
+INVITED = [Invitee(Agency.EDUCATION, NAMED), Invitee(Agency.POLICE)]
+CASES = {
+    "an agency not invited": [AttendanceRecord(Agency.HEALTH, None, Attendance.ATTENDED)],
+    "recorded twice": [AttendanceRecord(Agency.POLICE, None, Attendance.ATTENDED)] * 2,
+    "an invitee left out": [AttendanceRecord(Agency.POLICE, None, Attendance.ATTENDED)],
+    "joined on the day but invited": [
+        AttendanceRecord(Agency.EDUCATION, NAMED, Attendance.ATTENDED),
+        AttendanceRecord(Agency.POLICE, None, Attendance.ATTENDED, joined_on_the_day=True)],
+    "joined on the day but absent": [
+        AttendanceRecord(Agency.EDUCATION, NAMED, Attendance.ATTENDED),
+        AttendanceRecord(Agency.POLICE, None, Attendance.ATTENDED),
+        AttendanceRecord(Agency.HEALTH, None, Attendance.APOLOGIES, joined_on_the_day=True)],
+}
+
+
+def refusal(attendance: list[AttendanceRecord]) -> tuple[str | None, str]:
+    with pytest.raises(Invalid) as raised:
+        check_attendance(INVITED, attendance)
+    return raised.value.field, raised.value.message
+
+
+def formulation_refusal(attendance: list[AttendanceRecord]) -> tuple[str | None, str]:
+    case = FormulationCase(child_id=uuid4(), referral_id=uuid4(), area=Area.BANES, meta=META)
+    meeting_id = uuid4()
+    case.schedule_meeting(meeting_id, STARTS, "Synthetic hub", None, INVITED, META)
+    with pytest.raises(Invalid) as raised:
+        case.record_meeting_held(meeting_id, STARTS.date(), attendance, None, META)
+    return raised.value.field, raised.value.message
+
+
+def review_refusal(attendance: list[AttendanceRecord]) -> tuple[str | None, str]:
+    case = ReviewCase(child_id=uuid4(), area=Area.BANES, referral_id=None,
+                      formulation_case_id=None, meta=META)
+    case.note_report(uuid4(), 1, 2, date(2024, 3, 1), 6, META)
+    review_id = case.current_review_id
+    assert review_id is not None
+    case.schedule_review(review_id, STARTS, "Synthetic hub", None, INVITED, META)
+    with pytest.raises(Invalid) as raised:
+        case.record_held(review_id, STARTS.date(), attendance, 2, None, [], [], None, 6, META)
+    return raised.value.field, raised.value.message
+
+
+@pytest.mark.parametrize("attendance", CASES.values(), ids=CASES.keys())
+def test_a_formulation_meeting_and_a_review_refuse_the_same_attendance_the_same_way(
+    attendance: list[AttendanceRecord],
+) -> None:
+    assert formulation_refusal(attendance) == review_refusal(attendance) == refusal(attendance)
+
+
+def test_a_named_person_of_an_agency_invited_as_a_whole_was_invited_too() -> None:
+    check_attendance(INVITED, [
+        AttendanceRecord(Agency.EDUCATION, NAMED, Attendance.ATTENDED),
+        AttendanceRecord(Agency.POLICE, uuid4(), Attendance.ATTENDED),
+    ])
