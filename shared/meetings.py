@@ -10,7 +10,13 @@ from uuid import UUID
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from shared.domain import Invalid
-from shared.fields import check_planned_day
+from shared.fields import (
+    MULTI_LINE,
+    SINGLE_LINE,
+    SINGLE_LINE_DOC,
+    ExpectedVersion,
+    check_planned_day,
+)
 from shared.vocabulary import Agency, Attendance
 
 
@@ -138,3 +144,52 @@ class AttendanceIn(BaseModel):
         """The value object."""
         return AttendanceRecord(self.agency, self.contact_id, self.attendance,
                                 self.joined_on_the_day)
+
+
+# -- the request and response models both services' meetings take --------------------------
+
+
+def _https(value: str) -> str:
+    if not value.startswith("https://") or len(value) < 12 or any(c.isspace() for c in value):
+        raise ValueError("must be an https:// link")
+    return value
+
+
+Venue = Annotated[str, Field(min_length=1, max_length=500), SINGLE_LINE, SINGLE_LINE_DOC]
+MeetingLink = Annotated[str, Field(max_length=1_000), AfterValidator(_https)]
+Reason = Annotated[str, Field(min_length=3, max_length=2_000), MULTI_LINE]
+MAX_INVITEES = 50
+
+
+class MeetingScheduleIn(BaseModel):
+    """Schedule a multi-agency meeting: in person (venue), online (link) or both."""
+
+    starts_at: MeetingStart
+    venue: Venue | None = None
+    online_link: MeetingLink | None = None
+    invitees: list[InviteeIn] = Field(min_length=1, max_length=MAX_INVITEES)
+    expected_version: ExpectedVersion = None
+
+
+class MeetingRescheduleIn(BaseModel):
+    """Move a scheduled meeting to another time, with a reason."""
+
+    starts_at: MeetingStart
+    reason: Reason
+    expected_version: ExpectedVersion = None
+
+
+class ReasonIn(BaseModel):
+    """A change that needs a reason."""
+
+    reason: Reason
+    expected_version: ExpectedVersion = None
+
+
+class AttendanceOut(BaseModel):
+    """Attendance of one agency or contact."""
+
+    agency: Agency
+    contact_id: UUID | None
+    attendance: Attendance
+    joined_on_the_day: bool

@@ -28,11 +28,11 @@ from shared.crypto import FieldCipher, KeyVault, event_name
 from shared.domain import (
     ConcurrentWrite,
     EcmAggregate,
-    Invalid,
     NotFound,
     RecordNotFound,
     personal_data,
 )
+from shared.fields import checked_day
 from shared.settings import Settings
 from shared.sql import ensure_pg_schema
 from shared.transcoding import register_ecm_transcodings
@@ -253,8 +253,7 @@ def load_as_of(app: EcmApplication, cls: type[A], aggregate_id: UUID, what: str,
                as_of: date) -> A:
     """The aggregate as it stood at the end of `as_of` (point in time)."""
     app.load(cls, aggregate_id, what)  # NotFound for unknown ids, whatever the date
-    if as_of > date.today():
-        raise Invalid("as_of: must not be in the future", field="as_of")
+    checked_day("as_of", as_of)
     cutoff = end_of_day(as_of)
     version = None
     for stored in app.events.get(aggregate_id):

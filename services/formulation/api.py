@@ -51,8 +51,8 @@ from services.formulation.values import (
     RecommendationDraft,
     consultation_id_for,
 )
-from shared.domain import Forbidden, Invalid, NotFound
-from shared.fields import AsOfDay
+from shared.domain import Forbidden, NotFound
+from shared.fields import AsOfDay, checked_day
 from shared.http import meta_for, requires
 from shared.policy import ECM_STAFF, Principal, check, may
 from shared.vocabulary import Agency
@@ -98,8 +98,8 @@ def _case(
 def _life_date(when: LifeDateIn) -> LifeDate:
     checked = when.to_domain()
     earliest = checked.earliest_day()
-    if earliest is not None and earliest > date.today():
-        raise Invalid("when: must not be in the future", field="when")
+    if earliest is not None:
+        checked_day("when", earliest)
     return checked
 
 

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AnyHttpUrl, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from services.formulation.consultation import Consultation, ConsultationStatus
 from services.formulation.domain import FormulationCase
@@ -32,8 +32,15 @@ from shared.fields import (
     PlannedDay,
     Timestamp,
 )
-from shared.meetings import AttendanceIn, InviteeIn, MeetingStart
-from shared.vocabulary import Agency, Attendance, TrmStage
+from shared.meetings import (
+    AttendanceIn,
+    AttendanceOut,
+    InviteeIn,
+    MeetingRescheduleIn,
+    MeetingScheduleIn,
+    ReasonIn,
+)
+from shared.vocabulary import Agency, TrmStage
 
 Text = Annotated[str, Field(min_length=1, max_length=20_000), MULTI_LINE]
 Short = Annotated[str, Field(min_length=1, max_length=500), SINGLE_LINE, SINGLE_LINE_DOC]
@@ -83,31 +90,18 @@ class TimelineEntryCorrection(BaseModel):
     expected_version: ExpectedVersion = None
 
 
-class ReasonCreate(BaseModel):
+class ReasonCreate(ReasonIn):
     """A change that needs a reason."""
 
-    reason: Reason
-    expected_version: ExpectedVersion = None
 
 
 
-
-class MeetingCreate(BaseModel):
+class MeetingCreate(MeetingScheduleIn):
     """Schedule a formulation meeting: in person (venue), online (link) or both."""
 
-    starts_at: MeetingStart
-    venue: Short | None = None
-    online_link: AnyHttpUrl | None = None
-    invitees: list[InviteeIn] = Field(min_length=1, max_length=40)
-    expected_version: ExpectedVersion = None
 
-
-class MeetingReschedule(BaseModel):
+class MeetingReschedule(MeetingRescheduleIn):
     """Move a scheduled meeting, with a reason."""
-
-    starts_at: MeetingStart
-    reason: Reason
-    expected_version: ExpectedVersion = None
 
 
 
@@ -298,15 +292,6 @@ class TimelineEntryOut(BaseModel):
     corrections: int
     retracted: bool
     retraction_reason: str | None
-
-
-class AttendanceOut(BaseModel):
-    """Attendance of one agency or contact."""
-
-    agency: Agency
-    contact_id: UUID | None
-    attendance: Attendance
-    joined_on_the_day: bool
 
 
 class RescheduleOut(BaseModel):

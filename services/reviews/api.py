@@ -16,7 +16,6 @@ from services.reviews.schemas import (
     CaseloadEntryPublic,
     ClosureIn,
     Created,
-    ReasonIn,
     ReopeningIn,
     ReviewCasePublic,
     ReviewPublic,
@@ -39,9 +38,10 @@ from services.reviews.schemas import (
     to_progress,
 )
 from services.reviews.supervision import SupervisionSession
-from shared.domain import Area, Forbidden, Invalid, Role
-from shared.fields import AsOfDay
+from shared.domain import Area, Forbidden, Role
+from shared.fields import AsOfDay, checked_day
 from shared.http import meta_for, requires
+from shared.meetings import ReasonIn
 from shared.policy import Principal, check
 from shared.store import load_as_of
 
@@ -73,9 +73,7 @@ def _today() -> date:
 
 
 def _not_future(field: str, value: date) -> date:
-    if value > _today():
-        raise Invalid(f"{field}: must not be in the future", field=field)
-    return value
+    return checked_day(field, value)
 
 
 def _case_for(app: ReviewsApplication, principal: Principal, action: str,

@@ -71,3 +71,37 @@ def test_a_named_person_of_an_agency_invited_as_a_whole_was_invited_too() -> Non
         AttendanceRecord(Agency.EDUCATION, NAMED, Attendance.ATTENDED),
         AttendanceRecord(Agency.POLICE, uuid4(), Attendance.ATTENDED),
     ])
+
+
+def test_both_services_schedule_and_reschedule_with_the_same_request_models() -> None:
+    from pydantic import ValidationError
+
+    from services.formulation.schemas import MeetingCreate, MeetingReschedule
+    from services.reviews.schemas import ReviewReschedule, ReviewSchedule
+    from shared.meetings import MeetingRescheduleIn, MeetingScheduleIn
+
+    assert issubclass(MeetingCreate, MeetingScheduleIn)
+    assert issubclass(ReviewSchedule, MeetingScheduleIn)
+    assert issubclass(MeetingReschedule, MeetingRescheduleIn)
+    assert issubclass(ReviewReschedule, MeetingRescheduleIn)
+    assert MeetingCreate.model_json_schema()["properties"] == (
+        ReviewSchedule.model_json_schema()["properties"])
+    for model in (MeetingCreate, ReviewSchedule):
+        with pytest.raises(ValidationError, match="https"):
+            model.model_validate({"starts_at": "2026-05-01T10:00:00Z",
+                                  "online_link": "http://meet.example/x",
+                                  "invitees": [{"agency": "police"}]})
+
+
+def test_a_day_in_the_future_is_refused_by_one_rule_naming_the_field() -> None:
+    from datetime import timedelta
+
+    from shared.fields import check_case_day, checked_day
+
+    tomorrow = date.today() + timedelta(days=1)
+    assert checked_day("held_on", date.today()) == date.today()
+    with pytest.raises(Invalid, match=r"^held_on: must not be in the future$") as raised:
+        checked_day("held_on", tomorrow)
+    assert raised.value.field == "held_on"
+    with pytest.raises(Invalid, match=r"^when: must not be before 2019-01-01$"):
+        checked_day("when", date(2018, 12, 31), check_case_day)
