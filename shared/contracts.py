@@ -61,11 +61,14 @@ class Envelope(BaseModel):
         return subject_for(self.service, self.event_type)
 
 
-def caused_by(envelope: Envelope) -> Meta:
-    """Metadata for a change a message caused: its actor and reason, in its conversation."""
-    return Meta(actor_id=envelope.actor.id, actor_role=envelope.actor.role,
-                correlation_id=envelope.correlation_id, causation_id=envelope.message_id,
-                reason=envelope.reason)
+def caused_by(envelope: Envelope, *, acting_service: str | None = None) -> Meta:
+    """Metadata for a change a message caused, in its conversation, with its reason: the
+    message's actor, or `acting_service` (role "system") when the service acts on its own
+    account (the one builder of metadata from a message)."""
+    actor_id, role = ((acting_service, "system") if acting_service is not None
+                      else (envelope.actor.id, envelope.actor.role))
+    return Meta(actor_id=actor_id, actor_role=role, correlation_id=envelope.correlation_id,
+                causation_id=envelope.message_id, reason=envelope.reason)
 
 
 def subject_for(service: str, event_type: str) -> str:

@@ -105,3 +105,18 @@ def test_a_day_in_the_future_is_refused_by_one_rule_naming_the_field() -> None:
     assert raised.value.field == "held_on"
     with pytest.raises(Invalid, match=r"^when: must not be before 2019-01-01$"):
         checked_day("when", date(2018, 12, 31), check_case_day)
+
+
+def test_metadata_from_a_message_keeps_its_reason_whoever_acts() -> None:
+    from shared.contracts import Actor, Envelope, caused_by
+
+    envelope = Envelope(
+        message_id="reviews:7", service="reviews", event_type="CaseClosed", event_version=1,
+        notification_id=7, aggregate_id=uuid4(), aggregate_version=3, child_id=uuid4(),
+        occurred_at=STARTS, actor=Actor(id="sp-1", role="senior_practitioner"),
+        reason="Synthetic: order ended", correlation_id="corr-9", causation_id="corr-8",
+        data={})
+    assert caused_by(envelope) == Meta("sp-1", "senior_practitioner", "corr-9", "reviews:7",
+                                       "Synthetic: order ended")
+    assert caused_by(envelope, acting_service="notifications") == Meta(
+        "notifications", "system", "corr-9", "reviews:7", "Synthetic: order ended")
