@@ -52,11 +52,12 @@ def refer_again(referrals: ReferralsApplication, child: UUID) -> UUID:
 
 
 async def test_closing_a_childs_case_closes_their_referral_and_reopening_reopens_it(
-    settings: Settings, nats_server: EmbeddedNats
+    store_settings: Settings, nats_server: EmbeddedNats
 ) -> None:
-    system = with_lifecycle(System.build(settings, ["referrals", "formulation", "reviews"]))
+    system = with_lifecycle(System.build(store_settings, ["referrals", "formulation",
+                                                          "reviews"]))
     try:
-        async with running_node(settings, nats_server, system=system):
+        async with running_node(store_settings, nats_server, system=system):
             referrals = system.apps["referrals"]
             reviews = system.apps["reviews"]
             assert isinstance(referrals, ReferralsApplication)
