@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated
 from uuid import UUID
@@ -49,6 +50,7 @@ from services.formulation.schemas import (
 from services.formulation.values import (
     LifeDate,
     RecommendationDraft,
+    case_id_for,
     consultation_id_for,
 )
 from shared.domain import Forbidden, NotFound
@@ -89,10 +91,18 @@ def _case(
     action: str,
     as_of: date | None = None,
 ) -> FormulationCase:
-    """The case (as of a day, if given), once the caller may `action` it in its area."""
-    case = app.get_case(child_id)
-    check(principal, action, case.area)
-    return app.get_case(child_id, as_of) if as_of is not None else case
+    """The case (as of a day, if given), once the caller may `action` it in its area: one
+    read, authorised where the case is loaded."""
+    return app.get_case(child_id, as_of, _may(principal, action))
+
+
+def _may(principal: Principal, action: str) -> Callable[[FormulationCase], None]:
+    """Decides where the case is loaded whether the caller may `action` it in its area."""
+
+    def authorise(case: FormulationCase) -> None:
+        check(principal, action, case.area)
+
+    return authorise
 
 
 def _life_date(when: LifeDateIn) -> LifeDate:
@@ -134,7 +144,6 @@ def add_timeline_entry(
     child_id: UUID, body: TimelineEntryCreate, request: Request, app: App, principal: Timeliner
 ) -> Changed:
     """Add a dated entry to the child's life story."""
-    _case(app, principal, child_id, "formulation.timeline")
     entry_id, version = app.add_timeline_entry(
         child_id,
         when=_life_date(body.when),
@@ -144,6 +153,7 @@ def add_timeline_entry(
         sensitivity=body.sensitivity,
         meta=meta_for(principal, request),
         expected_version=body.expected_version,
+        authorise=_may(principal, "formulation.timeline"),
     )
     return Changed(id=entry_id, version=version)
 
@@ -158,7 +168,6 @@ def correct_timeline_entry(
     principal: Timeliner,
 ) -> Changed:
     """Correct an entry with a reason; the original stays in the history."""
-    _case(app, principal, child_id, "formulation.timeline")
     version = app.correct_timeline_entry(
         child_id,
         entry_id,
@@ -169,6 +178,7 @@ def correct_timeline_entry(
         description=body.description,
         source=body.source,
         sensitivity=body.sensitivity,
+        authorise=_may(principal, "formulation.timeline"),
     )
     return Changed(id=entry_id, version=version)
 
@@ -183,9 +193,9 @@ def retract_timeline_entry(
     principal: Timeliner,
 ) -> Changed:
     """Retract an entry recorded in error, with a reason; it stays in the history."""
-    _case(app, principal, child_id, "formulation.timeline")
     version = app.retract_timeline_entry(
-        child_id, entry_id, meta_for(principal, request, body.reason), body.expected_version
+        child_id, entry_id, meta_for(principal, request, body.reason), body.expected_version,
+        authorise=_may(principal, "formulation.timeline"),
     )
     return Changed(id=entry_id, version=version)
 
@@ -217,7 +227,6 @@ def schedule_meeting(
     child_id: UUID, body: MeetingCreate, request: Request, app: App, principal: MeetingRunner
 ) -> Changed:
     """Schedule a multi-agency formulation meeting and invite agencies and named contacts."""
-    _case(app, principal, child_id, "formulation.meeting")
     meeting_id, version = app.schedule_meeting(
         child_id,
         starts_at=body.starts_at,
@@ -226,6 +235,7 @@ def schedule_meeting(
         invitees=[i.to_invitee() for i in body.invitees],
         meta=meta_for(principal, request),
         expected_version=body.expected_version,
+        authorise=_may(principal, "formulation.meeting"),
     )
     return Changed(id=meeting_id, version=version)
 
@@ -240,13 +250,13 @@ def reschedule_meeting(
     principal: MeetingRunner,
 ) -> Changed:
     """Move a scheduled meeting, with a reason."""
-    _case(app, principal, child_id, "formulation.meeting")
     version = app.reschedule_meeting(
         child_id,
         meeting_id,
         body.starts_at,
         meta_for(principal, request, body.reason),
         body.expected_version,
+        authorise=_may(principal, "formulation.meeting"),
     )
     return Changed(id=meeting_id, version=version)
 
@@ -261,9 +271,9 @@ def cancel_meeting(
     principal: MeetingRunner,
 ) -> Changed:
     """Cancel a scheduled meeting, with a reason."""
-    _case(app, principal, child_id, "formulation.meeting")
     version = app.cancel_meeting(
-        child_id, meeting_id, meta_for(principal, request, body.reason), body.expected_version
+        child_id, meeting_id, meta_for(principal, request, body.reason), body.expected_version,
+        authorise=_may(principal, "formulation.meeting"),
     )
     return Changed(id=meeting_id, version=version)
 
@@ -278,7 +288,6 @@ def record_meeting_held(
     principal: MeetingRunner,
 ) -> Changed:
     """Record the meeting as held: attendance per invited agency and contact, and notes."""
-    _case(app, principal, child_id, "formulation.meeting")
     version = app.record_meeting_held(
         child_id,
         meeting_id,
@@ -287,6 +296,7 @@ def record_meeting_held(
         notes=body.notes,
         meta=meta_for(principal, request),
         expected_version=body.expected_version,
+        authorise=_may(principal, "formulation.meeting"),
     )
     return Changed(id=meeting_id, version=version)
 
@@ -315,7 +325,6 @@ def issue_report(
     child_id: UUID, body: ReportCreate, request: Request, app: App, principal: ReportWriter
 ) -> ReportIssuedOut:
     """Issue a new version of the report; its TRM stage is recorded as an assessment."""
-    _case(app, principal, child_id, "formulation.report")
     report_version, version = app.issue_report(
         child_id,
         narrative=body.narrative,
@@ -325,6 +334,7 @@ def issue_report(
         stage_rationale=body.stage_rationale,
         meta=meta_for(principal, request),
         expected_version=body.expected_version,
+        authorise=_may(principal, "formulation.report"),
     )
     return ReportIssuedOut(report_version=report_version, version=version)
 
@@ -346,7 +356,6 @@ def assess_stage(
     child_id: UUID, body: AssessmentCreate, request: Request, app: App, principal: Assessor
 ) -> Changed:
     """Assess the child's TRM stage with a rationale (it may move down as well as up)."""
-    case = _case(app, principal, child_id, "formulation.assess")
     version = app.assess_stage(
         child_id,
         stage=body.stage,
@@ -354,8 +363,9 @@ def assess_stage(
         rationale=body.rationale,
         meta=meta_for(principal, request),
         expected_version=body.expected_version,
+        authorise=_may(principal, "formulation.assess"),
     )
-    return Changed(id=case.id, version=version)
+    return Changed(id=case_id_for(child_id), version=version)
 
 
 # -- interventions ---------------------------------------------------------------------------
@@ -394,10 +404,13 @@ def plan_intervention(
     Out-of-sequence plans are refused with 409 naming the child's stage and the threshold not
     reached. An `override` from anyone but a psychologist is refused with 403.
     """
-    case = _case(app, principal, child_id, "intervention.plan")
-    if body.override is not None and not may(principal, "intervention.override", case.area):
-        raise Forbidden("override: only a psychologist may override the sequencing rule",
-                        field="override")
+
+    def planner(case: FormulationCase) -> None:
+        check(principal, "intervention.plan", case.area)
+        if body.override is not None and not may(principal, "intervention.override", case.area):
+            raise Forbidden("override: only a psychologist may override the sequencing rule",
+                            field="override")
+
     intervention_id, overridden, version = app.plan_intervention(
         child_id,
         intervention_type=body.intervention_type,
@@ -408,6 +421,7 @@ def plan_intervention(
         override_rationale=body.override.rationale if body.override else None,
         meta=meta_for(principal, request),
         expected_version=body.expected_version,
+        authorise=planner,
     )
     return PlannedOut(
         id=intervention_id, version=version, out_of_sequence=overridden, overridden=overridden
@@ -424,13 +438,13 @@ def start_intervention(
     principal: Updater,
 ) -> Changed:
     """Start planned work."""
-    _case(app, principal, child_id, "intervention.update")
     version = app.start_intervention(
         child_id,
         intervention_id,
         body.started_on,
         meta_for(principal, request),
         body.expected_version,
+        authorise=_may(principal, "intervention.update"),
     )
     return Changed(id=intervention_id, version=version)
 
@@ -445,7 +459,6 @@ def record_session(
     principal: Updater,
 ) -> Changed:
     """Record a session of started work."""
-    _case(app, principal, child_id, "intervention.update")
     version = app.record_session(
         child_id,
         intervention_id,
@@ -453,6 +466,7 @@ def record_session(
         body.note,
         meta_for(principal, request),
         body.expected_version,
+        authorise=_may(principal, "intervention.update"),
     )
     return Changed(id=intervention_id, version=version)
 
@@ -467,13 +481,13 @@ def complete_intervention(
     principal: Updater,
 ) -> Changed:
     """Complete started work."""
-    _case(app, principal, child_id, "intervention.update")
     version = app.complete_intervention(
         child_id,
         intervention_id,
         body.completed_on,
         meta_for(principal, request),
         body.expected_version,
+        authorise=_may(principal, "intervention.update"),
     )
     return Changed(id=intervention_id, version=version)
 
@@ -488,13 +502,13 @@ def stop_intervention(
     principal: Updater,
 ) -> Changed:
     """Stop planned or started work, with a reason."""
-    _case(app, principal, child_id, "intervention.update")
     version = app.stop_intervention(
         child_id,
         intervention_id,
         body.stopped_on,
         meta_for(principal, request, body.reason),
         body.expected_version,
+        authorise=_may(principal, "intervention.update"),
     )
     return Changed(id=intervention_id, version=version)
 
@@ -522,11 +536,8 @@ def get_consultation(
     consultation_id: UUID, app: App, principal: Reader, as_of: AsOf = None
 ) -> ConsultationOut:
     """A consultation (non-formulated case), now or as it stood on a past day."""
-    consultation = app.get_consultation(consultation_id)
-    check(principal, "formulation.read", consultation.area)
-    if as_of is not None:
-        consultation = app.get_consultation(consultation_id, as_of)
-    return consultation_out(consultation)
+    return consultation_out(app.get_consultation(
+        consultation_id, as_of, lambda c: check(principal, "formulation.read", c.area)))
 
 
 @router.post("/consultations/{consultation_id}/sessions", response_model=Changed)
@@ -538,7 +549,6 @@ def hold_consultation(
     principal: Consultant,
 ) -> Changed:
     """Record a consultation held: date, who attended, advice given."""
-    check(principal, "formulation.consultation", app.get_consultation(consultation_id).area)
     version = app.hold_consultation(
         consultation_id,
         held_on=body.held_on,
@@ -547,6 +557,7 @@ def hold_consultation(
         advice=body.advice,
         meta=meta_for(principal, request),
         expected_version=body.expected_version,
+        authorise=lambda c: check(principal, "formulation.consultation", c.area),
     )
     return Changed(id=consultation_id, version=version)
 
@@ -560,8 +571,8 @@ def close_consultation(
     principal: Consultant,
 ) -> Changed:
     """Close a consultation (a reason is needed if it was never held)."""
-    check(principal, "formulation.consultation", app.get_consultation(consultation_id).area)
     version = app.close_consultation(
-        consultation_id, meta_for(principal, request, body.reason), body.expected_version
+        consultation_id, meta_for(principal, request, body.reason), body.expected_version,
+        authorise=lambda c: check(principal, "formulation.consultation", c.area),
     )
     return Changed(id=consultation_id, version=version)

@@ -20,10 +20,12 @@ from services.formulation.values import (
 )
 from shared.domain import Area, Meta, NotFound, RecordNotFound
 from shared.meetings import AttendanceRecord, Invitee
-from shared.store import EcmApplication, load_as_of
+from shared.store import Authorise, EcmApplication, load_as_of
 from shared.vocabulary import Agency
 
 T = TypeVar("T")
+May = Authorise[FormulationCase] | None
+"""Whether the caller may use the case as loaded (by its area): decided where it is loaded."""
 
 
 class FormulationApplication(EcmApplication):
@@ -68,13 +70,16 @@ class FormulationApplication(EcmApplication):
 
     # -- reading -----------------------------------------------------------------------------
 
-    def get_case(self, child_id: UUID, as_of: date | None = None) -> FormulationCase:
-        """The child's formulation case, now or as it stood at the end of `as_of`."""
+    def get_case(self, child_id: UUID, as_of: date | None = None,
+                 authorise: May = None) -> FormulationCase:
+        """The child's formulation case, now or as it stood at the end of `as_of`, once
+        `authorise` allows the caller the case as it stands now."""
         case_id = case_id_for(child_id)
         try:
             if as_of is not None:
-                return load_as_of(self, FormulationCase, case_id, "formulation case", as_of)
-            return self.load(FormulationCase, case_id, "formulation case")
+                return load_as_of(self, FormulationCase, case_id, "formulation case", as_of,
+                                  authorise)
+            return self.load(FormulationCase, case_id, "formulation case", authorise)
         except RecordNotFound:
             raise RecordNotFound(f"child_id: child {child_id} has no formulation case",
                                  field="child_id") from None
@@ -82,18 +87,20 @@ class FormulationApplication(EcmApplication):
             raise NotFound(f"child_id: child {child_id} had no formulation case on {as_of}",
                            field="child_id") from None
 
-    def get_consultation(self, consultation_id: UUID, as_of: date | None = None) -> Consultation:
-        """A consultation, now or as it stood at the end of `as_of`."""
+    def get_consultation(self, consultation_id: UUID, as_of: date | None = None,
+                         authorise: Authorise[Consultation] | None = None) -> Consultation:
+        """A consultation, now or as it stood at the end of `as_of` (see `get_case`)."""
         if as_of is not None:
-            return load_as_of(self, Consultation, consultation_id, "consultation", as_of)
-        return self.load(Consultation, consultation_id, "consultation")
+            return load_as_of(self, Consultation, consultation_id, "consultation", as_of,
+                              authorise)
+        return self.load(Consultation, consultation_id, "consultation", authorise)
 
     # -- changing the case -------------------------------------------------------------------
 
     def _change(self, child_id: UUID, expected_version: int | None,
-                change: Callable[[FormulationCase], T]) -> tuple[T, int]:
+                change: Callable[[FormulationCase], T], authorise: May) -> tuple[T, int]:
         def attempt() -> tuple[T, int]:
-            case = self.get_case(child_id)
+            case = self.get_case(child_id, authorise=authorise)
             case.check_version(expected_version)
             result = change(case)
             self.save_all(case)
@@ -103,66 +110,75 @@ class FormulationApplication(EcmApplication):
 
     def add_timeline_entry(self, child_id: UUID, *, when: LifeDate, category: TimelineCategory,
                            description: str, source: str | None, sensitivity: Sensitivity,
-                           meta: Meta, expected_version: int | None = None) -> tuple[UUID, int]:
+                           meta: Meta, expected_version: int | None = None,
+                           authorise: May = None) -> tuple[UUID, int]:
         """Add a life-story entry; returns its id and the case version."""
         entry_id = uuid4()
         _, version = self._change(child_id, expected_version, lambda case: case.add_timeline_entry(
-            entry_id, when, category, description, source, sensitivity, meta))
+            entry_id, when, category, description, source, sensitivity, meta), authorise)
         return entry_id, version
 
     def correct_timeline_entry(self, child_id: UUID, entry_id: UUID, meta: Meta,
-                               expected_version: int | None = None, **changes: Any) -> int:
+                               expected_version: int | None = None,
+                               authorise: May = None, **changes: Any) -> int:
         """Correct an entry with a reason (only the fields given change)."""
         return self._change(child_id, expected_version, lambda case: case.correct_timeline_entry(
-            entry_id, meta, **changes))[1]
+            entry_id, meta, **changes), authorise)[1]
 
     def retract_timeline_entry(self, child_id: UUID, entry_id: UUID, meta: Meta,
-                               expected_version: int | None = None) -> int:
+                               expected_version: int | None = None,
+                               authorise: May = None) -> int:
         """Retract an entry with a reason."""
         return self._change(child_id, expected_version,
-                            lambda case: case.retract_timeline_entry(entry_id, meta))[1]
+                            lambda case: case.retract_timeline_entry(entry_id, meta), authorise)[1]
 
     def schedule_meeting(self, child_id: UUID, *, starts_at: datetime, venue: str | None,
                          online_link: str | None, invitees: list[Invitee], meta: Meta,
-                         expected_version: int | None = None) -> tuple[UUID, int]:
+                         expected_version: int | None = None,
+                         authorise: May = None) -> tuple[UUID, int]:
         """Schedule a formulation meeting; returns its id and the case version."""
         meeting_id = uuid4()
         _, version = self._change(child_id, expected_version, lambda case: case.schedule_meeting(
-            meeting_id, starts_at, venue, online_link, invitees, meta))
+            meeting_id, starts_at, venue, online_link, invitees, meta), authorise)
         return meeting_id, version
 
     def reschedule_meeting(self, child_id: UUID, meeting_id: UUID, starts_at: datetime,
-                           meta: Meta, expected_version: int | None = None) -> int:
+                           meta: Meta, expected_version: int | None = None,
+                           authorise: May = None) -> int:
         """Move a meeting, with a reason."""
         return self._change(child_id, expected_version, lambda case: case.reschedule_meeting(
-            meeting_id, starts_at, meta))[1]
+            meeting_id, starts_at, meta), authorise)[1]
 
     def cancel_meeting(self, child_id: UUID, meeting_id: UUID, meta: Meta,
-                       expected_version: int | None = None) -> int:
+                       expected_version: int | None = None,
+                       authorise: May = None) -> int:
         """Cancel a meeting, with a reason."""
         return self._change(child_id, expected_version,
-                            lambda case: case.cancel_meeting(meeting_id, meta))[1]
+                            lambda case: case.cancel_meeting(meeting_id, meta), authorise)[1]
 
     def record_meeting_held(self, child_id: UUID, meeting_id: UUID, *, held_on: date,
                             attendance: list[AttendanceRecord], notes: str | None, meta: Meta,
-                            expected_version: int | None = None) -> int:
+                            expected_version: int | None = None,
+                            authorise: May = None) -> int:
         """Record a meeting as held, with attendance and notes."""
         return self._change(child_id, expected_version, lambda case: case.record_meeting_held(
-            meeting_id, held_on, attendance, notes, meta))[1]
+            meeting_id, held_on, attendance, notes, meta), authorise)[1]
 
     def issue_report(self, child_id: UUID, *, narrative: str, stage: int, issued_on: date,
                      recommendations: list[RecommendationDraft], stage_rationale: str | None,
-                     meta: Meta, expected_version: int | None = None) -> tuple[int, int]:
+                     meta: Meta, expected_version: int | None = None,
+                     authorise: May = None) -> tuple[int, int]:
         """Issue a new report version; returns the report version and the case version."""
         drafts = [(uuid4(), draft) for draft in recommendations]
         return self._change(child_id, expected_version, lambda case: case.issue_report(
-            narrative, stage, issued_on, drafts, stage_rationale, meta))
+            narrative, stage, issued_on, drafts, stage_rationale, meta), authorise)
 
     def assess_stage(self, child_id: UUID, *, stage: int, assessed_on: date, rationale: str,
-                     meta: Meta, expected_version: int | None = None) -> int:
+                     meta: Meta, expected_version: int | None = None,
+                     authorise: May = None) -> int:
         """Record a TRM stage assessment."""
         return self._change(child_id, expected_version, lambda case: case.assess_stage(
-            stage, assessed_on, rationale, meta))[1]
+            stage, assessed_on, rationale, meta), authorise)[1]
 
     def record_review_assessment(self, child_id: UUID, *, review_id: UUID, stage: int,
                                  assessed_on: date, rationale: str | None,
@@ -177,56 +193,62 @@ class FormulationApplication(EcmApplication):
     def plan_intervention(self, child_id: UUID, *, intervention_type: str, stage: int | None,
                           owning_agency: Agency | None, planned_start: date,
                           recommendation_id: UUID | None, override_rationale: str | None,
-                          meta: Meta, expected_version: int | None = None
-                          ) -> tuple[UUID, bool, int]:
+                          meta: Meta, expected_version: int | None = None,
+                          authorise: May = None) -> tuple[UUID, bool, int]:
         """Plan an intervention; returns its id, whether sequencing was overridden, version."""
         intervention_id = uuid4()
         overridden, version = self._change(
             child_id, expected_version, lambda case: case.plan_intervention(
                 intervention_id, intervention_type, stage, owning_agency, planned_start,
-                recommendation_id, override_rationale, meta))
+                recommendation_id, override_rationale, meta), authorise)
         return intervention_id, overridden, version
 
     def start_intervention(self, child_id: UUID, intervention_id: UUID, started_on: date,
-                           meta: Meta, expected_version: int | None = None) -> int:
+                           meta: Meta, expected_version: int | None = None,
+                           authorise: May = None) -> int:
         """Start planned work."""
         return self._change(child_id, expected_version, lambda case: case.start_intervention(
-            intervention_id, started_on, meta))[1]
+            intervention_id, started_on, meta), authorise)[1]
 
     def record_session(self, child_id: UUID, intervention_id: UUID, held_on: date,
-                       note: str | None, meta: Meta, expected_version: int | None = None) -> int:
+                       note: str | None, meta: Meta, expected_version: int | None = None,
+                       authorise: May = None) -> int:
         """Record a session of started work."""
         return self._change(child_id, expected_version, lambda case: case.record_session(
-            intervention_id, held_on, note, meta))[1]
+            intervention_id, held_on, note, meta), authorise)[1]
 
     def complete_intervention(self, child_id: UUID, intervention_id: UUID, completed_on: date,
-                              meta: Meta, expected_version: int | None = None) -> int:
+                              meta: Meta, expected_version: int | None = None,
+                              authorise: May = None) -> int:
         """Complete started work."""
         return self._change(child_id, expected_version, lambda case: case.complete_intervention(
-            intervention_id, completed_on, meta))[1]
+            intervention_id, completed_on, meta), authorise)[1]
 
     def stop_intervention(self, child_id: UUID, intervention_id: UUID, stopped_on: date,
-                          meta: Meta, expected_version: int | None = None) -> int:
+                          meta: Meta, expected_version: int | None = None,
+                          authorise: May = None) -> int:
         """Stop work, with a reason."""
         return self._change(child_id, expected_version, lambda case: case.stop_intervention(
-            intervention_id, stopped_on, meta))[1]
+            intervention_id, stopped_on, meta), authorise)[1]
 
     # -- consultations -----------------------------------------------------------------------
 
     def hold_consultation(self, consultation_id: UUID, *, held_on: date, attended_by: list[str],
                           agencies: list[Agency], advice: str, meta: Meta,
-                          expected_version: int | None = None) -> int:
+                          expected_version: int | None = None,
+                          authorise: Authorise[Consultation] | None = None) -> int:
         """Record a consultation held."""
-        consultation = self.get_consultation(consultation_id)
+        consultation = self.get_consultation(consultation_id, authorise=authorise)
         consultation.check_version(expected_version)
         consultation.hold(held_on, attended_by, agencies, advice, meta)
         self.save_all(consultation)
         return consultation.version
 
     def close_consultation(self, consultation_id: UUID, meta: Meta,
-                           expected_version: int | None = None) -> int:
+                           expected_version: int | None = None,
+                           authorise: Authorise[Consultation] | None = None) -> int:
         """Close a consultation."""
-        consultation = self.get_consultation(consultation_id)
+        consultation = self.get_consultation(consultation_id, authorise=authorise)
         consultation.check_version(expected_version)
         consultation.close(meta)
         self.save_all(consultation)
