@@ -193,12 +193,13 @@ def test_a_delivery_that_loses_the_race_to_open_the_case_counts_as_already_opene
 
         raced = False
 
-        def load(self, cls: Any, aggregate_id: UUID, what: str) -> Any:
+        def load(self, cls: Any, aggregate_id: UUID, what: str,
+                 authorise: Any = None) -> Any:
             if not self.raced:
                 self.raced = True
                 app.open_case(child_id, referral_id, Area.BRISTOL, PSYCHOLOGIST)
                 raise NotFound(f"{what} {aggregate_id} not found")
-            return super().load(cls, aggregate_id, what)
+            return super().load(cls, aggregate_id, what, authorise)
 
     racer = RacedApplication(settings, system.vault)
     try:
