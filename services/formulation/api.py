@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Protocol
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, status
@@ -53,7 +53,7 @@ from services.formulation.values import (
     case_id_for,
     consultation_id_for,
 )
-from shared.domain import Forbidden, NotFound
+from shared.domain import Area, Forbidden, NotFound
 from shared.fields import AsOfDay, checked_day
 from shared.http import meta_for, requires
 from shared.policy import ECM_STAFF, Principal, check, may
@@ -96,11 +96,18 @@ def _case(
     return app.get_case(child_id, as_of, _may(principal, action))
 
 
-def _may(principal: Principal, action: str) -> Callable[[FormulationCase], None]:
-    """Decides where the case is loaded whether the caller may `action` it in its area."""
+class _InArea(Protocol):
+    """A record kept in a YJS area (the case, its life story, its meetings)."""
 
-    def authorise(case: FormulationCase) -> None:
-        check(principal, action, case.area)
+    @property
+    def area(self) -> Area: ...
+
+
+def _may(principal: Principal, action: str) -> Callable[[_InArea], None]:
+    """Decides where a record is loaded whether the caller may `action` it in its area."""
+
+    def authorise(record: _InArea) -> None:
+        check(principal, action, record.area)
 
     return authorise
 
@@ -119,7 +126,10 @@ def _life_date(when: LifeDateIn) -> LifeDate:
 @router.get(CASE, response_model=CaseOut)
 def get_case(child_id: UUID, app: App, principal: Reader, as_of: AsOf = None) -> CaseOut:
     """The child's formulation case at a glance: stage, what sequencing allows, counts."""
-    return case_out(_case(app, principal, child_id, "formulation.read", as_of))
+    may_read = _may(principal, "formulation.read")
+    return case_out(app.get_case(child_id, as_of, may_read),
+                    app.get_life_story(child_id, as_of, may_read),
+                    app.get_meetings(child_id, as_of, may_read))
 
 
 # -- timeline --------------------------------------------------------------------------------
@@ -134,9 +144,9 @@ def get_timeline(
     include_retracted: Annotated[bool, Query(description="Show retracted entries too")] = False,
 ) -> list[TimelineEntryOut]:
     """The child's life story in order; restricted entries' content for ECM staff only."""
-    case = _case(app, principal, child_id, "formulation.read", as_of)
+    story = app.get_life_story(child_id, as_of, _may(principal, "formulation.read"))
     staff = principal.role in ECM_STAFF
-    return [entry_out(e, staff) for e in case.life_story(include_retracted)]
+    return [entry_out(e, staff) for e in story.life_story(include_retracted)]
 
 
 @router.post(f"{CASE}/timeline", status_code=status.HTTP_201_CREATED, response_model=Changed)
@@ -208,8 +218,8 @@ def get_meetings(
     child_id: UUID, app: App, principal: Reader, as_of: AsOf = None
 ) -> list[MeetingOut]:
     """The child's formulation meetings, earliest first."""
-    case = _case(app, principal, child_id, "formulation.read", as_of)
-    return [meeting_out(m) for m in sorted(case.meetings.values(), key=lambda m: m.starts_at)]
+    held = app.get_meetings(child_id, as_of, _may(principal, "formulation.read"))
+    return [meeting_out(m) for m in sorted(held.meetings.values(), key=lambda m: m.starts_at)]
 
 
 @router.get(f"{CASE}/meetings/{{meeting_id}}", response_model=MeetingOut)
@@ -217,9 +227,8 @@ def get_meeting(
     child_id: UUID, meeting_id: UUID, app: App, principal: Reader, as_of: AsOf = None
 ) -> MeetingOut:
     """One formulation meeting."""
-    return meeting_out(
-        _case(app, principal, child_id, "formulation.read", as_of).meeting(meeting_id)
-    )
+    held = app.get_meetings(child_id, as_of, _may(principal, "formulation.read"))
+    return meeting_out(held.meeting(meeting_id))
 
 
 @router.post(f"{CASE}/meetings", status_code=status.HTTP_201_CREATED, response_model=Changed)

@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 
 from services.formulation.consultation import Consultation, ConsultationStatus
 from services.formulation.domain import FormulationCase
+from services.formulation.life_story import LifeStory
+from services.formulation.meetings import FormulationMeetings
 from services.formulation.records import (
     Intervention,
     InterventionStatus,
@@ -417,10 +419,10 @@ def sequencing_out(case: FormulationCase) -> SequencingOut:
                          assumed=stage is None, allowed_stages=allowed_stages(stage))
 
 
-def case_out(case: FormulationCase) -> CaseOut:
-    """The case at a glance."""
+def case_out(case: FormulationCase, story: LifeStory, held: FormulationMeetings) -> CaseOut:
+    """The case at a glance, with the counts of its life story and meetings."""
     meetings = {s: 0 for s in MeetingStatus}
-    for meeting in case.meetings.values():
+    for meeting in held.meetings.values():
         meetings[meeting.status] += 1
     interventions = {s: 0 for s in InterventionStatus}
     for intervention in case.interventions.values():
@@ -430,7 +432,7 @@ def case_out(case: FormulationCase) -> CaseOut:
         child_id=case.child_id, case_id=case.id, version=case.version, area=case.area,
         opened_at=case.created_on, referral_ids=list(case.referral_ids),
         current_stage=stage_out(stage) if stage else None, sequencing=sequencing_out(case),
-        timeline_entries=len(case.life_story()), meetings=meetings,
+        timeline_entries=len(story.life_story()), meetings=meetings,
         report_versions=len(case.reports), interventions=interventions,
     )
 

@@ -81,16 +81,21 @@ def test_adding_to_the_life_story_loads_the_case_once(
     assert reads.loads == 1
 
 
-def test_a_read_as_of_a_past_day_reads_the_cases_events_once(
+def test_a_read_as_of_a_past_day_reads_the_records_events_once(
     client: TestClient, auth: Tokens, formulation: FormulationApplication, child: UUID,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    added = client.post(f"/api/v1/children/{child}/formulation/timeline",
+                        headers=auth("psychologist"), json=ENTRY)
+    assert added.status_code == 201, added.text
     reads = Reads(formulation, monkeypatch)
     today = date.today().isoformat()
-    response = client.get(f"/api/v1/children/{child}/formulation/timeline?as_of={today}",
-                          headers=auth("psychologist"))
-    assert response.status_code == 200, response.text
-    assert (reads.loads, reads.event_reads) == (0, 1)
+    for path in ("timeline", "reports"):  # the life story, the case
+        reads.reset()
+        response = client.get(f"/api/v1/children/{child}/formulation/{path}?as_of={today}",
+                              headers=auth("psychologist"))
+        assert response.status_code == 200, response.text
+        assert (reads.loads, reads.event_reads) == (0, 1), path
 
 
 def test_another_areas_case_answers_like_a_missing_one_from_the_one_load(

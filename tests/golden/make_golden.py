@@ -44,7 +44,7 @@ from shared.domain import Area, Meta
 from shared.meetings import AttendanceRecord, Invitee
 from shared.settings import Settings, development_settings
 from shared.vocabulary import Agency, Attendance
-from tests.golden.state import STORES, state_of_store
+from tests.golden.state import SPLIT, STORES, formulation_split, state_of_store
 
 MASTER_KEY = "Z29sZGVuLXN0b3JlLXN5bnRoZXRpYy1tYXN0ZXItayE="
 """A fixed synthetic master key (base64 of 32 bytes) that
@@ -247,6 +247,9 @@ def drive(system: System) -> None:
     reviews.reopen_case(child, date(2026, 9, 15), why(SP, "new order"))
     pump.run()  # since v2: the referral closed and reopened with the case
 
+    referrals.correct_child(child, "area", Area.BRISTOL, why(CM, "moved back"))
+    pump.run()  # since v3: the life story and the meetings follow the child too
+
     # -- notices: sent, failed, requeued, acknowledged --------------------------------------
     rows = sorted(notifications.notices(), key=lambda r: (str(r.notice_id)))
     first, second = rows[0].notice_id, rows[1].notice_id
@@ -344,7 +347,9 @@ def open_golden_state(folder: Path) -> dict[str, Any]:
             shutil.copy(path, data / "db" / path.name)
         system = System.build(golden_settings(data))
         try:
-            return {service: state_of_store(system.apps[service]) for service in STORES}
+            state = {service: state_of_store(system.apps[service]) for service in STORES}
+            state[SPLIT] = formulation_split(system.apps["formulation"])
+            return state
         finally:
             system.close()
 

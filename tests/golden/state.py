@@ -65,3 +65,23 @@ def state_of_store(app: EcmApplication) -> dict[str, Any]:
         found[str(aggregate_id)] = {"class": f"{cls.__module__}:{cls.__qualname__}",
                                     "state": state_of(aggregate)}
     return found
+
+
+SPLIT = "formulation-split"
+"""The section of a golden state with each formulation case's life story and meetings, which
+were part of the case before the split and are aggregates of their own since."""
+
+
+def formulation_split(app: Any) -> dict[str, Any]:
+    """{case id: {"timeline": ..., "meetings": ...}} as today's code reads them for each case."""
+    from services.formulation.domain import FormulationCase
+
+    found: dict[str, Any] = {}
+    for aggregate_id in aggregate_ids(app):
+        case = app.repository.get(aggregate_id)
+        if isinstance(case, FormulationCase):
+            found[str(aggregate_id)] = {
+                "timeline": plain(app.get_life_story(case.child_id).timeline),
+                "meetings": plain(app.get_meetings(case.child_id).meetings),
+            }
+    return found

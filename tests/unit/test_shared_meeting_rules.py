@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import pytest
 
-from services.formulation.domain import FormulationCase
+from services.formulation.meetings import FormulationMeetings
 from services.reviews.domain import ReviewCase
 from shared.domain import Area, Invalid, Meta
 from shared.meetings import AttendanceRecord, Invitee, check_attendance
@@ -39,7 +39,7 @@ def refusal(attendance: list[AttendanceRecord]) -> tuple[str | None, str]:
 
 
 def formulation_refusal(attendance: list[AttendanceRecord]) -> tuple[str | None, str]:
-    case = FormulationCase(child_id=uuid4(), referral_id=uuid4(), area=Area.BANES, meta=META)
+    case = FormulationMeetings.start(uuid4(), Area.BANES, [], META)
     meeting_id = uuid4()
     case.schedule_meeting(meeting_id, STARTS, "Synthetic hub", None, INVITED, META)
     with pytest.raises(Invalid) as raised:
