@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import inspect
 import re
+import shutil
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,8 +18,10 @@ import pytest
 import services.referrals.domain as referrals_domain
 from services.referrals.domain import Referral
 from services.registry import all_plugins
+from services.runtime import System
 from shared.domain import Area, DomainError, EcmAggregate, Meta
-from tests.golden.make_golden import open_golden_state
+from tests.golden.make_golden import golden_settings, open_golden_state
+from tests.golden.state import STORES, state_of_store
 
 GUARDS = re.compile(r"^(_?check\w*|checked_\w*|invalid|_needs_reason|_check_reason|_pending|"
                     r"_scheduled|intervention|meeting|review|timeline_entry|report|"
@@ -134,7 +137,7 @@ def test_raising_the_minimum_involvement_does_not_stop_old_referrals_loading(
 
 
 def test_loading_every_golden_event_constructs_no_domain_error(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
 ) -> None:
     made: list[str] = []
     original = DomainError.__init__
@@ -143,7 +146,17 @@ def test_loading_every_golden_event_constructs_no_domain_error(
         made.append(message)
         original(self, message, field)
 
-    monkeypatch.setattr(DomainError, "__init__", record)
-    state = open_golden_state(GOLDEN_V1)
-    assert state["referrals"] and state["reviews"]
+    for folder in sorted(GOLDEN_V1.parent.glob("v*")):
+        data = tmp_path / folder.name / "var"
+        (data / "db").mkdir(parents=True)
+        for path in folder.glob("*.sqlite"):
+            shutil.copy(path, data / "db" / path.name)
+        system = System.build(golden_settings(data))
+        try:
+            monkeypatch.setattr(DomainError, "__init__", record)
+            state = {service: state_of_store(system.apps[service]) for service in STORES}
+            monkeypatch.setattr(DomainError, "__init__", original)
+        finally:
+            system.close()
+        assert state["referrals"] and state["reviews"] and state["formulation"]
     assert made == []
