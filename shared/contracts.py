@@ -11,7 +11,9 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from shared.crypto import event_name
+from shared.domain import NOT_PERSONAL as NOT_PERSONAL
 from shared.domain import Meta
+from shared.domain import NotPersonal as NotPersonal
 from shared.store import child_of
 
 STREAM = "ECM"
@@ -22,17 +24,8 @@ Sealed = Annotated[str, StringConstraints(pattern=r"^ecm[12]:[A-Za-z0-9+/=]+$")]
 format ecm2); unreadable once the key is erased."""
 
 
-class _NotPersonal:
-    """Marks text that is not the child's personal data."""
-
-    def __repr__(self) -> str:
-        return "NOT_PERSONAL"
-
-
-NOT_PERSONAL = _NotPersonal()
-NotPersonal = Annotated[str, NOT_PERSONAL]
-"""Text that is not personal data (ids, labels, vocabulary), declared so: a contract's text
-field must be `Sealed` or `NotPersonal`, and a test walks every contract to fail on any other."""
+# `NotPersonal` is the one marker for events and contracts (shared.domain): a contract's text
+# field must be `Sealed` or `NotPersonal`, and a test walks every contract to fail on any other.
 
 
 class Actor(BaseModel):
@@ -68,11 +61,14 @@ class Envelope(BaseModel):
         return subject_for(self.service, self.event_type)
 
 
-def caused_by(envelope: Envelope) -> Meta:
-    """Metadata for a change a message caused: its actor and reason, in its conversation."""
-    return Meta(actor_id=envelope.actor.id, actor_role=envelope.actor.role,
-                correlation_id=envelope.correlation_id, causation_id=envelope.message_id,
-                reason=envelope.reason)
+def caused_by(envelope: Envelope, *, acting_service: str | None = None) -> Meta:
+    """Metadata for a change a message caused, in its conversation, with its reason: the
+    message's actor, or `acting_service` (role "system") when the service acts on its own
+    account (the one builder of metadata from a message)."""
+    actor_id, role = ((acting_service, "system") if acting_service is not None
+                      else (envelope.actor.id, envelope.actor.role))
+    return Meta(actor_id=actor_id, actor_role=role, correlation_id=envelope.correlation_id,
+                causation_id=envelope.message_id, reason=envelope.reason)
 
 
 def subject_for(service: str, event_type: str) -> str:

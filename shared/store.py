@@ -11,7 +11,12 @@ from functools import cache
 from typing import Any, ClassVar, ParamSpec, TypeVar, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    project_aggregate,
+)
 from eventsourcing.domain import DomainEventProtocol, MutableOrImmutableAggregate
 from eventsourcing.persistence import (
     IntegrityError,
@@ -25,7 +30,14 @@ from eventsourcing.persistence import (
 )
 
 from shared.crypto import FieldCipher, KeyVault, event_name
-from shared.domain import ConcurrentWrite, EcmAggregate, Invalid, NotFound, RecordNotFound
+from shared.domain import (
+    ConcurrentWrite,
+    EcmAggregate,
+    NotFound,
+    RecordNotFound,
+    personal_data,
+)
+from shared.fields import checked_day
 from shared.settings import Settings
 from shared.sql import ensure_pg_schema
 from shared.transcoding import register_ecm_transcodings
@@ -34,6 +46,9 @@ A = TypeVar("A", bound=EcmAggregate)
 T = TypeVar("T")
 P = ParamSpec("P")
 RACE_ATTEMPTS = 10
+Authorise = Callable[[A], None]
+"""Decides whether the caller may use an aggregate just loaded (raises RecordNotFound or
+Forbidden when not)."""
 _unit_of_work: ContextVar[tuple[EcmApplication, ProcessingEvent[UUID]] | None] = ContextVar(
     "ecm_unit_of_work", default=None)
 
@@ -70,8 +85,9 @@ class PersonalDataMapper(Mapper[UUID]):
     that a stored or published ciphertext moved elsewhere does not open; a personal field that
     holds an unsealed value fails to load (NotSealed) rather than pass as plain text.
 
-    Whole attributes named in `personal_fields` are sealed as one value; list attributes named
-    in `personal_item_fields` have the named keys of each item sealed one by one, so that plain
+    What is sealed is declared by type on each event class (`shared.domain.personal_data`):
+    attributes annotated `Personal[...]` are sealed as one value; list attributes annotated
+    `PersonalItems(...)` have the named keys of each item sealed one by one, so that plain
     facts in the same item (agency, dates, ids) stay readable for audit and evaluation.
     """
 
@@ -103,13 +119,12 @@ class PersonalDataMapper(Mapper[UUID]):
                      ) -> dict[str, Any] | None:
         """A copy of the event's state with every personal value changed; None if none."""
         cls = type(event)
-        owner = aggregate_of(cls)
-        if owner is None:
+        if aggregate_of(cls) is None:
             return None
+        declared = personal_data(cls)
         state = dict(vars(event))
-        whole = owner.personal_fields.intersection(state)
-        items = {k: v for k, v in owner.personal_item_fields.items()
-                 if isinstance(state.get(k), list)}
+        whole = declared.whole.intersection(state)
+        items = {k: v for k, v in declared.items.items() if isinstance(state.get(k), list)}
         if not whole and not items:
             return None
         child_id = child_of(cls, state, state["originator_id"])
@@ -152,14 +167,18 @@ class EcmApplication(Application[UUID]):
         super().register_transcodings(transcoder)
         register_ecm_transcodings(transcoder)
 
-    def load(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
-        """Load an aggregate or raise NotFound naming `what`."""
+    def load(self, cls: type[A], aggregate_id: UUID, what: str,
+             authorise: Authorise[A] | None = None) -> A:
+        """Load an aggregate or raise NotFound naming `what`; `authorise` decides whether the
+        caller may use it (e.g. by its area) where it is loaded, so a use case loads once."""
         try:
             aggregate: object = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise RecordNotFound(f"{what} {aggregate_id} not found") from None
         if not isinstance(aggregate, cls):
             raise RecordNotFound(f"{what} {aggregate_id} not found")
+        if authorise is not None:
+            authorise(aggregate)
         return aggregate
 
     def save_all(self, *aggregates: MutableOrImmutableAggregate[UUID]) -> None:
@@ -243,19 +262,24 @@ def end_of_day(day: date) -> datetime:
 
 
 def load_as_of(app: EcmApplication, cls: type[A], aggregate_id: UUID, what: str,
-               as_of: date) -> A:
-    """The aggregate as it stood at the end of `as_of` (point in time)."""
-    app.load(cls, aggregate_id, what)  # NotFound for unknown ids, whatever the date
-    if as_of > date.today():
-        raise Invalid("as_of: must not be in the future", field="as_of")
+               as_of: date, authorise: Authorise[A] | None = None) -> A:
+    """The aggregate as it stood at the end of `as_of` (point in time), from one read of its
+    events; `authorise` is asked about the aggregate as it stands now (its current area)."""
+    events = list(app.events.get(aggregate_id))
+    current = project_aggregate(None, events)
+    if not isinstance(current, cls):  # unknown ids are NotFound, whatever the date
+        raise RecordNotFound(f"{what} {aggregate_id} not found")
+    if authorise is not None:
+        authorise(current)
+    checked_day("as_of", as_of)
     cutoff = end_of_day(as_of)
-    version = None
-    for stored in app.events.get(aggregate_id):
-        if stored.timestamp > cutoff:  # type: ignore[attr-defined]
+    until = []
+    for domain_event in events:
+        if domain_event.timestamp > cutoff:
             break
-        version = stored.originator_version
-    if version is None:
+        until.append(domain_event)
+    if not until:
         raise NotFound(f"{what} {aggregate_id} did not exist on {as_of.isoformat()}")
-    aggregate: object = app.repository.get(aggregate_id, version=version)
+    aggregate = project_aggregate(None, until)
     assert isinstance(aggregate, cls)
     return aggregate

@@ -16,6 +16,7 @@ from services.children.index import ChildFilter, ChildStatus, Queue
 from services.children.search import SearchKey, query_digest, search_key
 from shared.crypto import FieldCipher
 from shared.domain import Area, Forbidden, Invalid, RecordNotFound, Role
+from shared.fields import checked_day
 from shared.http import Problem, requires
 from shared.identifiers import clean_nhs_number, clean_upn
 from shared.policy import ECM_STAFF, Principal, check, may
@@ -260,9 +261,7 @@ def parse_as_of(value: str | None) -> datetime | None:
         return None
     try:
         if len(value) == 10:
-            day = date.fromisoformat(value)
-            if day > date.today():
-                raise Invalid("as_of: must not be in the future", field="as_of")
+            day = checked_day("as_of", date.fromisoformat(value))
             return datetime.combine(day, datetime.max.time(), UTC)
         moment = datetime.fromisoformat(value)
     except ValueError:

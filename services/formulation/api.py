@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Protocol
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, status
@@ -50,11 +51,12 @@ from services.formulation.schemas import (
 from services.formulation.values import (
     LifeDate,
     RecommendationDraft,
+    case_id_for,
     consultation_id_for,
 )
 from shared.directory import check_invitees
-from shared.domain import Forbidden, Invalid, NotFound
-from shared.fields import AsOfDay
+from shared.domain import Area, Forbidden, NotFound
+from shared.fields import AsOfDay, checked_day
 from shared.http import meta_for, requires
 from shared.policy import ECM_STAFF, Principal, check, may
 from shared.vocabulary import Agency
@@ -91,17 +93,44 @@ def _case(
     action: str,
     as_of: date | None = None,
 ) -> FormulationCase:
-    """The case (as of a day, if given), once the caller may `action` it in its area."""
-    case = app.get_case(child_id)
-    check(principal, action, case.area)
-    return app.get_case(child_id, as_of) if as_of is not None else case
+    """The case (as of a day, if given), once the caller may `action` it in its area: one
+    read, authorised where the case is loaded."""
+    return app.get_case(child_id, as_of, _may(principal, action))
+
+
+class _InArea(Protocol):
+    """A record kept in a YJS area (the case, its life story, its meetings)."""
+
+    @property
+    def area(self) -> Area: ...
+
+
+def _may(principal: Principal, action: str) -> Callable[[_InArea], None]:
+    """Decides where a record is loaded whether the caller may `action` it in its area."""
+
+    def authorise(record: _InArea) -> None:
+        check(principal, action, record.area)
+
+    return authorise
+
+
+def _dated(authorise: Callable[[FormulationCase], None], request: Request, field: str,
+           day: date) -> Callable[[FormulationCase], None]:
+    """`authorise`, then: the day of `field` is not before the case's referral (both on the
+    one load of the case)."""
+
+    def checked(case: FormulationCase) -> None:
+        authorise(case)
+        check_not_before_referral(request, case.referral_ids, field, day)
+
+    return checked
 
 
 def _life_date(when: LifeDateIn) -> LifeDate:
     checked = when.to_domain()
     earliest = checked.earliest_day()
-    if earliest is not None and earliest > date.today():
-        raise Invalid("when: must not be in the future", field="when")
+    if earliest is not None:
+        checked_day("when", earliest)
     return checked
 
 
@@ -111,7 +140,10 @@ def _life_date(when: LifeDateIn) -> LifeDate:
 @router.get(CASE, response_model=CaseOut)
 def get_case(child_id: UUID, app: App, principal: Reader, as_of: AsOf = None) -> CaseOut:
     """The child's formulation case at a glance: stage, what sequencing allows, counts."""
-    return case_out(_case(app, principal, child_id, "formulation.read", as_of))
+    may_read = _may(principal, "formulation.read")
+    return case_out(app.get_case(child_id, as_of, may_read),
+                    app.get_life_story(child_id, as_of, may_read),
+                    app.get_meetings(child_id, as_of, may_read))
 
 
 # -- timeline --------------------------------------------------------------------------------
@@ -126,9 +158,9 @@ def get_timeline(
     include_retracted: Annotated[bool, Query(description="Show retracted entries too")] = False,
 ) -> list[TimelineEntryOut]:
     """The child's life story in order; restricted entries' content for ECM staff only."""
-    case = _case(app, principal, child_id, "formulation.read", as_of)
+    story = app.get_life_story(child_id, as_of, _may(principal, "formulation.read"))
     staff = principal.role in ECM_STAFF
-    return [entry_out(e, staff) for e in case.life_story(include_retracted)]
+    return [entry_out(e, staff) for e in story.life_story(include_retracted)]
 
 
 @router.post(f"{CASE}/timeline", status_code=status.HTTP_201_CREATED, response_model=Changed)
@@ -136,7 +168,6 @@ def add_timeline_entry(
     child_id: UUID, body: TimelineEntryCreate, request: Request, app: App, principal: Timeliner
 ) -> Changed:
     """Add a dated entry to the child's life story."""
-    _case(app, principal, child_id, "formulation.timeline")
     entry_id, version = app.add_timeline_entry(
         child_id,
         when=_life_date(body.when),
@@ -146,6 +177,7 @@ def add_timeline_entry(
         sensitivity=body.sensitivity,
         meta=meta_for(principal, request),
         expected_version=body.expected_version,
+        authorise=_may(principal, "formulation.timeline"),
     )
     return Changed(id=entry_id, version=version)
 
@@ -160,7 +192,6 @@ def correct_timeline_entry(
     principal: Timeliner,
 ) -> Changed:
     """Correct an entry with a reason; the original stays in the history."""
-    _case(app, principal, child_id, "formulation.timeline")
     version = app.correct_timeline_entry(
         child_id,
         entry_id,
@@ -171,6 +202,7 @@ def correct_timeline_entry(
         description=body.description,
         source=body.source,
         sensitivity=body.sensitivity,
+        authorise=_may(principal, "formulation.timeline"),
     )
     return Changed(id=entry_id, version=version)
 
@@ -185,9 +217,9 @@ def retract_timeline_entry(
     principal: Timeliner,
 ) -> Changed:
     """Retract an entry recorded in error, with a reason; it stays in the history."""
-    _case(app, principal, child_id, "formulation.timeline")
     version = app.retract_timeline_entry(
-        child_id, entry_id, meta_for(principal, request, body.reason), body.expected_version
+        child_id, entry_id, meta_for(principal, request, body.reason), body.expected_version,
+        authorise=_may(principal, "formulation.timeline"),
     )
     return Changed(id=entry_id, version=version)
 
@@ -200,8 +232,8 @@ def get_meetings(
     child_id: UUID, app: App, principal: Reader, as_of: AsOf = None
 ) -> list[MeetingOut]:
     """The child's formulation meetings, earliest first."""
-    case = _case(app, principal, child_id, "formulation.read", as_of)
-    return [meeting_out(m) for m in sorted(case.meetings.values(), key=lambda m: m.starts_at)]
+    held = app.get_meetings(child_id, as_of, _may(principal, "formulation.read"))
+    return [meeting_out(m) for m in sorted(held.meetings.values(), key=lambda m: m.starts_at)]
 
 
 @router.get(f"{CASE}/meetings/{{meeting_id}}", response_model=MeetingOut)
@@ -209,9 +241,8 @@ def get_meeting(
     child_id: UUID, meeting_id: UUID, app: App, principal: Reader, as_of: AsOf = None
 ) -> MeetingOut:
     """One formulation meeting."""
-    return meeting_out(
-        _case(app, principal, child_id, "formulation.read", as_of).meeting(meeting_id)
-    )
+    held = app.get_meetings(child_id, as_of, _may(principal, "formulation.read"))
+    return meeting_out(held.meeting(meeting_id))
 
 
 @router.post(f"{CASE}/meetings", status_code=status.HTTP_201_CREATED, response_model=Changed)
@@ -219,7 +250,6 @@ def schedule_meeting(
     child_id: UUID, body: MeetingCreate, request: Request, app: App, principal: MeetingRunner
 ) -> Changed:
     """Schedule a multi-agency formulation meeting and invite agencies and named contacts."""
-    _case(app, principal, child_id, "formulation.meeting")
     check_invitees(request, "formulation", body.invitees)
     meeting_id, version = app.schedule_meeting(
         child_id,
@@ -229,6 +259,7 @@ def schedule_meeting(
         invitees=[i.to_invitee() for i in body.invitees],
         meta=meta_for(principal, request),
         expected_version=body.expected_version,
+        authorise=_may(principal, "formulation.meeting"),
     )
     return Changed(id=meeting_id, version=version)
 
@@ -243,13 +274,13 @@ def reschedule_meeting(
     principal: MeetingRunner,
 ) -> Changed:
     """Move a scheduled meeting, with a reason."""
-    _case(app, principal, child_id, "formulation.meeting")
     version = app.reschedule_meeting(
         child_id,
         meeting_id,
         body.starts_at,
         meta_for(principal, request, body.reason),
         body.expected_version,
+        authorise=_may(principal, "formulation.meeting"),
     )
     return Changed(id=meeting_id, version=version)
 
@@ -264,9 +295,9 @@ def cancel_meeting(
     principal: MeetingRunner,
 ) -> Changed:
     """Cancel a scheduled meeting, with a reason."""
-    _case(app, principal, child_id, "formulation.meeting")
     version = app.cancel_meeting(
-        child_id, meeting_id, meta_for(principal, request, body.reason), body.expected_version
+        child_id, meeting_id, meta_for(principal, request, body.reason), body.expected_version,
+        authorise=_may(principal, "formulation.meeting"),
     )
     return Changed(id=meeting_id, version=version)
 
@@ -281,7 +312,6 @@ def record_meeting_held(
     principal: MeetingRunner,
 ) -> Changed:
     """Record the meeting as held: attendance per invited agency and contact, and notes."""
-    _case(app, principal, child_id, "formulation.meeting")
     version = app.record_meeting_held(
         child_id,
         meeting_id,
@@ -290,6 +320,7 @@ def record_meeting_held(
         notes=body.notes,
         meta=meta_for(principal, request),
         expected_version=body.expected_version,
+        authorise=_may(principal, "formulation.meeting"),
     )
     return Changed(id=meeting_id, version=version)
 
@@ -318,8 +349,6 @@ def issue_report(
     child_id: UUID, body: ReportCreate, request: Request, app: App, principal: ReportWriter
 ) -> ReportIssuedOut:
     """Issue a new version of the report; its TRM stage is recorded as an assessment."""
-    case = _case(app, principal, child_id, "formulation.report")
-    check_not_before_referral(request, case.referral_ids, "issued_on", body.issued_on)
     report_version, version = app.issue_report(
         child_id,
         narrative=body.narrative,
@@ -329,6 +358,8 @@ def issue_report(
         stage_rationale=body.stage_rationale,
         meta=meta_for(principal, request),
         expected_version=body.expected_version,
+        authorise=_dated(_may(principal, "formulation.report"), request, "issued_on",
+                         body.issued_on),
     )
     return ReportIssuedOut(report_version=report_version, version=version)
 
@@ -350,8 +381,6 @@ def assess_stage(
     child_id: UUID, body: AssessmentCreate, request: Request, app: App, principal: Assessor
 ) -> Changed:
     """Assess the child's TRM stage with a rationale (it may move down as well as up)."""
-    case = _case(app, principal, child_id, "formulation.assess")
-    check_not_before_referral(request, case.referral_ids, "assessed_on", body.assessed_on)
     version = app.assess_stage(
         child_id,
         stage=body.stage,
@@ -359,8 +388,10 @@ def assess_stage(
         rationale=body.rationale,
         meta=meta_for(principal, request),
         expected_version=body.expected_version,
+        authorise=_dated(_may(principal, "formulation.assess"), request, "assessed_on",
+                         body.assessed_on),
     )
-    return Changed(id=case.id, version=version)
+    return Changed(id=case_id_for(child_id), version=version)
 
 
 # -- interventions ---------------------------------------------------------------------------
@@ -399,10 +430,13 @@ def plan_intervention(
     Out-of-sequence plans are refused with 409 naming the child's stage and the threshold not
     reached. An `override` from anyone but a psychologist is refused with 403.
     """
-    case = _case(app, principal, child_id, "intervention.plan")
-    if body.override is not None and not may(principal, "intervention.override", case.area):
-        raise Forbidden("override: only a psychologist may override the sequencing rule",
-                        field="override")
+
+    def planner(case: FormulationCase) -> None:
+        check(principal, "intervention.plan", case.area)
+        if body.override is not None and not may(principal, "intervention.override", case.area):
+            raise Forbidden("override: only a psychologist may override the sequencing rule",
+                            field="override")
+
     intervention_id, overridden, version = app.plan_intervention(
         child_id,
         intervention_type=body.intervention_type,
@@ -413,6 +447,7 @@ def plan_intervention(
         override_rationale=body.override.rationale if body.override else None,
         meta=meta_for(principal, request),
         expected_version=body.expected_version,
+        authorise=planner,
     )
     return PlannedOut(
         id=intervention_id, version=version, out_of_sequence=overridden, overridden=overridden
@@ -429,13 +464,13 @@ def start_intervention(
     principal: Updater,
 ) -> Changed:
     """Start planned work."""
-    _case(app, principal, child_id, "intervention.update")
     version = app.start_intervention(
         child_id,
         intervention_id,
         body.started_on,
         meta_for(principal, request),
         body.expected_version,
+        authorise=_may(principal, "intervention.update"),
     )
     return Changed(id=intervention_id, version=version)
 
@@ -450,7 +485,6 @@ def record_session(
     principal: Updater,
 ) -> Changed:
     """Record a session of started work."""
-    _case(app, principal, child_id, "intervention.update")
     version = app.record_session(
         child_id,
         intervention_id,
@@ -458,6 +492,7 @@ def record_session(
         body.note,
         meta_for(principal, request),
         body.expected_version,
+        authorise=_may(principal, "intervention.update"),
     )
     return Changed(id=intervention_id, version=version)
 
@@ -472,13 +507,13 @@ def complete_intervention(
     principal: Updater,
 ) -> Changed:
     """Complete started work."""
-    _case(app, principal, child_id, "intervention.update")
     version = app.complete_intervention(
         child_id,
         intervention_id,
         body.completed_on,
         meta_for(principal, request),
         body.expected_version,
+        authorise=_may(principal, "intervention.update"),
     )
     return Changed(id=intervention_id, version=version)
 
@@ -493,13 +528,13 @@ def stop_intervention(
     principal: Updater,
 ) -> Changed:
     """Stop planned or started work, with a reason."""
-    _case(app, principal, child_id, "intervention.update")
     version = app.stop_intervention(
         child_id,
         intervention_id,
         body.stopped_on,
         meta_for(principal, request, body.reason),
         body.expected_version,
+        authorise=_may(principal, "intervention.update"),
     )
     return Changed(id=intervention_id, version=version)
 
@@ -527,11 +562,8 @@ def get_consultation(
     consultation_id: UUID, app: App, principal: Reader, as_of: AsOf = None
 ) -> ConsultationOut:
     """A consultation (non-formulated case), now or as it stood on a past day."""
-    consultation = app.get_consultation(consultation_id)
-    check(principal, "formulation.read", consultation.area)
-    if as_of is not None:
-        consultation = app.get_consultation(consultation_id, as_of)
-    return consultation_out(consultation)
+    return consultation_out(app.get_consultation(
+        consultation_id, as_of, lambda c: check(principal, "formulation.read", c.area)))
 
 
 @router.post("/consultations/{consultation_id}/sessions", response_model=Changed)
@@ -543,7 +575,6 @@ def hold_consultation(
     principal: Consultant,
 ) -> Changed:
     """Record a consultation held: date, who attended, advice given."""
-    check(principal, "formulation.consultation", app.get_consultation(consultation_id).area)
     version = app.hold_consultation(
         consultation_id,
         held_on=body.held_on,
@@ -552,6 +583,7 @@ def hold_consultation(
         advice=body.advice,
         meta=meta_for(principal, request),
         expected_version=body.expected_version,
+        authorise=lambda c: check(principal, "formulation.consultation", c.area),
     )
     return Changed(id=consultation_id, version=version)
 
@@ -565,8 +597,8 @@ def close_consultation(
     principal: Consultant,
 ) -> Changed:
     """Close a consultation (a reason is needed if it was never held)."""
-    check(principal, "formulation.consultation", app.get_consultation(consultation_id).area)
     version = app.close_consultation(
-        consultation_id, meta_for(principal, request, body.reason), body.expected_version
+        consultation_id, meta_for(principal, request, body.reason), body.expected_version,
+        authorise=lambda c: check(principal, "formulation.consultation", c.area),
     )
     return Changed(id=consultation_id, version=version)

@@ -5,13 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import event
 
 from services.formulation.values import checked_text, consultation_id_for, invalid
-from shared.domain import Area, Conflict, EcmAggregate, Meta
+from shared.domain import (
+    Area,
+    Clear,
+    Conflict,
+    EcmAggregate,
+    Meta,
+    Personal,
+    register_stored_topics,
+)
 from shared.vocabulary import Agency
 
 
@@ -36,14 +43,19 @@ class ConsultationSession:
 class Consultation(EcmAggregate):
     """A non-formulated case: advice to the case manager, from a referral offered consultation."""
 
-    personal_fields: ClassVar[frozenset[str]] = frozenset({"attended_by", "advice"})
 
     @staticmethod
     def create_id(referral_id: UUID) -> UUID:
         """The consultation id derives from the referral id (see `consultation_id_for`)."""
         return consultation_id_for(referral_id)
 
-    @event("Opened")
+    class Opened(EcmAggregate.Created):
+        child_id: UUID
+        referral_id: UUID
+        area: Area
+        meta: Meta
+
+    @event(Opened)
     def __init__(self, child_id: UUID, referral_id: UUID, area: Area, meta: Meta) -> None:
         self.child_id = child_id
         self.referral_id = referral_id
@@ -69,7 +81,15 @@ class Consultation(EcmAggregate):
         self._held(child_id=self.child_id, held_on=held_on, attended_by=list(attended_by),
                    agencies=sorted({str(Agency(a)) for a in agencies}), advice=advice, meta=meta)
 
-    @event("Held")
+    class Held(EcmAggregate.Event):
+        child_id: UUID
+        held_on: date
+        attended_by: Personal[list[str] | None]
+        agencies: Clear[list[str]]
+        advice: Personal[str | None]
+        meta: Meta
+
+    @event(Held)
     def _held(self, child_id: UUID, held_on: date, attended_by: list[str] | None,
               agencies: list[str], advice: str | None, meta: Meta) -> None:
         self.sessions.append(ConsultationSession(
@@ -84,7 +104,15 @@ class Consultation(EcmAggregate):
             raise invalid("reason", "closing a consultation that was never held needs a reason")
         self._closed(child_id=self.child_id, meta=meta)
 
-    @event("Closed")
+    class Closed(EcmAggregate.Event):
+        child_id: UUID
+        meta: Meta
+
+    @event(Closed)
     def _closed(self, child_id: UUID, meta: Meta) -> None:
         self.status = ConsultationStatus.CLOSED
         self.close_reason = meta.reason
+
+
+# The topics these events are stored under: keep this module name if the classes move.
+register_stored_topics("services.formulation.consultation", Consultation)

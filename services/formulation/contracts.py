@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.formulation.consultation import Consultation
 from services.formulation.domain import FormulationCase
+from services.formulation.life_story import LifeStory
+from services.formulation.meetings import FormulationMeetings
 from services.formulation.values import DatePrecision, Sensitivity, TimelineCategory
 from shared.contracts import Contract, ContractRegistry, Mapping, NotPersonal, Sealed
 from shared.domain import Area
@@ -242,6 +244,8 @@ def _attendance_on_the_wire(event: Any) -> dict[str, Any]:
 # eventsourcing makes the event classes from the @event methods at class creation: untyped.
 Case: Any = FormulationCase
 Consult: Any = Consultation
+Story: Any = LifeStory
+Held: Any = FormulationMeetings
 
 REGISTRY = ContractRegistry(
     "formulation",
@@ -259,6 +263,19 @@ REGISTRY = ContractRegistry(
                 FormulationMeetingCancelledV1),
         Mapping(Case.FormulationMeetingHeld, "FormulationMeetingHeld", FormulationMeetingHeldV1,
                 extra=_attendance_on_the_wire),
+        # Since the split the life story and the meetings are aggregates of their own: their
+        # events are published as the same contracts (and sealed as before, see `sealed_as`).
+        Mapping(Story.TimelineEntryAdded, "TimelineEntryAdded", TimelineEntryV1),
+        Mapping(Story.TimelineEntryCorrected, "TimelineEntryCorrected", TimelineEntryV1),
+        Mapping(Story.TimelineEntryRetracted, "TimelineEntryRetracted", TimelineEntryRetractedV1),
+        Mapping(Held.FormulationMeetingScheduled, "FormulationMeetingScheduled",
+                FormulationMeetingScheduledV1),
+        Mapping(Held.FormulationMeetingRescheduled, "FormulationMeetingRescheduled",
+                FormulationMeetingRescheduledV1),
+        Mapping(Held.FormulationMeetingCancelled, "FormulationMeetingCancelled",
+                FormulationMeetingCancelledV1),
+        Mapping(Held.FormulationMeetingHeld, "FormulationMeetingHeld", FormulationMeetingHeldV1,
+                extra=_attendance_on_the_wire),
         Mapping(Case.ReportIssued, "ReportIssued", ReportIssuedV1),
         Mapping(Case.StageAssessed, "StageAssessed", StageAssessedV1),
         Mapping(Case.InterventionPlanned, "InterventionPlanned", InterventionPlannedV1),
@@ -275,7 +292,9 @@ REGISTRY = ContractRegistry(
 )
 """Every published formulation event. Not published (kept in the store): ReferralLinked (a
 further accepted referral of a child already in formulation) and ReviewAssessmentRecorded (a
-review's re-assessment, already published by the reviews service as StageReassessed)."""
+review's re-assessment, already published by the reviews service as StageReassessed), and the
+`Started` snapshots of the life story and the meetings (their content was published as the
+case's events before the split)."""
 
 
 # -- what this service reads from other services (tolerant readers: unknown fields ignored) --

@@ -1,71 +1,75 @@
-"""Formulation domain: the child's formulation case.
+"""Formulation domain: the child's formulation case, the plan the sequencing rule guards.
 
 One FormulationCase per child (its id derives from the child id, so opening it is idempotent)
-holds the life-story timeline, formulation meetings, report versions, TRM stage assessments and
-interventions: the sequencing rule needs the current stage and the plan in one consistent place.
+holds the report versions, TRM stage assessments and interventions: the sequencing rule needs
+the current stage and the plan in one consistent place. The life story and the meetings are
+aggregates of their own (`life_story.py`, `meetings.py`).
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any, ClassVar
+from datetime import date
+from typing import Annotated, Any
 from uuid import UUID
 
 from eventsourcing.domain import event
 
+from services.formulation.legacy import CaseHistory
 from services.formulation.records import (
     Intervention,
     InterventionStatus,
-    Meeting,
-    MeetingStatus,
     Report,
     StageAssessment,
-    TimelineEntry,
-    check_attendance,
 )
 from services.formulation.sequencing import check_sequence, effective_stage, is_in_sequence
 from services.formulation.values import (
-    LifeDate,
     Recommendation,
     RecommendationDraft,
-    Sensitivity,
-    TimelineCategory,
     case_id_for,
     checked_stage,
     checked_text,
     invalid,
 )
-from shared.domain import Area, Conflict, EcmAggregate, Meta, NotFound
-from shared.meetings import AttendanceRecord, Invitee
+from shared.domain import (
+    Area,
+    Conflict,
+    EcmAggregate,
+    Meta,
+    NotFound,
+    NotPersonal,
+    Personal,
+    PersonalItems,
+    register_stored_topics,
+)
 from shared.vocabulary import Agency, TrmStage
 
 SOURCE_FORMULATION = "formulation"
 SOURCE_REVIEW = "review"
 
 
-class FormulationCase(EcmAggregate):
-    """A child accepted for formulation: timeline, meetings, reports, stages, interventions."""
+class FormulationCase(CaseHistory):
+    """A child accepted for formulation: reports, TRM stage assessments and the plan of
+    interventions, which the sequencing rule needs consistent together. The life story
+    (`LifeStory`) and the meetings (`FormulationMeetings`) are aggregates of their own; the
+    events the case stored for them before the split are declared in `CaseHistory`."""
 
-    personal_fields: ClassVar[frozenset[str]] = frozenset(
-        {"description", "source_of_information", "venue", "online_link", "notes", "narrative",
-         "rationale", "note"}
-    )
-    personal_item_fields: ClassVar[dict[str, frozenset[str]]] = {
-        "recommendations": frozenset({"text"})
-    }
 
     @staticmethod
     def create_id(child_id: UUID) -> UUID:
         """The case id derives from the child id (see `case_id_for`)."""
         return case_id_for(child_id)
 
-    @event("Opened")
+    class Opened(EcmAggregate.Created):
+        child_id: UUID
+        referral_id: UUID
+        area: Area
+        meta: Meta
+
+    @event(Opened)
     def __init__(self, child_id: UUID, referral_id: UUID, area: Area, meta: Meta) -> None:
         self.child_id = child_id
         self.area = Area(area)
         self.referral_ids: list[UUID] = [referral_id]
-        self.timeline: dict[UUID, TimelineEntry] = {}
-        self.meetings: dict[UUID, Meeting] = {}
         self.reports: list[Report] = []
         self.assessments: list[StageAssessment] = []
         self.interventions: dict[UUID, Intervention] = {}
@@ -79,7 +83,12 @@ class FormulationCase(EcmAggregate):
         self._area_changed(child_id=self.child_id, area=Area(area), meta=meta)
         return True
 
-    @event("AreaChanged")
+    class AreaChanged(EcmAggregate.Event):
+        child_id: UUID
+        area: Area
+        meta: Meta
+
+    @event(AreaChanged)
     def _area_changed(self, child_id: UUID, area: Area, meta: Meta) -> None:
         self.area = Area(area)
 
@@ -90,201 +99,14 @@ class FormulationCase(EcmAggregate):
         self._referral_linked(child_id=self.child_id, referral_id=referral_id, meta=meta)
         return True
 
-    @event("ReferralLinked")
+    class ReferralLinked(EcmAggregate.Event):
+        child_id: UUID
+        referral_id: UUID
+        meta: Meta
+
+    @event(ReferralLinked)
     def _referral_linked(self, child_id: UUID, referral_id: UUID, meta: Meta) -> None:
         self.referral_ids.append(referral_id)
-
-    # -- timeline ----------------------------------------------------------------------------
-
-    def add_timeline_entry(self, entry_id: UUID, when: LifeDate, category: TimelineCategory,
-                           description: str, source: str | None, sensitivity: Sensitivity,
-                           meta: Meta) -> None:
-        """Add a dated entry to the child's life story."""
-        if entry_id in self.timeline:
-            raise Conflict(f"entry_id: timeline entry {entry_id} already exists", field="entry_id")
-        checked_text(description, "description")
-        self._timeline_entry_added(
-            child_id=self.child_id, entry_id=entry_id, when=when.as_dict(),
-            category=str(TimelineCategory(category)), description=description,
-            source_of_information=checked_text(source, "source", required=False),
-            sensitivity=str(Sensitivity(sensitivity)), meta=meta,
-        )
-
-    @event("TimelineEntryAdded")
-    def _timeline_entry_added(self, child_id: UUID, entry_id: UUID, when: dict[str, Any],
-                              category: str, description: str | None,
-                              source_of_information: str | None, sensitivity: str,
-                              meta: Meta) -> None:
-        self.timeline[entry_id] = TimelineEntry(
-            entry_id, LifeDate.from_dict(when), TimelineCategory(category), description,
-            source_of_information, Sensitivity(sensitivity), meta.actor_id,
-        )
-
-    def timeline_entry(self, entry_id: UUID) -> TimelineEntry:
-        """The entry, or NotFound."""
-        try:
-            return self.timeline[entry_id]
-        except KeyError:
-            raise NotFound(f"timeline entry {entry_id} not found", field="entry_id") from None
-
-    def correct_timeline_entry(self, entry_id: UUID, meta: Meta, *, when: LifeDate | None = None,
-                               category: TimelineCategory | None = None,
-                               description: str | None = None, source: str | None = None,
-                               sensitivity: Sensitivity | None = None) -> None:
-        """Correct an entry with a reason; the original stays in the history."""
-        entry = self.timeline_entry(entry_id)
-        if entry.retracted:
-            raise Conflict(f"entry_id: timeline entry {entry_id} was retracted", field="entry_id")
-        if not meta.reason:
-            raise invalid("reason", "a correction needs a reason")
-        if when is None and category is None and description is None and source is None \
-                and sensitivity is None:
-            raise invalid("body", "a correction must change at least one field")
-        if description is not None:
-            checked_text(description, "description")
-        self._timeline_entry_corrected(
-            child_id=self.child_id, entry_id=entry_id,
-            when=(when or entry.when).as_dict(),
-            category=str(TimelineCategory(category or entry.category)),
-            description=entry.description if description is None else description,
-            source_of_information=entry.source if source is None else source,
-            sensitivity=str(Sensitivity(sensitivity or entry.sensitivity)), meta=meta,
-        )
-
-    @event("TimelineEntryCorrected")
-    def _timeline_entry_corrected(self, child_id: UUID, entry_id: UUID, when: dict[str, Any],
-                                  category: str, description: str | None,
-                                  source_of_information: str | None, sensitivity: str,
-                                  meta: Meta) -> None:
-        entry = self.timeline[entry_id]
-        entry.when = LifeDate.from_dict(when)
-        entry.category = TimelineCategory(category)
-        entry.description = description
-        entry.source = source_of_information
-        entry.sensitivity = Sensitivity(sensitivity)
-        entry.corrections += 1
-
-    def retract_timeline_entry(self, entry_id: UUID, meta: Meta) -> None:
-        """Retract an entry recorded in error, with a reason; it stays in the history."""
-        entry = self.timeline_entry(entry_id)
-        if entry.retracted:
-            raise Conflict(f"entry_id: timeline entry {entry_id} is already retracted",
-                           field="entry_id")
-        if not meta.reason:
-            raise invalid("reason", "a retraction needs a reason")
-        self._timeline_entry_retracted(child_id=self.child_id, entry_id=entry_id, meta=meta)
-
-    @event("TimelineEntryRetracted")
-    def _timeline_entry_retracted(self, child_id: UUID, entry_id: UUID, meta: Meta) -> None:
-        entry = self.timeline[entry_id]
-        entry.retracted = True
-        entry.retraction_reason = meta.reason
-
-    def life_story(self, include_retracted: bool = False) -> list[TimelineEntry]:
-        """The entries in life order (calendar dates first, then approximate ages)."""
-        entries = [e for e in self.timeline.values() if include_retracted or not e.retracted]
-        return sorted(entries, key=lambda e: e.when.sort_key())
-
-    # -- formulation meetings ----------------------------------------------------------------
-
-    def meeting(self, meeting_id: UUID) -> Meeting:
-        """The meeting, or NotFound."""
-        try:
-            return self.meetings[meeting_id]
-        except KeyError:
-            raise NotFound(f"meeting {meeting_id} not found", field="meeting_id") from None
-
-    def schedule_meeting(self, meeting_id: UUID, starts_at: datetime, venue: str | None,
-                         online_link: str | None, invitees: list[Invitee], meta: Meta) -> None:
-        """Schedule a multi-agency formulation meeting (in person, online or both)."""
-        if meeting_id in self.meetings:
-            raise Conflict(f"meeting_id: meeting {meeting_id} already exists", field="meeting_id")
-        if starts_at.tzinfo is None:
-            raise invalid("starts_at", "must include a time zone")
-        if checked_text(venue, "venue", required=False) is None and \
-                checked_text(online_link, "online_link", required=False) is None:
-            raise invalid("venue", "a meeting needs a venue or an online link")
-        if not invitees:
-            raise invalid("invitees", "invite at least one agency")
-        if len(set(invitees)) != len(invitees):
-            raise invalid("invitees", "the same agency and contact is invited twice")
-        self._meeting_scheduled(
-            child_id=self.child_id, meeting_id=meeting_id, starts_at=starts_at, venue=venue,
-            online_link=online_link, invitees=[i.as_dict() for i in invitees], meta=meta,
-        )
-
-    @event("FormulationMeetingScheduled")
-    def _meeting_scheduled(self, child_id: UUID, meeting_id: UUID, starts_at: datetime,
-                           venue: str | None, online_link: str | None,
-                           invitees: list[dict[str, Any]], meta: Meta) -> None:
-        self.meetings[meeting_id] = Meeting(
-            meeting_id, starts_at, venue, online_link, [Invitee.from_dict(i) for i in invitees]
-        )
-
-    def _check_scheduled(self, meeting: Meeting, action: str) -> None:
-        if meeting.status != MeetingStatus.SCHEDULED:
-            raise Conflict(f"status: cannot {action} a meeting that is {meeting.status}",
-                           field="status")
-
-    def reschedule_meeting(self, meeting_id: UUID, starts_at: datetime, meta: Meta) -> None:
-        """Move a scheduled meeting to a new time, with a reason."""
-        meeting = self.meeting(meeting_id)
-        self._check_scheduled(meeting, "reschedule")
-        if not meta.reason:
-            raise invalid("reason", "rescheduling needs a reason")
-        if starts_at.tzinfo is None:
-            raise invalid("starts_at", "must include a time zone")
-        if starts_at == meeting.starts_at:
-            raise invalid("starts_at", "is the time already scheduled")
-        self._meeting_rescheduled(child_id=self.child_id, meeting_id=meeting_id,
-                                  starts_at=starts_at, meta=meta)
-
-    @event("FormulationMeetingRescheduled")
-    def _meeting_rescheduled(self, child_id: UUID, meeting_id: UUID, starts_at: datetime,
-                             meta: Meta) -> None:
-        meeting = self.meetings[meeting_id]
-        meeting.reschedules.append((meeting.starts_at, meta.reason))
-        meeting.starts_at = starts_at
-
-    def cancel_meeting(self, meeting_id: UUID, meta: Meta) -> None:
-        """Cancel a scheduled meeting, with a reason."""
-        meeting = self.meeting(meeting_id)
-        self._check_scheduled(meeting, "cancel")
-        if not meta.reason:
-            raise invalid("reason", "cancelling needs a reason")
-        self._meeting_cancelled(child_id=self.child_id, meeting_id=meeting_id, meta=meta)
-
-    @event("FormulationMeetingCancelled")
-    def _meeting_cancelled(self, child_id: UUID, meeting_id: UUID, meta: Meta) -> None:
-        meeting = self.meetings[meeting_id]
-        meeting.status = MeetingStatus.CANCELLED
-        meeting.cancel_reason = meta.reason
-
-    def record_meeting_held(self, meeting_id: UUID, held_on: date,
-                            attendance: list[AttendanceRecord], notes: str | None,
-                            meta: Meta) -> None:
-        """Record the meeting as held: attendance for every invitee, and the notes."""
-        meeting = self.meeting(meeting_id)
-        self._check_scheduled(meeting, "record as held")
-        if held_on < meeting.starts_at.date():  # the same rule as for reviews
-            raise Conflict(f"held_on: the meeting is scheduled for {meeting.starts_at.date()}; "
-                           "a meeting cannot be held before it was scheduled (reschedule it "
-                           "first)", field="held_on")
-        check_attendance(meeting.invitees, attendance)
-        self._meeting_held(
-            child_id=self.child_id, meeting_id=meeting_id, held_on=held_on,
-            attendance=[a.as_dict() for a in attendance],
-            notes=checked_text(notes, "notes", required=False), meta=meta,
-        )
-
-    @event("FormulationMeetingHeld")
-    def _meeting_held(self, child_id: UUID, meeting_id: UUID, held_on: date,
-                      attendance: list[dict[str, Any]], notes: str | None, meta: Meta) -> None:
-        meeting = self.meetings[meeting_id]
-        meeting.status = MeetingStatus.HELD
-        meeting.held_on = held_on
-        meeting.attendance = [AttendanceRecord.from_dict(a) for a in attendance]
-        meeting.notes = notes
 
     # -- reports and TRM stage assessments ---------------------------------------------------
 
@@ -315,7 +137,17 @@ class FormulationCase(EcmAggregate):
         )
         return version
 
-    @event("ReportIssued")
+    class ReportIssued(EcmAggregate.Event):
+        child_id: UUID
+        report_version: int
+        stage: int
+        stage_label: NotPersonal
+        issued_on: date
+        narrative: Personal[str | None]
+        recommendations: Annotated[list[dict[str, Any]], PersonalItems("text")]
+        meta: Meta
+
+    @event(ReportIssued)
     def _report_issued(self, child_id: UUID, report_version: int, stage: int, stage_label: str,
                        issued_on: date, narrative: str | None,
                        recommendations: list[dict[str, Any]], meta: Meta) -> None:
@@ -349,7 +181,17 @@ class FormulationCase(EcmAggregate):
             report_version=None, meta=meta,
         )
 
-    @event("StageAssessed")
+    class StageAssessed(EcmAggregate.Event):
+        child_id: UUID
+        stage: int
+        stage_label: NotPersonal
+        assessed_on: date
+        source: NotPersonal
+        rationale: Personal[str | None]
+        report_version: int | None
+        meta: Meta
+
+    @event(StageAssessed)
     def _stage_assessed(self, child_id: UUID, stage: int, stage_label: str, assessed_on: date,
                         source: str, rationale: str | None, report_version: int | None,
                         meta: Meta) -> None:
@@ -374,7 +216,16 @@ class FormulationCase(EcmAggregate):
         )
         return True
 
-    @event("ReviewAssessmentRecorded")
+    class ReviewAssessmentRecorded(EcmAggregate.Event):
+        child_id: UUID
+        review_id: UUID
+        stage: int
+        stage_label: NotPersonal
+        assessed_on: date
+        rationale: Personal[str | None]
+        meta: Meta
+
+    @event(ReviewAssessmentRecorded)
     def _review_assessment_recorded(self, child_id: UUID, review_id: UUID, stage: int,
                                     stage_label: str, assessed_on: date, rationale: str | None,
                                     meta: Meta) -> None:
@@ -446,7 +297,19 @@ class FormulationCase(EcmAggregate):
             )
         return overridden is not None
 
-    @event("InterventionPlanned")
+    class InterventionPlanned(EcmAggregate.Event):
+        child_id: UUID
+        intervention_id: UUID
+        intervention_type: NotPersonal
+        stage: int
+        stage_label: NotPersonal
+        owning_agency: NotPersonal
+        planned_start: date
+        recommendation_id: UUID | None
+        out_of_sequence: bool
+        meta: Meta
+
+    @event(InterventionPlanned)
     def _intervention_planned(self, child_id: UUID, intervention_id: UUID,
                               intervention_type: str, stage: int, stage_label: str,
                               owning_agency: str, planned_start: date,
@@ -457,7 +320,15 @@ class FormulationCase(EcmAggregate):
             recommendation_id, out_of_sequence, meta.actor_id,
         )
 
-    @event("SequencingOverridden")
+    class SequencingOverridden(EcmAggregate.Event):
+        child_id: UUID
+        intervention_id: UUID
+        child_stage: int
+        intervention_stage: int
+        rationale: Personal[str | None]
+        meta: Meta
+
+    @event(SequencingOverridden)
     def _sequencing_overridden(self, child_id: UUID, intervention_id: UUID, child_stage: int,
                                intervention_stage: int, rationale: str | None,
                                meta: Meta) -> None:
@@ -487,7 +358,13 @@ class FormulationCase(EcmAggregate):
         self._intervention_started(child_id=self.child_id, intervention_id=intervention_id,
                                    started_on=started_on, meta=meta)
 
-    @event("InterventionStarted")
+    class InterventionStarted(EcmAggregate.Event):
+        child_id: UUID
+        intervention_id: UUID
+        started_on: date
+        meta: Meta
+
+    @event(InterventionStarted)
     def _intervention_started(self, child_id: UUID, intervention_id: UUID, started_on: date,
                               meta: Meta) -> None:
         intervention = self.interventions[intervention_id]
@@ -504,7 +381,14 @@ class FormulationCase(EcmAggregate):
                                held_on=held_on, note=checked_text(note, "note", required=False),
                                meta=meta)
 
-    @event("InterventionSessionRecorded")
+    class InterventionSessionRecorded(EcmAggregate.Event):
+        child_id: UUID
+        intervention_id: UUID
+        held_on: date
+        note: Personal[str | None]
+        meta: Meta
+
+    @event(InterventionSessionRecorded)
     def _session_recorded(self, child_id: UUID, intervention_id: UUID, held_on: date,
                           note: str | None, meta: Meta) -> None:
         self.interventions[intervention_id].sessions.append(held_on)
@@ -518,7 +402,13 @@ class FormulationCase(EcmAggregate):
         self._intervention_completed(child_id=self.child_id, intervention_id=intervention_id,
                                      completed_on=completed_on, meta=meta)
 
-    @event("InterventionCompleted")
+    class InterventionCompleted(EcmAggregate.Event):
+        child_id: UUID
+        intervention_id: UUID
+        completed_on: date
+        meta: Meta
+
+    @event(InterventionCompleted)
     def _intervention_completed(self, child_id: UUID, intervention_id: UUID,
                                 completed_on: date, meta: Meta) -> None:
         intervention = self.interventions[intervention_id]
@@ -536,7 +426,13 @@ class FormulationCase(EcmAggregate):
         self._intervention_stopped(child_id=self.child_id, intervention_id=intervention_id,
                                    stopped_on=stopped_on, meta=meta)
 
-    @event("InterventionStopped")
+    class InterventionStopped(EcmAggregate.Event):
+        child_id: UUID
+        intervention_id: UUID
+        stopped_on: date
+        meta: Meta
+
+    @event(InterventionStopped)
     def _intervention_stopped(self, child_id: UUID, intervention_id: UUID, stopped_on: date,
                               meta: Meta) -> None:
         intervention = self.interventions[intervention_id]
@@ -544,3 +440,6 @@ class FormulationCase(EcmAggregate):
         intervention.stopped_on = stopped_on
         intervention.stop_reason = meta.reason
 
+
+# The topics these events are stored under: keep this module name if the classes move.
+register_stored_topics("services.formulation.domain", FormulationCase)

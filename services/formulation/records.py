@@ -12,7 +12,6 @@ from services.formulation.values import (
     Recommendation,
     Sensitivity,
     TimelineCategory,
-    invalid,
 )
 from shared.meetings import AttendanceRecord, Invitee
 from shared.vocabulary import Agency
@@ -115,23 +114,3 @@ class Intervention:
     stopped_on: date | None = None
     stop_reason: str | None = None
 
-
-
-def check_attendance(invitees: list[Invitee], attendance: list[AttendanceRecord]) -> None:
-    """Every invitee accounted for once; an uninvited agency only if it joined on the day."""
-    invited_agencies = {i.agency for i in invitees}
-    seen: set[Invitee] = set()
-    for index, record in enumerate(attendance):
-        if record.invitee in seen:
-            raise invalid(f"attendance.{index}", f"{record.agency} "
-                           f"{record.contact_id or '(no named contact)'} is recorded twice")
-        seen.add(record.invitee)
-        if record.agency not in invited_agencies and not record.joined_on_the_day:
-            raise invalid(
-                f"attendance.{index}.agency",
-                f"{record.agency} was not invited; mark joined_on_the_day if they joined",
-            )
-    missing = [i for i in invitees if i not in seen]
-    if missing:
-        names = ", ".join(f"{i.agency} ({i.contact_id or 'no named contact'})" for i in missing)
-        raise invalid("attendance", f"no attendance recorded for invited {names}")

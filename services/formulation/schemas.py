@@ -6,10 +6,12 @@ from datetime import date
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AnyHttpUrl, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from services.formulation.consultation import Consultation, ConsultationStatus
 from services.formulation.domain import FormulationCase
+from services.formulation.life_story import LifeStory
+from services.formulation.meetings import FormulationMeetings
 from services.formulation.records import (
     Intervention,
     InterventionStatus,
@@ -32,8 +34,15 @@ from shared.fields import (
     PlannedDay,
     Timestamp,
 )
-from shared.meetings import AttendanceIn, InviteeIn, MeetingStart
-from shared.vocabulary import Agency, Attendance, TrmStage
+from shared.meetings import (
+    AttendanceIn,
+    AttendanceOut,
+    InviteeIn,
+    MeetingRescheduleIn,
+    MeetingScheduleIn,
+    ReasonIn,
+)
+from shared.vocabulary import Agency, TrmStage
 
 Text = Annotated[str, Field(min_length=1, max_length=20_000), MULTI_LINE]
 Short = Annotated[str, Field(min_length=1, max_length=500), SINGLE_LINE, SINGLE_LINE_DOC]
@@ -83,31 +92,18 @@ class TimelineEntryCorrection(BaseModel):
     expected_version: ExpectedVersion = None
 
 
-class ReasonCreate(BaseModel):
+class ReasonCreate(ReasonIn):
     """A change that needs a reason."""
 
-    reason: Reason
-    expected_version: ExpectedVersion = None
 
 
 
-
-class MeetingCreate(BaseModel):
+class MeetingCreate(MeetingScheduleIn):
     """Schedule a formulation meeting: in person (venue), online (link) or both."""
 
-    starts_at: MeetingStart
-    venue: Short | None = None
-    online_link: AnyHttpUrl | None = None
-    invitees: list[InviteeIn] = Field(min_length=1, max_length=40)
-    expected_version: ExpectedVersion = None
 
-
-class MeetingReschedule(BaseModel):
+class MeetingReschedule(MeetingRescheduleIn):
     """Move a scheduled meeting, with a reason."""
-
-    starts_at: MeetingStart
-    reason: Reason
-    expected_version: ExpectedVersion = None
 
 
 
@@ -300,15 +296,6 @@ class TimelineEntryOut(BaseModel):
     retraction_reason: str | None
 
 
-class AttendanceOut(BaseModel):
-    """Attendance of one agency or contact."""
-
-    agency: Agency
-    contact_id: UUID | None
-    attendance: Attendance
-    joined_on_the_day: bool
-
-
 class RescheduleOut(BaseModel):
     """An earlier time of the meeting and why it moved."""
 
@@ -432,10 +419,10 @@ def sequencing_out(case: FormulationCase) -> SequencingOut:
                          assumed=stage is None, allowed_stages=allowed_stages(stage))
 
 
-def case_out(case: FormulationCase) -> CaseOut:
-    """The case at a glance."""
+def case_out(case: FormulationCase, story: LifeStory, held: FormulationMeetings) -> CaseOut:
+    """The case at a glance, with the counts of its life story and meetings."""
     meetings = {s: 0 for s in MeetingStatus}
-    for meeting in case.meetings.values():
+    for meeting in held.meetings.values():
         meetings[meeting.status] += 1
     interventions = {s: 0 for s in InterventionStatus}
     for intervention in case.interventions.values():
@@ -445,7 +432,7 @@ def case_out(case: FormulationCase) -> CaseOut:
         child_id=case.child_id, case_id=case.id, version=case.version, area=case.area,
         opened_at=case.created_on, referral_ids=list(case.referral_ids),
         current_stage=stage_out(stage) if stage else None, sequencing=sequencing_out(case),
-        timeline_entries=len(case.life_story()), meetings=meetings,
+        timeline_entries=len(story.life_story()), meetings=meetings,
         report_versions=len(case.reports), interventions=interventions,
     )
 

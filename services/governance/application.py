@@ -30,16 +30,14 @@ class GovernanceApplication(EcmApplication):
         """Record that the child's key was destroyed; a child is erased once."""
         if self.erasure_of(child_id) is not None:
             raise Conflict(f"child_id: child {child_id} was already erased", field="child_id")
-        erasure = ChildErasure(child_id=child_id, erased_on=erased_on,
-                               key_destroyed=key_destroyed, meta=meta)
+        erasure = ChildErasure.record(child_id, erased_on, key_destroyed, meta)
         self.save_all(erasure)
         return erasure.id
 
     def record_subject_access(self, child_id: UUID, produced_on: date, events_disclosed: int,
                               services: list[str], meta: Meta) -> UUID:
         """Record that everything held about the child was disclosed, by whom and when."""
-        disclosure = SubjectAccessDisclosure(child_id=child_id, produced_on=produced_on,
-                                             events_disclosed=events_disclosed,
-                                             services=services, meta=meta)
+        disclosure = SubjectAccessDisclosure.record(child_id, produced_on, events_disclosed,
+                                                    services, meta)
         self.save_all(disclosure)
         return disclosure.id

@@ -84,9 +84,9 @@ class NotificationsApplication(EcmApplication):
         """Add a named person at a partner agency to the directory."""
         # The signing key is stored sealed under the master key, never in clear in an event.
         sealed = self.vault.seal_secret(WEBHOOK_SECRET, webhook_secret) if webhook_secret else None
-        contact = PartnerContact(agency=agency, name=name, email=email, webhook_url=webhook_url,
-                                 preferred_channel=preferred_channel, webhook_secret=sealed,
-                                 meta=meta)
+        contact = PartnerContact.register(
+            agency=agency, name=name, email=email, webhook_url=webhook_url,
+            preferred_channel=preferred_channel, webhook_secret=sealed, meta=meta)
         self.save_all(contact)
         return contact.id
 

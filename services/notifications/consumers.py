@@ -29,7 +29,7 @@ from services.notifications.network import (
     meeting_id_for,
 )
 from shared.consumer import ApplicationSink, Consumer
-from shared.contracts import Envelope
+from shared.contracts import Envelope, caused_by
 from shared.domain import Meta, MissingPrecondition, NotFound
 
 if TYPE_CHECKING:
@@ -128,8 +128,9 @@ class ReviewHeld(_Data):
 
 
 def _meta(envelope: Envelope) -> Meta:
-    """This service acts, in the conversation of the message that caused it."""
-    return Meta("notifications", "system", envelope.correlation_id, envelope.message_id)
+    """This service acts, in the conversation (and with the reason) of the message that
+    caused it."""
+    return caused_by(envelope, acting_service="notifications")
 
 
 def _meeting_id(data: Scheduled | Rescheduled | Cancelled) -> str:

@@ -6,12 +6,22 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Annotated, Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
 
-from shared.domain import Conflict, EcmAggregate, Invalid, Meta, NotFound
+from shared.domain import (
+    Conflict,
+    EcmAggregate,
+    Invalid,
+    Meta,
+    NotFound,
+    NotPersonal,
+    Personal,
+    PersonalItems,
+    register_stored_topics,
+)
 from shared.vocabulary import Agency
 
 NOTICE_NAMESPACE = uuid5(NAMESPACE_URL, "urn:ecm-record:notifications:notice")
@@ -82,7 +92,44 @@ class RetryPolicy:
 class PartnerContact(EcmAggregate):
     """A named person at a partner agency who receives notices (the aggregate id)."""
 
-    @event("Registered")
+    class Registered(EcmAggregate.Created):
+        """A contact added to the directory (a partner's own details: not a child's).
+
+        Version 2: the name is stored as decided (trimmed by `register`); version 1 stored it
+        as typed and trimmed it when applied, so the upcaster trims it once, on loading.
+        """
+
+        class_version = 2
+        agency: Agency
+        name: NotPersonal
+        email: NotPersonal
+        webhook_url: NotPersonal | None
+        preferred_channel: Channel
+        webhook_secret: NotPersonal | None
+        meta: Meta
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Version 1 trimmed the name in the event body; the name is now stored trimmed."""
+            state["name"] = state["name"].strip()
+
+    @classmethod
+    def register(cls, *, agency: Agency, name: str, email: str, webhook_url: str | None,
+                 preferred_channel: Channel, webhook_secret: str | None,
+                 meta: Meta) -> PartnerContact:
+        """Add a contact after checking their details."""
+        if not name.strip():
+            raise Invalid("name: must not be empty", field="name")
+        if not EMAIL.match(email):
+            raise Invalid("email: is not an email address", field="email")
+        if Channel(preferred_channel) == Channel.WEBHOOK and not webhook_url:
+            raise Invalid("webhook_url: is required when the preferred channel is webhook",
+                          field="webhook_url")
+        return cls(agency=Agency(agency), name=name.strip(), email=email,
+                   webhook_url=webhook_url, preferred_channel=Channel(preferred_channel),
+                   webhook_secret=webhook_secret, meta=meta)
+
+    @event(Registered)
     def __init__(
         self,
         agency: Agency,
@@ -93,15 +140,8 @@ class PartnerContact(EcmAggregate):
         webhook_secret: str | None,
         meta: Meta,
     ) -> None:
-        if not name.strip():
-            raise Invalid("name: must not be empty", field="name")
-        if not EMAIL.match(email):
-            raise Invalid("email: is not an email address", field="email")
-        if Channel(preferred_channel) == Channel.WEBHOOK and not webhook_url:
-            raise Invalid("webhook_url: is required when the preferred channel is webhook",
-                          field="webhook_url")
         self.agency = Agency(agency)
-        self.name = name.strip()
+        self.name = name
         self.email = email
         self.webhook_url = webhook_url
         self.preferred_channel = Channel(preferred_channel)
@@ -116,7 +156,13 @@ class PartnerContact(EcmAggregate):
         self._webhook_secret_rotated(webhook_secret=sealed, previous=self.webhook_secret,
                                      previous_valid_until=previous_valid_until, meta=meta)
 
-    @event("WebhookSecretRotated")
+    class WebhookSecretRotated(EcmAggregate.Event):
+        webhook_secret: NotPersonal
+        previous: NotPersonal | None
+        previous_valid_until: datetime
+        meta: Meta
+
+    @event(WebhookSecretRotated)
     def _webhook_secret_rotated(self, webhook_secret: str, previous: str | None,
                                 previous_valid_until: datetime, meta: Meta) -> None:
         self.webhook_secret = webhook_secret
@@ -137,17 +183,27 @@ class PartnerContact(EcmAggregate):
 class Notice(EcmAggregate):
     """One minimal notice to one partner contact about one event in a child's ECM work."""
 
-    # Where a meeting is held can identify the child: sealed under the child's key at rest.
-    personal_fields: ClassVar[frozenset[str]] = frozenset({"venue", "online_link"})
-    # The actions a review agreed for the recipient's agency: their texts sealed one by one.
-    personal_item_fields: ClassVar[dict[str, frozenset[str]]] = {"actions": frozenset({"text"})}
 
     @staticmethod
     def create_id(source_message_id: str, contact_id: UUID) -> UUID:
         """Derived from the source message and contact, so a redelivery finds it again."""
         return notice_id_for(source_message_id, contact_id)
 
-    @event("Queued")
+    class Queued(EcmAggregate.Created):
+        source_message_id: NotPersonal
+        contact_id: UUID
+        child_id: UUID
+        agency: NotPersonal | None
+        kind: NoticeKind
+        subject_id: NotPersonal | None
+        what: NotPersonal
+        when: NotPersonal | None
+        venue: Personal[str | None]
+        online_link: Personal[str | None]
+        due_at: datetime
+        meta: Meta
+
+    @event(Queued)
     def __init__(
         self,
         source_message_id: str,
@@ -192,7 +248,14 @@ class Notice(EcmAggregate):
             raise Invalid("actions: only a review-held notice lists actions", field="actions")
         self._actions_listed(child_id=self.child_id, actions=actions, meta=meta)
 
-    @event("ActionsListed")
+    class ActionsListed(EcmAggregate.Event):
+        """The actions a review agreed for the recipient's agency: texts sealed one by one."""
+
+        child_id: UUID
+        actions: Annotated[list[dict[str, Any]], PersonalItems("text")]
+        meta: Meta
+
+    @event(ActionsListed)
     def _actions_listed(self, child_id: UUID, actions: list[dict[str, Any]], meta: Meta) -> None:
         self.actions = actions
 
@@ -222,7 +285,16 @@ class Notice(EcmAggregate):
                    provider_reference=provider_reference, attempt=self.attempts + 1, sent_at=at,
                    meta=meta)
 
-    @event("Sent")
+    class Sent(EcmAggregate.Event):
+        child_id: UUID
+        contact_id: UUID
+        channel: Channel
+        provider_reference: NotPersonal
+        attempt: int
+        sent_at: datetime
+        meta: Meta
+
+    @event(Sent)
     def _sent(self, child_id: UUID, contact_id: UUID, channel: Channel, provider_reference: str,
               attempt: int, sent_at: datetime, meta: Meta) -> None:
         self.status = NoticeStatus.SENT
@@ -241,7 +313,16 @@ class Notice(EcmAggregate):
                      attempt=self.attempts + 1, failed_at=at,
                      retry_at=policy.retry_at(self.failures_in_a_row + 1, at), meta=meta)
 
-    @event("Failed")
+    class Failed(EcmAggregate.Event):
+        child_id: UUID
+        contact_id: UUID
+        error: NotPersonal
+        attempt: int
+        failed_at: datetime
+        retry_at: datetime | None
+        meta: Meta
+
+    @event(Failed)
     def _failed(self, child_id: UUID, contact_id: UUID, error: str, attempt: int,
                 failed_at: datetime, retry_at: datetime | None, meta: Meta) -> None:
         self.status = NoticeStatus.FAILED
@@ -262,7 +343,13 @@ class Notice(EcmAggregate):
                            f"{self.status}", field="status")
         self._requeued(child_id=self.child_id, contact_id=self.contact_id, due_at=at, meta=meta)
 
-    @event("Requeued")
+    class Requeued(EcmAggregate.Event):
+        child_id: UUID
+        contact_id: UUID
+        due_at: datetime
+        meta: Meta
+
+    @event(Requeued)
     def _requeued(self, child_id: UUID, contact_id: UUID, due_at: datetime, meta: Meta) -> None:
         self.status = NoticeStatus.QUEUED
         self.failures_in_a_row = 0
@@ -277,9 +364,19 @@ class Notice(EcmAggregate):
         self._acknowledged(child_id=self.child_id, contact_id=self.contact_id,
                            acknowledged_at=at, meta=meta)
 
-    @event("Acknowledged")
+    class Acknowledged(EcmAggregate.Event):
+        child_id: UUID
+        contact_id: UUID
+        acknowledged_at: datetime
+        meta: Meta
+
+    @event(Acknowledged)
     def _acknowledged(self, child_id: UUID, contact_id: UUID, acknowledged_at: datetime,
                       meta: Meta) -> None:
         self.status = NoticeStatus.ACKNOWLEDGED
         self.acknowledged_at = acknowledged_at
         self.next_attempt_at = None
+
+
+# The topics these events are stored under: keep this module name if the classes move.
+register_stored_topics("services.notifications.domain", PartnerContact, Notice)

@@ -5,12 +5,11 @@ queues and what it teaches about the network commit together with its tracking r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
 
-from shared.domain import EcmAggregate, Meta
+from shared.domain import Clear, EcmAggregate, Meta, NotPersonal, Personal, register_stored_topics
 
 NETWORK_NAMESPACE = uuid5(NAMESPACE_URL, "urn:ecm-record:notifications:network")
 
@@ -36,14 +35,23 @@ def contacts_id_for(child_id: UUID) -> UUID:
 class Meeting(EcmAggregate):
     """A meeting partners were invited to: when and where it is, and who was invited."""
 
-    personal_fields: ClassVar[frozenset[str]] = frozenset({"venue", "online_link"})
 
     @staticmethod
     def create_id(kind: str, meeting_id: str, **_: object) -> UUID:
         """Derived from the meeting, so the same meeting is always found again."""
         return meeting_id_for(kind, meeting_id)
 
-    @event("Scheduled")
+    class Scheduled(EcmAggregate.Created):
+        kind: NotPersonal
+        meeting_id: NotPersonal
+        child_id: UUID
+        starts_at: NotPersonal
+        venue: Personal[str | None]
+        online_link: Personal[str | None]
+        invited: Clear[list[dict[str, str | None]]]
+        meta: Meta
+
+    @event(Scheduled)
     def __init__(self, kind: str, meeting_id: str, child_id: UUID, starts_at: str,
                  venue: str | None, online_link: str | None, invited: list[dict[str, str | None]],
                  meta: Meta) -> None:
@@ -62,7 +70,15 @@ class Meeting(EcmAggregate):
         self._scheduled_again(child_id=self.child_id, starts_at=starts_at, venue=venue,
                               online_link=online_link, invited=invited, meta=meta)
 
-    @event("ScheduledAgain")
+    class ScheduledAgain(EcmAggregate.Event):
+        child_id: UUID
+        starts_at: NotPersonal
+        venue: Personal[str | None]
+        online_link: Personal[str | None]
+        invited: Clear[list[dict[str, str | None]]]
+        meta: Meta
+
+    @event(ScheduledAgain)
     def _scheduled_again(self, child_id: UUID, starts_at: str, venue: str | None,
                          online_link: str | None, invited: list[dict[str, str | None]],
                          meta: Meta) -> None:
@@ -76,7 +92,12 @@ class Meeting(EcmAggregate):
         """The meeting moved."""
         self._rescheduled(child_id=self.child_id, starts_at=starts_at, meta=meta)
 
-    @event("Rescheduled")
+    class Rescheduled(EcmAggregate.Event):
+        child_id: UUID
+        starts_at: NotPersonal
+        meta: Meta
+
+    @event(Rescheduled)
     def _rescheduled(self, child_id: UUID, starts_at: str, meta: Meta) -> None:
         self.starts_at = starts_at
 
@@ -84,7 +105,11 @@ class Meeting(EcmAggregate):
         """The meeting will not take place."""
         self._cancelled(child_id=self.child_id, meta=meta)
 
-    @event("Cancelled")
+    class Cancelled(EcmAggregate.Event):
+        child_id: UUID
+        meta: Meta
+
+    @event(Cancelled)
     def _cancelled(self, child_id: UUID, meta: Meta) -> None:
         self.status = "cancelled"
 
@@ -97,7 +122,11 @@ class ChildContacts(EcmAggregate):
         """One list per child."""
         return contacts_id_for(child_id)
 
-    @event("Started")
+    class Started(EcmAggregate.Created):
+        child_id: UUID
+        meta: Meta
+
+    @event(Started)
     def __init__(self, child_id: UUID, meta: Meta) -> None:
         self.child_id = child_id
         self.contacts: dict[UUID, str | None] = {}
@@ -109,10 +138,20 @@ class ChildContacts(EcmAggregate):
         self._linked(child_id=self.child_id, contact_id=contact_id, agency=agency, meta=meta)
         return True
 
-    @event("Linked")
+    class Linked(EcmAggregate.Event):
+        child_id: UUID
+        contact_id: UUID
+        agency: NotPersonal | None
+        meta: Meta
+
+    @event(Linked)
     def _linked(self, child_id: UUID, contact_id: UUID, agency: str | None, meta: Meta) -> None:
         self.contacts[contact_id] = agency
 
     def linked(self) -> list[Invited]:
         """The linked contacts, in a stable order."""
         return [Invited(c, a) for c, a in sorted(self.contacts.items(), key=lambda x: str(x[0]))]
+
+
+# The topics these events are stored under: keep this module name if the classes move.
+register_stored_topics("services.notifications.network", Meeting, ChildContacts)

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
 
-from services.referrals.domain import Child, Consent, Referral
+from services.referrals.domain import Child, Consent, Referral, ReferralStatus
 from shared.domain import Area, Meta
 from shared.store import EcmApplication, retry_on_race
 
@@ -60,7 +60,7 @@ class ReferralsApplication(EcmApplication):
         child = self.get_child(child_id)
         child.check_version(expected_version)
         child.check_can_be_referred()
-        referral = Referral(
+        referral = Referral.make(
             child_id=child.id,
             area=child.area,
             case_manager_id=case_manager_id,
@@ -130,6 +130,34 @@ class ReferralsApplication(EcmApplication):
         child.referral_closed(referral_id=referral.id, meta=meta)
         self.save_all(referral, child)
         return referral.version
+
+    def close_with_case(self, child_id: UUID, meta: Meta) -> bool:
+        """The child's ECM case closed: close the accepted referral it was opened for, so the
+        child may be referred again. False when there is none open (closed by hand already)."""
+        child = self.get_child(child_id)
+        if child.open_referral_id is None:
+            return False
+        referral = self.get_referral(child.open_referral_id)
+        if referral.status != ReferralStatus.ACCEPTED:
+            return False  # a newer referral awaits screening: not the case's to close
+        referral.close(meta)
+        child.referral_closed(referral_id=referral.id, meta=meta)
+        self.save_all(referral, child)
+        return True
+
+    def reopen_with_case(self, child_id: UUID, meta: Meta) -> bool:
+        """The child's ECM case reopened: its latest referral, closed, is open again. False
+        when the child was referred again meanwhile, or the latest referral did not close."""
+        child = self.get_child(child_id)
+        if child.open_referral_id is not None or not child.referral_ids:
+            return False
+        referral = self.get_referral(child.referral_ids[-1])
+        if referral.status != ReferralStatus.CLOSED or referral.consent != Consent.GIVEN:
+            return False
+        referral.reopen(meta)
+        child.reopen_referral(referral.id, meta)
+        self.save_all(referral, child)
+        return True
 
     @retry_on_race
     def correct_child(self, child_id: UUID, field: str, value: Any, meta: Meta,

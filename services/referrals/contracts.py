@@ -34,6 +34,12 @@ class ChildReferralClosedV1(Contract):
     referral_id: UUID
 
 
+class ChildReferralReopenedV1(Contract):
+    """A closed referral of the child is open again (their ECM case reopened)."""
+
+    referral_id: UUID
+
+
 class FieldCorrectedV1(Contract):
     """A field was corrected; the original stays in the history."""
 
@@ -133,6 +139,8 @@ REGISTRY = ContractRegistry(
         Mapping(event_class(Child, "Registered"), "ChildRegistered", ChildRegisteredV1),
         Mapping(event_class(Child, "Referred"), "ChildReferred", ChildReferredV1),
         Mapping(event_class(Child, "ReferralClosed"), "ChildReferralClosed", ChildReferralClosedV1),
+        Mapping(event_class(Child, "ReferralReopened"), "ChildReferralReopened",
+                ChildReferralReopenedV1),
         Mapping(event_class(Child, "Corrected"), "ChildCorrected", FieldCorrectedV1),
         Mapping(event_class(Child, "AreaCorrected"), "ChildAreaCorrected", AreaCorrectedV1),
         Mapping(event_class(Child, "DisputeFlagged"), "ChildDisputeFlagged", DisputeFlaggedV1),
@@ -143,6 +151,7 @@ REGISTRY = ContractRegistry(
         Mapping(event_class(Referral, "Declined"), "ReferralDeclined", ReferralEndedV1),
         Mapping(event_class(Referral, "Withdrawn"), "ReferralWithdrawn", ReferralEndedV1),
         Mapping(event_class(Referral, "Closed"), "ReferralClosed", ReferralEndedV1),
+        Mapping(event_class(Referral, "Reopened"), "ReferralReopened", ScreenedV1),
         Mapping(event_class(Referral, "Corrected"), "ReferralCorrected", FieldCorrectedV1),
         Mapping(event_class(Referral, "AreaChanged"), "ReferralAreaChanged",
                 ReferralAreaChangedV1),

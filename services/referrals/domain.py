@@ -9,7 +9,16 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from shared.domain import Area, Conflict, EcmAggregate, Invalid, Meta
+from shared.domain import (
+    Area,
+    Conflict,
+    EcmAggregate,
+    Invalid,
+    Meta,
+    NotPersonal,
+    Personal,
+    register_stored_topics,
+)
 
 MIN_INVOLVEMENT_MONTHS = 6
 MAX_INVOLVEMENT_MONTHS = 120
@@ -45,13 +54,18 @@ class Consent(StrEnum):
 class Child(EcmAggregate):
     """A child known to ECM, under an internal pseudonymous id (the aggregate id)."""
 
-    personal_fields: ClassVar[frozenset[str]] = frozenset(
-        {"given_name", "family_name", "date_of_birth", "nhs_number", "upn", "value",
-         "original"}
-    )
     child_key_is_id: ClassVar[bool] = True
 
-    @event("Registered")
+    class Registered(EcmAggregate.Created):
+        given_name: Personal[str]
+        family_name: Personal[str]
+        date_of_birth: Personal[date]
+        area: Area
+        nhs_number: Personal[str | None]
+        upn: Personal[str | None]
+        meta: Meta
+
+    @event(Registered)
     def __init__(
         self,
         given_name: str,
@@ -85,16 +99,40 @@ class Child(EcmAggregate):
         self.check_can_be_referred()
         self._referred(referral_id=referral_id, meta=meta)
 
-    @event("Referred")
+    class Referred(EcmAggregate.Event):
+        referral_id: UUID
+        meta: Meta
+
+    @event(Referred)
     def _referred(self, referral_id: UUID, meta: Meta) -> None:
         self.open_referral_id = referral_id
         self.referral_ids.append(referral_id)
 
-    @event("ReferralClosed")
+    class ReferralClosed(EcmAggregate.Event):
+        referral_id: UUID
+        meta: Meta
+
+    @event(ReferralClosed)
     def referral_closed(self, referral_id: UUID, meta: Meta) -> None:
         """The open referral was declined, withdrawn or closed: a new one may follow."""
         if self.open_referral_id == referral_id:
             self.open_referral_id = None
+
+    def reopen_referral(self, referral_id: UUID, meta: Meta) -> None:
+        """A closed referral of this child is open again (the child's ECM case reopened)."""
+        self.check_can_be_referred()
+        if referral_id not in self.referral_ids:
+            raise Conflict(f"referral_id: {referral_id} is not a referral of this child",
+                           field="referral_id")
+        self._referral_reopened(referral_id=referral_id, meta=meta)
+
+    class ReferralReopened(EcmAggregate.Event):
+        referral_id: UUID
+        meta: Meta
+
+    @event(ReferralReopened)
+    def _referral_reopened(self, referral_id: UUID, meta: Meta) -> None:
+        self.open_referral_id = referral_id
 
     def correct(self, field: str, value: Any, meta: Meta) -> None:
         """Correct one field; the original stays in the history."""
@@ -107,12 +145,23 @@ class Child(EcmAggregate):
             return
         self._corrected(field=field, value=value, original=getattr(self, field), meta=meta)
 
-    @event("Corrected")
+    class Corrected(EcmAggregate.Event):
+        field: NotPersonal
+        value: Personal[Any]
+        original: Personal[Any]
+        meta: Meta
+
+    @event(Corrected)
     def _corrected(self, field: str, value: Any, original: Any, meta: Meta) -> None:
         setattr(self, field, value)
         self.disputed.pop(field, None)
 
-    @event("AreaCorrected")
+    class AreaCorrected(EcmAggregate.Event):
+        area: Area
+        original_area: Area
+        meta: Meta
+
+    @event(AreaCorrected)
     def _area_corrected(self, area: Area, original_area: Area, meta: Meta) -> None:
         self.area = Area(area)
         self.disputed.pop("area", None)
@@ -127,7 +176,11 @@ class Child(EcmAggregate):
             raise Conflict(f"field: {field} is already flagged as disputed", field="field")
         self._dispute_flagged(field=field, meta=meta)
 
-    @event("DisputeFlagged")
+    class DisputeFlagged(EcmAggregate.Event):
+        field: NotPersonal
+        meta: Meta
+
+    @event(DisputeFlagged)
     def _dispute_flagged(self, field: str, meta: Meta) -> None:
         self.disputed[field] = meta.reason or ""
 
@@ -135,11 +188,31 @@ class Child(EcmAggregate):
 class Referral(EcmAggregate):
     """One referral of a child by a YJS case manager, and its screening."""
 
-    personal_fields: ClassVar[frozenset[str]] = frozenset(
-        {"reason", "trauma_history", "value", "original", "given_by"}
-    )
 
-    @event("Made")
+    class Made(EcmAggregate.Created):
+        child_id: UUID
+        area: Area
+        case_manager_id: NotPersonal
+        reason: Personal[str]
+        trauma_history: Personal[str]
+        expected_involvement_months: int
+        meta: Meta
+
+    @classmethod
+    def make(cls, *, child_id: UUID, area: Area, case_manager_id: str, reason: str,
+             trauma_history: str, expected_involvement_months: int, meta: Meta) -> Referral:
+        """Make a referral of a child expected to be with the YJS long enough for ECM."""
+        if expected_involvement_months < MIN_INVOLVEMENT_MONTHS:
+            raise Invalid(
+                "expected_involvement_months: ECM takes children with the YJS for at least "
+                f"{MIN_INVOLVEMENT_MONTHS} months",
+                field="expected_involvement_months",
+            )
+        return cls(child_id=child_id, area=Area(area), case_manager_id=case_manager_id,
+                   reason=reason, trauma_history=trauma_history,
+                   expected_involvement_months=expected_involvement_months, meta=meta)
+
+    @event(Made)
     def __init__(
         self,
         child_id: UUID,
@@ -150,12 +223,6 @@ class Referral(EcmAggregate):
         expected_involvement_months: int,
         meta: Meta,
     ) -> None:
-        if expected_involvement_months < MIN_INVOLVEMENT_MONTHS:
-            raise Invalid(
-                "expected_involvement_months: ECM takes children with the YJS for at least "
-                f"{MIN_INVOLVEMENT_MONTHS} months",
-                field="expected_involvement_months",
-            )
         self.child_id = child_id
         self.area = Area(area)
         self.case_manager_id = case_manager_id
@@ -182,7 +249,13 @@ class Referral(EcmAggregate):
         self._consent_recorded(child_id=self.child_id, consent=Consent(consent),
                                given_by=given_by, meta=meta)
 
-    @event("ConsentRecorded")
+    class ConsentRecorded(EcmAggregate.Event):
+        child_id: UUID
+        consent: Consent
+        given_by: Personal[str]
+        meta: Meta
+
+    @event(ConsentRecorded)
     def _consent_recorded(self, child_id: UUID, consent: Consent, given_by: str,
                           meta: Meta) -> None:
         self.consent = Consent(consent)
@@ -195,7 +268,12 @@ class Referral(EcmAggregate):
                            field="consent")
         self._accepted(child_id=self.child_id, area=self.area, meta=meta)
 
-    @event("Accepted")
+    class Accepted(EcmAggregate.Event):
+        child_id: UUID
+        area: Area
+        meta: Meta
+
+    @event(Accepted)
     def _accepted(self, child_id: UUID, area: Area, meta: Meta) -> None:
         self.status = ReferralStatus.ACCEPTED
 
@@ -204,7 +282,12 @@ class Referral(EcmAggregate):
         self._check_status("offer a consultation on", ReferralStatus.REFERRED)
         self._consultation_offered(child_id=self.child_id, area=self.area, meta=meta)
 
-    @event("ConsultationOffered")
+    class ConsultationOffered(EcmAggregate.Event):
+        child_id: UUID
+        area: Area
+        meta: Meta
+
+    @event(ConsultationOffered)
     def _consultation_offered(self, child_id: UUID, area: Area, meta: Meta) -> None:
         self.status = ReferralStatus.CONSULTATION
 
@@ -215,7 +298,11 @@ class Referral(EcmAggregate):
             raise Invalid("reason: declining a referral needs a reason", field="reason")
         self._declined(child_id=self.child_id, meta=meta)
 
-    @event("Declined")
+    class Declined(EcmAggregate.Event):
+        child_id: UUID
+        meta: Meta
+
+    @event(Declined)
     def _declined(self, child_id: UUID, meta: Meta) -> None:
         self.status = ReferralStatus.DECLINED
         self.outcome_reason = meta.reason
@@ -228,7 +315,11 @@ class Referral(EcmAggregate):
             raise Invalid("reason: withdrawing a referral needs a reason", field="reason")
         self._withdrawn(child_id=self.child_id, meta=meta)
 
-    @event("Withdrawn")
+    class Withdrawn(EcmAggregate.Event):
+        child_id: UUID
+        meta: Meta
+
+    @event(Withdrawn)
     def _withdrawn(self, child_id: UUID, meta: Meta) -> None:
         self.status = ReferralStatus.WITHDRAWN
         self.outcome_reason = meta.reason
@@ -240,17 +331,46 @@ class Referral(EcmAggregate):
             raise Invalid("reason: closing a referral needs a reason", field="reason")
         self._closed(child_id=self.child_id, meta=meta)
 
-    @event("Closed")
+    class Closed(EcmAggregate.Event):
+        child_id: UUID
+        meta: Meta
+
+    @event(Closed)
     def _closed(self, child_id: UUID, meta: Meta) -> None:
         self.status = ReferralStatus.CLOSED
         self.outcome_reason = meta.reason
+
+    def reopen(self, meta: Meta) -> None:
+        """Reopen a closed referral that was accepted for formulation (its case reopened)."""
+        self._check_status("reopen", ReferralStatus.CLOSED)
+        if self.consent != Consent.GIVEN:
+            raise Conflict("status: only a referral accepted for formulation can be reopened",
+                           field="status")
+        if not meta.reason:
+            raise Invalid("reason: reopening a referral needs a reason", field="reason")
+        self._reopened(child_id=self.child_id, area=self.area, meta=meta)
+
+    class Reopened(EcmAggregate.Event):
+        child_id: UUID
+        area: Area
+        meta: Meta
+
+    @event(Reopened)
+    def _reopened(self, child_id: UUID, area: Area, meta: Meta) -> None:
+        self.status = ReferralStatus.ACCEPTED
+        self.outcome_reason = None
 
     def move_area(self, area: Area, meta: Meta) -> None:
         """Follow the child to another YJS area (after a correction of the child's area)."""
         if Area(area) != self.area:
             self._area_changed(child_id=self.child_id, area=Area(area), meta=meta)
 
-    @event("AreaChanged")
+    class AreaChanged(EcmAggregate.Event):
+        child_id: UUID
+        area: Area
+        meta: Meta
+
+    @event(AreaChanged)
     def _area_changed(self, child_id: UUID, area: Area, meta: Meta) -> None:
         self.area = Area(area)
 
@@ -279,12 +399,29 @@ class Referral(EcmAggregate):
         self._corrected(child_id=self.child_id, field=field, value=value,
                         original=getattr(self, field), meta=meta)
 
-    @event("Corrected")
+    class Corrected(EcmAggregate.Event):
+        child_id: UUID
+        field: NotPersonal
+        value: Personal[Any]
+        original: Personal[Any]
+        meta: Meta
+
+    @event(Corrected)
     def _corrected(self, child_id: UUID, field: str, value: Any, original: Any,
                    meta: Meta) -> None:
         setattr(self, field, value)
 
-    @event("InvolvementCorrected")
+    class InvolvementCorrected(EcmAggregate.Event):
+        child_id: UUID
+        months: int
+        original_months: int
+        meta: Meta
+
+    @event(InvolvementCorrected)
     def _involvement_corrected(self, child_id: UUID, months: int, original_months: int,
                                meta: Meta) -> None:
         self.expected_involvement_months = months
+
+
+# The topics these events are stored under: keep this module name if the classes move.
+register_stored_topics("services.referrals.domain", Child, Referral)

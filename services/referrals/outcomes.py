@@ -17,7 +17,16 @@ from uuid import UUID, uuid4, uuid5
 from eventsourcing.domain import event
 
 from services.referrals.application import ReferralsApplication
-from shared.domain import Area, Conflict, EcmAggregate, Invalid, Meta, RecordNotFound
+from shared.domain import (
+    Area,
+    Conflict,
+    EcmAggregate,
+    Invalid,
+    Meta,
+    NotPersonal,
+    RecordNotFound,
+    register_stored_topics,
+)
 
 
 class OffenceType(StrEnum):
@@ -86,7 +95,7 @@ class ChildOutcomes(EcmAggregate):
 
         class_version = 1
         child_id: UUID
-        area: str
+        area: NotPersonal
         meta: Meta
 
     @staticmethod
@@ -106,10 +115,12 @@ class ChildOutcomes(EcmAggregate):
         class_version = 1
         child_id: UUID
         offence_id: UUID
-        offence_type: str
+        # Coded vocabulary under the child's pseudonymous id, like TRM stages: kept in clear so
+        # that evaluation (and the history after an erasure) can count offending.
+        offence_type: NotPersonal
         committed_on: date
         proven_on: date | None
-        outcome: str
+        outcome: NotPersonal
         meta: Meta
 
     def record_offence(self, offence_id: UUID, offence_type: OffenceType, committed_on: date,
@@ -138,10 +149,12 @@ class ChildOutcomes(EcmAggregate):
         class_version = 1
         child_id: UUID
         offence_id: UUID
-        offence_type: str
+        # Coded vocabulary under the child's pseudonymous id, like TRM stages: kept in clear so
+        # that evaluation (and the history after an erasure) can count offending.
+        offence_type: NotPersonal
         committed_on: date
         proven_on: date | None
-        outcome: str
+        outcome: NotPersonal
         meta: Meta
 
     def correct_offence(self, offence_id: UUID, changes: dict[str, Any], meta: Meta,
@@ -259,3 +272,6 @@ class Outcomes:
         if record is None:
             raise RecordNotFound(f"child {child_id}: no outcomes recorded", field="child_id")
         return record
+
+
+register_stored_topics("services.referrals.outcomes", ChildOutcomes)

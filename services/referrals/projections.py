@@ -47,6 +47,7 @@ STATUS_BY_EVENT = {
     "ReferralDeclined": "declined",
     "ReferralWithdrawn": "withdrawn",
     "ReferralClosed": "closed",
+    "ReferralReopened": "accepted",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated
 from uuid import UUID
@@ -10,13 +11,12 @@ from fastapi import APIRouter, Depends, Query, Request, status
 
 from services.reviews.application import ReviewsApplication
 from services.reviews.caseload import Caseload, CaseloadStatus
-from services.reviews.domain import ReviewCase, review_case_id
+from services.reviews.domain import ReviewCase
 from services.reviews.schemas import (
     CadenceUpdate,
     CaseloadEntryPublic,
     ClosureIn,
     Created,
-    ReasonIn,
     ReopeningIn,
     ReviewCasePublic,
     ReviewPublic,
@@ -40,9 +40,10 @@ from services.reviews.schemas import (
 )
 from services.reviews.supervision import SupervisionSession
 from shared.directory import check_invitees
-from shared.domain import Area, Forbidden, Invalid, Role
-from shared.fields import AsOfDay
+from shared.domain import Area, Forbidden, Role
+from shared.fields import AsOfDay, checked_day
 from shared.http import meta_for, requires
+from shared.meetings import ReasonIn
 from shared.policy import Principal, check
 from shared.store import load_as_of
 
@@ -74,16 +75,16 @@ def _today() -> date:
 
 
 def _not_future(field: str, value: date) -> date:
-    if value > _today():
-        raise Invalid(f"{field}: must not be in the future", field=field)
-    return value
+    return checked_day(field, value)
 
 
-def _case_for(app: ReviewsApplication, principal: Principal, action: str,
-              child_id: UUID) -> ReviewCase:
-    case = app.get_case(child_id)
-    check(principal, action, case.area)
-    return case
+def _may(principal: Principal, action: str) -> Callable[[ReviewCase], None]:
+    """Decides where the case is loaded whether the caller may `action` it in its area."""
+
+    def authorise(case: ReviewCase) -> None:
+        check(principal, action, case.area)
+
+    return authorise
 
 
 # ----------------------------------------------------------------- the case
@@ -95,12 +96,8 @@ def get_review_case(
     principal: Annotated[Principal, Depends(requires("review.read"))], as_of: AsOf = None,
 ) -> ReviewCasePublic:
     """The child's reviews, stage, interventions, transitions and closure (now or on a date)."""
-    case = _case_for(app, principal, "review.read", child_id)
-    today = _today()
-    if as_of is not None:
-        today = _not_future("as_of", as_of)
-        case = load_as_of(app, ReviewCase, review_case_id(child_id), "review case for child",
-                          as_of)
+    case = app.get_case(child_id, as_of, _may(principal, "review.read"))  # as_of is checked
+    today = _today() if as_of is None else as_of
     return case_public(case, app.default_weeks, today)
 
 
@@ -110,12 +107,8 @@ def get_review(
     principal: Annotated[Principal, Depends(requires("review.read"))], as_of: AsOf = None,
 ) -> ReviewPublic:
     """One review of the child (now or on a date)."""
-    case = _case_for(app, principal, "review.read", child_id)
-    today = _today()
-    if as_of is not None:
-        today = _not_future("as_of", as_of)
-        case = load_as_of(app, ReviewCase, review_case_id(child_id), "review case for child",
-                          as_of)
+    case = app.get_case(child_id, as_of, _may(principal, "review.read"))  # as_of is checked
+    today = _today() if as_of is None else as_of
     return review_public(case, case.review(review_id), today)
 
 
@@ -125,9 +118,9 @@ def set_cadence(
     principal: Annotated[Principal, Depends(requires("review.schedule"))],
 ) -> Version:
     """Set how many weeks apart the child's reviews fall due (default from settings)."""
-    _case_for(app, principal, "review.schedule", child_id)
     version = app.set_cadence(child_id, body.weeks, meta_for(principal, request),
-                              body.expected_version)
+                              body.expected_version,
+                              authorise=_may(principal, "review.schedule"))
     return Version(id=child_id, version=version)
 
 
@@ -137,9 +130,9 @@ def assign_worker(
     principal: Annotated[Principal, Depends(requires("review.schedule"))],
 ) -> Version:
     """Name the ECM practitioner who owns the child's reviews (for caseloads)."""
-    _case_for(app, principal, "review.schedule", child_id)
     version = app.assign_worker(child_id, body.worker_id, meta_for(principal, request),
-                                body.expected_version)
+                                body.expected_version,
+                                authorise=_may(principal, "review.schedule"))
     return Version(id=child_id, version=version)
 
 
@@ -152,11 +145,11 @@ def schedule_review(
     principal: Annotated[Principal, Depends(requires("review.schedule"))],
 ) -> Version:
     """Schedule the due review: date and time, venue or online link, who is invited."""
-    _case_for(app, principal, "review.schedule", child_id)
     check_invitees(request, "reviews", body.invitees)
     version = app.schedule_review(child_id, review_id, body.starts_at, body.venue,
                                   body.online_link, to_invitees(body.invitees),
-                                  meta_for(principal, request), body.expected_version)
+                                  meta_for(principal, request), body.expected_version,
+                                  authorise=_may(principal, "review.schedule"))
     return Version(id=review_id, version=version)
 
 
@@ -166,10 +159,10 @@ def reschedule_review(
     principal: Annotated[Principal, Depends(requires("review.schedule"))],
 ) -> Version:
     """Move a scheduled review to another time, with a reason."""
-    _case_for(app, principal, "review.schedule", child_id)
     version = app.reschedule_review(child_id, review_id, body.starts_at,
                                     meta_for(principal, request, body.reason),
-                                    body.expected_version)
+                                    body.expected_version,
+                                    authorise=_may(principal, "review.schedule"))
     return Version(id=review_id, version=version)
 
 
@@ -179,9 +172,9 @@ def cancel_review(
     principal: Annotated[Principal, Depends(requires("review.schedule"))],
 ) -> Version:
     """Cancel a scheduled review meeting, with a reason; the review stays due."""
-    _case_for(app, principal, "review.schedule", child_id)
     version = app.cancel_review(child_id, review_id, meta_for(principal, request, body.reason),
-                                body.expected_version)
+                                body.expected_version,
+                                authorise=_may(principal, "review.schedule"))
     return Version(id=review_id, version=version)
 
 
@@ -191,14 +184,13 @@ def record_review(
     principal: Annotated[Principal, Depends(requires("review.record"))],
 ) -> Version:
     """Record a scheduled review as held: attendance, TRM stage, progress, actions, next date."""
-    _case_for(app, principal, "review.record", child_id)
     _not_future("held_on", body.held_on)
     version = app.record_review_held(
         child_id, review_id, held_on=body.held_on, attendance=to_attendance(body.attendance),
         stage=body.stage, rationale=body.rationale, progress=to_progress(body.progress),
         actions=to_actions(body.actions), next_review_on=body.next_review_on,
         meta=meta_for(principal, request), expected_version=body.expected_version,
-    )
+                                     authorise=_may(principal, "review.record"))
     return Version(id=review_id, version=version)
 
 
@@ -222,11 +214,10 @@ def record_transition(
     principal: Annotated[Principal, Depends(requires("transition.record"))],
 ) -> Created:
     """Record a transition: custody, school or placement move, adult services, probation."""
-    _case_for(app, principal, "transition.record", child_id)
     transition_id, version = app.record_transition(
         child_id, body.kind, body.occurred_on, body.receiving_organisation,
         meta_for(principal, request), body.expected_version,
-    )
+                                                   authorise=_may(principal, "transition.record"))
     return Created(id=transition_id, version=version)
 
 
@@ -236,10 +227,10 @@ def close_case(
     principal: Annotated[Principal, Depends(requires("case.close"))],
 ) -> Version:
     """Close the case with a reason; safety-net contact may continue until a date."""
-    _case_for(app, principal, "case.close", child_id)
     _not_future("closed_on", body.closed_on)
     version = app.close_case(child_id, body.closed_on, body.safety_net_until,
-                             meta_for(principal, request, body.reason), body.expected_version)
+                             meta_for(principal, request, body.reason), body.expected_version,
+                             authorise=_may(principal, "case.close"))
     return Version(id=child_id, version=version)
 
 
@@ -249,10 +240,10 @@ def reopen_case(
     principal: Annotated[Principal, Depends(requires("case.close"))],
 ) -> Version:
     """Reopen a closed case with a reason."""
-    _case_for(app, principal, "case.close", child_id)
     _not_future("reopened_on", body.reopened_on)
     version = app.reopen_case(child_id, body.reopened_on,
-                              meta_for(principal, request, body.reason), body.expected_version)
+                              meta_for(principal, request, body.reason), body.expected_version,
+                              authorise=_may(principal, "case.close"))
     return Version(id=child_id, version=version)
 
 

@@ -19,11 +19,13 @@ from services.reviews.values import (
 )
 from shared.domain import Area, Conflict, Invalid, Meta, NotFound
 from shared.meetings import AttendanceRecord, Invitee
-from shared.store import EcmApplication, retry_on_race
+from shared.store import Authorise, EcmApplication, load_as_of, retry_on_race
 
 log = logging.getLogger(__name__)
-CASE_OPENED: type[object] = ReviewCase.Opened  # type: ignore[attr-defined]
+CASE_OPENED: type[object] = ReviewCase.Opened
 PAGE = 500
+May = Authorise[ReviewCase] | None
+"""Whether the caller may use the case as loaded (by its area): decided where it is loaded."""
 
 
 class ReviewsApplication(EcmApplication):
@@ -39,9 +41,15 @@ class ReviewsApplication(EcmApplication):
 
     # ------------------------------------------------------------------ reads
 
-    def get_case(self, child_id: UUID) -> ReviewCase:
-        """The child's review case as it stands."""
-        return self.load(ReviewCase, review_case_id(child_id), "review case for child")
+    def get_case(self, child_id: UUID, as_of: date | None = None,
+                 authorise: May = None) -> ReviewCase:
+        """The child's review case as it stands (or stood at the end of `as_of`), once
+        `authorise` allows the caller the case as it stands now."""
+        if as_of is not None:
+            return load_as_of(self, ReviewCase, review_case_id(child_id),
+                              "review case for child", as_of, authorise)
+        return self.load(ReviewCase, review_case_id(child_id), "review case for child",
+                         authorise)
 
     def has_case(self, child_id: UUID) -> bool:
         """True when the child has a review case."""
@@ -126,18 +134,18 @@ class ReviewsApplication(EcmApplication):
 
     @retry_on_race
     def set_cadence(self, child_id: UUID, weeks: int, meta: Meta,
-                    expected_version: int | None = None) -> int:
+                    expected_version: int | None = None, authorise: May = None) -> int:
         """Set the child's review cadence in weeks."""
-        case = self._case_at(child_id, expected_version)
+        case = self._case_at(child_id, expected_version, authorise)
         case.set_cadence(weeks, self.default_weeks, meta)
         self.save_all(case)
         return case.version
 
     @retry_on_race
     def assign_worker(self, child_id: UUID, worker_id: str, meta: Meta,
-                      expected_version: int | None = None) -> int:
+                      expected_version: int | None = None, authorise: May = None) -> int:
         """Name the ECM practitioner who owns the child's reviews."""
-        case = self._case_at(child_id, expected_version)
+        case = self._case_at(child_id, expected_version, authorise)
         case.assign_worker(worker_id, meta)
         self.save_all(case)
         return case.version
@@ -145,27 +153,29 @@ class ReviewsApplication(EcmApplication):
     @retry_on_race
     def schedule_review(self, child_id: UUID, review_id: UUID, starts_at: datetime,
                         venue: str | None, online_link: str | None, invitees: list[Invitee],
-                        meta: Meta, expected_version: int | None = None) -> int:
+                        meta: Meta, expected_version: int | None = None,
+                        authorise: May = None) -> int:
         """Schedule the due review."""
-        case = self._case_at(child_id, expected_version)
+        case = self._case_at(child_id, expected_version, authorise)
         case.schedule_review(review_id, starts_at, venue, online_link, invitees, meta)
         self.save_all(case)
         return case.version
 
     @retry_on_race
     def reschedule_review(self, child_id: UUID, review_id: UUID, starts_at: datetime,
-                          meta: Meta, expected_version: int | None = None) -> int:
+                          meta: Meta, expected_version: int | None = None,
+                          authorise: May = None) -> int:
         """Move a scheduled review (reason in meta)."""
-        case = self._case_at(child_id, expected_version)
+        case = self._case_at(child_id, expected_version, authorise)
         case.reschedule_review(review_id, starts_at, meta)
         self.save_all(case)
         return case.version
 
     @retry_on_race
     def cancel_review(self, child_id: UUID, review_id: UUID, meta: Meta,
-                      expected_version: int | None = None) -> int:
+                      expected_version: int | None = None, authorise: May = None) -> int:
         """Cancel a scheduled review meeting (reason in meta); the review stays due."""
-        case = self._case_at(child_id, expected_version)
+        case = self._case_at(child_id, expected_version, authorise)
         case.cancel_review(review_id, meta)
         self.save_all(case)
         return case.version
@@ -175,9 +185,9 @@ class ReviewsApplication(EcmApplication):
                            attendance: list[AttendanceRecord], stage: int,
                            rationale: str | None, progress: list[ProgressRecord],
                            actions: list[Action], next_review_on: date | None, meta: Meta,
-                           expected_version: int | None = None) -> int:
+                           expected_version: int | None = None, authorise: May = None) -> int:
         """Record a review as held: attendance, stage, progress, actions, next review."""
-        case = self._case_at(child_id, expected_version)
+        case = self._case_at(child_id, expected_version, authorise)
         case.record_held(review_id, held_on, attendance, stage, rationale, progress, actions,
                          next_review_on, self.default_weeks, meta)
         self.save_all(case)
@@ -206,9 +216,10 @@ class ReviewsApplication(EcmApplication):
     @retry_on_race
     def record_transition(self, child_id: UUID, kind: TransitionKind, occurred_on: date,
                           receiving_organisation: str | None, meta: Meta,
-                          expected_version: int | None = None) -> tuple[UUID, int]:
+                          expected_version: int | None = None,
+                          authorise: May = None) -> tuple[UUID, int]:
         """Record a transition; returns its id and the case's version."""
-        case = self._case_at(child_id, expected_version)
+        case = self._case_at(child_id, expected_version, authorise)
         transition_id = uuid4()
         case.record_transition(transition_id, kind, occurred_on, receiving_organisation, meta)
         self.save_all(case)
@@ -216,18 +227,18 @@ class ReviewsApplication(EcmApplication):
 
     @retry_on_race
     def close_case(self, child_id: UUID, closed_on: date, safety_net_until: date | None,
-                   meta: Meta, expected_version: int | None = None) -> int:
+                   meta: Meta, expected_version: int | None = None, authorise: May = None) -> int:
         """Close the case (reason in meta), with an optional safety-net end date."""
-        case = self._case_at(child_id, expected_version)
+        case = self._case_at(child_id, expected_version, authorise)
         case.close(closed_on, safety_net_until, meta)
         self.save_all(case)
         return case.version
 
     @retry_on_race
     def reopen_case(self, child_id: UUID, reopened_on: date, meta: Meta,
-                    expected_version: int | None = None) -> int:
+                    expected_version: int | None = None, authorise: May = None) -> int:
         """Reopen a closed case (reason in meta)."""
-        case = self._case_at(child_id, expected_version)
+        case = self._case_at(child_id, expected_version, authorise)
         case.reopen(reopened_on, self.default_weeks, meta)
         self.save_all(case)
         return case.version
@@ -247,7 +258,8 @@ class ReviewsApplication(EcmApplication):
         self.save_all(session)
         return session.id
 
-    def _case_at(self, child_id: UUID, expected_version: int | None) -> ReviewCase:
-        case = self.get_case(child_id)
+    def _case_at(self, child_id: UUID, expected_version: int | None,
+                 authorise: May) -> ReviewCase:
+        case = self.get_case(child_id, authorise=authorise)
         case.check_version(expected_version)
         return case

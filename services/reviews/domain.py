@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Annotated, Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import event
@@ -25,9 +25,22 @@ from services.reviews.values import (
     check_cadence,
     check_stage,
 )
-from shared.domain import Area, Conflict, EcmAggregate, Invalid, Meta, MissingPrecondition, NotFound
-from shared.meetings import AttendanceRecord, Invitee
-from shared.vocabulary import Agency, Attendance, trm_label
+from shared.domain import (
+    Area,
+    Clear,
+    Conflict,
+    EcmAggregate,
+    Invalid,
+    Meta,
+    MissingPrecondition,
+    NotFound,
+    NotPersonal,
+    Personal,
+    PersonalItems,
+    register_stored_topics,
+)
+from shared.meetings import AttendanceRecord, Invitee, check_attendance
+from shared.vocabulary import trm_label
 
 REVIEWS_NAMESPACE = UUID("0b6f3c3e-5a7d-5b8e-9d35-2f8e7c1a4b60")
 
@@ -45,21 +58,20 @@ def _needs_reason(meta: Meta, what: str) -> None:
 class ReviewCase(EcmAggregate):
     """A child's reviews with ECM: one per child, its id derived from the child's id."""
 
-    personal_fields: ClassVar[frozenset[str]] = frozenset(
-        {"venue", "online_link", "rationale", "receiving_organisation"}
-    )
-    # Personal values inside list items (sealed item by item by the reviews store's mapper).
-    personal_item_fields: ClassVar[dict[str, frozenset[str]]] = {
-        "progress": frozenset({"note"}),
-        "actions": frozenset({"text"}),
-    }
 
     @staticmethod
     def create_id(child_id: UUID) -> UUID:
         """One review case per child."""
         return review_case_id(child_id)
 
-    @event("Opened")
+    class Opened(EcmAggregate.Created):
+        child_id: UUID
+        area: Area
+        referral_id: UUID | None
+        formulation_case_id: UUID | None
+        meta: Meta
+
+    @event(Opened)
     def __init__(self, child_id: UUID, area: Area, referral_id: UUID | None,
                  formulation_case_id: UUID | None, meta: Meta) -> None:
         self.child_id = child_id
@@ -91,7 +103,12 @@ class ReviewCase(EcmAggregate):
         self._area_changed(child_id=self.child_id, area=Area(area), meta=meta)
         return True
 
-    @event("AreaChanged")
+    class AreaChanged(EcmAggregate.Event):
+        child_id: UUID
+        area: Area
+        meta: Meta
+
+    @event(AreaChanged)
     def _area_changed(self, child_id: UUID, area: Area, meta: Meta) -> None:
         self.area = Area(area)
 
@@ -150,7 +167,15 @@ class ReviewCase(EcmAggregate):
             self._make_due(issued_on, self.weeks(default_weeks), meta)
         return True
 
-    @event("ReportNoted")
+    class ReportNoted(EcmAggregate.Event):
+        child_id: UUID
+        formulation_case_id: UUID
+        report_version: int
+        stage: int
+        issued_on: date
+        meta: Meta
+
+    @event(ReportNoted)
     def _report_noted(self, child_id: UUID, formulation_case_id: UUID, report_version: int,
                       stage: int, issued_on: date, meta: Meta) -> None:
         self.reports.add((str(formulation_case_id), report_version))
@@ -165,7 +190,14 @@ class ReviewCase(EcmAggregate):
                           source=source, meta=meta)
         return True
 
-    @event("StageNoted")
+    class StageNoted(EcmAggregate.Event):
+        child_id: UUID
+        stage: int
+        assessed_on: date
+        source: NotPersonal
+        meta: Meta
+
+    @event(StageNoted)
     def _stage_noted(self, child_id: UUID, stage: int, assessed_on: date, source: str,
                      meta: Meta) -> None:
         self._assessed(StageAssessment(stage, assessed_on, source))
@@ -190,7 +222,16 @@ class ReviewCase(EcmAggregate):
                                  meta=meta)
         return True
 
-    @event("InterventionNoted")
+    class InterventionNoted(EcmAggregate.Event):
+        child_id: UUID
+        intervention_id: UUID
+        intervention_type: NotPersonal
+        stage: int
+        owning_agency: NotPersonal
+        planned_start: date | None
+        meta: Meta
+
+    @event(InterventionNoted)
     def _intervention_noted(self, child_id: UUID, intervention_id: UUID,
                             intervention_type: str, stage: int, owning_agency: str,
                             planned_start: date | None, meta: Meta) -> None:
@@ -213,7 +254,14 @@ class ReviewCase(EcmAggregate):
                                         meta=meta)
         return True
 
-    @event("InterventionStatusNoted")
+    class InterventionStatusNoted(EcmAggregate.Event):
+        child_id: UUID
+        intervention_id: UUID
+        status: NotPersonal
+        on: date
+        meta: Meta
+
+    @event(InterventionStatusNoted)
     def _intervention_status_noted(self, child_id: UUID, intervention_id: UUID, status: str,
                                    on: date, meta: Meta) -> None:
         intervention = self.interventions[intervention_id]
@@ -235,7 +283,12 @@ class ReviewCase(EcmAggregate):
                                  due_on=due_on, counted_from=review.counted_from,
                                  explicit=False, meta=meta)
 
-    @event("CadenceSet")
+    class CadenceSet(EcmAggregate.Event):
+        child_id: UUID
+        weeks: int
+        meta: Meta
+
+    @event(CadenceSet)
     def _cadence_set(self, child_id: UUID, weeks: int, meta: Meta) -> None:
         self.review_weeks = weeks
 
@@ -247,7 +300,12 @@ class ReviewCase(EcmAggregate):
             raise Conflict(f"worker_id: {worker_id} already owns this case", field="worker_id")
         self._worker_assigned(child_id=self.child_id, worker_id=worker_id, meta=meta)
 
-    @event("WorkerAssigned")
+    class WorkerAssigned(EcmAggregate.Event):
+        child_id: UUID
+        worker_id: NotPersonal
+        meta: Meta
+
+    @event(WorkerAssigned)
     def _worker_assigned(self, child_id: UUID, worker_id: str, meta: Meta) -> None:
         self.worker_id = worker_id
 
@@ -256,7 +314,15 @@ class ReviewCase(EcmAggregate):
                          due_on=counted_from + timedelta(weeks=weeks),
                          counted_from=counted_from, explicit=False, meta=meta)
 
-    @event("ReviewDue")
+    class ReviewDue(EcmAggregate.Event):
+        child_id: UUID
+        review_id: UUID
+        due_on: date
+        counted_from: date
+        explicit: bool
+        meta: Meta
+
+    @event(ReviewDue)
     def _review_due(self, child_id: UUID, review_id: UUID, due_on: date, counted_from: date,
                     explicit: bool, meta: Meta) -> None:
         existing = self.reviews.get(review_id)
@@ -299,7 +365,17 @@ class ReviewCase(EcmAggregate):
                                online_link=online_link or None,
                                invitees=[i.as_dict() for i in invitees], meta=meta)
 
-    @event("ReviewScheduled")
+    class ReviewScheduled(EcmAggregate.Event):
+        child_id: UUID
+        review_id: UUID
+        starts_at: datetime
+        due_on: date
+        venue: Personal[str | None]
+        online_link: Personal[str | None]
+        invitees: Clear[list[dict[str, Any]]]
+        meta: Meta
+
+    @event(ReviewScheduled)
     def _review_scheduled(self, child_id: UUID, review_id: UUID, starts_at: datetime,
                           due_on: date, venue: str | None, online_link: str | None,
                           invitees: list[dict[str, Any]], meta: Meta) -> None:
@@ -323,7 +399,14 @@ class ReviewCase(EcmAggregate):
                                  starts_at=starts_at, previous_starts_at=review.starts_at,
                                  meta=meta)
 
-    @event("ReviewRescheduled")
+    class ReviewRescheduled(EcmAggregate.Event):
+        child_id: UUID
+        review_id: UUID
+        starts_at: datetime
+        previous_starts_at: datetime | None
+        meta: Meta
+
+    @event(ReviewRescheduled)
     def _review_rescheduled(self, child_id: UUID, review_id: UUID, starts_at: datetime,
                             previous_starts_at: datetime | None, meta: Meta) -> None:
         review = self.reviews[review_id]
@@ -336,7 +419,12 @@ class ReviewCase(EcmAggregate):
         _needs_reason(meta, "cancelling a review")
         self._review_cancelled(child_id=self.child_id, review_id=review_id, meta=meta)
 
-    @event("ReviewCancelled")
+    class ReviewCancelled(EcmAggregate.Event):
+        child_id: UUID
+        review_id: UUID
+        meta: Meta
+
+    @event(ReviewCancelled)
     def _review_cancelled(self, child_id: UUID, review_id: UUID, meta: Meta) -> None:
         review = self.reviews[review_id]
         review.status = ReviewStatus.DUE
@@ -369,7 +457,7 @@ class ReviewCase(EcmAggregate):
             raise Conflict(f"held_on: the review is scheduled for {review.starts_at.date()}; "
                            "a review cannot be held before it was scheduled (reschedule it "
                            "first)", field="held_on")
-        self._check_attendance(review, attendance)
+        check_attendance(review.invitees, attendance)
         check_stage(stage)
         if self.stage is not None and stage != self.stage and not (rationale or "").strip():
             raise Invalid(f"rationale: moving the child from stage {self.stage} to {stage} "
@@ -398,40 +486,6 @@ class ReviewCase(EcmAggregate):
                          due_on=next_on, counted_from=held_on,
                          explicit=next_review_on is not None, meta=meta)
 
-    @staticmethod
-    def _check_attendance(review: Review, attendance: list[AttendanceRecord]) -> None:
-        invited = set(review.invitees)
-        invited_agencies = {i.agency for i in invited}
-        recorded: set[tuple[Agency, UUID | None]] = set()
-        for n, entry in enumerate(attendance):
-            key = (entry.agency, entry.contact_id)
-            name = f"attendance.{n}"
-            if key in recorded:
-                raise Invalid(f"{name}: attendance for {_who(*key)} is recorded twice",
-                              field=name)
-            recorded.add(key)
-            # A named person from an agency invited as a whole was invited too.
-            was_invited = (Invitee(*key) in invited or Invitee(entry.agency) in invited
-                           if entry.contact_id is not None
-                           else entry.agency in invited_agencies)
-            if entry.joined_on_the_day:
-                if was_invited:
-                    raise Invalid(f"{name}.joined_on_the_day: {_who(*key)} was invited",
-                                  field=f"{name}.joined_on_the_day")
-                if entry.attendance != Attendance.ATTENDED:
-                    raise Invalid(f"{name}.attendance: someone who joined on the day attended",
-                                  field=f"{name}.attendance")
-            elif not was_invited:
-                raise Invalid(f"{name}: {_who(*key)} was not invited; say joined_on_the_day "
-                              "if they joined on the day", field=name)
-        missing = [i for i in review.invitees
-                   if (i.agency, i.contact_id) not in recorded
-                   and not (i.contact_id is None and any(a == i.agency for a, _ in recorded))]
-        if missing:
-            who = ", ".join(_who(i.agency, i.contact_id) for i in missing)
-            raise Invalid(f"attendance: no attendance recorded for invited {who}",
-                          field="attendance")
-
     def _check_progress(self, progress: list[ProgressRecord]) -> None:
         active = self.active_interventions
         seen: set[UUID] = set()
@@ -451,7 +505,20 @@ class ReviewCase(EcmAggregate):
             raise Invalid(f"progress: no progress recorded for active intervention(s) "
                           f"{', '.join(missing)}", field="progress")
 
-    @event("ReviewHeld")
+    class ReviewHeld(EcmAggregate.Event):
+        child_id: UUID
+        review_id: UUID
+        held_on: date
+        attendance: Clear[list[dict[str, Any]]]
+        stage: int
+        stage_label: NotPersonal
+        previous_stage: int | None
+        progress: Annotated[list[dict[str, Any]], PersonalItems("note")]
+        actions: Annotated[list[dict[str, Any]], PersonalItems("text")]
+        next_review_on: date | None
+        meta: Meta
+
+    @event(ReviewHeld)
     def _review_held(self, child_id: UUID, review_id: UUID, held_on: date,
                      attendance: list[dict[str, Any]], stage: int, stage_label: str,
                      previous_stage: int | None, progress: list[dict[str, Any]],
@@ -468,7 +535,16 @@ class ReviewCase(EcmAggregate):
         review.next_review_on = next_review_on
         self.current_review_id = None
 
-    @event("StageReassessed")
+    class StageReassessed(EcmAggregate.Event):
+        child_id: UUID
+        review_id: UUID
+        stage: int
+        stage_label: NotPersonal
+        assessed_on: date
+        rationale: Personal[str | None]
+        meta: Meta
+
+    @event(StageReassessed)
     def _stage_reassessed(self, child_id: UUID, review_id: UUID, stage: int, stage_label: str,
                           assessed_on: date, rationale: str | None, meta: Meta) -> None:
         self.reviews[review_id].rationale = rationale
@@ -485,7 +561,14 @@ class ReviewCase(EcmAggregate):
                              due_on=review.due_on, noticed_on=today, meta=meta)
         return True
 
-    @event("ReviewOverdue")
+    class ReviewOverdue(EcmAggregate.Event):
+        child_id: UUID
+        review_id: UUID
+        due_on: date
+        noticed_on: date
+        meta: Meta
+
+    @event(ReviewOverdue)
     def _review_overdue(self, child_id: UUID, review_id: UUID, due_on: date, noticed_on: date,
                         meta: Meta) -> None:
         self.reviews[review_id].overdue_noticed_on = noticed_on
@@ -508,7 +591,15 @@ class ReviewCase(EcmAggregate):
                                   kind=kind.value, occurred_on=occurred_on,
                                   receiving_organisation=organisation, meta=meta)
 
-    @event("TransitionRecorded")
+    class TransitionRecorded(EcmAggregate.Event):
+        child_id: UUID
+        transition_id: UUID
+        kind: NotPersonal
+        occurred_on: date
+        receiving_organisation: Personal[str | None]
+        meta: Meta
+
+    @event(TransitionRecorded)
     def _transition_recorded(self, child_id: UUID, transition_id: UUID, kind: str,
                              occurred_on: date, receiving_organisation: str | None,
                              meta: Meta) -> None:
@@ -528,7 +619,13 @@ class ReviewCase(EcmAggregate):
         self._case_closed(child_id=self.child_id, closed_on=closed_on,
                           safety_net_until=safety_net_until, meta=meta)
 
-    @event("CaseClosed")
+    class CaseClosed(EcmAggregate.Event):
+        child_id: UUID
+        closed_on: date
+        safety_net_until: date | None
+        meta: Meta
+
+    @event(CaseClosed)
     def _case_closed(self, child_id: UUID, closed_on: date, safety_net_until: date | None,
                      meta: Meta) -> None:
         self.status = CaseStatus.CLOSED
@@ -550,12 +647,18 @@ class ReviewCase(EcmAggregate):
         if self.first_report_issued_on is not None:
             self._make_due(reopened_on, self.weeks(default_weeks), meta)
 
-    @event("CaseReopened")
+    class CaseReopened(EcmAggregate.Event):
+        child_id: UUID
+        reopened_on: date
+        meta: Meta
+
+    @event(CaseReopened)
     def _case_reopened(self, child_id: UUID, reopened_on: date, meta: Meta) -> None:
         self.status = CaseStatus.OPEN
         self.reopened_on = reopened_on
         self.safety_net_until = None
 
 
-def _who(agency: Agency | str, contact_id: UUID | None) -> str:
-    return f"{agency} (contact {contact_id})" if contact_id else str(agency)
+
+# The topics these events are stored under: keep this module name if the classes move.
+register_stored_topics("services.reviews.domain", ReviewCase)

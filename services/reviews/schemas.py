@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from services.reviews.caseload import CaseloadEntry
 from services.reviews.domain import ReviewCase
@@ -31,21 +31,21 @@ from shared.fields import (
     PlannedDay,
     Timestamp,
 )
-from shared.meetings import AttendanceIn, AttendanceRecord, Invitee, InviteeIn, MeetingStart
-from shared.vocabulary import Agency, Attendance, trm_label
-
-
-def _https(value: str) -> str:
-    if not value.startswith("https://") or len(value) < 12 or any(c.isspace() for c in value):
-        raise ValueError("must be an https:// link")
-    return value
-
+from shared.meetings import (
+    AttendanceIn,
+    AttendanceOut,
+    AttendanceRecord,
+    Invitee,
+    InviteeIn,
+    MeetingRescheduleIn,
+    MeetingScheduleIn,
+)
+from shared.vocabulary import Agency, trm_label
 
 Text = Annotated[str, Field(min_length=1, max_length=5_000), MULTI_LINE]
 Short = Annotated[str, Field(min_length=1, max_length=500), SINGLE_LINE, SINGLE_LINE_DOC]
 UserId = Annotated[str, Field(min_length=1, max_length=200), SINGLE_LINE, SINGLE_LINE_DOC]
 Reason = Annotated[str, Field(min_length=3, max_length=2_000), MULTI_LINE]
-Link = Annotated[str, Field(max_length=1_000), AfterValidator(_https)]
 Stage = Annotated[int, Field(ge=1, le=6, description="TRM stage, 1 (bottom) to 6")]
 Weeks = Annotated[int, Field(ge=1, le=52, description="Weeks between reviews")]
 
@@ -69,29 +69,12 @@ class WorkerUpdate(BaseModel):
 
 
 
-class ReviewSchedule(BaseModel):
+class ReviewSchedule(MeetingScheduleIn):
     """Schedule the due review."""
 
-    starts_at: MeetingStart
-    venue: Short | None = None
-    online_link: Link | None = None
-    invitees: list[InviteeIn] = Field(min_length=1, max_length=50)
-    expected_version: ExpectedVersion = None
 
-
-class ReviewReschedule(BaseModel):
+class ReviewReschedule(MeetingRescheduleIn):
     """Move a scheduled review to another time."""
-
-    starts_at: MeetingStart
-    reason: Reason
-    expected_version: ExpectedVersion = None
-
-
-class ReasonIn(BaseModel):
-    """A change that needs a reason."""
-
-    reason: Reason
-    expected_version: ExpectedVersion = None
 
 
 
@@ -188,13 +171,8 @@ class TickResult(BaseModel):
     raised: int
 
 
-class AttendancePublic(BaseModel):
+class AttendancePublic(AttendanceOut):
     """Attendance of one agency or contact at a held review."""
-
-    agency: Agency
-    contact_id: UUID | None
-    attendance: Attendance
-    joined_on_the_day: bool
 
 
 class ProgressPublic(BaseModel):

@@ -11,12 +11,11 @@ from __future__ import annotations
 import re
 from datetime import date
 from enum import StrEnum
-from typing import ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import event
 
-from shared.domain import EcmAggregate, Invalid, Meta
+from shared.domain import EcmAggregate, Invalid, Meta, NotPersonal, register_stored_topics
 from shared.identifiers import clean_nhs_number, clean_upn
 
 MAX_CHILDREN = 50
@@ -54,7 +53,6 @@ def check_themes(themes: str) -> None:
 class SupervisionSession(EcmAggregate):
     """One clinical supervision or group reflective practice session (not keyed by a child)."""
 
-    personal_fields: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def log(cls, practitioner_id: str, supervisor_id: str, held_on: date,
@@ -78,7 +76,16 @@ class SupervisionSession(EcmAggregate):
                    held_on=held_on, kind=SupervisionKind(kind).value, children=list(children),
                    themes=themes.strip(), meta=meta)
 
-    @event("Logged")
+    class Logged(EcmAggregate.Created):
+        practitioner_id: NotPersonal
+        supervisor_id: NotPersonal
+        held_on: date
+        kind: NotPersonal
+        children: list[UUID]
+        themes: NotPersonal
+        meta: Meta
+
+    @event(Logged)
     def __init__(self, practitioner_id: str, supervisor_id: str, held_on: date, kind: str,
                  children: list[UUID], themes: str, meta: Meta) -> None:
         self.practitioner_id = practitioner_id
@@ -88,3 +95,7 @@ class SupervisionSession(EcmAggregate):
         self.children = list(children)
         self.themes = themes
         self.logged_by = meta.actor_id
+
+
+# The topics these events are stored under: keep this module name if the classes move.
+register_stored_topics("services.reviews.supervision", SupervisionSession)

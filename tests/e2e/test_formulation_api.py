@@ -301,7 +301,7 @@ def test_bad_reschedules_cancellations_and_records_are_clear_4xx(
             "attendance: no attendance recorded for invited police")
     refused(client.post(f"{base}/record", headers=auth(SP), json={**HELD, "attendance": [
         *HELD["attendance"], {"agency": "health", "attendance": "attended"}]}),
-        422, "health was not invited; mark joined_on_the_day")
+        422, "health was not invited; say joined_on_the_day")
     refused(client.post(f"{base}/record", headers=auth(SP), json={**HELD, "attendance": [
         {"agency": "police", "attendance": "maybe"}]}), 422, "attendance.0.attendance:")
     refused(client.post(url(child, f"/meetings/{uuid4()}/record"), headers=auth(SP), json=HELD),

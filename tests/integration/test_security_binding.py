@@ -205,7 +205,7 @@ def test_consumers_open_with_the_binding_of_the_event_that_publishes_the_value()
     for (service, event_type), sealed_in in SEALED_IN.items():
         assert registries[service].sealed_event(event_type) == sealed_in
     assert registries["reviews"].sealed_event("StageReassessed") == REVIEW_RATIONALE_SEALED_IN
-    assert event_name(Child.Registered) == REGISTERED  # type: ignore[attr-defined]
+    assert event_name(Child.Registered) == REGISTERED
 
 
 def _registered_event(*, given_name: str, child_id: UUID) -> Any:

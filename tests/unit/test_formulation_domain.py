@@ -1,4 +1,5 @@
-"""Formulation domain rules: timeline, meetings, reports, stages, interventions, consultations."""
+"""Formulation domain rules: the life story, meetings, reports, stages, interventions,
+consultations."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 
 from services.formulation.consultation import Consultation, ConsultationStatus
 from services.formulation.domain import FormulationCase
+from services.formulation.life_story import LifeStory
+from services.formulation.meetings import FormulationMeetings
 from services.formulation.records import InterventionStatus, MeetingStatus
 from services.formulation.values import (
     DatePrecision,
@@ -36,7 +39,15 @@ def new_case(child_id: UUID | None = None) -> FormulationCase:
                            meta=META)
 
 
-def names(case: FormulationCase | Consultation) -> list[str]:
+def new_story() -> LifeStory:
+    return LifeStory.start(uuid4(), Area.BANES, [], META)
+
+
+def new_meetings() -> FormulationMeetings:
+    return FormulationMeetings.start(uuid4(), Area.BANES, [], META)
+
+
+def names(case: FormulationCase | LifeStory | FormulationMeetings | Consultation) -> list[str]:
     return [type(e).__name__ for e in case.collect_events()]
 
 
@@ -44,7 +55,7 @@ def exact(day: date) -> LifeDate:
     return LifeDate.create(DatePrecision.EXACT, on=day)
 
 
-def add_entry(case: FormulationCase, when: LifeDate | None = None,
+def add_entry(case: LifeStory, when: LifeDate | None = None,
               description: str = "Synthetic: moved to a foster placement") -> UUID:
     entry_id = uuid4()
     case.add_timeline_entry(entry_id, when or exact(date(2015, 6, 1)),
@@ -114,7 +125,7 @@ def test_a_life_date_with_missing_extra_or_out_of_range_parts_is_invalid(
 
 
 def test_the_life_story_runs_in_date_order_with_ages_after_calendar_dates() -> None:
-    case = new_case()
+    case = new_story()
     by_age = add_entry(case, LifeDate.create("approximate_age", age_years=3))
     by_year = add_entry(case, LifeDate.create("year", year=2014))
     by_day = add_entry(case, exact(date(2013, 2, 1)))
@@ -124,11 +135,11 @@ def test_the_life_story_runs_in_date_order_with_ages_after_calendar_dates() -> N
 
 def test_an_entry_needs_a_description() -> None:
     with pytest.raises(Invalid, match="description: must not be empty"):
-        add_entry(new_case(), description="  ")
+        add_entry(new_story(), description="  ")
 
 
 def test_a_correction_changes_only_the_fields_given_and_keeps_the_original_in_history() -> None:
-    case = new_case()
+    case = new_story()
     entry_id = add_entry(case)
     case.correct_timeline_entry(entry_id, WHY, when=LifeDate.create("year", year=2016),
                                 sensitivity=Sensitivity.RESTRICTED)
@@ -143,7 +154,7 @@ def test_a_correction_changes_only_the_fields_given_and_keeps_the_original_in_hi
 
 
 def test_a_correction_needs_a_reason_and_a_change() -> None:
-    case = new_case()
+    case = new_story()
     entry_id = add_entry(case)
     with pytest.raises(Invalid, match="reason: a correction needs a reason"):
         case.correct_timeline_entry(entry_id, META, description="New text")
@@ -152,7 +163,7 @@ def test_a_correction_needs_a_reason_and_a_change() -> None:
 
 
 def test_a_retracted_entry_leaves_the_story_but_stays_in_the_record() -> None:
-    case = new_case()
+    case = new_story()
     entry_id = add_entry(case)
     case.retract_timeline_entry(entry_id, WHY)
     assert case.life_story() == []
@@ -164,7 +175,7 @@ def test_a_retracted_entry_leaves_the_story_but_stays_in_the_record() -> None:
 
 
 def test_a_retraction_needs_a_reason_and_an_existing_entry() -> None:
-    case = new_case()
+    case = new_story()
     with pytest.raises(NotFound):
         case.retract_timeline_entry(uuid4(), WHY)
     with pytest.raises(Invalid, match="reason: a retraction needs a reason"):
@@ -174,7 +185,7 @@ def test_a_retraction_needs_a_reason_and_an_existing_entry() -> None:
 # -- meetings ------------------------------------------------------------------------------
 
 
-def scheduled(case: FormulationCase, invitees: list[Invitee] | None = None) -> UUID:
+def scheduled(case: FormulationMeetings, invitees: list[Invitee] | None = None) -> UUID:
     meeting_id = uuid4()
     case.schedule_meeting(meeting_id, STARTS, "Synthetic YJS office", None,
                           invitees or [EDUCATION, POLICE], META)
@@ -198,18 +209,18 @@ def test_a_meeting_needs_a_zoned_time_a_place_and_distinct_invitees(
     message: str
 ) -> None:
     with pytest.raises(Invalid, match=message):
-        new_case().schedule_meeting(uuid4(), starts_at, venue, link, invitees, META)
+        new_meetings().schedule_meeting(uuid4(), starts_at, venue, link, invitees, META)
 
 
 def test_an_online_meeting_needs_no_venue() -> None:
-    case = new_case()
+    case = new_meetings()
     meeting_id = uuid4()
     case.schedule_meeting(meeting_id, STARTS, None, "https://meet.example.test/x", [POLICE], META)
     assert case.meetings[meeting_id].online_link == "https://meet.example.test/x"
 
 
 def test_a_meeting_is_rescheduled_with_a_reason_and_keeps_its_earlier_time() -> None:
-    case = new_case()
+    case = new_meetings()
     meeting_id = scheduled(case)
     later = datetime(2024, 5, 8, 10, 0, tzinfo=UTC)
     with pytest.raises(Invalid, match="reason: rescheduling needs a reason"):
@@ -223,7 +234,7 @@ def test_a_meeting_is_rescheduled_with_a_reason_and_keeps_its_earlier_time() -> 
 
 
 def test_a_cancelled_meeting_needs_a_reason_and_cannot_be_held_or_moved() -> None:
-    case = new_case()
+    case = new_meetings()
     meeting_id = scheduled(case)
     with pytest.raises(Invalid, match="reason: cancelling needs a reason"):
         case.cancel_meeting(meeting_id, META)
@@ -236,7 +247,7 @@ def test_a_cancelled_meeting_needs_a_reason_and_cannot_be_held_or_moved() -> Non
 
 
 def test_a_held_meeting_records_attendance_for_every_invitee_and_notes() -> None:
-    case = new_case()
+    case = new_meetings()
     meeting_id = scheduled(case)
     case.record_meeting_held(meeting_id, date(2024, 5, 1), attended(), "Synthetic notes", META)
     meeting = case.meetings[meeting_id]
@@ -249,17 +260,17 @@ def test_a_held_meeting_records_attendance_for_every_invitee_and_notes() -> None
 
 
 def test_attendance_missing_for_an_invitee_is_refused_naming_it() -> None:
-    case = new_case()
+    case = new_meetings()
     meeting_id = scheduled(case)
     with pytest.raises(Invalid, match="attendance: no attendance recorded for invited police"):
         case.record_meeting_held(meeting_id, date(2024, 5, 1), attended()[:1], None, META)
 
 
 def test_an_agency_not_invited_is_refused_unless_it_joined_on_the_day() -> None:
-    case = new_case()
+    case = new_meetings()
     meeting_id = scheduled(case)
     health = AttendanceRecord(Agency.HEALTH, None, Attendance.ATTENDED)
-    with pytest.raises(Invalid, match=r"attendance\.2\.agency: health was not invited"):
+    with pytest.raises(Invalid, match=r"attendance\.2: health was not invited"):
         case.record_meeting_held(meeting_id, date(2024, 5, 1), attended(health), None, META)
     joined = AttendanceRecord(Agency.HEALTH, None, Attendance.ATTENDED, joined_on_the_day=True)
     case.record_meeting_held(meeting_id, date(2024, 5, 1), attended(joined), None, META)
@@ -267,10 +278,10 @@ def test_an_agency_not_invited_is_refused_unless_it_joined_on_the_day() -> None:
 
 
 def test_the_same_person_recorded_twice_is_refused() -> None:
-    case = new_case()
+    case = new_meetings()
     meeting_id = scheduled(case)
     twice = attended(AttendanceRecord(Agency.POLICE, None, Attendance.ATTENDED))
-    with pytest.raises(Invalid, match=r"attendance\.2: police"):
+    with pytest.raises(Invalid, match=r"attendance\.2: attendance for police is recorded twice"):
         case.record_meeting_held(meeting_id, date(2024, 5, 1), twice, None, META)
 
 

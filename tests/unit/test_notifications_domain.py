@@ -38,16 +38,16 @@ def queued(contact_id: UUID | None = None) -> Notice:
 
 def test_a_partner_contact_needs_a_real_email_address() -> None:
     with pytest.raises(Invalid, match="email: is not an email address"):
-        PartnerContact(agency=Agency.EDUCATION, name="Pat Teacher", email="not-an-address",
-                       webhook_url=None, preferred_channel=Channel.EMAIL, webhook_secret=None,
-                       meta=META)
+        PartnerContact.register(
+            agency=Agency.EDUCATION, name="Pat Teacher", email="not-an-address",
+            webhook_url=None, preferred_channel=Channel.EMAIL, webhook_secret=None, meta=META)
 
 
 def test_a_contact_who_prefers_webhooks_must_give_a_webhook_url() -> None:
     with pytest.raises(Invalid, match="webhook_url: is required"):
-        PartnerContact(agency=Agency.POLICE, name="Sgt Example", email="sgt@example.org",
-                       webhook_url=None, preferred_channel=Channel.WEBHOOK, webhook_secret=None,
-                       meta=META)
+        PartnerContact.register(
+            agency=Agency.POLICE, name="Sgt Example", email="sgt@example.org",
+            webhook_url=None, preferred_channel=Channel.WEBHOOK, webhook_secret=None, meta=META)
 
 
 def test_one_notice_id_per_source_message_and_contact() -> None:

@@ -1,5 +1,6 @@
 """Personal data fails closed on the wire: every text field of every published contract is
-declared `Sealed` or `NotPersonal`, and what a contract declares sealed is what the store seals.
+declared `Sealed` or `NotPersonal`, and what a contract declares sealed is what its event class
+declares `Personal` (what the store seals).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pydantic import BaseModel
 
 from services.registry import all_plugins
 from shared.contracts import Contract, ContractRegistry, NotPersonal, Sealed
+from shared.domain import personal_data
 from shared.store import aggregate_of
 
 WITHHELD = {("reviews", "SupervisionLogged"): "themes"}
@@ -84,17 +86,17 @@ def test_what_a_contract_declares_sealed_is_exactly_what_the_store_seals() -> No
     disagreements = []
     for registry in registries():
         for event_type, mapping in registry.by_type.items():
-            owner = aggregate_of(mapping.event_cls)
-            assert owner is not None, event_type
+            assert aggregate_of(mapping.event_cls) is not None, event_type
+            declared = personal_data(mapping.event_cls)
             fields = text_fields(mapping.model)
             on_the_wire = {
                 path
                 for path, kind in fields.items()
                 if kind == "sealed" and WITHHELD.get((registry.service, event_type)) != path
             }
-            in_the_store = {name for name in owner.personal_fields if name in fields} | {
+            in_the_store = {name for name in declared.whole if name in fields} | {
                 f"{name}.{key}"
-                for name, keys in owner.personal_item_fields.items()
+                for name, keys in declared.items.items()
                 for key in keys
                 if f"{name}.{key}" in fields
             }

@@ -15,8 +15,8 @@ WHY = META.with_reason("synthetic reason")
 
 
 def referral(months: int = 6) -> Referral:
-    return Referral(child_id=uuid4(), area=Area.BANES, case_manager_id="cm-1", reason="r",
-                    trauma_history="t", expected_involvement_months=months, meta=META)
+    return Referral.make(child_id=uuid4(), area=Area.BANES, case_manager_id="cm-1", reason="r",
+                         trauma_history="t", expected_involvement_months=months, meta=META)
 
 
 def child() -> Child:

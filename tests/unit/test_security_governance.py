@@ -17,8 +17,7 @@ DPO = Meta("dpo-1", "auditor", "c-1", "c-1", "end of retention period")
 
 def test_an_erasure_is_recorded_once_per_child_under_an_id_derived_from_the_child() -> None:
     child = uuid4()
-    erasure = ChildErasure(child_id=child, erased_on=date(2030, 1, 2), key_destroyed=True,
-                           meta=DPO)
+    erasure = ChildErasure.record(child, date(2030, 1, 2), True, DPO)
     assert erasure.id == ChildErasure.create_id(child)
     assert ChildErasure.create_id(child) != ChildErasure.create_id(uuid4())
     assert (erasure.erased_by, erasure.reason) == ("dpo-1", "end of retention period")
@@ -28,17 +27,15 @@ def test_an_erasure_is_recorded_once_per_child_under_an_id_derived_from_the_chil
 @pytest.mark.parametrize("reason", [None, "", "  ", "no"])
 def test_an_erasure_without_a_reason_is_refused_naming_the_field(reason: str | None) -> None:
     with pytest.raises(Invalid, match=r"^reason: "):
-        ChildErasure(child_id=uuid4(), erased_on=date(2030, 1, 2), key_destroyed=True,
-                     meta=DPO.with_reason(reason))
+        ChildErasure.record(uuid4(), date(2030, 1, 2), True, DPO.with_reason(reason))
 
 
 def test_a_disclosure_records_who_saw_what_and_refuses_a_negative_count() -> None:
-    disclosure = SubjectAccessDisclosure(child_id=uuid4(), produced_on=date(2030, 1, 2),
-                                         events_disclosed=12, services=["referrals"], meta=DPO)
+    disclosure = SubjectAccessDisclosure.record(uuid4(), date(2030, 1, 2), 12, ["referrals"],
+                                                DPO)
     assert disclosure.produced_by == "dpo-1"
     with pytest.raises(Invalid, match="events_disclosed"):
-        SubjectAccessDisclosure(child_id=uuid4(), produced_on=date(2030, 1, 2),
-                                events_disclosed=-1, services=[], meta=DPO)
+        SubjectAccessDisclosure.record(uuid4(), date(2030, 1, 2), -1, [], DPO)
 
 
 @pytest.mark.parametrize(
