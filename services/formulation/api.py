@@ -51,6 +51,7 @@ from services.formulation.values import (
     RecommendationDraft,
     consultation_id_for,
 )
+from services.plugin import resources_of
 from shared.domain import Forbidden, Invalid, NotFound
 from shared.fields import AsOfDay
 from shared.http import meta_for, requires
@@ -63,8 +64,7 @@ CASE = "/children/{child_id}/formulation"
 
 def formulation(request: Request) -> FormulationApplication:
     """The formulation application of this process."""
-    app: FormulationApplication = request.app.state.system.apps["formulation"]
-    return app
+    return resources_of(request).app(FormulationApplication)
 
 
 App = Annotated[FormulationApplication, Depends(formulation)]

@@ -14,7 +14,7 @@ from shared.consumer import ApplicationSink, Consumer
 from shared.contracts import Envelope, caused_by
 
 if TYPE_CHECKING:
-    from services.runtime import System
+    from services.plugin import Resources
 
 REFERRALS_CONSUMER = "formulation-referrals"
 REVIEWS_CONSUMER = "formulation-reviews"
@@ -62,11 +62,11 @@ def on_review_message(app: FormulationApplication, envelope: Envelope) -> bool:
     )
 
 
-def consumers(system: System) -> list[Consumer]:
+def consumers(resources: Resources) -> list[Consumer]:
     """The formulation service's durable consumers (process managers on its own store)."""
-    app = system.apps["formulation"]
+    app = resources.apps["formulation"]
     assert isinstance(app, FormulationApplication)
-    engine = system.engine(READ_SCHEMA)
+    engine = resources.engine(READ_SCHEMA)
     return [
         ApplicationSink(REFERRALS_CONSUMER, "ecm.referrals.>", app,
                         lambda envelope: on_referral_message(app, envelope), engine).consumer(),

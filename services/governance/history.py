@@ -16,7 +16,7 @@ from shared.domain import Meta
 from shared.store import EcmApplication, PersonalDataMapper, aggregate_of, child_of
 
 if TYPE_CHECKING:
-    from services.runtime import System
+    from services.plugin import Resources
 
 BATCH = 500
 HIDDEN = frozenset({"originator_id", "originator_version", "timestamp", "meta",
@@ -99,21 +99,20 @@ def notifications(app: EcmApplication) -> Iterator[Notification]:
         start = batch[-1].id + 1
 
 
-def event_type_of(system: System, service: str, event: object) -> str:
+def event_type_of(system: Resources, service: str, event: object) -> str:
     """The event's wire name when published, otherwise its class name."""
-    for plugin in system.plugins:
-        if plugin.name == service and plugin.contracts is not None:
-            mapping = plugin.contracts.by_event.get(type(event))
-            if mapping is not None:
-                return mapping.event_type
+    contracts = system.contracts.get(service)
+    mapping = contracts.by_event.get(type(event)) if contracts is not None else None
+    if mapping is not None:
+        return mapping.event_type
     return type(event).__qualname__.replace(".", "")
 
 
-def child_history(system: System, child_id: UUID, *, decrypt: bool) -> list[HistoryEntry]:
+def child_history(system: Resources, child_id: UUID, *, decrypt: bool) -> list[HistoryEntry]:
     """Every event about the child in every store; personal fields decrypted or left out."""
     child = str(child_id)
     entries: list[HistoryEntry] = []
-    for service, app in system.apps.items():
+    for service, app in system.every_store().items():
         mapper = cast(PersonalDataMapper, app.mapper)
         for notification in notifications(app):
             sealed = mapper.to_sealed_domain_event(notification)
@@ -126,7 +125,7 @@ def child_history(system: System, child_id: UUID, *, decrypt: bool) -> list[Hist
     return entries
 
 
-def _entry(system: System, service: str, notification: Notification, event: object,
+def _entry(system: Resources, service: str, notification: Notification, event: object,
            decrypt: bool) -> HistoryEntry:
     state = vars(event)
     owner = aggregate_of(type(event))
@@ -160,14 +159,15 @@ def _entry(system: System, service: str, notification: Notification, event: obje
     )
 
 
-def current_records(system: System, entries: list[HistoryEntry]) -> list[dict[str, Any]]:
+def current_records(system: Resources, entries: list[HistoryEntry]) -> list[dict[str, Any]]:
     """The current state of every aggregate the child's events belong to (decrypted)."""
     seen: dict[tuple[str, str], None] = {}
     for entry in entries:
         seen.setdefault((entry.service, entry.aggregate_id), None)
     records = []
+    stores = system.every_store()
     for service, aggregate_id in seen:
-        app = system.apps[service]
+        app = stores[service]
         record: dict[str, Any] = {"service": service, "aggregate_id": aggregate_id}
         try:
             aggregate: Any = app.repository.get(UUID(aggregate_id))

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from services.plugin import ServicePlugin
+from services.plugin import Resources, ServicePlugin
 from services.referrals.api import router
 from services.referrals.application import ReferralsApplication
 from services.referrals.contracts import REGISTRY
 from services.referrals.projections import ReferralListProjection
 from shared.consumer import Consumer
 
-if TYPE_CHECKING:
-    from services.runtime import System
 
-
-def consumers(system: System) -> list[Consumer]:
+def consumers(resources: Resources) -> list[Consumer]:
     """The referral list read model."""
     store = "referrals-read"
-    return [ReferralListProjection(system.engine(store)).consumer()]
+    return [ReferralListProjection(resources.engine(store)).consumer()]
 
 
 plugin = ServicePlugin(

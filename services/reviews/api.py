@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, status
+from sqlalchemy import Engine
 
+from services.plugin import resources_of
 from services.reviews.application import ReviewsApplication
 from services.reviews.caseload import Caseload, CaseloadStatus
 from services.reviews.domain import ReviewCase, review_case_id
@@ -51,17 +54,17 @@ AsOf = Annotated[AsOfDay | None, Query(description="Show it as it stood at the e
 
 def reviews_app(request: Request) -> ReviewsApplication:
     """The reviews application of this process."""
-    app: ReviewsApplication = request.app.state.system.apps["reviews"]
-    return app
+    return resources_of(request).app(ReviewsApplication)
 
 
 def caseload(request: Request) -> Caseload:
     """Queries over the caseload read model of this process."""
-    system = request.app.state.system
-    if "reviews:caseload" not in system.extras:
-        system.extras["reviews:caseload"] = Caseload(system.engine("reviews-read"))
-    found: Caseload = system.extras["reviews:caseload"]
-    return found
+    return _caseload_on(resources_of(request).engine("reviews-read"))
+
+
+@functools.cache
+def _caseload_on(engine: Engine) -> Caseload:
+    return Caseload(engine)  # once per engine: its tables are made when it is first built
 
 
 App = Annotated[ReviewsApplication, Depends(reviews_app)]

@@ -22,7 +22,7 @@ from shared.contracts import Envelope, caused_by
 from shared.domain import Area
 
 if TYPE_CHECKING:
-    from services.runtime import System
+    from services.plugin import Resources
 
 FORMULATION_CONSUMER = "reviews-formulation"
 FORMULATION_SUBJECT = "ecm.formulation.>"
@@ -167,13 +167,13 @@ class FormulationListener:
                                           caused_by(envelope))
 
 
-def consumers(system: System) -> list[Consumer]:
+def consumers(resources: Resources) -> list[Consumer]:
     """Every consumer of the reviews service: formulation events, and the caseload model."""
     from services.reviews.caseload import CaseloadProjection
 
-    app = system.apps["reviews"]
+    app = resources.apps["reviews"]
     assert isinstance(app, ReviewsApplication)
-    engine = system.engine("reviews-read")
+    engine = resources.engine("reviews-read")
     return [
         ApplicationSink(FORMULATION_CONSUMER, FORMULATION_SUBJECT, app,
                         FormulationListener(app), engine).consumer(),
