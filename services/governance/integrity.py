@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.governance.anchors import Anchor, AnchorError, AnchorLog, Head, chain_key
 from services.governance.history import notifications
+from shared import migrations
 
 if TYPE_CHECKING:
     from services.plugin import Resources
@@ -77,7 +78,7 @@ class ChainStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine)
+        migrations.ensure(engine, "ops")
 
     def head(self, service: str) -> tuple[int, str]:
         """The last sealed notification id and its seal (0 and the genesis seal if none)."""
