@@ -11,8 +11,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
+from services.governance.audit import STORE, child_trail
 from services.governance.erasure import child_is_known, erase_child
-from services.governance.history import child_history
 from services.governance.integrity import verify
 from services.governance.sar import provide_subject_access, render_html
 from services.plugin import Resources, resources_of
@@ -87,10 +87,11 @@ def audit_trail(
     child_id: UUID, system: SystemDep,
     principal: Annotated[Principal, Depends(requires("audit.read"))],
 ) -> AuditTrail:
-    """Who changed what about the child, when and why (personal values are not shown)."""
+    """Who changed what about the child, when and why (personal values are not shown).
+    Built from the event stream: a change appears once the audit index has applied it."""
     if not child_is_known(system, child_id):  # not just any id that some event mentions
         raise RecordNotFound(f"child {child_id} not found")
-    entries = child_history(system, child_id, decrypt=False)
+    entries = child_trail(system.engine(STORE), system.contracts, child_id)
     return AuditTrail(child_id=child_id, erased=system.vault.is_erased(child_id),
                       events=[AuditEvent.model_validate(e.as_dict()) for e in entries])
 

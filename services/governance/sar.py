@@ -11,8 +11,10 @@ from uuid import UUID
 
 from jinja2 import Environment, StrictUndefined
 
+from services.governance.audit import STORE, child_trail
 from services.governance.erasure import child_is_known, governance
-from services.governance.history import child_history, current_records, plain
+from services.governance.history import current_records, plain
+from shared.crypto import FieldCipher
 from shared.domain import Meta, RecordNotFound
 
 if TYPE_CHECKING:
@@ -59,7 +61,8 @@ def subject_access_document(system: Resources, child_id: UUID, meta: Meta,
     """Everything held about the child: every event decrypted in order, records, notices."""
     if not child_is_known(system, child_id):  # not just any id that some event mentions
         raise RecordNotFound(f"child {child_id} not found")
-    entries = child_history(system, child_id, decrypt=True)
+    entries = child_trail(system.engine(STORE), system.contracts, child_id,
+                          cipher=FieldCipher(system.vault))
     history = [only_this_child(e.as_dict(), "data", child_id) for e in entries]
     erasure = governance(system).erasure_of(child_id)
     return {
@@ -70,7 +73,7 @@ def subject_access_document(system: Resources, child_id: UUID, meta: Meta,
         "reason": meta.reason,
         "erased": system.vault.is_erased(child_id),
         "erased_on": plain(erasure.erased_on) if erasure else None,
-        "services_searched": sorted(system.every_store()),
+        "services_searched": sorted(system.contracts),
         "current_record": [only_this_child(r, "state", child_id)
                            for r in current_records(system, entries)],
         "events": history,

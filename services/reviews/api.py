@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import date
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, status
-from sqlalchemy import Engine
 
 from services.plugin import resources_of
 from services.reviews.application import ReviewsApplication
@@ -59,12 +57,7 @@ def reviews_app(request: Request) -> ReviewsApplication:
 
 def caseload(request: Request) -> Caseload:
     """Queries over the caseload read model of this process."""
-    return _caseload_on(resources_of(request).engine("reviews-read"))
-
-
-@functools.cache
-def _caseload_on(engine: Engine) -> Caseload:
-    return Caseload(engine)  # once per engine: its tables are made when it is first built
+    return Caseload(resources_of(request).engine("reviews-read"))
 
 
 App = Annotated[ReviewsApplication, Depends(reviews_app)]
