@@ -176,3 +176,35 @@ def test_a_model_changed_without_a_migration_is_named(engines: dict[str, Engine]
     table.append_column(Column("new_field", String(10), nullable=True))
     found = migrations.differences(engine, "keys", changed)
     assert [(d[0], d[2], d[3].name) for d in found] == [("add_column", "child_keys", "new_field")]
+
+
+def test_a_read_model_built_before_versions_existed_is_taken_as_version_one(
+    settings: Settings,
+) -> None:
+    engine = make_engine(settings, "referrals-read")
+    try:
+        built = ReferralListProjection(engine)
+        assert built.built_version() == ReferralListProjection.version  # new: this version
+        with engine.begin() as conn:  # as today's code left it: positions, no version
+            built.tracker.save(conn, {STREAM_CURSOR: 12, "referrals": 30})
+            conn.execute(read_model_versions.delete())
+        adopted = ReferralListProjection(engine)
+        assert adopted.built_version() == 1
+        assert adopted.tracker.positions() == {STREAM_CURSOR: 12, "referrals": 30}
+    finally:
+        engine.dispose()
+
+
+def test_ecm_migrate_reports_every_database_at_its_head(settings: Settings) -> None:
+    from typer.testing import CliRunner
+
+    from services.cli import app
+
+    result = CliRunner().invoke(app, ["migrate", "--data-dir", str(settings.data_path)])
+    assert result.exit_code == 0, result.output
+    for role, name in (("ops", "ops"), ("keys", "keys"), ("idempotency", "idempotency"),
+                       ("notifications", "notifications"),
+                       ("tracking", "governance-audit (tracking)")):
+        assert f"{name}: at {migrations.head(role)}" in result.output
+    again = CliRunner().invoke(app, ["migrate", "--data-dir", str(settings.data_path)])
+    assert again.exit_code == 0 and "rebuilt" not in again.output
