@@ -2,7 +2,9 @@
 
 A plugin never sees the composition root (services/runtime.py): its consumers, background
 job and routes are given `Resources`, the typed handful of things a service uses (settings,
-the key vault, the operational engine, read-side engines, the served stores). This module
+the key vault, the operational engine, read-side engines, the served stores). A plugin's
+functions declare what they use with the small protocols below (`Engines`, `Stores`, ...),
+so mypy holds each to its own needs. This module
 imports neither services.runtime nor services.registry, so there is no import circle.
 """
 
@@ -12,7 +14,7 @@ import asyncio
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from fastapi import APIRouter, Request
 from sqlalchemy import Engine
@@ -26,6 +28,53 @@ from shared.store import EcmApplication
 
 App = TypeVar("App", bound=EcmApplication)
 OpenStore = Callable[[Settings, KeyVault], EcmApplication]
+
+
+class Engines(Protocol):
+    """Read-side engines by store name."""
+
+    def engine(self, schema: str) -> Engine:
+        """The engine of the store `schema`."""
+        ...
+
+
+class Stores(Protocol):
+    """The stores this process serves, by type."""
+
+    def app(self, kind: type[App]) -> App:
+        """The served application of type `kind`."""
+        ...
+
+
+class Configured(Protocol):
+    """The settings of the process."""
+
+    @property
+    def settings(self) -> Settings:
+        """The settings."""
+        ...
+
+
+class Vaulted(Protocol):
+    """The children's key vault."""
+
+    @property
+    def vault(self) -> KeyVault:
+        """The key vault."""
+        ...
+
+
+class AllStores(Configured, Protocol):
+    """Every service's store and the operational database (the integrity check's needs)."""
+
+    @property
+    def ops(self) -> Engine:
+        """The operational database."""
+        ...
+
+    def every_store(self) -> dict[str, EcmApplication]:
+        """Every service's store, by name."""
+        ...
 
 
 class NotServed(LookupError):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from services.evaluation.api import router
 from services.evaluation.projection import EvaluationProjection
-from services.plugin import Resources, ServicePlugin
+from services.plugin import Engines, ServicePlugin
 from shared.consumer import Consumer
 
 
-def consumers(resources: Resources) -> list[Consumer]:
+def consumers(resources: Engines) -> list[Consumer]:
     """The evaluation read model, fed by every service's events."""
     store = "evaluation-read"
     return [EvaluationProjection(resources.engine(store)).consumer()]

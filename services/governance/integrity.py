@@ -39,7 +39,7 @@ from services.governance.history import notifications
 from shared import migrations
 
 if TYPE_CHECKING:
-    from services.plugin import Resources
+    from services.plugin import AllStores, Configured
     from shared.store import EcmApplication
 
 log = logging.getLogger(__name__)
@@ -181,7 +181,7 @@ class ChainBroken(RuntimeError):
     """A chain no longer reaches its anchor, or would cross a gap: sealing refuses (alarm)."""
 
 
-def seal(system: Resources) -> dict[str, int]:
+def seal(system: AllStores) -> dict[str, int]:
     """Extend each store's chain over the notifications stored since the last seal, and
     anchor the new heads; a store whose chain is broken is left as it is and raises the alarm.
     """
@@ -218,7 +218,7 @@ def seal(system: Resources) -> dict[str, int]:
     return sealed
 
 
-def _gaps_allowed(system: Resources) -> bool:
+def _gaps_allowed(system: Configured) -> bool:
     # SQLite gives each notification the next rowid, so a hole means a deletion; PostgreSQL
     # takes ids from a sequence that a rolled-back insert (a lost race) also consumes.
     return system.settings.postgres_url is not None
@@ -266,7 +266,7 @@ def _extend(service: str, app: EcmApplication, ledger: ChainStore, key: bytes, l
         count += len(rows)
 
 
-def verify(system: Resources, *, extend: bool = True) -> IntegrityReport:
+def verify(system: AllStores, *, extend: bool = True) -> IntegrityReport:
     """Recompute every chain against its store and the latest anchor; name the first problem
     per store. The chains are extended afterwards only when everything verified."""
     stores = system.every_store()
@@ -373,7 +373,7 @@ def _mismatch(service: str, note: Notification, problem: str) -> Mismatch:
                     note.originator_version, note.topic)
 
 
-async def keep_sealing(system: Resources, stop: asyncio.Event) -> None:
+async def keep_sealing(system: AllStores, stop: asyncio.Event) -> None:
     """Seal new events every few seconds until `stop` is set (a plugin background job)."""
     while not stop.is_set():
         try:

@@ -7,11 +7,11 @@ from services.governance.application import GovernanceApplication
 from services.governance.audit import STORE, AuditIndex
 from services.governance.contracts import REGISTRY
 from services.governance.integrity import keep_sealing
-from services.plugin import Resources, ServicePlugin
+from services.plugin import Engines, ServicePlugin
 from shared.consumer import Consumer
 
 
-def consumers(resources: Resources) -> list[Consumer]:
+def consumers(resources: Engines) -> list[Consumer]:
     """The per-child audit index, fed by every service's events."""
     return [AuditIndex(resources.engine(STORE)).consumer()]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.plugin import Resources, ServicePlugin
+from services.plugin import Engines, ServicePlugin
 from services.referrals.api import router
 from services.referrals.application import ReferralsApplication
 from services.referrals.contracts import REGISTRY
@@ -10,7 +10,7 @@ from services.referrals.projections import ReferralListProjection
 from shared.consumer import Consumer
 
 
-def consumers(resources: Resources) -> list[Consumer]:
+def consumers(resources: Engines) -> list[Consumer]:
     """The referral list read model."""
     store = "referrals-read"
     return [ReferralListProjection(resources.engine(store)).consumer()]

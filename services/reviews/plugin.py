@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import logging
 from datetime import date
+from typing import Protocol
 from uuid import uuid4
 
-from services.plugin import Resources, ServicePlugin
+from services.plugin import Configured, ServicePlugin, Stores
 from services.reviews.api import router
 from services.reviews.application import ReviewsApplication
 from services.reviews.consumers import consumers
@@ -25,7 +26,11 @@ def tick_meta() -> Meta:
     return Meta(actor_id=TICK_ACTOR, actor_role="system", correlation_id=run, causation_id=run)
 
 
-async def background(resources: Resources, stop: asyncio.Event) -> None:
+class Needs(Stores, Configured, Protocol):
+    """What the overdue tick uses."""
+
+
+async def background(resources: Needs, stop: asyncio.Event) -> None:
     """Run the overdue tick now and then every settings.tick_seconds until `stop`."""
     app = resources.app(ReviewsApplication)
     while not stop.is_set():

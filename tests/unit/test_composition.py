@@ -143,3 +143,14 @@ def test_the_system_is_no_service_locator() -> None:
 def test_an_unknown_service_name_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match=r"unknown service.*nonesuch"):
         plugins_named(["referrals", "nonesuch"])
+
+
+def test_no_plugin_is_handed_the_system() -> None:
+    import inspect
+
+    for plugin in PLUGINS:
+        for job in (plugin.consumers, plugin.background):
+            if job is None:
+                continue
+            first = next(iter(inspect.signature(job).parameters.values()))
+            assert first.annotation not in ("System", System), (plugin.name, job)
