@@ -27,8 +27,13 @@ def role_models() -> dict[str, MetaData]:
     ops = MetaData()
     for table in [*relay.metadata.tables.values(), *integrity.metadata.tables.values()]:
         table.to_metadata(ops)
-    return {"ops": ops, "keys": crypto.metadata, "idempotency": idempotency.metadata,
-            "tracking": consumer.metadata, "notifications": index.leases_metadata}
+    return {
+        "ops": ops,
+        "keys": crypto.metadata,
+        "idempotency": idempotency.metadata,
+        "tracking": consumer.metadata,
+        "notifications": index.leases_metadata,
+    }
 
 
 @dataclass
@@ -41,22 +46,29 @@ class MigrationReport:
     def lines(self) -> list[str]:
         """One line per database and per rebuilt read model."""
         out = [f"{name}: at {revision}" for name, revision in self.revisions.items()]
-        out += [f"{name}: read model version {was} -> {now}, rebuilt from the stores "
-                f"({applied} messages)" for name, (was, now, applied) in self.rebuilt.items()]
+        out += [
+            f"{name}: read model version {was} -> {now}, rebuilt from the stores "
+            f"({applied} messages)"
+            for name, (was, now, applied) in self.rebuilt.items()
+        ]
         return out
 
 
 def migrate(system: System) -> MigrationReport:
     """Upgrade every database this process uses; rebuild read models of another version."""
     report = MigrationReport()
-    for role, name, engine in (("keys", "keys", system.vault.engine), ("ops", "ops", system.ops),
-                               ("idempotency", "idempotency", system.engine("idempotency"))):
+    for role, name, engine in (
+        ("keys", "keys", system.vault.engine),
+        ("ops", "ops", system.ops),
+        ("idempotency", "idempotency", system.engine("idempotency")),
+    ):
         migrations.ensure(engine, role)
         report.revisions[name] = str(migrations.current(engine, role))
     for consumer in system.consumers():  # building a consumer migrates its tracking database
         sink = consumer.sink
         report.revisions[f"{consumer.name} (tracking)"] = str(
-            migrations.current(sink.tracker.engine, "tracking"))
+            migrations.current(sink.tracker.engine, "tracking")
+        )
         if isinstance(sink, SqlProjection) and not sink.is_current():
             was = sink.built_version()
             sink.reset()

@@ -13,7 +13,13 @@ from services.reviews.plugin import plugin as reviews
 from shared.contracts import ContractRegistry
 
 PLUGINS: tuple[ServicePlugin, ...] = (
-    referrals, formulation, reviews, notifications, governance, evaluation, children,
+    referrals,
+    formulation,
+    reviews,
+    notifications,
+    governance,
+    evaluation,
+    children,
 )
 
 SERVICE_NAMES: tuple[str, ...] = tuple(p.name for p in PLUGINS)

@@ -31,10 +31,12 @@ def node_in_thread(system: System, nats: EmbeddedNats) -> Iterator[System]:
 
     async def main() -> None:
         started = asyncio.Event()
-        task = asyncio.create_task(run_node(system, nats_url=nats.url, serve_api=False,
-                                            stop=stop, ready=started))
-        await asyncio.wait([task, asyncio.create_task(started.wait())],
-                           return_when=asyncio.FIRST_COMPLETED)
+        task = asyncio.create_task(
+            run_node(system, nats_url=nats.url, serve_api=False, stop=stop, ready=started)
+        )
+        await asyncio.wait(
+            [task, asyncio.create_task(started.wait())], return_when=asyncio.FIRST_COMPLETED
+        )
         ready.set()
         await task
 
@@ -70,15 +72,23 @@ def wait_until(read: Callable[[], T], done: Callable[[T], bool], timeout: float 
         time.sleep(0.05)
 
 
-def audit_trail(system: System, child_id: UUID, *, at_least: int = 1,
-                decrypt: bool = False, timeout: float = 30.0) -> list[HistoryEntry]:
+def audit_trail(
+    system: System,
+    child_id: UUID,
+    *,
+    at_least: int = 1,
+    decrypt: bool = False,
+    timeout: float = 30.0,
+) -> list[HistoryEntry]:
     """The child's audit entries once the index holds at least `at_least` of them."""
     from shared.crypto import FieldCipher
 
     cipher = FieldCipher(system.vault) if decrypt else None
-    return wait_until(lambda: child_trail(system.engine(STORE), system.contracts, child_id,
-                                          cipher=cipher),
-                      lambda entries: len(entries) >= at_least, timeout)
+    return wait_until(
+        lambda: child_trail(system.engine(STORE), system.contracts, child_id, cipher=cipher),
+        lambda entries: len(entries) >= at_least,
+        timeout,
+    )
 
 
 def settled_audit(system: System, child_id: UUID, **kwargs: Any) -> list[HistoryEntry]:

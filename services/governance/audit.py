@@ -78,17 +78,26 @@ class AuditIndex(SqlProjection):
     def apply(self, conn: Connection, envelope: Envelope) -> None:
         insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
         for child in sorted(children_of(envelope)):
-            conn.execute(insert(audit_index).values(
-                child_id=child, service=envelope.service,
-                notification_id=envelope.notification_id,
-                event_type=envelope.event_type, event_version=envelope.event_version,
-                aggregate_id=str(envelope.aggregate_id),
-                aggregate_version=envelope.aggregate_version,
-                occurred_at=envelope.occurred_at, actor_id=envelope.actor.id,
-                actor_role=envelope.actor.role, reason=envelope.reason,
-                correlation_id=envelope.correlation_id, causation_id=envelope.causation_id,
-                data=json.dumps(envelope.data, sort_keys=True),
-            ).on_conflict_do_nothing(index_elements=["child_id", "service", "notification_id"]))
+            conn.execute(
+                insert(audit_index)
+                .values(
+                    child_id=child,
+                    service=envelope.service,
+                    notification_id=envelope.notification_id,
+                    event_type=envelope.event_type,
+                    event_version=envelope.event_version,
+                    aggregate_id=str(envelope.aggregate_id),
+                    aggregate_version=envelope.aggregate_version,
+                    occurred_at=envelope.occurred_at,
+                    actor_id=envelope.actor.id,
+                    actor_role=envelope.actor.role,
+                    reason=envelope.reason,
+                    correlation_id=envelope.correlation_id,
+                    causation_id=envelope.causation_id,
+                    data=json.dumps(envelope.data, sort_keys=True),
+                )
+                .on_conflict_do_nothing(index_elements=["child_id", "service", "notification_id"])
+            )
 
 
 def _personal(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
@@ -131,21 +140,36 @@ def _opened(cipher: FieldCipher, child: str, event: str, data: dict[str, Any]) -
             opened[key] = cipher.open(child, key, value, event=event)
         elif isinstance(value, list):
             opened[key] = [
-                {k: cipher.open(child, f"{key}.{k}", v, event=event)
-                 if isinstance(v, str) and SEALED.match(v) else v for k, v in item.items()}
-                if isinstance(item, dict) else item for item in value]
+                {
+                    k: cipher.open(child, f"{key}.{k}", v, event=event)
+                    if isinstance(v, str) and SEALED.match(v)
+                    else v
+                    for k, v in item.items()
+                }
+                if isinstance(item, dict)
+                else item
+                for item in value
+            ]
         else:
             opened[key] = value
     return opened
 
 
-def child_trail(engine: Engine, contracts: Mapping[str, ContractRegistry], child_id: UUID,
-                *, cipher: FieldCipher | None = None) -> list[HistoryEntry]:
+def child_trail(
+    engine: Engine,
+    contracts: Mapping[str, ContractRegistry],
+    child_id: UUID,
+    *,
+    cipher: FieldCipher | None = None,
+) -> list[HistoryEntry]:
     """The child's history from the index, oldest first: personal values left out and named,
     or opened with `cipher` (subject access)."""
     child = str(child_id)
-    query = (select(audit_index).where(audit_index.c.child_id == child)
-             .order_by(audit_index.c.service, audit_index.c.notification_id))
+    query = (
+        select(audit_index)
+        .where(audit_index.c.child_id == child)
+        .order_by(audit_index.c.service, audit_index.c.notification_id)
+    )
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     by_service: dict[str, list[Any]] = {}
@@ -165,13 +189,24 @@ def child_trail(engine: Engine, contracts: Mapping[str, ContractRegistry], child
             shown = plain(_opened(cipher, child, registry.sealed_event(row.event_type), data))
         else:
             shown = public
-        entries.append(HistoryEntry(
-            service=row.service, notification_id=int(row.notification_id),
-            aggregate_type=aggregate_type, aggregate_id=row.aggregate_id,
-            aggregate_version=int(row.aggregate_version), event_type=row.event_type,
-            occurred_at=_utc_iso(row.occurred_at), actor_id=row.actor_id,
-            actor_role=row.actor_role, reason=row.reason, correlation_id=row.correlation_id,
-            causation_id=row.causation_id, data=shown, personal_fields=names))
+        entries.append(
+            HistoryEntry(
+                service=row.service,
+                notification_id=int(row.notification_id),
+                aggregate_type=aggregate_type,
+                aggregate_id=row.aggregate_id,
+                aggregate_version=int(row.aggregate_version),
+                event_type=row.event_type,
+                occurred_at=_utc_iso(row.occurred_at),
+                actor_id=row.actor_id,
+                actor_role=row.actor_role,
+                reason=row.reason,
+                correlation_id=row.correlation_id,
+                causation_id=row.causation_id,
+                data=shown,
+                personal_fields=names,
+            )
+        )
     return entries
 
 

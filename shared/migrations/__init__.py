@@ -41,8 +41,9 @@ def version_table(role: str) -> str:
     return f"alembic_version_{role}"
 
 
-def config_for(role: str, connection: Connection | None = None,
-               target_metadata: MetaData | None = None) -> Config:
+def config_for(
+    role: str, connection: Connection | None = None, target_metadata: MetaData | None = None
+) -> Config:
     """An Alembic configuration for `role` (its own versions folder and version table)."""
     if role not in ROLES:
         raise ValueError(f"unknown migration role {role!r}; known: {', '.join(ROLES)}")
@@ -104,8 +105,12 @@ def differences(engine: Engine, role: str, target: MetaData) -> list[Any]:
     from shared.migrations.compare import include_object
 
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={
-            "version_table": version_table(role), "compare_type": True,
-            "include_object": include_object(target, role),
-        })
+        context = MigrationContext.configure(
+            conn,
+            opts={
+                "version_table": version_table(role),
+                "compare_type": True,
+                "include_object": include_object(target, role),
+            },
+        )
         return list(compare_metadata(context, target))

@@ -13,8 +13,7 @@ def include_object(target: MetaData | None, role: str) -> Callable[..., bool]:
     tables and eventsourcing's recorder tables, none of which this role migrates."""
     own = set(target.tables) if target is not None else set()
 
-    def include(_obj: Any, name: str | None, type_: str, reflected: bool,
-                compare_to: Any) -> bool:
+    def include(_obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
         if type_ == "table":
             return name in own
         return True

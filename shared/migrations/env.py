@@ -17,9 +17,13 @@ def run() -> None:
     if connection is None:
         raise RuntimeError("run migrations through shared.migrations (ecm migrate)")
     target: MetaData | None = config.attributes.get("target_metadata")
-    context.configure(connection=connection, target_metadata=target,
-                      version_table=f"alembic_version_{role}",
-                      include_object=include_object(target, role), compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target,
+        version_table=f"alembic_version_{role}",
+        include_object=include_object(target, role),
+        compare_type=True,
+    )
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":  # one migrator at a time per database
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DDL_LOCK})

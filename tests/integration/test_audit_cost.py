@@ -28,11 +28,23 @@ OTHERS = 40
 def child_with_referral(system: System, name: str) -> UUID:
     """A child, a referral and its consent: four events in the referrals store."""
     app = system.app(ReferralsApplication)
-    child: UUID = app.register_child(given_name=name, family_name="Synthetic",
-                                     date_of_birth=date(2011, 2, 3), area=Area.BRISTOL,
-                                     nhs_number=None, upn=None, meta=CM)
-    referral = app.refer(child_id=child, case_manager_id="cm-1", reason="synthetic",
-                         trauma_history="synthetic", expected_involvement_months=9, meta=CM)
+    child: UUID = app.register_child(
+        given_name=name,
+        family_name="Synthetic",
+        date_of_birth=date(2011, 2, 3),
+        area=Area.BRISTOL,
+        nhs_number=None,
+        upn=None,
+        meta=CM,
+    )
+    referral = app.refer(
+        child_id=child,
+        case_manager_id="cm-1",
+        reason="synthetic",
+        trauma_history="synthetic",
+        expected_involvement_months=9,
+        meta=CM,
+    )
     app.record_consent(referral, Consent.GIVEN, "carer", CM)
     return child
 
@@ -48,10 +60,19 @@ class RowsRead:
     def counting(self) -> Iterator[RowsRead]:
         listeners = []
         for engine in self.engines:
-            def record(_conn: Any, _cursor: Any, statement: str, parameters: Any,
-                       _context: Any, _many: bool, engine: Engine = engine) -> None:
+
+            def record(
+                _conn: Any,
+                _cursor: Any,
+                statement: str,
+                parameters: Any,
+                _context: Any,
+                _many: bool,
+                engine: Engine = engine,
+            ) -> None:
                 if statement.lstrip().upper().startswith("SELECT"):
                     self.selects.append((engine, statement, parameters))
+
             event.listen(engine, "before_cursor_execute", record)
             listeners.append((engine, record))
         try:
@@ -91,8 +112,14 @@ def engines_of(system: System) -> list[Engine]:
     return [system.ops, system.vault.engine, *system.engines.values()]
 
 
-def audit_rows(system: System, stores: StoreReads, client: TestClient, auth: Tokens,
-               child: UUID, path: str = "") -> tuple[int, int, int]:
+def audit_rows(
+    system: System,
+    stores: StoreReads,
+    client: TestClient,
+    auth: Tokens,
+    child: UUID,
+    path: str = "",
+) -> tuple[int, int, int]:
     """SQL rows and stored events read to answer one audit request, and the events it
     returned."""
     counter = RowsRead(engines_of(system))

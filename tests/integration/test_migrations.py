@@ -53,9 +53,7 @@ def test_an_empty_database_upgrades_to_the_head_and_matches_the_models(
     assert migrations.differences(engine, role, role_models()[role]) == []
 
 
-def test_the_models_and_the_migrations_agree_for_every_role(
-    engines: dict[str, Engine]
-) -> None:
+def test_the_models_and_the_migrations_agree_for_every_role(engines: dict[str, Engine]) -> None:
     """`alembic check`: a model changed without a migration fails here, naming the change."""
     for role, engine in engines.items():
         migrations.upgrade(engine, role)
@@ -67,11 +65,21 @@ def test_the_previous_revision_upgrades_keeping_every_row(engines: dict[str, Eng
     migrations.upgrade(engine, "tracking", "tracking_0001")
     assert "read_model_versions" not in tables_of(engine)
     with engine.begin() as conn:
-        conn.execute(insert(positions).values(consumer="c", source="referrals", position=7,
-                                              updated_at=NOW))
-        conn.execute(insert(parked).values(
-            consumer="c", seq=3, message_id="referrals:3", subject="ecm.referrals.X",
-            payload="{}", error="boom", attempts=5, parked_at=NOW))
+        conn.execute(
+            insert(positions).values(consumer="c", source="referrals", position=7, updated_at=NOW)
+        )
+        conn.execute(
+            insert(parked).values(
+                consumer="c",
+                seq=3,
+                message_id="referrals:3",
+                subject="ecm.referrals.X",
+                payload="{}",
+                error="boom",
+                attempts=5,
+                parked_at=NOW,
+            )
+        )
     migrations.upgrade(engine, "tracking")
     assert migrations.current(engine, "tracking") == "tracking_0002"
     with engine.connect() as conn:
@@ -81,9 +89,7 @@ def test_the_previous_revision_upgrades_keeping_every_row(engines: dict[str, Eng
     assert migrations.differences(engine, "tracking", role_models()["tracking"]) == []
 
 
-def test_a_downgrade_to_the_previous_revision_and_back_is_clean(
-    engines: dict[str, Engine]
-) -> None:
+def test_a_downgrade_to_the_previous_revision_and_back_is_clean(engines: dict[str, Engine]) -> None:
     engine = engines["tracking"]
     migrations.upgrade(engine, "tracking")
     migrations.downgrade(engine, "tracking", "tracking_0001")
@@ -92,19 +98,19 @@ def test_a_downgrade_to_the_previous_revision_and_back_is_clean(
     assert migrations.differences(engine, "tracking", role_models()["tracking"]) == []
 
 
-def test_a_database_made_by_create_all_is_adopted_without_loss(
-    engines: dict[str, Engine]
-) -> None:
+def test_a_database_made_by_create_all_is_adopted_without_loss(engines: dict[str, Engine]) -> None:
     for role, engine in engines.items():
         role_models()[role].create_all(engine)  # what the code did before migrations
     ops = engines["ops"]
     with ops.begin() as conn:
-        conn.execute(insert(relay_positions).values(service="referrals", position=41,
-                                                    updated_at=NOW))
+        conn.execute(
+            insert(relay_positions).values(service="referrals", position=41, updated_at=NOW)
+        )
     tracking = engines["tracking"]
     with tracking.begin() as conn:  # before read_model_versions existed
-        conn.execute(insert(positions).values(consumer="c", source=STREAM_CURSOR, position=9,
-                                              updated_at=NOW))
+        conn.execute(
+            insert(positions).values(consumer="c", source=STREAM_CURSOR, position=9, updated_at=NOW)
+        )
     read_model_versions.drop(tracking)
     for role, engine in engines.items():
         migrations.ensure(engine, role)
@@ -117,8 +123,12 @@ def test_a_database_made_by_create_all_is_adopted_without_loss(
 
 
 def test_migrated_tables_are_never_made_with_create_all() -> None:
-    for path in ("shared/crypto.py", "shared/idempotency.py", "shared/relay.py",
-                 "services/governance/integrity.py"):
+    for path in (
+        "shared/crypto.py",
+        "shared/idempotency.py",
+        "shared/relay.py",
+        "services/governance/integrity.py",
+    ):
         assert "create_all" not in (ROOT / path).read_text(), path
     tracker = (ROOT / "shared/consumer.py").read_text().split("class Tracker")[1]
     assert "create_all" not in tracker.split("\nclass ")[0]
@@ -202,9 +212,13 @@ def test_ecm_migrate_reports_every_database_at_its_head(settings: Settings) -> N
 
     result = CliRunner().invoke(app, ["migrate", "--data-dir", str(settings.data_path)])
     assert result.exit_code == 0, result.output
-    for role, name in (("ops", "ops"), ("keys", "keys"), ("idempotency", "idempotency"),
-                       ("notifications", "notifications"),
-                       ("tracking", "governance-audit (tracking)")):
+    for role, name in (
+        ("ops", "ops"),
+        ("keys", "keys"),
+        ("idempotency", "idempotency"),
+        ("notifications", "notifications"),
+        ("tracking", "governance-audit (tracking)"),
+    ):
         assert f"{name}: at {migrations.head(role)}" in result.output
     again = CliRunner().invoke(app, ["migrate", "--data-dir", str(settings.data_path)])
     assert again.exit_code == 0 and "rebuilt" not in again.output

@@ -122,8 +122,13 @@ def test_no_service_module_reaches_for_the_composition_root_even_for_types() -> 
 
 @pytest.mark.parametrize("module", COMPOSITION)
 def test_each_composition_module_imports_fresh_on_its_own(module: str) -> None:
-    result = subprocess.run([sys.executable, "-c", f"import {module}"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", f"import {module}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -131,8 +136,15 @@ def test_the_registry_is_a_static_list_without_dynamic_imports() -> None:
     source = (ROOT / "services" / "registry.py").read_text()
     assert "importlib" not in source and "ModuleNotFoundError" not in source
     assert all(isinstance(p, ServicePlugin) for p in PLUGINS)
-    assert [p.name for p in PLUGINS] == ["referrals", "formulation", "reviews", "notifications",
-                                         "governance", "evaluation", "children"]
+    assert [p.name for p in PLUGINS] == [
+        "referrals",
+        "formulation",
+        "reviews",
+        "notifications",
+        "governance",
+        "evaluation",
+        "children",
+    ]
 
 
 def test_the_system_is_no_service_locator() -> None:
