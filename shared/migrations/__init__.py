@@ -34,6 +34,10 @@ HERE = Path(__file__).resolve().parent
 ROLES = ("ops", "keys", "idempotency", "tracking", "notifications")
 _scripts: dict[str, ScriptDirectory] = {}
 _scripts_lock = threading.Lock()
+# Alembic's `context` and `op` are module-level proxies: two commands at once in one process
+# would share them. Commands here run one at a time; across processes, env.py takes a
+# PostgreSQL advisory lock (SQLite: one process owns an embedded data folder).
+_command_lock = threading.RLock()
 
 
 def version_table(role: str) -> str:
@@ -79,14 +83,14 @@ def current(engine: Engine, role: str) -> str | None:
 
 def upgrade(engine: Engine, role: str, revision: str = "head") -> None:
     """Upgrade the database behind `engine` to `revision` of `role`."""
-    with engine.connect() as conn:
+    with _command_lock, engine.connect() as conn:
         command.upgrade(config_for(role, conn), revision)
         conn.commit()
 
 
 def downgrade(engine: Engine, role: str, revision: str) -> None:
     """Downgrade the database behind `engine` to `revision` of `role`."""
-    with engine.connect() as conn:
+    with _command_lock, engine.connect() as conn:
         command.downgrade(config_for(role, conn), revision)
         conn.commit()
 
@@ -94,7 +98,9 @@ def downgrade(engine: Engine, role: str, revision: str) -> None:
 def ensure(engine: Engine, role: str) -> None:
     """Upgrade to the head of `role` unless already there (one query when up to date)."""
     if current(engine, role) != head(role):
-        upgrade(engine, role)
+        with _command_lock:
+            if current(engine, role) != head(role):  # another thread may have done it
+                upgrade(engine, role)
 
 
 def differences(engine: Engine, role: str, target: MetaData) -> list[Any]:

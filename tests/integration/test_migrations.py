@@ -222,3 +222,37 @@ def test_ecm_migrate_reports_every_database_at_its_head(settings: Settings) -> N
         assert f"{name}: at {migrations.head(role)}" in result.output
     again = CliRunner().invoke(app, ["migrate", "--data-dir", str(settings.data_path)])
     assert again.exit_code == 0 and "rebuilt" not in again.output
+
+
+def test_processes_migrating_one_postgresql_database_at_once_all_succeed(
+    pg_settings: Settings,
+) -> None:
+    """Scaled out, every process migrates at start: they queue on one advisory lock."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from pathlib import Path; from shared.settings import "
+        "development_settings; from shared.sql import make_engine; from shared import "
+        "migrations; s = development_settings(Path(sys.argv[1]), postgres_url=sys.argv[2], "
+        "pg_schema_prefix=sys.argv[3]); e = make_engine(s, 'mig-race'); "
+        "[migrations.ensure(e, role) for role in migrations.ROLES]"
+    )
+    assert pg_settings.postgres_url is not None
+    args = [str(pg_settings.data_path), pg_settings.postgres_url, pg_settings.pg_schema_prefix]
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    results = [racer.communicate(timeout=120) for racer in racers]
+    assert [racer.returncode for racer in racers] == [0] * 4, [err for _, err in results]
+    engine = make_engine(pg_settings, "mig-race")
+    for role in migrations.ROLES:  # every role shares the one schema, each its own version
+        assert migrations.current(engine, role) == migrations.head(role)
+        assert migrations.differences(engine, role, role_models()[role]) == [], role
