@@ -32,6 +32,7 @@ from shared.settings import SERVICES, Settings
 if TYPE_CHECKING:
     # Heavy modules (runtime, NATS, rich) load inside the commands that need them, so a
     # command such as `ecm token` starts in a fraction of a second.
+    from services.migrate import MigrationReport
     from services.runtime import System
     from shared.natsserver import EmbeddedNats
 
@@ -136,6 +137,7 @@ def _up(folder: Path, options: dict[str, int | None]) -> None:
     if settings.nats_url is None:  # embedded: every service connects as itself
         settings = settings.model_copy(update={"nats_identities_dir": identities})
     system = System.build(settings)
+    _migrate_or_exit(system)
     nats: EmbeddedNats | None = None
     if settings.nats_url is None:
         users = embedded_users(Identity(settings.nats_user, settings.nats_password), identities,
@@ -170,6 +172,43 @@ def _up(folder: Path, options: dict[str, int | None]) -> None:
         console.print("stopped")
 
 
+def _migrate_or_exit(system: System) -> MigrationReport:
+    """Migrate the node's databases before it serves; a failure stops the start, named."""
+    from services.migrate import migrate
+
+    try:
+        report = migrate(system)
+    except Exception as e:
+        system.close()
+        typer.echo(f"migration failed: {type(e).__name__}: {e}", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
+    for line in report.lines():
+        if "rebuilt" in line:
+            console.print(line)
+    return report
+
+
+@app.command("migrate")
+def migrate_command(
+    data_dir: DataDir = None,
+    service: Annotated[list[str] | None, typer.Option(
+        "--service", help="Only the databases of these services (default: all)")] = None,
+) -> None:
+    """Upgrade every database to the newest schema (Alembic) and rebuild any read model
+    whose version changed; `ecm up` and `ecm serve` do this at start."""
+    from services.runtime import System
+
+    settings = _settings(data_dir)
+    try:
+        system = System.build(settings, service or None)
+    except ValueError as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    for line in _migrate_or_exit(system).lines():
+        typer.echo(line)
+    system.close()
+
+
 @app.command()
 def serve(
     service: Annotated[str, typer.Argument(help=f"One of {', '.join(SERVICES)}")],
@@ -190,6 +229,7 @@ def serve(
     except ValueError as e:
         console.print(f"[red]{e}[/red]")
         raise typer.Exit(2) from None
+    _migrate_or_exit(system)
     try:
         asyncio.run(_serve_until_signalled(system, _nats_url(settings), api,
                                            f"serving {service} on port {settings.api_port}"))

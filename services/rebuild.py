@@ -55,9 +55,10 @@ class Difference:
 
 def history(system: System, subject: str, after: int = 0,
             until: int | None = None) -> Iterator[Delivery]:
-    """The published messages on `subject`, in stream order, read from the stores."""
-    for delivery in in_stream_order(system.apps, system.registries(), PositionStore(system.ops),
-                                    subject, after):
+    """The published messages on `subject`, in stream order, read from every store (a read
+    model may be fed by services this process does not serve)."""
+    for delivery in in_stream_order(system.every_store(), system.contracts.values(),
+                                    PositionStore(system.ops), subject, after):
         if until is not None and delivery.seq > until:
             return
         yield delivery

@@ -14,11 +14,10 @@ import uvicorn
 from fastapi import FastAPI
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from sqlalchemy import Engine
 
 from services.ops import install_ops
-from services.plugin import ServicePlugin
-from services.registry import all_plugins, plugins_named
+from services.plugin import Resources, ServicePlugin
+from services.registry import all_plugins, contract_registries, plugins_named, store_openers
 from shared.auth import Authenticator
 from shared.bus import connect, ensure_stream
 from shared.consumer import Consumer, Runner
@@ -34,24 +33,17 @@ from shared.relay import PositionStore, Relay
 from shared.settings import Settings
 from shared.signing import KeyRing
 from shared.sql import make_engine
-from shared.store import EcmApplication
 from shared.throttle import FailedAuthentications
 
 log = logging.getLogger("ecm")
 
 
-@dataclass
-class System:
+@dataclass(kw_only=True)
+class System(Resources):
     """Everything one process serves, built from settings; nothing connects at import."""
 
-    settings: Settings
     plugins: list[ServicePlugin]
-    vault: KeyVault
-    ops: Engine
     keys: KeyRing
-    apps: dict[str, EcmApplication] = field(default_factory=dict)
-    engines: dict[str, Engine] = field(default_factory=dict)
-    extras: dict[str, Any] = field(default_factory=dict)
     bus: Client | None = None  # the node's NATS connection while run_node runs (readiness)
     _consumers: dict[str, list[Consumer]] | None = field(default=None, repr=False)
 
@@ -62,23 +54,13 @@ class System:
         vault = KeyVault(make_engine(settings, "keys"), load_master_key(settings.master_key))
         publishers = [p.name for p in all_plugins() if p.contracts is not None]
         keys = KeyRing.load(settings.signing_keys_path, publishers, generate=settings.dev_mode)
-        system = cls(settings, plugins, vault, make_engine(settings, "ops"), keys)
+        system = cls(settings=settings, vault=vault, ops=make_engine(settings, "ops"),
+                     openers=store_openers(), contracts=contract_registries(),
+                     plugins=plugins, keys=keys)
         for plugin in plugins:
             if plugin.application is not None:
                 system.apps[plugin.name] = plugin.application(settings, vault)
         return system
-
-    def __getattr__(self, name: str) -> Any:
-        apps = self.__dict__.get("apps", {})
-        if name in apps:
-            return apps[name]
-        raise AttributeError(name)
-
-    def engine(self, schema: str) -> Engine:
-        """The read-side engine for `schema` (one per store, created on first use)."""
-        if schema not in self.engines:
-            self.engines[schema] = make_engine(self.settings, schema)
-        return self.engines[schema]
 
     def registries(self) -> list[ContractRegistry]:
         """Contract registries of the served services."""
@@ -100,13 +82,6 @@ class System:
         return {p.name: (p.contracts is not None, [c.name for c in by_service[p.name]])
                 for p in self.plugins}
 
-    def close(self) -> None:
-        """Close stores and engines."""
-        for app in self.apps.values():
-            app.close()
-        for engine in [*self.engines.values(), self.ops, self.vault.engine]:
-            engine.dispose()
-
 
 def create_api(system: System) -> FastAPI:
     """The HTTP API for the services this system serves."""
@@ -117,6 +92,7 @@ def create_api(system: System) -> FastAPI:
         "Services. Every call needs a bearer token. Synthetic data only in development.",
     )
     api.state.system = system
+    api.state.resources = system
     api.state.authenticator = Authenticator(system.settings)
     api.state.failed_auth = FailedAuthentications(system.settings.auth_failures_per_minute)
     install_error_handlers(api)
@@ -139,6 +115,7 @@ def create_api(system: System) -> FastAPI:
         """The AsyncAPI document of every event the served services publish."""
         return asyncapi(system.registries())
 
+    system.consumers()  # builds every read model of the served services: tables ready to read
     for plugin in system.plugins:
         for router in plugin.routers:
             api.include_router(router)

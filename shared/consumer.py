@@ -44,7 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from shared import metrics
+from shared import metrics, migrations
 from shared.contracts import STREAM, Envelope
 from shared.domain import ConcurrentWrite, MissingPrecondition
 from shared.signing import KeyRing, Unauthentic
@@ -84,6 +84,13 @@ parked = Table(
     Column("parked_at", DateTime(timezone=True), nullable=False),
     Column("replayed_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("consumer", "seq", name="uq_consumer_parked_seq"),
+)
+read_model_versions = Table(  # the version each read model's rows were built with
+    "read_model_versions",
+    metadata,
+    Column("consumer", String(100), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("built_at", DateTime(timezone=True), nullable=False),
 )
 
 
@@ -125,7 +132,7 @@ class Tracker:
     def __init__(self, engine: Engine, consumer: str) -> None:
         self.engine = engine
         self.consumer = consumer
-        metadata.create_all(engine)
+        migrations.ensure(engine, "tracking")
 
     def lock(self, conn: Connection) -> dict[str, int]:
         """Take the consumer's write lock in `conn` and return its positions by source."""
@@ -241,15 +248,55 @@ class Sink(ABC):
 
 
 class SqlProjection(Sink):
-    """A read model in SQL: its rows and its positions commit in one transaction."""
+    """A read model in SQL: its rows and its positions commit in one transaction.
+
+    Its tables are not migrated: raise `version` when their shape or meaning changes, and
+    the node rebuilds the read model from the stores at start (services/migrate.py).
+    """
 
     tables: tuple[Table, ...] = ()
+    version: int = 1
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.tracker = Tracker(engine, self.name)
         for table_metadata in {table.metadata for table in self.tables}:
             table_metadata.create_all(engine)
+        if self.built_version() is None:
+            # Never recorded: either brand new, or built before read models had versions
+            # (their shape then is version 1). Either way the rows match that version.
+            self.record_version(1 if self.tracker.positions() else self.version)
+
+    def built_version(self) -> int | None:
+        """The version the rows were built with (None before it was first recorded)."""
+        with self.engine.connect() as conn:
+            value = conn.execute(select(read_model_versions.c.version).where(
+                read_model_versions.c.consumer == self.name)).scalar()
+        return int(value) if value is not None else None
+
+    def is_current(self) -> bool:
+        """True when the rows were built by this version of the read model."""
+        return self.built_version() == self.version
+
+    def record_version(self, version: int | None = None, conn: Connection | None = None) -> None:
+        """Record that the rows are built with `version` (this class's by default)."""
+        values = {"version": self.version if version is None else version,
+                  "built_at": datetime.now(UTC)}
+        with contextlib.ExitStack() as stack:
+            c = conn if conn is not None else stack.enter_context(self.engine.begin())
+            c.execute(_insert(c, read_model_versions).values(consumer=self.name, **values)
+                      .on_conflict_do_update(index_elements=["consumer"], set_=values))
+
+    def reset(self) -> None:
+        """Drop and recreate the read model's tables in their current shape, emptied, and
+        forget its positions (the caller rebuilds it from the stores)."""
+        with self.engine.begin() as conn:
+            self.tracker.lock(conn)
+            for table in reversed(self.tables):
+                table.drop(conn, checkfirst=True)
+            for table in self.tables:
+                table.create(conn)
+            self.tracker.forget(conn)
 
     @abstractmethod
     def apply(self, conn: Connection, envelope: Envelope) -> None:

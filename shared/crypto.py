@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from shared import migrations
 from shared.domain import ChildErased
 from shared.transcoding import make_transcoder
 
@@ -89,7 +90,7 @@ class KeyVault:
         if engine.dialect.name == "sqlite":
             with engine.begin() as conn:
                 conn.execute(text("PRAGMA secure_delete = ON"))
-        metadata.create_all(engine)
+        migrations.ensure(engine, "keys")
 
     def seal_secret(self, purpose: str, value: str) -> str:
         """`value` (a credential that is nobody's personal data, e.g. a partner's webhook

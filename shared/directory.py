@@ -15,7 +15,7 @@ yet: the error says so, so the caller knows to try again rather than to doubt th
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
@@ -26,10 +26,12 @@ from shared.consumer import Consumer, SqlProjection
 from shared.contracts import Envelope
 from shared.domain import Invalid
 
+R = TypeVar("R", bound="Engines")
+
 if TYPE_CHECKING:
     from fastapi import Request
 
-    from services.runtime import System
+    from services.plugin import Engines
 
 PARTNER_SUBJECT = "ecm.notifications.PartnerRegistered"
 
@@ -108,8 +110,7 @@ class PartnerDirectory:
 
     def __init__(self, engine: Engine, copy: type[PartnerDirectoryCopy]) -> None:
         self.engine = engine
-        self.copy = copy
-        metadata.create_all(engine)
+        self.copy = copy  # its table is made with the read models, when the process starts
 
     def agencies(self, contact_ids: Sequence[UUID]) -> dict[UUID, str]:
         """The agency of each of `contact_ids` the copy knows."""
@@ -142,32 +143,27 @@ class PartnerDirectory:
                     f"directory, not {invitee.agency}", field=field)
 
 
-def directory_consumer(system: System, service: str) -> Consumer:
+def directory_consumer(resources: Engines, service: str) -> Consumer:
     """The durable consumer keeping `service`'s copy of the partner directory."""
     copy = COPIES[service]
-    return copy(system.engine(copy.schema)).consumer()
+    return copy(resources.engine(copy.schema)).consumer()
 
 
 def with_partner_directory(
-    service: str, consumers: Callable[[System], list[Consumer]]
-) -> Callable[[System], list[Consumer]]:
+    service: str, consumers: Callable[[R], list[Consumer]]
+) -> Callable[[R], list[Consumer]]:
     """`consumers` of a service plus the one keeping its copy of the partner directory."""
 
-    def all_consumers(system: System) -> list[Consumer]:
-        return [*consumers(system), directory_consumer(system, service)]
+    def all_consumers(resources: R) -> list[Consumer]:
+        return [*consumers(resources), directory_consumer(resources, service)]
 
     return all_consumers
 
 
 def partner_directory_of(request: Request, service: str) -> PartnerDirectory:
-    """The queries over `service`'s copy in this process (built once)."""
-    system = request.app.state.system
-    key = f"{service}:partner-directory"
-    if key not in system.extras:
-        copy = COPIES[service]
-        system.extras[key] = PartnerDirectory(system.engine(copy.schema), copy)
-    found: PartnerDirectory = system.extras[key]
-    return found
+    """The queries over `service`'s copy in the process serving `request`."""
+    copy = COPIES[service]
+    return PartnerDirectory(request.app.state.resources.engine(copy.schema), copy)
 
 
 def check_invitees(request: Request, service: str, invitees: Sequence[InviteeLike]) -> None:

@@ -37,6 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared import migrations
 from shared.auth import AuthenticationFailed, Authenticator
 
 log = logging.getLogger("ecm.idempotency")
@@ -81,13 +82,13 @@ class KeyStore:
 
     @property
     def engine(self) -> Engine:
-        """The store's engine, opened (and its table made) on first use: an API that never
+        """The store's engine, opened (and its schema checked) on first use: an API that never
         sees a key holds no connection for it."""
         if self._ready is None:
             with self._lock:
                 if self._ready is None:
                     engine = self._engine if isinstance(self._engine, Engine) else self._engine()
-                    metadata.create_all(engine)
+                    migrations.ensure(engine, "idempotency")  # once; `ecm up` ran it
                     self._ready = engine
         return self._ready
 

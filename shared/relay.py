@@ -14,7 +14,7 @@ from nats.js.errors import NotFoundError
 from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, String, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from shared import metrics
+from shared import metrics, migrations
 from shared.contracts import STREAM, ContractRegistry, Envelope, subject_for
 from shared.leader import LeaderLock
 from shared.signing import KeyRing
@@ -51,7 +51,7 @@ class PositionStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine)
+        migrations.ensure(engine, "ops")
 
     def get(self, service: str) -> int:
         """The saved position (0 before the first publish)."""

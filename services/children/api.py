@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -14,15 +14,13 @@ from services.children import index, timeline
 from services.children.binding import open_bound
 from services.children.index import ChildFilter, ChildStatus, Queue
 from services.children.search import SearchKey, query_digest, search_key
+from services.plugin import Resources, resources_of
 from shared.crypto import FieldCipher
 from shared.domain import Area, Forbidden, Invalid, RecordNotFound, Role
 from shared.fields import checked_day
 from shared.http import Problem, requires
 from shared.identifiers import clean_nhs_number, clean_upn
 from shared.policy import ECM_STAFF, Principal, check, may
-
-if TYPE_CHECKING:
-    from services.runtime import System
 
 router = APIRouter(prefix="/api/v1", tags=["children"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -117,34 +115,21 @@ class TimelinePage(BaseModel):
     offset: int
 
 
-def _system(request: Request) -> System:
-    system: System = request.app.state.system
-    return system
+def _system(request: Request) -> Resources:
+    return resources_of(request)
 
 
-def _engine(system: System, store: str, tables: Any) -> Engine:
-    engine = system.engine(store)
-    flag = f"children:{store}:tables"
-    if not system.extras.get(flag):
-        tables.create_all(engine)  # a read before the first event is simply empty
-        system.extras[flag] = True
-    return engine
+def _engine(system: Resources, store: str, _tables: Any) -> Engine:
+    # The read models' tables exist from start-up (the runtime prepares every projection).
+    return system.engine(store)
 
 
-def _cipher(system: System) -> FieldCipher:
-    cipher = system.extras.get("children:cipher")
-    if cipher is None:
-        cipher = system.extras["children:cipher"] = FieldCipher(system.vault)
-    assert isinstance(cipher, FieldCipher)
-    return cipher
+def _cipher(system: Resources) -> FieldCipher:
+    return FieldCipher(system.vault)
 
 
-def _search_key(system: System) -> bytes:
-    key = system.extras.get("children:search-key")
-    if key is None:
-        key = system.extras["children:search-key"] = search_key(system.settings)
-    assert isinstance(key, bytes)
-    return key
+def _search_key(system: Resources) -> bytes:
+    return search_key(system.settings)
 
 
 def _areas(principal: Principal, area: Area | None) -> tuple[str, ...] | None:

@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from services.children import index, timeline
 from services.children.api import router
 from services.children.search import search_key
-from services.plugin import ServicePlugin
+from services.plugin import Configured, Engines, ServicePlugin, Vaulted
 from shared.consumer import Consumer
 from shared.crypto import FieldCipher
 
-if TYPE_CHECKING:
-    from services.runtime import System
+
+class Needs(Engines, Configured, Vaulted, Protocol):
+    """What the children read side uses."""
 
 
-def consumers(system: System) -> list[Consumer]:
+def consumers(resources: Needs) -> list[Consumer]:
     """The child index (with its blind indexes) and the whole-story timeline."""
-    searcher = index.Searcher(FieldCipher(system.vault), search_key(system.settings))
+    searcher = index.Searcher(FieldCipher(resources.vault), search_key(resources.settings))
     projection = index.bound_index(searcher)
     return [
-        projection(system.engine(index.STORE)).consumer(),
-        timeline.TimelineProjection(system.engine(timeline.STORE)).consumer(),
+        projection(resources.engine(index.STORE)).consumer(),
+        timeline.TimelineProjection(resources.engine(timeline.STORE)).consumer(),
     ]
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, Text, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from shared import migrations
 from shared.crypto import KeyVault
 from shared.domain import Conflict, Invalid, RecordNotFound
 
@@ -67,7 +68,7 @@ class Projects:
     def __init__(self, engine: Engine, vault: KeyVault) -> None:
         self.engine = engine
         self.vault = vault
-        metadata.create_all(engine)
+        migrations.ensure(engine, "evaluation")  # once per process; `ecm up` ran it
 
     def create(self, project_id: str, title: str, created_by: str) -> Project:
         """Start a project with a fresh random secret; an existing id is a conflict."""

@@ -54,6 +54,7 @@ from services.formulation.values import (
     case_id_for,
     consultation_id_for,
 )
+from services.plugin import resources_of
 from shared.directory import check_invitees
 from shared.domain import Area, Forbidden, NotFound
 from shared.fields import AsOfDay, checked_day
@@ -67,8 +68,7 @@ CASE = "/children/{child_id}/formulation"
 
 def formulation(request: Request) -> FormulationApplication:
     """The formulation application of this process."""
-    app: FormulationApplication = request.app.state.system.apps["formulation"]
-    return app
+    return resources_of(request).app(FormulationApplication)
 
 
 App = Annotated[FormulationApplication, Depends(formulation)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,10 +24,12 @@ from shared.consumer import Consumer, SqlProjection
 from shared.contracts import Envelope
 from shared.domain import Invalid
 
+R = TypeVar("R", bound="Engines")
+
 if TYPE_CHECKING:
     from fastapi import Request
 
-    from services.runtime import System
+    from services.plugin import Engines
 
 NAME = "formulation-referral-dates"
 SUBJECT = "ecm.referrals.ReferralMade"
@@ -79,8 +81,7 @@ class CaseDates:
     """Queries over the referral dates this service knows."""
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        metadata.create_all(engine)
+        self.engine = engine  # its table is made with the read models, when the process starts
 
     def referred_on(self, referral_ids: Sequence[UUID]) -> date | None:
         """The day the earliest of these referrals was made (None: none of them known)."""
@@ -102,12 +103,12 @@ class CaseDates:
 
 
 def with_referral_dates(
-    consumers: Callable[[System], list[Consumer]]
-) -> Callable[[System], list[Consumer]]:
+    consumers: Callable[[R], list[Consumer]]
+) -> Callable[[R], list[Consumer]]:
     """`consumers` plus the one keeping the referral dates."""
 
-    def all_consumers(system: System) -> list[Consumer]:
-        return [*consumers(system), ReferralDates(system.engine(SCHEMA)).consumer()]
+    def all_consumers(resources: R) -> list[Consumer]:
+        return [*consumers(resources), ReferralDates(resources.engine(SCHEMA)).consumer()]
 
     return all_consumers
 
@@ -115,9 +116,5 @@ def with_referral_dates(
 def check_not_before_referral(request: Request, referral_ids: Sequence[UUID], field: str,
                               day: date) -> None:
     """The route's check: `day` (of `field`) is not before the case's referral."""
-    system = request.app.state.system
-    key = "formulation:case-dates"
-    if key not in system.extras:
-        system.extras[key] = CaseDates(system.engine(SCHEMA))
-    dates: CaseDates = system.extras[key]
-    dates.check_not_before_referral(referral_ids, field, day)
+    CaseDates(request.app.state.resources.engine(SCHEMA)).check_not_before_referral(
+        referral_ids, field, day)

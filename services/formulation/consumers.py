@@ -6,7 +6,7 @@ the message's tracking record, so a message is applied exactly once.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from services.formulation.application import FormulationApplication
 from services.formulation.contracts import AreaCorrectedIn, ScreeningIn, StageReassessedIn
@@ -14,7 +14,10 @@ from shared.consumer import ApplicationSink, Consumer
 from shared.contracts import Envelope, caused_by
 
 if TYPE_CHECKING:
-    from services.runtime import System
+    from services.plugin import Engines, Stores
+
+    class Needs(Engines, Stores, Protocol):
+        """What the service's consumers use."""
 
 REFERRALS_CONSUMER = "formulation-referrals"
 REVIEWS_CONSUMER = "formulation-reviews"
@@ -62,11 +65,10 @@ def on_review_message(app: FormulationApplication, envelope: Envelope) -> bool:
     )
 
 
-def consumers(system: System) -> list[Consumer]:
+def consumers(resources: Needs) -> list[Consumer]:
     """The formulation service's durable consumers (process managers on its own store)."""
-    app = system.apps["formulation"]
-    assert isinstance(app, FormulationApplication)
-    engine = system.engine(READ_SCHEMA)
+    app = resources.app(FormulationApplication)
+    engine = resources.engine(READ_SCHEMA)
     return [
         ApplicationSink(REFERRALS_CONSUMER, "ecm.referrals.>", app,
                         lambda envelope: on_referral_message(app, envelope), engine).consumer(),

@@ -11,12 +11,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
+from services.governance.audit import STORE, child_trail
 from services.governance.erasure import child_is_known, erase_child
-from services.governance.history import child_history
 from services.governance.integrity import verify
 from services.governance.sar import provide_subject_access, render_html
-from services.governance.stores import all_stores
-from services.runtime import System
+from services.plugin import Resources, resources_of
 from shared.domain import RecordNotFound
 from shared.fields import MULTI_LINE, SINGLE_LINE
 from shared.http import meta_for, requires
@@ -25,13 +24,7 @@ from shared.policy import Principal
 router = APIRouter(prefix="/api/v1/audit", tags=["governance"])
 
 
-def current_system(request: Request) -> System:
-    """The system this process serves."""
-    system: System = request.app.state.system
-    return system
-
-
-SystemDep = Annotated[System, Depends(current_system)]
+SystemDep = Annotated[Resources, Depends(resources_of)]
 
 
 class Actor(BaseModel):
@@ -94,11 +87,11 @@ def audit_trail(
     child_id: UUID, system: SystemDep,
     principal: Annotated[Principal, Depends(requires("audit.read"))],
 ) -> AuditTrail:
-    """Who changed what about the child, when and why (personal values are not shown)."""
-    stores = all_stores(system)
-    if not child_is_known(stores, child_id):  # not just any id that some event mentions
+    """Who changed what about the child, when and why (personal values are not shown).
+    Built from the event stream: a change appears once the audit index has applied it."""
+    if not child_is_known(system, child_id):  # not just any id that some event mentions
         raise RecordNotFound(f"child {child_id} not found")
-    entries = child_history(stores, child_id, decrypt=False)
+    entries = child_trail(system.engine(STORE), system.contracts, child_id)
     return AuditTrail(child_id=child_id, erased=system.vault.is_erased(child_id),
                       events=[AuditEvent.model_validate(e.as_dict()) for e in entries])
 
@@ -115,7 +108,7 @@ def subject_access(
                       SINGLE_LINE] = None,
 ) -> dict[str, Any] | HTMLResponse:
     """Everything held about the child, decrypted; the disclosure itself is recorded."""
-    document = provide_subject_access(all_stores(system), child_id,
+    document = provide_subject_access(system, child_id,
                                       meta_for(principal, request, reason), datetime.now(UTC))
     if format == SarFormat.HTML:
         return HTMLResponse(render_html(document))
@@ -128,7 +121,7 @@ def erase(
     principal: Annotated[Principal, Depends(requires("audit.erase"))],
 ) -> ErasureOut:
     """Destroy the child's key: their personal data becomes unreadable everywhere."""
-    done = erase_child(all_stores(system), child_id, meta_for(principal, request, body.reason),
+    done = erase_child(system, child_id, meta_for(principal, request, body.reason),
                        date.today())
     return ErasureOut(child_id=done.child_id, erasure_id=done.erasure_id,
                       key_destroyed=done.key_destroyed)

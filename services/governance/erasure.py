@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from services.governance.application import GovernanceApplication
@@ -14,7 +14,7 @@ from shared.domain import Conflict, Invalid, Meta, NotFound, RecordNotFound
 from shared.metrics import ERASURES
 
 if TYPE_CHECKING:
-    from services.runtime import System
+    from services.plugin import Resources
 
 
 @dataclass(frozen=True)
@@ -26,17 +26,16 @@ class ErasureDone:
     key_destroyed: bool
 
 
-def governance(system: System) -> GovernanceApplication:
-    """The governance application of this system."""
-    app = system.apps.get("governance")
-    if app is None:
-        raise RuntimeError("the governance service is not part of this system")
-    return cast(GovernanceApplication, app)
+def governance(system: Resources) -> GovernanceApplication:
+    """The governance application (its own store, opened here if this process lacks it)."""
+    app = system.every_store()["governance"]
+    assert isinstance(app, GovernanceApplication)
+    return app
 
 
-def child_is_known(system: System, child_id: UUID) -> bool:
+def child_is_known(system: Resources, child_id: UUID) -> bool:
     """True when the child was registered (or at least ever had a key)."""
-    referrals = system.apps.get("referrals")
+    referrals = system.every_store().get("referrals")
     if referrals is not None:
         try:
             referrals.load(Child, child_id, "child")
@@ -47,7 +46,7 @@ def child_is_known(system: System, child_id: UUID) -> bool:
     return system.vault.is_erased(child_id) or system.vault.key_for(child_id) is not None
 
 
-def erase_child(system: System, child_id: UUID, meta: Meta, today: date) -> ErasureDone:
+def erase_child(system: Resources, child_id: UUID, meta: Meta, today: date) -> ErasureDone:
     """Destroy the child's key and record the erasure; a rerun finishes a half-done erasure.
 
     The key goes first: once it is destroyed the personal data is unreadable whatever happens

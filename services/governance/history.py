@@ -1,4 +1,4 @@
-"""A child's history across every service store: each event with who, when, what and why."""
+"""A child's history entries (who, when, what, why) and the current records they belong to."""
 
 from __future__ import annotations
 
@@ -7,25 +7,23 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
 
 from shared.domain import Meta
-from shared.store import EcmApplication, PersonalDataMapper, aggregate_of, child_of
+from shared.store import EcmApplication
 
 if TYPE_CHECKING:
-    from services.runtime import System
+    from services.plugin import Resources
 
 BATCH = 500
-HIDDEN = frozenset({"originator_id", "originator_version", "timestamp", "meta",
-                    "originator_topic"})
 
 
 @dataclass
 class HistoryEntry:
-    """One stored event about the child, in the order its service stored it."""
+    """One change about the child: who, when, what and why (from the audit index)."""
 
     service: str
     notification_id: int
@@ -79,15 +77,6 @@ def plain(value: Any) -> Any:
     return str(value)
 
 
-def mentions(value: Any, child: str) -> bool:
-    """True when `value` is the child's id or a list holding it (e.g. supervision notes)."""
-    if isinstance(value, UUID | str):
-        return str(value) == child
-    if isinstance(value, list | tuple):
-        return any(isinstance(v, UUID | str) and str(v) == child for v in value)
-    return False
-
-
 def notifications(app: EcmApplication) -> Iterator[Notification]:
     """Every notification of a service's store, in order."""
     start = 1
@@ -99,75 +88,15 @@ def notifications(app: EcmApplication) -> Iterator[Notification]:
         start = batch[-1].id + 1
 
 
-def event_type_of(system: System, service: str, event: object) -> str:
-    """The event's wire name when published, otherwise its class name."""
-    for plugin in system.plugins:
-        if plugin.name == service and plugin.contracts is not None:
-            mapping = plugin.contracts.by_event.get(type(event))
-            if mapping is not None:
-                return mapping.event_type
-    return type(event).__qualname__.replace(".", "")
-
-
-def child_history(system: System, child_id: UUID, *, decrypt: bool) -> list[HistoryEntry]:
-    """Every event about the child in every store; personal fields decrypted or left out."""
-    child = str(child_id)
-    entries: list[HistoryEntry] = []
-    for service, app in system.apps.items():
-        mapper = cast(PersonalDataMapper, app.mapper)
-        for notification in notifications(app):
-            sealed = mapper.to_sealed_domain_event(notification)
-            state = vars(sealed)
-            owner = child_of(type(sealed), state, notification.originator_id)
-            if str(owner) != child and not any(mentions(v, child) for v in state.values()):
-                continue
-            event = mapper.to_domain_event(notification) if decrypt else sealed
-            entries.append(_entry(system, service, notification, event, decrypt))
-    return entries
-
-
-def _entry(system: System, service: str, notification: Notification, event: object,
-           decrypt: bool) -> HistoryEntry:
-    state = vars(event)
-    owner = aggregate_of(type(event))
-    personal = sorted(owner.personal_fields.intersection(state)) if owner else []
-    items = {k: keys for k, keys in (owner.personal_item_fields if owner else {}).items()
-             if isinstance(state.get(k), list)}
-    data = {k: plain(v) for k, v in state.items()
-            if k not in HIDDEN and (decrypt or k not in personal)}
-    if not decrypt:  # the audit view: personal values inside list items are left out too
-        for name, keys in items.items():
-            data[name] = [{k: v for k, v in item.items() if k not in keys}
-                          for item in data[name]]
-    personal += [f"{name}[].{key}" for name, keys in sorted(items.items()) for key in sorted(keys)]
-    meta = state.get("meta")
-    aggregate_type = type(event).__qualname__.split(".")[0]
-    return HistoryEntry(
-        service=service,
-        notification_id=notification.id,
-        aggregate_type=aggregate_type,
-        aggregate_id=str(notification.originator_id),
-        aggregate_version=notification.originator_version,
-        event_type=event_type_of(system, service, event),
-        occurred_at=plain(state.get("timestamp")),
-        actor_id=meta.actor_id if isinstance(meta, Meta) else None,
-        actor_role=meta.actor_role if isinstance(meta, Meta) else None,
-        reason=meta.reason if isinstance(meta, Meta) else None,
-        correlation_id=meta.correlation_id if isinstance(meta, Meta) else None,
-        causation_id=meta.causation_id if isinstance(meta, Meta) else None,
-        data=data,
-        personal_fields=personal,
-    )
-
-
-def current_records(system: System, entries: list[HistoryEntry]) -> list[dict[str, Any]]:
+def current_records(system: Resources, entries: list[HistoryEntry]) -> list[dict[str, Any]]:
     """The current state of every aggregate the child's events belong to (decrypted)."""
     seen: dict[tuple[str, str], None] = {}
     for entry in entries:
         seen.setdefault((entry.service, entry.aggregate_id), None)
     records = []
+    stores = system.every_store()
     for service, aggregate_id in seen:
-        app = system.apps[service]
+        app = stores[service]
         record: dict[str, Any] = {"service": service, "aggregate_id": aggregate_id}
         try:
             aggregate: Any = app.repository.get(UUID(aggregate_id))

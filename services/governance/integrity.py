@@ -36,10 +36,10 @@ from sqlalchemy.exc import IntegrityError
 
 from services.governance.anchors import Anchor, AnchorError, AnchorLog, Head, chain_key
 from services.governance.history import notifications
-from services.governance.stores import all_stores, close_all_stores
+from shared import migrations
 
 if TYPE_CHECKING:
-    from services.runtime import System
+    from services.plugin import AllStores, Configured
     from shared.store import EcmApplication
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ class ChainStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine)
+        migrations.ensure(engine, "ops")
 
     def head(self, service: str) -> tuple[int, str]:
         """The last sealed notification id and its seal (0 and the genesis seal if none)."""
@@ -181,11 +181,11 @@ class ChainBroken(RuntimeError):
     """A chain no longer reaches its anchor, or would cross a gap: sealing refuses (alarm)."""
 
 
-def seal(system: System) -> dict[str, int]:
+def seal(system: AllStores) -> dict[str, int]:
     """Extend each store's chain over the notifications stored since the last seal, and
     anchor the new heads; a store whose chain is broken is left as it is and raises the alarm.
     """
-    stores = all_stores(system)
+    stores = system.every_store()
     ledger = ChainStore(system.ops)
     key = chain_key(system.settings)
     anchors = AnchorLog(system.settings)
@@ -195,7 +195,7 @@ def seal(system: System) -> dict[str, int]:
     with anchors.locked():
         latest = anchors.latest()
         heads = dict(latest.heads) if latest else {}
-        for service, app in stores.apps.items():
+        for service, app in stores.items():
             anchored = heads.get(service)
             try:
                 last_id, digest = _extendable(service, ledger, anchored, latest)
@@ -218,7 +218,7 @@ def seal(system: System) -> dict[str, int]:
     return sealed
 
 
-def _gaps_allowed(system: System) -> bool:
+def _gaps_allowed(system: Configured) -> bool:
     # SQLite gives each notification the next rowid, so a hole means a deletion; PostgreSQL
     # takes ids from a sequence that a rolled-back insert (a lost race) also consumes.
     return system.settings.postgres_url is not None
@@ -266,10 +266,10 @@ def _extend(service: str, app: EcmApplication, ledger: ChainStore, key: bytes, l
         count += len(rows)
 
 
-def verify(system: System, *, extend: bool = True) -> IntegrityReport:
+def verify(system: AllStores, *, extend: bool = True) -> IntegrityReport:
     """Recompute every chain against its store and the latest anchor; name the first problem
     per store. The chains are extended afterwards only when everything verified."""
-    stores = all_stores(system)
+    stores = system.every_store()
     ledger = ChainStore(system.ops)
     key = chain_key(system.settings)
     report = IntegrityReport()
@@ -279,7 +279,7 @@ def verify(system: System, *, extend: bool = True) -> IntegrityReport:
     except AnchorError as e:
         report.anchor_problem = str(e)
     report.anchored_at = latest.at if latest else None
-    for service, app in stores.apps.items():
+    for service, app in stores.items():
         anchored = latest.heads.get(service) if latest else None
         report.services.append(_verify_store(
             service, notifications(app), ledger.rows(service), key,
@@ -373,17 +373,14 @@ def _mismatch(service: str, note: Notification, problem: str) -> Mismatch:
                     note.originator_version, note.topic)
 
 
-async def keep_sealing(system: System, stop: asyncio.Event) -> None:
+async def keep_sealing(system: AllStores, stop: asyncio.Event) -> None:
     """Seal new events every few seconds until `stop` is set (a plugin background job)."""
-    try:
-        while not stop.is_set():
-            try:
-                await asyncio.to_thread(seal, system)
-            except ChainBroken:
-                pass  # logged as an alarm by seal; it stays refused until someone looks
-            except Exception:
-                log.exception("integrity: sealing failed; will retry")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), SEAL_INTERVAL_SECONDS)
-    finally:
-        await asyncio.to_thread(close_all_stores, system)
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(seal, system)
+        except ChainBroken:
+            pass  # logged as an alarm by seal; it stays refused until someone looks
+        except Exception:
+            log.exception("integrity: sealing failed; will retry")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), SEAL_INTERVAL_SECONDS)

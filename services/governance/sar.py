@@ -11,20 +11,22 @@ from uuid import UUID
 
 from jinja2 import Environment, StrictUndefined
 
+from services.governance.audit import STORE, child_trail
 from services.governance.erasure import child_is_known, governance
-from services.governance.history import child_history, current_records, plain
+from services.governance.history import current_records, plain
+from shared.crypto import FieldCipher
 from shared.domain import Meta, RecordNotFound
 
 if TYPE_CHECKING:
-    from services.runtime import System
+    from services.plugin import Resources
 
 NOTICE_WORDS = ("Notice", "Partner")
 
 
-def notices_sent(system: System, child_id: UUID,
+def notices_sent(system: Resources, child_id: UUID,
                  history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The notices sent about the child: the notifications service's own view if it has one."""
-    app = system.apps.get("notifications")
+    app = system.every_store().get("notifications")
     finder = getattr(app, "notices_for_child", None)
     if callable(finder):
         return [plain(n) for n in finder(child_id)]
@@ -54,14 +56,15 @@ def only_this_child(item: dict[str, Any], key: str, child_id: UUID) -> dict[str,
     return {**item, key: shown}
 
 
-def subject_access_document(system: System, child_id: UUID, meta: Meta,
+def subject_access_document(system: Resources, child_id: UUID, meta: Meta,
                             produced_at: datetime) -> dict[str, Any]:
     """Everything held about the child: every event decrypted in order, records, notices."""
     if not child_is_known(system, child_id):  # not just any id that some event mentions
         raise RecordNotFound(f"child {child_id} not found")
-    entries = child_history(system, child_id, decrypt=True)
+    entries = child_trail(system.engine(STORE), system.contracts, child_id,
+                          cipher=FieldCipher(system.vault))
     history = [only_this_child(e.as_dict(), "data", child_id) for e in entries]
-    erasure = governance(system).erasure_of(child_id) if "governance" in system.apps else None
+    erasure = governance(system).erasure_of(child_id)
     return {
         "title": "Subject access report",
         "child_id": str(child_id),
@@ -70,7 +73,7 @@ def subject_access_document(system: System, child_id: UUID, meta: Meta,
         "reason": meta.reason,
         "erased": system.vault.is_erased(child_id),
         "erased_on": plain(erasure.erased_on) if erasure else None,
-        "services_searched": sorted(system.apps),
+        "services_searched": sorted(system.contracts),
         "current_record": [only_this_child(r, "state", child_id)
                            for r in current_records(system, entries)],
         "events": history,
@@ -78,7 +81,7 @@ def subject_access_document(system: System, child_id: UUID, meta: Meta,
     }
 
 
-def provide_subject_access(system: System, child_id: UUID, meta: Meta,
+def provide_subject_access(system: Resources, child_id: UUID, meta: Meta,
                            produced_at: datetime) -> dict[str, Any]:
     """Produce the document and record the disclosure (who saw everything, when, why)."""
     document = subject_access_document(system, child_id, meta, produced_at)

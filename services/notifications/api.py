@@ -16,6 +16,7 @@ from services.notifications.application import NotificationsApplication
 from services.notifications.content import compose, human_when
 from services.notifications.domain import Channel, Notice, NoticeStatus, ecm_reference
 from services.notifications.index import NoticeRow, PartnerRow
+from services.plugin import resources_of
 from shared.domain import Invalid, NotFound
 from shared.fields import SINGLE_LINE, SINGLE_LINE_DOC, Email, ExpectedVersion, Timestamp
 from shared.http import meta_for, requires
@@ -26,8 +27,7 @@ router = APIRouter(prefix="/api/v1", tags=["notifications"])
 
 def notifications(request: Request) -> NotificationsApplication:
     """The notifications application of this process."""
-    app: NotificationsApplication = request.app.state.system.notifications
-    return app
+    return resources_of(request).app(NotificationsApplication)
 
 
 App = Annotated[NotificationsApplication, Depends(notifications)]

@@ -33,7 +33,7 @@ from shared.contracts import Envelope, caused_by
 from shared.domain import Meta, MissingPrecondition, NotFound
 
 if TYPE_CHECKING:
-    from services.runtime import System
+    from services.plugin import Resources
 
 NAME = "notifications-notices"
 FORMULATION, REVIEW = "formulation", "review"
@@ -318,8 +318,7 @@ class NoticeConsumer:
         self._queue(envelope, drafts)
 
 
-def notifications_consumers(system: System) -> list[Consumer]:
+def notifications_consumers(resources: Resources) -> list[Consumer]:
     """The notifications service's consumers."""
-    app = system.apps["notifications"]
-    assert isinstance(app, NotificationsApplication)
+    app = resources.app(NotificationsApplication)
     return [NoticeConsumer(app).sink(app.reads).consumer()]

@@ -32,7 +32,7 @@ from shared.logs import correlation
 from shared.metrics import NOTICE_DELIVERIES
 
 if TYPE_CHECKING:
-    from services.runtime import System
+    from services.plugin import Resources
 
 log = logging.getLogger("ecm.notifications.delivery")
 ACTOR = "notifications-delivery"
@@ -153,12 +153,10 @@ class DeliveryWorker:
             log.info("notice %s: outcome not recorded: %s", args[0], error.message)
 
 
-async def run_delivery(system: System, stop: asyncio.Event) -> None:
+async def run_delivery(resources: Resources, stop: asyncio.Event) -> None:
     """The notifications background job: deliver due notices until `stop` is set."""
-    app = system.apps["notifications"]
-    assert isinstance(app, NotificationsApplication)
+    app = resources.app(NotificationsApplication)
     worker = DeliveryWorker(app)
-    system.extras["notifications:delivery"] = worker
     while not stop.is_set():
         attempted = 0
         try:

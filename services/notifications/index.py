@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from services.notifications.domain import DELIVERABLE, Notice, NoticeStatus, PartnerContact
+from shared import migrations
 from shared.consumer import Tracker
 from shared.contracts import event_class
 from shared.follower import catch_up
@@ -73,9 +74,10 @@ partner_index = Table(
     Column("preferred_channel", String(20), nullable=False),
     Column("registered_at", DateTime(timezone=True), nullable=False),
 )
+leases_metadata = MetaData()  # not rebuilt from events: migrated (shared/migrations)
 delivery_leases = Table(
     "notice_delivery_leases",
-    metadata,
+    leases_metadata,
     Column("notice_id", String(36), primary_key=True),
     Column("holder", String(100), nullable=False),
     Column("until", DateTime(timezone=True), nullable=False),
@@ -145,7 +147,8 @@ class NoticeIndex:
         self.app = app
         self.batch_size = batch_size
         self.tracker = Tracker(engine, INDEX)
-        metadata.create_all(engine)
+        metadata.create_all(engine)  # the index itself is rebuilt from the store
+        migrations.ensure(engine, "notifications")
 
     def position(self) -> int:
         """The last notification id applied."""

@@ -10,6 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import AfterValidator, BaseModel, Field
 
+from services.plugin import resources_of
 from services.referrals import projections
 from services.referrals.application import ReferralsApplication
 from services.referrals.domain import (
@@ -53,8 +54,7 @@ Upn = Annotated[str, AfterValidator(clean_upn)]
 
 def referrals(request: Request) -> ReferralsApplication:
     """The referrals application of this process."""
-    app: ReferralsApplication = request.app.state.system.referrals
-    return app
+    return resources_of(request).app(ReferralsApplication)
 
 
 App = Annotated[ReferralsApplication, Depends(referrals)]
@@ -354,7 +354,7 @@ def list_referrals(
             raise Forbidden("forbidden")
         area = principal.area
     rows = projections.list_referrals(
-        request.app.state.system.engine("referrals-read"), area=area,
+        resources_of(request).engine("referrals-read"), area=area,
         status=status_, limit=limit, offset=offset,
     )
     return [ReferralSummary.model_validate(row) for row in rows]

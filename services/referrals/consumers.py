@@ -9,7 +9,7 @@ and reopening come through one consumer, so they never pass each other).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
@@ -20,7 +20,10 @@ from shared.consumer import ApplicationSink, Consumer
 from shared.contracts import Envelope, caused_by
 
 if TYPE_CHECKING:
-    from services.runtime import System
+    from services.plugin import Engines, Stores
+
+    class Needs(Engines, Stores, Protocol):
+        """What the referrals consumers use."""
 
 REVIEWS_CONSUMER = "referrals-reviews"
 REVIEWS_SUBJECT = "ecm.reviews.>"
@@ -49,19 +52,15 @@ def on_review_message(app: ReferralsApplication, envelope: Envelope) -> bool:
     return app.reopen_with_case(child_id, meta.with_reason(meta.reason or REOPENED_WITH_CASE))
 
 
-def lifecycle_consumer(system: System) -> Consumer:
+def lifecycle_consumer(resources: Needs) -> Consumer:
     """The process manager that keeps a child's referral in step with their ECM case."""
-    app = system.apps["referrals"]
-    assert isinstance(app, ReferralsApplication)
+    app = resources.app(ReferralsApplication)
     return ApplicationSink(REVIEWS_CONSUMER, REVIEWS_SUBJECT, app,
                            lambda envelope: on_review_message(app, envelope),
-                           system.engine(READ_SCHEMA)).consumer()
+                           resources.engine(READ_SCHEMA)).consumer()
 
 
-def consumers(system: System) -> list[Consumer]:
-    """Every consumer of the referrals service: the referral list, and the case lifecycle.
-
-    (`services/referrals/plugin.py` should name this function as its `consumers`.)
-    """
-    return [ReferralListProjection(system.engine(READ_SCHEMA)).consumer(),
-            lifecycle_consumer(system)]
+def consumers(resources: Needs) -> list[Consumer]:
+    """Every consumer of the referrals service: the referral list, and the case lifecycle."""
+    return [ReferralListProjection(resources.engine(READ_SCHEMA)).consumer(),
+            lifecycle_consumer(resources)]

@@ -108,7 +108,7 @@ class ReferralListProjection(SqlProjection):
 def list_referrals(engine: Engine, *, area: str | None = None, status: str | None = None,
                    limit: int = 200, offset: int = 0) -> list[dict[str, Any]]:
     """Referrals, newest first, filtered by area and status."""
-    metadata.create_all(engine)  # a list read before the first event is simply empty
+    # The table exists from start-up (the runtime builds every read model before serving).
     query = select(referral_list).order_by(referral_list.c.referred_at.desc())
     if area:
         query = query.where(referral_list.c.area == area)

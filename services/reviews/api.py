@@ -9,6 +9,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
+from services.plugin import resources_of
 from services.reviews.application import ReviewsApplication
 from services.reviews.caseload import Caseload, CaseloadStatus
 from services.reviews.domain import ReviewCase
@@ -53,17 +54,12 @@ AsOf = Annotated[AsOfDay | None, Query(description="Show it as it stood at the e
 
 def reviews_app(request: Request) -> ReviewsApplication:
     """The reviews application of this process."""
-    app: ReviewsApplication = request.app.state.system.apps["reviews"]
-    return app
+    return resources_of(request).app(ReviewsApplication)
 
 
 def caseload(request: Request) -> Caseload:
     """Queries over the caseload read model of this process."""
-    system = request.app.state.system
-    if "reviews:caseload" not in system.extras:
-        system.extras["reviews:caseload"] = Caseload(system.engine("reviews-read"))
-    found: Caseload = system.extras["reviews:caseload"]
-    return found
+    return Caseload(resources_of(request).engine("reviews-read"))
 
 
 App = Annotated[ReviewsApplication, Depends(reviews_app)]

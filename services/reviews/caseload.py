@@ -292,8 +292,7 @@ class Caseload:
     """Queries over the caseload read model."""
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        metadata.create_all(engine)
+        self.engine = engine  # its tables exist from start-up (CaseloadProjection makes them)
 
     def reviews(self, *, today: date, area: str | None = None, worker: str | None = None,
                 status: CaseloadStatus | None = None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
@@ -22,7 +22,10 @@ from shared.contracts import Envelope, caused_by
 from shared.domain import Area
 
 if TYPE_CHECKING:
-    from services.runtime import System
+    from services.plugin import Engines, Stores
+
+    class Needs(Engines, Stores, Protocol):
+        """What the service's consumers use."""
 
 FORMULATION_CONSUMER = "reviews-formulation"
 FORMULATION_SUBJECT = "ecm.formulation.>"
@@ -167,13 +170,12 @@ class FormulationListener:
                                           caused_by(envelope))
 
 
-def consumers(system: System) -> list[Consumer]:
+def consumers(resources: Needs) -> list[Consumer]:
     """Every consumer of the reviews service: formulation events, and the caseload model."""
     from services.reviews.caseload import CaseloadProjection
 
-    app = system.apps["reviews"]
-    assert isinstance(app, ReviewsApplication)
-    engine = system.engine("reviews-read")
+    app = resources.app(ReviewsApplication)
+    engine = resources.engine("reviews-read")
     return [
         ApplicationSink(FORMULATION_CONSUMER, FORMULATION_SUBJECT, app,
                         FormulationListener(app), engine).consumer(),

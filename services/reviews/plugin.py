@@ -6,19 +6,16 @@ import asyncio
 import contextlib
 import logging
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import Protocol
 from uuid import uuid4
 
-from services.plugin import ServicePlugin
+from services.plugin import Configured, ServicePlugin, Stores
 from services.reviews.api import router
 from services.reviews.application import ReviewsApplication
 from services.reviews.consumers import consumers
 from services.reviews.contracts import REGISTRY
 from shared.directory import with_partner_directory
 from shared.domain import Meta
-
-if TYPE_CHECKING:
-    from services.runtime import System
 
 log = logging.getLogger(__name__)
 TICK_ACTOR = "system:reviews-tick"
@@ -30,10 +27,13 @@ def tick_meta() -> Meta:
     return Meta(actor_id=TICK_ACTOR, actor_role="system", correlation_id=run, causation_id=run)
 
 
-async def background(system: System, stop: asyncio.Event) -> None:
+class Needs(Stores, Configured, Protocol):
+    """What the overdue tick uses."""
+
+
+async def background(resources: Needs, stop: asyncio.Event) -> None:
     """Run the overdue tick now and then every settings.tick_seconds until `stop`."""
-    app = system.apps["reviews"]
-    assert isinstance(app, ReviewsApplication)
+    app = resources.app(ReviewsApplication)
     while not stop.is_set():
         try:
             raised = await asyncio.to_thread(app.tick, date.today(), tick_meta())
@@ -42,7 +42,7 @@ async def background(system: System, stop: asyncio.Event) -> None:
         except Exception:
             log.exception("reviews tick failed; trying again at the next tick")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), system.settings.tick_seconds)
+            await asyncio.wait_for(stop.wait(), resources.settings.tick_seconds)
 
 
 plugin = ServicePlugin(

@@ -32,7 +32,7 @@ def channel_settings(system: System) -> None:
 
 
 def app_of(system: System) -> NotificationsApplication:
-    app = system.notifications
+    app = system.app(NotificationsApplication)
     assert isinstance(app, NotificationsApplication)
     return app
 

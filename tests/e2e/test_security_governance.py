@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 import typer
@@ -17,13 +19,27 @@ from services.governance.cli import register
 from services.runtime import System
 from shared.auth import mint_token
 from shared.domain import Area, Role
+from shared.natsserver import EmbeddedNats
 from shared.settings import Settings
 from tests.conftest import Tokens
+from tests.live import node_in_thread, settled_audit
 
 API = "/api/v1"
 CHILD = {"given_name": "Ophelia-Auditable", "family_name": "Synthetic", "area": "bristol",
          "date_of_birth": "2011-04-05", "nhs_number": "401 023 2137"}
 TRAUMA = "Cindervale-Trauma-Marker"
+
+
+@pytest.fixture
+def live(system: System, nats_server: EmbeddedNats) -> Iterator[System]:
+    """The system's relays and consumers running: the audit index follows the stream."""
+    with node_in_thread(system, nats_server) as running:
+        yield running
+
+
+def settle(system: System, child_id: str) -> None:
+    """Wait until the audit index holds every published event of the stores."""
+    settled_audit(system, UUID(child_id))
 
 
 def seed(client: TestClient, auth: Tokens) -> tuple[str, str]:
@@ -42,13 +58,14 @@ def seed(client: TestClient, auth: Tokens) -> tuple[str, str]:
 
 
 def test_the_audit_trail_shows_who_what_when_and_why_without_personal_values(
-    client: TestClient, auth: Tokens
+    client: TestClient, auth: Tokens, live: System
 ) -> None:
     child_id, referral_id = seed(client, auth)
     fix = client.post(f"{API}/children/{child_id}/corrections", headers=auth("case_manager"),
                       json={"field": "given_name", "value": "Ophelia-Corrected",
                             "reason": "misspelt at registration"})
     assert fix.status_code == 200, fix.text
+    settle(live, child_id)
     trail = client.get(f"{API}/audit/children/{child_id}", headers=auth("auditor"))
     assert trail.status_code == 200, trail.text
     body = trail.json()
@@ -73,9 +90,10 @@ def test_the_audit_trail_shows_who_what_when_and_why_without_personal_values(
 
 
 def test_subject_access_gives_everything_decrypted_and_records_the_disclosure(
-    client: TestClient, auth: Tokens
+    client: TestClient, auth: Tokens, live: System
 ) -> None:
     child_id, _ = seed(client, auth)
+    settle(live, child_id)
     sar = client.get(f"{API}/audit/children/{child_id}/sar", headers=auth("auditor"),
                      params={"reason": "SAR-2030-17"})
     assert sar.status_code == 200, sar.text
@@ -91,6 +109,7 @@ def test_subject_access_gives_everything_decrypted_and_records_the_disclosure(
                       params={"format": "html"})
     assert html.headers["content-type"].startswith("text/html")
     assert "Ophelia-Auditable" in html.text and "Subject access report" in html.text
+    settle(live, child_id)
     trail = client.get(f"{API}/audit/children/{child_id}", headers=auth("auditor")).json()
     disclosures = [e for e in trail["events"] if e["event_type"] == "SubjectAccessProvided"]
     assert len(disclosures) == 2
@@ -102,7 +121,7 @@ def test_subject_access_gives_everything_decrypted_and_records_the_disclosure(
 
 
 def test_erasure_over_http_needs_an_auditor_and_a_reason_and_happens_once(
-    client: TestClient, auth: Tokens
+    client: TestClient, auth: Tokens, live: System
 ) -> None:
     child_id, referral_id = seed(client, auth)
     url = f"{API}/audit/children/{child_id}/erasure"
@@ -130,6 +149,7 @@ def test_erasure_over_http_needs_an_auditor_and_a_reason_and_happens_once(
                           headers=auth("case_manager"),
                           json={"field": "given_name", "value": "New", "reason": "typo fix"})
     assert refused.status_code == 409
+    settle(live, child_id)
     trail = client.get(f"{API}/audit/children/{child_id}", headers=auth("auditor")).json()
     assert trail["erased"] is True
     erased = [e for e in trail["events"] if e["event_type"] == "ChildErased"]
@@ -164,9 +184,11 @@ def run(cli: typer.Typer, settings: Settings, *args: str, token: str | None = No
 
 
 def test_ecm_sar_writes_an_html_document_and_a_json_file(
-    client: TestClient, auth: Tokens, settings: Settings, cli: typer.Typer, tmp_path: Path
+    client: TestClient, auth: Tokens, settings: Settings, cli: typer.Typer, tmp_path: Path,
+    live: System,
 ) -> None:
     child_id, _ = seed(client, auth)
+    settle(live, child_id)
     auditor = mint_token(settings, "dpo-1", Role.AUDITOR, None)
     out = tmp_path / "out" / "sar-request-17"
     result = run(cli, settings, "sar", child_id, "--out", str(out), token=auditor)

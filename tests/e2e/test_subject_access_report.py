@@ -16,7 +16,12 @@ from shared.domain import Role
 from shared.settings import Settings
 from tests.conftest import Tokens
 from tests.e2e.test_reviews_api import formulation
-from tests.e2e.test_security_governance import cli, run  # noqa: F401 (the cli fixture)
+from tests.e2e.test_security_governance import (  # noqa: F401 (the cli and live fixtures)
+    cli,
+    live,
+    run,
+    settle,
+)
 
 API = "/api/v1"
 THEMES = "Synthetic: the other child's sibling Zephyrion-Unshared was discussed"
@@ -38,7 +43,7 @@ def register(client: TestClient, auth: Tokens, given: str) -> str:
 
 
 def test_a_supervision_session_shows_that_the_child_was_discussed_but_nothing_of_others(
-    client: TestClient, auth: Tokens, system: System
+    client: TestClient, auth: Tokens, system: System, live: System  # noqa: F811
 ) -> None:
     mine, theirs = register(client, auth, "Mine"), register(client, auth, "Theirs")
     for child in (mine, theirs):  # both have review cases, as supervision requires
@@ -58,6 +63,7 @@ def test_a_supervision_session_shows_that_the_child_was_discussed_but_nothing_of
         },
     )
     assert logged.status_code == 201, logged.text
+    settle(live, mine)
     for fmt in ("json", "html"):
         report = client.get(
             f"{API}/audit/children/{mine}/sar",
@@ -110,8 +116,10 @@ def test_ecm_sar_refuses_to_write_over_an_existing_file_and_records_nothing(
     settings: Settings,
     cli: typer.Typer,  # noqa: F811
     tmp_path: Path,
+    live: System,  # noqa: F811
 ) -> None:
     child = register(client, auth, "Ophelia")
+    settle(live, child)
     auditor = mint_token(settings, "dpo-1", Role.AUDITOR, None)
     existing = tmp_path / "report.html"
     existing.write_text("someone else's file")
@@ -119,6 +127,7 @@ def test_ecm_sar_refuses_to_write_over_an_existing_file_and_records_nothing(
     assert refused.exit_code == 1 and "already exists" in refused.output
     assert existing.read_text() == "someone else's file"
     assert not (tmp_path / "report.json").exists()
+    settle(live, child)
     trail = client.get(f"{API}/audit/children/{child}", headers=auth("auditor")).json()
     assert not [e for e in trail["events"] if e["event_type"] == "SubjectAccessProvided"]
     written = run(cli, settings, "sar", child, "--out", str(tmp_path / "new"), token=auditor)

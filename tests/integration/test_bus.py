@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from services.referrals.application import ReferralsApplication
 from shared.bus import connect, count_messages
 from shared.domain import Area, Meta
 from shared.natsserver import EmbeddedNats
@@ -17,9 +18,9 @@ async def test_a_stored_referral_appears_on_the_stream(settings: Settings,
                                                        nats_server: EmbeddedNats) -> None:
     async with running_node(settings, nats_server, ["referrals"]) as system:
         child_id = await in_thread(
-            system.referrals.register_child, given_name="Ada", family_name="Synthetic",
-            date_of_birth=date(2011, 3, 4), area=Area.BANES, nhs_number=None, upn=None,
-            meta=META,
+            system.app(ReferralsApplication).register_child, given_name="Ada",
+            family_name="Synthetic", date_of_birth=date(2011, 3, 4), area=Area.BANES,
+            nhs_number=None, upn=None, meta=META,
         )
         nc = await connect(system.settings, nats_server.url)
         js = nc.jetstream()

@@ -38,13 +38,13 @@ def node(request: pytest.FixtureRequest) -> Iterator[System]:
     fixture = "settings" if request.param == "sqlite" else "pg_settings"
     settings: Settings = request.getfixturevalue(fixture)
     system = System.build(settings, ["notifications"])
-    system.notifications.notify_settings = fast_settings()
+    system.app(NotificationsApplication).notify_settings = fast_settings()
     yield system
     system.close()
 
 
 def app_of(system: System) -> NotificationsApplication:
-    app = system.notifications
+    app = system.app(NotificationsApplication)
     assert isinstance(app, NotificationsApplication)
     return app
 

@@ -37,7 +37,7 @@ pytestmark = pytest.mark.nats
 
 
 def notifications_app(system: System) -> NotificationsApplication:
-    app = system.notifications
+    app = system.app(NotificationsApplication)
     assert isinstance(app, NotificationsApplication)
     return app
 

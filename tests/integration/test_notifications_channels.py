@@ -18,6 +18,7 @@ from services.notifications.adapters.webhook import verify
 from services.notifications.application import NotificationsApplication
 from services.notifications.delivery import DeliveryWorker
 from services.notifications.domain import Channel, NoticeStatus
+from services.referrals.application import ReferralsApplication
 from services.runtime import System
 from shared.domain import Area, Meta
 from shared.settings import Settings
@@ -51,14 +52,14 @@ def node(settings: Settings) -> Iterator[System]:
 
 
 def app_of(system: System) -> NotificationsApplication:
-    app = system.notifications
+    app = system.app(NotificationsApplication)
     assert isinstance(app, NotificationsApplication)
     return app
 
 
 def registered_child(system: System) -> UUID:
     """A synthetic child with distinctive values that must never reach a partner."""
-    child_id: UUID = system.referrals.register_child(
+    child_id: UUID = system.app(ReferralsApplication).register_child(
         given_name=CHILD_VALUES["given_name"], family_name=CHILD_VALUES["family_name"],
         date_of_birth=date(2011, 2, 3), area=Area.BRISTOL, nhs_number=CHILD_VALUES["nhs_number"],
         upn=CHILD_VALUES["upn"], meta=Meta("cm-1", "case_manager", "c", "c"),

@@ -67,9 +67,7 @@ def stored_bytes(system: System) -> bytes:
 
 
 def app_of(system: System) -> NotificationsApplication:
-    app = system.notifications
-    assert isinstance(app, NotificationsApplication)
-    return app
+    return system.app(NotificationsApplication)
 
 
 def review_held(cipher: FieldCipher, child_id: UUID, review_id: UUID,

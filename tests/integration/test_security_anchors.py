@@ -12,6 +12,7 @@ from sqlalchemy import delete as sql_delete
 
 from services.governance.anchors import ANCHOR_FILE, SIGNING_KEY_FILE, AnchorLog
 from services.governance.integrity import ChainBroken, chain, seal, verify
+from services.referrals.application import ReferralsApplication
 from services.runtime import System
 from shared.settings import Settings
 from tests.integration.test_security_integrity import delete, register, tamper
@@ -100,7 +101,7 @@ def test_swapped_events_whose_seals_were_deleted_are_not_sealed_again(
     chained: System,
 ) -> None:
     sealed_children(chained, 3)
-    first, second = (bytes(n.state) for n in chained.referrals.notifications(1, 2))
+    first, second = (bytes(n.state) for n in chained.app(ReferralsApplication).notifications(1, 2))
     tamper(chained, 1, lambda _: second)
     tamper(chained, 2, lambda _: first)
     delete_seals(chained, from_id=1)
@@ -115,7 +116,7 @@ def test_reordered_events_under_intact_seals_are_named_at_the_first_one(
     chained: System,
 ) -> None:
     sealed_children(chained, 3)
-    first, second = (bytes(n.state) for n in chained.referrals.notifications(1, 2))
+    first, second = (bytes(n.state) for n in chained.app(ReferralsApplication).notifications(1, 2))
     tamper(chained, 1, lambda _: second)
     tamper(chained, 2, lambda _: first)
     notification_id, problem = referrals_problem(chained)

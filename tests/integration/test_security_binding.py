@@ -140,7 +140,7 @@ def test_a_stored_event_holding_a_first_format_value_loads_with_it_opened(
     golden_cipher: FieldCipher,
     system: System,
 ) -> None:
-    referrals = system.referrals
+    referrals = system.app(ReferralsApplication)
     assert isinstance(referrals, ReferralsApplication)
     event = _registered_event(given_name=GOLDEN_SEALED, child_id=GOLDEN_CHILD)
     mapper = referrals.mapper
@@ -153,7 +153,7 @@ def test_a_stored_event_holding_a_first_format_value_loads_with_it_opened(
 def test_a_stored_event_with_plain_text_in_a_personal_field_fails_to_load(
     system: System,
 ) -> None:
-    referrals = system.referrals
+    referrals = system.app(ReferralsApplication)
     event = _registered_event(given_name=NAME, child_id=uuid4())
     stored = Mapper.to_stored_event(referrals.mapper, event)  # written around the sealing
     with pytest.raises(NotSealed, match="given_name"):
@@ -163,7 +163,7 @@ def test_a_stored_event_with_plain_text_in_a_personal_field_fails_to_load(
 def test_a_childs_sealed_name_forged_in_as_a_meeting_venue_fails_and_tells_no_partner(
     system: System,
 ) -> None:
-    referrals, notices = system.referrals, system.notifications
+    referrals, notices = system.app(ReferralsApplication), system.app(NotificationsApplication)
     assert isinstance(referrals, ReferralsApplication)
     assert isinstance(notices, NotificationsApplication)
     child_id = referrals.register_child(

@@ -14,6 +14,7 @@ import nats
 import pytest
 from nats.errors import Error as NatsError
 
+from services.referrals.application import ReferralsApplication
 from services.referrals.domain import Consent
 from services.registry import all_plugins
 from shared.bus import connect
@@ -117,7 +118,7 @@ async def test_bus_messages_carry_no_plaintext_personal_data_after_a_full_referr
     settings: Settings, nats_server: EmbeddedNats,
 ) -> None:
     async with running_node(settings, nats_server) as system:
-        app = system.referrals
+        app = system.app(ReferralsApplication)
         child_id: UUID = await in_thread(
             app.register_child, given_name=VALUES["given_name"],
             family_name=VALUES["family_name"], date_of_birth=date(2008, 11, 23),

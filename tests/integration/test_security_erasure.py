@@ -21,7 +21,6 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from services.governance.cli import register as register_cli
-from services.governance.history import child_history
 from services.runtime import System, create_api
 from shared.auth import mint_token
 from shared.bus import connect
@@ -33,6 +32,7 @@ from shared.relay import PositionStore
 from shared.settings import Settings
 from shared.sql import make_engine
 from tests.harness import eventually, in_thread, running_node
+from tests.live import settled_audit
 
 API = "/api/v1"
 ACTOR = "cm-positive-control-7731"
@@ -195,7 +195,7 @@ async def test_erasure_leaves_no_readable_trace_of_the_child_anywhere(
                 child_keys.c.child_id == child_id)).scalar_one()
         keys.dispose()
         statuses_before = [(e.event_type, e.aggregate_version) for e in
-                           await in_thread(child_history, system, UUID(child_id), decrypt=False)]
+                           await in_thread(settled_audit, system, UUID(child_id))]
 
         # `ecm erase` in its own process-like run: its own System from the data folder.
         app = typer.Typer()
@@ -239,7 +239,7 @@ async def test_erasure_leaves_no_readable_trace_of_the_child_anywhere(
         assert not [n for n in DISTINCTIVE if n in json.dumps(sar)]
 
         # The non-personal history still replays: every event loads, nothing else changed.
-        history = await in_thread(child_history, system, UUID(child_id), decrypt=True)
+        history = await in_thread(settled_audit, system, UUID(child_id), decrypt=True)
         assert [(e.event_type, e.aggregate_version) for e in history][:len(statuses_before)] \
             == statuses_before
         assert "ChildErased" in [e.event_type for e in history]

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import update
 
 from services.governance.integrity import chain, seal, verify
+from services.referrals.application import ReferralsApplication
 from services.runtime import System
 from shared.domain import Area, Meta
 from shared.natsserver import EmbeddedNats
@@ -31,14 +32,14 @@ def chained(request: pytest.FixtureRequest) -> Iterator[System]:
 
 
 def register(system: System, given: str) -> UUID:
-    child_id: UUID = system.referrals.register_child(
+    child_id: UUID = system.app(ReferralsApplication).register_child(
         given_name=given, family_name="Synthetic", date_of_birth=date(2010, 2, 3),
         area=Area.BRISTOL, nhs_number=None, upn=None, meta=META)
     return child_id
 
 
 def refer(system: System, child_id: UUID) -> UUID:
-    referral_id: UUID = system.referrals.refer(
+    referral_id: UUID = system.app(ReferralsApplication).refer(
         child_id=child_id, case_manager_id="cm-1", reason="Synthetic reason",
         trauma_history="Synthetic history", expected_involvement_months=9, meta=META)
     return referral_id
@@ -46,7 +47,8 @@ def refer(system: System, child_id: UUID) -> UUID:
 
 def events_table(system: System) -> str:
     """The referrals store's events table (named after the application on PostgreSQL)."""
-    return str(system.referrals.recorder.events_table_name)
+    recorder: Any = system.app(ReferralsApplication).recorder  # a SQL recorder
+    return str(recorder.events_table_name)
 
 
 def tamper(system: System, notification_id: int, change: Any) -> None:
@@ -138,7 +140,7 @@ def test_rewriting_the_chain_without_the_master_key_does_not_hide_a_change(
     seal(chained)
     tamper(chained, 1, lambda state: state.replace(b"bristol", b"banes__"))
     # An intruder with database access recomputes a plain SHA-256 seal over the new bytes.
-    note = chained.referrals.notifications(1, 1)[0]
+    note = chained.app(ReferralsApplication).notifications(1, 1)[0]
     forged = hashlib.sha256(b"0" * 64 + bytes(note.state)).hexdigest()
     with chained.ops.begin() as conn:
         conn.execute(update(chain).where(chain.c.service == "referrals",

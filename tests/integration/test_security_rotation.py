@@ -21,6 +21,7 @@ from services.governance.cli import register as register_commands
 from services.governance.erasure import erase_child
 from services.governance.integrity import seal, verify
 from services.governance.keys import rotate_master_key
+from services.referrals.application import ReferralsApplication
 from services.runtime import System
 from shared.auth import mint_token
 from shared.crypto import KeyVault, child_keys, load_master_key
@@ -108,8 +109,8 @@ def test_after_erase_and_rotate_no_file_in_the_data_folder_holds_an_old_wrapped_
     assert after.master_key != old_master
     system = System.build(after)
     try:
-        assert system.referrals.get_child(kept).given_name == "Kept-Beta"
-        assert system.referrals.get_child(gone).given_name is None
+        assert system.app(ReferralsApplication).get_child(kept).given_name == "Kept-Beta"
+        assert system.app(ReferralsApplication).get_child(gone).given_name is None
         report = verify(system)  # the chain's key did not move with the master key
         assert report.ok and report.services[0].checked == 2, report.as_dict()
     finally:
@@ -138,7 +139,7 @@ def test_with_the_master_key_from_the_environment_the_new_key_goes_to_the_named_
     monkeypatch.setenv("ECM_MASTER_KEY", target.read_text())
     system = System.build(Settings(data_dir=settings.data_path))
     try:
-        assert system.referrals.get_child(kept).given_name == "Kept-Beta"
+        assert system.app(ReferralsApplication).get_child(kept).given_name == "Kept-Beta"
     finally:
         system.close()
 

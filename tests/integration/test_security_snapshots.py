@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 
+from services.referrals.application import ReferralsApplication
 from services.runtime import System
 from shared.domain import Area, Meta
 from shared.settings import Settings
@@ -19,7 +20,7 @@ def test_a_snapshot_holds_no_plaintext_personal_data(
     monkeypatch.setenv("IS_SNAPSHOTTING_ENABLED", "y")
     system = System.build(settings, ["referrals"])
     try:
-        app = system.referrals
+        app = system.app(ReferralsApplication)
         child_id = app.register_child(
             given_name="Snapshottia-Clearwater", family_name="Synthetic",
             date_of_birth=date(2010, 1, 1), area=Area.BRISTOL, nhs_number=None, upn=None,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from services.registry import SERVICE_MODULES
+from services.registry import SERVICE_NAMES
 from shared.natsserver import nats_server_binary
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -26,7 +26,7 @@ def development_nats_version() -> str:
 
 
 def test_compose_runs_every_service_as_its_own_process_with_a_healthcheck() -> None:
-    for service in SERVICE_MODULES:
+    for service in SERVICE_NAMES:
         assert f'command: ["ecm", "serve", "{service}"]' in COMPOSE, service
     assert "/health/ready" in COMPOSE
     assert COMPOSE.count("healthcheck:") >= 3  # ecm services, postgres, nats
@@ -50,7 +50,7 @@ def test_each_cluster_node_configuration_is_valid_for_the_development_nats_serve
 ) -> None:
     env = {**os.environ, "ECM_NATS_USER": "ecm", "ECM_NATS_PASSWORD": "synthetic"}
     env |= {f"ECM_NATS_PASSWORD_{name.upper()}": f"synthetic-{name}"
-            for name in (*SERVICE_MODULES, "operator")}
+            for name in (*SERVICE_NAMES, "operator")}
     result = subprocess.run(
         [str(nats_server_binary()), "-c", str(DEPLOY / "nats" / f"nats-{node}.conf"), "-t"],
         capture_output=True,
@@ -74,7 +74,7 @@ def test_the_cluster_users_are_the_ones_the_code_grants(tmp_path: Path) -> None:
 
 
 def test_each_service_connects_to_the_cluster_as_its_own_user_with_its_own_keys() -> None:
-    for service in SERVICE_MODULES:
+    for service in SERVICE_NAMES:
         after = COMPOSE.split(f'command: ["ecm", "serve", "{service}"]')[1]
         block = re.split(r"\n  [a-z]", after)[0]
         assert f"ECM_NATS_USER: ecm-{service}" in block, service
