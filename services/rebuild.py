@@ -19,6 +19,7 @@ from uuid import uuid4
 
 from sqlalchemy import Integer, Table, insert, select, text
 
+from services.plugin import Resources
 from services.runtime import System
 from shared.consumer import STREAM_CURSOR, Consumer, Delivery, Sink, SqlProjection
 from shared.history import batches, in_stream_order
@@ -53,7 +54,7 @@ class Difference:
         return f"{self.consumer} {self.table} {self.key}: {detail}"
 
 
-def history(system: System, subject: str, after: int = 0,
+def history(system: Resources, subject: str, after: int = 0,
             until: int | None = None) -> Iterator[Delivery]:
     """The published messages on `subject`, in stream order, read from every store (a read
     model may be fed by services this process does not serve)."""

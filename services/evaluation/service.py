@@ -19,12 +19,12 @@ from shared.consumer import Delivery
 from shared.domain import DomainError, Invalid
 
 if TYPE_CHECKING:
-    from services.runtime import System
+    from services.plugin import Resources
 
 BATCH = 500
 
 
-def projects(system: System) -> Projects:
+def projects(system: Resources) -> Projects:
     """The evaluation projects of this deployment."""
     return Projects(system.engine(PROJECTS_STORE), system.vault)
 
@@ -66,7 +66,7 @@ def project_as_of(deliveries: Iterable[Delivery], as_of: date, engine: Engine,
     return engine
 
 
-def facts_as_of(system: System, as_of: date | None, today: date,
+def facts_as_of(system: Resources, as_of: date | None, today: date,
                 step: Callable[[int], None] | None = None) -> dict[str, ChildFacts]:
     """The read model as it stands (live), or rebuilt from the stores as it stood on a day."""
     if as_of is None or as_of >= today:
@@ -82,7 +82,7 @@ def facts_as_of(system: System, as_of: date | None, today: date,
             engine.dispose()
 
 
-def dates_of_birth(system: System) -> Callable[[str], date | None]:
+def dates_of_birth(system: Resources) -> Callable[[str], date | None]:
     """Each child's date of birth, read from the referrals store to make an age band (the date
     itself never leaves); None once erased or if the referrals service is not here."""
     from uuid import UUID
@@ -102,7 +102,7 @@ def dates_of_birth(system: System) -> Callable[[str], date | None]:
     return lookup
 
 
-def export(system: System, project_id: str, start: date, end: date, as_of: date | None,
+def export(system: Resources, project_id: str, start: date, end: date, as_of: date | None,
            area: str | None, threshold: int, today: date | None = None,
            step: Callable[[int], None] | None = None) -> Export:
     """The export of a project for children first referred in [start, end]."""
@@ -115,12 +115,12 @@ def export(system: System, project_id: str, start: date, end: date, as_of: date 
     return build(facts, params, project, dates_of_birth(system))
 
 
-def store_history(system: System) -> list[Delivery]:
+def store_history(system: Resources) -> list[Delivery]:
     """Every message the relays would publish, read straight from the stores: each service's
     in its own order, the services interleaved by time (for a demo cohort, tests and
     benchmarks; a running system reads the stream)."""
     streams = []
-    for registry in system.registries():
+    for registry in system.contracts.values():
         app = system.apps.get(registry.service)
         if app is None:
             continue

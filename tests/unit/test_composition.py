@@ -116,7 +116,8 @@ def test_no_service_module_reaches_for_the_composition_root_even_for_types() -> 
     for path in ROOT.glob("services/*/*.py"):
         if "services.runtime" in every_import(ast.parse(path.read_text())):
             reaching.append(str(path.relative_to(ROOT)))
-    allowed = {"services/governance/cli.py"}  # a command builds the system it runs
+    allowed = {"services/governance/cli.py", "services/evaluation/cli.py"}  # commands build
+    # the system they run
     assert set(reaching) <= allowed
 
 
