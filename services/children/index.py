@@ -286,6 +286,14 @@ class ChildIndexProjection(SqlProjection):
     on_ReferralAccepted = on_ConsultationOffered = on_ReferralDeclined = _screened
     on_ReferralWithdrawn = on_ReferralClosed = _screened
 
+    def on_ReferralReopened(
+        self, conn: Connection, env: Envelope, child: str, _data: dict[str, Any]
+    ) -> None:
+        """The referral closed with the child's case is open again with it (the case's own
+        CaseReopened, earlier on the stream, has already set the child's status)."""
+        if self._row(conn, child)["referral_id"] == str(env.aggregate_id):
+            self._set(conn, env, child, referral_status="accepted")
+
     # -- formulation -----------------------------------------------------------------------
 
     def on_FormulationCaseOpened(

@@ -77,6 +77,7 @@ EVENTS: dict[str, tuple[ItemKind, str | None, str | None]] = {
     "ReferralDeclined": (K.SCREENING, None, None),
     "ReferralWithdrawn": (K.REFERRAL, None, None),
     "ReferralClosed": (K.REFERRAL, None, None),
+    "ReferralReopened": (K.REFERRAL, None, None),
     "TimelineEntryAdded": (K.LIFE_STORY, "entry_id", None),
     "TimelineEntryCorrected": (K.LIFE_STORY, "entry_id", None),
     "TimelineEntryRetracted": (K.LIFE_STORY, "entry_id", None),

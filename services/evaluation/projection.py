@@ -154,6 +154,9 @@ class EvaluationProjection(SqlProjection):
     name = "evaluation"
     subject = "ecm.>"
     tables = TABLES
+    # 2: consents, reviews, cadences, transitions and offences (issue 15); a node built with
+    # version 1 rebuilds the read model from the stores when it starts.
+    version = 2
 
     def apply(self, conn: Connection, envelope: Envelope) -> None:
         if envelope.child_id is None:

@@ -11,6 +11,7 @@ from uuid import UUID
 
 import pytest
 
+from services.children import index
 from services.referrals import consumers as referral_consumers
 from services.referrals.application import ReferralsApplication
 from services.referrals.domain import Consent, ReferralStatus
@@ -55,7 +56,7 @@ async def test_closing_a_childs_case_closes_their_referral_and_reopening_reopens
     store_settings: Settings, nats_server: EmbeddedNats
 ) -> None:
     system = with_lifecycle(System.build(store_settings, ["referrals", "formulation",
-                                                          "reviews"]))
+                                                          "reviews", "children"]))
     try:
         async with running_node(store_settings, nats_server, system=system):
             referrals = system.apps["referrals"]
@@ -81,6 +82,14 @@ async def test_closing_a_childs_case_closes_their_referral_and_reopening_reopens
                             SP.with_reason("Synthetic: new order"))
             await eventually(lambda: status() == ReferralStatus.ACCEPTED)
             assert referrals.get_child(child).open_referral_id == referral
+
+            def indexed() -> dict[str, Any]:  # the child index follows the lifecycle too
+                row = index.child_row(system.engine(index.STORE), str(child))
+                assert row is not None
+                return row
+
+            await eventually(lambda: indexed()["referral_status"] == "accepted"
+                             and indexed()["status"] != "closed")
             with pytest.raises(Conflict, match="open referral"):
                 await in_thread(refer_again, referrals, child)
 
