@@ -338,9 +338,12 @@ def _formulation(c: Child, referral_id: UUID, made: dict[str, int]) -> Steps:
         if rng.random() < 0.12:
             yield from _transition(c, reviews)
     if c.day < c.today and rng.random() < 0.7:
+        ending = c.sp.with_reason("Synthetic: planned ending")
         (yield from c.at(c.later(1, 10), lambda: reviews.close_case(
-            child_id, c.day, c.day + timedelta(days=90),
-            c.sp.with_reason("Synthetic: planned ending"))))
+            child_id, c.day, c.day + timedelta(days=90), ending)))
+        referrals: Any = c.s.apps.get("referrals")
+        if referrals is not None:  # the case lifecycle's process manager, done here
+            (yield from c.at(c.day, lambda: referrals.close_with_case(child_id, ending)))
 
 
 def _attendance(rng: random.Random, invited: list[Agency]) -> list[AttendanceRecord]:
