@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from services.ops import install_ops
 from services.plugin import ServicePlugin
 from services.registry import all_plugins, plugins_named
+from services.web.app import mount_web
 from shared.auth import Authenticator
 from shared.bus import connect, ensure_stream
 from shared.consumer import Consumer, Runner
@@ -143,6 +144,7 @@ def create_api(system: System) -> FastAPI:
         for router in plugin.routers:
             api.include_router(router)
     install_openapi(api)
+    mount_web(api, system)  # the pages at `/`, after every API route
     return api
 
 
