@@ -26,7 +26,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-# GOV.UK Frontend (and axe-core) from npm into services/web/node/ (git-ignored), pinned versions.
+# GOV.UK Frontend from npm into services/web/node/ (git-ignored), pinned versions.
 web-assets: $(VENV)/.installed
 	$(BIN)/python -m services.web.assets fetch
 

@@ -107,6 +107,13 @@ def create_web(system: Any, api: ASGIApp, settings: WebSettings | None = None) -
         return render(request, "error.html", status_code=exc.status,
                       title="Sorry, that did not work", message=exc.detail)
 
+    @web.exception_handler(Exception)
+    async def server_error(request: Request, _exc: Exception) -> Response:
+        return render(request, "error.html", status_code=500,
+                      title="Sorry, there is a problem with the service",
+                      message="Try again later. Nothing you sent has been half-saved: each "
+                      "change is written whole or not at all.")
+
     @web.exception_handler(404)
     async def page_not_found(request: Request, _exc: Exception) -> Response:
         return render(request, "error.html", status_code=404, title="Page not found",

