@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
@@ -21,8 +22,10 @@ from services.web.client import ApiError
 from services.web.session import CsrfRefused, SessionCodec
 from services.web.settings import WebSettings, web_settings
 from services.web.users import NotSignedIn
+from shared.settings import SettingsError
 
 HERE = Path(__file__).resolve().parent
+log = logging.getLogger("ecm.web")
 SERVICE_NAME = "ECM Record"
 
 
@@ -170,5 +173,13 @@ class Fallback(Mount):
 
 
 def mount_web(api: FastAPI, system: Any) -> None:
-    """Serve the web app at `/` of the API app (the API keeps /api/v1, /health, /docs...)."""
-    api.router.routes.append(Fallback(create_web(system, api), api.router.routes))
+    """Serve the web app at `/` of the API app (the API keeps /api/v1, /health, /docs...).
+
+    Outside dev mode the web app needs its own session secret; without one the API is served
+    alone and the log says why (an API-only deployment keeps working)."""
+    try:
+        web = create_web(system, api)
+    except SettingsError as e:
+        log.warning("web app not served: %s", e)
+        return
+    api.router.routes.append(Fallback(web, api.router.routes))
