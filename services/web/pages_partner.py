@@ -154,6 +154,13 @@ async def acknowledge(request: Request, notice_id: UUID, form: Form) -> Response
     return RedirectResponse(f"/notices/{notice_id}?t={token}&acknowledged=1", status_code=303)
 
 
+@router.get("/notices/{notice_id}/revocation")
+async def revoke_form(request: Request, notice_id: UUID, user: SignedIn) -> Response:
+    """ECM staff: the form to withdraw a notice's link."""
+    check(user.principal, "partner.manage")
+    return render(request, "revoke.html", title="Withdraw a notice link", notice_id=notice_id)
+
+
 @router.post("/notices/{notice_id}/revocation")
 async def revoke_link(request: Request, notice_id: UUID, user: SignedIn,
                       form: Form) -> Response:
@@ -162,8 +169,9 @@ async def revoke_link(request: Request, notice_id: UUID, user: SignedIn,
     reason = text(form, "reason") or ""
     if len(reason) < 3:
         message = "Reason: enter why the link is withdrawn (at least 3 characters)"
-        return render(request, "error.html", status_code=422, title="Link not withdrawn",
-                      message=message)
+        return render(request, "revoke.html", status_code=422, title="Withdraw a notice link",
+                      notice_id=notice_id, errors=[{"text": message, "href": "#reason"}],
+                      field_errors={"reason": message})
     await asyncio.to_thread(revoke, _engine(request), notice_id, user.principal.user_id, reason,
                             datetime.now(UTC))
     return render(request, "error.html", title="Link withdrawn",

@@ -194,3 +194,14 @@ def test_a_child_goes_from_registration_to_review_and_the_partner_and_auditor_se
     with page.expect_download() as sar:
         page.get_by_role("button", name="Download the subject access report").click()
     assert "Browserchild" in open(sar.value.path()).read()  # noqa: SIM115
+    sign_out(page)
+
+    # ECM staff withdraw the link: it opens nothing from then on.
+    sign_in(page, "Chris Lee")
+    page.goto(f"/notices/{notice_id}/revocation")
+    accessible(page)
+    page.get_by_label("Reason").fill("Synthetic: sent to the wrong person")
+    press(page, "Withdraw the link")
+    expect(page.get_by_role("heading", name="Link withdrawn")).to_be_visible()
+    page.goto(link.group(1))
+    expect(page.get_by_role("heading", name="This link does not work")).to_be_visible()
