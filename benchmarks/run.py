@@ -351,7 +351,10 @@ def main() -> None:
         relay = asyncio.run(bench_relay(folder, 1000))
         consumer = asyncio.run(bench_consumer(folder, 2000))
         search = bench_search(folder, 10_000, 500)
-    rows = [store["write"], store["read"], relay, consumer, search]
+        from benchmarks.web import run as bench_web
+
+        page = bench_web(folder)
+    rows = [store["write"], store["read"], relay, consumer, search, page]
     out = Path("bench-results")
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(rows, indent=2))
@@ -364,6 +367,8 @@ def main() -> None:
     print(f"search p99: {search['ecm_p99_ms']:.1f} ms over HTTP (target < 50 ms: "
           f"{'met' if search['meets_target'] else 'NOT met'}); plaintext SQL p99 "
           f"{search['baseline_p99_ms']:.2f} ms")
+    print(f"child page p99: {page['ecm_p99_ms']:.1f} ms with 500 events (target < 200 ms: "
+          f"{'met' if page['meets_target'] else 'NOT met'}); baseline: the timeline API call")
 
 
 if __name__ == "__main__":

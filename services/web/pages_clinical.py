@@ -4,6 +4,7 @@ interventions in TRM sequence, reviews and the caseload."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
@@ -97,44 +98,64 @@ async def child_page(request: Request, user: SignedIn, child_id: UUID) -> Respon
     api = api_for(request, user)
     as_of = (request.query_params.get("as_of") or "").strip() or None
     view = "table" if request.query_params.get("view") == "table" else "drawing"
-    child = await api.get(f"/children/{child_id}")
     context: dict[str, Any] = {"values": {"as_of": as_of or ""}}
-    items: list[dict[str, Any]] = []
-    if may(user.principal, "child.timeline"):
+    p = user.principal
+    day: date | None = None
+    if as_of:
         try:
-            story = await api.get(f"/children/{child_id}/timeline", as_of=as_of, limit=500)
-            items = story["items"]
+            day = date.fromisoformat(as_of[:10])
+        except ValueError:
+            day = None
+
+    async def story() -> list[dict[str, Any]]:
+        nonlocal as_of
+        if not may(p, "child.timeline"):
+            return []
+        try:
+            found = await api.get(f"/children/{child_id}/timeline", as_of=as_of, limit=500)
         except ApiError as e:
             if e.status == 404:  # the read side has not seen the child yet: nothing to draw
-                items = []
-            elif e.status != 422:
+                return []
+            if e.status != 422:
                 raise
-            else:
-                context.update(problems(e, {"as_of": "Show the record as it stood on"}))
-                as_of = None
-    day = date.fromisoformat(as_of[:10]) if as_of else None
-    formulation = await _optional(api, f"/children/{child_id}/formulation",
-                                  as_of=day.isoformat() if day else None)
-    reviews = await _optional(api, f"/review-cases/{child_id}")
-    interventions = (await _optional(api, f"/children/{child_id}/formulation/interventions")
-                     if formulation else None) or []
-    meetings = (await _optional(api, f"/children/{child_id}/formulation/meetings")
-                if formulation else None) or []
+            context.update(problems(e, {"as_of": "Show the record as it stood on"}))
+            as_of = None
+            return []
+        return list(found["items"])
+
+    # Independent reads, side by side; the child record first decides whether the page exists.
+    child, items, formulation, reviews = await asyncio.gather(
+        api.get(f"/children/{child_id}"), story(),
+        _optional(api, f"/children/{child_id}/formulation",
+                  as_of=day.isoformat() if day else None),
+        _optional(api, f"/review-cases/{child_id}"))
+    if as_of is None:
+        day = None
     referral = (await _optional(api, f"/referrals/{child['open_referral_id']}")
                 if child.get("open_referral_id") else None)
     today = day or datetime.now(UTC).date()
-    p = user.principal
     return render(
         request, "child.html", title=f"{child.get('given_name') or 'Child'} "
         f"{child.get('family_name') or ''}", child=child, items=items, view=view,
         as_of=as_of, svg=Markup(draw(items, today)) if items else None,
-        formulation=formulation, reviews=reviews, interventions=interventions,
-        meetings=meetings, referral=referral,
+        formulation=formulation, reviews=reviews, referral=referral,
         can={"refer": may(p, "referral.create") and not child.get("open_referral_id"),
              "timeline": may(p, "formulation.timeline"), "meeting": may(p, "formulation.meeting"),
              "report": may(p, "formulation.report"), "plan": may(p, "intervention.plan"),
              "review": may(p, "review.schedule")},
         **context)
+
+
+@router.get("/children/{child_id}/work")
+async def child_work(request: Request, user: SignedIn, child_id: UUID) -> Response:
+    """The child's formulation meetings and interventions."""
+    api = api_for(request, user)
+    child, interventions, meetings = await asyncio.gather(
+        api.get(f"/children/{child_id}"),
+        _optional(api, f"/children/{child_id}/formulation/interventions"),
+        _optional(api, f"/children/{child_id}/formulation/meetings"))
+    return render(request, "work.html", title="Meetings and interventions", child=child,
+                  interventions=interventions or [], meetings=meetings or [])
 
 
 # -- timeline entries ----------------------------------------------------------------------
@@ -232,7 +253,7 @@ async def schedule_meeting(request: Request, user: SignedIn, child_id: UUID,
                       partners=await _partners(api), agencies=AGENCIES, action="meetings",
                       values=values_of(form), checked=form.getlist("invitees"),
                       **problems(e, MEETING_LABELS))
-    return RedirectResponse(f"/children/{child_id}", status_code=303)
+    return RedirectResponse(f"/children/{child_id}/work", status_code=303)
 
 
 # -- reports -------------------------------------------------------------------------------
@@ -322,7 +343,7 @@ async def plan(request: Request, user: SignedIn, child_id: UUID, form: Form) -> 
                       **problems(e, PLAN_LABELS, {"override": "override_rationale",
                                                   "override.rationale": "override_rationale"}),
                       **await _plan_context(api, child_id))
-    return RedirectResponse(f"/children/{child_id}", status_code=303)
+    return RedirectResponse(f"/children/{child_id}/work", status_code=303)
 
 
 # -- reviews -------------------------------------------------------------------------------

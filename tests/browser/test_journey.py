@@ -146,6 +146,7 @@ def test_a_child_goes_from_registration_to_review_and_the_partner_and_auditor_se
     expect(overridden).to_be_visible()
 
     # The review: due from the report, scheduled with the partner, recorded.
+    page.goto(f"/children/{child}")
     until(lambda: page.get_by_role("link", name="Schedule the review").count() > 0,
           reload=page)
     page.get_by_role("link", name="Schedule the review").click()
