@@ -54,7 +54,14 @@ def environment() -> Environment:
 
 def create_web(system: Any, api: ASGIApp, settings: WebSettings | None = None) -> FastAPI:
     """The web app over `system`, calling `api` (the HTTP API of this process) for users."""
-    from services.web import pages_audit, pages_case, pages_clinical, pages_partner, users
+    from services.web import (
+        pages_audit,
+        pages_case,
+        pages_clinical,
+        pages_partner,
+        pages_records,
+        users,
+    )
 
     web_config = settings or web_settings(system.settings)
     web = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
@@ -123,7 +130,7 @@ def create_web(system: Any, api: ASGIApp, settings: WebSettings | None = None) -
                       message="If you typed the web address, check it is correct.")
 
     for router in (users.router, pages_case.router, pages_clinical.router,
-                   pages_audit.router, pages_partner.router):
+                   pages_records.router, pages_audit.router, pages_partner.router):
         web.include_router(router)
     return web
 

@@ -142,7 +142,7 @@ async def child_page(request: Request, user: SignedIn, child_id: UUID) -> Respon
         can={"refer": may(p, "referral.create") and not child.get("open_referral_id"),
              "timeline": may(p, "formulation.timeline"), "meeting": may(p, "formulation.meeting"),
              "report": may(p, "formulation.report"), "plan": may(p, "intervention.plan"),
-             "review": may(p, "review.schedule")},
+             "review": may(p, "review.schedule"), "transition": may(p, "transition.record")},
         **context)
 
 

@@ -127,6 +127,7 @@ def navigation(user: User | None, path: str) -> list[dict[str, Any]]:
     if role in (Role.PSYCHOLOGIST, Role.SENIOR_PRACTITIONER):
         items.append(("Screening queue", "/screening"))
         items.append(("Caseload", "/caseload"))
+        items.append(("Supervision", "/supervision"))
     if role == Role.AUDITOR:
         items.append(("Audit", "/audit"))
     if role == Role.EVALUATOR:

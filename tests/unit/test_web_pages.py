@@ -26,12 +26,20 @@ def request_with(cookie: str | None) -> Request:
 
 
 def test_every_form_post_of_the_web_app_checks_the_csrf_token() -> None:
-    from services.web import pages_audit, pages_case, pages_clinical, pages_partner, users
+    from services.web import (
+        pages_audit,
+        pages_case,
+        pages_clinical,
+        pages_partner,
+        pages_records,
+        users,
+    )
 
-    posts = [route for module in (users, pages_case, pages_clinical, pages_audit, pages_partner)
+    modules = (users, pages_case, pages_clinical, pages_records, pages_audit, pages_partner)
+    posts = [route for module in modules
              for route in module.router.routes
              if isinstance(route, APIRoute) and "POST" in (route.methods or set())]
-    assert len(posts) >= 12
+    assert len(posts) >= 16
     unchecked = [route.path for route in posts
                  if checked_form not in [d.call for d in route.dependant.dependencies]]
     assert unchecked == []
