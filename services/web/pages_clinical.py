@@ -36,12 +36,13 @@ PRECISIONS = [("exact", "Exact date"), ("month", "Month and year"), ("year", "Ye
               ("approximate_age", "Approximate age")]
 
 
-async def _optional(api: Api, path: str, **params: Any) -> Any:
-    """A document, or None where there is none yet (404)."""
+async def _optional(api: Api, path: str, *, absent: tuple[int, ...] = (403, 404),
+                    **params: Any) -> Any:
+    """A document, or None where there is none yet (404) or it is not the user's to see."""
     try:
         return await api.get(path, **params)
     except ApiError as e:
-        if e.status in (403, 404):
+        if e.status in absent:
             return None
         raise
 
@@ -126,8 +127,8 @@ async def child_page(request: Request, user: SignedIn, child_id: UUID) -> Respon
     # Independent reads, side by side; the child record first decides whether the page exists.
     child, items, formulation, reviews = await asyncio.gather(
         api.get(f"/children/{child_id}"), story(),
-        _optional(api, f"/children/{child_id}/formulation",
-                  as_of=day.isoformat() if day else None),
+        _optional(api, f"/children/{child_id}/formulation", absent=(403, 404, 422),
+                  as_of=day.isoformat() if day else None),  # a bad as_of: the story says why
         _optional(api, f"/review-cases/{child_id}"))
     if as_of is None:
         day = None

@@ -104,6 +104,15 @@ def test_a_child_goes_from_registration_to_review_and_the_partner_and_auditor_se
     page.get_by_role("link", name="Show as a table").click()
     expect(page.locator("#timeline-table")).to_contain_text("Life story")
     accessible(page)
+    page.get_by_label("Show the record as it stood on").fill(
+        (today - timedelta(days=1)).isoformat())
+    press(page, "Show")
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("as it stood on")
+    expect(page.get_by_text("Nothing recorded by then.")).to_be_visible()
+    accessible(page)
+    page.goto(f"/children/{child}?as_of=2999-01-01")
+    expect(page.locator(".govuk-error-summary")).to_contain_text("must not be in the future")
+    page.goto(f"/children/{child}")
 
     page.get_by_role("link", name="Schedule a formulation meeting").click()
     accessible(page)

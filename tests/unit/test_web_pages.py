@@ -110,3 +110,19 @@ def test_the_timeline_puts_life_story_above_service_events_below_and_escapes_lab
     assert life_y < 230 < service_y
     assert "Stage 2" in svg and "Stage 3" in svg
     assert 'stroke-dasharray="3 2"' in svg  # a year-only date is drawn as approximate
+
+
+def test_the_session_cookie_is_httponly_lax_and_secure_over_tls() -> None:
+    from starlette.responses import Response
+
+    codec = SessionCodec("a-test-secret-of-enough-length", 600)
+    for scheme, secure in (("http", False), ("https", True)):
+        request = Request({"type": "http", "method": "GET", "path": "/", "headers": [],
+                           "query_string": b"", "scheme": scheme, "server": ("x", 443)})
+        response = Response()
+        session = Session()
+        session.set("token", "t")
+        codec.save(request, response, session)
+        cookie = response.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=lax" in cookie
+        assert ("secure" in cookie.split("; ")) is secure
