@@ -124,12 +124,10 @@ async def child_page(request: Request, user: SignedIn, child_id: UUID) -> Respon
             return []
         return list(found["items"])
 
-    # Independent reads, side by side; the child record first decides whether the page exists.
-    child, items, formulation, reviews = await asyncio.gather(
-        api.get(f"/children/{child_id}"), story(),
-        _optional(api, f"/children/{child_id}/formulation", absent=(403, 404, 422),
-                  as_of=day.isoformat() if day else None),  # a bad as_of: the story says why
-        _optional(api, f"/review-cases/{child_id}"))
+    # Independent reads, side by side. The formulation case is not read here: replaying it
+    # grows with the child's history, and the whole story already says what the page needs.
+    child, items, reviews = await asyncio.gather(
+        api.get(f"/children/{child_id}"), story(), _optional(api, f"/review-cases/{child_id}"))
     if as_of is None:
         day = None
     referral = (await _optional(api, f"/referrals/{child['open_referral_id']}")
@@ -139,12 +137,29 @@ async def child_page(request: Request, user: SignedIn, child_id: UUID) -> Respon
         request, "child.html", title=f"{child.get('given_name') or 'Child'} "
         f"{child.get('family_name') or ''}", child=child, items=items, view=view,
         as_of=as_of, svg=Markup(draw(items, today)) if items else None,
-        formulation=formulation, reviews=reviews, referral=referral,
+        summary=summarise(items, None if day else reviews), reviews=reviews, referral=referral,
         can={"refer": may(p, "referral.create") and not child.get("open_referral_id"),
              "timeline": may(p, "formulation.timeline"), "meeting": may(p, "formulation.meeting"),
              "report": may(p, "formulation.report"), "plan": may(p, "intervention.plan"),
              "review": may(p, "review.schedule"), "transition": may(p, "transition.record")},
         **context)
+
+
+def summarise(items: list[dict[str, Any]], reviews: dict[str, Any] | None) -> dict[str, Any]:
+    """What the child page shows of the formulation work, from the whole story: whether the
+    formulation is open, the TRM stage in force, and how many meetings, reports, plans."""
+    types = [str(i.get("event_type")) for i in items]
+    stage: int | None = None
+    for item in items:  # in story order: the last stage in force wins
+        if isinstance(item.get("stage_in_force"), int):
+            stage = item["stage_in_force"]
+    if reviews is not None and isinstance(reviews.get("stage"), int):
+        stage = reviews["stage"]
+    return {"open": "ReferralAccepted" in types, "stage": stage,
+            "stage_label": trm_label(stage) if stage else None,
+            "meetings": types.count("FormulationMeetingScheduled"),
+            "reports": types.count("ReportIssued"),
+            "interventions": types.count("InterventionPlanned")}
 
 
 @router.get("/children/{child_id}/work")
@@ -169,10 +184,22 @@ ENTRY_FIELDS = {"when.on": "on", "when.year": "year", "when.month": "month",
                 "when.age_years": "age_years", "when.precision": "precision", "when": "on"}
 
 
+async def _not_open(request: Request, api: Api, child_id: UUID) -> Response | None:
+    """A page saying the formulation is not open yet, or None when it is."""
+    if await _optional(api, f"/children/{child_id}/formulation", absent=(404,)) is not None:
+        return None
+    return render(request, "error.html", status_code=409, title="Formulation not open yet",
+                  message="The referral was accepted but the formulation has not opened yet. "
+                  "Try again in a moment.")
+
+
 @router.get("/children/{child_id}/timeline/new")
 async def entry_form(request: Request, user: SignedIn, child_id: UUID) -> Response:
     """The form to add a life-story entry."""
-    child = await api_for(request, user).get(f"/children/{child_id}")
+    api = api_for(request, user)
+    if (waiting := await _not_open(request, api, child_id)) is not None:
+        return waiting
+    child = await api.get(f"/children/{child_id}")
     return render(request, "entry.html", title="Add a timeline entry", child=child,
                   categories=CATEGORIES, precisions=PRECISIONS,
                   values={"precision": "exact", "sensitivity": "standard"})
@@ -230,6 +257,8 @@ def _invitees(form: Any) -> list[dict[str, Any]]:
 async def meeting_form(request: Request, user: SignedIn, child_id: UUID) -> Response:
     """The form to schedule a formulation meeting with partner invitations."""
     api = api_for(request, user)
+    if (waiting := await _not_open(request, api, child_id)) is not None:
+        return waiting
     child = await api.get(f"/children/{child_id}")
     return render(request, "meeting.html", title="Schedule a formulation meeting", child=child,
                   partners=await _partners(api), agencies=AGENCIES, action="meetings",
@@ -267,7 +296,10 @@ REPORT_LABELS = {"narrative": "Narrative", "stage": "TRM stage", "stage_rational
 @router.get("/children/{child_id}/reports/new")
 async def report_form(request: Request, user: SignedIn, child_id: UUID) -> Response:
     """The form to write a formulation report version."""
-    child = await api_for(request, user).get(f"/children/{child_id}")
+    api = api_for(request, user)
+    if (waiting := await _not_open(request, api, child_id)) is not None:
+        return waiting
+    child = await api.get(f"/children/{child_id}")
     today = date.today()
     return render(request, "report.html", title="Write a formulation report", child=child,
                   stages=STAGES, agencies=AGENCIES,

@@ -84,6 +84,11 @@ class RunningEcm:
         return subprocess.run(args, capture_output=True, text=True, check=True,
                               timeout=60).stdout.strip()
 
+    def formulation_open(self, child: str) -> bool:
+        """True once the formulation service has opened the child's case (from the stream)."""
+        token = self.token("psy-1", "psychologist")
+        return self.api("GET", f"/children/{child}/formulation", token).status_code == 200
+
     def api(self, method: str, path: str, token: str, **kwargs: Any) -> httpx.Response:
         """A call to the API of the running system."""
         return httpx.request(method, f"{self.base_url}/api/v1{path}", timeout=30,

@@ -87,6 +87,7 @@ def test_a_child_goes_from_registration_to_review_and_the_partner_and_auditor_se
     sign_in(page, "Dr Sam Patel")
     screen_accept(page, "Journey")
     page.goto(f"/children/{child}")
+    until(lambda: ecm_up.formulation_open(child))
     until(lambda: page.get_by_role("link", name="Add a timeline entry").count() > 0,
           reload=page)
     accessible(page)

@@ -34,6 +34,7 @@ def test_a_psychologist_corrects_an_entry_and_records_a_meeting_as_held(
     child = accepted_child(ecm_up, "Correctchild")
     sign_in(page, "Dr Sam Patel")
     page.goto(f"/children/{child}")
+    until(lambda: ecm_up.formulation_open(child))
     until(lambda: page.get_by_role("link", name="Add a timeline entry").count() > 0,
           reload=page)
     page.get_by_role("link", name="Add a timeline entry").click()
