@@ -43,8 +43,13 @@ def test_an_auditor_checks_integrity_and_erases_a_child_after_confirming_with_a_
 def test_an_evaluator_sees_the_summary_with_charts_and_downloads_the_export(
     page: Page, ecm_up: RunningEcm
 ) -> None:
+    sign_in(page, "Alex Morgan")
+    register_child(page, "Evaluated", "Chartchild")
+    sign_out(page)
     sign_in(page, "Robin Shaw")
     expect(page.get_by_role("heading", name="Evaluation")).to_be_visible()
+    until(lambda: page.locator("svg.ecm-chart").count() > 0, reload=page)
+    expect(page.get_by_role("heading", name="Referral outcomes")).to_be_visible()
     accessible(page)
     with page.expect_download() as export:
         page.get_by_role("link", name="Download the export (CSV)").click()
