@@ -95,3 +95,30 @@ def test_a_case_manager_records_a_transition_and_a_practitioner_logs_supervision
     until(lambda: "cm-bristol-1" in (page.locator("#supervision").text_content() or ""),
           reload=page)
     accessible(page)
+
+
+def test_declining_a_referral_needs_a_reason_and_case_managers_cannot_screen(
+    page: Page, ecm_up: RunningEcm
+) -> None:
+    cm = ecm_up.token("cm-bristol-1", "case_manager", "bristol")
+    child = ecm_up.api("POST", "/children", cm, json={
+        "given_name": "Declined", "family_name": "Screenchild", "date_of_birth": "2012-03-04",
+        "area": "bristol"}).json()["id"]
+    referral = ecm_up.api("POST", "/referrals", cm, json={
+        "child_id": child, "reason": "synthetic", "trauma_history": "synthetic",
+        "expected_involvement_months": 6}).json()["id"]
+    sign_in(page, "Alex Morgan")
+    page.goto(f"/referrals/{referral}")
+    expect(page.get_by_role("heading", name="Referral")).to_be_visible()
+    expect(page.get_by_role("button", name="Record decision")).to_have_count(0)
+    sign_out(page)
+    sign_in(page, "Chris Lee")
+    page.goto(f"/referrals/{referral}")
+    page.get_by_label("Decline").check()
+    press(page, "Record decision")
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Reason")
+    accessible(page)
+    page.get_by_label("Reason").fill("Synthetic: expected involvement too short for ECM")
+    press(page, "Record decision")
+    expect(page.locator(".govuk-summary-list")).to_contain_text("declined")
+    expect(page.locator(".govuk-summary-list")).to_contain_text("too short for ECM")
