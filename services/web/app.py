@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -123,6 +124,12 @@ def create_web(system: Any, api: ASGIApp, settings: WebSettings | None = None) -
                       title="Sorry, there is a problem with the service",
                       message="Try again later. Nothing you sent has been half-saved: each "
                       "change is written whole or not at all.")
+
+    @web.exception_handler(RequestValidationError)
+    async def bad_address(request: Request, exc: RequestValidationError) -> Response:
+        # Only addresses reach here (forms are read by the pages, then checked by the API).
+        return render(request, "error.html", status_code=404, title="Page not found",
+                      message="If you typed the web address, check it is correct.")
 
     @web.exception_handler(404)
     async def page_not_found(request: Request, _exc: Exception) -> Response:
