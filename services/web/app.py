@@ -23,6 +23,7 @@ from services.web.client import ApiError
 from services.web.session import CsrfRefused, SessionCodec
 from services.web.settings import WebSettings, web_settings
 from services.web.users import NotSignedIn
+from shared.domain import DomainError, Forbidden, NotFound
 from shared.settings import SettingsError
 
 HERE = Path(__file__).resolve().parent
@@ -124,6 +125,18 @@ def create_web(system: Any, api: ASGIApp, settings: WebSettings | None = None) -
                       title="Sorry, there is a problem with the service",
                       message="Try again later. Nothing you sent has been half-saved: each "
                       "change is written whole or not at all.")
+
+    @web.exception_handler(DomainError)
+    async def refused(request: Request, exc: DomainError) -> Response:
+        # The policy and the applications called directly (the partner pages) refuse so.
+        if isinstance(exc, NotFound):
+            return render(request, "error.html", status_code=404, title="Page not found",
+                          message="There is no such record, or it is not yours to see.")
+        if isinstance(exc, Forbidden):
+            return render(request, "error.html", status_code=403, title="You cannot do that",
+                          message="Your role does not allow this.")
+        return render(request, "error.html", status_code=exc.status,
+                      title="Sorry, that did not work", message=exc.message)
 
     @web.exception_handler(RequestValidationError)
     async def bad_address(request: Request, exc: RequestValidationError) -> Response:

@@ -23,7 +23,7 @@ from services.notifications.application import NotificationsApplication
 from services.notifications.content import compose, read_partner_link_token
 from services.web.app import render
 from services.web.forms import text
-from services.web.users import Form, SignedIn
+from services.web.users import Form, SignedIn, current_user
 from shared.domain import Conflict, Meta, NotFound, Role
 from shared.policy import Principal, check
 
@@ -81,12 +81,21 @@ async def _opened(request: Request, notice_id: UUID, token: str | None) -> tuple
     """The partner the link speaks for, the application, and the notice; LinkRefused else."""
     app = _notifications(request)
     secret = app.notify_settings.partner_link_secret
-    if not token or not secret:
-        raise LinkRefused()
-    try:
-        linked_notice, contact = read_partner_link_token(token, secret)
-    except jwt.PyJWTError:
-        raise LinkRefused() from None
+    user = current_user(request)
+    if not token and user is not None and user.principal.role == Role.PARTNER:
+        # A partner organisation that federates signs its people in through OIDC: the token's
+        # subject is the contact id, as for the API, and the link's token is not needed.
+        try:
+            linked_notice, contact = notice_id, UUID(user.principal.user_id)
+        except ValueError:
+            raise LinkRefused() from None
+    else:
+        if not token or not secret:
+            raise LinkRefused()
+        try:
+            linked_notice, contact = read_partner_link_token(token, secret)
+        except jwt.PyJWTError:
+            raise LinkRefused() from None
     if linked_notice != notice_id:
         raise LinkRefused()
     engine = _engine(request)
@@ -105,6 +114,20 @@ def _refused(request: Request) -> Response:
     return render(request, "error.html", status_code=404, title="This link does not work",
                   message="The link may have expired or been withdrawn. Contact the ECM team "
                   "who sent you the notice for a new one.")
+
+
+@router.get("/notices")
+async def my_notices(request: Request, user: SignedIn) -> Response:
+    """A federated partner's notices (signed in through their organisation's OIDC)."""
+    check(user.principal, "notice.read")
+    app = _notifications(request)
+    try:
+        contact = UUID(user.principal.user_id)
+    except ValueError:
+        rows: list[Any] = []
+    else:
+        rows = await asyncio.to_thread(app.notices_for, contact)
+    return render(request, "notices.html", title="Your notices", rows=rows)
 
 
 @router.get("/notices/{notice_id}")
@@ -151,7 +174,8 @@ async def acknowledge(request: Request, notice_id: UUID, form: Form) -> Response
     contact = UUID(principal.user_id)
     with contextlib.suppress(Conflict):  # acknowledged already (a second click): nothing to do
         await asyncio.to_thread(app.acknowledge, notice_id, contact, datetime.now(UTC), meta)
-    return RedirectResponse(f"/notices/{notice_id}?t={token}&acknowledged=1", status_code=303)
+    query = f"t={token}&acknowledged=1" if token else "acknowledged=1"
+    return RedirectResponse(f"/notices/{notice_id}?{query}", status_code=303)
 
 
 @router.get("/notices/{notice_id}/revocation")

@@ -132,6 +132,8 @@ def navigation(user: User | None, path: str) -> list[dict[str, Any]]:
         items.append(("Audit", "/audit"))
     if role == Role.EVALUATOR:
         items.append(("Evaluation", "/evaluation"))
+    if role == Role.PARTNER:
+        items.append(("Your notices", "/notices"))
     return [{"href": href, "text": text, "active": path == href or path.startswith(href + "/")}
             for text, href in items]
 
@@ -145,6 +147,8 @@ def home_of(user: User) -> str:
         return "/audit"
     if role == Role.EVALUATOR:
         return "/evaluation"
+    if role == Role.PARTNER:
+        return "/notices"
     return "/children"
 
 
