@@ -182,7 +182,11 @@ async def sign_in_page(request: Request, next: str | None = None) -> Response:
     target = _safe_next(next)
     if target:
         session.set("next", target)
-    if oidc is not None and not settings.dev_mode:
+    if not settings.dev_mode:
+        if oidc is None:
+            return render(request, "error.html", status_code=503, title="Sign-in is not set up",
+                          message="This service has no OIDC client configured "
+                          "(ECM_OIDC_ISSUER and ECM_WEB_OIDC_CLIENT_ID).")
         return await oidc.redirect(request, session)
     return render(request, "sign_in.html", users=DEV_USERS, oidc=oidc is not None)
 

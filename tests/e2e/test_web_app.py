@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
+
+from services.runtime import System, create_api
+from shared.settings import development_settings
 
 
 def signed_in(client: TestClient, user: str = "cm-bristol-1") -> str:
@@ -81,3 +86,40 @@ def test_a_notice_link_that_is_forged_opens_nothing(client: TestClient) -> None:
     page = client.get("/notices/00000000-0000-4000-8000-000000000000?t=forged.token.here")
     assert page.status_code == 404
     assert "This link does not work" in page.text
+
+
+def test_outside_dev_mode_there_is_no_dev_sign_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "var"
+    System.build(development_settings(folder)).close()  # keys and secrets made once
+    settings = development_settings(folder).model_copy(update={"dev_mode": False})
+    monkeypatch.setenv("ECM_WEB_SESSION_SECRET", "a-production-session-secret-0123456789")
+    system = System.build(settings)
+    try:
+        with TestClient(create_api(system)) as client:
+            page = client.get("/sign-in")
+            assert page.status_code == 503 and "Sign-in is not set up" in page.text
+            form = client.get("/").text
+            token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+            csrf = token.group(1) if token else ""
+            refused = client.post("/sign-in", data={"user": "psy-1", "csrf_token": csrf})
+            assert refused.status_code == 403
+    finally:
+        system.close()
+
+
+def test_outside_dev_mode_without_a_session_secret_the_api_is_served_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "var"
+    System.build(development_settings(folder)).close()
+    settings = development_settings(folder).model_copy(update={"dev_mode": False})
+    monkeypatch.delenv("ECM_WEB_SESSION_SECRET", raising=False)
+    system = System.build(settings)
+    try:
+        with TestClient(create_api(system)) as client:
+            assert client.get("/health").status_code == 200
+            assert client.get("/").status_code == 404
+    finally:
+        system.close()
