@@ -41,11 +41,18 @@ def chromium() -> str | None:
     return None
 
 
+def _is_browser_test(item: pytest.Item) -> bool:
+    return "tests/browser/" in str(item.path).replace(os.sep, "/")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test here is a browser test."""
-    for item in items:
-        if "tests/browser/" in str(item.path).replace(os.sep, "/"):
-            item.add_marker(pytest.mark.browser)
+    """Every test here is a browser test, and they run last: Playwright's sync API keeps an
+    event loop running in the main thread until the session ends, which any asyncio test
+    after it would trip over ("cannot be called from a running event loop")."""
+    browser = [item for item in items if _is_browser_test(item)]
+    for item in browser:
+        item.add_marker(pytest.mark.browser)
+    items[:] = [item for item in items if not _is_browser_test(item)] + browser
 
 
 @pytest.fixture(scope="session")
