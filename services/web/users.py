@@ -24,7 +24,7 @@ from services.web.session import Session, check_csrf
 from services.web.settings import WebSettings
 from shared.auth import AuthenticationFailed, Authenticator, mint_token
 from shared.domain import Area, Role
-from shared.policy import Principal
+from shared.policy import Principal, may
 from shared.settings import Settings
 
 router = APIRouter(include_in_schema=False)
@@ -115,27 +115,26 @@ async def checked_form(request: Request) -> FormData:
 Form = Annotated[FormData, Depends(checked_form)]
 
 
+NAVIGATION = (  # (text, href, the policy action that decides whether the user sees it)
+    ("Children", "/children", "child.list"),
+    ("Register a child", "/children/new", "child.register"),
+    ("Screening queue", "/screening", "referral.screen"),
+    ("Caseload", "/caseload", "caseload.read"),
+    ("Supervision", "/supervision", "supervision.read"),
+    ("Audit", "/audit", "audit.read"),
+    ("Evaluation", "/evaluation", "evaluation.export"),
+    ("Your notices", "/notices", "notice.read"),
+)
+
+
 def navigation(user: User | None, path: str) -> list[dict[str, Any]]:
-    """The service navigation of the user's role."""
+    """The service navigation: what the policy lets the user's role do."""
     if user is None:
         return []
-    role = user.principal.role
-    items: list[tuple[str, str]] = []
-    if role in (Role.CASE_MANAGER, Role.PSYCHOLOGIST, Role.SENIOR_PRACTITIONER):
-        items.append(("Children", "/children"))
-        items.append(("Register a child", "/children/new"))
-    if role in (Role.PSYCHOLOGIST, Role.SENIOR_PRACTITIONER):
-        items.append(("Screening queue", "/screening"))
-        items.append(("Caseload", "/caseload"))
-        items.append(("Supervision", "/supervision"))
-    if role == Role.AUDITOR:
-        items.append(("Audit", "/audit"))
-    if role == Role.EVALUATOR:
-        items.append(("Evaluation", "/evaluation"))
-    if role == Role.PARTNER:
-        items.append(("Your notices", "/notices"))
-    return [{"href": href, "text": text, "active": path == href or path.startswith(href + "/")}
-            for text, href in items]
+    shown = [(text, href) for text, href, action in NAVIGATION if may(user.principal, action)]
+    matching = [href for _, href in shown if path == href or path.startswith(href + "/")]
+    current = max(matching, key=len, default=None)  # /children/new, not also /children
+    return [{"href": href, "text": text, "active": href == current} for text, href in shown]
 
 
 def home_of(user: User) -> str:
