@@ -57,9 +57,11 @@ def environment() -> Environment:
 def create_web(system: Any, api: ASGIApp, settings: WebSettings | None = None) -> FastAPI:
     """The web app over `system`, calling `api` (the HTTP API of this process) for users."""
     from services.web import (
+        pages_actions,
         pages_audit,
         pages_case,
         pages_clinical,
+        pages_directory,
         pages_partner,
         pages_records,
         users,
@@ -150,7 +152,8 @@ def create_web(system: Any, api: ASGIApp, settings: WebSettings | None = None) -
                       message="If you typed the web address, check it is correct.")
 
     for router in (users.router, pages_case.router, pages_clinical.router,
-                   pages_records.router, pages_audit.router, pages_partner.router):
+                   pages_records.router, pages_audit.router, pages_partner.router,
+                   pages_actions.router, pages_directory.router):
         web.include_router(router)
     return web
 

@@ -141,7 +141,9 @@ async def child_page(request: Request, user: SignedIn, child_id: UUID) -> Respon
         can={"refer": may(p, "referral.create") and not child.get("open_referral_id"),
              "timeline": may(p, "formulation.timeline"), "meeting": may(p, "formulation.meeting"),
              "report": may(p, "formulation.report"), "plan": may(p, "intervention.plan"),
-             "review": may(p, "review.schedule"), "transition": may(p, "transition.record")},
+             "review": may(p, "review.schedule"), "transition": may(p, "transition.record"),
+             "close": may(p, "case.close"), "correct": may(p, "child.correct"),
+             "dispute": may(p, "child.dispute")},
         **context)
 
 
@@ -170,8 +172,16 @@ async def child_work(request: Request, user: SignedIn, child_id: UUID) -> Respon
         api.get(f"/children/{child_id}"),
         _optional(api, f"/children/{child_id}/formulation/interventions"),
         _optional(api, f"/children/{child_id}/formulation/meetings"))
+    found = await asyncio.gather(*(_optional(api, "/consultations", referral_id=r)
+                                   for r in child.get("referral_ids") or []))
+    consultations = [c for page in found for c in page or []]
+    p = user.principal
     return render(request, "work.html", title="Meetings and interventions", child=child,
-                  interventions=interventions or [], meetings=meetings or [])
+                  interventions=interventions or [], meetings=meetings or [],
+                  consultations=consultations,
+                  can={"update": may(p, "intervention.update"),
+                       "meeting": may(p, "formulation.meeting"),
+                       "consult": may(p, "formulation.consultation")})
 
 
 # -- timeline entries ----------------------------------------------------------------------
@@ -290,32 +300,76 @@ async def schedule_meeting(request: Request, user: SignedIn, child_id: UUID,
 
 REPORT_LABELS = {"narrative": "Narrative", "stage": "TRM stage", "stage_rationale": "Rationale",
                  "issued_on": "Issued on", "issued_on:date": "yes",
-                 "recommendations": "Recommendation", "rec_text": "Recommendation"}
+                 "recommendations": "Recommendations"}
+REPORT_ROWS, MAX_RECOMMENDATIONS = 3, 50
+
+
+def _report_labels(rows: int) -> dict[str, str]:
+    labels = dict(REPORT_LABELS)
+    for n in range(rows):
+        labels.update({f"rec_text-{n}": f"Recommendation {n + 1}",
+                       f"rec_stage-{n}": f"Stage of recommendation {n + 1}",
+                       f"rec_agency-{n}": f"Owning agency of recommendation {n + 1}"})
+    return labels
+
+
+def _rows(form: Any) -> int:
+    """How many recommendation rows the form had (3 at first, one more per "add another")."""
+    raw = text(form, "rows") or ""
+    rows = int(raw) if raw.isdigit() else REPORT_ROWS
+    return max(1, min(rows, MAX_RECOMMENDATIONS))
+
+
+def recommendations_of(form: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The filled recommendation rows, and where the API's field names point in the form
+    (recommendations.1.text is the second filled row, wherever it sits)."""
+    found: list[dict[str, Any]] = []
+    fields: dict[str, str] = {}
+    for n in range(_rows(form)):
+        if not text(form, f"rec_text-{n}"):
+            continue
+        i = len(found)
+        found.append({"stage": _int(text(form, f"rec_stage-{n}")),
+                      "agency": text(form, f"rec_agency-{n}") or "",
+                      "text": text(form, f"rec_text-{n}")})
+        for part, prefix in (("text", "rec_text"), ("stage", "rec_stage"),
+                             ("agency", "rec_agency")):
+            fields[f"recommendations.{i}.{part}"] = f"{prefix}-{n}"
+        fields[f"recommendations.{i}"] = f"rec_text-{n}"
+    return found, fields
+
+
+async def _report_page(request: Request, api: Api, child_id: UUID, rows: int,
+                       status_code: int = 200, **context: Any) -> Response:
+    child = await api.get(f"/children/{child_id}")
+    return render(request, "report.html", status_code=status_code,
+                  title="Write a formulation report", child=child, stages=STAGES,
+                  agencies=AGENCIES, rows=rows, max_rows=MAX_RECOMMENDATIONS, **context)
 
 
 @router.get("/children/{child_id}/reports/new")
 async def report_form(request: Request, user: SignedIn, child_id: UUID) -> Response:
-    """The form to write a formulation report version."""
+    """The form to write a formulation report version, with several recommendations."""
     api = api_for(request, user)
     if (waiting := await _not_open(request, api, child_id)) is not None:
         return waiting
-    child = await api.get(f"/children/{child_id}")
     today = date.today()
-    return render(request, "report.html", title="Write a formulation report", child=child,
-                  stages=STAGES, agencies=AGENCIES,
-                  values={"issued_on-day": str(today.day), "issued_on-month": str(today.month),
-                          "issued_on-year": str(today.year)})
+    return await _report_page(
+        request, api, child_id, REPORT_ROWS,
+        values={"issued_on-day": str(today.day), "issued_on-month": str(today.month),
+                "issued_on-year": str(today.year)})
 
 
 @router.post("/children/{child_id}/reports/new")
 async def write_report(request: Request, user: SignedIn, child_id: UUID, form: Form) -> Response:
-    """Issue a report version: narrative, the TRM stage assessed, recommendations."""
+    """Issue a report version: narrative, the TRM stage assessed, recommendations; or show
+    the form again with one more recommendation row ("add another", which saves nothing)."""
     api = api_for(request, user)
-    recommendations = []
-    if text(form, "rec_text"):
-        recommendations.append({"stage": _int(text(form, "rec_stage")),
-                                "agency": text(form, "rec_agency") or "",
-                                "text": text(form, "rec_text")})
+    rows = _rows(form)
+    if form.get("more") == "yes":
+        return await _report_page(request, api, child_id, min(rows + 1, MAX_RECOMMENDATIONS),
+                                  values=values_of(form))
+    recommendations, fields = recommendations_of(form)
     body = {"narrative": text(form, "narrative") or "", "stage": _int(text(form, "stage")),
             "stage_rationale": text(form, "stage_rationale"),
             "issued_on": date_field(form, "issued_on") or "", "recommendations": recommendations}
@@ -324,11 +378,9 @@ async def write_report(request: Request, user: SignedIn, child_id: UUID, form: F
     except ApiError as e:
         if e.status not in (409, 422):
             raise
-        child = await api.get(f"/children/{child_id}")
-        return render(request, "report.html", status_code=422,
-                      title="Write a formulation report", child=child, stages=STAGES,
-                      agencies=AGENCIES, values=values_of(form),
-                      **problems(e, REPORT_LABELS, {"recommendations": "rec_text"}))
+        return await _report_page(request, api, child_id, rows, status_code=422,
+                                  values=values_of(form),
+                                  **problems(e, _report_labels(rows), fields))
     return RedirectResponse(f"/children/{child_id}", status_code=303)
 
 

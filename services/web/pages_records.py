@@ -77,7 +77,7 @@ async def entries(request: Request, user: SignedIn, child_id: UUID) -> Response:
     """The life-story entries, each with its corrections count and a link to correct it."""
     api = api_for(request, user)
     child = await api.get(f"/children/{child_id}")
-    found = await api.get(f"/children/{child_id}/formulation/timeline")
+    found = await api.get(f"/children/{child_id}/formulation/timeline", include_retracted="true")
     return render(request, "entries.html", title="Life-story entries", child=child,
                   entries=found)
 

@@ -53,6 +53,7 @@ DEV_USERS = (
     DevUser("sp-1", "Chris Lee, senior practitioner", Role.SENIOR_PRACTITIONER),
     DevUser("auditor-1", "Pat Quinn, information governance", Role.AUDITOR),
     DevUser("evaluator-1", "Robin Shaw, evaluator", Role.EVALUATOR),
+    DevUser("admin-1", "Kim Ellis, administrator", Role.ADMIN),
 )
 ROLE_NAMES = {
     Role.CASE_MANAGER: "Case manager", Role.PSYCHOLOGIST: "Psychologist",
@@ -124,6 +125,7 @@ NAVIGATION = (  # (text, href, the policy action that decides whether the user s
     ("Audit", "/audit", "audit.read"),
     ("Evaluation", "/evaluation", "evaluation.export"),
     ("Your notices", "/notices", "notice.read"),
+    ("Partners", "/partners", "partner.manage"),
 )
 
 
@@ -148,6 +150,8 @@ def home_of(user: User) -> str:
         return "/evaluation"
     if role == Role.PARTNER:
         return "/notices"
+    if role == Role.ADMIN:
+        return "/partners"
     return "/children"
 
 
