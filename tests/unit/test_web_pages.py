@@ -27,15 +27,18 @@ def request_with(cookie: str | None) -> Request:
 
 def test_every_form_post_of_the_web_app_checks_the_csrf_token() -> None:
     from services.web import (
+        pages_actions,
         pages_audit,
         pages_case,
         pages_clinical,
+        pages_directory,
         pages_partner,
         pages_records,
         users,
     )
 
-    modules = (users, pages_case, pages_clinical, pages_records, pages_audit, pages_partner)
+    modules = (users, pages_case, pages_clinical, pages_records, pages_audit, pages_partner,
+               pages_actions, pages_directory)
     posts = [route for module in modules
              for route in module.router.routes
              if isinstance(route, APIRoute) and "POST" in (route.methods or set())]
