@@ -21,7 +21,7 @@ from fastapi.responses import RedirectResponse, Response
 from services.web.app import render
 from services.web.client import ApiError
 from services.web.forms import api_for, date_field, problems, text, values_of
-from services.web.pages_clinical import AGENCIES, _int, _starts_at
+from services.web.pages_clinical import AGENCIES, STAGES, _int, _starts_at
 from services.web.users import Form, SignedIn
 from shared.policy import may
 
@@ -37,8 +37,9 @@ class Input:
     """One form field: its name (the API's), its label and its kind.
 
     Kinds: text, textarea, number, date (a GOV.UK date input), datetime (a date and a time,
-    Europe/London), select (from `options`), lines (a textarea, one value a line, sent as a
-    list), agencies (checkboxes, sent as a list)."""
+    Europe/London), select (from `options`), stage (radios of `options`, sent as a number),
+    lines (a textarea, one value a line, sent as a list), agencies (checkboxes, sent as a
+    list)."""
 
     name: str
     label: str
@@ -69,6 +70,12 @@ TODAY = "today"
 
 
 ACTIONS: dict[str, Action] = {a.slug: a for a in [
+    Action("stage-assess", "Assess the TRM stage", "Save the assessment",
+           "/children/{child}/formulation/assessments", "formulation.assess",
+           (Input("stage", "TRM stage now", "stage", options=STAGES),
+            Input("assessed_on", "Assessed on", "date"),
+            Input("rationale", "Rationale", "textarea", "Why this stage: it may move down as "
+                  "well as up.")), back="/children/{child}"),
     Action("intervention-start", "Start an intervention", "Start the intervention",
            "/children/{child}/formulation/interventions/{target}/start", "intervention.update",
            (Input("started_on", "Started on", "date"),), target="intervention"),
@@ -149,7 +156,7 @@ ACTIONS: dict[str, Action] = {a.slug: a for a in [
 ]}
 
 # The date inputs a form starts with today's date in.
-STARTS_TODAY = {"started_on", "held_on", "completed_on", "stopped_on", "closed_on",
+STARTS_TODAY = {"assessed_on", "started_on", "held_on", "completed_on", "stopped_on", "closed_on",
                 "reopened_on"}
 
 
@@ -184,7 +191,7 @@ def body_of(action: Action, form: Any) -> dict[str, Any]:
             value = date_field(form, item.name)
         elif item.kind == "datetime":
             value = _starts_at(form, item.name)
-        elif item.kind == "number":
+        elif item.kind in ("number", "stage"):
             value = _int(text(form, item.name))
         elif item.kind == "lines":
             raw = text(form, item.name) or ""

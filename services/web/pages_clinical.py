@@ -142,8 +142,8 @@ async def child_page(request: Request, user: SignedIn, child_id: UUID) -> Respon
              "timeline": may(p, "formulation.timeline"), "meeting": may(p, "formulation.meeting"),
              "report": may(p, "formulation.report"), "plan": may(p, "intervention.plan"),
              "review": may(p, "review.schedule"), "transition": may(p, "transition.record"),
-             "close": may(p, "case.close"), "correct": may(p, "child.correct"),
-             "dispute": may(p, "child.dispute")},
+             "close": may(p, "case.close"), "assess": may(p, "formulation.assess"),
+             "correct": may(p, "child.correct"), "dispute": may(p, "child.dispute")},
         **context)
 
 
@@ -493,7 +493,7 @@ async def record_form(request: Request, user: SignedIn, child_id: UUID) -> Respo
     today = date.today()
     return render(request, "review_record.html", title="Record a review", child=child,
                   case=case, review=review, stages=STAGES, active=_active(case),
-                  progress=PROGRESS,
+                  progress=PROGRESS, agencies=AGENCIES, action_rows=ACTION_ROWS,
                   values={"held_on-day": str(today.day), "held_on-month": str(today.month),
                           "held_on-year": str(today.year)})
 
@@ -515,9 +515,10 @@ async def record_review(request: Request, user: SignedIn, child_id: UUID,
                  "note": text(form, f"note-{i['intervention_id']}")}
                 for i in _active(case)]
     next_on = date_field(form, "next_review_on")
+    actions, action_fields = actions_of(form)
     body = {"held_on": date_field(form, "held_on") or "", "attendance": attendance,
             "stage": _int(text(form, "stage")), "rationale": text(form, "rationale"),
-            "progress": progress, "next_review_on": next_on}
+            "progress": progress, "actions": actions, "next_review_on": next_on}
     try:
         if review is None:
             raise ApiError(409, "no review is scheduled for this child")
@@ -529,8 +530,37 @@ async def record_review(request: Request, user: SignedIn, child_id: UUID,
         return render(request, "review_record.html", status_code=422, title="Record a review",
                       child=child, case=case, review=review, stages=STAGES,
                       active=_active(case), progress=PROGRESS,
-                      values=values_of(form), **problems(e, REVIEW_LABELS))
+                      values=values_of(form), agencies=AGENCIES, action_rows=ACTION_ROWS,
+                      **problems(e, {**REVIEW_LABELS, **ACTION_LABELS}, action_fields))
     return RedirectResponse(f"/children/{child_id}", status_code=303)
+
+
+ACTION_ROWS = 3
+ACTION_LABELS = {f"{prefix}-{n}{suffix}": f"{words} {n + 1}"
+                 for n in range(ACTION_ROWS)
+                 for prefix, suffix, words in (("action_text", "", "Action"),
+                                               ("action_agency", "", "Agency of action"),
+                                               ("action_due", "", "Due date of action"),
+                                               ("action_due", ":date", "yes"))}
+
+
+def actions_of(form: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The actions agreed at the review (rows with text), and where the API's field names
+    point in the form (actions.1.due_on is the second filled row's due date)."""
+    found: list[dict[str, Any]] = []
+    fields: dict[str, str] = {}
+    for n in range(ACTION_ROWS):
+        if not text(form, f"action_text-{n}"):
+            continue
+        i = len(found)
+        found.append({"agency": text(form, f"action_agency-{n}") or "",
+                      "due_on": date_field(form, f"action_due-{n}") or "",
+                      "text": text(form, f"action_text-{n}")})
+        fields.update({f"actions.{i}.text": f"action_text-{n}",
+                       f"actions.{i}.agency": f"action_agency-{n}",
+                       f"actions.{i}.due_on": f"action_due-{n}",
+                       f"actions.{i}": f"action_text-{n}"})
+    return found, fields
 
 
 @router.get("/caseload")

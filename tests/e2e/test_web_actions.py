@@ -306,3 +306,54 @@ def test_an_action_the_role_may_not_take_or_an_unknown_one_opens_nothing(
     signed_in(client, "psy-1")
     assert client.get(f"/children/{child}/actions/nothing-such").status_code == 404
     assert client.get(f"/children/{child}/actions/meeting-cancel?target=zz").status_code == 404
+
+
+def test_a_psychologist_assesses_the_stage_and_a_senior_practitioner_is_not_offered_it(
+    client: TestClient, auth: Tokens, system: System
+) -> None:
+    child = in_formulation(client, auth, system)
+    csrf = signed_in(client, "psy-1")
+    assert "actions/stage-assess" in client.get(f"/children/{child}").text
+    address = f"/children/{child}/actions/stage-assess"
+    refused = post(client, address, {"csrf_token": csrf, "stage": "3",
+                                     **day("assessed_on", TODAY)})
+    assert refused.status_code == 422 and 'href="#rationale"' in refused.text
+    done = post(client, address, {"csrf_token": csrf, "stage": "3", **day("assessed_on", TODAY),
+                                  "rationale": "Synthetic: settled at school"})
+    assert done.status_code == 303, done.text
+    case = client.get(f"{API}/children/{child}/formulation", headers=auth(PSY)).json()
+    assert case["current_stage"]["stage"] == 3
+    signed_in(client, "sp-1")
+    assert "actions/stage-assess" not in client.get(f"/children/{child}").text
+    assert client.get(address).status_code == 403
+
+
+def test_a_review_is_recorded_with_the_actions_agreed_and_a_bad_due_date_is_named(
+    client: TestClient, auth: Tokens, system: System
+) -> None:
+    child = in_formulation(client, auth, system)
+    case = f"{API}/review-cases/{child}"
+    review = client.get(case, headers=auth(PSY)).json()["current_review_id"]
+    assert client.post(f"{case}/reviews/{review}/schedule", headers=auth(PSY), json={
+        "starts_at": f"{TODAY.isoformat()}T00:05:00+00:00", "venue": "Synthetic centre",
+        "invitees": [{"agency": "education"}]}).status_code == 200
+    csrf = signed_in(client, "sp-1")
+    form = client.get(f"/children/{child}/reviews/record").text
+    assert 'name="action_text-2"' in form
+    body = {"csrf_token": csrf, **day("held_on", TODAY), "attendance-0": "attended",
+            "stage": "2", "action_text-0": "Synthetic: meet the mentor",
+            "action_agency-0": "education", **day("action_due-0", TODAY + timedelta(days=14)),
+            "action_text-1": "", "action_agency-1": "yjs",
+            "action_text-2": "Synthetic: share the plan", "action_agency-2": "health",
+            **day("action_due-2", TODAY + timedelta(days=900))}
+    bad = post(client, f"/children/{child}/reviews/record", body)
+    assert bad.status_code == 422
+    assert 'href="#action_due-2-day"' in bad.text and "Due date of action 3" in bad.text
+    assert client.get(case, headers=auth(PSY)).json()["reviews"][0]["status"] == "scheduled"
+    body.update(day("action_due-2", TODAY + timedelta(days=30)))
+    done = post(client, f"/children/{child}/reviews/record", body)
+    assert done.status_code == 303, done.text
+    held = client.get(case, headers=auth(PSY)).json()["reviews"][0]
+    assert held["status"] == "held"
+    assert [(a["agency"], a["text"]) for a in held["actions"]] == [
+        ("education", "Synthetic: meet the mentor"), ("health", "Synthetic: share the plan")]
