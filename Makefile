@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 PYTEST_ARGS ?=
 
-.PHONY: up test lint typecheck pytest bench demo status clean install install-dev
+.PHONY: up test lint typecheck pytest bench demo status clean install install-dev web-assets
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ECM Record needs Python 3.11 or newer")'
@@ -26,7 +26,11 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-up: $(VENV)/.installed
+# GOV.UK Frontend from npm into services/web/node/ (git-ignored), pinned versions.
+web-assets: $(VENV)/.installed
+	$(BIN)/python -m services.web.assets fetch
+
+up: $(VENV)/.installed web-assets
 	$(BIN)/ecm up
 
 demo: $(VENV)/.installed
@@ -41,7 +45,7 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy shared services tests benchmarks
 
-pytest: $(VENV)/.installed-dev
+pytest: $(VENV)/.installed-dev web-assets
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 test: lint typecheck pytest

@@ -357,7 +357,10 @@ def main() -> None:
             export = bench_export(seeder, folder, 10_000)
         finally:
             seeder.close()
-    rows = [store["write"], store["read"], relay, consumer, search, export]
+        from benchmarks.web import run as bench_web
+
+        page = bench_web(folder)
+    rows = [store["write"], store["read"], relay, consumer, search, export, page]
     out = Path("bench-results")
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps([*rows, seeding], indent=2))
@@ -375,6 +378,8 @@ def main() -> None:
           "child rows as plain CSV)")
     print(f"demo seed: {seeding['n']} children in {seeding['seconds']} s "
           f"({seeding['children_per_second']} children/s through the real use cases)")
+    print(f"child page p99: {page['ecm_p99_ms']:.1f} ms with 500 events (target < 200 ms: "
+          f"{'met' if page['meets_target'] else 'NOT met'}); baseline: the timeline API call")
 
 
 if __name__ == "__main__":

@@ -155,6 +155,7 @@ def _up(folder: Path, options: dict[str, int | None]) -> None:
     base = f"http://{settings.api_host}:{settings.api_port}"
     announce = (
         f"[bold green]ECM Record is up[/bold green] (dev mode, data in {settings.data_path})\n"
+        f"  Web app  {base}/\n"
         f"  API      {base}/api/v1\n  Docs     {base}/docs\n  AsyncAPI {base}/asyncapi.json\n"
         f"  NATS     {url} (user {settings.nats_user}; password in "
         f"{settings.data_path / 'secrets' / 'nats_password'})\n"

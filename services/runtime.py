@@ -18,6 +18,7 @@ from nats.js import JetStreamContext
 from services.ops import install_ops
 from services.plugin import Resources, ServicePlugin
 from services.registry import all_plugins, contract_registries, plugins_named, store_openers
+from services.web.app import mount_web
 from shared.auth import Authenticator
 from shared.bus import connect, ensure_stream
 from shared.consumer import Consumer, Runner
@@ -120,6 +121,7 @@ def create_api(system: System) -> FastAPI:
         for router in plugin.routers:
             api.include_router(router)
     install_openapi(api)
+    mount_web(api, system)  # the pages at `/`, after every API route
     return api
 
 

@@ -156,7 +156,9 @@ def partner_public(row: PartnerRow) -> PartnerPublic:
 
 def notice_public(notice: Notice, app: NotificationsApplication) -> NoticePublic:
     """The partner's view of a notice."""
-    message = compose(notice, app.notify_settings.public_base_url, app.notify_settings.team_contact)
+    settings = app.notify_settings
+    message = compose(notice, settings.public_base_url, settings.team_contact,
+                      settings.partner_link_secret)
     return NoticePublic(
         id=notice.id, version=notice.version, kind=message.kind, reference=message.reference,
         what=message.what, when=message.when, venue=notice.venue,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import jwt
 
 from services.notifications.calendar import invitation, method_of
 from services.notifications.domain import Notice
@@ -142,13 +144,49 @@ class NoticeMessage:
         }
 
 
-def compose(notice: Notice, public_base_url: str, team_contact: str) -> NoticeMessage:
+PARTNER_LINK_DAYS = 60
+"""How long the link in a notice opens it, from when the notice was queued."""
+PARTNER_LINK_TYPE = "ecm-partner-notice"
+
+
+def partner_link_token(notice_id: UUID, contact_id: UUID, expires_at: datetime,
+                       secret: str) -> str:
+    """A signed token that opens one notice for its one contact (read and acknowledge only)."""
+    claims = {"typ": PARTNER_LINK_TYPE, "notice": str(notice_id), "contact": str(contact_id),
+              "exp": int(expires_at.timestamp())}
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def read_partner_link_token(token: str, secret: str) -> tuple[UUID, UUID]:
+    """The (notice, contact) a link token opens; jwt.PyJWTError if forged, altered or expired."""
+    claims = jwt.decode(token, secret, algorithms=["HS256"],
+                        options={"require": ["exp", "typ", "notice", "contact"]})
+    if claims.get("typ") != PARTNER_LINK_TYPE:
+        raise jwt.InvalidTokenError("not a partner notice link")
+    try:
+        return UUID(str(claims["notice"])), UUID(str(claims["contact"]))
+    except ValueError:
+        raise jwt.InvalidTokenError("not a partner notice link") from None
+
+
+def notice_link(notice: Notice, public_base_url: str, link_secret: str = "") -> str:
+    """The link back in a notice: `<base>/notices/<id>?t=<signed token>` (the plain link only
+    where no link secret is configured). Deterministic, so every retry sends the same link."""
+    link = f"{public_base_url.rstrip('/')}/notices/{notice.id}"
+    if not link_secret:
+        return link
+    expires = notice.queued_at + timedelta(days=PARTNER_LINK_DAYS)
+    return f"{link}?t={partner_link_token(notice.id, notice.contact_id, expires, link_secret)}"
+
+
+def compose(notice: Notice, public_base_url: str, team_contact: str,
+            link_secret: str = "") -> NoticeMessage:
     """The message for a notice: content from the notice, contact and link from settings."""
     venue, online_link = one_line(notice.venue), one_line(notice.online_link)
     reference, what = one_line(notice.reference) or "", one_line(notice.what) or ""
     where = human_where(venue, online_link)
     contact = one_line(team_contact) or ""
-    link = f"{public_base_url.rstrip('/')}/notices/{notice.id}"
+    link = notice_link(notice, public_base_url, link_secret)
     return NoticeMessage(
         notice_id=notice.id,
         kind=str(notice.kind),

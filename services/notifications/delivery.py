@@ -127,7 +127,8 @@ class DeliveryWorker:
             sender = self.channels.get(channel)
             if sender is None:
                 raise DeliveryError(f"channel: {channel} is not available")
-            message = compose(notice, settings.public_base_url, settings.team_contact)
+            message = compose(notice, settings.public_base_url, settings.team_contact,
+                              settings.partner_link_secret)
             reference = await asyncio.wait_for(
                 sender.send(message, recipient_of(
                     contact, self.app.signing_keys_of(contact, datetime.now(UTC))),

@@ -25,6 +25,10 @@ class NotifySettings(BaseSettings):
         default="http://127.0.0.1:8000",
         description="Base of the link back in every notice (base URL + /notices/<id>).",
     )
+    partner_link_secret: str = Field(
+        default="", description="Signs the link in every notice (bound to the notice and its "
+        "contact, expiring); generated in dev mode; unsigned links without it.",
+    )
     team_contact: str = Field(
         default="ecm-team@example.org", min_length=3,
         description="Who partners contact about a notice (the ECM team's address).",
@@ -128,6 +132,13 @@ def settings_from_env(settings: Settings) -> NotifySettings:
             path.write_text(secrets.token_urlsafe(32))
             path.chmod(0o600)
         notify = notify.model_copy(update={"webhook_secret": path.read_text().strip()})
+    if settings.dev_mode and notify.partner_link_secret.strip().lower() in PLACEHOLDERS:
+        path = settings.data_path / "secrets" / "partner_link_secret"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        notify = notify.model_copy(update={"partner_link_secret": path.read_text().strip()})
     if settings.dev_mode:
         notify = notify.model_copy(update={"webhook_shared_secret_allowed": True})
     if settings.dev_mode and not notify.webhook_allowed_networks:
