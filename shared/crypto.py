@@ -67,6 +67,9 @@ def load_master_key(encoded: str) -> bytes:
 
 
 SEALED_SECRET = "sealed:v1:"
+SECRETS_KEY_ID = "ecm:sealed-secrets"
+"""The row of the key store holding the key that seals credentials (`seal_secret`), wrapped
+by the master key like a child's key, so a rotation of the master key carries it over."""
 
 
 class NotSealed(ValueError):
@@ -112,8 +115,20 @@ class KeyVault:
         return plain.decode()
 
     def _secrets_key(self) -> bytes:
+        """The key sealing credentials: stored wrapped once the master key was first rotated,
+        derived from the master key until then (so secrets sealed before a rotation, some of
+        them in events that are never rewritten, keep opening after it)."""
+        with self.engine.connect() as conn:
+            wrapped = conn.execute(select(child_keys.c.wrapped_key).where(
+                child_keys.c.child_id == SECRETS_KEY_ID)).scalar()
+        if wrapped is not None:
+            return self._unwrap(wrapped)
+        return self._derived_secrets_key(self._master)
+
+    @staticmethod
+    def _derived_secrets_key(master: bytes) -> bytes:
         return HKDF(algorithm=SHA256(), length=32, salt=None,
-                    info=b"ecm-record:sealed-secrets").derive(self._master)
+                    info=b"ecm-record:sealed-secrets").derive(master)
 
     def key_for(self, child_id: UUID | str, *, create: bool = False) -> bytes | None:
         """The child's data key; None when erased (or unknown and not created)."""
@@ -231,6 +246,13 @@ class KeyVault:
             raise MasterKeyError("master_key: the new key must be 32 bytes and differ")
         rewrapped = 0
         with self.engine.begin() as conn:
+            kept = conn.execute(select(child_keys.c.child_id).where(
+                child_keys.c.child_id == SECRETS_KEY_ID)).first()
+            if kept is None:  # first rotation: keep the key the old master derived
+                conn.execute(insert(child_keys).values(
+                    child_id=SECRETS_KEY_ID, created_at=datetime.now(UTC),
+                    wrapped_key=aes_key_wrap(self._master,
+                                             self._derived_secrets_key(self._master))))
             rows = conn.execute(select(child_keys.c.child_id, child_keys.c.wrapped_key).where(
                 child_keys.c.wrapped_key.is_not(None)).with_for_update()).all()
             for row in rows:
@@ -241,7 +263,7 @@ class KeyVault:
                     continue
                 conn.execute(update(child_keys).where(child_keys.c.child_id == row.child_id)
                              .values(wrapped_key=aes_key_wrap(new_master, key)))
-                rewrapped += 1
+                rewrapped += row.child_id != SECRETS_KEY_ID
         self._master = new_master
         with self._lock:
             self._cache.clear()

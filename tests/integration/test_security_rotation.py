@@ -35,7 +35,7 @@ register_commands(app)
 DPO = Meta("dpo-1", "auditor", "corr-erase", "corr-erase", reason="retention period ended")
 
 
-def wrapped(engine: Engine, child_id: UUID) -> bytes | None:
+def wrapped(engine: Engine, child_id: UUID | str) -> bytes | None:
     with engine.connect() as conn:
         value = conn.execute(
             select(child_keys.c.wrapped_key).where(child_keys.c.child_id == str(child_id))
@@ -194,3 +194,44 @@ def test_after_erase_and_rotate_no_copy_in_the_postgresql_data_directory_can_be_
         assert KeyVault(engine, new_master).key_for(kept) is not None
     finally:
         engine.dispose()
+
+
+def test_secrets_sealed_before_a_rotation_still_open_after_it(settings: Settings) -> None:
+    """Partner signing keys (sealed inside events, never rewritten) and evaluation projects'
+    secrets survive the rotation: the key sealing them moves to the key store, re-wrapped."""
+    from services.evaluation.service import projects
+    from services.notifications.application import WEBHOOK_SECRET, NotificationsApplication
+    from services.notifications.domain import Channel
+    from shared.crypto import SECRETS_KEY_ID
+    from shared.vocabulary import Agency
+
+    system = System.build(settings)
+    try:
+        register(system, "Kept-Gamma")
+        notifications = system.app(NotificationsApplication)
+        contact = notifications.register_partner(
+            agency=Agency.HEALTH, name="Synthetic Nurse", email="nurse@health.example",
+            webhook_url="https://health.example/hook", preferred_channel=Channel.WEBHOOK,
+            webhook_secret="synthetic-webhook-secret", meta=DPO)
+        sealed = notifications.get_partner(contact).webhook_secret
+        assert sealed is not None
+        project = projects(system).create("rotation-check", "Synthetic project", "admin-1")
+    finally:
+        system.close()
+
+    assert "1 child key(s) re-wrapped" in rotate(settings)  # the secrets key is not a child's
+
+    system = System.build(development_settings(settings.data_path))
+    try:
+        assert system.vault.open_secret(WEBHOOK_SECRET, sealed) == (
+            "synthetic-webhook-secret")
+        assert projects(system).get("rotation-check").key == project.key
+        assert wrapped(system.vault.engine, SECRETS_KEY_ID) is not None
+    finally:
+        system.close()
+    assert "1 child key(s) re-wrapped" in rotate(settings)  # and again, from the stored key
+    system = System.build(development_settings(settings.data_path))
+    try:
+        assert projects(system).get("rotation-check").key == project.key
+    finally:
+        system.close()
