@@ -28,6 +28,8 @@ from shared.wakeup import signal, wait_for
 log = logging.getLogger(__name__)
 ALARM_POLL_SECONDS = 2.0
 BATCH_NOT_ENABLED = 10174  # JetStream: the stream does not allow atomic batch publishing
+WRONG_LAST_SEQUENCE, DUPLICATE_IN_BATCH = 10071, 10201
+RACED = (WRONG_LAST_SEQUENCE, DUPLICATE_IN_BATCH)  # what a racing relay's publish gets
 MAX_BATCH = 1000  # JetStream's limit on the messages of one atomic batch
 metadata = MetaData()
 relay_positions = Table(
@@ -416,10 +418,16 @@ class Relay:
                 published = await self.publish_pending()
             except RelayAlarm:
                 raise
-            except Exception:
-                log.exception("relay %s: publish failed; retrying", self.service)
+            except Exception as error:
                 published = 0
-                await _sleep_or_stop(stop, 1.0)
+                if isinstance(error, APIError) and error.err_code in RACED:
+                    # Another relay published first (the leader lock was lost or bypassed):
+                    # not a fault; start again from what the stream holds.
+                    log.info("relay %s: %s; resuming from the stream", self.service,
+                             error.description)
+                else:
+                    log.exception("relay %s: publish failed; retrying", self.service)
+                    await _sleep_or_stop(stop, 1.0)
                 try:
                     await self.resume()
                 except RelayAlarm:

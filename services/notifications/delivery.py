@@ -10,7 +10,6 @@ at least once, and every channel carries the notice id so receivers can spot a r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -30,6 +29,7 @@ from services.notifications.settings import NotifySettings
 from shared.domain import DomainError, Meta
 from shared.logs import correlation
 from shared.metrics import NOTICE_DELIVERIES
+from shared.wakeup import signal, wait_for
 
 if TYPE_CHECKING:
     from services.runtime import System
@@ -154,17 +154,22 @@ class DeliveryWorker:
 
 
 async def run_delivery(system: System, stop: asyncio.Event) -> None:
-    """The notifications background job: deliver due notices until `stop` is set."""
+    """The notifications background job: deliver due notices until `stop` is set.
+
+    Woken when the notifications application commits (a notice queued, an outcome
+    recorded), so a queued notice goes out at once; `poll_seconds` is only the fallback
+    (retries coming due, writers in another process)."""
     app = system.apps["notifications"]
     assert isinstance(app, NotificationsApplication)
     worker = DeliveryWorker(app)
     system.extras["notifications:delivery"] = worker
-    while not stop.is_set():
-        attempted = 0
-        try:
-            attempted = await worker.deliver_due()
-        except Exception:
-            log.exception("notifications delivery: round failed; trying again")
-        if attempted == 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), app.notify_settings.poll_seconds)
+    with signal(app.service).subscribed() as queued:
+        while not stop.is_set():
+            queued.clear()  # before looking: a notice queued from now on wakes the next round
+            attempted = 0
+            try:
+                attempted = await worker.deliver_due()
+            except Exception:
+                log.exception("notifications delivery: round failed; trying again")
+            if attempted == 0:
+                await wait_for(queued, stop, app.notify_settings.poll_seconds)
