@@ -185,13 +185,13 @@ async def bench_lag(folder: Path, rate: int, seconds: float) -> dict[str, Any]:
     finally:
         nats.stop()
     p50, p99 = quantile(ecm_ms, 50), quantile(ecm_ms, 99)
-    goal = rate < 200 or (p50 < 10 and p99 < 50)
+    goal = p50 < 10 and p99 < 50
     return {"name": f"lag commit -> stream at {rate} commands/s", "n": len(ecm_ms),
             "ecm_us_per_op": p50 * 1000, "baseline_us_per_op": quantile(raw_ms, 50) * 1000,
             "ratio": p50 / max(quantile(raw_ms, 50), 1e-6), "ecm_p50_ms": p50,
             "ecm_p99_ms": p99, "baseline_p50_ms": quantile(raw_ms, 50),
             "baseline_p99_ms": quantile(raw_ms, 99), "lost": count - len(ecm_ms),
-            "goal": "p50 < 10 ms, p99 < 50 ms at 200/s", "met": goal and len(ecm_ms) == count}
+            "goal": "p50 < 10 ms, p99 < 50 ms", "met": goal and len(ecm_ms) == count}
 
 
 async def run_relay_benchmarks(folder: Path, quick: bool) -> list[dict[str, Any]]:
@@ -200,3 +200,22 @@ async def run_relay_benchmarks(folder: Path, quick: bool) -> list[dict[str, Any]
     for rate in (50, 200):
         rows.append(await bench_lag(folder, rate, 3.0 if quick else 10.0))
     return rows
+
+
+def print_goals(rows: list[dict[str, Any]]) -> None:
+    """The latency and throughput rows as a markdown table: figure, baseline, goal, met."""
+    print()
+    print("| measure | ECM | raw baseline, same run | goal | met |")
+    print("|---|---|---|---|---|")
+    for row in rows:
+        if "ecm_events_per_s" in row:
+            ecm = f"{row['ecm_events_per_s']:,.0f} ev/s ({row['throughput_ratio']:.2f}x)"
+            base = f"{row['baseline_events_per_s']:,.0f} ev/s"
+        elif "ecm_p99_ms" in row:
+            ecm = f"p50 {row['ecm_p50_ms']:.1f} / p99 {row['ecm_p99_ms']:.1f} ms"
+            base = f"p50 {row['baseline_p50_ms']:.1f} / p99 {row['baseline_p99_ms']:.1f} ms"
+        else:
+            ecm = f"{row['ecm_cpu_percent']:.2f} % (node)"
+            base = f"nats-server {row['nats_cpu_percent']:.2f} %"
+        print(f"| {row['name']} | {ecm} | {base} | {row['goal']} | "
+              f"{'met' if row['met'] else 'NOT met'} |")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
+from benchmarks.notices import run_notice_benchmarks
+from benchmarks.relay import print_goals, run_relay_benchmarks
 from services.runtime import System
 from shared.bus import connect, ensure_stream
 from shared.domain import Area, Meta
@@ -344,14 +347,18 @@ def bench_search(folder: Path, n: int, queries: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    """Run every benchmark and print the table."""
+    """Run every benchmark and print the table (`--quick`: smaller runs of the pairs that
+    support it)."""
+    quick = "--quick" in sys.argv[1:]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         store = bench_store(folder, 300)
         relay = asyncio.run(bench_relay(folder, 1000))
         consumer = asyncio.run(bench_consumer(folder, 2000))
         search = bench_search(folder, 10_000, 500)
-    rows = [store["write"], store["read"], relay, consumer, search]
+        latency = asyncio.run(run_relay_benchmarks(folder, quick))
+        latency += asyncio.run(run_notice_benchmarks(folder, quick))
+    rows = [store["write"], store["read"], relay, consumer, search, *latency]
     out = Path("bench-results")
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(rows, indent=2))
@@ -364,6 +371,7 @@ def main() -> None:
     print(f"search p99: {search['ecm_p99_ms']:.1f} ms over HTTP (target < 50 ms: "
           f"{'met' if search['meets_target'] else 'NOT met'}); plaintext SQL p99 "
           f"{search['baseline_p99_ms']:.2f} ms")
+    print_goals(latency)
 
 
 if __name__ == "__main__":
