@@ -23,7 +23,7 @@ from shared.contracts import STREAM, ContractRegistry, Envelope, subject_for
 from shared.leader import LeaderLock
 from shared.signing import KeyRing
 from shared.store import EcmApplication
-from shared.wakeup import signal, wait_for
+from shared.wakeup import wait_for, woken_by_commits
 
 log = logging.getLogger(__name__)
 ALARM_POLL_SECONDS = 2.0
@@ -403,9 +403,9 @@ class Relay:
                     await _sleep_or_stop(stop, ALARM_POLL_SECONDS)
 
     async def _publishing(self, stop: asyncio.Event) -> None:
-        # Woken when the application commits (in this process); the poll is the fallback for
-        # writers elsewhere.
-        with signal(self.service).subscribed(self.wakeup):
+        # Woken when the application commits (in this process, or on PostgreSQL in any); the
+        # poll is the fallback.
+        async with woken_by_commits(self.app.settings, self.service, self.wakeup):
             await self._publishing_woken(stop)
 
     async def _publishing_woken(self, stop: asyncio.Event) -> None:

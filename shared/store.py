@@ -203,7 +203,7 @@ class EcmApplication(Application[UUID]):
     def _notify(self, recordings: list[Any]) -> None:
         super()._notify(recordings)
         if recordings:
-            wakeup.notify(self.service)  # wake this service's relay and background work
+            wakeup.notify(self.service, self.settings)  # wake its relay and background work
 
     def retrying(self, change: Callable[[], T]) -> T:
         """Run a load-change-save use case, again when it lost a race with another writer.

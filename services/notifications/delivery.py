@@ -29,7 +29,7 @@ from services.notifications.settings import NotifySettings
 from shared.domain import DomainError, Meta
 from shared.logs import correlation
 from shared.metrics import NOTICE_DELIVERIES
-from shared.wakeup import signal, wait_for
+from shared.wakeup import wait_for, woken_by_commits
 
 if TYPE_CHECKING:
     from services.runtime import System
@@ -163,7 +163,7 @@ async def run_delivery(system: System, stop: asyncio.Event) -> None:
     assert isinstance(app, NotificationsApplication)
     worker = DeliveryWorker(app)
     system.extras["notifications:delivery"] = worker
-    with signal(app.service).subscribed() as queued:
+    async with woken_by_commits(app.settings, app.service) as queued:
         while not stop.is_set():
             queued.clear()  # before looking: a notice queued from now on wakes the next round
             attempted = 0

@@ -4,6 +4,9 @@ when a poll comes round (both polls are set to an hour here: only the wake-up ca
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+import textwrap
 import threading
 
 from nats.js import JetStreamContext
@@ -97,4 +100,45 @@ async def test_a_queued_notice_is_sent_without_waiting_for_the_delivery_poll(
         finally:
             stop.set()
             await task
+    system.close()
+
+
+WRITER = textwrap.dedent("""
+    import sys
+    from datetime import date
+    from services.runtime import System
+    from shared.domain import Area, Meta
+    from shared.settings import development_settings
+    from pathlib import Path
+
+    system = System.build(development_settings(Path(sys.argv[1])), ["referrals"])
+    system.apps["referrals"].register_child(
+        given_name="Synthetic", family_name="Elsewhere", date_of_birth=date(2010, 1, 1),
+        area=Area.BRISTOL, nhs_number=None, upn=None, meta=Meta("cm-1", "case_manager", "c", "c"))
+    system.close()
+""")
+
+
+async def test_on_postgresql_a_commit_in_another_process_wakes_the_relay(
+    pg_settings: Settings, nats_server: EmbeddedNats
+) -> None:
+    system = System.build(pg_settings, ["referrals"])
+    nc, js = await open_stream(pg_settings, nats_server)
+    relay = relay_of(system, js, poll_seconds=HOUR)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    env = {**os.environ, "ECM_DEV_MODE": "true", "ECM_POSTGRES_URL": str(pg_settings.postgres_url),
+           "ECM_PG_SCHEMA_PREFIX": pg_settings.pg_schema_prefix}
+    try:
+        await eventually(lambda: signal("referrals").waiting >= 1)
+        await asyncio.sleep(0.5)  # listening, idle
+        for expected in (1, 2):
+            writer = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", WRITER, str(pg_settings.data_path), env=env)
+            assert await writer.wait() == 0
+            await eventually(lambda n=expected: _count_is(js, n), timeout=30)  # type: ignore[misc]
+    finally:
+        stop.set()
+        await task
+    await nc.close()
     system.close()
