@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 
 from services.notifications.adapters.webhook import verify
 from services.notifications.application import NotificationsApplication
@@ -55,7 +56,10 @@ async def stream_messages(js: JetStreamContext, subject: str) -> list[Envelope]:
 
 async def consumed_up_to(js: JetStreamContext, seq: int) -> bool:
     """True once the notices consumer has acknowledged everything up to stream sequence `seq`."""
-    info = await js.consumer_info(STREAM, NAME)
+    try:
+        info = await js.consumer_info(STREAM, NAME)
+    except NotFoundError:  # its runner has not created it yet
+        return False
     return bool(info.ack_floor.stream_seq >= seq and info.num_ack_pending == 0)
 
 
