@@ -50,8 +50,8 @@ pytest: $(VENV)/.installed-dev web-assets
 
 test: lint typecheck pytest
 
-bench: $(VENV)/.installed-dev
-	$(BIN)/python -m benchmarks.run
+bench: $(VENV)/.installed-dev  # `make bench BENCH_ARGS=--quick` for the short run
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
 from benchmarks.evaluation import bench_export, bench_seed
+from benchmarks.notices import run_notice_benchmarks
+from benchmarks.relay import print_goals, run_relay_benchmarks
 from services.runtime import System
 from shared.bus import connect, ensure_stream
 from shared.domain import Area, Meta
@@ -345,22 +348,26 @@ def bench_search(folder: Path, n: int, queries: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    """Run every benchmark and print the table."""
+    """Run every benchmark and print the table (`--quick`: smaller runs of the pairs that
+    support it)."""
+    quick = "--quick" in sys.argv[1:]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         store = bench_store(folder, 300)
         relay = asyncio.run(bench_relay(folder, 1000))
         consumer = asyncio.run(bench_consumer(folder, 2000))
         search = bench_search(folder, 10_000, 500)
-        seeder, seeding = bench_seed(folder, 1000)
+        seeder, seeding = bench_seed(folder, 200 if quick else 1000)
         try:
-            export = bench_export(seeder, folder, 10_000)
+            export = bench_export(seeder, folder, 1000 if quick else 10_000)
         finally:
             seeder.close()
         from benchmarks.web import run as bench_web
 
         page = bench_web(folder)
-    rows = [store["write"], store["read"], relay, consumer, search, export, page]
+        latency = asyncio.run(run_relay_benchmarks(folder, quick))
+        latency += asyncio.run(run_notice_benchmarks(folder, quick))
+    rows = [store["write"], store["read"], relay, consumer, search, export, page, *latency]
     out = Path("bench-results")
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps([*rows, seeding], indent=2))
@@ -380,6 +387,7 @@ def main() -> None:
           f"({seeding['children_per_second']} children/s through the real use cases)")
     print(f"child page p99: {page['ecm_p99_ms']:.1f} ms with 500 events (target < 200 ms: "
           f"{'met' if page['meets_target'] else 'NOT met'}); baseline: the timeline API call")
+    print_goals(latency)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ def stream_config(settings: Settings) -> StreamConfig:
         discard=DiscardPolicy.OLD,
         num_replicas=settings.stream_replicas,
         duplicate_window=DUPLICATE_WINDOW.total_seconds(),
+        allow_atomic=True,  # the relay publishes each window as one atomic batch (ADR-50)
     )
 
 

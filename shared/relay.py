@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
 
 from eventsourcing.persistence import Notification
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
+from nats.js.api import PubAck
+from nats.js.errors import APIError, NotFoundError
 from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, String, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -19,9 +23,14 @@ from shared.contracts import STREAM, ContractRegistry, Envelope, subject_for
 from shared.leader import LeaderLock
 from shared.signing import KeyRing
 from shared.store import EcmApplication
+from shared.wakeup import wait_for, woken_by_commits
 
 log = logging.getLogger(__name__)
 ALARM_POLL_SECONDS = 2.0
+BATCH_NOT_ENABLED = 10174  # JetStream: the stream does not allow atomic batch publishing
+WRONG_LAST_SEQUENCE, DUPLICATE_IN_BATCH = 10071, 10201
+RACED = (WRONG_LAST_SEQUENCE, DUPLICATE_IN_BATCH)  # what a racing relay's publish gets
+MAX_BATCH = 1000  # JetStream's limit on the messages of one atomic batch
 metadata = MetaData()
 relay_positions = Table(
     "relay_positions",
@@ -155,6 +164,8 @@ class Relay:
         batch_size: int = 200,
         poll_seconds: float = 0.2,
         leader: LeaderLock | None = None,
+        atomic: bool = True,
+        ack_timeout: float = 5.0,
     ) -> None:
         self.app = app
         self.registry = registry
@@ -162,12 +173,14 @@ class Relay:
         self.positions = positions
         self.keys = keys
         self.service = app.service
-        self.batch_size = batch_size
+        self.batch_size = min(batch_size, MAX_BATCH)
         self.poll_seconds = poll_seconds
         self.position = 0
         self.last_seq = 0  # the stream sequence of this service's last message
         self.wakeup = asyncio.Event()
         self.leader = leader
+        self.atomic = atomic  # publish each window as one atomic batch
+        self.ack_timeout = ack_timeout
 
     async def resume(self) -> int:
         """Start after both the saved position and the last message already on the stream.
@@ -232,15 +245,95 @@ class Relay:
                     return found
 
     async def publish_pending(self) -> int:
-        """Publish one batch of unpublished events; returns how many notifications it covered."""
+        """Publish one window of unpublished events; returns how many notifications it covered.
+
+        The window goes out as one JetStream atomic batch (ADR-50): its messages are sent
+        without waiting for each acknowledgement, and the server stores all of them, in
+        order and on consecutive stream sequences, or none. The batch's first message
+        carries the expected-last-subject-sequence guard, so two relays can never
+        interleave, and a failure anywhere in the window leaves nothing of it on the stream:
+        never a gap, never a reorder. A refused batch (a racing relay, a message id already
+        taken, a server that forgot the batch) is resolved the careful way: resume from what
+        the stream holds, then publish one event at a time with every check of
+        `_publish_sequential`.
+        """
         notifications = await asyncio.to_thread(
             self.app.notifications, self.position + 1, self.batch_size
         )
-        published: list[tuple[int, int]] = []
+        if not notifications:
+            return 0
+        window: list[tuple[int, Envelope, bytes]] = []
         for notification in notifications:
             message = self._message(notification)
             if message is None:
                 # An internal event (no wire contract): stays in the store, not on the bus.
+                log.debug("no contract for %s; not published", notification.topic)
+            else:
+                window.append((notification.id, *message))
+        if self.atomic and len(window) > 1:
+            try:
+                published = await self._publish_batch(window)
+            except APIError as refused:
+                if refused.err_code == BATCH_NOT_ENABLED:
+                    log.warning("relay %s: the stream does not allow atomic batches; "
+                                "publishing one event at a time", self.service)
+                    self.atomic = False
+                else:
+                    log.info("relay %s: batch refused (%s); resuming from the stream",
+                             self.service, refused.description)
+                    await self.resume()
+                return await self._publish_sequential(await asyncio.to_thread(
+                    self.app.notifications, self.position + 1, self.batch_size))
+            self.position = notifications[-1].id
+            await asyncio.to_thread(self.positions.save, self.service, self.position, published)
+            metrics.RELAY_PUBLISHED.labels(self.service).inc(len(published))
+            return len(notifications)
+        return await self._publish_sequential(notifications)
+
+    async def _publish_batch(self, window: Sequence[tuple[int, Envelope, bytes]]
+                             ) -> list[tuple[int, int]]:
+        """Send `window` as one atomic batch; (notification id, stream sequence) pairs once
+        the server committed it. APIError when the server refused the batch (nothing of it
+        is stored); a timeout leaves it unknown, for `resume` to read from the stream."""
+        nc = self.js._nc
+        batch_id = uuid4().hex
+        answer: dict[str, Any] = {}
+        last = len(window)
+        for number, (_nid, envelope, body) in enumerate(window, start=1):
+            headers = {"Nats-Msg-Id": envelope.message_id, "Nats-Expected-Stream": STREAM,
+                       "Nats-Batch-Id": batch_id, "Nats-Batch-Sequence": str(number),
+                       **self.keys.headers(self.service, body)}
+            if number == 1:
+                headers["Nats-Expected-Last-Subject-Sequence"] = str(self.last_seq)
+                headers["Nats-Expected-Last-Subject-Sequence-Subject"] = subject_for(
+                    self.service, ">")
+            if number == last:
+                headers["Nats-Batch-Commit"] = "1"
+            if number in (1, last):
+                # The first message opens the batch (an empty reply, or an error at once);
+                # the commit's reply is the batch's acknowledgement.
+                reply = await nc.request(envelope.subject, body, timeout=self.ack_timeout,
+                                         headers=headers)
+                if reply.data:
+                    answer = json.loads(reply.data)
+                    if "error" in answer:
+                        raise APIError.from_error(answer["error"])
+            else:
+                await nc.publish(envelope.subject, body, headers=headers)
+        ack = PubAck.from_response(answer)
+        if ack.batch_size != last or not ack.seq:
+            raise RuntimeError(f"batch {batch_id}: acknowledged {ack.batch_size} messages "
+                               f"of {last}")
+        self.last_seq = ack.seq
+        first = ack.seq - last + 1  # a committed batch sits on consecutive sequences
+        return [(nid, first + i) for i, (nid, _e, _b) in enumerate(window)]
+
+    async def _publish_sequential(self, notifications: Sequence[Notification]) -> int:
+        """Publish one event at a time, each acknowledged before the next is sent."""
+        published: list[tuple[int, int]] = []
+        for notification in notifications:
+            message = self._message(notification)
+            if message is None:
                 log.debug("no contract for %s; not published", notification.topic)
             else:
                 envelope, body = message
@@ -248,7 +341,7 @@ class Relay:
                 # stream's last message for this service is the one this relay knows, so two
                 # relays can never interleave.
                 ack = await self.js.publish(
-                    envelope.subject, body, stream=STREAM,
+                    envelope.subject, body, stream=STREAM, timeout=self.ack_timeout,
                     headers={"Nats-Msg-Id": envelope.message_id,
                              "Nats-Expected-Last-Subject-Sequence": str(self.last_seq),
                              "Nats-Expected-Last-Subject-Sequence-Subject":
@@ -310,18 +403,31 @@ class Relay:
                     await _sleep_or_stop(stop, ALARM_POLL_SECONDS)
 
     async def _publishing(self, stop: asyncio.Event) -> None:
+        # Woken when the application commits (in this process, or on PostgreSQL in any); the
+        # poll is the fallback.
+        async with woken_by_commits(self.app.settings, self.service, self.wakeup):
+            await self._publishing_woken(stop)
+
+    async def _publishing_woken(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             if self.leader is not None and not await asyncio.to_thread(self.leader.still_held):
                 log.error("relay %s: lost its leader lock; standing by", self.service)
                 return
+            self.wakeup.clear()  # before reading: a commit from now on wakes the next round
             try:
                 published = await self.publish_pending()
             except RelayAlarm:
                 raise
-            except Exception:
-                log.exception("relay %s: publish failed; retrying", self.service)
+            except Exception as error:
                 published = 0
-                await _sleep_or_stop(stop, 1.0)
+                if isinstance(error, APIError) and error.err_code in RACED:
+                    # Another relay published first (the leader lock was lost or bypassed):
+                    # not a fault; start again from what the stream holds.
+                    log.info("relay %s: %s; resuming from the stream", self.service,
+                             error.description)
+                else:
+                    log.exception("relay %s: publish failed; retrying", self.service)
+                    await _sleep_or_stop(stop, 1.0)
                 try:
                     await self.resume()
                 except RelayAlarm:
@@ -333,17 +439,7 @@ class Relay:
                 stored = await asyncio.to_thread(self.app.max_notification_id)
                 metrics.RELAY_LAG.labels(self.service).set(max(stored - self.position, 0))
             if published < self.batch_size:
-                self.wakeup.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wait(stop), self.poll_seconds)
-
-    async def _wait(self, stop: asyncio.Event) -> None:
-        waiters = [asyncio.ensure_future(self.wakeup.wait()), asyncio.ensure_future(stop.wait())]
-        try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
+                await wait_for(self.wakeup, stop, self.poll_seconds)
 
     async def _retrying(self, step: object, stop: asyncio.Event) -> None:
         while not stop.is_set():

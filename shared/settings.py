@@ -56,7 +56,8 @@ class Settings(BaseSettings):
                                 description="Largest request body accepted (413 beyond it, "
                                 "refused before the body is read).")
     nats_port: int = Field(default=4322, ge=0, le=65535, description="Embedded NATS port.")
-    relay_poll_seconds: float = Field(default=0.2, gt=0)
+    relay_poll_seconds: float = Field(default=1.0, gt=0, description="The relay's fallback poll; "
+                                      "it is woken when its application commits.")
     relay_batch_size: int = Field(default=200, ge=1, le=10_000)
     consumer_batch_size: int = Field(default=200, ge=1, le=10_000)
     ready_max_consumer_lag: int = Field(

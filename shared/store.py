@@ -29,6 +29,7 @@ from eventsourcing.persistence import (
     Transcoder,
 )
 
+from shared import wakeup
 from shared.crypto import FieldCipher, KeyVault, event_name
 from shared.domain import (
     ConcurrentWrite,
@@ -217,6 +218,11 @@ class EcmApplication(Application[UUID]):
             raise ConcurrentWrite("the record was changed by someone else",
                                   field="expected_version") from None
         self._notify(recordings)
+
+    def _notify(self, recordings: list[Any]) -> None:
+        super()._notify(recordings)
+        if recordings:
+            wakeup.notify(self.service, self.settings)  # wake its relay and background work
 
     def retrying(self, change: Callable[[], T]) -> T:
         """Run a load-change-save use case, again when it lost a race with another writer.

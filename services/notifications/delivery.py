@@ -10,7 +10,6 @@ at least once, and every channel carries the notice id so receivers can spot a r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -30,6 +29,7 @@ from services.notifications.settings import NotifySettings
 from shared.domain import DomainError, Meta
 from shared.logs import correlation
 from shared.metrics import NOTICE_DELIVERIES
+from shared.wakeup import wait_for, woken_by_commits
 
 if TYPE_CHECKING:
     from services.plugin import Resources
@@ -155,15 +155,20 @@ class DeliveryWorker:
 
 
 async def run_delivery(resources: Resources, stop: asyncio.Event) -> None:
-    """The notifications background job: deliver due notices until `stop` is set."""
+    """The notifications background job: deliver due notices until `stop` is set.
+
+    Woken when the notifications application commits (a notice queued, an outcome
+    recorded), so a queued notice goes out at once; `poll_seconds` is only the fallback
+    (retries coming due, writers in another process)."""
     app = resources.app(NotificationsApplication)
     worker = DeliveryWorker(app)
-    while not stop.is_set():
-        attempted = 0
-        try:
-            attempted = await worker.deliver_due()
-        except Exception:
-            log.exception("notifications delivery: round failed; trying again")
-        if attempted == 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), app.notify_settings.poll_seconds)
+    async with woken_by_commits(app.settings, app.service) as queued:
+        while not stop.is_set():
+            queued.clear()  # before looking: a notice queued from now on wakes the next round
+            attempted = 0
+            try:
+                attempted = await worker.deliver_due()
+            except Exception:
+                log.exception("notifications delivery: round failed; trying again")
+            if attempted == 0:
+                await wait_for(queued, stop, app.notify_settings.poll_seconds)

@@ -38,7 +38,7 @@ pytestmark = pytest.mark.nats
 
 
 def notifications_app(system: System) -> NotificationsApplication:
-    app = system.app(NotificationsApplication)
+    app = system.notifications
     assert isinstance(app, NotificationsApplication)
     return app
 
@@ -58,7 +58,7 @@ async def consumed_up_to(js: JetStreamContext, seq: int) -> bool:
     """True once the notices consumer has acknowledged everything up to stream sequence `seq`."""
     try:
         info = await js.consumer_info(STREAM, NAME)
-    except NotFoundError:  # the runner recreates its durable consumer after its cursor
+    except NotFoundError:  # its runner has not created it yet
         return False
     return bool(info.ack_floor.stream_seq >= seq and info.num_ack_pending == 0)
 
