@@ -25,6 +25,7 @@ from services.notifications.consumers import NoticeConsumer
 from services.notifications.delivery import run_delivery
 from services.notifications.domain import Channel
 from services.notifications.settings import NotifySettings
+from services.referrals.application import ReferralsApplication
 from services.runtime import System, run_node
 from shared.consumer import Delivery
 from shared.contracts import Actor, Envelope
@@ -79,7 +80,7 @@ async def bench_notices(folder: Path, n: int) -> dict[str, Any]:
     try:
         settings = development_settings(folder / "notices-var")
         system = System.build(settings, ["referrals", "notifications"])
-        app = system.notifications
+        app = system.apps["notifications"]
         assert isinstance(app, NotificationsApplication)
         app.notify_settings = NotifySettings(
             public_base_url="https://ecm.example.org", team_contact="ecm-team@example.org",
@@ -89,7 +90,7 @@ async def bench_notices(folder: Path, n: int) -> dict[str, Any]:
             agency=Agency.EDUCATION, name="Pat Bench", email="pat.bench@partner.example.org",
             webhook_url=None, preferred_channel=Channel.EMAIL, webhook_secret=None,
             meta=STAFF)
-        child: UUID = system.referrals.register_child(
+        child: UUID = system.app(ReferralsApplication).register_child(
             given_name="Synthetic", family_name="Bench", date_of_birth=date(2011, 2, 3),
             area=Area.BRISTOL, nhs_number=None, upn=None, meta=STAFF)
         sink = NoticeConsumer(app).sink(app.reads)

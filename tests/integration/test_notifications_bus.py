@@ -38,7 +38,7 @@ pytestmark = pytest.mark.nats
 
 
 def notifications_app(system: System) -> NotificationsApplication:
-    app = system.notifications
+    app = system.apps["notifications"]
     assert isinstance(app, NotificationsApplication)
     return app
 

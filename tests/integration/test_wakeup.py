@@ -79,7 +79,7 @@ async def test_a_queued_notice_is_sent_without_waiting_for_the_delivery_poll(
     settings: Settings,
 ) -> None:
     system = System.build(settings, ["referrals", "notifications"])
-    app = system.notifications
+    app = system.apps["notifications"]
     assert isinstance(app, NotificationsApplication)
     stop = asyncio.Event()
     with smtp_sink() as smtp:
