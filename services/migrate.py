@@ -22,11 +22,13 @@ def role_models() -> dict[str, MetaData]:
     the migrations must agree with)."""
     from services.evaluation import projects
     from services.governance import integrity
+    from services.web import pages_partner
     from services.notifications import index
     from shared import consumer, crypto, idempotency, relay
 
     ops = MetaData()
-    for table in [*relay.metadata.tables.values(), *integrity.metadata.tables.values()]:
+    for table in [*relay.metadata.tables.values(), *integrity.metadata.tables.values(),
+                  *pages_partner.metadata.tables.values()]:
         table.to_metadata(ops)
     return {
         "ops": ops,

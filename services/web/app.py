@@ -23,6 +23,7 @@ from services.web.client import ApiError
 from services.web.session import CsrfRefused, SessionCodec
 from services.web.settings import WebSettings, web_settings
 from services.web.users import NotSignedIn
+from shared import migrations
 from shared.domain import DomainError, Forbidden, NotFound
 from shared.settings import SettingsError
 
@@ -212,4 +213,5 @@ def mount_web(api: FastAPI, system: Any) -> None:
     except SettingsError as e:
         log.warning("web app not served: %s", e)
         return
+    migrations.ensure(system.ops, "ops")  # the partner links' revocations live there (ops_0002)
     api.router.routes.append(Fallback(web, api.router.routes))

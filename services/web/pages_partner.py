@@ -50,11 +50,8 @@ def _notifications(request: Request) -> NotificationsApplication:
 
 
 def _engine(request: Request) -> sa.Engine:
-    system = request.app.state.system
-    engine: sa.Engine = system.ops
-    if not system.extras.get("web:revocations"):
-        metadata.create_all(engine)
-        system.extras["web:revocations"] = True
+    """The operational database, where revocations are kept (migrated at start: ops_0002)."""
+    engine: sa.Engine = request.app.state.system.ops
     return engine
 
 
