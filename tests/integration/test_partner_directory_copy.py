@@ -106,7 +106,7 @@ async def test_an_invitee_unknown_to_the_directory_is_refused_until_the_contact_
                                            {"agency": "health", "contact_id": teacher})
             refused(wrong_agency, "invitees.0.agency",
                     f"contact {teacher} is at education in the partner directory, not health")
-            assert (await in_thread(formulation.get_case, child)).meetings == {}
+            assert (await in_thread(formulation.get_meetings, child)).meetings == {}
 
             scheduled = await in_thread(meeting, client, auth, child, {"agency": "police"},
                                         {"agency": "education", "contact_id": teacher})
@@ -139,7 +139,7 @@ async def test_an_invitee_unknown_to_the_directory_is_refused_until_the_contact_
 
 def _review_due(reviews: ReviewsApplication, child: UUID) -> bool:
     try:
-        return reviews.get_case(child).current_review_id is not None
+        return reviews.get_record(child).current_review_id is not None
     except NotFound:
         return False
 
