@@ -259,6 +259,10 @@ class ReviewsApplication(EcmApplication):
             raised += 1
         return raised
 
+    def notice_overdue(self, child_id: UUID, today: date, meta: Meta) -> bool:
+        """What the tick does for one child: raise ReviewOverdue once if it is overdue."""
+        return self._change(child_id, None, lambda r: r.notice_overdue(today, meta))[0]
+
     # ----------------------------------------------------- transitions, closure
 
     @retry_on_race
