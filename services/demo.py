@@ -313,8 +313,7 @@ def _formulation(c: Child, referral_id: UUID, made: dict[str, int]) -> Steps:
     plans = (yield from _interventions(c, formulation))
     closing = issued_on + timedelta(days=rng.randint(150, 360))
     while c.day < min(closing, c.today):
-        case = reviews.get_case(child_id)
-        review = case.current_review
+        review = reviews.get_record(child_id).current_review
         if review is None:
             break
         late = rng.random()
@@ -415,11 +414,8 @@ def _review(c: Child, reviews: Any, formulation: Any, review_id: UUID, held_on: 
 
 def _notice_overdue(reviews: Any, child_id: UUID, meta: Meta) -> bool:
     """What the daily tick does, for this one case (the tick itself walks every case)."""
-    case = reviews.get_case(child_id)
-    if not case.notice_overdue(date.today(), meta):
-        return False
-    reviews.save_all(case)
-    return True
+    changed: bool = reviews.notice_overdue(child_id, date.today(), meta)
+    return changed
 
 
 def _transition(c: Child, reviews: Any) -> Steps:

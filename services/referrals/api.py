@@ -38,7 +38,7 @@ from shared.fields import (
 from shared.http import meta_for, requires
 from shared.identifiers import clean_nhs_number, clean_upn
 from shared.policy import Principal, check
-from shared.store import load_as_of
+from shared.store import Authorise, load_as_of
 
 router = APIRouter(prefix="/api/v1", tags=["referrals"])
 
@@ -222,6 +222,16 @@ class DisputeCreate(BaseModel):
     expected_version: ExpectedVersion = None
 
 
+def _may(principal: Principal, action: str) -> Authorise[Child | Referral]:
+    """Decides where a child or referral is loaded whether the caller may `action` it in its
+    area, so a route loads its record once."""
+
+    def authorise(record: Child | Referral) -> None:
+        check(principal, action, record.area)
+
+    return authorise
+
+
 def child_public(child: Child, erased: bool) -> ChildPublic:
     """The public view of a child."""
     return ChildPublic(
@@ -267,10 +277,9 @@ def get_child(
     = None,
 ) -> ChildPublic:
     """The child's record, now or as it stood on a past date."""
-    child = app.get_child(child_id)
-    check(principal, "child.read", child.area)
-    if as_of is not None:
-        child = load_as_of(app, Child, child_id, "child", as_of)
+    may = _may(principal, "child.read")
+    child = (app.get_child(child_id, may) if as_of is None
+             else load_as_of(app, Child, child_id, "child", as_of, may))
     return child_public(child, app.vault.is_erased(child_id))
 
 
@@ -280,7 +289,6 @@ def correct_child(
     principal: Annotated[Principal, Depends(requires("child.correct"))],
 ) -> Version:
     """Correct a field of the child's record with a reason."""
-    check(principal, "child.correct", app.get_child(child_id).area)
     value = body.value
     if body.field == "nhs_number" and value is not None:
         value = _clean("value", clean_nhs_number, value)
@@ -293,7 +301,8 @@ def correct_child(
     elif body.field in ("given_name", "family_name"):
         value = _clean("value", lambda v: _name(body.field, v), value)
     version = app.correct_child(child_id, body.field, value,
-                                meta_for(principal, request, body.reason), body.expected_version)
+                                meta_for(principal, request, body.reason), body.expected_version,
+                                _may(principal, "child.correct"))
     return Version(id=child_id, version=version)
 
 
@@ -303,9 +312,8 @@ def flag_dispute(
     principal: Annotated[Principal, Depends(requires("child.dispute"))],
 ) -> Version:
     """Flag a field whose accuracy is disputed, until it is corrected."""
-    check(principal, "child.dispute", app.get_child(child_id).area)
     version = app.flag_dispute(child_id, body.field, meta_for(principal, request, body.reason),
-                               body.expected_version)
+                               body.expected_version, _may(principal, "child.dispute"))
     return Version(id=child_id, version=version)
 
 
@@ -315,12 +323,12 @@ def make_referral(
     principal: Annotated[Principal, Depends(requires("referral.create"))],
 ) -> Created:
     """Refer a registered child to ECM (one open referral per child)."""
-    check(principal, "referral.create", app.get_child(body.child_id).area)
     referral_id = app.refer(
         child_id=body.child_id, case_manager_id=principal.user_id, reason=body.reason,
         trauma_history=body.trauma_history,
         expected_involvement_months=body.expected_involvement_months,
         meta=meta_for(principal, request), expected_version=body.expected_version,
+        authorise=_may(principal, "referral.create"),
     )
     return Created(id=referral_id, version=1)
 
@@ -367,10 +375,9 @@ def get_referral(
     as_of: Annotated[AsOfDay | None, Query(description="Show it as it stood that day")] = None,
 ) -> ReferralPublic:
     """The referral, now or as it stood on a past date."""
-    referral = app.get_referral(referral_id)
-    check(principal, "referral.read", referral.area)
-    if as_of is not None:
-        referral = load_as_of(app, Referral, referral_id, "referral", as_of)
+    may = _may(principal, "referral.read")
+    referral = (app.get_referral(referral_id, may) if as_of is None
+                else load_as_of(app, Referral, referral_id, "referral", as_of, may))
     return referral_public(referral)
 
 
@@ -380,9 +387,9 @@ def record_consent(
     principal: Annotated[Principal, Depends(requires("referral.consent"))],
 ) -> Version:
     """Record consent to formulation as given, refused or withdrawn."""
-    check(principal, "referral.consent", app.get_referral(referral_id).area)
     version = app.record_consent(referral_id, body.consent, body.given_by,
-                                 meta_for(principal, request), body.expected_version)
+                                 meta_for(principal, request), body.expected_version,
+                                 _may(principal, "referral.consent"))
     return Version(id=referral_id, version=version)
 
 
@@ -392,16 +399,16 @@ def screen(
     principal: Annotated[Principal, Depends(requires("referral.screen"))],
 ) -> Version:
     """Screen: accept for formulation, offer a consultation, or decline with a reason."""
-    app.get_referral(referral_id)
     meta = meta_for(principal, request, body.reason)
+    may = _may(principal, "referral.screen")
     if body.decision == Decision.ACCEPT:
-        version = app.accept(referral_id, meta, body.expected_version)
+        version = app.accept(referral_id, meta, body.expected_version, may)
     elif body.decision == Decision.CONSULTATION:
-        version = app.offer_consultation(referral_id, meta, body.expected_version)
+        version = app.offer_consultation(referral_id, meta, body.expected_version, may)
     else:
         if not body.reason:
             raise _invalid("reason", "declining a referral needs a reason")
-        version = app.decline(referral_id, meta, body.expected_version)
+        version = app.decline(referral_id, meta, body.expected_version, may)
     return Version(id=referral_id, version=version)
 
 
@@ -411,9 +418,8 @@ def withdraw(
     principal: Annotated[Principal, Depends(requires("referral.withdraw"))],
 ) -> Version:
     """Withdraw the referral with a reason."""
-    check(principal, "referral.withdraw", app.get_referral(referral_id).area)
     version = app.withdraw(referral_id, meta_for(principal, request, body.reason),
-                           body.expected_version)
+                           body.expected_version, _may(principal, "referral.withdraw"))
     return Version(id=referral_id, version=version)
 
 
@@ -423,9 +429,8 @@ def close_referral(
     principal: Annotated[Principal, Depends(requires("referral.close"))],
 ) -> Version:
     """Close an accepted referral or a consultation when ECM's work ends."""
-    app.get_referral(referral_id)
     version = app.close_referral(referral_id, meta_for(principal, request, body.reason),
-                                 body.expected_version)
+                                 body.expected_version, _may(principal, "referral.close"))
     return Version(id=referral_id, version=version)
 
 
@@ -435,7 +440,6 @@ def correct_referral(
     principal: Annotated[Principal, Depends(requires("referral.correct"))],
 ) -> Version:
     """Correct a field of the referral with a reason."""
-    check(principal, "referral.correct", app.get_referral(referral_id).area)
     text = body.value if body.field in ("reason", "trauma_history") else None
     if isinstance(text, str) and len(text) > MAX_TEXT:
         raise _invalid("value", f"{body.field} must be at most {MAX_TEXT} characters")
@@ -443,7 +447,7 @@ def correct_referral(
         _clean("value", check_multi_line_text, text)
     version = app.correct_referral(referral_id, body.field, body.value,
                                    meta_for(principal, request, body.reason),
-                                   body.expected_version)
+                                   body.expected_version, _may(principal, "referral.correct"))
     return Version(id=referral_id, version=version)
 
 

@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 
 from services.referrals.domain import Child, Consent, Referral, ReferralStatus
 from shared.domain import Area, Meta
-from shared.store import EcmApplication, retry_on_race
+from shared.store import Authorise, EcmApplication, retry_on_race
 
 
 class ReferralsApplication(EcmApplication):
@@ -40,9 +40,9 @@ class ReferralsApplication(EcmApplication):
         self.save_all(child)
         return child.id
 
-    def get_child(self, child_id: UUID) -> Child:
-        """The child's current record."""
-        return self.load(Child, child_id, "child")
+    def get_child(self, child_id: UUID, authorise: Authorise[Child] | None = None) -> Child:
+        """The child's current record; `authorise` decides where it is loaded."""
+        return self.load(Child, child_id, "child", authorise)
 
     @retry_on_race
     def refer(
@@ -55,9 +55,10 @@ class ReferralsApplication(EcmApplication):
         expected_involvement_months: int,
         meta: Meta,
         expected_version: int | None = None,
+        authorise: Authorise[Child] | None = None,
     ) -> UUID:
         """Refer a registered child to ECM; one open referral per child."""
-        child = self.get_child(child_id)
+        child = self.get_child(child_id, authorise)
         child.check_version(expected_version)
         child.check_can_be_referred()
         referral = Referral.make(
@@ -73,24 +74,27 @@ class ReferralsApplication(EcmApplication):
         self.save_all(child, referral)
         return referral.id
 
-    def get_referral(self, referral_id: UUID) -> Referral:
-        """The referral as it stands."""
-        return self.load(Referral, referral_id, "referral")
+    def get_referral(self, referral_id: UUID,
+                     authorise: Authorise[Referral] | None = None) -> Referral:
+        """The referral as it stands; `authorise` decides where it is loaded."""
+        return self.load(Referral, referral_id, "referral", authorise)
 
     @retry_on_race
     def record_consent(self, referral_id: UUID, consent: Consent, given_by: str, meta: Meta,
-                       expected_version: int | None = None) -> int:
+                       expected_version: int | None = None,
+                       authorise: Authorise[Referral] | None = None) -> int:
         """Record consent given, refused or withdrawn."""
-        referral = self.get_referral(referral_id)
+        referral = self.get_referral(referral_id, authorise)
         referral.check_version(expected_version)
         referral.record_consent(consent, given_by, meta)
         self.save_all(referral)
         return referral.version
 
     @retry_on_race
-    def accept(self, referral_id: UUID, meta: Meta, expected_version: int | None = None) -> int:
+    def accept(self, referral_id: UUID, meta: Meta, expected_version: int | None = None,
+               authorise: Authorise[Referral] | None = None) -> int:
         """Accept the referral for formulation."""
-        referral = self.get_referral(referral_id)
+        referral = self.get_referral(referral_id, authorise)
         referral.check_version(expected_version)
         referral.accept(meta)
         self.save_all(referral)
@@ -98,32 +102,37 @@ class ReferralsApplication(EcmApplication):
 
     @retry_on_race
     def offer_consultation(self, referral_id: UUID, meta: Meta,
-                           expected_version: int | None = None) -> int:
+                           expected_version: int | None = None,
+                           authorise: Authorise[Referral] | None = None) -> int:
         """Offer a consultation (non-formulated case)."""
-        referral = self.get_referral(referral_id)
+        referral = self.get_referral(referral_id, authorise)
         referral.check_version(expected_version)
         referral.offer_consultation(meta)
         self.save_all(referral)
         return referral.version
 
     @retry_on_race
-    def decline(self, referral_id: UUID, meta: Meta, expected_version: int | None = None) -> int:
+    def decline(self, referral_id: UUID, meta: Meta, expected_version: int | None = None,
+                authorise: Authorise[Referral] | None = None) -> int:
         """Decline with a reason; the child may be referred again."""
-        return self._end(referral_id, "decline", meta, expected_version)
+        return self._end(referral_id, "decline", meta, expected_version, authorise)
 
     @retry_on_race
-    def withdraw(self, referral_id: UUID, meta: Meta, expected_version: int | None = None) -> int:
+    def withdraw(self, referral_id: UUID, meta: Meta, expected_version: int | None = None,
+                 authorise: Authorise[Referral] | None = None) -> int:
         """Withdraw the referral; the child may be referred again."""
-        return self._end(referral_id, "withdraw", meta, expected_version)
+        return self._end(referral_id, "withdraw", meta, expected_version, authorise)
 
     @retry_on_race
     def close_referral(self, referral_id: UUID, meta: Meta,
-                       expected_version: int | None = None) -> int:
+                       expected_version: int | None = None,
+                       authorise: Authorise[Referral] | None = None) -> int:
         """Close an accepted referral or consultation; the child may be referred again."""
-        return self._end(referral_id, "close", meta, expected_version)
+        return self._end(referral_id, "close", meta, expected_version, authorise)
 
-    def _end(self, referral_id: UUID, action: str, meta: Meta, expected: int | None) -> int:
-        referral = self.get_referral(referral_id)
+    def _end(self, referral_id: UUID, action: str, meta: Meta, expected: int | None,
+             authorise: Authorise[Referral] | None) -> int:
+        referral = self.get_referral(referral_id, authorise)
         referral.check_version(expected)
         getattr(referral, action)(meta)
         child = self.get_child(referral.child_id)
@@ -161,9 +170,10 @@ class ReferralsApplication(EcmApplication):
 
     @retry_on_race
     def correct_child(self, child_id: UUID, field: str, value: Any, meta: Meta,
-                      expected_version: int | None = None) -> int:
+                      expected_version: int | None = None,
+                      authorise: Authorise[Child] | None = None) -> int:
         """Correct a field of the child's record (a new event; the original stays)."""
-        child = self.get_child(child_id)
+        child = self.get_child(child_id, authorise)
         child.check_version(expected_version)
         child.correct(field, value, meta)
         referrals = []
@@ -177,9 +187,10 @@ class ReferralsApplication(EcmApplication):
 
     @retry_on_race
     def flag_dispute(self, child_id: UUID, field: str, meta: Meta,
-                     expected_version: int | None = None) -> int:
+                     expected_version: int | None = None,
+                     authorise: Authorise[Child] | None = None) -> int:
         """Flag a field whose accuracy is disputed."""
-        child = self.get_child(child_id)
+        child = self.get_child(child_id, authorise)
         child.check_version(expected_version)
         child.flag_dispute(field, meta)
         self.save_all(child)
@@ -187,9 +198,10 @@ class ReferralsApplication(EcmApplication):
 
     @retry_on_race
     def correct_referral(self, referral_id: UUID, field: str, value: Any, meta: Meta,
-                         expected_version: int | None = None) -> int:
+                         expected_version: int | None = None,
+                         authorise: Authorise[Referral] | None = None) -> int:
         """Correct a field of the referral."""
-        referral = self.get_referral(referral_id)
+        referral = self.get_referral(referral_id, authorise)
         referral.check_version(expected_version)
         referral.correct(field, value, meta)
         self.save_all(referral)

@@ -92,9 +92,9 @@ def get_review_case(
     principal: Annotated[Principal, Depends(requires("review.read"))], as_of: AsOf = None,
 ) -> ReviewCasePublic:
     """The child's reviews, stage, interventions, transitions and closure (now or on a date)."""
-    case = app.get_case(child_id, as_of, _may(principal, "review.read"))  # as_of is checked
+    record = app.get_record(child_id, as_of, _may(principal, "review.read"))  # as_of checked
     today = _today() if as_of is None else as_of
-    return case_public(case, app.default_weeks, today)
+    return case_public(record, app.default_weeks, today)
 
 
 @router.get("/review-cases/{child_id}/reviews/{review_id}", response_model=ReviewPublic)
@@ -103,9 +103,9 @@ def get_review(
     principal: Annotated[Principal, Depends(requires("review.read"))], as_of: AsOf = None,
 ) -> ReviewPublic:
     """One review of the child (now or on a date)."""
-    case = app.get_case(child_id, as_of, _may(principal, "review.read"))  # as_of is checked
+    record = app.get_record(child_id, as_of, _may(principal, "review.read"))  # as_of checked
     today = _today() if as_of is None else as_of
-    return review_public(case, case.review(review_id), today)
+    return review_public(record, record.review(review_id), today)
 
 
 @router.put("/review-cases/{child_id}/cadence", response_model=Version)

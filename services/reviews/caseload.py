@@ -65,8 +65,8 @@ _review_columns = (
     ("worker_id", String(200), True),
     ("overdue_raised", Boolean, False),
     ("held_on", Date, True),
-    ("version", Integer, False),  # the case's version of the last change applied to the row
-    ("worker_version", Integer, False),  # the case's version of the worker shown
+    ("version", Integer, False),  # the log position of the last change applied to the row
+    ("worker_version", Integer, False),  # the log position of the worker shown
     ("recorded_at", DateTime(timezone=True), False),
 )
 reviews = Table(
@@ -111,13 +111,16 @@ class CaseloadProjection(SqlProjection):
     """Maintains the caseload tables from the reviews service's events.
 
     Messages arrive in stream order; a row still only takes a change newer than the one it
-    shows (every event carries the case's version), so a parked message replayed late cannot
-    undo later ones. A message that needs a row that is not there is a MissingPrecondition.
+    shows, by the event's position in the reviews store's log (`notification_id`: one order
+    across the case, its schedule and its interventions, which keep versions of their own), so
+    a parked message replayed late cannot undo later ones. A message that needs a row that is
+    not there is a MissingPrecondition.
     """
 
     name = CASELOAD_CONSUMER
     subject = CASELOAD_SUBJECT
     tables = (cases, reviews, review_history, supervision)
+    version = 2  # 2: rows ordered by log position, not the case's version (the split)
 
     def apply(self, conn: Connection, envelope: Envelope) -> None:
         handler = getattr(self, f"on_{envelope.event_type}", None)
@@ -138,8 +141,8 @@ class CaseloadProjection(SqlProjection):
                                  data: dict[str, Any]) -> None:
         self._case(conn, data["child_id"])
         conn.execute(update(cases).where(cases.c.child_id == data["child_id"],
-                                         cases.c.area_version < env.aggregate_version)
-                     .values(area=data["area"], area_version=env.aggregate_version))
+                                         cases.c.area_version < env.notification_id)
+                     .values(area=data["area"], area_version=env.notification_id))
         area = self._case(conn, data["child_id"])["area"]  # the newest, whatever the order
         for row in self._pending_reviews(conn, data["child_id"]):
             if row["area"] != area:
@@ -148,7 +151,7 @@ class CaseloadProjection(SqlProjection):
     def on_ReviewWorkerAssigned(self, conn: Connection, env: Envelope,
                                 data: dict[str, Any]) -> None:
         self._case(conn, data["child_id"])
-        version = env.aggregate_version
+        version = env.notification_id
         conn.execute(update(cases).where(cases.c.child_id == data["child_id"],
                                          cases.c.worker_version < version)
                      .values(worker_id=data["worker_id"], worker_version=version))
@@ -160,8 +163,8 @@ class CaseloadProjection(SqlProjection):
     def on_CaseClosed(self, conn: Connection, env: Envelope, data: dict[str, Any]) -> None:
         self._case(conn, data["child_id"])
         conn.execute(update(cases).where(cases.c.child_id == data["child_id"],
-                                         cases.c.status_version < env.aggregate_version)
-                     .values(status="closed", status_version=env.aggregate_version,
+                                         cases.c.status_version < env.notification_id)
+                     .values(status="closed", status_version=env.notification_id,
                              closed_on=date.fromisoformat(data["closed_on"]),
                              safety_net_until=_date(data.get("safety_net_until"))))
         for row in self._pending_reviews(conn, data["child_id"]):
@@ -170,8 +173,8 @@ class CaseloadProjection(SqlProjection):
     def on_CaseReopened(self, conn: Connection, env: Envelope, data: dict[str, Any]) -> None:
         self._case(conn, data["child_id"])
         conn.execute(update(cases).where(cases.c.child_id == data["child_id"],
-                                         cases.c.status_version < env.aggregate_version)
-                     .values(status="open", status_version=env.aggregate_version,
+                                         cases.c.status_version < env.notification_id)
+                     .values(status="open", status_version=env.notification_id,
                              safety_net_until=None))
 
     # ------------------------------------------------------------ reviews
@@ -184,13 +187,13 @@ class CaseloadProjection(SqlProjection):
             self._write(conn, data["review_id"], env, due_on=due_on)
             return
         case = self._case(conn, data["child_id"])
-        closed_since = case["status"] == "closed" and case["status_version"] > env.aggregate_version
+        closed_since = case["status"] == "closed" and case["status_version"] > env.notification_id
         values = {
             "child_id": data["child_id"], "area": case["area"], "due_on": due_on,
             "status": "withdrawn" if closed_since else "due", "starts_at": None,
             "scheduled_by": None, "worker_id": case["worker_id"],
             "worker_version": case["worker_version"], "overdue_raised": False, "held_on": None,
-            "version": env.aggregate_version, "recorded_at": _utc(env.occurred_at),
+            "version": env.notification_id, "recorded_at": _utc(env.occurred_at),
         }
         conn.execute(insert(reviews).values(review_id=data["review_id"], **values))
         conn.execute(insert(review_history).values(review_id=data["review_id"], **values))
@@ -247,9 +250,9 @@ class CaseloadProjection(SqlProjection):
         if row is None:
             raise MissingPrecondition(f"caseload: no review {review_id} yet")
         current = dict(row._mapping)
-        if current["version"] >= env.aggregate_version:
+        if current["version"] >= env.notification_id:
             return  # a newer change is already shown
-        self._change(conn, current, env, version=env.aggregate_version, **values)
+        self._change(conn, current, env, version=env.notification_id, **values)
 
     @staticmethod
     def _change(conn: Connection, current: dict[str, Any], env: Envelope,

@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.reviews.domain import ReviewCase
+from services.reviews.schedule import ReviewSchedule
 from services.reviews.supervision import SupervisionKind, SupervisionSession
 from services.reviews.values import Progress, TransitionKind
 from shared.contracts import Contract, ContractRegistry, Mapping, NotPersonal, Sealed
@@ -200,6 +201,7 @@ def _supervision_extra(event: Any) -> dict[str, Any]:
 
 # The event classes are made by @event at class creation: mypy cannot see them.
 Case: Any = ReviewCase
+Schedule: Any = ReviewSchedule
 Session: Any = SupervisionSession
 
 REGISTRY = ContractRegistry(
@@ -208,13 +210,21 @@ REGISTRY = ContractRegistry(
         Mapping(Case.Opened, "ReviewCaseOpened", ReviewCaseOpenedV1),
         Mapping(Case.CadenceSet, "ReviewCadenceSet", ReviewCadenceSetV1),
         Mapping(Case.WorkerAssigned, "ReviewWorkerAssigned", ReviewWorkerAssignedV1),
+        # Stored by the case before the split (still relayed from a store that holds them).
         Mapping(Case.ReviewDue, "ReviewDue", ReviewDueV1),
         Mapping(Case.ReviewScheduled, "ReviewScheduled", ReviewScheduledV1),
         Mapping(Case.ReviewRescheduled, "ReviewRescheduled", ReviewRescheduledV1),
         Mapping(Case.ReviewCancelled, "ReviewCancelled", ReviewCancelledV1),
         Mapping(Case.ReviewHeld, "ReviewHeld", ReviewHeldV1),
-        Mapping(Case.StageReassessed, "StageReassessed", StageReassessedV1),
         Mapping(Case.ReviewOverdue, "ReviewOverdue", ReviewOverdueV1),
+        # The same contracts from the schedule since (sealed as the case's events were).
+        Mapping(Schedule.ReviewDue, "ReviewDue", ReviewDueV1),
+        Mapping(Schedule.ReviewScheduled, "ReviewScheduled", ReviewScheduledV1),
+        Mapping(Schedule.ReviewRescheduled, "ReviewRescheduled", ReviewRescheduledV1),
+        Mapping(Schedule.ReviewCancelled, "ReviewCancelled", ReviewCancelledV1),
+        Mapping(Schedule.ReviewHeld, "ReviewHeld", ReviewHeldV1),
+        Mapping(Schedule.ReviewOverdue, "ReviewOverdue", ReviewOverdueV1),
+        Mapping(Case.StageReassessed, "StageReassessed", StageReassessedV1),
         Mapping(Case.TransitionRecorded, "TransitionRecorded", TransitionRecordedV1),
         Mapping(Case.CaseClosed, "CaseClosed", CaseClosedV1),
         Mapping(Case.CaseReopened, "CaseReopened", CaseReopenedV1),
@@ -223,4 +233,6 @@ REGISTRY = ContractRegistry(
     ],
 )
 # Not published (they restate formulation events the reviews store learnt from the stream):
-# ReportNoted, StageNoted, InterventionNoted, InterventionStatusNoted.
+# ReportNoted, StageNoted, InterventionNoted, InterventionStatusNoted; nor are the parts'
+# starts (ReviewSchedule.Started, ChildInterventions.Started) and ReviewWithdrawn (CaseClosed
+# tells consumers).

@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from services.reviews.caseload import CaseloadEntry
-from services.reviews.domain import ReviewCase
+from services.reviews.record import ChildReviews
 from services.reviews.supervision import SupervisionKind, SupervisionSession
 from services.reviews.values import (
     Action,
@@ -316,7 +316,7 @@ def to_actions(items: list[ActionIn]) -> list[Action]:
     return [Action(a.agency, a.due_on, a.text) for a in items]
 
 
-def review_public(case: ReviewCase, review: Review, today: date) -> ReviewPublic:
+def review_public(case: ChildReviews, review: Review, today: date) -> ReviewPublic:
     """The public view of one review; overdue as of `today`."""
     overdue = review.review_id == case.current_review_id and case.is_overdue(today)
     return ReviewPublic(
@@ -332,7 +332,8 @@ def review_public(case: ReviewCase, review: Review, today: date) -> ReviewPublic
                     for a in review.attendance],
         stage=review.stage,
         stage_label=trm_label(review.stage) if review.stage else None,
-        previous_stage=review.previous_stage, rationale=review.rationale,
+        previous_stage=review.previous_stage,
+        rationale=case.case.rationale_of(review.review_id) if review.held_on else None,
         progress=[ProgressPublic(intervention_id=p.intervention_id, progress=p.progress,
                                  note=p.note) for p in review.progress],
         actions=[ActionPublic(agency=a.agency, due_on=a.due_on, text=a.text or None)
@@ -341,20 +342,21 @@ def review_public(case: ReviewCase, review: Review, today: date) -> ReviewPublic
     )
 
 
-def case_public(case: ReviewCase, default_weeks: int, today: date) -> ReviewCasePublic:
+def case_public(record: ChildReviews, default_weeks: int, today: date) -> ReviewCasePublic:
     """The public view of a child's review case; overdue and safety net as of `today`."""
+    case = record.case
     return ReviewCasePublic(
-        child_id=case.child_id, case_id=case.id, version=case.version, area=case.area,
+        child_id=case.child_id, case_id=case.id, version=record.version, area=case.area,
         status=case.status, worker_id=case.worker_id, review_weeks=case.weeks(default_weeks),
         cadence_set=case.review_weeks is not None, stage=case.stage,
         stage_label=trm_label(case.stage) if case.stage else None,
-        stage_assessed_on=case.stage_assessed_on, current_review_id=case.current_review_id,
-        overdue=case.is_overdue(today),
-        reviews=[review_public(case, r, today) for r in case.reviews.values()],
+        stage_assessed_on=case.stage_assessed_on, current_review_id=record.current_review_id,
+        overdue=record.is_overdue(today),
+        reviews=[review_public(record, r, today) for r in record.reviews.values()],
         interventions=[InterventionPublic(
             intervention_id=i.intervention_id, intervention_type=i.intervention_type,
             stage=i.stage, owning_agency=i.owning_agency, planned_start=i.planned_start,
-            status=i.status, status_on=i.status_on) for i in case.interventions.values()],
+            status=i.status, status_on=i.status_on) for i in record.interventions.values()],
         transitions=[TransitionPublic(
             transition_id=t.transition_id, kind=t.kind, occurred_on=t.occurred_on,
             receiving_organisation=t.receiving_organisation) for t in case.transitions],

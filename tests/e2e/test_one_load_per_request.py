@@ -114,7 +114,7 @@ def test_another_areas_case_answers_like_a_missing_one_from_the_one_load(
     assert review_reads.loads == 1
 
 
-def test_a_review_write_loads_the_case_once_and_refuses_another_area_from_that_load(
+def test_a_review_write_loads_each_part_of_the_record_once_and_refuses_another_area_from_the_case(
     client: TestClient, auth: Tokens, reviews: ReviewsApplication, child: UUID,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -122,7 +122,7 @@ def test_a_review_write_loads_the_case_once_and_refuses_another_area_from_that_l
     response = client.put(f"/api/v1/review-cases/{child}/cadence",
                           headers=auth("senior_practitioner"), json={"weeks": 8})
     assert response.status_code == 200, response.text
-    assert reads.loads == 1
+    assert reads.loads == 3  # the case, its schedule and its interventions, once each
     assert reviews.get_case(child).review_weeks == 8
     reads.reset()
     transition = {"kind": "school_move", "occurred_on": date.today().isoformat(),
@@ -130,5 +130,5 @@ def test_a_review_write_loads_the_case_once_and_refuses_another_area_from_that_l
     response = client.post(f"/api/v1/review-cases/{child}/transitions",
                            headers=auth("case_manager", "banes"), json=transition)
     assert response.status_code == 404, response.text
-    assert reads.loads == 1
+    assert reads.loads == 1  # refused where the case is loaded: nothing else is read
     assert reviews.get_case(child).transitions == []

@@ -45,7 +45,14 @@ from shared.domain import Area, Meta
 from shared.meetings import AttendanceRecord, Invitee
 from shared.settings import Settings, development_settings
 from shared.vocabulary import Agency, Attendance
-from tests.golden.state import SPLIT, STORES, formulation_split, state_of_store
+from tests.golden.state import (
+    REVIEWS_SPLIT,
+    SPLIT,
+    STORES,
+    formulation_split,
+    reviews_split,
+    state_of_store,
+)
 
 MASTER_KEY = "Z29sZGVuLXN0b3JlLXN5bnRoZXRpYy1tYXN0ZXItayE="
 """A fixed synthetic master key (base64 of 32 bytes) that
@@ -216,7 +223,7 @@ def drive(system: System) -> None:
 
     reviews.assign_worker(child, "golden-sp", SP)
     reviews.set_cadence(child, 8, SP)
-    review_id = reviews.get_case(child).current_review_id
+    review_id = reviews.get_record(child).current_review_id
     assert review_id is not None
     reviews.schedule_review(child, review_id, datetime(2026, 5, 11, 14, tzinfo=UTC),
                             "Synthetic review room", None, invitees, SP)
@@ -364,6 +371,7 @@ def open_golden_state(folder: Path) -> dict[str, Any]:
         try:
             state = {service: state_of_store(system.apps[service]) for service in STORES}
             state[SPLIT] = formulation_split(system.apps["formulation"])
+            state[REVIEWS_SPLIT] = reviews_split(system.apps["reviews"])
             return state
         finally:
             system.close()

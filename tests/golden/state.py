@@ -85,3 +85,26 @@ def formulation_split(app: Any) -> dict[str, Any]:
                 "meetings": plain(app.get_meetings(case.child_id).meetings),
             }
     return found
+
+
+REVIEWS_SPLIT = "reviews-split"
+"""The section of a golden state with each review case's schedule and interventions, which
+were part of the case before the split and are aggregates of their own since."""
+
+
+def reviews_split(app: Any) -> dict[str, Any]:
+    """{case id: {"reviews", "current_review_id", "interventions"}} as today's code reads
+    them for each review case (from the case's events, or the parts' own streams)."""
+    from services.reviews.domain import ReviewCase
+
+    found: dict[str, Any] = {}
+    for aggregate_id in aggregate_ids(app):
+        case = app.repository.get(aggregate_id)
+        if isinstance(case, ReviewCase):
+            record = app.get_record(case.child_id)
+            found[str(aggregate_id)] = {
+                "reviews": plain(record.reviews),
+                "current_review_id": plain(record.current_review_id),
+                "interventions": plain(record.interventions),
+            }
+    return found

@@ -62,7 +62,7 @@ async def test_a_review_reassessment_on_the_stream_changes_what_formulation_allo
                             recommendation_id=None, override_rationale=None, meta=PSY)
 
         await eventually(lambda: _review_due(reviews, child))  # due from ReportIssued
-        review_id = reviews.get_case(child).current_review_id
+        review_id = reviews.get_record(child).current_review_id
         assert review_id is not None
         starts = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
         await in_thread(reviews.schedule_review, child, review_id, starts, "YJS office", None,
@@ -104,7 +104,7 @@ def _has(get: object, child: UUID) -> bool:
 
 
 def _review_due(reviews: ReviewsApplication, child: UUID) -> bool:
-    return _has(reviews.get_case, child) and reviews.get_case(child).current_review_id is not None
+    return _has(reviews.get_case, child) and reviews.get_record(child).current_review_id is not None
 
 
 async def test_when_a_childs_area_is_corrected_every_service_follows(

@@ -139,7 +139,7 @@ async def test_an_invitee_unknown_to_the_directory_is_refused_until_the_contact_
 
 def _review_due(reviews: ReviewsApplication, child: UUID) -> bool:
     try:
-        return reviews.get_case(child).current_review_id is not None
+        return reviews.get_record(child).current_review_id is not None
     except NotFound:
         return False
 

@@ -69,7 +69,7 @@ async def test_a_review_held_here_is_on_the_stream_with_attendance_and_the_new_s
         def first_review_due() -> UUID | None:
             if not app.has_case(child_id):
                 return None
-            return app.get_case(child_id).current_review_id
+            return app.get_record(child_id).current_review_id
 
         review_id = await eventually(first_review_due)
         starts = datetime.combine(TODAY, datetime.min.time(), tzinfo=UTC)
@@ -130,7 +130,7 @@ async def test_the_background_tick_raises_an_overdue_review_once_on_the_stream(
         assert overdue["data"]["due_on"] == (issued + timedelta(weeks=6)).isoformat()
         assert overdue["actor"] == {"id": "system:reviews-tick", "role": "system"}
         assert await in_thread(app.tick, TODAY, META) == 0
-        case = await in_thread(app.get_case, child_id)
+        case = await in_thread(app.get_record, child_id)
         assert case.current_review is not None
         assert case.current_review.overdue_noticed_on == TODAY
         await nc.close()

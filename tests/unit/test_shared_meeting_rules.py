@@ -9,7 +9,7 @@ from uuid import uuid4
 import pytest
 
 from services.formulation.meetings import FormulationMeetings
-from services.reviews.domain import ReviewCase
+from services.reviews.record import ChildReviews
 from shared.domain import Area, Invalid, Meta
 from shared.meetings import AttendanceRecord, Invitee, check_attendance
 from shared.vocabulary import Agency, Attendance
@@ -48,8 +48,7 @@ def formulation_refusal(attendance: list[AttendanceRecord]) -> tuple[str | None,
 
 
 def review_refusal(attendance: list[AttendanceRecord]) -> tuple[str | None, str]:
-    case = ReviewCase(child_id=uuid4(), area=Area.BANES, referral_id=None,
-                      formulation_case_id=None, meta=META)
+    case = ChildReviews.open(uuid4(), Area.BANES, None, None, META)
     case.note_report(uuid4(), 1, 2, date(2024, 3, 1), 6, META)
     review_id = case.current_review_id
     assert review_id is not None
