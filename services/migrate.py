@@ -22,8 +22,8 @@ def role_models() -> dict[str, MetaData]:
     the migrations must agree with)."""
     from services.evaluation import projects
     from services.governance import integrity
-    from services.web import pages_partner
     from services.notifications import index
+    from services.web import pages_partner
     from shared import consumer, crypto, idempotency, relay
 
     ops = MetaData()
