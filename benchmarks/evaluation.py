@@ -27,8 +27,15 @@ from shared.contracts import Envelope
 from shared.settings import development_settings
 
 TODAY = date(2025, 12, 31)
-ID_FIELDS = ("child_id", "referral_id", "intervention_id", "review_id", "offence_id",
-             "transition_id", "meeting_id")
+ID_FIELDS = (
+    "child_id",
+    "referral_id",
+    "intervention_id",
+    "review_id",
+    "offence_id",
+    "transition_id",
+    "meeting_id",
+)
 
 
 def bench_seed(folder: Path, n: int) -> tuple[System, dict[str, Any]]:
@@ -37,8 +44,13 @@ def bench_seed(folder: Path, n: int) -> tuple[System, dict[str, Any]]:
     start = time.perf_counter()
     made = seed(system, n, seed_value=2019, years=3, today=TODAY)
     elapsed = time.perf_counter() - start
-    return system, {"name": "demo seed (real use cases)", "n": n, "seconds": round(elapsed, 1),
-                    "children_per_second": round(n / elapsed, 1), "made": made}
+    return system, {
+        "name": "demo seed (real use cases)",
+        "n": n,
+        "seconds": round(elapsed, 1),
+        "children_per_second": round(n / elapsed, 1),
+        "made": made,
+    }
 
 
 def _replicas(deliveries: list[Delivery], copies: int) -> list[Delivery]:
@@ -55,11 +67,18 @@ def _replicas(deliveries: list[Delivery], copies: int) -> list[Delivery]:
                 if isinstance(data.get(name), str):
                     data[name] = str(uuid5(UUID(data[name]), str(k)))
             nid = k * top[e.service] + e.notification_id
-            out.append(Envelope.model_validate({
-                **e.model_dump(), "data": data, "notification_id": nid,
-                "message_id": f"{e.service}:{nid}",
-                "aggregate_id": uuid5(e.aggregate_id, str(k)),
-                "child_id": uuid5(e.child_id, str(k)) if e.child_id else None}))
+            out.append(
+                Envelope.model_validate(
+                    {
+                        **e.model_dump(),
+                        "data": data,
+                        "notification_id": nid,
+                        "message_id": f"{e.service}:{nid}",
+                        "aggregate_id": uuid5(e.aggregate_id, str(k)),
+                        "child_id": uuid5(e.child_id, str(k)) if e.child_id else None,
+                    }
+                )
+            )
     return [Delivery(seq, e) for seq, e in enumerate(out, start=1)]
 
 
@@ -72,7 +91,7 @@ def bench_export(system: System, folder: Path, n: int) -> dict[str, Any]:
     projection = EvaluationProjection(engine)
     replicas = _replicas(history, copies)
     for start in range(0, len(replicas), 2000):
-        projection.commit(replicas[start:start + 2000])
+        projection.commit(replicas[start : start + 2000])
     project = Project("bench", "Bench", datetime.now(UTC), "bench", b"b" * 32)
     params = Parameters("bench", date(2000, 1, 1), TODAY, TODAY, None, 5)
 
@@ -90,7 +109,13 @@ def bench_export(system: System, folder: Path, n: int) -> dict[str, Any]:
     writer.writerows(rows)
     baseline = time.perf_counter() - started
     cohort = len(export.tables["children"].rows)
-    return {"name": f"evaluation export ({cohort} children)", "n": cohort,
-            "ecm_us_per_op": ecm / cohort * 1e6, "baseline_us_per_op": baseline / cohort * 1e6,
-            "ratio": ecm / baseline, "export_seconds": round(ecm, 2),
-            "files": len(files), "bytes": sum(map(len, files.values()))}
+    return {
+        "name": f"evaluation export ({cohort} children)",
+        "n": cohort,
+        "ecm_us_per_op": ecm / cohort * 1e6,
+        "baseline_us_per_op": baseline / cohort * 1e6,
+        "ratio": ecm / baseline,
+        "export_seconds": round(ecm, 2),
+        "files": len(files),
+        "bytes": sum(map(len, files.values())),
+    }

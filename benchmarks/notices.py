@@ -50,23 +50,37 @@ class _Arrivals:
         return "250 Message accepted for delivery"
 
 
-def _review_scheduled(app: NotificationsApplication, child: UUID, contact: UUID,
-                      nid: int) -> Envelope:
+def _review_scheduled(
+    app: NotificationsApplication, child: UUID, contact: UUID, nid: int
+) -> Envelope:
     """ReviewScheduled as the reviews service publishes it (venue and link sealed)."""
     event = "ReviewCase.ReviewScheduled"
     starts = "2027-09-15T10:00:00+00:00"
     return Envelope(
-        message_id=f"reviews:{nid}", service="reviews", event_type="ReviewScheduled",
-        event_version=1, notification_id=nid, aggregate_id=uuid4(), aggregate_version=1,
-        child_id=child, occurred_at=datetime.now(UTC),
-        actor=Actor(id="bench-sp", role="senior_practitioner"), reason=None,
-        correlation_id=f"bench-{nid}", causation_id=f"bench-{nid}",
-        data={"child_id": str(child), "review_id": str(uuid4()), "starts_at": starts,
-              "due_on": starts[:10],
-              "venue": app.cipher.seal(child, "venue", "Room 4, Synthetic House", event=event),
-              "online_link": app.cipher.seal(child, "online_link",
-                                             "https://meet.example.org/bench", event=event),
-              "invitees": [{"agency": Agency.EDUCATION.value, "contact_id": str(contact)}]},
+        message_id=f"reviews:{nid}",
+        service="reviews",
+        event_type="ReviewScheduled",
+        event_version=1,
+        notification_id=nid,
+        aggregate_id=uuid4(),
+        aggregate_version=1,
+        child_id=child,
+        occurred_at=datetime.now(UTC),
+        actor=Actor(id="bench-sp", role="senior_practitioner"),
+        reason=None,
+        correlation_id=f"bench-{nid}",
+        causation_id=f"bench-{nid}",
+        data={
+            "child_id": str(child),
+            "review_id": str(uuid4()),
+            "starts_at": starts,
+            "due_on": starts[:10],
+            "venue": app.cipher.seal(child, "venue", "Room 4, Synthetic House", event=event),
+            "online_link": app.cipher.seal(
+                child, "online_link", "https://meet.example.org/bench", event=event
+            ),
+            "invitees": [{"agency": Agency.EDUCATION.value, "contact_id": str(contact)}],
+        },
     )
 
 
@@ -83,16 +97,30 @@ async def bench_notices(folder: Path, n: int) -> dict[str, Any]:
         app = system.apps["notifications"]
         assert isinstance(app, NotificationsApplication)
         app.notify_settings = NotifySettings(
-            public_base_url="https://ecm.example.org", team_contact="ecm-team@example.org",
-            webhook_secret="bench-webhook-secret-0123456789", smtp_port=port,
-            smtp_starttls=False)
+            public_base_url="https://ecm.example.org",
+            team_contact="ecm-team@example.org",
+            webhook_secret="bench-webhook-secret-0123456789",
+            smtp_port=port,
+            smtp_starttls=False,
+        )
         contact = app.register_partner(
-            agency=Agency.EDUCATION, name="Pat Bench", email="pat.bench@partner.example.org",
-            webhook_url=None, preferred_channel=Channel.EMAIL, webhook_secret=None,
-            meta=STAFF)
+            agency=Agency.EDUCATION,
+            name="Pat Bench",
+            email="pat.bench@partner.example.org",
+            webhook_url=None,
+            preferred_channel=Channel.EMAIL,
+            webhook_secret=None,
+            meta=STAFF,
+        )
         child: UUID = system.app(ReferralsApplication).register_child(
-            given_name="Synthetic", family_name="Bench", date_of_birth=date(2011, 2, 3),
-            area=Area.BRISTOL, nhs_number=None, upn=None, meta=STAFF)
+            given_name="Synthetic",
+            family_name="Bench",
+            date_of_birth=date(2011, 2, 3),
+            area=Area.BRISTOL,
+            nhs_number=None,
+            upn=None,
+            meta=STAFF,
+        )
         sink = NoticeConsumer(app).sink(app.reads)
         stop = asyncio.Event()
         task = asyncio.create_task(run_delivery(system, stop))
@@ -124,11 +152,19 @@ async def bench_notices(folder: Path, n: int) -> dict[str, Any]:
     finally:
         controller.stop()
     p50, p99 = quantile(ecm_ms, 50), quantile(ecm_ms, 99)
-    return {"name": "notice queued -> email at SMTP server", "n": n,
-            "ecm_us_per_op": p50 * 1000, "baseline_us_per_op": quantile(raw_ms, 50) * 1000,
-            "ratio": p50 / quantile(raw_ms, 50), "ecm_p50_ms": p50, "ecm_p99_ms": p99,
-            "baseline_p50_ms": quantile(raw_ms, 50), "baseline_p99_ms": quantile(raw_ms, 99),
-            "goal": "p99 < 500 ms", "met": p99 < 500}
+    return {
+        "name": "notice queued -> email at SMTP server",
+        "n": n,
+        "ecm_us_per_op": p50 * 1000,
+        "baseline_us_per_op": quantile(raw_ms, 50) * 1000,
+        "ratio": p50 / quantile(raw_ms, 50),
+        "ecm_p50_ms": p50,
+        "ecm_p99_ms": p99,
+        "baseline_p50_ms": quantile(raw_ms, 50),
+        "baseline_p99_ms": quantile(raw_ms, 99),
+        "goal": "p99 < 500 ms",
+        "met": p99 < 500,
+    }
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -143,12 +179,14 @@ async def bench_idle_cpu(folder: Path, seconds: float) -> dict[str, Any]:
     nats = EmbeddedNats(folder / "nats-idle", user="bench", password="bench-password")
     nats.start()
     try:
-        settings = development_settings(folder / "idle-var").model_copy(update={
-            "nats_url": nats.url, "nats_user": nats.user, "nats_password": nats.password})
+        settings = development_settings(folder / "idle-var").model_copy(
+            update={"nats_url": nats.url, "nats_user": nats.user, "nats_password": nats.password}
+        )
         system = System.build(settings)
         stop, ready = asyncio.Event(), asyncio.Event()
-        task = asyncio.create_task(run_node(system, nats_url=nats.url, serve_api=False,
-                                            stop=stop, ready=ready))
+        task = asyncio.create_task(
+            run_node(system, nats_url=nats.url, serve_api=False, stop=stop, ready=ready)
+        )
         await asyncio.wait_for(ready.wait(), 60)
         await asyncio.sleep(2.0)  # settled
         assert nats.process is not None
@@ -164,16 +202,26 @@ async def bench_idle_cpu(folder: Path, seconds: float) -> dict[str, Any]:
     finally:
         nats.stop()
     total = ecm + server
-    return {"name": f"idle CPU over {seconds:.0f} s (node + nats-server)", "n": 1,
-            "ecm_us_per_op": ecm, "baseline_us_per_op": server, "ratio": ecm / max(server, 1e-6),
-            "ecm_cpu_percent": ecm, "nats_cpu_percent": server, "total_cpu_percent": total,
-            "goal": "idle CPU < 2 %", "met": total < 2.0}
+    return {
+        "name": f"idle CPU over {seconds:.0f} s (node + nats-server)",
+        "n": 1,
+        "ecm_us_per_op": ecm,
+        "baseline_us_per_op": server,
+        "ratio": ecm / max(server, 1e-6),
+        "ecm_cpu_percent": ecm,
+        "nats_cpu_percent": server,
+        "total_cpu_percent": total,
+        "goal": "idle CPU < 2 %",
+        "met": total < 2.0,
+    }
 
 
 async def run_notice_benchmarks(folder: Path, quick: bool) -> list[dict[str, Any]]:
     """The notice rows of `make bench`."""
-    return [await bench_notices(folder, 20 if quick else 100),
-            await bench_idle_cpu(folder, 5.0 if quick else 10.0)]
+    return [
+        await bench_notices(folder, 20 if quick else 100),
+        await bench_idle_cpu(folder, 5.0 if quick else 10.0),
+    ]
 
 
 def median(values: list[float]) -> float:

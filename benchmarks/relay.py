@@ -32,14 +32,21 @@ WINDOW = 1000  # raw baseline: publish_async acknowledgements in flight at most
 
 def _register(app: Any, n: int, start: int = 0) -> None:
     for i in range(start, start + n):
-        app.register_child(given_name=f"G{i}", family_name="Bench",
-                           date_of_birth=date(2010, 1, 1), area=Area.BRISTOL,
-                           nhs_number=None, upn=None, meta=META)
+        app.register_child(
+            given_name=f"G{i}",
+            family_name="Bench",
+            date_of_birth=date(2010, 1, 1),
+            area=Area.BRISTOL,
+            nhs_number=None,
+            upn=None,
+            meta=META,
+        )
 
 
 def _settings(folder: Path, nats: EmbeddedNats, name: str) -> Settings:
-    return development_settings(folder / name).model_copy(update={
-        "nats_url": nats.url, "nats_user": nats.user, "nats_password": nats.password})
+    return development_settings(folder / name).model_copy(
+        update={"nats_url": nats.url, "nats_user": nats.user, "nats_password": nats.password}
+    )
 
 
 def quantile(values: list[float], q: int) -> float:
@@ -77,8 +84,9 @@ async def bench_drain(folder: Path, n: int, rounds: int) -> dict[str, Any]:
             with system.ops.begin() as conn:
                 conn.exec_driver_sql("DELETE FROM relay_positions")
                 conn.exec_driver_sql("DELETE FROM stream_index")
-            relay = Relay(app, contracts, js, positions, system.keys,
-                          batch_size=settings.relay_batch_size)
+            relay = Relay(
+                app, contracts, js, positions, system.keys, batch_size=settings.relay_batch_size
+            )
             await relay.resume()
             start = time.perf_counter()
             while await relay.publish_pending():
@@ -89,8 +97,10 @@ async def bench_drain(folder: Path, n: int, rounds: int) -> dict[str, Any]:
                 payloads = [(m.subject, m.data or b"") for m in await _read_back(js, n)]
             await _fresh_stream(js, settings)
             start = time.perf_counter()
-            futures = [await js.publish_async(subject, body, headers={
-                "Nats-Msg-Id": f"raw:{i}"}) for i, (subject, body) in enumerate(payloads)]
+            futures = [
+                await js.publish_async(subject, body, headers={"Nats-Msg-Id": f"raw:{i}"})
+                for i, (subject, body) in enumerate(payloads)
+            ]
             await asyncio.gather(*futures)
             baseline = time.perf_counter() - start
             assert (await js.stream_info(STREAM)).state.messages == n
@@ -102,11 +112,18 @@ async def bench_drain(folder: Path, n: int, rounds: int) -> dict[str, Any]:
     finally:
         nats.stop()
     ecm_s, raw_s = statistics.median(ecm), statistics.median(raw)
-    return {"name": f"relay drain, {n} stored events (window {settings.relay_batch_size})",
-            "n": n, "ecm_us_per_op": ecm_s / n * 1e6, "baseline_us_per_op": raw_s / n * 1e6,
-            "ratio": ecm_s / raw_s, "ecm_events_per_s": n / ecm_s,
-            "baseline_events_per_s": n / raw_s, "throughput_ratio": raw_s / ecm_s,
-            "goal": "throughput >= 0.9x publish_async", "met": raw_s / ecm_s >= 0.9}
+    return {
+        "name": f"relay drain, {n} stored events (window {settings.relay_batch_size})",
+        "n": n,
+        "ecm_us_per_op": ecm_s / n * 1e6,
+        "baseline_us_per_op": raw_s / n * 1e6,
+        "ratio": ecm_s / raw_s,
+        "ecm_events_per_s": n / ecm_s,
+        "baseline_events_per_s": n / raw_s,
+        "throughput_ratio": raw_s / ecm_s,
+        "goal": "throughput >= 0.9x publish_async",
+        "met": raw_s / ecm_s >= 0.9,
+    }
 
 
 async def _read_back(js: JetStreamContext, n: int) -> list[Any]:
@@ -134,9 +151,15 @@ async def bench_lag(folder: Path, rate: int, seconds: float) -> dict[str, Any]:
         await ensure_stream(js, settings)
         contracts = system.plugins[0].contracts
         assert contracts is not None
-        relay = Relay(app, contracts, js, PositionStore(system.ops), system.keys,
-                      batch_size=settings.relay_batch_size,
-                      poll_seconds=settings.relay_poll_seconds)
+        relay = Relay(
+            app,
+            contracts,
+            js,
+            PositionStore(system.ops),
+            system.keys,
+            batch_size=settings.relay_batch_size,
+            poll_seconds=settings.relay_poll_seconds,
+        )
         received: dict[str, float] = {}
 
         async def on_message(msg: Any) -> None:
@@ -186,12 +209,20 @@ async def bench_lag(folder: Path, rate: int, seconds: float) -> dict[str, Any]:
         nats.stop()
     p50, p99 = quantile(ecm_ms, 50), quantile(ecm_ms, 99)
     goal = p50 < 10 and p99 < 50
-    return {"name": f"lag commit -> stream at {rate} commands/s", "n": len(ecm_ms),
-            "ecm_us_per_op": p50 * 1000, "baseline_us_per_op": quantile(raw_ms, 50) * 1000,
-            "ratio": p50 / max(quantile(raw_ms, 50), 1e-6), "ecm_p50_ms": p50,
-            "ecm_p99_ms": p99, "baseline_p50_ms": quantile(raw_ms, 50),
-            "baseline_p99_ms": quantile(raw_ms, 99), "lost": count - len(ecm_ms),
-            "goal": "p50 < 10 ms, p99 < 50 ms", "met": goal and len(ecm_ms) == count}
+    return {
+        "name": f"lag commit -> stream at {rate} commands/s",
+        "n": len(ecm_ms),
+        "ecm_us_per_op": p50 * 1000,
+        "baseline_us_per_op": quantile(raw_ms, 50) * 1000,
+        "ratio": p50 / max(quantile(raw_ms, 50), 1e-6),
+        "ecm_p50_ms": p50,
+        "ecm_p99_ms": p99,
+        "baseline_p50_ms": quantile(raw_ms, 50),
+        "baseline_p99_ms": quantile(raw_ms, 99),
+        "lost": count - len(ecm_ms),
+        "goal": "p50 < 10 ms, p99 < 50 ms",
+        "met": goal and len(ecm_ms) == count,
+    }
 
 
 async def run_relay_benchmarks(folder: Path, quick: bool) -> list[dict[str, Any]]:
@@ -217,5 +248,7 @@ def print_goals(rows: list[dict[str, Any]]) -> None:
         else:
             ecm = f"{row['ecm_cpu_percent']:.2f} % (node)"
             base = f"nats-server {row['nats_cpu_percent']:.2f} %"
-        print(f"| {row['name']} | {ecm} | {base} | {row['goal']} | "
-              f"{'met' if row['met'] else 'NOT met'} |")
+        print(
+            f"| {row['name']} | {ecm} | {base} | {row['goal']} | "
+            f"{'met' if row['met'] else 'NOT met'} |"
+        )

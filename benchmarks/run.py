@@ -49,15 +49,25 @@ def bench_store(folder: Path, n: int) -> dict[str, Any]:
     settings = development_settings(folder / "var")
     system = System.build(settings, ["referrals"])
     app = system.apps["referrals"]
-    plain: Application[UUID] = Application(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                             "SQLITE_DBNAME": str(folder / "plain.sqlite")})
+    plain: Application[UUID] = Application(
+        env={
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(folder / "plain.sqlite"),
+        }
+    )
 
     def ecm() -> float:
         start = time.perf_counter()
         for i in range(n):
-            app.register_child(given_name=f"G{i}", family_name="Bench",  # type: ignore[attr-defined]
-                               date_of_birth=date(2010, 1, 1), area=Area.BRISTOL,
-                               nhs_number=None, upn=None, meta=META)
+            app.register_child(  # type: ignore[attr-defined]
+                given_name=f"G{i}",
+                family_name="Bench",
+                date_of_birth=date(2010, 1, 1),
+                area=Area.BRISTOL,
+                nhs_number=None,
+                upn=None,
+                meta=META,
+            )
         return time.perf_counter() - start
 
     def baseline() -> float:
@@ -68,8 +78,9 @@ def bench_store(folder: Path, n: int) -> dict[str, Any]:
 
     result = pair("store: register a child", n, ecm, baseline)
     ids = [n_.originator_id for n_ in app.notifications(1, n)]
-    plain_ids = [UUID(str(n_.originator_id))
-                 for n_ in plain.recorder.select_notifications(start=1, limit=n)]
+    plain_ids = [
+        UUID(str(n_.originator_id)) for n_ in plain.recorder.select_notifications(start=1, limit=n)
+    ]
 
     def ecm_read() -> float:
         start = time.perf_counter()
@@ -96,8 +107,13 @@ def pair(name: str, n: int, a: Callable[[], float], b: Callable[[], float]) -> d
         times_a.append(a())
         times_b.append(b())
     ecm_s, base_s = statistics.median(times_a), statistics.median(times_b)
-    return {"name": name, "n": n, "ecm_us_per_op": ecm_s / n * 1e6,
-            "baseline_us_per_op": base_s / n * 1e6, "ratio": ecm_s / base_s}
+    return {
+        "name": name,
+        "n": n,
+        "ecm_us_per_op": ecm_s / n * 1e6,
+        "baseline_us_per_op": base_s / n * 1e6,
+        "ratio": ecm_s / base_s,
+    }
 
 
 async def _children_on_a_stream(settings: Settings, nats: EmbeddedNats, n: int) -> Any:
@@ -105,9 +121,15 @@ async def _children_on_a_stream(settings: Settings, nats: EmbeddedNats, n: int) 
     system = System.build(settings, ["referrals"])
     app = system.apps["referrals"]
     for i in range(n):
-        app.register_child(given_name=f"G{i}", family_name="Bench",  # type: ignore[attr-defined]
-                           date_of_birth=date(2010, 1, 1), area=Area.BRISTOL,
-                           nhs_number=None, upn=None, meta=META)
+        app.register_child(  # type: ignore[attr-defined]
+            given_name=f"G{i}",
+            family_name="Bench",
+            date_of_birth=date(2010, 1, 1),
+            area=Area.BRISTOL,
+            nhs_number=None,
+            upn=None,
+            meta=META,
+        )
     nc = await connect(settings, nats.url)
     js = nc.jetstream()
     await ensure_stream(js, settings)
@@ -128,7 +150,8 @@ async def bench_relay(folder: Path, n: int) -> dict[str, Any]:
 
 async def _relay_pair(nats: EmbeddedNats, folder: Path, n: int) -> dict[str, Any]:
     settings: Settings = development_settings(folder / "relay-var").model_copy(
-        update={"nats_url": nats.url, "nats_user": "bench", "nats_password": "bench-password"})
+        update={"nats_url": nats.url, "nats_user": "bench", "nats_password": "bench-password"}
+    )
     system, app, contracts, nc, js = await _children_on_a_stream(settings, nats, n)
     times_ecm, times_base = [], []
     payload = None
@@ -152,15 +175,20 @@ async def _relay_pair(nats: EmbeddedNats, folder: Path, n: int) -> dict[str, Any
         await ensure_stream(js, settings)
         start = time.perf_counter()
         for i in range(n):
-            await js.publish("ecm.bench.raw", payload, stream="ECM",
-                             headers={"Nats-Msg-Id": f"raw:{round_}:{i}"})
+            await js.publish(
+                "ecm.bench.raw", payload, stream="ECM", headers={"Nats-Msg-Id": f"raw:{round_}:{i}"}
+            )
         times_base.append(time.perf_counter() - start)
     await nc.close()
     system.close()
     ecm_s, base_s = statistics.median(times_ecm), statistics.median(times_base)
-    return {"name": "relay: store -> JetStream (acked)", "n": n,
-            "ecm_us_per_op": ecm_s / n * 1e6, "baseline_us_per_op": base_s / n * 1e6,
-            "ratio": ecm_s / base_s}
+    return {
+        "name": "relay: store -> JetStream (acked)",
+        "n": n,
+        "ecm_us_per_op": ecm_s / n * 1e6,
+        "baseline_us_per_op": base_s / n * 1e6,
+        "ratio": ecm_s / base_s,
+    }
 
 
 async def bench_consumer(folder: Path, n: int) -> dict[str, Any]:
@@ -182,10 +210,10 @@ async def _consumer_pair(nats: EmbeddedNats, folder: Path, n: int) -> dict[str, 
     from shared.sql import make_engine
 
     settings: Settings = development_settings(folder / "consumer-var").model_copy(
-        update={"nats_url": nats.url, "nats_user": "bench", "nats_password": "bench-password"})
+        update={"nats_url": nats.url, "nats_user": "bench", "nats_password": "bench-password"}
+    )
     system, app, contracts, nc, js = await _children_on_a_stream(settings, nats, n)
-    relay = Relay(app, contracts, js, PositionStore(system.ops), system.keys,
-                  batch_size=500)
+    relay = Relay(app, contracts, js, PositionStore(system.ops), system.keys, batch_size=500)
     while await relay.publish_pending():
         pass
     last = (await js.stream_info("ECM")).state.last_seq
@@ -202,9 +230,11 @@ async def _consumer_pair(nats: EmbeddedNats, folder: Path, n: int) -> dict[str, 
         stop.set()
         await task
         sub = await js.pull_subscribe(
-            "ecm.referrals.>", durable=f"raw-{round_}", stream="ECM",
-            config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT,
-                                  deliver_policy=DeliverPolicy.ALL))
+            "ecm.referrals.>",
+            durable=f"raw-{round_}",
+            stream="ECM",
+            config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL),
+        )
         begin, acked = time.perf_counter(), 0
         while acked < n:
             for msg in await sub.fetch(settings.consumer_batch_size, timeout=5):
@@ -217,18 +247,39 @@ async def _consumer_pair(nats: EmbeddedNats, folder: Path, n: int) -> dict[str, 
     await nc.close()
     system.close()
     ecm_s, base_s = statistics.median(times_ecm), statistics.median(times_base)
-    return {"name": "consumer: apply in order + commit + ack", "n": n,
-            "ecm_us_per_op": ecm_s / n * 1e6, "baseline_us_per_op": base_s / n * 1e6,
-            "ratio": ecm_s / base_s, "ecm_events_per_s": n / ecm_s,
-            "baseline_events_per_s": n / base_s}
+    return {
+        "name": "consumer: apply in order + commit + ack",
+        "n": n,
+        "ecm_us_per_op": ecm_s / n * 1e6,
+        "baseline_us_per_op": base_s / n * 1e6,
+        "ratio": ecm_s / base_s,
+        "ecm_events_per_s": n / ecm_s,
+        "baseline_events_per_s": n / base_s,
+    }
 
 
 def _synthetic_identity(rng: Any, i: int) -> dict[str, Any]:
     """A synthetic child: made-up names, a valid-looking NHS number and UPN."""
     from stdnum.gb import upn
 
-    syllables = ["var", "thor", "pen", "dle", "mar", "wick", "ost", "ley", "bram", "fen",
-                 "hal", "sto", "quin", "ridge", "mo", "ton"]
+    syllables = [
+        "var",
+        "thor",
+        "pen",
+        "dle",
+        "mar",
+        "wick",
+        "ost",
+        "ley",
+        "bram",
+        "fen",
+        "hal",
+        "sto",
+        "quin",
+        "ridge",
+        "mo",
+        "ton",
+    ]
     family = "".join(rng.choice(syllables) for _ in range(3)).capitalize()
     given = "".join(rng.choice(syllables) for _ in range(2)).capitalize()
     while True:
@@ -239,8 +290,13 @@ def _synthetic_identity(rng: Any, i: int) -> dict[str, Any]:
             break
     body = f"801{i:08d}1"
     born = date(2006, 1, 1).toordinal() + rng.randrange(365 * 10)
-    return {"given_name": given, "family_name": family, "date_of_birth": date.fromordinal(born),
-            "nhs_number": nhs_number, "upn": upn.calc_check_digit(body) + body}
+    return {
+        "given_name": given,
+        "family_name": family,
+        "date_of_birth": date.fromordinal(born),
+        "nhs_number": nhs_number,
+        "upn": upn.calc_check_digit(body) + body,
+    }
 
 
 def bench_search(folder: Path, n: int, queries: int) -> dict[str, Any]:
@@ -266,13 +322,18 @@ def bench_search(folder: Path, n: int, queries: int) -> dict[str, Any]:
     settings = development_settings(folder / "search-var")
     system = System.build(settings, ["referrals", "children"])
     cipher = FieldCipher(system.vault)
-    projection = bound_index(Searcher(cipher, search_key(settings)))(
-        system.engine("children-read"))
+    projection = bound_index(Searcher(cipher, search_key(settings)))(system.engine("children-read"))
     plain_meta = MetaData()
-    plain = Table("plain_children", plain_meta, Column("child_id", String(36), primary_key=True),
-                  *(Column(c, String(200), index=True) for c in
-                    ("given_name", "family_name", "nhs_number", "upn")),
-                  Column("date_of_birth", Date, index=True))
+    plain = Table(
+        "plain_children",
+        plain_meta,
+        Column("child_id", String(36), primary_key=True),
+        *(
+            Column(c, String(200), index=True)
+            for c in ("given_name", "family_name", "nhs_number", "upn")
+        ),
+        Column("date_of_birth", Date, index=True),
+    )
     plain_engine = make_engine(settings, "plain-read")
     plain_meta.create_all(plain_engine)
     rng = random.Random(13)
@@ -287,14 +348,32 @@ def bench_search(folder: Path, n: int, queries: int) -> dict[str, Any]:
         child = uuid4()
         person["child_id"] = str(child)
         people.append(person)
-        data = {k: cipher.seal(child, k, v, event=registered)
-                for k, v in person.items() if k != "child_id"}
-        batch.append(Delivery(i, Envelope(
-            message_id=f"referrals:{i}", service="referrals", event_type="ChildRegistered",
-            event_version=1, notification_id=i, aggregate_id=child, aggregate_version=1,
-            child_id=child, occurred_at=now, actor=Actor(id="bench", role="case_manager"),
-            reason=None, correlation_id="bench", causation_id="bench",
-            data={**data, "area": list(Area)[i % 4].value})))
+        data = {
+            k: cipher.seal(child, k, v, event=registered)
+            for k, v in person.items()
+            if k != "child_id"
+        }
+        batch.append(
+            Delivery(
+                i,
+                Envelope(
+                    message_id=f"referrals:{i}",
+                    service="referrals",
+                    event_type="ChildRegistered",
+                    event_version=1,
+                    notification_id=i,
+                    aggregate_id=child,
+                    aggregate_version=1,
+                    child_id=child,
+                    occurred_at=now,
+                    actor=Actor(id="bench", role="case_manager"),
+                    reason=None,
+                    correlation_id="bench",
+                    causation_id="bench",
+                    data={**data, "area": list(Area)[i % 4].value},
+                ),
+            )
+        )
         if len(batch) == 500:
             projection.commit(batch)
             batch = []
@@ -308,7 +387,7 @@ def bench_search(folder: Path, n: int, queries: int) -> dict[str, Any]:
         person, key = rng.choice(people), keys[q % len(keys)]
         value = person[key]
         if key == "family_name":
-            value = value[:rng.randrange(3, 7)]
+            value = value[: rng.randrange(3, 7)]
         asked.append((key, str(value)))
     token = mint_token(settings, "psy-bench", Role.PSYCHOLOGIST, None)
     headers = {"Authorization": f"Bearer {token}"}
@@ -325,8 +404,11 @@ def bench_search(folder: Path, n: int, queries: int) -> dict[str, Any]:
     with plain_engine.connect() as conn:
         for key, value in asked:
             column = plain.c[key]
-            where = column.like(f"{value}%") if key == "family_name" else (
-                column == (date.fromisoformat(value) if key == "date_of_birth" else value))
+            where = (
+                column.like(f"{value}%")
+                if key == "family_name"
+                else (column == (date.fromisoformat(value) if key == "date_of_birth" else value))
+            )
             start = time.perf_counter()
             rows = conn.execute(select(plain).where(where).limit(50)).all()
             plain_ms.append((time.perf_counter() - start) * 1000)
@@ -338,13 +420,18 @@ def bench_search(folder: Path, n: int, queries: int) -> dict[str, Any]:
         return statistics.quantiles(values, n=100)[int(q) - 1]
 
     ecm_p99, base_p99 = p(ecm_ms, 99), p(plain_ms, 99)
-    return {"name": f"search: find a child at {n} children", "n": queries,
-            "ecm_us_per_op": statistics.median(ecm_ms) * 1000,
-            "baseline_us_per_op": statistics.median(plain_ms) * 1000,
-            "ratio": statistics.median(ecm_ms) / statistics.median(plain_ms),
-            "ecm_p50_ms": p(ecm_ms, 50), "ecm_p99_ms": ecm_p99,
-            "baseline_p99_ms": base_p99, "target_p99_ms": 50.0,
-            "meets_target": ecm_p99 < 50.0}
+    return {
+        "name": f"search: find a child at {n} children",
+        "n": queries,
+        "ecm_us_per_op": statistics.median(ecm_ms) * 1000,
+        "baseline_us_per_op": statistics.median(plain_ms) * 1000,
+        "ratio": statistics.median(ecm_ms) / statistics.median(plain_ms),
+        "ecm_p50_ms": p(ecm_ms, 50),
+        "ecm_p99_ms": ecm_p99,
+        "baseline_p99_ms": base_p99,
+        "target_p99_ms": 50.0,
+        "meets_target": ecm_p99 < 50.0,
+    }
 
 
 def main() -> None:
@@ -373,20 +460,32 @@ def main() -> None:
     (out / "latest.json").write_text(json.dumps([*rows, seeding], indent=2))
     print(f"{'benchmark':40} {'n':>6} {'ECM µs/op':>11} {'baseline µs/op':>15} {'ratio':>7}")
     for row in rows:
-        print(f"{row['name']:40} {row['n']:>6} {row['ecm_us_per_op']:>11.1f} "
-              f"{row['baseline_us_per_op']:>15.1f} {row['ratio']:>7.2f}")
-    print("baselines: plain eventsourcing on SQLite (no encryption); raw nats-py js.publish; "
-          "raw nats-py fetch-and-ack; plaintext SQL lookup on an indexed table")
-    print(f"search p99: {search['ecm_p99_ms']:.1f} ms over HTTP (target < 50 ms: "
-          f"{'met' if search['meets_target'] else 'NOT met'}); plaintext SQL p99 "
-          f"{search['baseline_p99_ms']:.2f} ms")
-    print(f"evaluation export: {export['n']} children in {export['export_seconds']} s "
-          f"({export['files']} files, {export['bytes'] // 1024} KiB; baseline: the read model's "
-          "child rows as plain CSV)")
-    print(f"demo seed: {seeding['n']} children in {seeding['seconds']} s "
-          f"({seeding['children_per_second']} children/s through the real use cases)")
-    print(f"child page p99: {page['ecm_p99_ms']:.1f} ms with 500 events (target < 200 ms: "
-          f"{'met' if page['meets_target'] else 'NOT met'}); baseline: the timeline API call")
+        print(
+            f"{row['name']:40} {row['n']:>6} {row['ecm_us_per_op']:>11.1f} "
+            f"{row['baseline_us_per_op']:>15.1f} {row['ratio']:>7.2f}"
+        )
+    print(
+        "baselines: plain eventsourcing on SQLite (no encryption); raw nats-py js.publish; "
+        "raw nats-py fetch-and-ack; plaintext SQL lookup on an indexed table"
+    )
+    print(
+        f"search p99: {search['ecm_p99_ms']:.1f} ms over HTTP (target < 50 ms: "
+        f"{'met' if search['meets_target'] else 'NOT met'}); plaintext SQL p99 "
+        f"{search['baseline_p99_ms']:.2f} ms"
+    )
+    print(
+        f"evaluation export: {export['n']} children in {export['export_seconds']} s "
+        f"({export['files']} files, {export['bytes'] // 1024} KiB; baseline: the read model's "
+        "child rows as plain CSV)"
+    )
+    print(
+        f"demo seed: {seeding['n']} children in {seeding['seconds']} s "
+        f"({seeding['children_per_second']} children/s through the real use cases)"
+    )
+    print(
+        f"child page p99: {page['ecm_p99_ms']:.1f} ms with 500 events (target < 200 ms: "
+        f"{'met' if page['meets_target'] else 'NOT met'}); baseline: the timeline API call"
+    )
     print_goals(latency)
 
 

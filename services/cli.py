@@ -38,8 +38,9 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="ECM Record: the Enhanced Case Management record.", no_args_is_help=True)
 demo = typer.Typer(help="Synthetic demonstration data.", no_args_is_help=True)
-parked_cli = typer.Typer(help="Messages a consumer parked after its last retry.",
-                         no_args_is_help=True)
+parked_cli = typer.Typer(
+    help="Messages a consumer parked after its last retry.", no_args_is_help=True
+)
 app.add_typer(demo, name="demo")
 app.add_typer(parked_cli, name="parked")
 
@@ -66,9 +67,13 @@ def _nats_url(settings: Settings) -> str:
     return settings.nats_url or f"nats://127.0.0.1:{settings.nats_port}"
 
 
-async def _serve_until_signalled(system: System, nats_url: str, serve_api: bool,
-                                 announce: str | None,
-                                 supervised: EmbeddedNats | None = None) -> None:
+async def _serve_until_signalled(
+    system: System,
+    nats_url: str,
+    serve_api: bool,
+    announce: str | None,
+    supervised: EmbeddedNats | None = None,
+) -> None:
     from services.runtime import run_node
 
     stop, ready = asyncio.Event(), asyncio.Event()
@@ -77,10 +82,14 @@ async def _serve_until_signalled(system: System, nats_url: str, serve_api: bool,
         loop.add_signal_handler(sig, stop.set)
     # The supervisor runs in this (main) thread: a restarted nats-server's parent-death signal
     # is tied to the thread that started it.
-    supervisor = (asyncio.create_task(supervised.supervise(stop), name="nats-supervisor")
-                  if supervised is not None else None)
-    node = asyncio.create_task(run_node(system, nats_url=nats_url, serve_api=serve_api,
-                                        stop=stop, ready=ready))
+    supervisor = (
+        asyncio.create_task(supervised.supervise(stop), name="nats-supervisor")
+        if supervised is not None
+        else None
+    )
+    node = asyncio.create_task(
+        run_node(system, nats_url=nats_url, serve_api=serve_api, stop=stop, ready=ready)
+    )
     waiter = asyncio.create_task(ready.wait())
     await asyncio.wait([node, waiter], return_when=asyncio.FIRST_COMPLETED)
     if ready.is_set() and announce:
@@ -97,10 +106,16 @@ async def _serve_until_signalled(system: System, nats_url: str, serve_api: bool,
 @app.command()
 def up(
     data_dir: DataDir = None,
-    port: Annotated[int | None, typer.Option(
-        help="HTTP port (default: ECM_API_PORT, else 8000)", show_default=False)] = None,
-    nats_port: Annotated[int | None, typer.Option(
-        help="Embedded NATS port (default: ECM_NATS_PORT, else 4322)", show_default=False)] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(help="HTTP port (default: ECM_API_PORT, else 8000)", show_default=False),
+    ] = None,
+    nats_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Embedded NATS port (default: ECM_NATS_PORT, else 4322)", show_default=False
+        ),
+    ] = None,
 ) -> None:
     """Start the whole system on the embedded default (dev mode); Ctrl-C stops everything."""
     from shared.instance import FolderInUse, InstanceLock
@@ -140,11 +155,17 @@ def _up(folder: Path, options: dict[str, int | None]) -> None:
     _migrate_or_exit(system)
     nats: EmbeddedNats | None = None
     if settings.nats_url is None:
-        users = embedded_users(Identity(settings.nats_user, settings.nats_password), identities,
-                               system.nats_services())
-        nats = EmbeddedNats(settings.data_path / "nats", port=settings.nats_port,
-                            user=settings.nats_user, password=settings.nats_password,
-                            sync_interval=settings.nats_sync_interval, users=users)
+        users = embedded_users(
+            Identity(settings.nats_user, settings.nats_password), identities, system.nats_services()
+        )
+        nats = EmbeddedNats(
+            settings.data_path / "nats",
+            port=settings.nats_port,
+            user=settings.nats_user,
+            password=settings.nats_password,
+            sync_interval=settings.nats_sync_interval,
+            users=users,
+        )
         try:
             nats.start()
         except NatsServerError as e:
@@ -192,8 +213,10 @@ def _migrate_or_exit(system: System) -> MigrationReport:
 @app.command("migrate")
 def migrate_command(
     data_dir: DataDir = None,
-    service: Annotated[list[str] | None, typer.Option(
-        "--service", help="Only the databases of these services (default: all)")] = None,
+    service: Annotated[
+        list[str] | None,
+        typer.Option("--service", help="Only the databases of these services (default: all)"),
+    ] = None,
 ) -> None:
     """Upgrade every database to the newest schema (Alembic) and rebuild any read model
     whose version changed; `ecm up` and `ecm serve` do this at start."""
@@ -232,8 +255,11 @@ def serve(
         raise typer.Exit(2) from None
     _migrate_or_exit(system)
     try:
-        asyncio.run(_serve_until_signalled(system, _nats_url(settings), api,
-                                           f"serving {service} on port {settings.api_port}"))
+        asyncio.run(
+            _serve_until_signalled(
+                system, _nats_url(settings), api, f"serving {service} on port {settings.api_port}"
+            )
+        )
     finally:
         system.close()
 
@@ -291,20 +317,29 @@ def status(
     for column in ("service", "stored", "published", "relay position", "relay lag"):
         table.add_column(column)
     for row in rows["services"]:
-        table.add_row(*("?" if row[k] is None else str(row[k])
-                        for k in ("service", "stored", "published", "position", "lag")))
+        table.add_row(
+            *(
+                "?" if row[k] is None else str(row[k])
+                for k in ("service", "stored", "published", "position", "lag")
+            )
+        )
     console.print(table)
     for row in rows["services"]:
         if row.get("alarm"):
-            console.print(f"[red]relay {row['service']} ALARM, not publishing: {row['alarm']}"
-                          "[/red]", markup=True)
+            console.print(
+                f"[red]relay {row['service']} ALARM, not publishing: {row['alarm']}[/red]",
+                markup=True,
+            )
     consumers = Table(title="Consumers")
     for column in ("consumer", "stream position", "pending", "parked"):
         consumers.add_column(column)
     for row in rows["consumers"]:
-        consumers.add_row(row["consumer"], str(row["position"]),
-                          "?" if row["pending"] is None else str(row["pending"]),
-                          str(row["parked"]))
+        consumers.add_row(
+            row["consumer"],
+            str(row["position"]),
+            "?" if row["pending"] is None else str(row["pending"]),
+            str(row["parked"]),
+        )
     console.print(consumers)
     if rows.get("error"):
         console.print(f"[yellow]{rows['error']}[/yellow]")
@@ -323,7 +358,8 @@ async def _status(system: System) -> dict[str, Any]:
     error = ""
     try:
         nc = await asyncio.wait_for(
-            connect(system.settings, _nats_url(system.settings), reconnect=False), 5)
+            connect(system.settings, _nats_url(system.settings), reconnect=False), 5
+        )
         js = nc.jetstream()
         for name in system.apps:
             published[name] = await count_messages(js, f"ecm.{name}.>")
@@ -338,16 +374,26 @@ async def _status(system: System) -> dict[str, Any]:
     for name, application in system.apps.items():
         stored = await asyncio.to_thread(application.max_notification_id)
         position = await asyncio.to_thread(positions.get, name)
-        services.append({"service": name, "stored": stored,
-                         "published": published.get(name), "position": position,
-                         "lag": stored - position,
-                         "alarm": await asyncio.to_thread(positions.alarm, name)})
+        services.append(
+            {
+                "service": name,
+                "stored": stored,
+                "published": published.get(name),
+                "position": position,
+                "lag": stored - position,
+                "alarm": await asyncio.to_thread(positions.alarm, name),
+            }
+        )
     consumers: list[dict[str, object]] = []
     for consumer in system.consumers():
-        consumers.append({"consumer": consumer.name,
-                          "position": await asyncio.to_thread(consumer.sink.position),
-                          "pending": pending.get(consumer.name),
-                          "parked": len(await asyncio.to_thread(consumer.sink.parked))})
+        consumers.append(
+            {
+                "consumer": consumer.name,
+                "position": await asyncio.to_thread(consumer.sink.position),
+                "pending": pending.get(consumer.name),
+                "parked": len(await asyncio.to_thread(consumer.sink.parked)),
+            }
+        )
     return {"services": services, "consumers": consumers, "error": error}
 
 
@@ -372,10 +418,12 @@ def token(
 @demo.command("seed")
 def demo_seed(
     data_dir: DataDir = None,
-    children: Annotated[int, typer.Option(min=1, max=1_000_000,
-                                          help="How many synthetic children")] = 8,
-    years: Annotated[float, typer.Option(min=0.1, max=20,
-                                         help="Histories spread over the last Y years")] = 1.0,
+    children: Annotated[
+        int, typer.Option(min=1, max=1_000_000, help="How many synthetic children")
+    ] = 8,
+    years: Annotated[
+        float, typer.Option(min=0.1, max=20, help="Histories spread over the last Y years")
+    ] = 1.0,
     seed_value: Annotated[int, typer.Option("--seed", help="Same seed, same histories")] = 2019,
     token: Token = None,
 ) -> None:
@@ -392,30 +440,46 @@ def demo_seed(
     authorise(settings, token, "demo.seed", dev_operator=True)
     embedded = settings.nats_url is None  # the system is not running here
     if embedded:
-        settings = settings.model_copy(update={
-            "nats_identities_dir": settings.data_path / "secrets" / "nats"})
+        settings = settings.model_copy(
+            update={"nats_identities_dir": settings.data_path / "secrets" / "nats"}
+        )
     system = System.build(settings)
     try:
-        with Progress("synthetic children", BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=console.rich()) as progress:
+        with Progress(
+            "synthetic children",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console.rich(),
+        ) as progress:
             task = progress.add_task("seed", total=children)
-            made = seed(system, children, seed_value, years,
-                        progress=lambda n: progress.advance(task, n))
+            made = seed(
+                system, children, seed_value, years, progress=lambda n: progress.advance(task, n)
+            )
         if embedded:  # publish now, in time order: a child's story reaches consumers in order
             from services.demo import publish_offline
 
-            with Progress("publishing in time order", BarColumn(), MofNCompleteColumn(),
-                          TimeElapsedColumn(), console=console.rich()) as progress:
+            with Progress(
+                "publishing in time order",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console.rich(),
+            ) as progress:
                 task = progress.add_task("publish", total=None)
                 publish_offline(system, lambda n: progress.advance(task, n))
         else:
-            console.print("[yellow]the system is running: its relays publish the seeded "
-                          "events as they find them[/yellow]")
+            console.print(
+                "[yellow]the system is running: its relays publish the seeded "
+                "events as they find them[/yellow]"
+            )
     finally:
         system.close()
-    console.print(f"seeded {made['children']} synthetic children, {made['referrals']} referrals, "
-                  f"{made['formulations']} formulations, {made['reviews']} reviews, "
-                  f"{made['offences']} offences")
+    console.print(
+        f"seeded {made['children']} synthetic children, {made['referrals']} referrals, "
+        f"{made['formulations']} formulations, {made['reviews']} reviews, "
+        f"{made['offences']} offences"
+    )
 
 
 @app.command()
@@ -457,15 +521,24 @@ def parked_list(
         system.close()
     if as_json:
         keys = ("id", "consumer", "seq", "message_id", "subject", "error", "attempts")
-        typer.echo(json.dumps([{k: row[k] for k in keys} | {"parked_at": str(row["parked_at"])}
-                               for row in rows], indent=2))
+        typer.echo(
+            json.dumps(
+                [{k: row[k] for k in keys} | {"parked_at": str(row["parked_at"])} for row in rows],
+                indent=2,
+            )
+        )
         return
     table = Table(title="Parked messages")
     for column in ("id", "consumer", "message", "attempts", "error"):
         table.add_column(column)
     for row in rows:
-        table.add_row(str(row["id"]), row["consumer"], row["message_id"], str(row["attempts"]),
-                      row["error"][:80])
+        table.add_row(
+            str(row["id"]),
+            row["consumer"],
+            row["message_id"],
+            str(row["attempts"]),
+            row["error"][:80],
+        )
     console.print(table)
 
 
@@ -551,11 +624,14 @@ def relay_alarm(
 
 @app.command()
 def rebuild(
-    consumer_name: Annotated[str | None, typer.Argument(help="The read model's consumer name")]
-    = None,
+    consumer_name: Annotated[
+        str | None, typer.Argument(help="The read model's consumer name")
+    ] = None,
     all_models: Annotated[bool, typer.Option("--all", help="Every read model")] = False,
-    check: Annotated[bool, typer.Option("--check", help="Compare live with a fresh rebuild; "
-                                        "exit 1 on any difference")] = False,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Compare live with a fresh rebuild; exit 1 on any difference"),
+    ] = False,
     data_dir: DataDir = None,
     token: Token = None,
 ) -> None:
@@ -575,12 +651,18 @@ def rebuild(
         elif consumer_name in models:
             chosen = [models[consumer_name]]
         else:
-            console.print(f"[red]no read model {consumer_name!r}; "
-                          f"choose one of: {', '.join(models)} (or --all)[/red]")
+            console.print(
+                f"[red]no read model {consumer_name!r}; "
+                f"choose one of: {', '.join(models)} (or --all)[/red]"
+            )
             raise typer.Exit(2)
         differences: list[Any] = []
-        columns = (TextColumn("{task.description}"), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TextColumn("{task.fields[rate]:.0f} events/s"))
+        columns = (
+            TextColumn("{task.description}"),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[rate]:.0f} events/s"),
+        )
         with Progress(*columns, console=console.rich()) as bar:
             for consumer in chosen:
                 task = bar.add_task(consumer.name, total=None, rate=0.0)
@@ -588,8 +670,7 @@ def rebuild(
                 def advance(count: int, task: Any = task) -> None:
                     bar.advance(task, count)
                     done = bar.tasks[task]
-                    bar.update(task, rate=(done.completed / done.elapsed) if done.elapsed
-                               else 0.0)
+                    bar.update(task, rate=(done.completed / done.elapsed) if done.elapsed else 0.0)
 
                 if check:
                     differences += rebuilding.check(system, consumer, advance)
@@ -597,8 +678,7 @@ def rebuild(
                     rebuilding.rebuild(system, consumer, advance)
             if check and "notifications" in system.apps:
                 task = bar.add_task("notice queue", total=None, rate=0.0)
-                differences += rebuilding.check_notices(
-                    system, lambda n: bar.advance(task, n))
+                differences += rebuilding.check_notices(system, lambda n: bar.advance(task, n))
     finally:
         system.close()
     if not check:

@@ -15,11 +15,18 @@ from shared.domain import DomainError, Meta, Role
 from shared.policy import Principal, check
 from shared.settings import Settings, SettingsError, development_settings
 
-Token = Annotated[str | None, typer.Option(
-    "--token", envvar="ECM_TOKEN", show_envvar=True,
-    help="Bearer token of the person running the command (or set ECM_TOKEN).")]
-DataDir = Annotated[Path | None, typer.Option(
-    "--data-dir", help="Data folder (default: ECM_DATA_DIR, else ./var).")]
+Token = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        envvar="ECM_TOKEN",
+        show_envvar=True,
+        help="Bearer token of the person running the command (or set ECM_TOKEN).",
+    ),
+]
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data folder (default: ECM_DATA_DIR, else ./var).")
+]
 DEV_OPERATOR = Principal(user_id="dev-operator", role=Role.ADMIN)
 
 # Exit codes of every `ecm` command (README, Exit codes): 0 done; 1 the operation failed (a
@@ -37,8 +44,9 @@ def settings_or_exit(data_dir: Path | None) -> Settings:
         raise typer.Exit(2) from None
 
 
-def authorise(settings: Settings, token: str | None, action: str, *,
-              dev_operator: bool = False) -> Principal:
+def authorise(
+    settings: Settings, token: str | None, action: str, *, dev_operator: bool = False
+) -> Principal:
     """The caller named by the token, if the policy lets them do `action`; exits otherwise.
 
     With `dev_operator`, dev mode without a token acts as a local operator (role admin), still

@@ -42,11 +42,42 @@ Step = tuple[datetime, Callable[[], Any]]
 Steps = Generator[Step, Any, Any]
 """A history: yields (moment, step), is sent the step's result (or thrown its error)."""
 
-GIVEN = ["Alex", "Sam", "Jordan", "Riley", "Casey", "Morgan", "Taylor", "Jamie", "Quinn", "Rowan",
-         "Avery", "Reese", "Skyler", "Emerson", "Finley", "Harley", "Kai", "Logan", "Parker",
-         "Sasha"]
-FAMILY = ["Testington", "Synthetica", "Fakeworth", "Demoson", "Placeholder", "Sampleby",
-          "Mockford", "Dummett", "Pretendle", "Fictonby", "Imaginary", "Notreal"]
+GIVEN = [
+    "Alex",
+    "Sam",
+    "Jordan",
+    "Riley",
+    "Casey",
+    "Morgan",
+    "Taylor",
+    "Jamie",
+    "Quinn",
+    "Rowan",
+    "Avery",
+    "Reese",
+    "Skyler",
+    "Emerson",
+    "Finley",
+    "Harley",
+    "Kai",
+    "Logan",
+    "Parker",
+    "Sasha",
+]
+FAMILY = [
+    "Testington",
+    "Synthetica",
+    "Fakeworth",
+    "Demoson",
+    "Placeholder",
+    "Sampleby",
+    "Mockford",
+    "Dummett",
+    "Pretendle",
+    "Fictonby",
+    "Imaginary",
+    "Notreal",
+]
 REASONS = [
     "Synthetic: repeated exclusions and escalating risk in the community",
     "Synthetic: disengagement from YJS appointments; history of multiple care moves",
@@ -57,16 +88,22 @@ TRAUMA = [
     "Synthetic: neglect in early childhood; school exclusion aged 12",
     "Synthetic: bereavement of a sibling; exploitation concerns",
 ]
-INTERVENTIONS = {1: "Synthetic: consistent appointment times and routine",
-                 2: "Synthetic: key adult one-to-one time (PACE)",
-                 3: "Synthetic: bereavement work with a trusted adult",
-                 4: "Synthetic: chain analysis and victim empathy",
-                 5: "Synthetic: guided goal setting into training",
-                 6: "Synthetic: safety-net text contact"}
+INTERVENTIONS = {
+    1: "Synthetic: consistent appointment times and routine",
+    2: "Synthetic: key adult one-to-one time (PACE)",
+    3: "Synthetic: bereavement work with a trusted adult",
+    4: "Synthetic: chain analysis and victim empathy",
+    5: "Synthetic: guided goal setting into training",
+    6: "Synthetic: safety-net text contact",
+}
 PARTNERS = [Agency.YJS, Agency.EDUCATION, Agency.HEALTH, Agency.SOCIAL_CARE, Agency.POLICE]
 OFFENCES = [t for t in OffenceType if t is not OffenceType.BREACH]
-LA_CODES = {Area.BRISTOL: "801", Area.NORTH_SOMERSET: "802",
-            Area.SOUTH_GLOUCESTERSHIRE: "803", Area.BANES: "800"}
+LA_CODES = {
+    Area.BRISTOL: "801",
+    Area.NORTH_SOMERSET: "802",
+    Area.SOUTH_GLOUCESTERSHIRE: "803",
+    Area.BANES: "800",
+}
 
 
 def synthetic_nhs_number(rng: random.Random) -> str:
@@ -91,8 +128,9 @@ def synthetic_upn(rng: random.Random, area: Area) -> str:
 class Child:
     """One synthetic child's history as it is being made: the day it has reached."""
 
-    def __init__(self, system: System, rng: random.Random, area: Area, referred_on: date,
-                 today: date) -> None:
+    def __init__(
+        self, system: System, rng: random.Random, area: Area, referred_on: date, today: date
+    ) -> None:
         self.s = system
         self.rng = rng
         self.area = area
@@ -101,8 +139,7 @@ class Child:
         correlation = str(UUID(int=rng.getrandbits(128)))
         self.cm = Meta(f"demo-cm-{area}", "case_manager", correlation, correlation)
         self.psych = Meta("demo-psychologist", "psychologist", correlation, correlation)
-        self.sp = Meta("demo-senior-practitioner", "senior_practitioner", correlation,
-                       correlation)
+        self.sp = Meta("demo-senior-practitioner", "senior_practitioner", correlation, correlation)
         self.child_id: UUID | None = None
         self.stage = 1
         self.moment = datetime.combine(referred_on, time(9), tzinfo=UTC)
@@ -114,7 +151,8 @@ class Child:
             return None
         if day > self.day or self.moment.date() < day:
             moment = datetime.combine(day, time(9), tzinfo=UTC) + timedelta(
-                minutes=self.rng.randint(0, 420))
+                minutes=self.rng.randint(0, 420)
+            )
         else:  # the same day: a little later than the step before
             moment = self.moment + timedelta(minutes=self.rng.randint(1, 20))
         self.day, self.moment = day, moment
@@ -126,9 +164,14 @@ class Child:
         return self.day + timedelta(days=self.rng.randint(low, high))
 
 
-def seed(system: System, children: int = 8, seed_value: int = 2019, years: float = 1.0,
-         today: date | None = None, progress: Callable[[int], None] | None = None
-         ) -> dict[str, int]:
+def seed(
+    system: System,
+    children: int = 8,
+    seed_value: int = 2019,
+    years: float = 1.0,
+    today: date | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, int]:
     """Make `children` synthetic histories over the last `years`; returns counts.
 
     The histories run side by side in time order (each step on its synthetic moment), so
@@ -144,8 +187,9 @@ def seed(system: System, children: int = 8, seed_value: int = 2019, years: float
     remaining: dict[int, int] = {}  # per child: histories not yet finished
     order = 0
 
-    def advance(index: int, history: Steps, sent: Any = None,
-                error: DomainError | None = None) -> None:
+    def advance(
+        index: int, history: Steps, sent: Any = None, error: DomainError | None = None
+    ) -> None:
         nonlocal order
         try:
             moment, step = history.throw(error) if error else history.send(sent)
@@ -183,35 +227,74 @@ def _history(c: Child, made: dict[str, int]) -> Steps:
     age_days = rng.randint(10 * 365 + 3, 17 * 365 + 200)
     dob = c.day - timedelta(days=age_days)
     upn = synthetic_upn(rng, c.area) if rng.random() < 0.8 else None
-    c.child_id = (yield from c.at(c.day, lambda: referrals.register_child(
-        given_name=rng.choice(GIVEN), family_name=rng.choice(FAMILY), date_of_birth=dob,
-        area=c.area, nhs_number=synthetic_nhs_number(rng), upn=upn, meta=c.cm)))
+    c.child_id = yield from c.at(
+        c.day,
+        lambda: referrals.register_child(
+            given_name=rng.choice(GIVEN),
+            family_name=rng.choice(FAMILY),
+            date_of_birth=dob,
+            area=c.area,
+            nhs_number=synthetic_nhs_number(rng),
+            upn=upn,
+            meta=c.cm,
+        ),
+    )
     made["children"] += 1
-    referral_id = (yield from c.at(c.day, lambda: referrals.refer(
-        child_id=c.child_id, case_manager_id=c.cm.actor_id, reason=rng.choice(REASONS),
-        trauma_history=rng.choice(TRAUMA), expected_involvement_months=rng.choice([6, 9, 12]),
-        meta=c.cm)))
+    referral_id = yield from c.at(
+        c.day,
+        lambda: referrals.refer(
+            child_id=c.child_id,
+            case_manager_id=c.cm.actor_id,
+            reason=rng.choice(REASONS),
+            trauma_history=rng.choice(TRAUMA),
+            expected_involvement_months=rng.choice([6, 9, 12]),
+            meta=c.cm,
+        ),
+    )
     made["referrals"] += 1
     roll = rng.random()
     screened = c.later(3, 14)
     if roll < 0.13:
-        (yield from c.at(screened, lambda: referrals.decline(
-            referral_id, c.psych.with_reason("Synthetic: criteria not met"))))
+        (
+            yield from c.at(
+                screened,
+                lambda: referrals.decline(
+                    referral_id, c.psych.with_reason("Synthetic: criteria not met")
+                ),
+            )
+        )
     elif roll < 0.2:
-        (yield from c.at(screened, lambda: referrals.withdraw(
-            referral_id, c.cm.with_reason("Synthetic: family moved away"))))
+        (
+            yield from c.at(
+                screened,
+                lambda: referrals.withdraw(
+                    referral_id, c.cm.with_reason("Synthetic: family moved away")
+                ),
+            )
+        )
     elif roll < 0.35:
         (yield from c.at(screened, lambda: referrals.offer_consultation(referral_id, c.psych)))
     else:
         consent = Consent.GIVEN if rng.random() < 0.9 else Consent.REFUSED
-        (yield from c.at(c.later(1, 10), lambda: referrals.record_consent(
-            referral_id, consent, "parent (synthetic)", c.cm)))
+        (
+            yield from c.at(
+                c.later(1, 10),
+                lambda: referrals.record_consent(referral_id, consent, "parent (synthetic)", c.cm),
+            )
+        )
         if consent is Consent.REFUSED:  # no formulation without consent: the referral ends
-            (yield from c.at(c.later(3, 21), lambda: referrals.withdraw(
-                referral_id, c.cm.with_reason("Synthetic: consent to formulation refused"))))
+            (
+                yield from c.at(
+                    c.later(3, 21),
+                    lambda: referrals.withdraw(
+                        referral_id, c.cm.with_reason("Synthetic: consent to formulation refused")
+                    ),
+                )
+            )
         else:
-            accepted = yield from c.at(c.later(1, 7),
-                                       lambda: referrals.accept(referral_id, c.psych))
+            accepted = yield from c.at(
+                c.later(1, 7), lambda: referrals.accept(referral_id, c.psych)
+            )
             if accepted is not None:
                 yield from _formulation(c, referral_id, made)
 
@@ -224,16 +307,27 @@ def _offending(c: Child) -> list[Offence]:
     referred_on = c.day
     if c.rng.random() >= 0.45:
         return []
-    offences = _offences(c, referred_on - timedelta(days=500), referred_on - timedelta(days=20),
-                         c.rng.randint(1, 3), record_on=referred_on)
+    offences = _offences(
+        c,
+        referred_on - timedelta(days=500),
+        referred_on - timedelta(days=20),
+        c.rng.randint(1, 3),
+        record_on=referred_on,
+    )
     if c.rng.random() < 0.6:
-        offences += _offences(c, referred_on, min(c.today, referred_on + timedelta(days=540)),
-                              c.rng.randint(1, 3), record_on=None)
+        offences += _offences(
+            c,
+            referred_on,
+            min(c.today, referred_on + timedelta(days=540)),
+            c.rng.randint(1, 3),
+            record_on=None,
+        )
     return offences
 
 
-def _offences(c: Child, first: date, last: date, count: int,
-              record_on: date | None) -> list[tuple[date, OffenceType, date, date, Disposal]]:
+def _offences(
+    c: Child, first: date, last: date, count: int, record_on: date | None
+) -> list[tuple[date, OffenceType, date, date, Disposal]]:
     """Offences committed in [first, last]: (day recorded, type, committed, proven, outcome)."""
     rng = c.rng
     found: list[tuple[date, OffenceType, date, date, Disposal]] = []
@@ -244,9 +338,18 @@ def _offences(c: Child, first: date, last: date, count: int,
         breach = rng.random() < 0.15
         proven = committed + timedelta(days=rng.randint(10, 240))
         kind = OffenceType.BREACH if breach else rng.choice(OFFENCES)
-        outcome = Disposal.BREACH_PROVEN if breach else rng.choice(
-            [Disposal.CONVICTION, Disposal.CONVICTION, Disposal.YOUTH_CAUTION,
-             Disposal.YOUTH_CONDITIONAL_CAUTION])
+        outcome = (
+            Disposal.BREACH_PROVEN
+            if breach
+            else rng.choice(
+                [
+                    Disposal.CONVICTION,
+                    Disposal.CONVICTION,
+                    Disposal.YOUTH_CAUTION,
+                    Disposal.YOUTH_CONDITIONAL_CAUTION,
+                ]
+            )
+        )
         found.append((max(record_on or proven, proven), kind, committed, proven, outcome))
     return found
 
@@ -264,11 +367,25 @@ def _record_offences(c: Child, offences: list[Offence], made: dict[str, int]) ->
         made["offences"] += 1
 
 
-def _record_offence(outcomes: Outcomes, c: Child, kind: OffenceType, committed: date,
-                    proven: date, outcome: Disposal, day: date) -> UUID:
+def _record_offence(
+    outcomes: Outcomes,
+    c: Child,
+    kind: OffenceType,
+    committed: date,
+    proven: date,
+    outcome: Disposal,
+    day: date,
+) -> UUID:
     assert c.child_id is not None  # registered before any offence is recorded
-    return outcomes.record_offence(c.child_id, offence_type=kind, committed_on=committed,
-                                   proven_on=proven, outcome=outcome, meta=c.cm, today=day)
+    return outcomes.record_offence(
+        c.child_id,
+        offence_type=kind,
+        committed_on=committed,
+        proven_on=proven,
+        outcome=outcome,
+        meta=c.cm,
+        today=day,
+    )
 
 
 def _formulation(c: Child, referral_id: UUID, made: dict[str, int]) -> Steps:
@@ -282,35 +399,68 @@ def _formulation(c: Child, referral_id: UUID, made: dict[str, int]) -> Steps:
     child_id = c.child_id
     assert child_id is not None
     (yield from c.at(c.day, lambda: formulation.open_case(child_id, referral_id, c.area, c.psych)))
-    (yield from c.at(c.day, lambda: reviews.open_case(child_id, c.area, referral_id,
-                                          case_id_for(child_id), c.sp)))
+    (
+        yield from c.at(
+            c.day,
+            lambda: reviews.open_case(child_id, c.area, referral_id, case_id_for(child_id), c.sp),
+        )
+    )
     (yield from c.at(c.day, lambda: reviews.set_cadence(child_id, rng.choice([6, 6, 7, 8]), c.sp)))
     invited = [a for a in PARTNERS if a is Agency.YJS or rng.random() < 0.8]
     meeting_on = c.later(14, 45)
     starts = datetime.combine(meeting_on, time(10), tzinfo=UTC)
-    meeting = (yield from c.at(meeting_on, lambda: formulation.schedule_meeting(
-        child_id, starts_at=starts, venue="Synthetic YJS office", online_link=None,
-        invitees=[Invitee(a) for a in invited], meta=c.sp)))
+    meeting = yield from c.at(
+        meeting_on,
+        lambda: formulation.schedule_meeting(
+            child_id,
+            starts_at=starts,
+            venue="Synthetic YJS office",
+            online_link=None,
+            invitees=[Invitee(a) for a in invited],
+            meta=c.sp,
+        ),
+    )
     if meeting is None:
         return
     meeting_id = meeting[0]
-    held = (yield from c.at(meeting_on, lambda: formulation.record_meeting_held(
-        child_id, meeting_id, held_on=meeting_on, attendance=_attendance(rng, invited),
-        notes="Synthetic meeting notes", meta=c.sp)))
+    held = yield from c.at(
+        meeting_on,
+        lambda: formulation.record_meeting_held(
+            child_id,
+            meeting_id,
+            held_on=meeting_on,
+            attendance=_attendance(rng, invited),
+            notes="Synthetic meeting notes",
+            meta=c.sp,
+        ),
+    )
     if held is None:
         return
     made["formulations"] += 1
     c.stage = rng.choices([1, 2, 3, 4, 5], weights=[35, 30, 20, 10, 5])[0]
     issued_on = c.later(7, 28)
-    report = (yield from c.at(issued_on, lambda: formulation.issue_report(
-        child_id, narrative="Synthetic formulation narrative", stage=c.stage,
-        issued_on=issued_on, recommendations=[], stage_rationale=None, meta=c.psych)))
+    report = yield from c.at(
+        issued_on,
+        lambda: formulation.issue_report(
+            child_id,
+            narrative="Synthetic formulation narrative",
+            stage=c.stage,
+            issued_on=issued_on,
+            recommendations=[],
+            stage_rationale=None,
+            meta=c.psych,
+        ),
+    )
     if report is None:
         return
     case_id = case_id_for(child_id)
-    yield from c.at(issued_on, lambda: reviews.note_report_issued(
-        child_id, case_id, report[0], c.stage, issued_on, c.psych))
-    plans = (yield from _interventions(c, formulation))
+    yield from c.at(
+        issued_on,
+        lambda: reviews.note_report_issued(
+            child_id, case_id, report[0], c.stage, issued_on, c.psych
+        ),
+    )
+    plans = yield from _interventions(c, formulation)
     closing = issued_on + timedelta(days=rng.randint(150, 360))
     while c.day < min(closing, c.today):
         review = reviews.get_record(child_id).current_review
@@ -318,19 +468,20 @@ def _formulation(c: Child, referral_id: UUID, made: dict[str, int]) -> Steps:
             break
         late = rng.random()
         if late < 0.1:  # missed: noticed overdue, then held much later or never
-            yield from c.at(review.due_on + timedelta(days=1),
-                            lambda: _notice_overdue(reviews, child_id, c.sp))
+            yield from c.at(
+                review.due_on + timedelta(days=1), lambda: _notice_overdue(reviews, child_id, c.sp)
+            )
             if rng.random() < 0.5:
                 break
             held_on = review.due_on + timedelta(days=rng.randint(14, 40))
         elif late < 0.3:
-            yield from c.at(review.due_on + timedelta(days=1),
-                            lambda: _notice_overdue(reviews, child_id, c.sp))
+            yield from c.at(
+                review.due_on + timedelta(days=1), lambda: _notice_overdue(reviews, child_id, c.sp)
+            )
             held_on = review.due_on + timedelta(days=rng.randint(2, 14))
         else:
             held_on = review.due_on - timedelta(days=rng.randint(0, 6))
-        if not (yield from _review(c, reviews, formulation, review.review_id, held_on,
-                                   invited)):
+        if not (yield from _review(c, reviews, formulation, review.review_id, held_on, invited)):
             break
         made["reviews"] += 1
         yield from _progress(c, formulation, plans)
@@ -338,17 +489,29 @@ def _formulation(c: Child, referral_id: UUID, made: dict[str, int]) -> Steps:
             yield from _transition(c, reviews)
     if c.day < c.today and rng.random() < 0.7:
         ending = c.sp.with_reason("Synthetic: planned ending")
-        (yield from c.at(c.later(1, 10), lambda: reviews.close_case(
-            child_id, c.day, c.day + timedelta(days=90), ending)))
+        (
+            yield from c.at(
+                c.later(1, 10),
+                lambda: reviews.close_case(child_id, c.day, c.day + timedelta(days=90), ending),
+            )
+        )
         referrals: Any = c.s.apps.get("referrals")
         if referrals is not None:  # the case lifecycle's process manager, done here
             (yield from c.at(c.day, lambda: referrals.close_with_case(child_id, ending)))
 
 
 def _attendance(rng: random.Random, invited: list[Agency]) -> list[AttendanceRecord]:
-    return [AttendanceRecord(a, None, rng.choices(
-        [Attendance.ATTENDED, Attendance.APOLOGIES, Attendance.DID_NOT_ATTEND],
-        weights=[75, 15, 10])[0]) for a in invited]
+    return [
+        AttendanceRecord(
+            a,
+            None,
+            rng.choices(
+                [Attendance.ATTENDED, Attendance.APOLOGIES, Attendance.DID_NOT_ATTEND],
+                weights=[75, 15, 10],
+            )[0],
+        )
+        for a in invited
+    ]
 
 
 def _interventions(c: Child, formulation: Any) -> Steps:
@@ -357,15 +520,28 @@ def _interventions(c: Child, formulation: Any) -> Steps:
     for _ in range(rng.randint(1, 3)):
         allowed = [s for s in range(1, 7) if (s < 2 or c.stage >= 2) and (s < 4 or c.stage >= 4)]
         override = rng.random() < 0.1 and len(allowed) < 6
-        stage = rng.choice([s for s in range(1, 7) if s not in allowed]) if override \
+        stage = (
+            rng.choice([s for s in range(1, 7) if s not in allowed])
+            if override
             else rng.choice(allowed[-3:])
+        )
         day = c.later(0, 7)
-        planned = (yield from c.at(day, partial(
-            formulation.plan_intervention, c.child_id, intervention_type=INTERVENTIONS[stage],
-            stage=stage, owning_agency=Agency.YJS, planned_start=day,
-            recommendation_id=None,
-            override_rationale="Synthetic: the child asked for this work now" if override
-            else None, meta=c.psych)))
+        planned = yield from c.at(
+            day,
+            partial(
+                formulation.plan_intervention,
+                c.child_id,
+                intervention_type=INTERVENTIONS[stage],
+                stage=stage,
+                owning_agency=Agency.YJS,
+                planned_start=day,
+                recommendation_id=None,
+                override_rationale="Synthetic: the child asked for this work now"
+                if override
+                else None,
+                meta=c.psych,
+            ),
+        )
         if planned is not None:
             plans.append(planned[0])
     return plans
@@ -378,37 +554,87 @@ def _progress(c: Child, formulation: Any, plans: list[UUID]) -> Steps:
         status = str(case.interventions[intervention_id].status)
         roll = rng.random()
         if status == "planned" and roll < 0.8:
-            yield from c.at(c.day, partial(formulation.start_intervention, c.child_id,
-                                           intervention_id, c.day, c.sp))
+            yield from c.at(
+                c.day,
+                partial(formulation.start_intervention, c.child_id, intervention_id, c.day, c.sp),
+            )
         elif status == "started" and roll < 0.45:
-            (yield from c.at(c.day, partial(formulation.complete_intervention, c.child_id,
-                                intervention_id, c.day, c.sp)))
+            (
+                yield from c.at(
+                    c.day,
+                    partial(
+                        formulation.complete_intervention, c.child_id, intervention_id, c.day, c.sp
+                    ),
+                )
+            )
         elif status == "started" and roll < 0.55:
-            yield from c.at(c.day, partial(
-                formulation.stop_intervention, c.child_id, intervention_id, c.day,
-                c.sp.with_reason("Synthetic: the child disengaged")))
+            yield from c.at(
+                c.day,
+                partial(
+                    formulation.stop_intervention,
+                    c.child_id,
+                    intervention_id,
+                    c.day,
+                    c.sp.with_reason("Synthetic: the child disengaged"),
+                ),
+            )
 
 
-def _review(c: Child, reviews: Any, formulation: Any, review_id: UUID, held_on: date,
-            invited: list[Agency]) -> Steps:
+def _review(
+    c: Child, reviews: Any, formulation: Any, review_id: UUID, held_on: date, invited: list[Agency]
+) -> Steps:
     rng = c.rng
     starts = datetime.combine(max(held_on, c.day), time(14), tzinfo=UTC)
-    if (yield from c.at(starts.date(), lambda: reviews.schedule_review(
-            c.child_id, review_id, starts, "Synthetic YJS office", None,
-            [Invitee(a) for a in invited], c.sp))) is None:
+    if (
+        yield from c.at(
+            starts.date(),
+            lambda: reviews.schedule_review(
+                c.child_id,
+                review_id,
+                starts,
+                "Synthetic YJS office",
+                None,
+                [Invitee(a) for a in invited],
+                c.sp,
+            ),
+        )
+    ) is None:
         return False
     move = rng.choices([-1, 0, 1], weights=[15, 45, 40])[0]
     stage = min(6, max(1, c.stage + move))
     rationale = "Synthetic: what changed in the child's life" if stage != c.stage else None
-    if (yield from c.at(starts.date(), lambda: reviews.record_review_held(
-            c.child_id, review_id, held_on=starts.date(), attendance=_attendance(rng, invited),
-            stage=stage, rationale=rationale, progress=[], actions=[], next_review_on=None,
-            meta=c.sp))) is None:
+    if (
+        yield from c.at(
+            starts.date(),
+            lambda: reviews.record_review_held(
+                c.child_id,
+                review_id,
+                held_on=starts.date(),
+                attendance=_attendance(rng, invited),
+                stage=stage,
+                rationale=rationale,
+                progress=[],
+                actions=[],
+                next_review_on=None,
+                meta=c.sp,
+            ),
+        )
+    ) is None:
         return False
     c.stage = stage
-    (yield from c.at(c.day, lambda: formulation.record_review_assessment(
-        c.child_id, review_id=review_id, stage=stage, assessed_on=c.day, rationale=rationale,
-        meta=c.sp)))
+    (
+        yield from c.at(
+            c.day,
+            lambda: formulation.record_review_assessment(
+                c.child_id,
+                review_id=review_id,
+                stage=stage,
+                assessed_on=c.day,
+                rationale=rationale,
+                meta=c.sp,
+            ),
+        )
+    )
     return True
 
 
@@ -422,17 +648,20 @@ def _transition(c: Child, reviews: Any) -> Steps:
     from services.reviews.values import RECEIVING_ORGANISATION_OPTIONAL, TransitionKind
 
     kind = c.rng.choice(list(TransitionKind))
-    organisation = None if kind in RECEIVING_ORGANISATION_OPTIONAL else \
-        "Synthetic receiving organisation"
+    organisation = (
+        None if kind in RECEIVING_ORGANISATION_OPTIONAL else "Synthetic receiving organisation"
+    )
     try:
-        yield from c.at(c.day, lambda: reviews.record_transition(
-            c.child_id, kind, c.day, organisation, c.sp))
+        yield from c.at(
+            c.day, lambda: reviews.record_transition(c.child_id, kind, c.day, organisation, c.sp)
+        )
     except DomainError:  # e.g. leaving custody while not in custody: not this child's story
         return
 
 
-async def publish_in_time_order(system: System, nats_url: str,
-                                progress: Callable[[int], None] | None = None) -> int:
+async def publish_in_time_order(
+    system: System, nats_url: str, progress: Callable[[int], None] | None = None
+) -> int:
     """Publish every stored event to the stream in time order across services, through each
     service's own relay (so a seeded folder's stream is causal: a child's registration comes
     before their formulation). For a folder seeded with the system stopped."""
@@ -452,13 +681,23 @@ async def publish_in_time_order(system: System, nats_url: str,
             app = system.apps.get(plugin.name)
             if app is None or plugin.contracts is None:
                 continue
-            identity = identity_for(plugin.name, settings.nats_identities_dir,
-                                    Identity(settings.nats_user, settings.nats_password))
+            identity = identity_for(
+                plugin.name,
+                settings.nats_identities_dir,
+                Identity(settings.nats_user, settings.nats_password),
+            )
             if identity.user not in connections:
                 connections[identity.user] = await connect(
-                    settings, nats_url, name=identity.user or "ecm", identity=identity)
-            relay = Relay(app, plugin.contracts, connections[identity.user].jetstream(),
-                          positions, system.keys, batch_size=1)
+                    settings, nats_url, name=identity.user or "ecm", identity=identity
+                )
+            relay = Relay(
+                app,
+                plugin.contracts,
+                connections[identity.user].jetstream(),
+                positions,
+                system.keys,
+                batch_size=1,
+            )
             await relay.resume()
             relays.append(relay)
         pending = {id(r): _pending_times(r) for r in relays}
@@ -505,11 +744,19 @@ def publish_offline(system: System, progress: Callable[[int], None] | None = Non
 
     settings = system.settings
     assert settings.nats_identities_dir is not None
-    users = embedded_users(Identity(settings.nats_user, settings.nats_password),
-                           settings.nats_identities_dir, system.nats_services())
-    nats = EmbeddedNats(settings.data_path / "nats", port=0, user=settings.nats_user,
-                        password=settings.nats_password,
-                        sync_interval=settings.nats_sync_interval, users=users)
+    users = embedded_users(
+        Identity(settings.nats_user, settings.nats_password),
+        settings.nats_identities_dir,
+        system.nats_services(),
+    )
+    nats = EmbeddedNats(
+        settings.data_path / "nats",
+        port=0,
+        user=settings.nats_user,
+        password=settings.nats_password,
+        sync_interval=settings.nats_sync_interval,
+        users=users,
+    )
     nats.start()
     try:
         return asyncio.run(publish_in_time_order(system, nats.url, progress))

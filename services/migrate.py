@@ -27,8 +27,11 @@ def role_models() -> dict[str, MetaData]:
     from shared import consumer, crypto, idempotency, relay
 
     ops = MetaData()
-    for table in [*relay.metadata.tables.values(), *integrity.metadata.tables.values(),
-                  *pages_partner.metadata.tables.values()]:
+    for table in [
+        *relay.metadata.tables.values(),
+        *integrity.metadata.tables.values(),
+        *pages_partner.metadata.tables.values(),
+    ]:
         table.to_metadata(ops)
     return {
         "ops": ops,

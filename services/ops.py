@@ -72,8 +72,11 @@ def install_ops(api: FastAPI, system: System) -> None:
         checks = readiness(system)
         ok = all(value == "ok" for value in checks.values())
         return JSONResponse(
-            {"status": "ready" if ok else "unready", "checks": checks,
-             "relays": relay_roles(system)},
+            {
+                "status": "ready" if ok else "unready",
+                "checks": checks,
+                "relays": relay_roles(system),
+            },
             status_code=200 if ok else 503,
         )
 

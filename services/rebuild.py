@@ -47,19 +47,23 @@ class Difference:
             return f"{self.consumer} {self.table} {self.key}: missing from the live model"
         if self.rebuilt is None:
             return f"{self.consumer} {self.table} {self.key}: in the live model only"
-        changed = sorted(k for k in {**self.live, **self.rebuilt}
-                         if self.live.get(k) != self.rebuilt.get(k))
-        detail = ", ".join(f"{k}: live {self.live.get(k)!r} / rebuilt {self.rebuilt.get(k)!r}"
-                           for k in changed)
+        changed = sorted(
+            k for k in {**self.live, **self.rebuilt} if self.live.get(k) != self.rebuilt.get(k)
+        )
+        detail = ", ".join(
+            f"{k}: live {self.live.get(k)!r} / rebuilt {self.rebuilt.get(k)!r}" for k in changed
+        )
         return f"{self.consumer} {self.table} {self.key}: {detail}"
 
 
-def history(system: Resources, subject: str, after: int = 0,
-            until: int | None = None) -> Iterator[Delivery]:
+def history(
+    system: Resources, subject: str, after: int = 0, until: int | None = None
+) -> Iterator[Delivery]:
     """The published messages on `subject`, in stream order, read from every store (a read
     model may be fed by services this process does not serve)."""
-    for delivery in in_stream_order(system.every_store(), system.contracts.values(),
-                                    PositionStore(system.ops), subject, after):
+    for delivery in in_stream_order(
+        system.every_store(), system.contracts.values(), PositionStore(system.ops), subject, after
+    ):
         if until is not None and delivery.seq > until:
             return
         yield delivery
@@ -78,8 +82,10 @@ def scratch_settings(settings: Settings) -> Iterator[Settings]:
         if settings.postgres_url:
             engine = make_engine(settings, "ops")
             with engine.begin() as conn:
-                names = conn.execute(text(
-                    "SELECT nspname FROM pg_namespace WHERE nspname LIKE :p"), {"p": f"{prefix}%"})
+                names = conn.execute(
+                    text("SELECT nspname FROM pg_namespace WHERE nspname LIKE :p"),
+                    {"p": f"{prefix}%"},
+                )
                 for (name,) in list(names):
                     conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
             engine.dispose()
@@ -124,8 +130,10 @@ def _swap(system: System, live: SqlProjection, fresh: SqlProjection) -> int:
         if fresh.position() < at.get(STREAM_CURSOR, 0):
             applied = feed(fresh, history(system, live.subject, after=fresh.position()))
         if fresh.position() < at.get(STREAM_CURSOR, 0):
-            raise RuntimeError(f"{live.name}: the live model is ahead of the relays' record of "
-                               "the stream; run the rebuild again in a moment")
+            raise RuntimeError(
+                f"{live.name}: the live model is ahead of the relays' record of "
+                "the stream; run the rebuild again in a moment"
+            )
         with fresh.engine.connect() as source:
             rows = _rows(source, fresh.tables)
         for table in reversed(live.tables):
@@ -133,14 +141,13 @@ def _swap(system: System, live: SqlProjection, fresh: SqlProjection) -> int:
         for table in live.tables:
             if rows[table.name]:
                 for start in range(0, len(rows[table.name]), BATCH):
-                    conn.execute(insert(table), rows[table.name][start:start + BATCH])
+                    conn.execute(insert(table), rows[table.name][start : start + BATCH])
         live.tracker.forget(conn)
         live.tracker.save(conn, fresh.tracker.positions())
     return applied
 
 
-def check(system: System, consumer: Consumer,
-          progress: Progress | None = None) -> list[Difference]:
+def check(system: System, consumer: Consumer, progress: Progress | None = None) -> list[Difference]:
     """Build a fresh copy beside the live read model and list every difference."""
     live = _projection(consumer)
     with live.engine.begin() as conn:  # the consumer's lock: rows and position agree
@@ -170,15 +177,21 @@ def _rows(conn: Any, tables: tuple[Table, ...]) -> dict[str, list[dict[str, Any]
 def _surrogate(table: Table) -> str | None:
     """The name of an autoincrement integer key (its values are not part of the model)."""
     keys = list(table.primary_key.columns)
-    if len(keys) == 1 and isinstance(keys[0].type, Integer) and keys[0].autoincrement in (
-        True, "auto"
+    if (
+        len(keys) == 1
+        and isinstance(keys[0].type, Integer)
+        and keys[0].autoincrement in (True, "auto")
     ):
         return keys[0].name
     return None
 
 
-def _differences(name: str, tables: tuple[Table, ...], live: dict[str, list[dict[str, Any]]],
-                 fresh: dict[str, list[dict[str, Any]]]) -> list[Difference]:
+def _differences(
+    name: str,
+    tables: tuple[Table, ...],
+    live: dict[str, list[dict[str, Any]]],
+    fresh: dict[str, list[dict[str, Any]]],
+) -> list[Difference]:
     found: list[Difference] = []
     for table in tables:
         surrogate = _surrogate(table)
@@ -218,8 +231,11 @@ def check_notices(system: System, progress: Progress | None = None) -> list[Diff
     with scratch_settings(system.settings) as scratch:
         fresh_app = NotificationsApplication(scratch, system.vault, app.notify_settings)
         try:
-            feed(NoticeConsumer(fresh_app).sink(fresh_app.reads),
-                 history(system, "ecm.>", until=position), progress)
+            feed(
+                NoticeConsumer(fresh_app).sink(fresh_app.reads),
+                history(system, "ecm.>", until=position),
+                progress,
+            )
             fresh = _queued(fresh_app)
         finally:
             fresh_app.close()

@@ -55,9 +55,15 @@ class System(Resources):
         vault = KeyVault(make_engine(settings, "keys"), load_master_key(settings.master_key))
         publishers = [p.name for p in all_plugins() if p.contracts is not None]
         keys = KeyRing.load(settings.signing_keys_path, publishers, generate=settings.dev_mode)
-        system = cls(settings=settings, vault=vault, ops=make_engine(settings, "ops"),
-                     openers=store_openers(), contracts=contract_registries(),
-                     plugins=plugins, keys=keys)
+        system = cls(
+            settings=settings,
+            vault=vault,
+            ops=make_engine(settings, "ops"),
+            openers=store_openers(),
+            contracts=contract_registries(),
+            plugins=plugins,
+            keys=keys,
+        )
         for plugin in plugins:
             if plugin.application is not None:
                 system.apps[plugin.name] = plugin.application(settings, vault)
@@ -80,8 +86,10 @@ class System(Resources):
     def nats_services(self) -> dict[str, tuple[bool, list[str]]]:
         """Per served service: whether it publishes, and its durable consumers (NATS rights)."""
         by_service = self.consumers_by_service()
-        return {p.name: (p.contracts is not None, [c.name for c in by_service[p.name]])
-                for p in self.plugins}
+        return {
+            p.name: (p.contracts is not None, [c.name for c in by_service[p.name]])
+            for p in self.plugins
+        }
 
 
 def create_api(system: System) -> FastAPI:
@@ -100,8 +108,10 @@ def create_api(system: System) -> FastAPI:
 
     install_ops(api, system)
 
-    keys = KeyStore(lambda: system.engine("idempotency"),
-                    timedelta(seconds=system.settings.idempotency_ttl_seconds))
+    keys = KeyStore(
+        lambda: system.engine("idempotency"),
+        timedelta(seconds=system.settings.idempotency_ttl_seconds),
+    )
     api.add_middleware(Idempotency, authenticator=api.state.authenticator, store=keys)
     api.add_middleware(BodyLimit, limit=system.settings.max_body_bytes)
     api.add_middleware(SecurityHeaders)  # outermost: the 413 above carries the headers too
@@ -144,11 +154,15 @@ async def run_node(
     connections = {settings.nats_user: nc}
     streams: dict[str, JetStreamContext] = {}
     for plugin in system.plugins:  # each service speaks as itself where it has an identity
-        identity = identity_for(plugin.name, settings.nats_identities_dir,
-                                Identity(settings.nats_user, settings.nats_password))
+        identity = identity_for(
+            plugin.name,
+            settings.nats_identities_dir,
+            Identity(settings.nats_user, settings.nats_password),
+        )
         if identity.user not in connections:
             connections[identity.user] = await connect(
-                settings, nats_url, name=identity.user or "ecm", identity=identity)
+                settings, nats_url, name=identity.user or "ecm", identity=identity
+            )
         streams[plugin.name] = connections[identity.user].jetstream()
     tasks: list[asyncio.Task[None]] = []
     server: ApiServer | None = None
@@ -159,19 +173,35 @@ async def run_node(
                 app = system.apps.get(plugin.name)
                 js = streams[plugin.name]
                 if app is not None and plugin.contracts is not None:
-                    lock = LeaderLock(f"{settings.pg_schema_prefix}relay-{plugin.name}",
-                                      system.ops, settings.data_path / "locks")
-                    relay = Relay(app, plugin.contracts, js, positions, system.keys,
-                                  batch_size=settings.relay_batch_size,
-                                  poll_seconds=settings.relay_poll_seconds, leader=lock)
+                    lock = LeaderLock(
+                        f"{settings.pg_schema_prefix}relay-{plugin.name}",
+                        system.ops,
+                        settings.data_path / "locks",
+                    )
+                    relay = Relay(
+                        app,
+                        plugin.contracts,
+                        js,
+                        positions,
+                        system.keys,
+                        batch_size=settings.relay_batch_size,
+                        poll_seconds=settings.relay_poll_seconds,
+                        leader=lock,
+                    )
                     tasks.append(asyncio.create_task(relay.run(stop), name=f"relay-{plugin.name}"))
         if run_consumers:
-            owners = {c.name: service for service, group in system.consumers_by_service().items()
-                      for c in group}
+            owners = {
+                c.name: service
+                for service, group in system.consumers_by_service().items()
+                for c in group
+            }
             default = next(iter(streams.values()), nc.jetstream())
             for consumer in system.consumers():
-                lock = LeaderLock(f"{settings.pg_schema_prefix}consumer-{consumer.name}",
-                                  system.ops, settings.data_path / "locks")
+                lock = LeaderLock(
+                    f"{settings.pg_schema_prefix}consumer-{consumer.name}",
+                    system.ops,
+                    settings.data_path / "locks",
+                )
                 js = streams.get(owners.get(consumer.name, ""), default)
                 runner = Runner(consumer, js, settings, system.keys, lock)
                 tasks.append(asyncio.create_task(runner.run(stop), name=consumer.name))
@@ -181,8 +211,12 @@ async def run_node(
                     tasks.append(asyncio.ensure_future(job))
         if serve_api:
             config = uvicorn.Config(
-                create_api(system), host=settings.api_host, port=settings.api_port,
-                log_level=settings.log_level.lower(), log_config=None, access_log=False,
+                create_api(system),
+                host=settings.api_host,
+                port=settings.api_port,
+                log_level=settings.log_level.lower(),
+                log_config=None,
+                access_log=False,
                 lifespan="off",
             )
             server = ApiServer(config)

@@ -23,8 +23,9 @@ class AuthenticationFailed(Exception):
     """The bearer token is missing, malformed, expired or not ours."""
 
 
-def mint_token(settings: Settings, user: str, role: Role, area: Area | None,
-               ttl_seconds: int | None = None) -> str:
+def mint_token(
+    settings: Settings, user: str, role: Role, area: Area | None, ttl_seconds: int | None = None
+) -> str:
     """A signed development token for `user` in `role` (and `area` for area-scoped roles)."""
     now = int(time.time())
     claims: dict[str, Any] = {
@@ -112,10 +113,10 @@ class Authenticator:
         except Exception as e:
             # Whatever goes wrong while verifying a token (a key of the wrong type, a JWKS that
             # cannot be read) means the caller is not authenticated: 401, never 500.
-            log.warning("authentication failed: token could not be verified (%s)",
-                        type(e).__name__)
-            raise AuthenticationFailed(f"token could not be verified ({type(e).__name__})") \
-                from None
+            log.warning("authentication failed: token could not be verified (%s)", type(e).__name__)
+            raise AuthenticationFailed(
+                f"token could not be verified ({type(e).__name__})"
+            ) from None
 
     def _authenticate(self, authorization: str | None) -> Principal:
         if not authorization or not authorization.lower().startswith("bearer "):

@@ -25,8 +25,14 @@ async def _log_error(error: Exception) -> None:
     log.warning("nats: %s: %s", type(error).__name__, error)
 
 
-async def connect(settings: Settings, url: str | None = None, name: str = "ecm",
-                  *, reconnect: bool = True, identity: Identity | None = None) -> Client:
+async def connect(
+    settings: Settings,
+    url: str | None = None,
+    name: str = "ecm",
+    *,
+    reconnect: bool = True,
+    identity: Identity | None = None,
+) -> Client:
     """Connect to NATS as `identity` (the configured user by default); errors logged in one
     line. `url` (or ECM_NATS_URL) may list several servers separated by commas: a cluster.
     """
@@ -58,8 +64,7 @@ def stream_config(settings: Settings) -> StreamConfig:
     )
 
 
-async def ensure_stream(js: JetStreamContext, settings: Settings,
-                        patience: float = 60.0) -> None:
+async def ensure_stream(js: JetStreamContext, settings: Settings, patience: float = 60.0) -> None:
     """Create the ECM stream if it does not exist, or bring its config up to date.
 
     A cluster that is still electing leaders (or a busy one placing 3 replicas) can take longer

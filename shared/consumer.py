@@ -137,17 +137,30 @@ class Tracker:
     def lock(self, conn: Connection) -> dict[str, int]:
         """Take the consumer's write lock in `conn` and return its positions by source."""
         now = datetime.now(UTC)
-        conn.execute(_insert(conn, positions).values(
-            consumer=self.consumer, source=STREAM_CURSOR, position=0, updated_at=now,
-        ).on_conflict_do_nothing(index_elements=["consumer", "source"]))
+        conn.execute(
+            _insert(conn, positions)
+            .values(
+                consumer=self.consumer,
+                source=STREAM_CURSOR,
+                position=0,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["consumer", "source"])
+        )
         query = select(positions.c.source, positions.c.position).where(
-            positions.c.consumer == self.consumer)
+            positions.c.consumer == self.consumer
+        )
         if conn.dialect.name == "postgresql":
             query = query.with_for_update()
         else:  # SQLite: a write now makes this a write transaction, serialising writers
-            conn.execute(update(positions).where(
-                positions.c.consumer == self.consumer, positions.c.source == STREAM_CURSOR,
-            ).values(position=positions.c.position))
+            conn.execute(
+                update(positions)
+                .where(
+                    positions.c.consumer == self.consumer,
+                    positions.c.source == STREAM_CURSOR,
+                )
+                .values(position=positions.c.position)
+            )
         return {row.source: int(row.position) for row in conn.execute(query)}
 
     def save(self, conn: Connection, moved: dict[str, int]) -> None:
@@ -155,15 +168,22 @@ class Tracker:
         now = datetime.now(UTC)
         for source, position in moved.items():
             stmt = _insert(conn, positions).values(
-                consumer=self.consumer, source=source, position=position, updated_at=now)
-            conn.execute(stmt.on_conflict_do_update(
-                index_elements=["consumer", "source"],
-                set_={"position": position, "updated_at": now}))
+                consumer=self.consumer, source=source, position=position, updated_at=now
+            )
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["consumer", "source"],
+                    set_={"position": position, "updated_at": now},
+                )
+            )
 
     def read(self, conn: Connection) -> dict[str, int]:
         """Every position of the consumer (its stream cursor under STREAM_CURSOR), in `conn`."""
-        rows = conn.execute(select(positions.c.source, positions.c.position).where(
-            positions.c.consumer == self.consumer))
+        rows = conn.execute(
+            select(positions.c.source, positions.c.position).where(
+                positions.c.consumer == self.consumer
+            )
+        )
         return {row.source: int(row.position) for row in rows}
 
     def positions(self) -> dict[str, int]:
@@ -171,18 +191,39 @@ class Tracker:
         with self.engine.connect() as conn:
             return self.read(conn)
 
-    def park(self, conn: Connection, seq: int, message_id: str, subject: str, payload: str,
-             error: str, attempts: int) -> None:
+    def park(
+        self,
+        conn: Connection,
+        seq: int,
+        message_id: str,
+        subject: str,
+        payload: str,
+        error: str,
+        attempts: int,
+    ) -> None:
         """Keep a message that failed every attempt where an operator sees it."""
-        conn.execute(_insert(conn, parked).values(
-            consumer=self.consumer, seq=seq, message_id=message_id, subject=subject,
-            payload=payload, error=error[:4000], attempts=attempts, parked_at=datetime.now(UTC),
-        ).on_conflict_do_nothing(index_elements=["consumer", "seq"]))
+        conn.execute(
+            _insert(conn, parked)
+            .values(
+                consumer=self.consumer,
+                seq=seq,
+                message_id=message_id,
+                subject=subject,
+                payload=payload,
+                error=error[:4000],
+                attempts=attempts,
+                parked_at=datetime.now(UTC),
+            )
+            .on_conflict_do_nothing(index_elements=["consumer", "seq"])
+        )
 
     def parked(self) -> list[dict[str, Any]]:
         """Parked messages not replayed yet, oldest first."""
-        query = select(parked).where(parked.c.consumer == self.consumer,
-                                     parked.c.replayed_at.is_(None)).order_by(parked.c.seq)
+        query = (
+            select(parked)
+            .where(parked.c.consumer == self.consumer, parked.c.replayed_at.is_(None))
+            .order_by(parked.c.seq)
+        )
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
@@ -235,8 +276,9 @@ class Sink(ABC):
     def mark_replayed(self, parked_id: int) -> None:
         """A parked message went through on replay."""
         with self.engine_for_parking().begin() as conn:
-            conn.execute(update(parked).where(parked.c.id == parked_id).values(
-                replayed_at=datetime.now(UTC)))
+            conn.execute(
+                update(parked).where(parked.c.id == parked_id).values(replayed_at=datetime.now(UTC))
+            )
 
     def engine_for_parking(self) -> Engine:
         """The database holding the parked messages."""
@@ -270,8 +312,11 @@ class SqlProjection(Sink):
     def built_version(self) -> int | None:
         """The version the rows were built with (None before it was first recorded)."""
         with self.engine.connect() as conn:
-            value = conn.execute(select(read_model_versions.c.version).where(
-                read_model_versions.c.consumer == self.name)).scalar()
+            value = conn.execute(
+                select(read_model_versions.c.version).where(
+                    read_model_versions.c.consumer == self.name
+                )
+            ).scalar()
         return int(value) if value is not None else None
 
     def is_current(self) -> bool:
@@ -280,12 +325,17 @@ class SqlProjection(Sink):
 
     def record_version(self, version: int | None = None, conn: Connection | None = None) -> None:
         """Record that the rows are built with `version` (this class's by default)."""
-        values = {"version": self.version if version is None else version,
-                  "built_at": datetime.now(UTC)}
+        values = {
+            "version": self.version if version is None else version,
+            "built_at": datetime.now(UTC),
+        }
         with contextlib.ExitStack() as stack:
             c = conn if conn is not None else stack.enter_context(self.engine.begin())
-            c.execute(_insert(c, read_model_versions).values(consumer=self.name, **values)
-                      .on_conflict_do_update(index_elements=["consumer"], set_=values))
+            c.execute(
+                _insert(c, read_model_versions)
+                .values(consumer=self.name, **values)
+                .on_conflict_do_update(index_elements=["consumer"], set_=values)
+            )
 
     def reset(self) -> None:
         """Drop and recreate the read model's tables in their current shape, emptied, and
@@ -318,9 +368,15 @@ class SqlProjection(Sink):
             at = self.tracker.lock(conn)
             before = dict(at)
             for _ in fresh([delivery], at):
-                self.tracker.park(conn, delivery.seq, delivery.envelope.message_id,
-                                  delivery.envelope.subject,
-                                  delivery.envelope.model_dump_json(), error, attempts)
+                self.tracker.park(
+                    conn,
+                    delivery.seq,
+                    delivery.envelope.message_id,
+                    delivery.envelope.subject,
+                    delivery.envelope.model_dump_json(),
+                    error,
+                    attempts,
+                )
             self.tracker.save(conn, {k: v for k, v in at.items() if before.get(k) != v})
 
     def replay(self, envelope: Envelope) -> None:
@@ -339,8 +395,14 @@ class ApplicationSink(Sink):
     """A process manager: its effects are events in its service's store, saved with an
     eventsourcing Tracking record per upstream service in the same recorder transaction."""
 
-    def __init__(self, name: str, subject: str, app: EcmApplication,
-                 handle: Callable[[Envelope], object], engine: Engine) -> None:
+    def __init__(
+        self,
+        name: str,
+        subject: str,
+        app: EcmApplication,
+        handle: Callable[[Envelope], object],
+        engine: Engine,
+    ) -> None:
         self.name = name
         self.subject = subject
         self.app = app
@@ -372,14 +434,16 @@ class ApplicationSink(Sink):
         source, nid = delivery.source, delivery.envelope.notification_id
         for _ in range(CONFLICT_RETRIES):
             try:
-                self.app.process(self.tracking_name(source), nid,
-                                 lambda: self.handle(delivery.envelope))
+                self.app.process(
+                    self.tracking_name(source), nid, lambda: self.handle(delivery.envelope)
+                )
                 return
             except ConcurrentWrite:
                 if nid <= self._applied(source):
                     return  # another instance applied it meanwhile
         raise ConcurrentWrite(
-            f"{self.name}: message {delivery.envelope.message_id} kept conflicting")
+            f"{self.name}: message {delivery.envelope.message_id} kept conflicting"
+        )
 
     def _save_cursor(self, seq: int) -> None:
         with self.tracker.engine.begin() as conn:
@@ -396,9 +460,15 @@ class ApplicationSink(Sink):
             return
         with self.tracker.engine.begin() as conn:
             self.tracker.lock(conn)
-            self.tracker.park(conn, delivery.seq, delivery.envelope.message_id,
-                              delivery.envelope.subject, delivery.envelope.model_dump_json(),
-                              error, attempts)
+            self.tracker.park(
+                conn,
+                delivery.seq,
+                delivery.envelope.message_id,
+                delivery.envelope.subject,
+                delivery.envelope.model_dump_json(),
+                error,
+                attempts,
+            )
         # Parked first, then moved past: a crash between parks it again (idempotent by seq).
         self.app.process(self.tracking_name(source), nid, lambda: None)
         self._save_cursor(delivery.seq)
@@ -450,8 +520,14 @@ class Runner:
     parked (a log line at error level, `ecm parked list`), and the consumer moves on.
     """
 
-    def __init__(self, consumer: Consumer, js: JetStreamContext, settings: Settings,
-                 keys: KeyRing, leader: LeaderLock | None = None) -> None:
+    def __init__(
+        self,
+        consumer: Consumer,
+        js: JetStreamContext,
+        settings: Settings,
+        keys: KeyRing,
+        leader: LeaderLock | None = None,
+    ) -> None:
         self.consumer = consumer
         self.keys = keys
         self.leader = leader
@@ -476,8 +552,11 @@ class Runner:
                 try:
                     await self._consume(stop)
                 except Exception:
-                    log.exception("consumer %s: stopped on an error; starting again from its "
-                                  "committed position", self.consumer.name)
+                    log.exception(
+                        "consumer %s: stopped on an error; starting again from its "
+                        "committed position",
+                        self.consumer.name,
+                    )
                     await _sleep_or_stop(stop, 1.0)
         finally:
             if self.leader is not None:
@@ -565,8 +644,9 @@ class Runner:
             return f"{REFUSED[1]} {error}"
         return Delivery(msg.metadata.sequence.stream, envelope)
 
-    async def _one_by_one(self, deliveries: list[tuple[Msg, Delivery | str]],
-                          stop: asyncio.Event) -> None:
+    async def _one_by_one(
+        self, deliveries: list[tuple[Msg, Delivery | str]], stop: asyncio.Event
+    ) -> None:
         for index, (msg, delivery) in enumerate(deliveries):
             waiting = [m for m, _ in deliveries[index:]]
             if isinstance(delivery, str):
@@ -580,18 +660,27 @@ class Runner:
                     break
                 except Exception as error:
                     if attempt >= self.settings.consumer_max_deliver:
-                        log.error("consumer %s: parking %s (stream seq %d) after %d attempts: "
-                                  "%s", self.consumer.name, delivery.envelope.message_id,
-                                  delivery.seq, attempt, _describe(error))
-                        await asyncio.to_thread(self.sink.park, delivery, _describe(error),
-                                                attempt)
+                        log.error(
+                            "consumer %s: parking %s (stream seq %d) after %d attempts: %s",
+                            self.consumer.name,
+                            delivery.envelope.message_id,
+                            delivery.seq,
+                            attempt,
+                            _describe(error),
+                        )
+                        await asyncio.to_thread(self.sink.park, delivery, _describe(error), attempt)
                         self.parked += 1
                         metrics.CONSUMER_PARKED.labels(self.consumer.name).inc()
                         break
-                    log.warning("consumer %s: %s failed (attempt %d), holding back %d "
-                                "message(s) behind it: %s", self.consumer.name,
-                                delivery.envelope.message_id, attempt, len(waiting) - 1,
-                                _describe(error))
+                    log.warning(
+                        "consumer %s: %s failed (attempt %d), holding back %d "
+                        "message(s) behind it: %s",
+                        self.consumer.name,
+                        delivery.envelope.message_id,
+                        attempt,
+                        len(waiting) - 1,
+                        _describe(error),
+                    )
                     for held in waiting:
                         with contextlib.suppress(Exception):
                             await held.in_progress()
@@ -603,15 +692,27 @@ class Runner:
         """Set aside a message that must never be applied (unreadable or unauthentic)."""
         seq = msg.metadata.sequence.stream
         message_id = (msg.headers or {}).get("Nats-Msg-Id", f"seq:{seq}")
-        log.error("consumer %s: refusing message %s (stream seq %d): %s",
-                  self.consumer.name, message_id, seq, reason)
+        log.error(
+            "consumer %s: refusing message %s (stream seq %d): %s",
+            self.consumer.name,
+            message_id,
+            seq,
+            reason,
+        )
         engine = self.sink.engine_for_parking()
 
         def park() -> None:
             with engine.begin() as conn:
                 at = self.sink.tracker.lock(conn)
-                self.sink.tracker.park(conn, seq, message_id[:200], msg.subject[:300],
-                                       msg.data.decode(errors="replace"), reason, 1)
+                self.sink.tracker.park(
+                    conn,
+                    seq,
+                    message_id[:200],
+                    msg.subject[:300],
+                    msg.data.decode(errors="replace"),
+                    reason,
+                    1,
+                )
                 if seq > at.get(STREAM_CURSOR, 0):
                     self.sink.tracker.save(conn, {STREAM_CURSOR: seq})
 

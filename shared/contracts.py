@@ -65,10 +65,18 @@ def caused_by(envelope: Envelope, *, acting_service: str | None = None) -> Meta:
     """Metadata for a change a message caused, in its conversation, with its reason: the
     message's actor, or `acting_service` (role "system") when the service acts on its own
     account (the one builder of metadata from a message)."""
-    actor_id, role = ((acting_service, "system") if acting_service is not None
-                      else (envelope.actor.id, envelope.actor.role))
-    return Meta(actor_id=actor_id, actor_role=role, correlation_id=envelope.correlation_id,
-                causation_id=envelope.message_id, reason=envelope.reason)
+    actor_id, role = (
+        (acting_service, "system")
+        if acting_service is not None
+        else (envelope.actor.id, envelope.actor.role)
+    )
+    return Meta(
+        actor_id=actor_id,
+        actor_role=role,
+        correlation_id=envelope.correlation_id,
+        causation_id=envelope.message_id,
+        reason=envelope.reason,
+    )
 
 
 def subject_for(service: str, event_type: str) -> str:
@@ -147,9 +155,9 @@ class ContractRegistry:
         return self.by_type[envelope.event_type].model.model_validate(envelope.data)
 
 
-def asyncapi(registries: Iterable[ContractRegistry], title: str = "ECM Record events") -> dict[
-    str, Any
-]:
+def asyncapi(
+    registries: Iterable[ContractRegistry], title: str = "ECM Record events"
+) -> dict[str, Any]:
     """An AsyncAPI 3.0 document for every published event."""
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}

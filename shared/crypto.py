@@ -119,16 +119,18 @@ class KeyVault:
         derived from the master key until then (so secrets sealed before a rotation, some of
         them in events that are never rewritten, keep opening after it)."""
         with self.engine.connect() as conn:
-            wrapped = conn.execute(select(child_keys.c.wrapped_key).where(
-                child_keys.c.child_id == SECRETS_KEY_ID)).scalar()
+            wrapped = conn.execute(
+                select(child_keys.c.wrapped_key).where(child_keys.c.child_id == SECRETS_KEY_ID)
+            ).scalar()
         if wrapped is not None:
             return self._unwrap(wrapped)
         return self._derived_secrets_key(self._master)
 
     @staticmethod
     def _derived_secrets_key(master: bytes) -> bytes:
-        return HKDF(algorithm=SHA256(), length=32, salt=None,
-                    info=b"ecm-record:sealed-secrets").derive(master)
+        return HKDF(
+            algorithm=SHA256(), length=32, salt=None, info=b"ecm-record:sealed-secrets"
+        ).derive(master)
 
     def key_for(self, child_id: UUID | str, *, create: bool = False) -> bytes | None:
         """The child's data key; None when erased (or unknown and not created)."""
@@ -232,8 +234,10 @@ class KeyVault:
                 if busy is None or not busy[0]:
                     return
                 time.sleep(0.1)
-            raise RuntimeError("child_keys: the key was erased but the WAL could not be "
-                               "truncated (a reader held it); run the erasure again")
+            raise RuntimeError(
+                "child_keys: the key was erased but the WAL could not be "
+                "truncated (a reader held it); run the erasure again"
+            )
 
     def rewrap(self, new_master: bytes) -> int:
         """Re-wrap every live child key under `new_master` in one transaction, then shred the
@@ -246,23 +250,35 @@ class KeyVault:
             raise MasterKeyError("master_key: the new key must be 32 bytes and differ")
         rewrapped = 0
         with self.engine.begin() as conn:
-            kept = conn.execute(select(child_keys.c.child_id).where(
-                child_keys.c.child_id == SECRETS_KEY_ID)).first()
+            kept = conn.execute(
+                select(child_keys.c.child_id).where(child_keys.c.child_id == SECRETS_KEY_ID)
+            ).first()
             if kept is None:  # first rotation: keep the key the old master derived
-                conn.execute(insert(child_keys).values(
-                    child_id=SECRETS_KEY_ID, created_at=datetime.now(UTC),
-                    wrapped_key=aes_key_wrap(self._master,
-                                             self._derived_secrets_key(self._master))))
-            rows = conn.execute(select(child_keys.c.child_id, child_keys.c.wrapped_key).where(
-                child_keys.c.wrapped_key.is_not(None)).with_for_update()).all()
+                conn.execute(
+                    insert(child_keys).values(
+                        child_id=SECRETS_KEY_ID,
+                        created_at=datetime.now(UTC),
+                        wrapped_key=aes_key_wrap(
+                            self._master, self._derived_secrets_key(self._master)
+                        ),
+                    )
+                )
+            rows = conn.execute(
+                select(child_keys.c.child_id, child_keys.c.wrapped_key)
+                .where(child_keys.c.wrapped_key.is_not(None))
+                .with_for_update()
+            ).all()
             for row in rows:
                 try:
                     key = aes_key_unwrap(self._master, row.wrapped_key)
                 except InvalidUnwrap:
                     self._unwrap_with(new_master, row.wrapped_key)  # already rotated, or raise
                     continue
-                conn.execute(update(child_keys).where(child_keys.c.child_id == row.child_id)
-                             .values(wrapped_key=aes_key_wrap(new_master, key)))
+                conn.execute(
+                    update(child_keys)
+                    .where(child_keys.c.child_id == row.child_id)
+                    .values(wrapped_key=aes_key_wrap(new_master, key))
+                )
                 rewrapped += row.child_id != SECRETS_KEY_ID
         self._master = new_master
         with self._lock:
@@ -275,8 +291,10 @@ class KeyVault:
         try:
             return aes_key_unwrap(master, wrapped)
         except InvalidUnwrap as e:
-            raise MasterKeyError("master_key: a stored child key opens under neither the "
-                                 "current nor the new master key") from e
+            raise MasterKeyError(
+                "master_key: a stored child key opens under neither the "
+                "current nor the new master key"
+            ) from e
 
     def is_erased(self, child_id: UUID | str) -> bool:
         """True when the child's key has been destroyed."""
@@ -329,8 +347,10 @@ class FieldCipher:
             raw = base64.b64decode(sealed.split(":", 1)[1], validate=True)
             plain = AESGCM(key).decrypt(raw[:12], raw[12:], aad)
         except (InvalidTag, ValueError) as e:
-            raise Misplaced(f"{field}: the ciphertext does not belong to this child, event "
-                            f"({event}) and field, or was altered") from e
+            raise Misplaced(
+                f"{field}: the ciphertext does not belong to this child, event "
+                f"({event}) and field, or was altered"
+            ) from e
         return self.transcoder.decode(plain)
 
 

@@ -66,12 +66,20 @@ class PartnerDirectoryCopy(SqlProjection):
         if envelope.service != "notifications" or envelope.event_type != "PartnerRegistered":
             return
         data = _PartnerRegistered.model_validate(envelope.data)
-        values = {"contact_id": str(data.contact_id), "agency": data.agency,
-                  "registered_at": envelope.occurred_at}
-        insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)
-        conn.execute(insert(partner_directory).values(**values).on_conflict_do_update(
-            index_elements=["contact_id"],
-            set_={"agency": data.agency, "registered_at": envelope.occurred_at}))
+        values = {
+            "contact_id": str(data.contact_id),
+            "agency": data.agency,
+            "registered_at": envelope.occurred_at,
+        }
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        conn.execute(
+            insert(partner_directory)
+            .values(**values)
+            .on_conflict_do_update(
+                index_elements=["contact_id"],
+                set_={"agency": data.agency, "registered_at": envelope.occurred_at},
+            )
+        )
 
 
 class FormulationPartnerDirectory(PartnerDirectoryCopy):
@@ -117,7 +125,8 @@ class PartnerDirectory:
         if not contact_ids:
             return {}
         query = select(partner_directory.c.contact_id, partner_directory.c.agency).where(
-            partner_directory.c.contact_id.in_([str(c) for c in contact_ids]))
+            partner_directory.c.contact_id.in_([str(c) for c in contact_ids])
+        )
         with self.engine.connect() as conn:
             return {UUID(row.contact_id): row.agency for row in conn.execute(query)}
 
@@ -135,12 +144,16 @@ class PartnerDirectory:
                     f"{field}: contact {invitee.contact_id} is not in the partner directory "
                     f"as the {self.copy.service} service knows it (a contact registered in the "
                     "last few seconds may not have reached it yet: try again shortly; "
-                    "otherwise register the contact first)", field=field)
+                    "otherwise register the contact first)",
+                    field=field,
+                )
             if agency != str(invitee.agency):
                 field = f"invitees.{n}.agency"
                 raise Invalid(
                     f"{field}: contact {invitee.contact_id} is at {agency} in the partner "
-                    f"directory, not {invitee.agency}", field=field)
+                    f"directory, not {invitee.agency}",
+                    field=field,
+                )
 
 
 def directory_consumer(resources: Engines, service: str) -> Consumer:

@@ -91,9 +91,13 @@ def _declared(event_cls: Any) -> PersonalData:
 
 def event_classes_of(aggregate: type[Any]) -> list[type[DomainEvent]]:
     """The event classes declared on an aggregate class (not eventsourcing's base classes)."""
-    return [value for name, value in vars(aggregate).items()
-            if isinstance(value, type) and issubclass(value, DomainEvent)
-            and name not in ("Event", "Created")]
+    return [
+        value
+        for name, value in vars(aggregate).items()
+        if isinstance(value, type)
+        and issubclass(value, DomainEvent)
+        and name not in ("Event", "Created")
+    ]
 
 
 class _PersonalFields:

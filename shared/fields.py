@@ -141,8 +141,9 @@ def check_not_in_the_future(value: date) -> date:
     return value
 
 
-def checked_day(field: str, value: date,
-                rule: Callable[[date], date] = check_not_in_the_future) -> date:
+def checked_day(
+    field: str, value: date, rule: Callable[[date], date] = check_not_in_the_future
+) -> date:
     """`value` checked by one of the day rules here, as the domain's Invalid naming `field`
     (for days that arrive outside a pydantic model: query parameters, parts of a value)."""
     try:

@@ -18,8 +18,9 @@ from shared.store import EcmApplication
 PAGE = 500
 
 
-def published(app: EcmApplication, registry: ContractRegistry, positions: PositionStore,
-              after: int = 0) -> Iterator[Delivery]:
+def published(
+    app: EcmApplication, registry: ContractRegistry, positions: PositionStore, after: int = 0
+) -> Iterator[Delivery]:
     """Every message `app`'s relay published past stream sequence `after`, in stream order.
 
     Stops at the first notification the relay has not published yet: what follows is not on
@@ -45,13 +46,20 @@ def published(app: EcmApplication, registry: ContractRegistry, positions: Positi
         start = notifications[-1].id + 1
 
 
-def in_stream_order(apps: Mapping[str, EcmApplication],
-                    registries: Iterable[ContractRegistry], positions: PositionStore,
-                    subject: str, after: int = 0) -> Iterator[Delivery]:
+def in_stream_order(
+    apps: Mapping[str, EcmApplication],
+    registries: Iterable[ContractRegistry],
+    positions: PositionStore,
+    subject: str,
+    after: int = 0,
+) -> Iterator[Delivery]:
     """Every published message matching `subject`, across services, by stream sequence."""
     by_service = {registry.service: registry for registry in registries}
-    streams = [published(app, by_service[name], positions, after)
-               for name, app in apps.items() if name in by_service]
+    streams = [
+        published(app, by_service[name], positions, after)
+        for name, app in apps.items()
+        if name in by_service
+    ]
     for delivery in heapq.merge(*streams, key=lambda d: d.seq):
         if subject_matches(subject, delivery.envelope.subject):
             yield delivery

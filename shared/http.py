@@ -38,14 +38,23 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = Field(default=None, description="Every input error.")
 
 
-def problem(status: int, detail: str, field: str | None = None,
-            errors: list[FieldError] | None = None,
-            headers: Mapping[str, str] | None = None) -> JSONResponse:
+def problem(
+    status: int,
+    detail: str,
+    field: str | None = None,
+    errors: list[FieldError] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
     """An `application/problem+json` response."""
-    body = Problem(title=HTTPStatus(status).phrase, status=status, detail=detail, field=field,
-                   errors=errors)
-    return JSONResponse(body.model_dump(exclude_none=True), status_code=status,
-                        media_type=PROBLEM_JSON, headers=headers)
+    body = Problem(
+        title=HTTPStatus(status).phrase, status=status, detail=detail, field=field, errors=errors
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
 
 
 def _field_of(loc: tuple[Any, ...]) -> str:
@@ -89,20 +98,29 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(_request: Request, exc: HTTPException) -> Response:
         if exc.status_code == 400 and exc.detail == UNREADABLE_BODY:
-            return problem(400, "body: is not readable as JSON (it must be UTF-8 and not "
-                           "nested too deeply)", "body")
+            return problem(
+                400,
+                "body: is not readable as JSON (it must be UTF-8 and not nested too deeply)",
+                "body",
+            )
         if exc.status_code == 413:
             return problem(413, "body: is larger than this service accepts", "body")
         if exc.status_code in (204, 304) or exc.status_code < 400:
             return Response(status_code=exc.status_code, headers=exc.headers)
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-        return problem(exc.status_code, detail.lower() if detail == "Not Found" else detail,
-                       headers=exc.headers)
+        return problem(
+            exc.status_code,
+            detail.lower() if detail == "Not Found" else detail,
+            headers=exc.headers,
+        )
 
     @app.exception_handler(TooManyFailedAuthentications)
     async def throttled(_request: Request, exc: TooManyFailedAuthentications) -> JSONResponse:
-        return problem(429, "too many failed authentications from this client; try again "
-                       "later", headers={"Retry-After": str(exc.retry_after)})
+        return problem(
+            429,
+            "too many failed authentications from this client; try again later",
+            headers={"Retry-After": str(exc.retry_after)},
+        )
 
     @app.exception_handler(AuthenticationFailed)
     async def auth_failed(_request: Request, exc: AuthenticationFailed) -> JSONResponse:
@@ -173,8 +191,10 @@ async def refuse_unstorable_text(request: Request) -> None:
             document = await request.json()
         except (ValueError, RecursionError):  # not JSON: the route's own parsing reports it
             document = None
-        errors.extend({"type": "text_unstorable", "loc": loc, "msg": rule}
-                      for loc, rule in _unstorable_texts(document))
+        errors.extend(
+            {"type": "text_unstorable", "loc": loc, "msg": rule}
+            for loc, rule in _unstorable_texts(document)
+        )
     if errors:
         raise RequestValidationError(errors)
 

@@ -47,8 +47,10 @@ class SecurityHeaders:
                 # Any API answer may carry a child's personal data: never kept by a cache.
                 headers["Cache-Control"] = "no-store"
                 headers["Referrer-Policy"] = "no-referrer"
-                if (headers.get("content-type", "").startswith("text/html")
-                        and "content-security-policy" not in headers):  # the web app sets its own
+                if (
+                    headers.get("content-type", "").startswith("text/html")
+                    and "content-security-policy" not in headers
+                ):  # the web app sets its own
                     headers["Content-Security-Policy"] = (
                         DOCS_CSP if path in DOCS_PATHS else HTML_CSP
                     )

@@ -37,8 +37,9 @@ class _Session:
                 return False
             if self.conn is None or self.conn.closed or self.conn.invalidated:
                 self.conn, self.keys = self.engine.connect(), set()
-            got = bool(self.conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
-                                         {"k": key}).scalar())
+            got = bool(
+                self.conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+            )
             self.conn.commit()
             if got:
                 self.keys.add(key)

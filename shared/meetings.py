@@ -34,8 +34,7 @@ def plausible_start(value: datetime) -> datetime:
 MeetingStart = Annotated[
     AwareDatetime,
     AfterValidator(plausible_start),
-    Field(description="When it starts, with a time zone offset, from 2019-01-01 to a year "
-          "ahead."),
+    Field(description="When it starts, with a time zone offset, from 2019-01-01 to a year ahead."),
 ]
 
 
@@ -72,14 +71,22 @@ class AttendanceRecord:
 
     def as_dict(self) -> dict[str, Any]:
         """The stored and wire form."""
-        return {"agency": str(self.agency), "contact_id": self.contact_id,
-                "attendance": str(self.attendance), "joined_on_the_day": self.joined_on_the_day}
+        return {
+            "agency": str(self.agency),
+            "contact_id": self.contact_id,
+            "attendance": str(self.attendance),
+            "joined_on_the_day": self.joined_on_the_day,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AttendanceRecord:
         """Back from the stored form."""
-        return cls(Agency(data["agency"]), data.get("contact_id"),
-                   Attendance(data["attendance"]), bool(data.get("joined_on_the_day")))
+        return cls(
+            Agency(data["agency"]),
+            data.get("contact_id"),
+            Attendance(data["attendance"]),
+            bool(data.get("joined_on_the_day")),
+        )
 
 
 def _who(agency: Agency | str, contact_id: UUID | None) -> str:
@@ -99,26 +106,37 @@ def check_attendance(invitees: list[Invitee], attendance: list[AttendanceRecord]
         if key in recorded:
             raise Invalid(f"{name}: attendance for {_who(*key)} is recorded twice", field=name)
         recorded.add(key)
-        was_invited = (Invitee(*key) in invited or Invitee(entry.agency) in invited
-                       if entry.contact_id is not None
-                       else entry.agency in invited_agencies)
+        was_invited = (
+            Invitee(*key) in invited or Invitee(entry.agency) in invited
+            if entry.contact_id is not None
+            else entry.agency in invited_agencies
+        )
         if entry.joined_on_the_day:
             if was_invited:
-                raise Invalid(f"{name}.joined_on_the_day: {_who(*key)} was invited",
-                              field=f"{name}.joined_on_the_day")
+                raise Invalid(
+                    f"{name}.joined_on_the_day: {_who(*key)} was invited",
+                    field=f"{name}.joined_on_the_day",
+                )
             if entry.attendance != Attendance.ATTENDED:
-                raise Invalid(f"{name}.attendance: someone who joined on the day attended",
-                              field=f"{name}.attendance")
+                raise Invalid(
+                    f"{name}.attendance: someone who joined on the day attended",
+                    field=f"{name}.attendance",
+                )
         elif not was_invited:
-            raise Invalid(f"{name}: {_who(*key)} was not invited; say joined_on_the_day "
-                          "if they joined on the day", field=name)
-    missing = [i for i in invitees
-               if (i.agency, i.contact_id) not in recorded
-               and not (i.contact_id is None and any(a == i.agency for a, _ in recorded))]
+            raise Invalid(
+                f"{name}: {_who(*key)} was not invited; say joined_on_the_day "
+                "if they joined on the day",
+                field=name,
+            )
+    missing = [
+        i
+        for i in invitees
+        if (i.agency, i.contact_id) not in recorded
+        and not (i.contact_id is None and any(a == i.agency for a, _ in recorded))
+    ]
     if missing:
         who = ", ".join(_who(i.agency, i.contact_id) for i in missing)
-        raise Invalid(f"attendance: no attendance recorded for invited {who}",
-                      field="attendance")
+        raise Invalid(f"attendance: no attendance recorded for invited {who}", field="attendance")
 
 
 class InviteeIn(BaseModel):
@@ -142,8 +160,9 @@ class AttendanceIn(BaseModel):
 
     def to_record(self) -> AttendanceRecord:
         """The value object."""
-        return AttendanceRecord(self.agency, self.contact_id, self.attendance,
-                                self.joined_on_the_day)
+        return AttendanceRecord(
+            self.agency, self.contact_id, self.attendance, self.joined_on_the_day
+        )
 
 
 # -- the request and response models both services' meetings take --------------------------

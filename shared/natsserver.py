@@ -110,7 +110,8 @@ class EmbeddedNats:
             if time.monotonic() > deadline:
                 self.stop()
                 raise NatsServerError(
-                    f"nats-server did not listen on port {self.port} in {timeout}s")
+                    f"nats-server did not listen on port {self.port} in {timeout}s"
+                )
             time.sleep(0.05)
 
     def launch(self) -> None:
@@ -158,8 +159,9 @@ class EmbeddedNats:
         """True while the process we started is alive."""
         return self.process is not None and self.process.poll() is None
 
-    async def supervise(self, stop: asyncio.Event, interval: float = 0.5,
-                        start_timeout: float = 15.0) -> None:
+    async def supervise(
+        self, stop: asyncio.Event, interval: float = 0.5, start_timeout: float = 15.0
+    ) -> None:
         """Restart the server whenever it dies, until `stop` is set (run in the main thread)."""
         while not stop.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
@@ -217,8 +219,10 @@ def read_pid(path: Path) -> int | None:
 def is_nats_server(pid: int, conf: Path | None = None) -> bool:
     """True if `pid` is a live nats-server (started with `conf`, if given), not a reused pid."""
     try:
-        args = [a.decode(errors="replace") for a in
-                Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")]
+        args = [
+            a.decode(errors="replace")
+            for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        ]
     except OSError:
         return False
     if not args or Path(args[0]).name != "nats-server":

@@ -67,8 +67,12 @@ class OidcVerifier:
         self._file: JwksFile | None = None
         if settings.oidc_jwks_url:
             self._client = PyJWKClient(
-                settings.oidc_jwks_url, cache_keys=False, cache_jwk_set=True, lifespan=300,
-                timeout=5, cooldown_duration=refresh_cooldown_seconds,
+                settings.oidc_jwks_url,
+                cache_keys=False,
+                cache_jwk_set=True,
+                lifespan=300,
+                timeout=5,
+                cooldown_duration=refresh_cooldown_seconds,
             )
         elif settings.oidc_jwks_file:
             self._file = JwksFile(Path(settings.oidc_jwks_file))

@@ -18,7 +18,9 @@ BEARER = "bearer"
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 IDEMPOTENCY_PARAMETER = {
-    "name": HEADER, "in": "header", "required": False,
+    "name": HEADER,
+    "in": "header",
+    "required": False,
     "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,200}$"},
     "description": "Send the request again with the same key and it takes effect once: the "
     "first response is replayed (header Idempotent-Replayed: true) for 24 hours, per caller. "
@@ -63,8 +65,9 @@ def _problem_response(status: int) -> dict[str, Any]:
         "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}},
     }
     if status == 429:
-        response["headers"] = {"Retry-After": {
-            "description": "Seconds to wait", "schema": {"type": "integer"}}}
+        response["headers"] = {
+            "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
+        }
     if status == 401:
         response["headers"] = {
             "WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}

@@ -70,8 +70,7 @@ class PositionStore:
             ).scalar()
         return int(value or 0)
 
-    def save(self, service: str, position: int,
-             published: Sequence[tuple[int, int]] = ()) -> None:
+    def save(self, service: str, position: int, published: Sequence[tuple[int, int]] = ()) -> None:
         """Save a position (upsert; never moves backwards) and where each published
         notification sits on the stream, as (notification id, stream sequence) pairs."""
         values = {"service": service, "position": position, "updated_at": datetime.now(UTC)}
@@ -86,16 +85,23 @@ class PositionStore:
         with self.engine.begin() as conn:
             conn.execute(stmt)
             if published:
-                conn.execute(insert(stream_index).values([
-                    {"service": service, "notification_id": nid, "seq": seq}
-                    for nid, seq in published
-                ]).on_conflict_do_nothing(index_elements=["service", "notification_id"]))
+                conn.execute(
+                    insert(stream_index)
+                    .values(
+                        [
+                            {"service": service, "notification_id": nid, "seq": seq}
+                            for nid, seq in published
+                        ]
+                    )
+                    .on_conflict_do_nothing(index_elements=["service", "notification_id"])
+                )
 
     def alarm(self, service: str) -> str | None:
         """Why the relay of `service` stopped publishing, if it did."""
         with self.engine.connect() as conn:
-            value = conn.execute(select(relay_alarms.c.reason).where(
-                relay_alarms.c.service == service)).scalar()
+            value = conn.execute(
+                select(relay_alarms.c.reason).where(relay_alarms.c.service == service)
+            ).scalar()
         return str(value) if value is not None else None
 
     def raise_alarm(self, service: str, reason: str) -> None:
@@ -103,30 +109,46 @@ class PositionStore:
         dialect = self.engine.dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         with self.engine.begin() as conn:
-            conn.execute(insert(relay_alarms).values(
-                service=service, reason=reason[:2000], raised_at=datetime.now(UTC),
-            ).on_conflict_do_nothing(index_elements=["service"]))
+            conn.execute(
+                insert(relay_alarms)
+                .values(
+                    service=service,
+                    reason=reason[:2000],
+                    raised_at=datetime.now(UTC),
+                )
+                .on_conflict_do_nothing(index_elements=["service"])
+            )
 
     def clear_alarm(self, service: str) -> bool:
         """An operator has dealt with the cause; True when there was an alarm."""
         with self.engine.begin() as conn:
-            return conn.execute(relay_alarms.delete().where(
-                relay_alarms.c.service == service)).rowcount > 0
+            return (
+                conn.execute(
+                    relay_alarms.delete().where(relay_alarms.c.service == service)
+                ).rowcount
+                > 0
+            )
 
     def seq_of(self, service: str, notification_id: int) -> int | None:
         """The stream sequence of a published notification, if the index has it."""
         with self.engine.connect() as conn:
-            value = conn.execute(select(stream_index.c.seq).where(
-                stream_index.c.service == service,
-                stream_index.c.notification_id == notification_id)).scalar()
+            value = conn.execute(
+                select(stream_index.c.seq).where(
+                    stream_index.c.service == service,
+                    stream_index.c.notification_id == notification_id,
+                )
+            ).scalar()
         return int(value) if value is not None else None
 
     def sequences(self, service: str, start: int, stop: int) -> dict[int, int]:
         """Stream sequences of the notifications `start`..`stop` (inclusive) of `service`."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(stream_index.c.notification_id, stream_index.c.seq).where(
-                stream_index.c.service == service,
-                stream_index.c.notification_id.between(start, stop)))
+            rows = conn.execute(
+                select(stream_index.c.notification_id, stream_index.c.seq).where(
+                    stream_index.c.service == service,
+                    stream_index.c.notification_id.between(start, stop),
+                )
+            )
             return {int(r.notification_id): int(r.seq) for r in rows}
 
 
@@ -134,8 +156,7 @@ class RelayAlarm(Exception):
     """Something on the stream claims to speak for this service but is not its store's event."""
 
 
-async def last_published(js: JetStreamContext, service: str
-                         ) -> tuple[int, bytes | None, int]:
+async def last_published(js: JetStreamContext, service: str) -> tuple[int, bytes | None, int]:
     """The notification id, body and stream sequence of the last message the stream holds
     for `service` (0, None, 0 when there is none)."""
     try:
@@ -144,10 +165,12 @@ async def last_published(js: JetStreamContext, service: str
         return 0, None, 0
     msg_id = (msg.headers or {}).get("Nats-Msg-Id", "")
     prefix = f"{service}:"
-    if not msg_id.startswith(prefix) or not msg_id[len(prefix):].isdigit():
-        raise RelayAlarm(f"the stream's last message on {subject_for(service, '>')} has the "
-                         f"id {msg_id!r}, which is not one this relay publishes")
-    return int(msg_id[len(prefix):]), msg.data, msg.seq or 0
+    if not msg_id.startswith(prefix) or not msg_id[len(prefix) :].isdigit():
+        raise RelayAlarm(
+            f"the stream's last message on {subject_for(service, '>')} has the "
+            f"id {msg_id!r}, which is not one this relay publishes"
+        )
+    return int(msg_id[len(prefix) :]), msg.data, msg.seq or 0
 
 
 class Relay:
@@ -214,12 +237,16 @@ class Relay:
         be: never move past the store, never trust an id header alone."""
         stored = await asyncio.to_thread(self.app.notifications, nid, 1)
         if not stored or stored[0].id != nid:
-            raise RelayAlarm(f"the stream claims {self.service}:{nid}, but the store holds no "
-                             "such event (a forged or foreign message)")
+            raise RelayAlarm(
+                f"the stream claims {self.service}:{nid}, but the store holds no "
+                "such event (a forged or foreign message)"
+            )
         message = self._message(stored[0])
         if message is None or message[1] != body:
-            raise RelayAlarm(f"the stream's message {self.service}:{nid} is not the stored "
-                             "event of that id (a forged message)")
+            raise RelayAlarm(
+                f"the stream's message {self.service}:{nid} is not the stored "
+                "event of that id (a forged message)"
+            )
 
     async def _published_after(self, saved: int, on_stream: int) -> list[tuple[int, int]]:
         """Where the notifications published but not recorded (a crash between the stream's
@@ -238,7 +265,7 @@ class Relay:
             start = msg.seq or start + 1
             msg_id = (msg.headers or {}).get("Nats-Msg-Id", "")
             if msg_id.startswith(prefix):
-                nid = int(msg_id[len(prefix):])
+                nid = int(msg_id[len(prefix) :])
                 if nid > saved:
                     found.append((nid, start))
                 if nid >= on_stream:
@@ -275,23 +302,33 @@ class Relay:
                 published = await self._publish_batch(window)
             except APIError as refused:
                 if refused.err_code == BATCH_NOT_ENABLED:
-                    log.warning("relay %s: the stream does not allow atomic batches; "
-                                "publishing one event at a time", self.service)
+                    log.warning(
+                        "relay %s: the stream does not allow atomic batches; "
+                        "publishing one event at a time",
+                        self.service,
+                    )
                     self.atomic = False
                 else:
-                    log.info("relay %s: batch refused (%s); resuming from the stream",
-                             self.service, refused.description)
+                    log.info(
+                        "relay %s: batch refused (%s); resuming from the stream",
+                        self.service,
+                        refused.description,
+                    )
                     await self.resume()
-                return await self._publish_sequential(await asyncio.to_thread(
-                    self.app.notifications, self.position + 1, self.batch_size))
+                return await self._publish_sequential(
+                    await asyncio.to_thread(
+                        self.app.notifications, self.position + 1, self.batch_size
+                    )
+                )
             self.position = notifications[-1].id
             await asyncio.to_thread(self.positions.save, self.service, self.position, published)
             metrics.RELAY_PUBLISHED.labels(self.service).inc(len(published))
             return len(notifications)
         return await self._publish_sequential(notifications)
 
-    async def _publish_batch(self, window: Sequence[tuple[int, Envelope, bytes]]
-                             ) -> list[tuple[int, int]]:
+    async def _publish_batch(
+        self, window: Sequence[tuple[int, Envelope, bytes]]
+    ) -> list[tuple[int, int]]:
         """Send `window` as one atomic batch; (notification id, stream sequence) pairs once
         the server committed it. APIError when the server refused the batch (nothing of it
         is stored); a timeout leaves it unknown, for `resume` to read from the stream."""
@@ -300,20 +337,26 @@ class Relay:
         answer: dict[str, Any] = {}
         last = len(window)
         for number, (_nid, envelope, body) in enumerate(window, start=1):
-            headers = {"Nats-Msg-Id": envelope.message_id, "Nats-Expected-Stream": STREAM,
-                       "Nats-Batch-Id": batch_id, "Nats-Batch-Sequence": str(number),
-                       **self.keys.headers(self.service, body)}
+            headers = {
+                "Nats-Msg-Id": envelope.message_id,
+                "Nats-Expected-Stream": STREAM,
+                "Nats-Batch-Id": batch_id,
+                "Nats-Batch-Sequence": str(number),
+                **self.keys.headers(self.service, body),
+            }
             if number == 1:
                 headers["Nats-Expected-Last-Subject-Sequence"] = str(self.last_seq)
                 headers["Nats-Expected-Last-Subject-Sequence-Subject"] = subject_for(
-                    self.service, ">")
+                    self.service, ">"
+                )
             if number == last:
                 headers["Nats-Batch-Commit"] = "1"
             if number in (1, last):
                 # The first message opens the batch (an empty reply, or an error at once);
                 # the commit's reply is the batch's acknowledgement.
-                reply = await nc.request(envelope.subject, body, timeout=self.ack_timeout,
-                                         headers=headers)
+                reply = await nc.request(
+                    envelope.subject, body, timeout=self.ack_timeout, headers=headers
+                )
                 if reply.data:
                     answer = json.loads(reply.data)
                     if "error" in answer:
@@ -322,8 +365,9 @@ class Relay:
                 await nc.publish(envelope.subject, body, headers=headers)
         ack = PubAck.from_response(answer)
         if ack.batch_size != last or not ack.seq:
-            raise RuntimeError(f"batch {batch_id}: acknowledged {ack.batch_size} messages "
-                               f"of {last}")
+            raise RuntimeError(
+                f"batch {batch_id}: acknowledged {ack.batch_size} messages of {last}"
+            )
         self.last_seq = ack.seq
         first = ack.seq - last + 1  # a committed batch sits on consecutive sequences
         return [(nid, first + i) for i, (nid, _e, _b) in enumerate(window)]
@@ -341,12 +385,18 @@ class Relay:
                 # stream's last message for this service is the one this relay knows, so two
                 # relays can never interleave.
                 ack = await self.js.publish(
-                    envelope.subject, body, stream=STREAM, timeout=self.ack_timeout,
-                    headers={"Nats-Msg-Id": envelope.message_id,
-                             "Nats-Expected-Last-Subject-Sequence": str(self.last_seq),
-                             "Nats-Expected-Last-Subject-Sequence-Subject":
-                                 subject_for(self.service, ">"),
-                             **self.keys.headers(self.service, body)},
+                    envelope.subject,
+                    body,
+                    stream=STREAM,
+                    timeout=self.ack_timeout,
+                    headers={
+                        "Nats-Msg-Id": envelope.message_id,
+                        "Nats-Expected-Last-Subject-Sequence": str(self.last_seq),
+                        "Nats-Expected-Last-Subject-Sequence-Subject": subject_for(
+                            self.service, ">"
+                        ),
+                        **self.keys.headers(self.service, body),
+                    },
                 )
                 if ack.duplicate:
                     await self._check_duplicate(envelope, body, ack.seq, published)
@@ -359,18 +409,22 @@ class Relay:
             metrics.RELAY_PUBLISHED.labels(self.service).inc(len(published))
         return len(notifications)
 
-    async def _check_duplicate(self, envelope: Envelope, body: bytes, seq: int,
-                               published: list[tuple[int, int]]) -> None:
+    async def _check_duplicate(
+        self, envelope: Envelope, body: bytes, seq: int, published: list[tuple[int, int]]
+    ) -> None:
         """JetStream took an event this relay had not published for a duplicate: only
         benign if the stream already holds exactly this event (another relay raced us)."""
         held = await self.js.get_msg(STREAM, seq=seq)
         if held.data != body:
             if published:  # keep what was published before the alarm
-                await asyncio.to_thread(self.positions.save, self.service,
-                                        published[-1][0], published)
-            raise RelayAlarm(f"{envelope.message_id} was refused as a duplicate of stream "
-                             f"message {seq}, which is not this event: someone published "
-                             "under this service's message ids")
+                await asyncio.to_thread(
+                    self.positions.save, self.service, published[-1][0], published
+                )
+            raise RelayAlarm(
+                f"{envelope.message_id} was refused as a duplicate of stream "
+                f"message {seq}, which is not this event: someone published "
+                "under this service's message ids"
+            )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop` is set; retries after errors (NATS down, store busy)."""
@@ -394,12 +448,18 @@ class Relay:
                 await self._publishing(stop)
                 return
             except RelayAlarm as alarm:
-                log.error("relay %s: ALARM, publishing stopped: %s (see `ecm status`; once "
-                          "resolved: `ecm relay-alarm clear %s`)", self.service, alarm,
-                          self.service)
+                log.error(
+                    "relay %s: ALARM, publishing stopped: %s (see `ecm status`; once "
+                    "resolved: `ecm relay-alarm clear %s`)",
+                    self.service,
+                    alarm,
+                    self.service,
+                )
                 await asyncio.to_thread(self.positions.raise_alarm, self.service, str(alarm))
-                while not stop.is_set() and await asyncio.to_thread(
-                        self.positions.alarm, self.service) is not None:
+                while (
+                    not stop.is_set()
+                    and await asyncio.to_thread(self.positions.alarm, self.service) is not None
+                ):
                     await _sleep_or_stop(stop, ALARM_POLL_SECONDS)
 
     async def _publishing(self, stop: asyncio.Event) -> None:
@@ -423,8 +483,9 @@ class Relay:
                 if isinstance(error, APIError) and error.err_code in RACED:
                     # Another relay published first (the leader lock was lost or bypassed):
                     # not a fault; start again from what the stream holds.
-                    log.info("relay %s: %s; resuming from the stream", self.service,
-                             error.description)
+                    log.info(
+                        "relay %s: %s; resuming from the stream", self.service, error.description
+                    )
                 else:
                     log.exception("relay %s: publish failed; retrying", self.service)
                     await _sleep_or_stop(stop, 1.0)

@@ -24,8 +24,7 @@ class SettingsError(ValueError):
 class Settings(BaseSettings):
     """Configuration of ECM Record; read once at start, passed explicitly afterwards."""
 
-    model_config = SettingsConfigDict(env_prefix="ECM_", extra="ignore",
-                                      hide_input_in_errors=True)
+    model_config = SettingsConfigDict(env_prefix="ECM_", extra="ignore", hide_input_in_errors=True)
 
     data_dir: Path = Field(default=Path("var"), description="One folder for all local state.")
     dev_mode: bool = Field(default=False, description="Allows generated secrets and dev tokens.")
@@ -37,31 +36,50 @@ class Settings(BaseSettings):
     nats_user: str | None = None
     nats_password: str | None = None
     nats_identities_dir: Path | None = Field(
-        default=None, description="One file per NATS user (ecm-<service>) holding its password: "
-        "each service connects as itself.")
+        default=None,
+        description="One file per NATS user (ecm-<service>) holding its password: "
+        "each service connects as itself.",
+    )
     nats_sync_interval: str = Field(default="always", description="JetStream fsync policy.")
     stream_replicas: int = Field(default=1, ge=1, le=5)
     signing_keys_dir: Path | None = Field(
-        default=None, description="Ed25519 keys: <service>.key to sign, <service>.pub to trust "
-        "(default <data>/secrets/signing; dev mode generates them).")
+        default=None,
+        description="Ed25519 keys: <service>.key to sign, <service>.pub to trust "
+        "(default <data>/secrets/signing; dev mode generates them).",
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
-    auth_failures_per_minute: int = Field(default=30, ge=1, description="Failed "
-                                          "authentications a client may make per minute "
-                                          "before it is answered 429.")
-    idempotency_ttl_seconds: int = Field(default=86_400, ge=60, le=30 * 86_400,
-                                         description="How long an Idempotency-Key replays "
-                                         "its first response.")
-    max_body_bytes: int = Field(default=1_048_576, ge=1_024, le=64 * 1_048_576,
-                                description="Largest request body accepted (413 beyond it, "
-                                "refused before the body is read).")
+    auth_failures_per_minute: int = Field(
+        default=30,
+        ge=1,
+        description="Failed "
+        "authentications a client may make per minute "
+        "before it is answered 429.",
+    )
+    idempotency_ttl_seconds: int = Field(
+        default=86_400,
+        ge=60,
+        le=30 * 86_400,
+        description="How long an Idempotency-Key replays its first response.",
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1_024,
+        le=64 * 1_048_576,
+        description="Largest request body accepted (413 beyond it, "
+        "refused before the body is read).",
+    )
     nats_port: int = Field(default=4322, ge=0, le=65535, description="Embedded NATS port.")
-    relay_poll_seconds: float = Field(default=1.0, gt=0, description="The relay's fallback poll; "
-                                      "it is woken when its application commits.")
+    relay_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="The relay's fallback poll; it is woken when its application commits.",
+    )
     relay_batch_size: int = Field(default=200, ge=1, le=10_000)
     consumer_batch_size: int = Field(default=200, ge=1, le=10_000)
     ready_max_consumer_lag: int = Field(
-        default=10_000, ge=0, description="/health/ready fails while a consumer lags more.")
+        default=10_000, ge=0, description="/health/ready fails while a consumer lags more."
+    )
     consumer_max_deliver: int = Field(default=5, ge=1, description="Attempts before parking.")
     consumer_backoff_seconds: list[float] = Field(default=[0.5, 2.0, 10.0, 30.0])
     token_ttl_seconds: int = Field(default=8 * 3600, gt=0)
@@ -74,15 +92,19 @@ class Settings(BaseSettings):
     oidc_leeway_seconds: int = Field(default=60, ge=0)
     review_weeks_default: int = Field(default=6, ge=1, le=52)
     log_format: Literal["auto", "json", "text"] = Field(
-        default="auto", description="auto: readable text in dev mode, JSON lines otherwise.")
+        default="auto", description="auto: readable text in dev mode, JSON lines otherwise."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    pg_pool_size: int = Field(default=5, ge=1, le=100,
-                              description="Read-side SQLAlchemy pool (one per database).")
+    pg_pool_size: int = Field(
+        default=5, ge=1, le=100, description="Read-side SQLAlchemy pool (one per database)."
+    )
     pg_max_overflow: int = Field(default=5, ge=0, le=100)
-    pg_pool_timeout: float = Field(default=10.0, gt=0,
-                                   description="Seconds to wait for a pooled connection.")
-    pg_store_pool_size: int = Field(default=2, ge=1, le=100,
-                                    description="eventsourcing pool per service store.")
+    pg_pool_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds to wait for a pooled connection."
+    )
+    pg_store_pool_size: int = Field(
+        default=2, ge=1, le=100, description="eventsourcing pool per service store."
+    )
     pg_store_max_overflow: int = Field(default=2, ge=0, le=100)
     tick_seconds: float = Field(default=3600.0, gt=0)
 
@@ -94,16 +116,19 @@ class Settings(BaseSettings):
                 raise SettingsError(f"{name}: a placeholder is refused in every mode")
         if self.dev_mode:
             if self.oidc_issuer is not None:
-                raise SettingsError("dev_mode: refused with OIDC configured (development "
-                                    "tokens would bypass it); unset ECM_DEV_MODE")
+                raise SettingsError(
+                    "dev_mode: refused with OIDC configured (development "
+                    "tokens would bypass it); unset ECM_DEV_MODE"
+                )
             if self.api_host not in LOOPBACK:
-                raise SettingsError(f"dev_mode: refused on the non-loopback address "
-                                    f"{self.api_host!r}; dev mode serves this machine only")
+                raise SettingsError(
+                    f"dev_mode: refused on the non-loopback address "
+                    f"{self.api_host!r}; dev mode serves this machine only"
+                )
             return self
         if self.secret_key.strip().lower() in PLACEHOLDERS and self.oidc_issuer is None:
             raise SettingsError(
-                "secret_key: a real ECM_SECRET_KEY (or OIDC settings) is required "
-                "outside dev mode"
+                "secret_key: a real ECM_SECRET_KEY (or OIDC settings) is required outside dev mode"
             )
         if self.master_key.strip().lower() in PLACEHOLDERS:
             raise SettingsError("master_key: a real ECM_MASTER_KEY is required outside dev mode")

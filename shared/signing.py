@@ -78,11 +78,11 @@ class KeyRing:
         except KeyError:
             raise Unauthentic(f"no signing key for {service}: cannot publish for it") from None
         signature = base64.b64encode(key.sign(body)).decode()
-        return {SIGNER_HEADER: service,
-                SIGNATURE_HEADER: f"{key_id(key.public_key())}:{signature}"}
+        return {SIGNER_HEADER: service, SIGNATURE_HEADER: f"{key_id(key.public_key())}:{signature}"}
 
-    def verify(self, subject: str, headers: dict[str, str] | None, body: bytes,
-               envelope: Envelope) -> None:
+    def verify(
+        self, subject: str, headers: dict[str, str] | None, body: bytes, envelope: Envelope
+    ) -> None:
         """Raise Unauthentic unless the signer's key signed the body and the subject, the
         signer and the envelope all name the same service and event."""
         headers = headers or {}
@@ -92,8 +92,10 @@ class KeyRing:
         if signer != envelope.service:
             raise Unauthentic(f"signed by {signer} but speaks for {envelope.service}")
         if subject != subject_for(envelope.service, envelope.event_type):
-            raise Unauthentic(f"subject {subject} is not the envelope's "
-                              f"{subject_for(envelope.service, envelope.event_type)}")
+            raise Unauthentic(
+                f"subject {subject} is not the envelope's "
+                f"{subject_for(envelope.service, envelope.event_type)}"
+            )
         if envelope.message_id != f"{envelope.service}:{envelope.notification_id}":
             raise Unauthentic(f"message id {envelope.message_id} does not match the envelope")
         kid, _, signature = headers[SIGNATURE_HEADER].partition(":")

@@ -70,12 +70,19 @@ def database_engine(settings: Settings) -> Engine:
 # every CREATE first takes a transaction-scoped advisory lock (held until the creating
 # transaction commits) and is made IF NOT EXISTS, so the second creator finds the table made.
 DDL_LOCK = int.from_bytes(hashlib.sha256(b"ecm-record ddl").digest()[:8], "big", signed=True)
-_CREATE = re.compile(r"^\s*CREATE\s+(UNIQUE\s+)?(TABLE|INDEX|SCHEMA)\s+(?!IF NOT EXISTS)",
-                     re.IGNORECASE)
+_CREATE = re.compile(
+    r"^\s*CREATE\s+(UNIQUE\s+)?(TABLE|INDEX|SCHEMA)\s+(?!IF NOT EXISTS)", re.IGNORECASE
+)
 
 
-def _serialise_ddl(_conn: Connection, cursor: Any, statement: str, parameters: Any,
-                   _context: Any, _executemany: bool) -> tuple[str, Any]:
+def _serialise_ddl(
+    _conn: Connection,
+    cursor: Any,
+    statement: str,
+    parameters: Any,
+    _context: Any,
+    _executemany: bool,
+) -> tuple[str, Any]:
     """Serialise CREATE statements across processes and make them idempotent."""
     head = statement.lstrip()[:6].upper()
     if head != "CREATE":

@@ -51,7 +51,8 @@ Authorise = Callable[[A], None]
 """Decides whether the caller may use an aggregate just loaded (raises RecordNotFound or
 Forbidden when not)."""
 _unit_of_work: ContextVar[tuple[EcmApplication, ProcessingEvent[UUID]] | None] = ContextVar(
-    "ecm_unit_of_work", default=None)
+    "ecm_unit_of_work", default=None
+)
 
 
 def aggregate_of(event_cls: type[object]) -> type[EcmAggregate] | None:
@@ -116,8 +117,9 @@ class PersonalDataMapper(Mapper[UUID]):
         return super().to_domain_event(stored_event)
 
     @staticmethod
-    def _transformed(event: object, change: Change, *, require_child: bool
-                     ) -> dict[str, Any] | None:
+    def _transformed(
+        event: object, change: Change, *, require_child: bool
+    ) -> dict[str, Any] | None:
         """A copy of the event's state with every personal value changed; None if none."""
         cls = type(event)
         if aggregate_of(cls) is None:
@@ -138,8 +140,10 @@ class PersonalDataMapper(Mapper[UUID]):
             state[name] = change(child_id, name, state[name], event=event)
         for name, keys in items.items():
             state[name] = [
-                {k: change(child_id, f"{name}.{k}", v, event=event) if k in keys else v
-                 for k, v in item.items()}
+                {
+                    k: change(child_id, f"{name}.{k}", v, event=event) if k in keys else v
+                    for k, v in item.items()
+                }
                 for item in state[name]
             ]
         return state
@@ -168,8 +172,9 @@ class EcmApplication(Application[UUID]):
         super().register_transcodings(transcoder)
         register_ecm_transcodings(transcoder)
 
-    def load(self, cls: type[A], aggregate_id: UUID, what: str,
-             authorise: Authorise[A] | None = None) -> A:
+    def load(
+        self, cls: type[A], aggregate_id: UUID, what: str, authorise: Authorise[A] | None = None
+    ) -> A:
         """Load an aggregate or raise NotFound naming `what`; `authorise` decides whether the
         caller may use it (e.g. by its area) where it is loaded, so a use case loads once."""
         try:
@@ -199,8 +204,9 @@ class EcmApplication(Application[UUID]):
                 field="expected_version",
             ) from None
 
-    def process(self, tracking_name: str | None, notification_id: int,
-                handle: Callable[[], object]) -> None:
+    def process(
+        self, tracking_name: str | None, notification_id: int, handle: Callable[[], object]
+    ) -> None:
         """Run `handle` as the effect of one message: every save it makes and the message's
         Tracking record commit in one recorder transaction (Conflict if another writer won)."""
         tracking = Tracking(tracking_name, notification_id) if tracking_name else None
@@ -215,8 +221,9 @@ class EcmApplication(Application[UUID]):
         try:
             recordings = self._record(unit)
         except IntegrityError:
-            raise ConcurrentWrite("the record was changed by someone else",
-                                  field="expected_version") from None
+            raise ConcurrentWrite(
+                "the record was changed by someone else", field="expected_version"
+            ) from None
         self._notify(recordings)
 
     def _notify(self, recordings: list[Any]) -> None:
@@ -237,7 +244,6 @@ class EcmApplication(Application[UUID]):
                 if attempt == RACE_ATTEMPTS:
                     raise
         raise AssertionError("unreachable")
-
 
     def notifications(self, start: int, limit: int) -> list[Notification]:
         """Notifications from `start` (inclusive), in order."""
@@ -267,8 +273,14 @@ def end_of_day(day: date) -> datetime:
     return datetime.combine(day, time.max, tzinfo=UTC)
 
 
-def load_as_of(app: EcmApplication, cls: type[A], aggregate_id: UUID, what: str,
-               as_of: date, authorise: Authorise[A] | None = None) -> A:
+def load_as_of(
+    app: EcmApplication,
+    cls: type[A],
+    aggregate_id: UUID,
+    what: str,
+    as_of: date,
+    authorise: Authorise[A] | None = None,
+) -> A:
     """The aggregate as it stood at the end of `as_of` (point in time), from one read of its
     events; `authorise` is asked about the aggregate as it stands now (its current area)."""
     events = list(app.events.get(aggregate_id))

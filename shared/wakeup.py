@@ -154,16 +154,18 @@ def _libpq_url(url: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def woken_by_commits(settings: Settings, service: str,
-                           event: asyncio.Event | None = None) -> AsyncIterator[asyncio.Event]:
+async def woken_by_commits(
+    settings: Settings, service: str, event: asyncio.Event | None = None
+) -> AsyncIterator[asyncio.Event]:
     """`event` is set on each commit of `service`: in this process, and on PostgreSQL in
     any process (LISTEN, reconnecting after errors)."""
     with signal(service).subscribed(event) as woken:
         if not settings.postgres_url:
             yield woken
             return
-        listener = asyncio.create_task(_listen(settings.postgres_url,
-                                               channel(settings, service), woken))
+        listener = asyncio.create_task(
+            _listen(settings.postgres_url, channel(settings, service), woken)
+        )
         try:
             yield woken
         finally:
@@ -179,7 +181,8 @@ async def _listen(url: str, name: str, woken: asyncio.Event) -> None:
     while True:
         try:
             async with await psycopg.AsyncConnection.connect(
-                    _libpq_url(url), autocommit=True) as conn:
+                _libpq_url(url), autocommit=True
+            ) as conn:
                 await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(name)))
                 woken.set()  # anything committed before the LISTEN is picked up once
                 async for _note in conn.notifies():

@@ -33,8 +33,9 @@ def pg_settings(tmp_path: Path) -> Iterator[Settings]:
     import psycopg
 
     run = uuid.uuid4().hex[:8]
-    settings = development_settings(tmp_path / "var", postgres_url=POSTGRES_URL,
-                                    pg_schema_prefix=f"t{run}_")
+    settings = development_settings(
+        tmp_path / "var", postgres_url=POSTGRES_URL, pg_schema_prefix=f"t{run}_"
+    )
     yield settings
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         rows = conn.execute(
@@ -65,13 +66,13 @@ class Tokens:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    def __call__(self, role: Role | str, area: Area | str | None = Area.BRISTOL,
-                 user: str | None = None) -> dict[str, str]:
+    def __call__(
+        self, role: Role | str, area: Area | str | None = Area.BRISTOL, user: str | None = None
+    ) -> dict[str, str]:
         role = Role(role)
         if role != Role.CASE_MANAGER and area == Area.BRISTOL:
             area = None
-        token = mint_token(self.settings, user or f"{role}-1", role,
-                           Area(area) if area else None)
+        token = mint_token(self.settings, user or f"{role}-1", role, Area(area) if area else None)
         return {"Authorization": f"Bearer {token}"}
 
 

@@ -14,11 +14,19 @@ from shared.directory import COPIES
 def partner_registered(contact_id: UUID, agency: str, notification_id: int) -> Envelope:
     """PartnerRegistered as the notifications service publishes it (id and agency only)."""
     return Envelope(
-        message_id=f"notifications:{notification_id}", service="notifications",
-        event_type="PartnerRegistered", event_version=1, notification_id=notification_id,
-        aggregate_id=contact_id, aggregate_version=1, child_id=None,
-        occurred_at=datetime.now(UTC), actor=Actor(id="admin-1", role="admin"), reason=None,
-        correlation_id=str(uuid4()), causation_id=str(uuid4()),
+        message_id=f"notifications:{notification_id}",
+        service="notifications",
+        event_type="PartnerRegistered",
+        event_version=1,
+        notification_id=notification_id,
+        aggregate_id=contact_id,
+        aggregate_version=1,
+        child_id=None,
+        occurred_at=datetime.now(UTC),
+        actor=Actor(id="admin-1", role="admin"),
+        reason=None,
+        correlation_id=str(uuid4()),
+        causation_id=str(uuid4()),
         data={"contact_id": str(contact_id), "agency": agency},
     )
 

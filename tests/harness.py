@@ -19,8 +19,13 @@ from shared.signing import KeyRing
 def with_nats(settings: Settings, nats: EmbeddedNats) -> Settings:
     """The settings pointed at `nats` with its credentials."""
     return settings.model_copy(
-        update={"nats_url": nats.url, "nats_user": nats.user, "nats_password": nats.password,
-                "relay_poll_seconds": 0.05, "consumer_backoff_seconds": [0.1, 0.2, 0.3]}
+        update={
+            "nats_url": nats.url,
+            "nats_user": nats.user,
+            "nats_password": nats.password,
+            "relay_poll_seconds": 0.05,
+            "consumer_backoff_seconds": [0.1, 0.2, 0.3],
+        }
     )
 
 
@@ -41,8 +46,15 @@ async def running_node(
     system.settings = settings
     stop, ready = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(
-        run_node(system, nats_url=nats.url, serve_api=False, run_relays=run_relays,
-                 run_consumers=run_consumers, stop=stop, ready=ready)
+        run_node(
+            system,
+            nats_url=nats.url,
+            serve_api=False,
+            run_relays=run_relays,
+            run_consumers=run_consumers,
+            stop=stop,
+            ready=ready,
+        )
     )
     waiter = asyncio.create_task(ready.wait())
     await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
@@ -58,8 +70,11 @@ async def running_node(
             system.close()
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 15.0,  # noqa: ASYNC109
-                     interval: float = 0.05) -> Any:
+async def eventually(
+    check: Callable[[], Any],
+    timeout: float = 15.0,  # noqa: ASYNC109
+    interval: float = 0.05,
+) -> Any:
     """Poll `check` (sync or async) until it returns a truthy value; fail after `timeout`."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -81,8 +96,14 @@ async def in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 __all__ = ["Awaitable", "eventually", "in_thread", "publish_signed", "running_node", "with_nats"]
 
 
-async def publish_signed(js: Any, keys: KeyRing, envelope: Envelope, *,
-                         msg_id: str | None = None, body: bytes | None = None) -> Any:
+async def publish_signed(
+    js: Any,
+    keys: KeyRing,
+    envelope: Envelope,
+    *,
+    msg_id: str | None = None,
+    body: bytes | None = None,
+) -> Any:
     """Publish an envelope as its service's relay would: signed with the service's key."""
     body = body if body is not None else envelope.model_dump_json().encode()
     headers = keys.headers(envelope.service, body)

@@ -110,5 +110,10 @@ def test_every_event_class_the_code_defines_is_in_a_golden_store() -> None:
 
 def test_the_walk_finds_the_events_of_every_service() -> None:
     names = {c.__qualname__ for c in event_classes()}
-    assert {"Child.Registered", "FormulationCase.StageAssessed", "ReviewCase.CaseClosed",
-            "Notice.Queued", "ChildErasure.ErasureRecorded"} <= names
+    assert {
+        "Child.Registered",
+        "FormulationCase.StageAssessed",
+        "ReviewCase.CaseClosed",
+        "Notice.Queued",
+        "ChildErasure.ErasureRecorded",
+    } <= names

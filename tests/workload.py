@@ -49,20 +49,40 @@ def contacts(system: System, count: int = 2) -> list[UUID]:
     """Synthetic partner contacts (health, education) in the directory."""
     app = cast(NotificationsApplication, system.apps["notifications"])
     agencies = [Agency.HEALTH, Agency.EDUCATION, Agency.SOCIAL_CARE]
-    return [app.register_partner(agency=agencies[i % 3], name=f"Synthetic Partner {i}",
-                                 email=f"partner{i}@example.org", webhook_url=None,
-                                 preferred_channel=Channel.EMAIL, webhook_secret=None, meta=CM)
-            for i in range(count)]
+    return [
+        app.register_partner(
+            agency=agencies[i % 3],
+            name=f"Synthetic Partner {i}",
+            email=f"partner{i}@example.org",
+            webhook_url=None,
+            preferred_channel=Channel.EMAIL,
+            webhook_secret=None,
+            meta=CM,
+        )
+        for i in range(count)
+    ]
 
 
 def refer(system: System, rng: random.Random, tally: Tally, *, accept: bool = True) -> UUID:
     """Register a synthetic child, refer, record consent, and screen (accept or decline)."""
     app = cast(ReferralsApplication, system.apps["referrals"])
-    child = app.register_child(given_name=f"Synth{rng.randrange(10**6)}", family_name="Testchild",
-                               date_of_birth=date(2010, 1, 1) + timedelta(days=rng.randrange(900)),
-                               area=rng.choice(AREAS), nhs_number=None, upn=None, meta=CM)
-    referral = app.refer(child_id=child, case_manager_id="cm-1", reason="synthetic",
-                         trauma_history="synthetic", expected_involvement_months=9, meta=CM)
+    child = app.register_child(
+        given_name=f"Synth{rng.randrange(10**6)}",
+        family_name="Testchild",
+        date_of_birth=date(2010, 1, 1) + timedelta(days=rng.randrange(900)),
+        area=rng.choice(AREAS),
+        nhs_number=None,
+        upn=None,
+        meta=CM,
+    )
+    referral = app.refer(
+        child_id=child,
+        case_manager_id="cm-1",
+        reason="synthetic",
+        trauma_history="synthetic",
+        expected_involvement_months=9,
+        meta=CM,
+    )
     app.record_consent(referral, Consent.GIVEN, "carer", CM)
     if accept:
         app.accept(referral, PSY)
@@ -72,16 +92,23 @@ def refer(system: System, rng: random.Random, tally: Tally, *, accept: bool = Tr
     return child
 
 
-def meetings(system: System, child: UUID, invited: list[UUID], rng: random.Random,
-             tally: Tally) -> None:
+def meetings(
+    system: System, child: UUID, invited: list[UUID], rng: random.Random, tally: Tally
+) -> None:
     """A meeting scheduled, rescheduled and cancelled; another scheduled and rescheduled."""
     app = cast(FormulationApplication, system.apps["formulation"])
     invitees = [Invitee(Agency.HEALTH, invited[0]), Invitee(Agency.EDUCATION, invited[1])]
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=7 + rng.randrange(30))
     moved = PSY.with_reason("a partner cannot attend (synthetic)")
     for cancel in (True, False):
-        meeting, _ = app.schedule_meeting(child, starts_at=start, venue="YJS office",
-                                          online_link=None, invitees=invitees, meta=PSY)
+        meeting, _ = app.schedule_meeting(
+            child,
+            starts_at=start,
+            venue="YJS office",
+            online_link=None,
+            invitees=invitees,
+            meta=PSY,
+        )
         app.reschedule_meeting(child, meeting, start + timedelta(days=1), moved)
         tally.meetings[meeting] = child
         tally.scheduled += 1

@@ -17,8 +17,9 @@ from services.cli_support import (
 )
 from shared.domain import Area, DomainError
 
-projects_cli = typer.Typer(help="Evaluation projects (each with its own pseudonym secret).",
-                           no_args_is_help=True)
+projects_cli = typer.Typer(
+    help="Evaluation projects (each with its own pseudonym secret).", no_args_is_help=True
+)
 
 
 def _day(value: str | None, option: str) -> date | None:
@@ -36,11 +37,13 @@ def evaluate(
     start: Annotated[str, typer.Option("--from", help="First referral day of the cohort")],
     end: Annotated[str, typer.Option("--to", help="Last referral day of the cohort")],
     out: Annotated[Path, typer.Option(help="Folder to write the export to")],
-    as_of: Annotated[str | None, typer.Option(
-        "--as-of", help="The record as it stood at the end of this day")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The record as it stood at the end of this day")
+    ] = None,
     area: Annotated[Area | None, typer.Option(help="One YJS area only")] = None,
-    threshold: Annotated[int, typer.Option(
-        min=1, max=100, help="Small-number suppression threshold")] = 5,
+    threshold: Annotated[
+        int, typer.Option(min=1, max=100, help="Small-number suppression threshold")
+    ] = 5,
     data_dir: DataDir = None,
     token: Token = None,
 ) -> None:
@@ -57,13 +60,23 @@ def evaluate(
     assert first is not None and last is not None
     system = System.build(settings)
     try:
-        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
-                "{task.completed}/{task.total}"), TimeElapsedColumn()) as progress:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+        ) as progress:
             reading = progress.add_task("reading the record", total=None)
             result = evaluation.export(
-                system, project, first, last, _day(as_of, "--as-of"),
-                str(area) if area else None, threshold,
-                step=lambda n: progress.advance(reading, n))
+                system,
+                project,
+                first,
+                last,
+                _day(as_of, "--as-of"),
+                str(area) if area else None,
+                threshold,
+                step=lambda n: progress.advance(reading, n),
+            )
             progress.update(reading, total=1, completed=1)
             writing = progress.add_task("writing the export", total=len(result.tables) + 1)
             written = outputs.write(result, out, step=lambda _name: progress.advance(writing))

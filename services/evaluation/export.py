@@ -37,12 +37,14 @@ def export_rows(engine: Engine, export_key: bytes | None = None) -> list[dict[st
     metadata.create_all(engine)  # an export before the first event is simply empty
     with engine.connect() as conn:
         child_rows = conn.execute(select(children).order_by(children.c.child_id)).all()
-        stage_rows = conn.execute(select(stages).order_by(stages.c.assessed_on,
-                                                          stages.c.message_id)).all()
+        stage_rows = conn.execute(
+            select(stages).order_by(stages.c.assessed_on, stages.c.message_id)
+        ).all()
         attendance_rows = conn.execute(select(attendance)).all()
         intervention_rows = conn.execute(select(interventions)).all()
-        referral_rows = conn.execute(select(referrals).order_by(
-            referrals.c.referred_on, referrals.c.referral_id)).all()
+        referral_rows = conn.execute(
+            select(referrals).order_by(referrals.c.referred_on, referrals.c.referral_id)
+        ).all()
     latest_referral: dict[str, Any] = {}
     referral_count: dict[str, int] = defaultdict(int)
     for made in referral_rows:
@@ -69,8 +71,13 @@ def export_rows(engine: Engine, export_key: bytes | None = None) -> list[dict[st
         latest_review = review_stages[cid][-1] if review_stages[cid] else None
         movement = None
         if at_formulation is not None and latest_review is not None:
-            movement = ("up" if latest_review > at_formulation else
-                        "down" if latest_review < at_formulation else "same")
+            movement = (
+                "up"
+                if latest_review > at_formulation
+                else "down"
+                if latest_review < at_formulation
+                else "same"
+            )
         planned = plans[cid]
         referral = latest_referral.get(cid)
         referred_on = referral.referred_on if referral else None
@@ -80,10 +87,12 @@ def export_rows(engine: Engine, export_key: bytes | None = None) -> list[dict[st
             "referrals": referral_count[cid],
             "referred_quarter": _quarter(referred_on),
             "referral_outcome": (referral.outcome or "referred") if referral else None,
-            "days_referral_to_screening": _days(referred_on,
-                                                referral.screened_on if referral else None),
-            "days_referral_to_formulation_meeting": _days(referred_on,
-                                                          child.formulation_meeting_on),
+            "days_referral_to_screening": _days(
+                referred_on, referral.screened_on if referral else None
+            ),
+            "days_referral_to_formulation_meeting": _days(
+                referred_on, child.formulation_meeting_on
+            ),
             "days_referral_to_report": _days(referred_on, child.report_issued_on),
             "stage_at_formulation": at_formulation,
             "latest_review_stage": latest_review,

@@ -33,15 +33,39 @@ from services.evaluation.projection import (
 
 PROVEN = frozenset({"conviction", "youth_caution", "youth_conditional_caution"})
 BREACH = "breach_proven"
-AGENCIES = ("yjs", "education", "health", "camhs", "social_care", "police", "family", "ecm",
-            "other")
+AGENCIES = (
+    "yjs",
+    "education",
+    "health",
+    "camhs",
+    "social_care",
+    "police",
+    "family",
+    "ecm",
+    "other",
+)
 ATTENDANCE = ("attended", "apologies", "did_not_attend")
 OUTCOMES = ("accepted", "consultation", "declined", "withdrawn", "awaiting_screening")
-PATHWAY = ("awaiting_screening", "declined", "withdrawn", "consultation", "accepted_no_consent",
-           "consent_refused_or_withdrawn", "consent_given_awaiting_meeting",
-           "formulation_meeting_held", "report_issued", "reviewed")
-TRANSITIONS = ("entering_custody", "leaving_custody", "school_move", "placement_move",
-               "transfer_to_adult_services", "transfer_to_probation")
+PATHWAY = (
+    "awaiting_screening",
+    "declined",
+    "withdrawn",
+    "consultation",
+    "accepted_no_consent",
+    "consent_refused_or_withdrawn",
+    "consent_given_awaiting_meeting",
+    "formulation_meeting_held",
+    "report_issued",
+    "reviewed",
+)
+TRANSITIONS = (
+    "entering_custody",
+    "leaving_custody",
+    "school_move",
+    "placement_move",
+    "transfer_to_adult_services",
+    "transfer_to_probation",
+)
 AGE_BANDS = ("under_12", "12_13", "14_15", "16_17", "18_plus")
 
 
@@ -59,9 +83,14 @@ class Parameters:
 
     def as_dict(self) -> dict[str, Any]:
         """For parameters.json and the report."""
-        return {"project": self.project, "from": self.start.isoformat(),
-                "to": self.end.isoformat(), "as_of": self.as_of.isoformat(),
-                "area": self.area or "all", "suppression_threshold": self.threshold}
+        return {
+            "project": self.project,
+            "from": self.start.isoformat(),
+            "to": self.end.isoformat(),
+            "as_of": self.as_of.isoformat(),
+            "area": self.area or "all",
+            "suppression_threshold": self.threshold,
+        }
 
 
 def add_months(day: date, months: int) -> date:
@@ -75,8 +104,11 @@ def age_band(date_of_birth: date | None, on: date) -> str | None:
     """The child's age band on a day (never the age or the date of birth itself)."""
     if date_of_birth is None:
         return None
-    age = on.year - date_of_birth.year - ((on.month, on.day) < (date_of_birth.month,
-                                                                 date_of_birth.day))
+    age = (
+        on.year
+        - date_of_birth.year
+        - ((on.month, on.day) < (date_of_birth.month, date_of_birth.day))
+    )
     if age < 12:
         return "under_12"
     if age >= 18:
@@ -113,9 +145,13 @@ def load_facts(engine: Engine) -> dict[str, ChildFacts]:
     with engine.connect() as conn:
         for row in conn.execute(select(children)):
             facts[row.child_id] = ChildFacts(
-                row.child_id, row.area, meeting_on=row.formulation_meeting_on,
-                report_on=row.report_issued_on, stage_at_formulation=row.stage_at_formulation,
-                closed_on=row.closed_on)
+                row.child_id,
+                row.area,
+                meeting_on=row.formulation_meeting_on,
+                report_on=row.report_issued_on,
+                stage_at_formulation=row.stage_at_formulation,
+                closed_on=row.closed_on,
+            )
         groups: list[tuple[str, Any, tuple[Any, ...]]] = [
             ("referrals", referrals, (referrals.c.referred_on, referrals.c.referral_id)),
             ("consents", consents, (consents.c.recorded_on, consents.c.message_id)),
@@ -124,8 +160,7 @@ def load_facts(engine: Engine) -> dict[str, ChildFacts]:
             ("interventions", interventions, (interventions.c.intervention_id,)),
             ("reviews", reviews, (reviews.c.due_on, reviews.c.review_id)),
             ("cadences", cadences, (cadences.c.set_on, cadences.c.message_id)),
-            ("transitions", transitions, (transitions.c.occurred_on,
-                                          transitions.c.transition_id)),
+            ("transitions", transitions, (transitions.c.occurred_on, transitions.c.transition_id)),
             ("offences", offences, (offences.c.committed_on, offences.c.offence_id)),
         ]
         for name, table, order in groups:
@@ -199,8 +234,14 @@ def _consent(child: ChildFacts, referral_id: str, as_of: date) -> tuple[str | No
     return last, given_on
 
 
-def _pathway(outcome: str | None, consent: str | None, consent_on: date | None,
-             meeting_on: date | None, report_on: date | None, first_review: date | None) -> str:
+def _pathway(
+    outcome: str | None,
+    consent: str | None,
+    consent_on: date | None,
+    meeting_on: date | None,
+    report_on: date | None,
+    first_review: date | None,
+) -> str:
     if outcome is None:
         return "awaiting_screening"
     if outcome != "accepted":
@@ -226,8 +267,9 @@ def _cadence_on(child: ChildFacts, day: date) -> int | None:
     return weeks
 
 
-def child_record(child: ChildFacts, params: Parameters,
-                 date_of_birth: Callable[[str], date | None]) -> ChildRecord | None:
+def child_record(
+    child: ChildFacts, params: Parameters, date_of_birth: Callable[[str], date | None]
+) -> ChildRecord | None:
     """The child's measures, or None when they are not in the export's cohort."""
     as_of = params.as_of
     made = [r for r in child.referrals if r.referred_on is not None and r.referred_on <= as_of]
@@ -236,13 +278,16 @@ def child_record(child: ChildFacts, params: Parameters,
         return None
     index = in_window[0]
     start: date = index.referred_on
-    outcome = index.outcome if index.screened_on is not None and index.screened_on <= as_of \
-        else None
+    outcome = (
+        index.outcome if index.screened_on is not None and index.screened_on <= as_of else None
+    )
     consent, consent_on = _consent(child, index.referral_id, as_of)
     meeting_on = child.meeting_on if child.meeting_on and child.meeting_on <= as_of else None
     report_on = child.report_on if child.report_on and child.report_on <= as_of else None
-    held = sorted((r for r in child.reviews if r.held_on is not None and r.held_on <= as_of),
-                  key=lambda r: (r.held_on, r.review_id))
+    held = sorted(
+        (r for r in child.reviews if r.held_on is not None and r.held_on <= as_of),
+        key=lambda r: (r.held_on, r.review_id),
+    )
     first_review = held[0].held_on if held else None
 
     stage_rows: list[dict[str, Any]] = []
@@ -251,18 +296,31 @@ def child_record(child: ChildFacts, params: Parameters,
     for stage in child.stages:
         if stage.assessed_on > as_of or stage.assessed_on < start:
             continue
-        movement = None if previous is None else (
-            "up" if stage.stage > previous else "down" if stage.stage < previous else "same")
-        stage_rows.append({"source": "review" if stage.source == "review" else "formulation",
-                           "day": (stage.assessed_on - start).days, "stage": stage.stage,
-                           "movement": movement})
+        movement = (
+            None
+            if previous is None
+            else ("up" if stage.stage > previous else "down" if stage.stage < previous else "same")
+        )
+        stage_rows.append(
+            {
+                "source": "review" if stage.source == "review" else "formulation",
+                "day": (stage.assessed_on - start).days,
+                "stage": stage.stage,
+                "movement": movement,
+            }
+        )
         previous = stage.stage
     review_stages = [s["stage"] for s in stage_rows if s["source"] == "review"]
     latest_review = review_stages[-1] if review_stages else None
     overall = None
     if at_formulation is not None and latest_review is not None:
-        overall = ("up" if latest_review > at_formulation else
-                   "down" if latest_review < at_formulation else "same")
+        overall = (
+            "up"
+            if latest_review > at_formulation
+            else "down"
+            if latest_review < at_formulation
+            else "same"
+        )
 
     review_rows: list[dict[str, Any]] = []
     kept = intervals = 0
@@ -273,18 +331,26 @@ def child_record(child: ChildFacts, params: Parameters,
         if within is not None:
             intervals += 1
             kept += within
-        review_rows.append({
-            "review_number": number, "due_day": _days(start, review.due_on),
-            "held_day": (review.held_on - start).days, "interval_days": interval,
-            "planned_weeks": weeks, "within_cadence": within,
-            "held_late": review.due_on is not None and review.held_on > review.due_on,
-            "overdue_flagged": bool(review.overdue)})
+        review_rows.append(
+            {
+                "review_number": number,
+                "due_day": _days(start, review.due_on),
+                "held_day": (review.held_on - start).days,
+                "interval_days": interval,
+                "planned_weeks": weeks,
+                "within_cadence": within,
+                "held_late": review.due_on is not None and review.held_on > review.due_on,
+                "overdue_flagged": bool(review.overdue),
+            }
+        )
     missed = [r for r in child.reviews if r.held_on is None or r.held_on > as_of]
     missed = [r for r in missed if r.due_on is not None and r.due_on < as_of]
     overdue = [r for r in child.reviews if r.overdue and (r.due_on is None or r.due_on <= as_of)]
 
-    attendance_rows = [{"meeting": r.meeting, "agency": r.agency, "attendance": r.attendance}
-                       for r in child.attendance]
+    attendance_rows = [
+        {"meeting": r.meeting, "agency": r.agency, "attendance": r.attendance}
+        for r in child.attendance
+    ]
     if meeting_on is None:
         attendance_rows = [r for r in attendance_rows if r["meeting"] != "formulation"]
     if not held:
@@ -294,8 +360,11 @@ def child_record(child: ChildFacts, params: Parameters,
     comparison, follow_up = reoffending_windows(start)
     follow_complete = as_of >= follow_up.proven_by
     comparison_complete = as_of >= comparison.proven_by
-    offence_rows = [r for r in child.offences if r.committed_on <= as_of
-                    and (r.proven_on is None or r.proven_on <= as_of)]
+    offence_rows = [
+        r
+        for r in child.offences
+        if r.committed_on <= as_of and (r.proven_on is None or r.proven_on <= as_of)
+    ]
     before, breaches_before = comparison.counts(offence_rows)
     after, breaches_after = follow_up.counts(offence_rows)
     transition_rows = [t for t in child.transitions if start <= t.occurred_on <= as_of]
@@ -307,8 +376,9 @@ def child_record(child: ChildFacts, params: Parameters,
         "referrals_in_window": len(in_window),
         "screening_outcome": outcome or "awaiting_screening",
         "consent": consent,
-        "pathway_status": _pathway(outcome, consent, consent_on, meeting_on, report_on,
-                                   first_review),
+        "pathway_status": _pathway(
+            outcome, consent, consent_on, meeting_on, report_on, first_review
+        ),
         "days_referral_to_screening": _days(start, index.screened_on if outcome else None),
         "days_referral_to_consent": _days(start, consent_on),
         "days_referral_to_formulation_meeting": _days(start, meeting_on),
@@ -342,23 +412,28 @@ def child_record(child: ChildFacts, params: Parameters,
     return ChildRecord(child.child_id, row, stage_rows, review_rows, attendance_rows)
 
 
-def cohort(facts: dict[str, ChildFacts], params: Parameters,
-           date_of_birth: Callable[[str], date | None]) -> list[ChildRecord]:
+def cohort(
+    facts: dict[str, ChildFacts], params: Parameters, date_of_birth: Callable[[str], date | None]
+) -> list[ChildRecord]:
     """Every child in the export's cohort, with their measures."""
     records = [child_record(child, params, date_of_birth) for child in facts.values()]
     return [r for r in records if r is not None]
 
 
-def referrals_by_area_month(facts: dict[str, ChildFacts], params: Parameters
-                            ) -> tuple[list[str], list[list[int]], list[str]]:
+def referrals_by_area_month(
+    facts: dict[str, ChildFacts], params: Parameters
+) -> tuple[list[str], list[list[int]], list[str]]:
     """Rows (area, month), columns: screening outcomes; every referral made in the window."""
     counts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(OUTCOMES, 0))
     for child in facts.values():
         if params.area and child.area != params.area:
             continue
         for r in child.referrals:
-            if r.referred_on is None or not params.start <= r.referred_on <= params.end \
-                    or r.referred_on > params.as_of:
+            if (
+                r.referred_on is None
+                or not params.start <= r.referred_on <= params.end
+                or r.referred_on > params.as_of
+            ):
                 continue
             outcome = r.outcome if r.screened_on and r.screened_on <= params.as_of else None
             counts[f"{child.area}|{r.referred_on:%Y-%m}"][outcome or "awaiting_screening"] += 1
@@ -371,7 +446,13 @@ def timing_summary(values: list[int | None]) -> dict[str, Any]:
     known = sorted(v for v in values if v is not None)
     if not known:
         return {"n": 0, "median": None, "p25": None, "p75": None, "mean": None}
-    quartiles = statistics.quantiles(known, n=4, method="inclusive") if len(known) > 1 \
-        else [known[0]] * 3
-    return {"n": len(known), "median": statistics.median(known), "p25": quartiles[0],
-            "p75": quartiles[2], "mean": round(statistics.fmean(known), 1)}
+    quartiles = (
+        statistics.quantiles(known, n=4, method="inclusive") if len(known) > 1 else [known[0]] * 3
+    )
+    return {
+        "n": len(known),
+        "median": statistics.median(known),
+        "p25": quartiles[0],
+        "p75": quartiles[2],
+        "mean": round(statistics.fmean(known), 1),
+    }

@@ -32,8 +32,11 @@ def _csv(table: Table) -> bytes:
 
 def _parquet(table: Table) -> bytes:
     columns = {c: [row.get(c) for row in table.rows] for c in table.columns}
-    arrow = pa.table(columns) if table.rows else pa.table(
-        {c: pa.array([], pa.string()) for c in table.columns})
+    arrow = (
+        pa.table(columns)
+        if table.rows
+        else pa.table({c: pa.array([], pa.string()) for c in table.columns})
+    )
     sink = io.BytesIO()
     pq.write_table(arrow, sink)
     return sink.getvalue()
@@ -51,8 +54,9 @@ def files(export: Export, step: Step | None = None) -> dict[str, bytes]:
         if step:
             step(table.name)
     entries = dictionary.rows()
-    out["dictionary.csv"] = _csv(Table("dictionary", ["dataset", "field", "type",
-                                                      "definition"], entries))
+    out["dictionary.csv"] = _csv(
+        Table("dictionary", ["dataset", "field", "type", "definition"], entries)
+    )
     out["dictionary.json"] = json.dumps(entries, indent=1).encode()
     out["parameters.json"] = json.dumps(parameters(export), indent=1).encode()
     out["report.html"] = html_report(export).encode()
@@ -63,10 +67,17 @@ def files(export: Export, step: Step | None = None) -> dict[str, bytes]:
 
 def parameters(export: Export) -> dict[str, Any]:
     """The parameters used, and what each table holds."""
-    return {**export.parameters.as_dict(),
-            "tables": {t.name: {"rows": len(t.rows), "suppressed_cells": t.suppressed_cells,
-                                "kind": "aggregate" if t.aggregate else "record-level"}
-                       for t in export.tables.values()}}
+    return {
+        **export.parameters.as_dict(),
+        "tables": {
+            t.name: {
+                "rows": len(t.rows),
+                "suppressed_cells": t.suppressed_cells,
+                "kind": "aggregate" if t.aggregate else "record-level",
+            }
+            for t in export.tables.values()
+        },
+    }
 
 
 def write(export: Export, folder: Path, step: Step | None = None) -> list[Path]:
@@ -93,6 +104,12 @@ def html_table(table: Table) -> str:
     """A table as HTML (suppressed cells shown as a dash with a note)."""
     head = "".join(f"<th scope='col'>{escape(c)}</th>" for c in table.columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{'&ndash;' if row.get(c) is None else escape(str(row.get(c)))}</td>"
-                         for c in table.columns) + "</tr>" for row in table.rows)
+        "<tr>"
+        + "".join(
+            f"<td>{'&ndash;' if row.get(c) is None else escape(str(row.get(c)))}</td>"
+            for c in table.columns
+        )
+        + "</tr>"
+        for row in table.rows
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -128,8 +128,18 @@ offences = Table(
     Column("outcome", String(40), nullable=False),
     Column("retracted", Boolean, nullable=False, default=False),
 )
-TABLES = (children, referrals, stages, attendance, interventions, consents, reviews, cadences,
-          transitions, offences)
+TABLES = (
+    children,
+    referrals,
+    stages,
+    attendance,
+    interventions,
+    consents,
+    reviews,
+    cadences,
+    transitions,
+    offences,
+)
 
 REFERRAL_OUTCOMES = {
     "ReferralAccepted": "accepted",
@@ -174,97 +184,186 @@ class EvaluationProjection(SqlProjection):
             self._referral(conn, envelope, outcome=REFERRAL_OUTCOMES[kind], screened_on=on)
         elif kind == "FormulationMeetingHeld":
             held = _day(data["held_on"])
-            conn.execute(update(children).where(
-                children.c.child_id == child,
-                or_(children.c.formulation_meeting_on.is_(None),
-                    children.c.formulation_meeting_on > held),
-            ).values(formulation_meeting_on=held))
+            conn.execute(
+                update(children)
+                .where(
+                    children.c.child_id == child,
+                    or_(
+                        children.c.formulation_meeting_on.is_(None),
+                        children.c.formulation_meeting_on > held,
+                    ),
+                )
+                .values(formulation_meeting_on=held)
+            )
             self._attendance(conn, envelope, "formulation")
         elif kind == "ReportIssued":
             issued = _day(data["issued_on"])
-            conn.execute(update(children).where(
-                children.c.child_id == child,
-                or_(children.c.report_issued_on.is_(None), children.c.report_issued_on > issued),
-            ).values(report_issued_on=issued, stage_at_formulation=int(data["stage"])))
+            conn.execute(
+                update(children)
+                .where(
+                    children.c.child_id == child,
+                    or_(
+                        children.c.report_issued_on.is_(None), children.c.report_issued_on > issued
+                    ),
+                )
+                .values(report_issued_on=issued, stage_at_formulation=int(data["stage"]))
+            )
         elif kind in ("StageAssessed", "StageReassessed"):
             source = "review" if kind == "StageReassessed" else str(data.get("source", "report"))
-            conn.execute(stages.insert().values(
-                message_id=envelope.message_id, child_id=child, source=source,
-                assessed_on=_day(data["assessed_on"]), stage=int(data["stage"])))
+            conn.execute(
+                stages.insert().values(
+                    message_id=envelope.message_id,
+                    child_id=child,
+                    source=source,
+                    assessed_on=_day(data["assessed_on"]),
+                    stage=int(data["stage"]),
+                )
+            )
         elif kind == "ConsentRecorded":
-            conn.execute(self._insert(conn, consents).values(
-                message_id=envelope.message_id, referral_id=str(envelope.aggregate_id),
-                child_id=child, consent=str(data["consent"]), recorded_on=on,
-            ).on_conflict_do_nothing())
+            conn.execute(
+                self._insert(conn, consents)
+                .values(
+                    message_id=envelope.message_id,
+                    referral_id=str(envelope.aggregate_id),
+                    child_id=child,
+                    consent=str(data["consent"]),
+                    recorded_on=on,
+                )
+                .on_conflict_do_nothing()
+            )
         elif kind == "ReviewCadenceSet":
-            conn.execute(self._insert(conn, cadences).values(
-                message_id=envelope.message_id, child_id=child, weeks=int(data["weeks"]),
-                set_on=on).on_conflict_do_nothing())
+            conn.execute(
+                self._insert(conn, cadences)
+                .values(
+                    message_id=envelope.message_id,
+                    child_id=child,
+                    weeks=int(data["weeks"]),
+                    set_on=on,
+                )
+                .on_conflict_do_nothing()
+            )
         elif kind == "ReviewDue":
             self._review(conn, child, str(data["review_id"]), due_on=_day(data["due_on"]))
         elif kind == "ReviewHeld":
             self._increment(conn, child, children.c.reviews_held)
             self._attendance(conn, envelope, "review")
             # Every ReviewHeldV1 names its review; the message id stands in for older test data.
-            self._review(conn, child, str(data.get("review_id") or envelope.message_id),
-                         held_on=_day(data["held_on"]))
+            self._review(
+                conn,
+                child,
+                str(data.get("review_id") or envelope.message_id),
+                held_on=_day(data["held_on"]),
+            )
         elif kind == "ReviewOverdue":
             self._increment(conn, child, children.c.reviews_overdue)
-            self._review(conn, child, str(data["review_id"]), overdue=True,
-                         due_on=_day(data["due_on"]))
+            self._review(
+                conn, child, str(data["review_id"]), overdue=True, due_on=_day(data["due_on"])
+            )
         elif kind == "TransitionRecorded":
             self._increment(conn, child, children.c.transitions)
-            conn.execute(self._insert(conn, transitions).values(
-                transition_id=str(data["transition_id"]), child_id=child, kind=str(data["kind"]),
-                occurred_on=_day(data["occurred_on"])).on_conflict_do_nothing())
+            conn.execute(
+                self._insert(conn, transitions)
+                .values(
+                    transition_id=str(data["transition_id"]),
+                    child_id=child,
+                    kind=str(data["kind"]),
+                    occurred_on=_day(data["occurred_on"]),
+                )
+                .on_conflict_do_nothing()
+            )
         elif kind in ("OffenceRecorded", "OffenceCorrected"):
-            values = {"offence_type": str(data["offence_type"]),
-                      "committed_on": _day(data["committed_on"]),
-                      "proven_on": _day(data["proven_on"]) if data.get("proven_on") else None,
-                      "outcome": str(data["outcome"]), "retracted": False}
-            conn.execute(self._insert(conn, offences).values(
-                offence_id=str(data["offence_id"]), child_id=child, **values,
-            ).on_conflict_do_update(index_elements=["offence_id"], set_=values))
+            values = {
+                "offence_type": str(data["offence_type"]),
+                "committed_on": _day(data["committed_on"]),
+                "proven_on": _day(data["proven_on"]) if data.get("proven_on") else None,
+                "outcome": str(data["outcome"]),
+                "retracted": False,
+            }
+            conn.execute(
+                self._insert(conn, offences)
+                .values(
+                    offence_id=str(data["offence_id"]),
+                    child_id=child,
+                    **values,
+                )
+                .on_conflict_do_update(index_elements=["offence_id"], set_=values)
+            )
         elif kind == "OffenceRetracted":
-            require(conn.execute(update(offences).where(
-                offences.c.offence_id == str(data["offence_id"])).values(retracted=True)),
-                f"offence {data['offence_id']}")
+            require(
+                conn.execute(
+                    update(offences)
+                    .where(offences.c.offence_id == str(data["offence_id"]))
+                    .values(retracted=True)
+                ),
+                f"offence {data['offence_id']}",
+            )
         elif kind in ("CaseClosed", "CaseReopened"):
             closed = _day(data["closed_on"]) if kind == "CaseClosed" else None
-            conn.execute(update(children).where(
-                children.c.child_id == child,
-                or_(children.c.case_status_at.is_(None),
-                    children.c.case_status_at < envelope.occurred_at),
-            ).values(closed_on=closed, case_status_at=envelope.occurred_at))
+            conn.execute(
+                update(children)
+                .where(
+                    children.c.child_id == child,
+                    or_(
+                        children.c.case_status_at.is_(None),
+                        children.c.case_status_at < envelope.occurred_at,
+                    ),
+                )
+                .values(closed_on=closed, case_status_at=envelope.occurred_at)
+            )
         elif kind == "InterventionPlanned":
-            conn.execute(self._insert(conn, interventions).values(
-                intervention_id=str(data["intervention_id"]), child_id=child,
-                stage=int(data["stage"]), out_of_sequence=bool(data["out_of_sequence"]),
-                # Out of sequence is only ever planned under an override, so the flag comes
-                # from this event itself, whatever order the override's message arrives in.
-                overridden=bool(data["out_of_sequence"]), status="planned",
-            ).on_conflict_do_nothing())
+            conn.execute(
+                self._insert(conn, interventions)
+                .values(
+                    intervention_id=str(data["intervention_id"]),
+                    child_id=child,
+                    stage=int(data["stage"]),
+                    out_of_sequence=bool(data["out_of_sequence"]),
+                    # Out of sequence is only ever planned under an override, so the flag comes
+                    # from this event itself, whatever order the override's message arrives in.
+                    overridden=bool(data["out_of_sequence"]),
+                    status="planned",
+                )
+                .on_conflict_do_nothing()
+            )
         elif kind == "SequencingOverridden":
-            require(conn.execute(update(interventions).where(
-                interventions.c.intervention_id == str(data["intervention_id"])).values(
-                overridden=True)), f"intervention {data['intervention_id']}")
+            require(
+                conn.execute(
+                    update(interventions)
+                    .where(interventions.c.intervention_id == str(data["intervention_id"]))
+                    .values(overridden=True)
+                ),
+                f"intervention {data['intervention_id']}",
+            )
         elif kind in INTERVENTION_STATUS:
-            require(conn.execute(update(interventions).where(
-                interventions.c.intervention_id == str(data["intervention_id"])).values(
-                status=INTERVENTION_STATUS[kind])), f"intervention {data['intervention_id']}")
+            require(
+                conn.execute(
+                    update(interventions)
+                    .where(interventions.c.intervention_id == str(data["intervention_id"]))
+                    .values(status=INTERVENTION_STATUS[kind])
+                ),
+                f"intervention {data['intervention_id']}",
+            )
 
     @staticmethod
     def _insert(conn: Connection, table: Table) -> Any:
         return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
     def _ensure_child(self, conn: Connection, child: str) -> None:
-        conn.execute(self._insert(conn, children).values(
-            child_id=child, reviews_held=0, reviews_overdue=0, transitions=0,
-        ).on_conflict_do_nothing(index_elements=["child_id"]))
+        conn.execute(
+            self._insert(conn, children)
+            .values(
+                child_id=child,
+                reviews_held=0,
+                reviews_overdue=0,
+                transitions=0,
+            )
+            .on_conflict_do_nothing(index_elements=["child_id"])
+        )
 
     def _referral(self, conn: Connection, envelope: Envelope, **values: Any) -> None:
         stmt = self._insert(conn, referrals).values(
-            referral_id=str(envelope.aggregate_id), child_id=str(envelope.child_id), **values)
+            referral_id=str(envelope.aggregate_id), child_id=str(envelope.child_id), **values
+        )
         conn.execute(stmt.on_conflict_do_update(index_elements=["referral_id"], set_=values))
 
     @staticmethod
@@ -273,21 +372,29 @@ class EvaluationProjection(SqlProjection):
 
     @staticmethod
     def _increment(conn: Connection, child: str, column: Any) -> None:
-        conn.execute(update(children).where(children.c.child_id == child).values(
-            {column: column + 1}))
+        conn.execute(
+            update(children).where(children.c.child_id == child).values({column: column + 1})
+        )
 
     def _review(self, conn: Connection, child: str, review_id: str, **values: Any) -> None:
         stmt = self._insert(conn, reviews).values(
-            review_id=review_id, child_id=child, **{"overdue": False, **values})
+            review_id=review_id, child_id=child, **{"overdue": False, **values}
+        )
         conn.execute(stmt.on_conflict_do_update(index_elements=["review_id"], set_=values))
 
     @staticmethod
     def _attendance(conn: Connection, envelope: Envelope, meeting: str) -> None:
         for position, item in enumerate(envelope.data.get("attendance") or []):
-            conn.execute(attendance.insert().values(
-                message_id=envelope.message_id, position=position,
-                child_id=str(envelope.child_id), meeting=meeting, agency=item["agency"],
-                attendance=item["attendance"]))
+            conn.execute(
+                attendance.insert().values(
+                    message_id=envelope.message_id,
+                    position=position,
+                    child_id=str(envelope.child_id),
+                    meeting=meeting,
+                    agency=item["agency"],
+                    attendance=item["attendance"],
+                )
+            )
 
 
 def snapshot(engine: Engine) -> dict[str, list[dict[str, Any]]]:

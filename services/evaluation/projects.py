@@ -57,8 +57,10 @@ class Project:
 def check_project_id(project_id: str) -> str:
     """A project id is a short slug (it names the project in files and URLs)."""
     if not PROJECT_ID.match(project_id):
-        raise Invalid("project: 2 to 63 characters of a-z, 0-9 and '-', starting with a "
-                      "letter or digit", field="project")
+        raise Invalid(
+            "project: 2 to 63 characters of a-z, 0-9 and '-', starting with a letter or digit",
+            field="project",
+        )
     return project_id
 
 
@@ -78,7 +80,9 @@ class Projects:
             raise Invalid("title: 1 to 200 characters on one line", field="title")
         secret = secrets.token_hex(32)
         row: dict[str, Any] = {
-            "project_id": project_id, "title": title, "created_by": created_by[:100],
+            "project_id": project_id,
+            "title": title,
+            "created_by": created_by[:100],
             "created_at": datetime.now(UTC),
             "sealed_secret": self.vault.seal_secret(PURPOSE + project_id, secret),
         }
@@ -86,32 +90,43 @@ class Projects:
             with self.engine.begin() as conn:
                 conn.execute(insert(projects).values(**row))
         except IntegrityError:
-            raise Conflict(f"project: {project_id} exists; its secret is never rotated, start "
-                           "a new project instead", field="project") from None
+            raise Conflict(
+                f"project: {project_id} exists; its secret is never rotated, start "
+                "a new project instead",
+                field="project",
+            ) from None
         return self.get(project_id)
 
     def get(self, project_id: str) -> Project:
         """The project with its key; RecordNotFound for an unknown id."""
         check_project_id(project_id)
         with self.engine.connect() as conn:
-            row = conn.execute(select(projects).where(
-                projects.c.project_id == project_id)).one_or_none()
+            row = conn.execute(
+                select(projects).where(projects.c.project_id == project_id)
+            ).one_or_none()
         if row is None:
             raise RecordNotFound(f"project: {project_id} not found", field="project")
         try:
             key = bytes.fromhex(self.vault.open_secret(PURPOSE + project_id, row.sealed_secret))
         except ValueError:  # sealed under a master key since rotated away, or altered
-            raise Conflict(f"project: the secret of {project_id} does not open under this "
-                           "master key (sealed before a key rotation, or altered)",
-                           field="project") from None
+            raise Conflict(
+                f"project: the secret of {project_id} does not open under this "
+                "master key (sealed before a key rotation, or altered)",
+                field="project",
+            ) from None
         return Project(row.project_id, row.title, _utc(row.created_at), row.created_by, key)
 
     def list(self) -> list[dict[str, Any]]:
         """Every project (never its secret)."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(projects.c.project_id, projects.c.title,
-                                       projects.c.created_at, projects.c.created_by)
-                                .order_by(projects.c.project_id)).all()
+            rows = conn.execute(
+                select(
+                    projects.c.project_id,
+                    projects.c.title,
+                    projects.c.created_at,
+                    projects.c.created_by,
+                ).order_by(projects.c.project_id)
+            ).all()
         # SQLite keeps no offset: the stored value is UTC.
         return [{**row._mapping, "created_at": _utc(row.created_at)} for row in rows]
 

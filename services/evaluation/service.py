@@ -44,8 +44,12 @@ def cutoff(as_of: date) -> datetime:
     return datetime.combine(as_of + timedelta(days=1), time(0), tzinfo=UTC)
 
 
-def project_as_of(deliveries: Iterable[Delivery], as_of: date, engine: Engine,
-                  step: Callable[[int], None] | None = None) -> Engine:
+def project_as_of(
+    deliveries: Iterable[Delivery],
+    as_of: date,
+    engine: Engine,
+    step: Callable[[int], None] | None = None,
+) -> Engine:
     """Build the evaluation read model from messages recorded by the end of `as_of`."""
     projection = EvaluationProjection(engine)
     until = cutoff(as_of)
@@ -66,8 +70,9 @@ def project_as_of(deliveries: Iterable[Delivery], as_of: date, engine: Engine,
     return engine
 
 
-def facts_as_of(system: Resources, as_of: date | None, today: date,
-                step: Callable[[int], None] | None = None) -> dict[str, ChildFacts]:
+def facts_as_of(
+    system: Resources, as_of: date | None, today: date, step: Callable[[int], None] | None = None
+) -> dict[str, ChildFacts]:
     """The read model as it stands (live), or rebuilt from the stores as it stood on a day."""
     if as_of is None or as_of >= today:
         return load_facts(system.engine("evaluation-read"))
@@ -102,9 +107,17 @@ def dates_of_birth(system: Resources) -> Callable[[str], date | None]:
     return lookup
 
 
-def export(system: Resources, project_id: str, start: date, end: date, as_of: date | None,
-           area: str | None, threshold: int, today: date | None = None,
-           step: Callable[[int], None] | None = None) -> Export:
+def export(
+    system: Resources,
+    project_id: str,
+    start: date,
+    end: date,
+    as_of: date | None,
+    area: str | None,
+    threshold: int,
+    today: date | None = None,
+    step: Callable[[int], None] | None = None,
+) -> Export:
     """The export of a project for children first referred in [start, end]."""
     day = today or date.today()
     effective = as_of or day

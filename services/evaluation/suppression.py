@@ -31,8 +31,9 @@ class Grid:
     def of(cls, row_labels: list[str], col_labels: list[str], counts: list[list[int]]) -> Grid:
         """Add the row totals, the column totals and the grand total."""
         full = [[*row, sum(row)] for row in counts]
-        totals = [sum(col) for col in zip(*full, strict=True)] if full else [0] * (
-            len(col_labels) + 1)
+        totals = (
+            [sum(col) for col in zip(*full, strict=True)] if full else [0] * (len(col_labels) + 1)
+        )
         return cls([*row_labels, "total"], [*col_labels, "total"], [*full, totals])
 
     def lines(self) -> list[list[tuple[int, int]]]:
@@ -61,8 +62,12 @@ class _Linked:
             rows, cols = len(grid.cells) - 1, len(grid.cells[0]) - 1
             for line in grid.lines():
                 across = line[0][0] == line[-1][0]  # a row (else a column)
-                self.lines.append([((g, i, j), -1.0 if (j == cols if across else i == rows)
-                                    else 1.0) for i, j in line])
+                self.lines.append(
+                    [
+                        ((g, i, j), -1.0 if (j == cols if across else i == rows) else 1.0)
+                        for i, j in line
+                    ]
+                )
 
     def find(self, cell: Cell) -> Cell:
         while self.parent.get(cell, cell) != cell:
@@ -104,39 +109,59 @@ class _Linked:
         return found
 
 
-def suppress_linked(grids: list[Grid], links: list[Link], threshold: int
-                    ) -> list[tuple[list[list[int | None]], set[tuple[int, int]]]]:
+def suppress_linked(
+    grids: list[Grid], links: list[Link], threshold: int
+) -> list[tuple[list[list[int | None]], set[tuple[int, int]]]]:
     """Suppress several tables together, so that no table's totals reveal a count another
     table hides; per grid, its cells as published and its hidden cells."""
     system = _Linked(grids, links)
-    hidden = {system.find((g, i, j)) for g, grid in enumerate(grids)
-              for i, row in enumerate(grid.cells) for j, value in enumerate(row)
-              if 0 < value < threshold}
+    hidden = {
+        system.find((g, i, j))
+        for g, grid in enumerate(grids)
+        for i, row in enumerate(grid.cells)
+        for j, value in enumerate(row)
+        if 0 < value < threshold
+    }
     while True:
         exposed = set(system.derivable(hidden))
         if not exposed:
             break
-        lines = [line for line in system.lines
-                 if any(system.find(c) in exposed for c, _ in line)]
+        lines = [line for line in system.lines if any(system.find(c) in exposed for c, _ in line)]
         # A line with a single hidden cell is what gives it away: hide a second cell there.
-        single = [line for line in lines
-                  if sum(system.find(c) in hidden for c, _ in line) == 1]
-        candidates = {system.find(c) for line in (single or lines) for c, _ in line
-                      if system.find(c) not in hidden}
+        single = [line for line in lines if sum(system.find(c) in hidden for c, _ in line) == 1]
+        candidates = {
+            system.find(c)
+            for line in (single or lines)
+            for c, _ in line
+            if system.find(c) not in hidden
+        }
         if not candidates:  # every cell on its lines is hidden already: hide everything
-            hidden |= {system.find((g, i, j)) for g, grid in enumerate(grids)
-                       for i in range(len(grid.cells)) for j in range(len(grid.cells[0]))}
+            hidden |= {
+                system.find((g, i, j))
+                for g, grid in enumerate(grids)
+                for i in range(len(grid.cells))
+                for j in range(len(grid.cells[0]))
+            }
             break
         # Prefer inner cells over totals, then the smallest non-zero count.
-        hidden.add(min(candidates, key=lambda c: (system.is_total(c), system.value(c) == 0,
-                                                   system.value(c), c)))
+        hidden.add(
+            min(
+                candidates,
+                key=lambda c: (system.is_total(c), system.value(c) == 0, system.value(c), c),
+            )
+        )
     out = []
     for g, grid in enumerate(grids):
-        cells = {(i, j) for i in range(len(grid.cells)) for j in range(len(grid.cells[0]))
-                 if system.find((g, i, j)) in hidden}
+        cells = {
+            (i, j)
+            for i in range(len(grid.cells))
+            for j in range(len(grid.cells[0]))
+            if system.find((g, i, j)) in hidden
+        }
         shown: list[list[int | None]] = [
             [SUPPRESSED if (i, j) in cells else value for j, value in enumerate(row)]
-            for i, row in enumerate(grid.cells)]
+            for i, row in enumerate(grid.cells)
+        ]
         out.append((shown, cells))
     return out
 
@@ -151,10 +176,16 @@ def derivable_cells(grid: Grid, shown: list[list[int | None]]) -> list[tuple[int
     return [(i, j) for _, i, j in derivable_linked([grid], [], [shown])]
 
 
-def derivable_linked(grids: list[Grid], links: list[Link],
-                     shown: list[list[list[int | None]]]) -> list[Cell]:
+def derivable_linked(
+    grids: list[Grid], links: list[Link], shown: list[list[list[int | None]]]
+) -> list[Cell]:
     """For tests and checks: hidden cells that the published tables together give away."""
     system = _Linked(grids, links)
-    hidden = {system.find((g, i, j)) for g, table in enumerate(shown)
-              for i, row in enumerate(table) for j, v in enumerate(row) if v is None}
+    hidden = {
+        system.find((g, i, j))
+        for g, table in enumerate(shown)
+        for i, row in enumerate(table)
+        for j, v in enumerate(row)
+        if v is None
+    }
     return system.derivable(hidden)

@@ -114,8 +114,9 @@ def _may(principal: Principal, action: str) -> Callable[[_InArea], None]:
     return authorise
 
 
-def _dated(authorise: Callable[[FormulationCase], None], request: Request, field: str,
-           day: date) -> Callable[[FormulationCase], None]:
+def _dated(
+    authorise: Callable[[FormulationCase], None], request: Request, field: str, day: date
+) -> Callable[[FormulationCase], None]:
     """`authorise`, then: the day of `field` is not before the case's referral (both on the
     one load of the case)."""
 
@@ -141,9 +142,11 @@ def _life_date(when: LifeDateIn) -> LifeDate:
 def get_case(child_id: UUID, app: App, principal: Reader, as_of: AsOf = None) -> CaseOut:
     """The child's formulation case at a glance: stage, what sequencing allows, counts."""
     may_read = _may(principal, "formulation.read")
-    return case_out(app.get_case(child_id, as_of, may_read),
-                    app.get_life_story(child_id, as_of, may_read),
-                    app.get_meetings(child_id, as_of, may_read))
+    return case_out(
+        app.get_case(child_id, as_of, may_read),
+        app.get_life_story(child_id, as_of, may_read),
+        app.get_meetings(child_id, as_of, may_read),
+    )
 
 
 # -- timeline --------------------------------------------------------------------------------
@@ -218,7 +221,10 @@ def retract_timeline_entry(
 ) -> Changed:
     """Retract an entry recorded in error, with a reason; it stays in the history."""
     version = app.retract_timeline_entry(
-        child_id, entry_id, meta_for(principal, request, body.reason), body.expected_version,
+        child_id,
+        entry_id,
+        meta_for(principal, request, body.reason),
+        body.expected_version,
         authorise=_may(principal, "formulation.timeline"),
     )
     return Changed(id=entry_id, version=version)
@@ -296,7 +302,10 @@ def cancel_meeting(
 ) -> Changed:
     """Cancel a scheduled meeting, with a reason."""
     version = app.cancel_meeting(
-        child_id, meeting_id, meta_for(principal, request, body.reason), body.expected_version,
+        child_id,
+        meeting_id,
+        meta_for(principal, request, body.reason),
+        body.expected_version,
         authorise=_may(principal, "formulation.meeting"),
     )
     return Changed(id=meeting_id, version=version)
@@ -358,8 +367,9 @@ def issue_report(
         stage_rationale=body.stage_rationale,
         meta=meta_for(principal, request),
         expected_version=body.expected_version,
-        authorise=_dated(_may(principal, "formulation.report"), request, "issued_on",
-                         body.issued_on),
+        authorise=_dated(
+            _may(principal, "formulation.report"), request, "issued_on", body.issued_on
+        ),
     )
     return ReportIssuedOut(report_version=report_version, version=version)
 
@@ -388,8 +398,9 @@ def assess_stage(
         rationale=body.rationale,
         meta=meta_for(principal, request),
         expected_version=body.expected_version,
-        authorise=_dated(_may(principal, "formulation.assess"), request, "assessed_on",
-                         body.assessed_on),
+        authorise=_dated(
+            _may(principal, "formulation.assess"), request, "assessed_on", body.assessed_on
+        ),
     )
     return Changed(id=case_id_for(child_id), version=version)
 
@@ -434,8 +445,9 @@ def plan_intervention(
     def planner(case: FormulationCase) -> None:
         check(principal, "intervention.plan", case.area)
         if body.override is not None and not may(principal, "intervention.override", case.area):
-            raise Forbidden("override: only a psychologist may override the sequencing rule",
-                            field="override")
+            raise Forbidden(
+                "override: only a psychologist may override the sequencing rule", field="override"
+            )
 
     intervention_id, overridden, version = app.plan_intervention(
         child_id,
@@ -562,8 +574,11 @@ def get_consultation(
     consultation_id: UUID, app: App, principal: Reader, as_of: AsOf = None
 ) -> ConsultationOut:
     """A consultation (non-formulated case), now or as it stood on a past day."""
-    return consultation_out(app.get_consultation(
-        consultation_id, as_of, lambda c: check(principal, "formulation.read", c.area)))
+    return consultation_out(
+        app.get_consultation(
+            consultation_id, as_of, lambda c: check(principal, "formulation.read", c.area)
+        )
+    )
 
 
 @router.post("/consultations/{consultation_id}/sessions", response_model=Changed)
@@ -598,7 +613,9 @@ def close_consultation(
 ) -> Changed:
     """Close a consultation (a reason is needed if it was never held)."""
     version = app.close_consultation(
-        consultation_id, meta_for(principal, request, body.reason), body.expected_version,
+        consultation_id,
+        meta_for(principal, request, body.reason),
+        body.expected_version,
         authorise=lambda c: check(principal, "formulation.consultation", c.area),
     )
     return Changed(id=consultation_id, version=version)

@@ -71,10 +71,15 @@ class ReferralDates(SqlProjection):
             return
         data = _ReferralMade.model_validate(envelope.data)
         insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        conn.execute(insert(referral_dates).values(
-            referral_id=str(envelope.aggregate_id), child_id=str(data.child_id),
-            referred_on=uk_day(envelope.occurred_at),
-        ).on_conflict_do_nothing(index_elements=["referral_id"]))
+        conn.execute(
+            insert(referral_dates)
+            .values(
+                referral_id=str(envelope.aggregate_id),
+                child_id=str(data.child_id),
+                referred_on=uk_day(envelope.occurred_at),
+            )
+            .on_conflict_do_nothing(index_elements=["referral_id"])
+        )
 
 
 class CaseDates:
@@ -88,23 +93,25 @@ class CaseDates:
         if not referral_ids:
             return None
         query = select(func.min(referral_dates.c.referred_on)).where(
-            referral_dates.c.referral_id.in_([str(r) for r in referral_ids]))
+            referral_dates.c.referral_id.in_([str(r) for r in referral_ids])
+        )
         with self.engine.connect() as conn:
             found = conn.execute(query).scalar()
         return found if isinstance(found, date) else None
 
-    def check_not_before_referral(self, referral_ids: Sequence[UUID], field: str,
-                                  day: date) -> None:
+    def check_not_before_referral(
+        self, referral_ids: Sequence[UUID], field: str, day: date
+    ) -> None:
         """Refuse a day of formulation work before the case's (earliest) referral."""
         referred_on = self.referred_on(referral_ids)
         if referred_on is not None and day < referred_on:
-            raise Invalid(f"{field}: must not be before the child's referral on "
-                          f"{referred_on.isoformat()}", field=field)
+            raise Invalid(
+                f"{field}: must not be before the child's referral on {referred_on.isoformat()}",
+                field=field,
+            )
 
 
-def with_referral_dates(
-    consumers: Callable[[R], list[Consumer]]
-) -> Callable[[R], list[Consumer]]:
+def with_referral_dates(consumers: Callable[[R], list[Consumer]]) -> Callable[[R], list[Consumer]]:
     """`consumers` plus the one keeping the referral dates."""
 
     def all_consumers(resources: R) -> list[Consumer]:
@@ -113,8 +120,10 @@ def with_referral_dates(
     return all_consumers
 
 
-def check_not_before_referral(request: Request, referral_ids: Sequence[UUID], field: str,
-                              day: date) -> None:
+def check_not_before_referral(
+    request: Request, referral_ids: Sequence[UUID], field: str, day: date
+) -> None:
     """The route's check: `day` (of `field`) is not before the case's referral."""
     CaseDates(request.app.state.resources.engine(SCHEMA)).check_not_before_referral(
-        referral_ids, field, day)
+        referral_ids, field, day
+    )

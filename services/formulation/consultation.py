@@ -43,7 +43,6 @@ class ConsultationSession:
 class Consultation(EcmAggregate):
     """A non-formulated case: advice to the case manager, from a referral offered consultation."""
 
-
     @staticmethod
     def create_id(referral_id: UUID) -> UUID:
         """The consultation id derives from the referral id (see `consultation_id_for`)."""
@@ -66,11 +65,13 @@ class Consultation(EcmAggregate):
 
     def _check_open(self, action: str) -> None:
         if self.status != ConsultationStatus.OPEN:
-            raise Conflict(f"status: cannot {action} a consultation that is {self.status}",
-                           field="status")
+            raise Conflict(
+                f"status: cannot {action} a consultation that is {self.status}", field="status"
+            )
 
-    def hold(self, held_on: date, attended_by: list[str], agencies: list[Agency], advice: str,
-             meta: Meta) -> None:
+    def hold(
+        self, held_on: date, attended_by: list[str], agencies: list[Agency], advice: str, meta: Meta
+    ) -> None:
         """Record a consultation held: date, who attended, the advice given."""
         self._check_open("hold")
         if not attended_by:
@@ -78,8 +79,14 @@ class Consultation(EcmAggregate):
         for index, who in enumerate(attended_by):
             checked_text(who, f"attended_by.{index}")
         checked_text(advice, "advice")
-        self._held(child_id=self.child_id, held_on=held_on, attended_by=list(attended_by),
-                   agencies=sorted({str(Agency(a)) for a in agencies}), advice=advice, meta=meta)
+        self._held(
+            child_id=self.child_id,
+            held_on=held_on,
+            attended_by=list(attended_by),
+            agencies=sorted({str(Agency(a)) for a in agencies}),
+            advice=advice,
+            meta=meta,
+        )
 
     class Held(EcmAggregate.Event):
         child_id: UUID
@@ -90,12 +97,24 @@ class Consultation(EcmAggregate):
         meta: Meta
 
     @event(Held)
-    def _held(self, child_id: UUID, held_on: date, attended_by: list[str] | None,
-              agencies: list[str], advice: str | None, meta: Meta) -> None:
-        self.sessions.append(ConsultationSession(
-            held_on, tuple(attended_by) if attended_by is not None else None,
-            tuple(Agency(a) for a in agencies), advice, meta.actor_id,
-        ))
+    def _held(
+        self,
+        child_id: UUID,
+        held_on: date,
+        attended_by: list[str] | None,
+        agencies: list[str],
+        advice: str | None,
+        meta: Meta,
+    ) -> None:
+        self.sessions.append(
+            ConsultationSession(
+                held_on,
+                tuple(attended_by) if attended_by is not None else None,
+                tuple(Agency(a) for a in agencies),
+                advice,
+                meta.actor_id,
+            )
+        )
 
     def close(self, meta: Meta) -> None:
         """Close the consultation; closing one never held needs a reason."""

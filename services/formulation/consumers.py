@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     class Needs(Engines, Stores, Protocol):
         """What the service's consumers use."""
 
+
 REFERRALS_CONSUMER = "formulation-referrals"
 REVIEWS_CONSUMER = "formulation-reviews"
 READ_SCHEMA = "formulation-read"
@@ -40,8 +41,9 @@ def on_referral_message(app: FormulationApplication, envelope: Envelope) -> bool
     data = ScreeningIn.model_validate(envelope.data)
     if envelope.event_type == "ReferralAccepted":
         return app.open_case(data.child_id, envelope.aggregate_id, data.area, caused_by(envelope))
-    return app.open_consultation(data.child_id, envelope.aggregate_id, data.area,
-                                 caused_by(envelope))
+    return app.open_consultation(
+        data.child_id, envelope.aggregate_id, data.area, caused_by(envelope)
+    )
 
 
 REVIEW_RATIONALE_SEALED_IN = "ReviewCase.StageReassessed"
@@ -57,11 +59,16 @@ def on_review_message(app: FormulationApplication, envelope: Envelope) -> bool:
     if envelope.service != "reviews" or envelope.event_type != "StageReassessed":
         return False
     data = StageReassessedIn.model_validate(envelope.data)
-    rationale = app.cipher.open(data.child_id, "rationale", data.rationale,
-                                event=REVIEW_RATIONALE_SEALED_IN)
+    rationale = app.cipher.open(
+        data.child_id, "rationale", data.rationale, event=REVIEW_RATIONALE_SEALED_IN
+    )
     return app.record_review_assessment(
-        data.child_id, review_id=data.review_id, stage=data.stage, assessed_on=data.assessed_on,
-        rationale=rationale if isinstance(rationale, str) else None, meta=caused_by(envelope),
+        data.child_id,
+        review_id=data.review_id,
+        stage=data.stage,
+        assessed_on=data.assessed_on,
+        rationale=rationale if isinstance(rationale, str) else None,
+        meta=caused_by(envelope),
     )
 
 
@@ -70,8 +77,18 @@ def consumers(resources: Needs) -> list[Consumer]:
     app = resources.app(FormulationApplication)
     engine = resources.engine(READ_SCHEMA)
     return [
-        ApplicationSink(REFERRALS_CONSUMER, "ecm.referrals.>", app,
-                        lambda envelope: on_referral_message(app, envelope), engine).consumer(),
-        ApplicationSink(REVIEWS_CONSUMER, "ecm.reviews.StageReassessed", app,
-                        lambda envelope: on_review_message(app, envelope), engine).consumer(),
+        ApplicationSink(
+            REFERRALS_CONSUMER,
+            "ecm.referrals.>",
+            app,
+            lambda envelope: on_referral_message(app, envelope),
+            engine,
+        ).consumer(),
+        ApplicationSink(
+            REVIEWS_CONSUMER,
+            "ecm.reviews.StageReassessed",
+            app,
+            lambda envelope: on_review_message(app, envelope),
+            engine,
+        ).consumer(),
     ]

@@ -236,9 +236,11 @@ class InterventionStoppedV1(Contract):
 
 def _attendance_on_the_wire(event: Any) -> dict[str, Any]:
     # joined_on_the_day stays in the store: the published contract names agency, contact, outcome
-    return {"attendance": [
-        {k: a[k] for k in ("agency", "contact_id", "attendance")} for a in event.attendance
-    ]}
+    return {
+        "attendance": [
+            {k: a[k] for k in ("agency", "contact_id", "attendance")} for a in event.attendance
+        ]
+    }
 
 
 # eventsourcing makes the event classes from the @event methods at class creation: untyped.
@@ -255,34 +257,63 @@ REGISTRY = ContractRegistry(
         Mapping(Case.TimelineEntryAdded, "TimelineEntryAdded", TimelineEntryV1),
         Mapping(Case.TimelineEntryCorrected, "TimelineEntryCorrected", TimelineEntryV1),
         Mapping(Case.TimelineEntryRetracted, "TimelineEntryRetracted", TimelineEntryRetractedV1),
-        Mapping(Case.FormulationMeetingScheduled, "FormulationMeetingScheduled",
-                FormulationMeetingScheduledV1),
-        Mapping(Case.FormulationMeetingRescheduled, "FormulationMeetingRescheduled",
-                FormulationMeetingRescheduledV1),
-        Mapping(Case.FormulationMeetingCancelled, "FormulationMeetingCancelled",
-                FormulationMeetingCancelledV1),
-        Mapping(Case.FormulationMeetingHeld, "FormulationMeetingHeld", FormulationMeetingHeldV1,
-                extra=_attendance_on_the_wire),
+        Mapping(
+            Case.FormulationMeetingScheduled,
+            "FormulationMeetingScheduled",
+            FormulationMeetingScheduledV1,
+        ),
+        Mapping(
+            Case.FormulationMeetingRescheduled,
+            "FormulationMeetingRescheduled",
+            FormulationMeetingRescheduledV1,
+        ),
+        Mapping(
+            Case.FormulationMeetingCancelled,
+            "FormulationMeetingCancelled",
+            FormulationMeetingCancelledV1,
+        ),
+        Mapping(
+            Case.FormulationMeetingHeld,
+            "FormulationMeetingHeld",
+            FormulationMeetingHeldV1,
+            extra=_attendance_on_the_wire,
+        ),
         # Since the split the life story and the meetings are aggregates of their own: their
         # events are published as the same contracts (and sealed as before, see `sealed_as`).
         Mapping(Story.TimelineEntryAdded, "TimelineEntryAdded", TimelineEntryV1),
         Mapping(Story.TimelineEntryCorrected, "TimelineEntryCorrected", TimelineEntryV1),
         Mapping(Story.TimelineEntryRetracted, "TimelineEntryRetracted", TimelineEntryRetractedV1),
-        Mapping(Held.FormulationMeetingScheduled, "FormulationMeetingScheduled",
-                FormulationMeetingScheduledV1),
-        Mapping(Held.FormulationMeetingRescheduled, "FormulationMeetingRescheduled",
-                FormulationMeetingRescheduledV1),
-        Mapping(Held.FormulationMeetingCancelled, "FormulationMeetingCancelled",
-                FormulationMeetingCancelledV1),
-        Mapping(Held.FormulationMeetingHeld, "FormulationMeetingHeld", FormulationMeetingHeldV1,
-                extra=_attendance_on_the_wire),
+        Mapping(
+            Held.FormulationMeetingScheduled,
+            "FormulationMeetingScheduled",
+            FormulationMeetingScheduledV1,
+        ),
+        Mapping(
+            Held.FormulationMeetingRescheduled,
+            "FormulationMeetingRescheduled",
+            FormulationMeetingRescheduledV1,
+        ),
+        Mapping(
+            Held.FormulationMeetingCancelled,
+            "FormulationMeetingCancelled",
+            FormulationMeetingCancelledV1,
+        ),
+        Mapping(
+            Held.FormulationMeetingHeld,
+            "FormulationMeetingHeld",
+            FormulationMeetingHeldV1,
+            extra=_attendance_on_the_wire,
+        ),
         Mapping(Case.ReportIssued, "ReportIssued", ReportIssuedV1),
         Mapping(Case.StageAssessed, "StageAssessed", StageAssessedV1),
         Mapping(Case.InterventionPlanned, "InterventionPlanned", InterventionPlannedV1),
         Mapping(Case.SequencingOverridden, "SequencingOverridden", SequencingOverriddenV1),
         Mapping(Case.InterventionStarted, "InterventionStarted", InterventionStartedV1),
-        Mapping(Case.InterventionSessionRecorded, "InterventionSessionRecorded",
-                InterventionSessionRecordedV1),
+        Mapping(
+            Case.InterventionSessionRecorded,
+            "InterventionSessionRecorded",
+            InterventionSessionRecordedV1,
+        ),
         Mapping(Case.InterventionCompleted, "InterventionCompleted", InterventionCompletedV1),
         Mapping(Case.InterventionStopped, "InterventionStopped", InterventionStoppedV1),
         Mapping(Consult.Opened, "ConsultationOpened", ConsultationOpenedV1),

@@ -53,7 +53,6 @@ class FormulationCase(CaseHistory):
     (`LifeStory`) and the meetings (`FormulationMeetings`) are aggregates of their own; the
     events the case stored for them before the split are declared in `CaseHistory`."""
 
-
     @staticmethod
     def create_id(child_id: UUID) -> UUID:
         """The case id derives from the child id (see `case_id_for`)."""
@@ -110,30 +109,50 @@ class FormulationCase(CaseHistory):
 
     # -- reports and TRM stage assessments ---------------------------------------------------
 
-    def issue_report(self, narrative: str, stage: int, issued_on: date,
-                     recommendations: list[tuple[UUID, RecommendationDraft]],
-                     stage_rationale: str | None, meta: Meta) -> int:
+    def issue_report(
+        self,
+        narrative: str,
+        stage: int,
+        issued_on: date,
+        recommendations: list[tuple[UUID, RecommendationDraft]],
+        stage_rationale: str | None,
+        meta: Meta,
+    ) -> int:
         """Issue a new version of the report; its stage is recorded as an assessment too."""
         checked_text(narrative, "narrative")
         stage = checked_stage(stage)
         items = []
         for index, (recommendation_id, draft) in enumerate(recommendations):
-            items.append(Recommendation(
-                recommendation_id, checked_stage(draft.stage, f"recommendations.{index}.stage"),
-                Agency(draft.agency), checked_text(draft.text, f"recommendations.{index}.text"),
-            ))
+            items.append(
+                Recommendation(
+                    recommendation_id,
+                    checked_stage(draft.stage, f"recommendations.{index}.stage"),
+                    Agency(draft.agency),
+                    checked_text(draft.text, f"recommendations.{index}.text"),
+                )
+            )
         if len({r.recommendation_id for r in items}) != len(items):
             raise invalid("recommendations", "recommendation ids must be unique")
         version = len(self.reports) + 1
         self._report_issued(
-            child_id=self.child_id, report_version=version, stage=stage,
-            stage_label=TrmStage(stage).label, issued_on=issued_on, narrative=narrative,
-            recommendations=[r.as_dict() for r in items], meta=meta,
+            child_id=self.child_id,
+            report_version=version,
+            stage=stage,
+            stage_label=TrmStage(stage).label,
+            issued_on=issued_on,
+            narrative=narrative,
+            recommendations=[r.as_dict() for r in items],
+            meta=meta,
         )
         self._stage_assessed(
-            child_id=self.child_id, stage=stage, stage_label=TrmStage(stage).label,
-            assessed_on=issued_on, source=SOURCE_FORMULATION, rationale=stage_rationale,
-            report_version=version, meta=meta,
+            child_id=self.child_id,
+            stage=stage,
+            stage_label=TrmStage(stage).label,
+            assessed_on=issued_on,
+            source=SOURCE_FORMULATION,
+            rationale=stage_rationale,
+            report_version=version,
+            meta=meta,
         )
         return version
 
@@ -148,13 +167,27 @@ class FormulationCase(CaseHistory):
         meta: Meta
 
     @event(ReportIssued)
-    def _report_issued(self, child_id: UUID, report_version: int, stage: int, stage_label: str,
-                       issued_on: date, narrative: str | None,
-                       recommendations: list[dict[str, Any]], meta: Meta) -> None:
-        self.reports.append(Report(
-            report_version, narrative, stage, issued_on,
-            tuple(Recommendation.from_dict(r) for r in recommendations), meta.actor_id,
-        ))
+    def _report_issued(
+        self,
+        child_id: UUID,
+        report_version: int,
+        stage: int,
+        stage_label: str,
+        issued_on: date,
+        narrative: str | None,
+        recommendations: list[dict[str, Any]],
+        meta: Meta,
+    ) -> None:
+        self.reports.append(
+            Report(
+                report_version,
+                narrative,
+                stage,
+                issued_on,
+                tuple(Recommendation.from_dict(r) for r in recommendations),
+                meta.actor_id,
+            )
+        )
 
     def report(self, version: int) -> Report:
         """An issued version of the report, or NotFound."""
@@ -168,17 +201,23 @@ class FormulationCase(CaseHistory):
             for item in report.recommendations:
                 if item.recommendation_id == recommendation_id:
                     return item
-        raise invalid("recommendation_id",
-                       f"no recommendation {recommendation_id} in any issued report")
+        raise invalid(
+            "recommendation_id", f"no recommendation {recommendation_id} in any issued report"
+        )
 
     def assess_stage(self, stage: int, assessed_on: date, rationale: str, meta: Meta) -> None:
         """Record a TRM stage assessment with its rationale; stages move down as well as up."""
         stage = checked_stage(stage)
         checked_text(rationale, "rationale")
         self._stage_assessed(
-            child_id=self.child_id, stage=stage, stage_label=TrmStage(stage).label,
-            assessed_on=assessed_on, source=SOURCE_FORMULATION, rationale=rationale,
-            report_version=None, meta=meta,
+            child_id=self.child_id,
+            stage=stage,
+            stage_label=TrmStage(stage).label,
+            assessed_on=assessed_on,
+            source=SOURCE_FORMULATION,
+            rationale=rationale,
+            report_version=None,
+            meta=meta,
         )
 
     class StageAssessed(EcmAggregate.Event):
@@ -192,26 +231,48 @@ class FormulationCase(CaseHistory):
         meta: Meta
 
     @event(StageAssessed)
-    def _stage_assessed(self, child_id: UUID, stage: int, stage_label: str, assessed_on: date,
-                        source: str, rationale: str | None, report_version: int | None,
-                        meta: Meta) -> None:
-        self.assessments.append(StageAssessment(
-            len(self.assessments) + 1, stage, assessed_on, source, rationale, meta.actor_id,
-            meta.actor_role, report_version=report_version,
-        ))
+    def _stage_assessed(
+        self,
+        child_id: UUID,
+        stage: int,
+        stage_label: str,
+        assessed_on: date,
+        source: str,
+        rationale: str | None,
+        report_version: int | None,
+        meta: Meta,
+    ) -> None:
+        self.assessments.append(
+            StageAssessment(
+                len(self.assessments) + 1,
+                stage,
+                assessed_on,
+                source,
+                rationale,
+                meta.actor_id,
+                meta.actor_role,
+                report_version=report_version,
+            )
+        )
 
-    def record_review_assessment(self, review_id: UUID, stage: int, assessed_on: date,
-                                 rationale: str | None, meta: Meta) -> bool:
+    def record_review_assessment(
+        self, review_id: UUID, stage: int, assessed_on: date, rationale: str | None, meta: Meta
+    ) -> bool:
         """Take in a re-assessment made at a review; False when it is already recorded."""
         stage = checked_stage(stage)
         for known in self.assessments:
             if known.review_id == review_id and (known.stage, known.assessed_on) == (
-                stage, assessed_on
+                stage,
+                assessed_on,
             ):
                 return False
         self._review_assessment_recorded(
-            child_id=self.child_id, review_id=review_id, stage=stage,
-            stage_label=TrmStage(stage).label, assessed_on=assessed_on, rationale=rationale,
+            child_id=self.child_id,
+            review_id=review_id,
+            stage=stage,
+            stage_label=TrmStage(stage).label,
+            assessed_on=assessed_on,
+            rationale=rationale,
             meta=meta,
         )
         return True
@@ -226,13 +287,28 @@ class FormulationCase(CaseHistory):
         meta: Meta
 
     @event(ReviewAssessmentRecorded)
-    def _review_assessment_recorded(self, child_id: UUID, review_id: UUID, stage: int,
-                                    stage_label: str, assessed_on: date, rationale: str | None,
-                                    meta: Meta) -> None:
-        self.assessments.append(StageAssessment(
-            len(self.assessments) + 1, stage, assessed_on, SOURCE_REVIEW, rationale,
-            meta.actor_id, meta.actor_role, review_id=review_id,
-        ))
+    def _review_assessment_recorded(
+        self,
+        child_id: UUID,
+        review_id: UUID,
+        stage: int,
+        stage_label: str,
+        assessed_on: date,
+        rationale: str | None,
+        meta: Meta,
+    ) -> None:
+        self.assessments.append(
+            StageAssessment(
+                len(self.assessments) + 1,
+                stage,
+                assessed_on,
+                SOURCE_REVIEW,
+                rationale,
+                meta.actor_id,
+                meta.actor_role,
+                review_id=review_id,
+            )
+        )
 
     @property
     def current_assessment(self) -> StageAssessment | None:
@@ -254,46 +330,68 @@ class FormulationCase(CaseHistory):
         try:
             return self.interventions[intervention_id]
         except KeyError:
-            raise NotFound(f"intervention {intervention_id} not found",
-                           field="intervention_id") from None
+            raise NotFound(
+                f"intervention {intervention_id} not found", field="intervention_id"
+            ) from None
 
-    def plan_intervention(self, intervention_id: UUID, intervention_type: str,
-                          stage: int | None, owning_agency: Agency | None, planned_start: date,
-                          recommendation_id: UUID | None, override_rationale: str | None,
-                          meta: Meta) -> bool:
+    def plan_intervention(
+        self,
+        intervention_id: UUID,
+        intervention_type: str,
+        stage: int | None,
+        owning_agency: Agency | None,
+        planned_start: date,
+        recommendation_id: UUID | None,
+        override_rationale: str | None,
+        meta: Meta,
+    ) -> bool:
         """Plan work in TRM sequence, or out of sequence with an override; True if overridden."""
         if intervention_id in self.interventions:
-            raise Conflict(f"intervention_id: intervention {intervention_id} already exists",
-                           field="intervention_id")
+            raise Conflict(
+                f"intervention_id: intervention {intervention_id} already exists",
+                field="intervention_id",
+            )
         checked_text(intervention_type, "intervention_type")
         if recommendation_id is not None:
             recommended = self.recommendation(recommendation_id)
             if stage is not None and stage != recommended.stage:
-                raise invalid("stage", f"differs from the recommendation's stage "
-                                        f"{recommended.stage}")
+                raise invalid(
+                    "stage", f"differs from the recommendation's stage {recommended.stage}"
+                )
             if owning_agency is not None and owning_agency != recommended.agency:
-                raise invalid("owning_agency", f"differs from the recommendation's agency "
-                                                f"{recommended.agency}")
+                raise invalid(
+                    "owning_agency",
+                    f"differs from the recommendation's agency {recommended.agency}",
+                )
             stage, owning_agency = recommended.stage, recommended.agency
         if stage is None:
             raise invalid("stage", "is required for an intervention not from a recommendation")
         if owning_agency is None:
-            raise invalid("owning_agency",
-                           "is required for an intervention not from a recommendation")
+            raise invalid(
+                "owning_agency", "is required for an intervention not from a recommendation"
+            )
         stage = checked_stage(stage)
         overridden = check_sequence(self.current_stage, stage, override_rationale)
         self._intervention_planned(
-            child_id=self.child_id, intervention_id=intervention_id,
-            intervention_type=intervention_type.strip(), stage=stage,
-            stage_label=TrmStage(stage).label, owning_agency=str(Agency(owning_agency)),
-            planned_start=planned_start, recommendation_id=recommendation_id,
-            out_of_sequence=overridden is not None, meta=meta,
+            child_id=self.child_id,
+            intervention_id=intervention_id,
+            intervention_type=intervention_type.strip(),
+            stage=stage,
+            stage_label=TrmStage(stage).label,
+            owning_agency=str(Agency(owning_agency)),
+            planned_start=planned_start,
+            recommendation_id=recommendation_id,
+            out_of_sequence=overridden is not None,
+            meta=meta,
         )
         if overridden is not None:
             self._sequencing_overridden(
-                child_id=self.child_id, intervention_id=intervention_id,
-                child_stage=effective_stage(self.current_stage), intervention_stage=stage,
-                rationale=override_rationale, meta=meta,
+                child_id=self.child_id,
+                intervention_id=intervention_id,
+                child_stage=effective_stage(self.current_stage),
+                intervention_stage=stage,
+                rationale=override_rationale,
+                meta=meta,
             )
         return overridden is not None
 
@@ -310,14 +408,28 @@ class FormulationCase(CaseHistory):
         meta: Meta
 
     @event(InterventionPlanned)
-    def _intervention_planned(self, child_id: UUID, intervention_id: UUID,
-                              intervention_type: str, stage: int, stage_label: str,
-                              owning_agency: str, planned_start: date,
-                              recommendation_id: UUID | None, out_of_sequence: bool,
-                              meta: Meta) -> None:
+    def _intervention_planned(
+        self,
+        child_id: UUID,
+        intervention_id: UUID,
+        intervention_type: str,
+        stage: int,
+        stage_label: str,
+        owning_agency: str,
+        planned_start: date,
+        recommendation_id: UUID | None,
+        out_of_sequence: bool,
+        meta: Meta,
+    ) -> None:
         self.interventions[intervention_id] = Intervention(
-            intervention_id, intervention_type, stage, Agency(owning_agency), planned_start,
-            recommendation_id, out_of_sequence, meta.actor_id,
+            intervention_id,
+            intervention_type,
+            stage,
+            Agency(owning_agency),
+            planned_start,
+            recommendation_id,
+            out_of_sequence,
+            meta.actor_id,
         )
 
     class SequencingOverridden(EcmAggregate.Event):
@@ -329,17 +441,24 @@ class FormulationCase(CaseHistory):
         meta: Meta
 
     @event(SequencingOverridden)
-    def _sequencing_overridden(self, child_id: UUID, intervention_id: UUID, child_stage: int,
-                               intervention_stage: int, rationale: str | None,
-                               meta: Meta) -> None:
+    def _sequencing_overridden(
+        self,
+        child_id: UUID,
+        intervention_id: UUID,
+        child_stage: int,
+        intervention_stage: int,
+        rationale: str | None,
+        meta: Meta,
+    ) -> None:
         self.interventions[intervention_id].override_rationale = rationale
 
     def in_sequence_now(self, intervention: Intervention) -> bool:
         """Whether the work would be in sequence at the child's current stage."""
         return is_in_sequence(self.current_stage, intervention.stage)
 
-    def _check_status(self, intervention: Intervention, action: str,
-                      *allowed: InterventionStatus) -> None:
+    def _check_status(
+        self, intervention: Intervention, action: str, *allowed: InterventionStatus
+    ) -> None:
         if intervention.status not in allowed:
             raise Conflict(
                 f"status: cannot {action} an intervention that is {intervention.status}",
@@ -348,15 +467,20 @@ class FormulationCase(CaseHistory):
 
     def _check_not_before_start(self, intervention: Intervention, day: date, field: str) -> None:
         if intervention.started_on is not None and day < intervention.started_on:
-            raise invalid(field, f"must not be before the start on "
-                                  f"{intervention.started_on.isoformat()}")
+            raise invalid(
+                field, f"must not be before the start on {intervention.started_on.isoformat()}"
+            )
 
     def start_intervention(self, intervention_id: UUID, started_on: date, meta: Meta) -> None:
         """Start planned work."""
         intervention = self.intervention(intervention_id)
         self._check_status(intervention, "start", InterventionStatus.PLANNED)
-        self._intervention_started(child_id=self.child_id, intervention_id=intervention_id,
-                                   started_on=started_on, meta=meta)
+        self._intervention_started(
+            child_id=self.child_id,
+            intervention_id=intervention_id,
+            started_on=started_on,
+            meta=meta,
+        )
 
     class InterventionStarted(EcmAggregate.Event):
         child_id: UUID
@@ -365,21 +489,27 @@ class FormulationCase(CaseHistory):
         meta: Meta
 
     @event(InterventionStarted)
-    def _intervention_started(self, child_id: UUID, intervention_id: UUID, started_on: date,
-                              meta: Meta) -> None:
+    def _intervention_started(
+        self, child_id: UUID, intervention_id: UUID, started_on: date, meta: Meta
+    ) -> None:
         intervention = self.interventions[intervention_id]
         intervention.status = InterventionStatus.STARTED
         intervention.started_on = started_on
 
-    def record_session(self, intervention_id: UUID, held_on: date, note: str | None,
-                       meta: Meta) -> None:
+    def record_session(
+        self, intervention_id: UUID, held_on: date, note: str | None, meta: Meta
+    ) -> None:
         """Record a session of work that has started."""
         intervention = self.intervention(intervention_id)
         self._check_status(intervention, "record a session of", InterventionStatus.STARTED)
         self._check_not_before_start(intervention, held_on, "held_on")
-        self._session_recorded(child_id=self.child_id, intervention_id=intervention_id,
-                               held_on=held_on, note=checked_text(note, "note", required=False),
-                               meta=meta)
+        self._session_recorded(
+            child_id=self.child_id,
+            intervention_id=intervention_id,
+            held_on=held_on,
+            note=checked_text(note, "note", required=False),
+            meta=meta,
+        )
 
     class InterventionSessionRecorded(EcmAggregate.Event):
         child_id: UUID
@@ -389,18 +519,22 @@ class FormulationCase(CaseHistory):
         meta: Meta
 
     @event(InterventionSessionRecorded)
-    def _session_recorded(self, child_id: UUID, intervention_id: UUID, held_on: date,
-                          note: str | None, meta: Meta) -> None:
+    def _session_recorded(
+        self, child_id: UUID, intervention_id: UUID, held_on: date, note: str | None, meta: Meta
+    ) -> None:
         self.interventions[intervention_id].sessions.append(held_on)
 
-    def complete_intervention(self, intervention_id: UUID, completed_on: date,
-                              meta: Meta) -> None:
+    def complete_intervention(self, intervention_id: UUID, completed_on: date, meta: Meta) -> None:
         """Complete work that has started."""
         intervention = self.intervention(intervention_id)
         self._check_status(intervention, "complete", InterventionStatus.STARTED)
         self._check_not_before_start(intervention, completed_on, "completed_on")
-        self._intervention_completed(child_id=self.child_id, intervention_id=intervention_id,
-                                     completed_on=completed_on, meta=meta)
+        self._intervention_completed(
+            child_id=self.child_id,
+            intervention_id=intervention_id,
+            completed_on=completed_on,
+            meta=meta,
+        )
 
     class InterventionCompleted(EcmAggregate.Event):
         child_id: UUID
@@ -409,8 +543,9 @@ class FormulationCase(CaseHistory):
         meta: Meta
 
     @event(InterventionCompleted)
-    def _intervention_completed(self, child_id: UUID, intervention_id: UUID,
-                                completed_on: date, meta: Meta) -> None:
+    def _intervention_completed(
+        self, child_id: UUID, intervention_id: UUID, completed_on: date, meta: Meta
+    ) -> None:
         intervention = self.interventions[intervention_id]
         intervention.status = InterventionStatus.COMPLETED
         intervention.completed_on = completed_on
@@ -418,13 +553,18 @@ class FormulationCase(CaseHistory):
     def stop_intervention(self, intervention_id: UUID, stopped_on: date, meta: Meta) -> None:
         """Stop planned or started work, with a reason."""
         intervention = self.intervention(intervention_id)
-        self._check_status(intervention, "stop", InterventionStatus.PLANNED,
-                           InterventionStatus.STARTED)
+        self._check_status(
+            intervention, "stop", InterventionStatus.PLANNED, InterventionStatus.STARTED
+        )
         if not meta.reason:
             raise invalid("reason", "stopping an intervention needs a reason")
         self._check_not_before_start(intervention, stopped_on, "stopped_on")
-        self._intervention_stopped(child_id=self.child_id, intervention_id=intervention_id,
-                                   stopped_on=stopped_on, meta=meta)
+        self._intervention_stopped(
+            child_id=self.child_id,
+            intervention_id=intervention_id,
+            stopped_on=stopped_on,
+            meta=meta,
+        )
 
     class InterventionStopped(EcmAggregate.Event):
         child_id: UUID
@@ -433,8 +573,9 @@ class FormulationCase(CaseHistory):
         meta: Meta
 
     @event(InterventionStopped)
-    def _intervention_stopped(self, child_id: UUID, intervention_id: UUID, stopped_on: date,
-                              meta: Meta) -> None:
+    def _intervention_stopped(
+        self, child_id: UUID, intervention_id: UUID, stopped_on: date, meta: Meta
+    ) -> None:
         intervention = self.interventions[intervention_id]
         intervention.status = InterventionStatus.STOPPED
         intervention.stopped_on = stopped_on

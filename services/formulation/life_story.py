@@ -47,20 +47,33 @@ def life_story_id_for(child_id: UUID) -> UUID:
 
 def entry_as_dict(entry: TimelineEntry) -> dict[str, Any]:
     """An entry as a snapshot item (`Started.imported`)."""
-    return {"entry_id": entry.entry_id, "when": entry.when.as_dict(),
-            "category": str(entry.category), "description": entry.description,
-            "source_of_information": entry.source, "sensitivity": str(entry.sensitivity),
-            "added_by": entry.added_by, "corrections": entry.corrections,
-            "retracted": entry.retracted, "retraction_reason": entry.retraction_reason}
+    return {
+        "entry_id": entry.entry_id,
+        "when": entry.when.as_dict(),
+        "category": str(entry.category),
+        "description": entry.description,
+        "source_of_information": entry.source,
+        "sensitivity": str(entry.sensitivity),
+        "added_by": entry.added_by,
+        "corrections": entry.corrections,
+        "retracted": entry.retracted,
+        "retraction_reason": entry.retraction_reason,
+    }
 
 
 def entry_from_dict(item: dict[str, Any]) -> TimelineEntry:
     """Back from a snapshot item."""
     return TimelineEntry(
-        item["entry_id"], LifeDate.from_dict(item["when"]), TimelineCategory(item["category"]),
-        item.get("description"), item.get("source_of_information"),
-        Sensitivity(item["sensitivity"]), item["added_by"], int(item.get("corrections", 0)),
-        bool(item.get("retracted")), item.get("retraction_reason"),
+        item["entry_id"],
+        LifeDate.from_dict(item["when"]),
+        TimelineCategory(item["category"]),
+        item.get("description"),
+        item.get("source_of_information"),
+        Sensitivity(item["sensitivity"]),
+        item["added_by"],
+        int(item.get("corrections", 0)),
+        bool(item.get("retracted")),
+        item.get("retraction_reason"),
     )
 
 
@@ -75,20 +88,27 @@ class LifeStory(EcmAggregate):
     class Started(EcmAggregate.Created):
         child_id: UUID
         area: Area
-        imported: Annotated[list[dict[str, Any]],
-                            PersonalItems("description", "source_of_information")]
+        imported: Annotated[
+            list[dict[str, Any]], PersonalItems("description", "source_of_information")
+        ]
         meta: Meta
 
     @classmethod
-    def start(cls, child_id: UUID, area: Area, entries: Iterable[TimelineEntry],
-              meta: Meta) -> LifeStory:
+    def start(
+        cls, child_id: UUID, area: Area, entries: Iterable[TimelineEntry], meta: Meta
+    ) -> LifeStory:
         """Start the child's life story, with the entries recorded before the split."""
-        return cls(child_id=child_id, area=Area(area),
-                   imported=[entry_as_dict(e) for e in entries], meta=meta)
+        return cls(
+            child_id=child_id,
+            area=Area(area),
+            imported=[entry_as_dict(e) for e in entries],
+            meta=meta,
+        )
 
     @event(Started)
-    def __init__(self, child_id: UUID, area: Area, imported: list[dict[str, Any]],
-                 meta: Meta) -> None:
+    def __init__(
+        self, child_id: UUID, area: Area, imported: list[dict[str, Any]], meta: Meta
+    ) -> None:
         self.child_id = child_id
         self.area = Area(area)
         self.timeline: dict[UUID, TimelineEntry] = {}
@@ -111,18 +131,29 @@ class LifeStory(EcmAggregate):
     def _area_changed(self, child_id: UUID, area: Area, meta: Meta) -> None:
         self.area = Area(area)
 
-    def add_timeline_entry(self, entry_id: UUID, when: LifeDate, category: TimelineCategory,
-                           description: str, source: str | None, sensitivity: Sensitivity,
-                           meta: Meta) -> None:
+    def add_timeline_entry(
+        self,
+        entry_id: UUID,
+        when: LifeDate,
+        category: TimelineCategory,
+        description: str,
+        source: str | None,
+        sensitivity: Sensitivity,
+        meta: Meta,
+    ) -> None:
         """Add a dated entry to the child's life story."""
         if entry_id in self.timeline:
             raise Conflict(f"entry_id: timeline entry {entry_id} already exists", field="entry_id")
         checked_text(description, "description")
         self._timeline_entry_added(
-            child_id=self.child_id, entry_id=entry_id, when=when.as_dict(),
-            category=str(TimelineCategory(category)), description=description,
+            child_id=self.child_id,
+            entry_id=entry_id,
+            when=when.as_dict(),
+            category=str(TimelineCategory(category)),
+            description=description,
             source_of_information=checked_text(source, "source", required=False),
-            sensitivity=str(Sensitivity(sensitivity)), meta=meta,
+            sensitivity=str(Sensitivity(sensitivity)),
+            meta=meta,
         )
 
     class TimelineEntryAdded(EcmAggregate.Event):
@@ -136,13 +167,25 @@ class LifeStory(EcmAggregate):
         meta: Meta
 
     @event(TimelineEntryAdded)
-    def _timeline_entry_added(self, child_id: UUID, entry_id: UUID, when: dict[str, Any],
-                              category: str, description: str | None,
-                              source_of_information: str | None, sensitivity: str,
-                              meta: Meta) -> None:
+    def _timeline_entry_added(
+        self,
+        child_id: UUID,
+        entry_id: UUID,
+        when: dict[str, Any],
+        category: str,
+        description: str | None,
+        source_of_information: str | None,
+        sensitivity: str,
+        meta: Meta,
+    ) -> None:
         self.timeline[entry_id] = TimelineEntry(
-            entry_id, LifeDate.from_dict(when), TimelineCategory(category), description,
-            source_of_information, Sensitivity(sensitivity), meta.actor_id,
+            entry_id,
+            LifeDate.from_dict(when),
+            TimelineCategory(category),
+            description,
+            source_of_information,
+            Sensitivity(sensitivity),
+            meta.actor_id,
         )
 
     def timeline_entry(self, entry_id: UUID) -> TimelineEntry:
@@ -152,28 +195,42 @@ class LifeStory(EcmAggregate):
         except KeyError:
             raise NotFound(f"timeline entry {entry_id} not found", field="entry_id") from None
 
-    def correct_timeline_entry(self, entry_id: UUID, meta: Meta, *, when: LifeDate | None = None,
-                               category: TimelineCategory | None = None,
-                               description: str | None = None, source: str | None = None,
-                               sensitivity: Sensitivity | None = None) -> None:
+    def correct_timeline_entry(
+        self,
+        entry_id: UUID,
+        meta: Meta,
+        *,
+        when: LifeDate | None = None,
+        category: TimelineCategory | None = None,
+        description: str | None = None,
+        source: str | None = None,
+        sensitivity: Sensitivity | None = None,
+    ) -> None:
         """Correct an entry with a reason; the original stays in the history."""
         entry = self.timeline_entry(entry_id)
         if entry.retracted:
             raise Conflict(f"entry_id: timeline entry {entry_id} was retracted", field="entry_id")
         if not meta.reason:
             raise invalid("reason", "a correction needs a reason")
-        if when is None and category is None and description is None and source is None \
-                and sensitivity is None:
+        if (
+            when is None
+            and category is None
+            and description is None
+            and source is None
+            and sensitivity is None
+        ):
             raise invalid("body", "a correction must change at least one field")
         if description is not None:
             checked_text(description, "description")
         self._timeline_entry_corrected(
-            child_id=self.child_id, entry_id=entry_id,
+            child_id=self.child_id,
+            entry_id=entry_id,
             when=(when or entry.when).as_dict(),
             category=str(TimelineCategory(category or entry.category)),
             description=entry.description if description is None else description,
             source_of_information=entry.source if source is None else source,
-            sensitivity=str(Sensitivity(sensitivity or entry.sensitivity)), meta=meta,
+            sensitivity=str(Sensitivity(sensitivity or entry.sensitivity)),
+            meta=meta,
         )
 
     class TimelineEntryCorrected(EcmAggregate.Event):
@@ -187,10 +244,17 @@ class LifeStory(EcmAggregate):
         meta: Meta
 
     @event(TimelineEntryCorrected)
-    def _timeline_entry_corrected(self, child_id: UUID, entry_id: UUID, when: dict[str, Any],
-                                  category: str, description: str | None,
-                                  source_of_information: str | None, sensitivity: str,
-                                  meta: Meta) -> None:
+    def _timeline_entry_corrected(
+        self,
+        child_id: UUID,
+        entry_id: UUID,
+        when: dict[str, Any],
+        category: str,
+        description: str | None,
+        source_of_information: str | None,
+        sensitivity: str,
+        meta: Meta,
+    ) -> None:
         entry = self.timeline[entry_id]
         entry.when = LifeDate.from_dict(when)
         entry.category = TimelineCategory(category)
@@ -203,8 +267,9 @@ class LifeStory(EcmAggregate):
         """Retract an entry recorded in error, with a reason; it stays in the history."""
         entry = self.timeline_entry(entry_id)
         if entry.retracted:
-            raise Conflict(f"entry_id: timeline entry {entry_id} is already retracted",
-                           field="entry_id")
+            raise Conflict(
+                f"entry_id: timeline entry {entry_id} is already retracted", field="entry_id"
+            )
         if not meta.reason:
             raise invalid("reason", "a retraction needs a reason")
         self._timeline_entry_retracted(child_id=self.child_id, entry_id=entry_id, meta=meta)
@@ -239,9 +304,11 @@ for _name, _sealed_as in SEALED_AS.items():
 
 LEGACY = frozenset({"TimelineEntryAdded", "TimelineEntryCorrected", "TimelineEntryRetracted"})
 """The formulation case's events, from before the split, that belong to the life story."""
-_APPLY = {"TimelineEntryAdded": "_timeline_entry_added",
-          "TimelineEntryCorrected": "_timeline_entry_corrected",
-          "TimelineEntryRetracted": "_timeline_entry_retracted"}
+_APPLY = {
+    "TimelineEntryAdded": "_timeline_entry_added",
+    "TimelineEntryCorrected": "_timeline_entry_corrected",
+    "TimelineEntryRetracted": "_timeline_entry_retracted",
+}
 
 
 def life_story_from(child_id: UUID, area: Area, case_events: Iterable[Any]) -> LifeStory:
@@ -251,8 +318,11 @@ def life_story_from(child_id: UUID, area: Area, case_events: Iterable[Any]) -> L
     for case_event in case_events:
         name = type(case_event).__qualname__.rsplit(".", 1)[-1]
         if name in LEGACY:
-            values = {k: v for k, v in vars(case_event).items()
-                      if k not in ("originator_id", "originator_version", "timestamp")}
+            values = {
+                k: v
+                for k, v in vars(case_event).items()
+                if k not in ("originator_id", "originator_version", "timestamp")
+            }
             getattr(story, _APPLY[name])(**values)
     story.collect_events()
     return story

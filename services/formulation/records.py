@@ -113,4 +113,3 @@ class Intervention:
     completed_on: date | None = None
     stopped_on: date | None = None
     stop_reason: str | None = None
-

@@ -65,8 +65,9 @@ class LifeDateIn(BaseModel):
 
     def to_domain(self) -> LifeDate:
         """The checked life date (Invalid names the part that is wrong)."""
-        return LifeDate.create(self.precision, on=self.on, year=self.year, month=self.month,
-                               age_years=self.age_years)
+        return LifeDate.create(
+            self.precision, on=self.on, year=self.year, month=self.month, age_years=self.age_years
+        )
 
 
 class TimelineEntryCreate(BaseModel):
@@ -96,16 +97,12 @@ class ReasonCreate(ReasonIn):
     """A change that needs a reason."""
 
 
-
-
 class MeetingCreate(MeetingScheduleIn):
     """Schedule a formulation meeting: in person (venue), online (link) or both."""
 
 
 class MeetingReschedule(MeetingRescheduleIn):
     """Move a scheduled meeting, with a reason."""
-
-
 
 
 class MeetingHeldCreate(BaseModel):
@@ -154,8 +151,12 @@ class OverrideIn(BaseModel):
 class InterventionCreate(BaseModel):
     """Plan an intervention, from a recommendation (stage and agency follow it) or standalone."""
 
-    intervention_type: Annotated[str, Field(min_length=1, max_length=120), SINGLE_LINE,
-                                 Field(description="e.g. PACE, CBT (not narrative).")]
+    intervention_type: Annotated[
+        str,
+        Field(min_length=1, max_length=120),
+        SINGLE_LINE,
+        Field(description="e.g. PACE, CBT (not narrative)."),
+    ]
     stage: Stage | None = None
     owning_agency: Agency | None = None
     planned_start: PlannedDay
@@ -415,8 +416,12 @@ def stage_out(stage: int) -> StageOut:
 def sequencing_out(case: FormulationCase) -> SequencingOut:
     """What the sequencing rule allows for the case now."""
     stage = case.current_stage
-    return SequencingOut(assessed_stage=stage, effective_stage=effective_stage(stage),
-                         assumed=stage is None, allowed_stages=allowed_stages(stage))
+    return SequencingOut(
+        assessed_stage=stage,
+        effective_stage=effective_stage(stage),
+        assumed=stage is None,
+        allowed_stages=allowed_stages(stage),
+    )
 
 
 def case_out(case: FormulationCase, story: LifeStory, held: FormulationMeetings) -> CaseOut:
@@ -429,11 +434,18 @@ def case_out(case: FormulationCase, story: LifeStory, held: FormulationMeetings)
         interventions[intervention.status] += 1
     stage = case.current_stage
     return CaseOut(
-        child_id=case.child_id, case_id=case.id, version=case.version, area=case.area,
-        opened_at=case.created_on, referral_ids=list(case.referral_ids),
-        current_stage=stage_out(stage) if stage else None, sequencing=sequencing_out(case),
-        timeline_entries=len(story.life_story()), meetings=meetings,
-        report_versions=len(case.reports), interventions=interventions,
+        child_id=case.child_id,
+        case_id=case.id,
+        version=case.version,
+        area=case.area,
+        opened_at=case.created_on,
+        referral_ids=list(case.referral_ids),
+        current_stage=stage_out(stage) if stage else None,
+        sequencing=sequencing_out(case),
+        timeline_entries=len(story.life_story()),
+        meetings=meetings,
+        report_versions=len(case.reports),
+        interventions=interventions,
     )
 
 
@@ -443,27 +455,48 @@ def entry_out(entry: TimelineEntry, may_read_restricted: bool) -> TimelineEntryO
     when = entry.when
     return TimelineEntryOut(
         entry_id=entry.entry_id,
-        when=LifeDateOut(precision=when.precision, on=when.on, year=when.year, month=when.month,
-                         age_years=when.age_years),
-        category=entry.category, description=None if withheld else entry.description,
-        source=None if withheld else entry.source, sensitivity=entry.sensitivity,
-        withheld=withheld, added_by=entry.added_by, corrections=entry.corrections,
-        retracted=entry.retracted, retraction_reason=entry.retraction_reason,
+        when=LifeDateOut(
+            precision=when.precision,
+            on=when.on,
+            year=when.year,
+            month=when.month,
+            age_years=when.age_years,
+        ),
+        category=entry.category,
+        description=None if withheld else entry.description,
+        source=None if withheld else entry.source,
+        sensitivity=entry.sensitivity,
+        withheld=withheld,
+        added_by=entry.added_by,
+        corrections=entry.corrections,
+        retracted=entry.retracted,
+        retraction_reason=entry.retraction_reason,
     )
 
 
 def meeting_out(meeting: Meeting) -> MeetingOut:
     """A meeting."""
     return MeetingOut(
-        meeting_id=meeting.meeting_id, status=meeting.status, starts_at=meeting.starts_at,
-        venue=meeting.venue, online_link=meeting.online_link,
+        meeting_id=meeting.meeting_id,
+        status=meeting.status,
+        starts_at=meeting.starts_at,
+        venue=meeting.venue,
+        online_link=meeting.online_link,
         invitees=[InviteeIn(agency=i.agency, contact_id=i.contact_id) for i in meeting.invitees],
-        reschedules=[RescheduleOut(previous_starts_at=at, reason=why)
-                     for at, why in meeting.reschedules],
-        cancel_reason=meeting.cancel_reason, held_on=meeting.held_on,
-        attendance=[AttendanceOut(agency=a.agency, contact_id=a.contact_id,
-                                  attendance=a.attendance, joined_on_the_day=a.joined_on_the_day)
-                    for a in meeting.attendance],
+        reschedules=[
+            RescheduleOut(previous_starts_at=at, reason=why) for at, why in meeting.reschedules
+        ],
+        cancel_reason=meeting.cancel_reason,
+        held_on=meeting.held_on,
+        attendance=[
+            AttendanceOut(
+                agency=a.agency,
+                contact_id=a.contact_id,
+                attendance=a.attendance,
+                joined_on_the_day=a.joined_on_the_day,
+            )
+            for a in meeting.attendance
+        ],
         notes=meeting.notes,
     )
 
@@ -471,22 +504,34 @@ def meeting_out(meeting: Meeting) -> MeetingOut:
 def report_out(report: Report) -> ReportOut:
     """A report version."""
     return ReportOut(
-        version=report.version, narrative=report.narrative, stage=stage_out(report.stage),
-        issued_on=report.issued_on, issued_by=report.issued_by,
-        recommendations=[RecommendationOut(recommendation_id=r.recommendation_id,
-                                           stage=stage_out(r.stage), agency=r.agency,
-                                           text=r.text)
-                         for r in report.recommendations],
+        version=report.version,
+        narrative=report.narrative,
+        stage=stage_out(report.stage),
+        issued_on=report.issued_on,
+        issued_by=report.issued_by,
+        recommendations=[
+            RecommendationOut(
+                recommendation_id=r.recommendation_id,
+                stage=stage_out(r.stage),
+                agency=r.agency,
+                text=r.text,
+            )
+            for r in report.recommendations
+        ],
     )
 
 
 def assessment_out(assessment: StageAssessment) -> AssessmentOut:
     """An assessment."""
     return AssessmentOut(
-        stage=stage_out(assessment.stage), assessed_on=assessment.assessed_on,
-        source=assessment.source, rationale=assessment.rationale,
-        assessor_id=assessment.assessor_id, assessor_role=assessment.assessor_role,
-        report_version=assessment.report_version, review_id=assessment.review_id,
+        stage=stage_out(assessment.stage),
+        assessed_on=assessment.assessed_on,
+        source=assessment.source,
+        rationale=assessment.rationale,
+        assessor_id=assessment.assessor_id,
+        assessor_role=assessment.assessor_role,
+        report_version=assessment.report_version,
+        review_id=assessment.review_id,
     )
 
 
@@ -494,21 +539,32 @@ def assessments_out(case: FormulationCase) -> AssessmentsOut:
     """The current stage and every assessment, latest first."""
     current = case.current_assessment
     ordered = sorted(case.assessments, key=lambda a: (a.assessed_on, a.sequence), reverse=True)
-    return AssessmentsOut(current=assessment_out(current) if current else None,
-                          sequencing=sequencing_out(case),
-                          assessments=[assessment_out(a) for a in ordered])
+    return AssessmentsOut(
+        current=assessment_out(current) if current else None,
+        sequencing=sequencing_out(case),
+        assessments=[assessment_out(a) for a in ordered],
+    )
 
 
 def intervention_out(case: FormulationCase, intervention: Intervention) -> InterventionOut:
     """An intervention, checked against the child's current stage."""
     i = intervention
     return InterventionOut(
-        intervention_id=i.intervention_id, intervention_type=i.intervention_type,
-        stage=stage_out(i.stage), owning_agency=i.owning_agency, planned_start=i.planned_start,
-        recommendation_id=i.recommendation_id, out_of_sequence=i.out_of_sequence,
-        override_rationale=i.override_rationale, in_sequence_now=case.in_sequence_now(i),
-        status=i.status, planned_by=i.planned_by, started_on=i.started_on,
-        sessions=list(i.sessions), completed_on=i.completed_on, stopped_on=i.stopped_on,
+        intervention_id=i.intervention_id,
+        intervention_type=i.intervention_type,
+        stage=stage_out(i.stage),
+        owning_agency=i.owning_agency,
+        planned_start=i.planned_start,
+        recommendation_id=i.recommendation_id,
+        out_of_sequence=i.out_of_sequence,
+        override_rationale=i.override_rationale,
+        in_sequence_now=case.in_sequence_now(i),
+        status=i.status,
+        planned_by=i.planned_by,
+        started_on=i.started_on,
+        sessions=list(i.sessions),
+        completed_on=i.completed_on,
+        stopped_on=i.stopped_on,
         stop_reason=i.stop_reason,
     )
 
@@ -516,11 +572,21 @@ def intervention_out(case: FormulationCase, intervention: Intervention) -> Inter
 def consultation_out(consultation: Consultation) -> ConsultationOut:
     """A consultation."""
     return ConsultationOut(
-        id=consultation.id, version=consultation.version, child_id=consultation.child_id,
-        referral_id=consultation.referral_id, area=consultation.area,
-        status=consultation.status, close_reason=consultation.close_reason,
-        sessions=[ConsultationSessionOut(
-            held_on=s.held_on, attended_by=list(s.attended_by) if s.attended_by else None,
-            agencies=list(s.agencies), advice=s.advice, held_by=s.held_by,
-        ) for s in consultation.sessions],
+        id=consultation.id,
+        version=consultation.version,
+        child_id=consultation.child_id,
+        referral_id=consultation.referral_id,
+        area=consultation.area,
+        status=consultation.status,
+        close_reason=consultation.close_reason,
+        sessions=[
+            ConsultationSessionOut(
+                held_on=s.held_on,
+                attended_by=list(s.attended_by) if s.attended_by else None,
+                agencies=list(s.agencies),
+                advice=s.advice,
+                held_by=s.held_by,
+            )
+            for s in consultation.sessions
+        ],
     )

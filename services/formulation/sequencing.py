@@ -60,8 +60,9 @@ def allowed_stages(child_stage: int | None) -> list[int]:
     return [int(s) for s in TrmStage if is_in_sequence(child_stage, s)]
 
 
-def out_of_sequence_message(child_stage: int | None, intervention_stage: int,
-                            threshold: Threshold) -> str:
+def out_of_sequence_message(
+    child_stage: int | None, intervention_stage: int, threshold: Threshold
+) -> str:
     """The 409 text: the child's current stage and the threshold not yet reached."""
     at = effective_stage(child_stage)
     assumed = " (no TRM stage assessed yet, so stage 1 is assumed)" if child_stage is None else ""
@@ -71,8 +72,9 @@ def out_of_sequence_message(child_stage: int | None, intervention_stage: int,
     )
 
 
-def check_sequence(child_stage: int | None, intervention_stage: int,
-                   override_rationale: str | None) -> Threshold | None:
+def check_sequence(
+    child_stage: int | None, intervention_stage: int, override_rationale: str | None
+) -> Threshold | None:
     """Guard: refuse out-of-sequence work unless overridden; returns the threshold overridden."""
     threshold = threshold_not_reached(child_stage, intervention_stage)
     if threshold is not None and not (override_rationale and override_rationale.strip()):

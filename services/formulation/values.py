@@ -89,9 +89,15 @@ class LifeDate:
     age_years: int | None = None
 
     @classmethod
-    def create(cls, precision: DatePrecision | str, *, on: date | None = None,
-               year: int | None = None, month: int | None = None,
-               age_years: int | None = None) -> LifeDate:
+    def create(
+        cls,
+        precision: DatePrecision | str,
+        *,
+        on: date | None = None,
+        year: int | None = None,
+        month: int | None = None,
+        age_years: int | None = None,
+    ) -> LifeDate:
         """A checked life date: exactly the parts its precision needs, within range."""
         try:
             precision = DatePrecision(precision)
@@ -135,14 +141,24 @@ class LifeDate:
 
     def as_dict(self) -> dict[str, Any]:
         """The stored form (inside events)."""
-        return {"precision": str(self.precision), "on": self.on, "year": self.year,
-                "month": self.month, "age_years": self.age_years}
+        return {
+            "precision": str(self.precision),
+            "on": self.on,
+            "year": self.year,
+            "month": self.month,
+            "age_years": self.age_years,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LifeDate:
         """Back from the stored form."""
-        return cls(DatePrecision(data["precision"]), data.get("on"), data.get("year"),
-                   data.get("month"), data.get("age_years"))
+        return cls(
+            DatePrecision(data["precision"]),
+            data.get("on"),
+            data.get("year"),
+            data.get("month"),
+            data.get("age_years"),
+        )
 
 
 @dataclass(frozen=True)
@@ -165,11 +181,16 @@ class Recommendation:
 
     def as_dict(self) -> dict[str, Any]:
         """The stored form (the text is sealed per item by the formulation mapper)."""
-        return {"recommendation_id": self.recommendation_id, "stage": self.stage,
-                "agency": str(self.agency), "text": self.text}
+        return {
+            "recommendation_id": self.recommendation_id,
+            "stage": self.stage,
+            "agency": str(self.agency),
+            "text": self.text,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Recommendation:
         """Back from the stored form."""
-        return cls(data["recommendation_id"], int(data["stage"]), Agency(data["agency"]),
-                   data.get("text"))
+        return cls(
+            data["recommendation_id"], int(data["stage"]), Agency(data["agency"]), data.get("text")
+        )

@@ -141,15 +141,23 @@ class AnchorStream:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.identity = identity_for("governance", settings.nats_identities_dir,
-                                     Identity(settings.nats_user, settings.nats_password))
+        self.identity = identity_for(
+            "governance",
+            settings.nats_identities_dir,
+            Identity(settings.nats_user, settings.nats_password),
+        )
 
     def config(self) -> StreamConfig:
         """File storage, kept for ever; messages can never be deleted or purged."""
         return StreamConfig(
-            name=ANCHOR_STREAM, subjects=[ANCHOR_SUBJECT], storage=StorageType.FILE,
-            retention=RetentionPolicy.LIMITS, discard=DiscardPolicy.NEW,
-            num_replicas=self.settings.stream_replicas, deny_delete=True, deny_purge=True,
+            name=ANCHOR_STREAM,
+            subjects=[ANCHOR_SUBJECT],
+            storage=StorageType.FILE,
+            retention=RetentionPolicy.LIMITS,
+            discard=DiscardPolicy.NEW,
+            num_replicas=self.settings.stream_replicas,
+            deny_delete=True,
+            deny_purge=True,
             allow_rollup_hdrs=False,
         )
 
@@ -182,15 +190,21 @@ class AnchorStream:
             await js.add_stream(self.config())
             return
         if not (info.config.deny_delete and info.config.deny_purge):
-            raise AnchorError(f"anchor stream {ANCHOR_STREAM}: allows deleting or purging "
-                              "anchors; refusing to anchor there")
+            raise AnchorError(
+                f"anchor stream {ANCHOR_STREAM}: allows deleting or purging "
+                "anchors; refusing to anchor there"
+            )
 
     def _run(self, work: Callable[[JetStreamContext], Awaitable[T]]) -> T:
         """Run `work` on a short-lived connection (sealing and verifying are synchronous)."""
 
         async def connected() -> T:
-            nc = await connect(self.settings, name="ecm-governance-anchors", reconnect=False,
-                               identity=self.identity)
+            nc = await connect(
+                self.settings,
+                name="ecm-governance-anchors",
+                reconnect=False,
+                identity=self.identity,
+            )
             try:
                 return await work(nc.jetstream())
             finally:
@@ -209,11 +223,14 @@ class AnchorStream:
         except AnchorError:
             raise
         except TimeoutError:
-            raise AnchorError(f"anchor stream {ANCHOR_STREAM}: not reachable (no answer "
-                              f"within {STREAM_TIMEOUT_SECONDS:g} s)") from None
+            raise AnchorError(
+                f"anchor stream {ANCHOR_STREAM}: not reachable (no answer "
+                f"within {STREAM_TIMEOUT_SECONDS:g} s)"
+            ) from None
         except (NatsError, OSError) as e:
-            raise AnchorError(f"anchor stream {ANCHOR_STREAM}: not reachable "
-                              f"({type(e).__name__}: {e})") from None
+            raise AnchorError(
+                f"anchor stream {ANCHOR_STREAM}: not reachable ({type(e).__name__}: {e})"
+            ) from None
 
 
 class AnchorLog:
@@ -269,13 +286,16 @@ class AnchorLog:
         if self.stream is None:
             return in_file
         raw = self.stream.last()
-        in_stream = self._parse(raw, f"stream {ANCHOR_STREAM}", "its last message") \
-            if raw else None
-        if in_file is not None and in_file.streamed and (
-                in_stream is None or _moment(in_stream.at) < _moment(in_file.at)):
+        in_stream = self._parse(raw, f"stream {ANCHOR_STREAM}", "its last message") if raw else None
+        if (
+            in_file is not None
+            and in_file.streamed
+            and (in_stream is None or _moment(in_stream.at) < _moment(in_file.at))
+        ):
             raise AnchorError(
                 f"stream {ANCHOR_STREAM}: lacks the anchor of {in_file.at} that the file says "
-                "was published there (the stream deleted or replaced?)")
+                "was published there (the stream deleted or replaced?)"
+            )
         if in_stream is None:
             return in_file
         if in_file is None or _moment(in_stream.at) > _moment(in_file.at):
@@ -308,8 +328,9 @@ class AnchorLog:
             ) from None
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise AnchorError(f"{where}: unreadable ({e})") from None
-        return Anchor(at=str(record["at"]), heads=heads,
-                      streamed=bool(record.get("streamed", False)))
+        return Anchor(
+            at=str(record["at"]), heads=heads, streamed=bool(record.get("streamed", False))
+        )
 
 
 def _moment(at: str) -> datetime:

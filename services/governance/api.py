@@ -64,7 +64,8 @@ class ErasureCreate(BaseModel):
     """Erase a child's personal data at the end of retention (cannot be undone)."""
 
     reason: Annotated[str, Field(min_length=3, max_length=2_000), MULTI_LINE] = Field(
-        description="Why, e.g. the retention rule that applies.")
+        description="Why, e.g. the retention rule that applies."
+    )
 
 
 class ErasureOut(BaseModel):
@@ -84,7 +85,8 @@ class SarFormat(StrEnum):
 
 @router.get("/children/{child_id}", response_model=AuditTrail)
 def audit_trail(
-    child_id: UUID, system: SystemDep,
+    child_id: UUID,
+    system: SystemDep,
     principal: Annotated[Principal, Depends(requires("audit.read"))],
 ) -> AuditTrail:
     """Who changed what about the child, when and why (personal values are not shown).
@@ -92,24 +94,40 @@ def audit_trail(
     if not child_is_known(system, child_id):  # not just any id that some event mentions
         raise RecordNotFound(f"child {child_id} not found")
     entries = child_trail(system.engine(STORE), system.contracts, child_id)
-    return AuditTrail(child_id=child_id, erased=system.vault.is_erased(child_id),
-                      events=[AuditEvent.model_validate(e.as_dict()) for e in entries])
+    return AuditTrail(
+        child_id=child_id,
+        erased=system.vault.is_erased(child_id),
+        events=[AuditEvent.model_validate(e.as_dict()) for e in entries],
+    )
 
 
-@router.get("/children/{child_id}/sar", response_model=None, responses={200: {
-    "description": "The subject access report: JSON by default, HTML with format=html.",
-    "content": {"application/json": {"schema": {"type": "object"}},
-                "text/html": {"schema": {"type": "string"}}}}})
+@router.get(
+    "/children/{child_id}/sar",
+    response_model=None,
+    responses={
+        200: {
+            "description": "The subject access report: JSON by default, HTML with format=html.",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/html": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 def subject_access(
-    child_id: UUID, request: Request, system: SystemDep,
+    child_id: UUID,
+    request: Request,
+    system: SystemDep,
     principal: Annotated[Principal, Depends(requires("audit.sar"))],
     format: Annotated[SarFormat, Query(description="json (default) or html")] = SarFormat.JSON,
-    reason: Annotated[str | None, Query(max_length=2_000, description="The request's reference"),
-                      SINGLE_LINE] = None,
+    reason: Annotated[
+        str | None, Query(max_length=2_000, description="The request's reference"), SINGLE_LINE
+    ] = None,
 ) -> dict[str, Any] | HTMLResponse:
     """Everything held about the child, decrypted; the disclosure itself is recorded."""
-    document = provide_subject_access(system, child_id,
-                                      meta_for(principal, request, reason), datetime.now(UTC))
+    document = provide_subject_access(
+        system, child_id, meta_for(principal, request, reason), datetime.now(UTC)
+    )
     if format == SarFormat.HTML:
         return HTMLResponse(render_html(document))
     return document
@@ -117,14 +135,17 @@ def subject_access(
 
 @router.post("/children/{child_id}/erasure", response_model=ErasureOut)
 def erase(
-    child_id: UUID, body: ErasureCreate, request: Request, system: SystemDep,
+    child_id: UUID,
+    body: ErasureCreate,
+    request: Request,
+    system: SystemDep,
     principal: Annotated[Principal, Depends(requires("audit.erase"))],
 ) -> ErasureOut:
     """Destroy the child's key: their personal data becomes unreadable everywhere."""
-    done = erase_child(system, child_id, meta_for(principal, request, body.reason),
-                       date.today())
-    return ErasureOut(child_id=done.child_id, erasure_id=done.erasure_id,
-                      key_destroyed=done.key_destroyed)
+    done = erase_child(system, child_id, meta_for(principal, request, body.reason), date.today())
+    return ErasureOut(
+        child_id=done.child_id, erasure_id=done.erasure_id, key_destroyed=done.key_destroyed
+    )
 
 
 @router.get("/integrity")

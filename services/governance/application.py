@@ -25,8 +25,9 @@ class GovernanceApplication(EcmApplication):
             return None
         return erasure if isinstance(erasure, ChildErasure) else None
 
-    def record_erasure(self, child_id: UUID, erased_on: date, key_destroyed: bool,
-                       meta: Meta) -> UUID:
+    def record_erasure(
+        self, child_id: UUID, erased_on: date, key_destroyed: bool, meta: Meta
+    ) -> UUID:
         """Record that the child's key was destroyed; a child is erased once."""
         if self.erasure_of(child_id) is not None:
             raise Conflict(f"child_id: child {child_id} was already erased", field="child_id")
@@ -34,10 +35,17 @@ class GovernanceApplication(EcmApplication):
         self.save_all(erasure)
         return erasure.id
 
-    def record_subject_access(self, child_id: UUID, produced_on: date, events_disclosed: int,
-                              services: list[str], meta: Meta) -> UUID:
+    def record_subject_access(
+        self,
+        child_id: UUID,
+        produced_on: date,
+        events_disclosed: int,
+        services: list[str],
+        meta: Meta,
+    ) -> UUID:
         """Record that everything held about the child was disclosed, by whom and when."""
-        disclosure = SubjectAccessDisclosure.record(child_id, produced_on, events_disclosed,
-                                                    services, meta)
+        disclosure = SubjectAccessDisclosure.record(
+            child_id, produced_on, events_disclosed, services, meta
+        )
         self.save_all(disclosure)
         return disclosure.id

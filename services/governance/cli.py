@@ -42,8 +42,11 @@ def erase(
     settings = load_settings(data_dir)
     principal = authorise(settings, token, "audit.erase")
     if not yes:
-        typer.confirm(f"Destroy the key of child {child}? Their personal data becomes "
-                      "unreadable everywhere, for good", abort=True)
+        typer.confirm(
+            f"Destroy the key of child {child}? Their personal data becomes "
+            "unreadable everywhere, for good",
+            abort=True,
+        )
     system = System.build(settings)
     try:
         done = erase_child(system, child, cli_meta(principal, reason), date.today())
@@ -57,11 +60,14 @@ def erase(
 
 def sar(
     child: Annotated[UUID, typer.Argument(help="The child's pseudonymous id")],
-    out: Annotated[Path, typer.Option("--out", help="FILE: writes FILE.html and FILE.json "
-                                      "(or FILE.html and a sibling .json)")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="FILE: writes FILE.html and FILE.json (or FILE.html and a sibling .json)"
+        ),
+    ],
     token: Token = None,
-    reason: Annotated[str | None, typer.Option("--reason", help="The request's reference")]
-    = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="The request's reference")] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Write everything held about a child as HTML and JSON (auditor only)."""
@@ -77,15 +83,18 @@ def sar(
         raise typer.Exit(1) from None
     system = System.build(settings)
     try:
-        document = provide_subject_access(system, child, cli_meta(principal, reason),
-                                          datetime.now(UTC))
+        document = provide_subject_access(
+            system, child, cli_meta(principal, reason), datetime.now(UTC)
+        )
     except DomainError as e:
         raise _fail(e) from None
     finally:
         system.close()
     html_path, json_path = write_files(document, out)
-    typer.echo(f"{len(document['events'])} events about child {child} written to "
-               f"{html_path} and {json_path}")
+    typer.echo(
+        f"{len(document['events'])} events about child {child} written to "
+        f"{html_path} and {json_path}"
+    )
 
 
 def verify(
@@ -111,26 +120,39 @@ def verify(
     else:
         for s in report.services:
             state = "ok" if s.mismatch is None else "MISMATCH"
-            typer.echo(f"{s.service:15} {state:8} {s.checked} sealed events verified, "
-                       f"{s.unsealed} newly sealed")
-        typer.echo(f"checked against the anchor of {report.anchored_at}" if report.anchored_at
-                   else "no anchor yet: the first seal writes one")
+            typer.echo(
+                f"{s.service:15} {state:8} {s.checked} sealed events verified, "
+                f"{s.unsealed} newly sealed"
+            )
+        typer.echo(
+            f"checked against the anchor of {report.anchored_at}"
+            if report.anchored_at
+            else "no anchor yet: the first seal writes one"
+        )
     if report.anchor_problem is not None:
         typer.echo(f"anchor file: {report.anchor_problem}", err=True)
         raise typer.Exit(1)
     first = report.first_mismatch
     if first is not None:
-        typer.echo(f"first mismatch: {first.service} notification {first.notification_id} "
-                   f"({first.topic or 'unknown event'}, aggregate {first.originator_id} "
-                   f"v{first.originator_version}): {first.problem}", err=True)
+        typer.echo(
+            f"first mismatch: {first.service} notification {first.notification_id} "
+            f"({first.topic or 'unknown event'}, aggregate {first.originator_id} "
+            f"v{first.originator_version}): {first.problem}",
+            err=True,
+        )
         raise typer.Exit(1)
 
 
 def rotate(
     token: Token = None,
-    new_key_file: Annotated[Path | None, typer.Option(
-        "--new-key-file", help="Where to write the new master key when the one in use comes "
-        "from the environment (default: replace the data folder's secrets/master_key)")] = None,
+    new_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--new-key-file",
+            help="Where to write the new master key when the one in use comes "
+            "from the environment (default: replace the data folder's secrets/master_key)",
+        ),
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
     data_dir: DataDir = None,
 ) -> None:
@@ -143,9 +165,11 @@ def rotate(
     settings = load_settings(data_dir)
     authorise(settings, token, "keys.rotate")
     if not yes:
-        typer.confirm("Re-wrap every child key under a new master key? Stop every ECM process "
-                      "first; backups made before now will no longer open personal data",
-                      abort=True)
+        typer.confirm(
+            "Re-wrap every child key under a new master key? Stop every ECM process "
+            "first; backups made before now will no longer open personal data",
+            abort=True,
+        )
     engine = make_engine(settings, "keys")
     try:
         vault = KeyVault(engine, load_master_key(settings.master_key))
@@ -159,8 +183,10 @@ def rotate(
     if done.replaced_in_place:
         typer.echo(f"the old master key is destroyed; the new one is in {done.key_file}")
     else:
-        typer.echo(f"the new master key is in {done.key_file}: set ECM_MASTER_KEY to it for "
-                   "every process, then destroy the old key and this file")
+        typer.echo(
+            f"the new master key is in {done.key_file}: set ECM_MASTER_KEY to it for "
+            "every process, then destroy the old key and this file"
+        )
 
 
 def register(app: typer.Typer) -> None:
@@ -168,7 +194,6 @@ def register(app: typer.Typer) -> None:
     app.command("erase")(erase)
     app.command("sar")(sar)
     app.command("verify")(verify)
-    keys = typer.Typer(help="The master key that wraps every child's key.",
-                       no_args_is_help=True)
+    keys = typer.Typer(help="The master key that wraps every child's key.", no_args_is_help=True)
     keys.command("rotate")(rotate)
     app.add_typer(keys, name="keys")

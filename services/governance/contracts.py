@@ -33,7 +33,10 @@ REGISTRY = ContractRegistry(
     "governance",
     [
         Mapping(event_class(ChildErasure, "ErasureRecorded"), "ChildErased", ChildErasedV1),
-        Mapping(event_class(SubjectAccessDisclosure, "SubjectAccessProvided"),
-                "SubjectAccessProvided", SubjectAccessProvidedV1),
+        Mapping(
+            event_class(SubjectAccessDisclosure, "SubjectAccessProvided"),
+            "SubjectAccessProvided",
+            SubjectAccessProvidedV1,
+        ),
     ],
 )

@@ -15,8 +15,10 @@ MIN_REASON_LENGTH = 3
 
 def _check_reason(meta: Meta, action: str) -> None:
     if not meta.reason or len(meta.reason.strip()) < MIN_REASON_LENGTH:
-        raise Invalid(f"reason: {action} needs a reason of at least {MIN_REASON_LENGTH} "
-                      "characters", field="reason")
+        raise Invalid(
+            f"reason: {action} needs a reason of at least {MIN_REASON_LENGTH} characters",
+            field="reason",
+        )
 
 
 class ChildErasure(EcmAggregate):
@@ -34,16 +36,15 @@ class ChildErasure(EcmAggregate):
         meta: Meta
 
     @classmethod
-    def record(cls, child_id: UUID, erased_on: date, key_destroyed: bool,
-               meta: Meta) -> ChildErasure:
+    def record(
+        cls, child_id: UUID, erased_on: date, key_destroyed: bool, meta: Meta
+    ) -> ChildErasure:
         """Record an erasure, with its reason."""
         _check_reason(meta, "an erasure")
-        return cls(child_id=child_id, erased_on=erased_on, key_destroyed=key_destroyed,
-                   meta=meta)
+        return cls(child_id=child_id, erased_on=erased_on, key_destroyed=key_destroyed, meta=meta)
 
     @event(ErasureRecorded)
-    def __init__(self, child_id: UUID, erased_on: date, key_destroyed: bool,
-                 meta: Meta) -> None:
+    def __init__(self, child_id: UUID, erased_on: date, key_destroyed: bool, meta: Meta) -> None:
         self.child_id = child_id
         self.erased_on = erased_on
         self.key_destroyed = key_destroyed
@@ -62,17 +63,34 @@ class SubjectAccessDisclosure(EcmAggregate):
         meta: Meta
 
     @classmethod
-    def record(cls, child_id: UUID, produced_on: date, events_disclosed: int,
-               services: list[str], meta: Meta) -> SubjectAccessDisclosure:
+    def record(
+        cls,
+        child_id: UUID,
+        produced_on: date,
+        events_disclosed: int,
+        services: list[str],
+        meta: Meta,
+    ) -> SubjectAccessDisclosure:
         """Record a disclosure: when, how many events, from which services."""
         if events_disclosed < 0:
             raise Invalid("events_disclosed: must not be negative", field="events_disclosed")
-        return cls(child_id=child_id, produced_on=produced_on,
-                   events_disclosed=events_disclosed, services=list(services), meta=meta)
+        return cls(
+            child_id=child_id,
+            produced_on=produced_on,
+            events_disclosed=events_disclosed,
+            services=list(services),
+            meta=meta,
+        )
 
     @event(SubjectAccessProvided)
-    def __init__(self, child_id: UUID, produced_on: date, events_disclosed: int,
-                 services: list[str], meta: Meta) -> None:
+    def __init__(
+        self,
+        child_id: UUID,
+        produced_on: date,
+        events_disclosed: int,
+        services: list[str],
+        meta: Meta,
+    ) -> None:
         self.child_id = child_id
         self.produced_on = produced_on
         self.events_disclosed = events_disclosed

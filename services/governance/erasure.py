@@ -53,8 +53,10 @@ def erase_child(system: Resources, child_id: UUID, meta: Meta, today: date) -> E
     next, and a rerun records the erasure if recording failed.
     """
     if not meta.reason or len(meta.reason.strip()) < MIN_REASON_LENGTH:
-        raise Invalid(f"reason: an erasure needs a reason of at least {MIN_REASON_LENGTH} "
-                      "characters", field="reason")
+        raise Invalid(
+            f"reason: an erasure needs a reason of at least {MIN_REASON_LENGTH} characters",
+            field="reason",
+        )
     app = governance(system)
     if app.erasure_of(child_id) is not None:
         raise Conflict(f"child_id: child {child_id} was already erased", field="child_id")

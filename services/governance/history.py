@@ -43,13 +43,18 @@ class HistoryEntry:
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return {
-            "service": self.service, "notification_id": self.notification_id,
-            "aggregate_type": self.aggregate_type, "aggregate_id": self.aggregate_id,
-            "aggregate_version": self.aggregate_version, "event_type": self.event_type,
+            "service": self.service,
+            "notification_id": self.notification_id,
+            "aggregate_type": self.aggregate_type,
+            "aggregate_id": self.aggregate_id,
+            "aggregate_version": self.aggregate_version,
+            "event_type": self.event_type,
             "occurred_at": self.occurred_at,
             "actor": {"id": self.actor_id, "role": self.actor_role},
-            "reason": self.reason, "correlation_id": self.correlation_id,
-            "causation_id": self.causation_id, "data": self.data,
+            "reason": self.reason,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "data": self.data,
             "personal_fields": self.personal_fields,
         }
 
@@ -104,8 +109,10 @@ def current_records(system: Resources, entries: list[HistoryEntry]) -> list[dict
             record.update(aggregate_type=None, error=f"{type(e).__name__}: could not be loaded")
         else:
             record.update(
-                aggregate_type=type(aggregate).__name__, version=aggregate.version,
-                created_on=plain(aggregate.created_on), modified_on=plain(aggregate.modified_on),
+                aggregate_type=type(aggregate).__name__,
+                version=aggregate.version,
+                created_on=plain(aggregate.created_on),
+                modified_on=plain(aggregate.modified_on),
                 state={k: plain(v) for k, v in vars(aggregate).items() if not k.startswith("_")},
             )
         records.append(record)

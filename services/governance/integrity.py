@@ -64,10 +64,15 @@ def link(key: bytes, previous: str, n: Notification) -> str:
     mac = hmac.new(key, digestmod=hashlib.sha256)
     state: Any = n.state
     # A tampered row may no longer hold bytes (SQLite lets anything into a BLOB column).
-    raw = bytes(state) if isinstance(state, bytes | bytearray | memoryview) else \
-        str(state).encode()
-    for part in (previous.encode(), str(n.id).encode(), str(n.originator_id).encode(),
-                 str(n.originator_version).encode(), str(n.topic).encode(), raw):
+    raw = bytes(state) if isinstance(state, bytes | bytearray | memoryview) else str(state).encode()
+    for part in (
+        previous.encode(),
+        str(n.id).encode(),
+        str(n.originator_id).encode(),
+        str(n.originator_version).encode(),
+        str(n.topic).encode(),
+        raw,
+    ):
         mac.update(len(part).to_bytes(8, "big"))
         mac.update(part)
     return mac.hexdigest()
@@ -86,23 +91,32 @@ class ChainStore:
             row = conn.execute(
                 select(chain.c.notification_id, chain.c.digest)
                 .where(chain.c.service == service)
-                .order_by(chain.c.notification_id.desc()).limit(1)
+                .order_by(chain.c.notification_id.desc())
+                .limit(1)
             ).first()
         return (int(row[0]), str(row[1])) if row else (0, GENESIS)
 
     def digest_at(self, service: str, notification_id: int) -> str | None:
         """The seal of one notification, if it is in the chain."""
         with self.engine.connect() as conn:
-            value = conn.execute(select(chain.c.digest).where(
-                chain.c.service == service, chain.c.notification_id == notification_id)
+            value = conn.execute(
+                select(chain.c.digest).where(
+                    chain.c.service == service, chain.c.notification_id == notification_id
+                )
             ).scalar()
         return str(value) if value is not None else None
 
     def count(self, service: str, after: int = 0) -> int:
         """How many seals `service` has after notification `after`."""
         with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(chain).where(
-                chain.c.service == service, chain.c.notification_id > after)).scalar() or 0)
+            return int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(chain)
+                    .where(chain.c.service == service, chain.c.notification_id > after)
+                ).scalar()
+                or 0
+            )
 
     def rows(self, service: str) -> Iterator[Any]:
         """Every seal of `service`, in order."""
@@ -110,9 +124,10 @@ class ChainStore:
         while True:
             with self.engine.connect() as conn:
                 batch = conn.execute(
-                    select(chain).where(chain.c.service == service,
-                                        chain.c.notification_id > after)
-                    .order_by(chain.c.notification_id).limit(BATCH)
+                    select(chain)
+                    .where(chain.c.service == service, chain.c.notification_id > after)
+                    .order_by(chain.c.notification_id)
+                    .limit(BATCH)
                 ).all()
             if not batch:
                 return
@@ -172,9 +187,13 @@ class IntegrityReport:
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         first = self.first_mismatch
-        return {"ok": self.ok, "first_mismatch": asdict(first) if first else None,
-                "anchored_at": self.anchored_at, "anchor_problem": self.anchor_problem,
-                "services": [asdict(s) for s in self.services]}
+        return {
+            "ok": self.ok,
+            "first_mismatch": asdict(first) if first else None,
+            "anchored_at": self.anchored_at,
+            "anchor_problem": self.anchor_problem,
+            "services": [asdict(s) for s in self.services],
+        }
 
 
 class ChainBroken(RuntimeError):
@@ -208,8 +227,11 @@ def seal(system: AllStores) -> dict[str, int]:
             if count or anchored is None:
                 last_id, digest = ledger.head(service)
                 # counted from the anchored head: another sealer may have sealed some too
-                total = (anchored.count + ledger.count(service, after=anchored.last_id)
-                         if anchored else ledger.count(service))
+                total = (
+                    anchored.count + ledger.count(service, after=anchored.last_id)
+                    if anchored
+                    else ledger.count(service)
+                )
                 heads[service] = Head(total, last_id, digest)
         if latest is None or heads != latest.heads:
             anchors.append(heads)
@@ -224,8 +246,9 @@ def _gaps_allowed(system: Configured) -> bool:
     return system.settings.postgres_url is not None
 
 
-def _extendable(service: str, ledger: ChainStore, anchored: Head | None,
-                latest: Anchor | None) -> tuple[int, str]:
+def _extendable(
+    service: str, ledger: ChainStore, anchored: Head | None, latest: Anchor | None
+) -> tuple[int, str]:
     """The chain head to extend from, once it is known to still reach its anchor."""
     last_id, digest = ledger.head(service)
     if anchored is None or anchored.count == 0:
@@ -235,12 +258,20 @@ def _extendable(service: str, ledger: ChainStore, anchored: Head | None,
     if at is None or not hmac.compare_digest(at, anchored.digest):
         raise ChainBroken(
             f"{service}: the chain no longer reaches its anchor of {latest.at} (notification "
-            f"{anchored.last_id}); sealing refused, run `ecm verify`")
+            f"{anchored.last_id}); sealing refused, run `ecm verify`"
+        )
     return last_id, digest
 
 
-def _extend(service: str, app: EcmApplication, ledger: ChainStore, key: bytes, last_id: int,
-            digest: str, gaps_allowed: bool) -> int:
+def _extend(
+    service: str,
+    app: EcmApplication,
+    ledger: ChainStore,
+    key: bytes,
+    last_id: int,
+    digest: str,
+    gaps_allowed: bool,
+) -> int:
     count = 0
     while True:
         batch = app.notifications(last_id + 1, BATCH)
@@ -254,12 +285,19 @@ def _extend(service: str, app: EcmApplication, ledger: ChainStore, key: bytes, l
                 raise ChainBroken(
                     f"{service}: a gap in the store before notification {n.id} (notifications "
                     f"{last_id + 1}..{n.id - 1} are missing: deleted before they were sealed?); "
-                    "sealing refused")
+                    "sealing refused"
+                )
             digest = link(key, digest, n)
-            rows.append({"service": service, "notification_id": n.id,
-                         "originator_id": str(n.originator_id),
-                         "originator_version": n.originator_version, "digest": digest,
-                         "sealed_at": datetime.now(UTC)})
+            rows.append(
+                {
+                    "service": service,
+                    "notification_id": n.id,
+                    "originator_id": str(n.originator_id),
+                    "originator_version": n.originator_version,
+                    "digest": digest,
+                    "sealed_at": datetime.now(UTC),
+                }
+            )
             last_id = n.id
         if not ledger.append(rows):
             return count
@@ -281,10 +319,16 @@ def verify(system: AllStores, *, extend: bool = True) -> IntegrityReport:
     report.anchored_at = latest.at if latest else None
     for service, app in stores.items():
         anchored = latest.heads.get(service) if latest else None
-        report.services.append(_verify_store(
-            service, notifications(app), ledger.rows(service), key,
-            _AnchorCheck(anchored, latest.at) if latest and anchored else None,
-            gaps_allowed=_gaps_allowed(system)))
+        report.services.append(
+            _verify_store(
+                service,
+                notifications(app),
+                ledger.rows(service),
+                key,
+                _AnchorCheck(anchored, latest.at) if latest and anchored else None,
+                gaps_allowed=_gaps_allowed(system),
+            )
+        )
     if extend and report.ok:
         with contextlib.suppress(ChainBroken):  # a store broken since: seal logged the alarm
             seal(system)
@@ -297,44 +341,71 @@ class _AnchorCheck:
     at: str
 
     def says(self) -> str:
-        return (f"the anchor of {self.at} records {self.head.count} sealed events up to "
-                f"notification {self.head.last_id}")
+        return (
+            f"the anchor of {self.at} records {self.head.count} sealed events up to "
+            f"notification {self.head.last_id}"
+        )
 
 
-def _verify_store(service: str, notes: Iterator[Notification], rows: Iterator[Any],
-                  key: bytes, anchor: _AnchorCheck | None, *,
-                  gaps_allowed: bool) -> ServiceIntegrity:
+def _verify_store(
+    service: str,
+    notes: Iterator[Notification],
+    rows: Iterator[Any],
+    key: bytes,
+    anchor: _AnchorCheck | None,
+    *,
+    gaps_allowed: bool,
+) -> ServiceIntegrity:
     result = ServiceIntegrity(service)
     previous, last_id, reached = GENESIS, 0, anchor is None or anchor.head.count == 0
     note = next(notes, None)
     for row in rows:
         row_id = int(row.notification_id)
         if note is not None and note.id < row_id:
-            result.mismatch = _mismatch(service, note, "stored among sealed events but not "
-                                        "in the chain (inserted afterwards?)")
+            result.mismatch = _mismatch(
+                service,
+                note,
+                "stored among sealed events but not in the chain (inserted afterwards?)",
+            )
             return result
         if note is None or note.id > row_id:
-            result.mismatch = Mismatch(service, row_id,
-                                       "sealed but missing from the store (deleted?)",
-                                       row.originator_id, int(row.originator_version))
+            result.mismatch = Mismatch(
+                service,
+                row_id,
+                "sealed but missing from the store (deleted?)",
+                row.originator_id,
+                int(row.originator_version),
+            )
             return result
         if not gaps_allowed and row_id != last_id + 1:
-            result.mismatch = _mismatch(service, note, f"a gap before this event: "
-                                        f"notifications {last_id + 1}..{row_id - 1} are gone "
-                                        "together with their seals (deleted?)")
+            result.mismatch = _mismatch(
+                service,
+                note,
+                f"a gap before this event: "
+                f"notifications {last_id + 1}..{row_id - 1} are gone "
+                "together with their seals (deleted?)",
+            )
             return result
         if not hmac.compare_digest(link(key, previous, note), row.digest):
-            result.mismatch = _mismatch(service, note, "does not match its seal (changed, or "
-                                        "reordered with another event?)")
+            result.mismatch = _mismatch(
+                service, note, "does not match its seal (changed, or reordered with another event?)"
+            )
             return result
         previous, last_id = row.digest, row_id
         result.checked += 1
         if anchor is not None and not reached and row_id >= anchor.head.last_id:
-            if (row_id != anchor.head.last_id or result.checked != anchor.head.count
-                    or not hmac.compare_digest(previous, anchor.head.digest)):
-                result.mismatch = _mismatch(service, note, "the chain up to here does not "
-                                            f"match its anchor: {anchor.says()} (events "
-                                            "changed or reordered and the chain rebuilt?)")
+            if (
+                row_id != anchor.head.last_id
+                or result.checked != anchor.head.count
+                or not hmac.compare_digest(previous, anchor.head.digest)
+            ):
+                result.mismatch = _mismatch(
+                    service,
+                    note,
+                    "the chain up to here does not "
+                    f"match its anchor: {anchor.says()} (events "
+                    "changed or reordered and the chain rebuilt?)",
+                )
                 return result
             reached = True
         note = next(notes, None)
@@ -344,9 +415,13 @@ def _verify_store(service: str, notes: Iterator[Notification], rows: Iterator[An
         return result
     while note is not None:
         if not gaps_allowed and note.id != last_id + 1:
-            result.mismatch = _mismatch(service, note, f"a gap before this unsealed event: "
-                                        f"notifications {last_id + 1}..{note.id - 1} are "
-                                        "missing (deleted before they were sealed?)")
+            result.mismatch = _mismatch(
+                service,
+                note,
+                f"a gap before this unsealed event: "
+                f"notifications {last_id + 1}..{note.id - 1} are "
+                "missing (deleted before they were sealed?)",
+            )
             return result
         result.unsealed += 1
         last_id = note.id
@@ -354,23 +429,29 @@ def _verify_store(service: str, notes: Iterator[Notification], rows: Iterator[An
     return result
 
 
-def _short_of_anchor(service: str, anchor: _AnchorCheck, last_id: int,
-                     note: Notification | None) -> Mismatch:
+def _short_of_anchor(
+    service: str, anchor: _AnchorCheck, last_id: int, note: Notification | None
+) -> Mismatch:
     """The chain ends before its anchored head: name how."""
     if last_id == 0 and note is None:
         problem = f"wiped: the store and its chain are empty, but {anchor.says()}"
     elif note is None:
-        problem = (f"truncated: the events after notification {last_id} are gone with their "
-                   f"seals (deleted tail), but {anchor.says()}")
+        problem = (
+            f"truncated: the events after notification {last_id} are gone with their "
+            f"seals (deleted tail), but {anchor.says()}"
+        )
     else:
-        problem = (f"the seals after notification {last_id} were deleted, but "
-                   f"{anchor.says()}; sealing refuses to extend this chain")
+        problem = (
+            f"the seals after notification {last_id} were deleted, but "
+            f"{anchor.says()}; sealing refuses to extend this chain"
+        )
     return Mismatch(service, last_id + 1, problem)
 
 
 def _mismatch(service: str, note: Notification, problem: str) -> Mismatch:
-    return Mismatch(service, note.id, problem, str(note.originator_id),
-                    note.originator_version, note.topic)
+    return Mismatch(
+        service, note.id, problem, str(note.originator_id), note.originator_version, note.topic
+    )
 
 
 async def keep_sealing(system: AllStores, stop: asyncio.Event) -> None:

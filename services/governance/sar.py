@@ -23,22 +23,27 @@ if TYPE_CHECKING:
 NOTICE_WORDS = ("Notice", "Partner")
 
 
-def notices_sent(system: Resources, child_id: UUID,
-                 history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def notices_sent(
+    system: Resources, child_id: UUID, history: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """The notices sent about the child: the notifications service's own view if it has one."""
     app = system.every_store().get("notifications")
     finder = getattr(app, "notices_for_child", None)
     if callable(finder):
         return [plain(n) for n in finder(child_id)]
-    return [e for e in history if e["service"] == "notifications"
-            and any(word in e["event_type"] for word in NOTICE_WORDS)]
+    return [
+        e
+        for e in history
+        if e["service"] == "notifications" and any(word in e["event_type"] for word in NOTICE_WORDS)
+    ]
 
 
 SHARED_RECORDS: dict[str, frozenset[str]] = {
     # A supervision session is about practitioners and may discuss several children: the
     # report says this child was discussed, when and with whom, never what about the others.
-    "SupervisionSession": frozenset({"practitioner_id", "supervisor_id", "held_on", "kind",
-                                     "logged_by"}),
+    "SupervisionSession": frozenset(
+        {"practitioner_id", "supervisor_id", "held_on", "kind", "logged_by"}
+    ),
 }
 WITHHELD = "left out: this record is shared with other people"
 
@@ -56,13 +61,15 @@ def only_this_child(item: dict[str, Any], key: str, child_id: UUID) -> dict[str,
     return {**item, key: shown}
 
 
-def subject_access_document(system: Resources, child_id: UUID, meta: Meta,
-                            produced_at: datetime) -> dict[str, Any]:
+def subject_access_document(
+    system: Resources, child_id: UUID, meta: Meta, produced_at: datetime
+) -> dict[str, Any]:
     """Everything held about the child: every event decrypted in order, records, notices."""
     if not child_is_known(system, child_id):  # not just any id that some event mentions
         raise RecordNotFound(f"child {child_id} not found")
-    entries = child_trail(system.engine(STORE), system.contracts, child_id,
-                          cipher=FieldCipher(system.vault))
+    entries = child_trail(
+        system.engine(STORE), system.contracts, child_id, cipher=FieldCipher(system.vault)
+    )
     history = [only_this_child(e.as_dict(), "data", child_id) for e in entries]
     erasure = governance(system).erasure_of(child_id)
     return {
@@ -74,20 +81,22 @@ def subject_access_document(system: Resources, child_id: UUID, meta: Meta,
         "erased": system.vault.is_erased(child_id),
         "erased_on": plain(erasure.erased_on) if erasure else None,
         "services_searched": sorted(system.contracts),
-        "current_record": [only_this_child(r, "state", child_id)
-                           for r in current_records(system, entries)],
+        "current_record": [
+            only_this_child(r, "state", child_id) for r in current_records(system, entries)
+        ],
         "events": history,
         "notices": notices_sent(system, child_id, history),
     }
 
 
-def provide_subject_access(system: Resources, child_id: UUID, meta: Meta,
-                           produced_at: datetime) -> dict[str, Any]:
+def provide_subject_access(
+    system: Resources, child_id: UUID, meta: Meta, produced_at: datetime
+) -> dict[str, Any]:
     """Produce the document and record the disclosure (who saw everything, when, why)."""
     document = subject_access_document(system, child_id, meta, produced_at)
     disclosure_id = governance(system).record_subject_access(
-        child_id, produced_at.date(), len(document["events"]), document["services_searched"],
-        meta)
+        child_id, produced_at.date(), len(document["events"]), document["services_searched"], meta
+    )
     document["disclosure_id"] = str(disclosure_id)
     return document
 
@@ -106,8 +115,10 @@ def write_files(document: dict[str, Any], out: Path) -> tuple[Path, Path]:
     existing file or through a symbolic link) with owner-only permissions from the start."""
     html_path, json_path = output_paths(out)
     html_path.parent.mkdir(parents=True, exist_ok=True)
-    for path, text in ((html_path, render_html(document)),
-                       (json_path, json.dumps(document, indent=2, ensure_ascii=False))):
+    for path, text in (
+        (html_path, render_html(document)),
+        (json_path, json.dumps(document, indent=2, ensure_ascii=False)),
+    ):
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
         with os.fdopen(os.open(path, flags, 0o600), "w", encoding="utf-8") as file:
             file.write(text)
@@ -182,5 +193,6 @@ _template = _environment.from_string(TEMPLATE)
 
 def render_html(document: dict[str, Any]) -> str:
     """The subject access report as a self-contained HTML page (Jinja2, autoescaped)."""
-    return _template.render(d=document, style=STYLE,
-                            hidden=("service", "aggregate_id", "aggregate_type"))
+    return _template.render(
+        d=document, style=STYLE, hidden=("service", "aggregate_id", "aggregate_type")
+    )

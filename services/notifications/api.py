@@ -25,6 +25,7 @@ from shared.vocabulary import Agency
 
 router = APIRouter(prefix="/api/v1", tags=["notifications"])
 
+
 def notifications(request: Request) -> NotificationsApplication:
     """The notifications application of this process."""
     return resources_of(request).app(NotificationsApplication)
@@ -42,7 +43,10 @@ class PartnerCreate(BaseModel):
     webhook_url: Annotated[str, Field(max_length=2000), SINGLE_LINE] | None = None
     preferred_channel: Channel = Channel.EMAIL
     webhook_secret: str | None = Field(
-        default=None, min_length=16, max_length=200, pattern=r"^[\x21-\x7e]+$",
+        default=None,
+        min_length=16,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
         description="The contact's own signing key (write-only; the global one otherwise): "
         "printable ASCII without spaces.",
     )
@@ -149,29 +153,51 @@ class Retry(BaseModel):
 
 def partner_public(row: PartnerRow) -> PartnerPublic:
     """The public view of a directory entry."""
-    return PartnerPublic(id=row.contact_id, agency=row.agency, name=row.name, email=row.email,
-                         webhook_url=row.webhook_url, preferred_channel=row.preferred_channel,
-                         registered_at=row.registered_at)
+    return PartnerPublic(
+        id=row.contact_id,
+        agency=row.agency,
+        name=row.name,
+        email=row.email,
+        webhook_url=row.webhook_url,
+        preferred_channel=row.preferred_channel,
+        registered_at=row.registered_at,
+    )
 
 
 def notice_public(notice: Notice, app: NotificationsApplication) -> NoticePublic:
     """The partner's view of a notice."""
     settings = app.notify_settings
-    message = compose(notice, settings.public_base_url, settings.team_contact,
-                      settings.partner_link_secret)
+    message = compose(
+        notice, settings.public_base_url, settings.team_contact, settings.partner_link_secret
+    )
     return NoticePublic(
-        id=notice.id, version=notice.version, kind=message.kind, reference=message.reference,
-        what=message.what, when=message.when, venue=notice.venue,
-        online_link=notice.online_link, contact=message.contact, link=message.link,
-        status=notice.status, sent_at=notice.sent_at, acknowledged_at=notice.acknowledged_at,
+        id=notice.id,
+        version=notice.version,
+        kind=message.kind,
+        reference=message.reference,
+        what=message.what,
+        when=message.when,
+        venue=notice.venue,
+        online_link=notice.online_link,
+        contact=message.contact,
+        link=message.link,
+        status=notice.status,
+        sent_at=notice.sent_at,
+        acknowledged_at=notice.acknowledged_at,
     )
 
 
 def summary(row: NoticeRow) -> NoticeSummary:
     """A list entry."""
-    return NoticeSummary(id=row.notice_id, kind=row.kind, reference=ecm_reference(row.child_id),
-                         what=row.what, when=human_when(row.when), status=row.status,
-                         queued_at=row.queued_at)
+    return NoticeSummary(
+        id=row.notice_id,
+        kind=row.kind,
+        reference=ecm_reference(row.child_id),
+        what=row.what,
+        when=human_when(row.when),
+        status=row.status,
+        queued_at=row.queued_at,
+    )
 
 
 def contact_of(principal: Principal) -> UUID:
@@ -184,20 +210,29 @@ def contact_of(principal: Principal) -> UUID:
 
 @router.post("/partners", status_code=status.HTTP_201_CREATED, response_model=Created)
 def register_partner(
-    body: PartnerCreate, request: Request, app: App,
+    body: PartnerCreate,
+    request: Request,
+    app: App,
     principal: Annotated[Principal, Depends(requires("partner.manage"))],
 ) -> Created:
     """Add a named person at a partner agency; only their id and agency go on the bus."""
     if body.webhook_url:
         # The form is checked now; where the host resolves is checked again at every send.
         try:
-            check_url(body.webhook_url, networks(app.notify_settings.webhook_allowed_networks),
-                      require_https=not app.settings.dev_mode)
+            check_url(
+                body.webhook_url,
+                networks(app.notify_settings.webhook_allowed_networks),
+                require_https=not app.settings.dev_mode,
+            )
         except RefusedDestination as e:
             raise Invalid(f"webhook_url: {e.rule}", field="webhook_url") from None
     contact_id = app.register_partner(
-        agency=body.agency, name=body.name, email=body.email, webhook_url=body.webhook_url,
-        preferred_channel=body.preferred_channel, webhook_secret=body.webhook_secret,
+        agency=body.agency,
+        name=body.name,
+        email=body.email,
+        webhook_url=body.webhook_url,
+        preferred_channel=body.preferred_channel,
+        webhook_secret=body.webhook_secret,
         meta=meta_for(principal, request),
     )
     return Created(id=contact_id, version=1)
@@ -206,30 +241,47 @@ def register_partner(
 class SecretRotation(BaseModel):
     """Give a contact a new webhook signing key; the old one keeps signing for a while."""
 
-    webhook_secret: str = Field(min_length=16, max_length=200, pattern=r"^[\x21-\x7e]+$",
-                                description="The new key (write-only): printable ASCII "
-                                "without spaces, or whsec_<base64>.")
-    overlap_hours: int = Field(default=24, ge=0, le=168, strict=True,
-                               description="How long webhooks are signed with both keys.")
+    webhook_secret: str = Field(
+        min_length=16,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="The new key (write-only): printable ASCII without spaces, or whsec_<base64>.",
+    )
+    overlap_hours: int = Field(
+        default=24,
+        ge=0,
+        le=168,
+        strict=True,
+        description="How long webhooks are signed with both keys.",
+    )
     expected_version: ExpectedVersion = None
 
 
 @router.post("/partners/{contact_id}/webhook-secret", response_model=Version)
 def rotate_webhook_secret(
-    contact_id: UUID, body: SecretRotation, request: Request, app: App,
+    contact_id: UUID,
+    body: SecretRotation,
+    request: Request,
+    app: App,
     principal: Annotated[Principal, Depends(requires("partner.manage"))],
 ) -> Version:
     """Rotate the contact's signing key: from now on webhooks carry a signature with each key
     (webhook-signature: "v1,<new> v1,<old>") until the overlap ends, then the new one only."""
-    version = app.rotate_webhook_secret(contact_id, body.webhook_secret,
-                                        timedelta(hours=body.overlap_hours), datetime.now(UTC),
-                                        meta_for(principal, request), body.expected_version)
+    version = app.rotate_webhook_secret(
+        contact_id,
+        body.webhook_secret,
+        timedelta(hours=body.overlap_hours),
+        datetime.now(UTC),
+        meta_for(principal, request),
+        body.expected_version,
+    )
     return Version(id=contact_id, version=version)
 
 
 @router.get("/partners", response_model=list[PartnerPublic])
 def list_partners(
-    app: App, principal: Annotated[Principal, Depends(requires("partner.manage"))],
+    app: App,
+    principal: Annotated[Principal, Depends(requires("partner.manage"))],
 ) -> list[PartnerPublic]:
     """The partner directory."""
     return [partner_public(row) for row in app.partners()]
@@ -237,7 +289,8 @@ def list_partners(
 
 @router.get("/notices", response_model=list[NoticeSummary])
 def list_my_notices(
-    app: App, principal: Annotated[Principal, Depends(requires("notice.read"))],
+    app: App,
+    principal: Annotated[Principal, Depends(requires("notice.read"))],
 ) -> list[NoticeSummary]:
     """The notices addressed to the calling partner, newest first."""
     try:
@@ -249,7 +302,8 @@ def list_my_notices(
 
 @router.get("/notices/{notice_id}", response_model=NoticePublic)
 def get_my_notice(
-    notice_id: UUID, app: App,
+    notice_id: UUID,
+    app: App,
     principal: Annotated[Principal, Depends(requires("notice.read"))],
 ) -> NoticePublic:
     """One notice addressed to the calling partner; anyone else's is not found."""
@@ -259,28 +313,40 @@ def get_my_notice(
 
 @router.post("/notices/{notice_id}/acknowledgement", response_model=Version)
 def acknowledge_notice(
-    notice_id: UUID, request: Request, app: App,
+    notice_id: UUID,
+    request: Request,
+    app: App,
     principal: Annotated[Principal, Depends(requires("notice.ack"))],
     body: Acknowledgement | None = None,
 ) -> Version:
     """Confirm the notice was read (once)."""
-    version = app.acknowledge(notice_id, contact_of(principal), datetime.now(UTC),
-                              meta_for(principal, request),
-                              body.expected_version if body else None)
+    version = app.acknowledge(
+        notice_id,
+        contact_of(principal),
+        datetime.now(UTC),
+        meta_for(principal, request),
+        body.expected_version if body else None,
+    )
     return Version(id=notice_id, version=version)
 
 
 @router.get("/ops/notices", response_model=list[NoticeOperational])
 def list_notices_for_operators(
-    app: App, principal: Annotated[Principal, Depends(requires("ops.status"))],
+    app: App,
+    principal: Annotated[Principal, Depends(requires("ops.status"))],
     status_: Annotated[NoticeStatus | None, Query(alias="status")] = NoticeStatus.FAILED,
 ) -> list[NoticeOperational]:
     """Notices by delivery state (failed by default), without their content."""
     return [
         NoticeOperational(
-            id=row.notice_id, contact_id=row.contact_id, kind=row.kind,
-            reference=ecm_reference(row.child_id), status=row.status, attempts=row.attempts,
-            next_attempt_at=row.next_attempt_at, last_error=row.last_error,
+            id=row.notice_id,
+            contact_id=row.contact_id,
+            kind=row.kind,
+            reference=ecm_reference(row.child_id),
+            status=row.status,
+            attempts=row.attempts,
+            next_attempt_at=row.next_attempt_at,
+            last_error=row.last_error,
             gave_up=row.status == NoticeStatus.FAILED and row.next_attempt_at is None,
             queued_at=row.queued_at,
         )
@@ -290,11 +356,17 @@ def list_notices_for_operators(
 
 @router.post("/ops/notices/{notice_id}/retry", response_model=Version)
 def retry_notice(
-    notice_id: UUID, request: Request, app: App,
+    notice_id: UUID,
+    request: Request,
+    app: App,
     principal: Annotated[Principal, Depends(requires("ops.replay"))],
     body: Retry | None = None,
 ) -> Version:
     """Deliver a failed notice again, with a fresh set of automatic tries."""
-    version = app.retry(notice_id, datetime.now(UTC), meta_for(principal, request),
-                        body.expected_version if body else None)
+    version = app.retry(
+        notice_id,
+        datetime.now(UTC),
+        meta_for(principal, request),
+        body.expected_version if body else None,
+    )
     return Version(id=notice_id, version=version)

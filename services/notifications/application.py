@@ -59,8 +59,9 @@ class NotificationsApplication(EcmApplication):
 
     service = "notifications"
 
-    def __init__(self, settings: Settings, vault: KeyVault,
-                 notify: NotifySettings | None = None) -> None:
+    def __init__(
+        self, settings: Settings, vault: KeyVault, notify: NotifySettings | None = None
+    ) -> None:
         super().__init__(settings, vault)
         self.notify_settings = notify or settings_from_env(settings)
         self.reads = make_engine(settings, "notifications")
@@ -78,15 +79,29 @@ class NotificationsApplication(EcmApplication):
 
     # partner directory
 
-    def register_partner(self, *, agency: Agency, name: str, email: str,
-                         webhook_url: str | None, preferred_channel: Channel,
-                         webhook_secret: str | None, meta: Meta) -> UUID:
+    def register_partner(
+        self,
+        *,
+        agency: Agency,
+        name: str,
+        email: str,
+        webhook_url: str | None,
+        preferred_channel: Channel,
+        webhook_secret: str | None,
+        meta: Meta,
+    ) -> UUID:
         """Add a named person at a partner agency to the directory."""
         # The signing key is stored sealed under the master key, never in clear in an event.
         sealed = self.vault.seal_secret(WEBHOOK_SECRET, webhook_secret) if webhook_secret else None
         contact = PartnerContact.register(
-            agency=agency, name=name, email=email, webhook_url=webhook_url,
-            preferred_channel=preferred_channel, webhook_secret=sealed, meta=meta)
+            agency=agency,
+            name=name,
+            email=email,
+            webhook_url=webhook_url,
+            preferred_channel=preferred_channel,
+            webhook_secret=sealed,
+            meta=meta,
+        )
         self.save_all(contact)
         return contact.id
 
@@ -103,14 +118,21 @@ class NotificationsApplication(EcmApplication):
         """The contact's own keys that sign at `now`, unsealed (current first)."""
         return [self.vault.open_secret(WEBHOOK_SECRET, k) for k in contact.signing_keys(now)]
 
-    def rotate_webhook_secret(self, contact_id: UUID, new_secret: str, overlap: timedelta,
-                              now: datetime, meta: Meta,
-                              expected_version: int | None = None) -> int:
+    def rotate_webhook_secret(
+        self,
+        contact_id: UUID,
+        new_secret: str,
+        overlap: timedelta,
+        now: datetime,
+        meta: Meta,
+        expected_version: int | None = None,
+    ) -> int:
         """Give the contact a new signing key; the old one keeps signing for `overlap`."""
         contact = self.get_partner(contact_id)
         contact.check_version(expected_version)
-        contact.rotate_webhook_secret(self.vault.seal_secret(WEBHOOK_SECRET, new_secret),
-                                      now + overlap, meta)
+        contact.rotate_webhook_secret(
+            self.vault.seal_secret(WEBHOOK_SECRET, new_secret), now + overlap, meta
+        )
         self.save_all(contact)
         return contact.version
 
@@ -135,10 +157,17 @@ class NotificationsApplication(EcmApplication):
             if draft.notice_id in fresh or draft.notice_id in self.repository:
                 continue
             fresh[draft.notice_id] = Notice(
-                source_message_id=draft.source_message_id, contact_id=draft.contact_id,
-                child_id=draft.child_id, agency=draft.agency, kind=draft.kind,
-                subject_id=draft.subject_id, what=draft.what, when=draft.when,
-                venue=draft.venue, online_link=draft.online_link, due_at=draft.due_at,
+                source_message_id=draft.source_message_id,
+                contact_id=draft.contact_id,
+                child_id=draft.child_id,
+                agency=draft.agency,
+                kind=draft.kind,
+                subject_id=draft.subject_id,
+                what=draft.what,
+                when=draft.when,
+                venue=draft.venue,
+                online_link=draft.online_link,
+                due_at=draft.due_at,
                 meta=meta,
             )
             if draft.actions:
@@ -169,15 +198,25 @@ class NotificationsApplication(EcmApplication):
         found = []
         for row in self.index.notices_about(child_id):
             notice = self.get_notice(row.notice_id)
-            found.append({
-                "notice_id": notice.id, "contact_id": notice.contact_id, "agency": notice.agency,
-                "kind": notice.kind, "what": notice.what, "when": notice.when,
-                "venue": notice.venue, "online_link": notice.online_link,
-                "actions": notice.actions,
-                "status": notice.status, "attempts": notice.attempts, "channel": notice.channel,
-                "queued_at": notice.queued_at, "sent_at": notice.sent_at,
-                "acknowledged_at": notice.acknowledged_at,
-            })
+            found.append(
+                {
+                    "notice_id": notice.id,
+                    "contact_id": notice.contact_id,
+                    "agency": notice.agency,
+                    "kind": notice.kind,
+                    "what": notice.what,
+                    "when": notice.when,
+                    "venue": notice.venue,
+                    "online_link": notice.online_link,
+                    "actions": notice.actions,
+                    "status": notice.status,
+                    "attempts": notice.attempts,
+                    "channel": notice.channel,
+                    "queued_at": notice.queued_at,
+                    "sent_at": notice.sent_at,
+                    "acknowledged_at": notice.acknowledged_at,
+                }
+            )
         return found
 
     def notices(self, status: NoticeStatus | None = None) -> list[NoticeRow]:
@@ -186,8 +225,15 @@ class NotificationsApplication(EcmApplication):
         return self.index.notices(status)
 
     @retry_on_race
-    def record_sent(self, notice_id: UUID, channel: Channel, provider_reference: str,
-                    at: datetime, meta: Meta, expected_version: int | None = None) -> int:
+    def record_sent(
+        self,
+        notice_id: UUID,
+        channel: Channel,
+        provider_reference: str,
+        at: datetime,
+        meta: Meta,
+        expected_version: int | None = None,
+    ) -> int:
         """The channel accepted the notice."""
         notice = self.get_notice(notice_id)
         notice.check_version(expected_version)
@@ -196,8 +242,14 @@ class NotificationsApplication(EcmApplication):
         return notice.version
 
     @retry_on_race
-    def record_failure(self, notice_id: UUID, error: str, at: datetime, meta: Meta,
-                       expected_version: int | None = None) -> int:
+    def record_failure(
+        self,
+        notice_id: UUID,
+        error: str,
+        at: datetime,
+        meta: Meta,
+        expected_version: int | None = None,
+    ) -> int:
         """A delivery attempt failed; the notice is retried later or waits for an operator."""
         notice = self.get_notice(notice_id)
         notice.check_version(expected_version)
@@ -206,8 +258,9 @@ class NotificationsApplication(EcmApplication):
         return notice.version
 
     @retry_on_race
-    def retry(self, notice_id: UUID, at: datetime, meta: Meta,
-              expected_version: int | None = None) -> int:
+    def retry(
+        self, notice_id: UUID, at: datetime, meta: Meta, expected_version: int | None = None
+    ) -> int:
         """An operator asks for a failed notice to be delivered again."""
         notice = self.get_notice(notice_id)
         notice.check_version(expected_version)
@@ -216,8 +269,14 @@ class NotificationsApplication(EcmApplication):
         return notice.version
 
     @retry_on_race
-    def acknowledge(self, notice_id: UUID, contact_id: UUID, at: datetime, meta: Meta,
-                    expected_version: int | None = None) -> int:
+    def acknowledge(
+        self,
+        notice_id: UUID,
+        contact_id: UUID,
+        at: datetime,
+        meta: Meta,
+        expected_version: int | None = None,
+    ) -> int:
         """The partner the notice is addressed to acknowledges it."""
         notice = self.notice_for_partner(notice_id, contact_id)
         notice.check_version(expected_version)

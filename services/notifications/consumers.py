@@ -38,17 +38,28 @@ if TYPE_CHECKING:
 NAME = "notifications-notices"
 FORMULATION, REVIEW = "formulation", "review"
 WHAT = {
-    FORMULATION: ("ECM formulation meeting", "ECM formulation meeting: new date and time",
-                  "ECM formulation meeting cancelled"),
-    REVIEW: ("ECM review meeting", "ECM review meeting: new date and time",
-             "ECM review meeting cancelled"),
+    FORMULATION: (
+        "ECM formulation meeting",
+        "ECM formulation meeting: new date and time",
+        "ECM formulation meeting cancelled",
+    ),
+    REVIEW: (
+        "ECM review meeting",
+        "ECM review meeting: new date and time",
+        "ECM review meeting cancelled",
+    ),
 }
 KINDS = {
-    FORMULATION: (NoticeKind.FORMULATION_MEETING_SCHEDULED,
-                  NoticeKind.FORMULATION_MEETING_RESCHEDULED,
-                  NoticeKind.FORMULATION_MEETING_CANCELLED),
-    REVIEW: (NoticeKind.REVIEW_SCHEDULED, NoticeKind.REVIEW_RESCHEDULED,
-             NoticeKind.REVIEW_CANCELLED),
+    FORMULATION: (
+        NoticeKind.FORMULATION_MEETING_SCHEDULED,
+        NoticeKind.FORMULATION_MEETING_RESCHEDULED,
+        NoticeKind.FORMULATION_MEETING_CANCELLED,
+    ),
+    REVIEW: (
+        NoticeKind.REVIEW_SCHEDULED,
+        NoticeKind.REVIEW_RESCHEDULED,
+        NoticeKind.REVIEW_CANCELLED,
+    ),
 }
 SEALED_IN = {
     ("formulation", "FormulationMeetingScheduled"): "FormulationCase.FormulationMeetingScheduled",
@@ -172,15 +183,32 @@ class NoticeConsumer:
         if network:
             self.app.save_all(*network)
 
-    def _draft(self, envelope: Envelope, child_id: UUID, contact: Invited, kind: NoticeKind,
-               subject_id: str | None, what: str, when: str | None,
-               venue: str | None = None, online_link: str | None = None,
-               actions: list[dict[str, Any]] | None = None) -> NoticeDraft:
+    def _draft(
+        self,
+        envelope: Envelope,
+        child_id: UUID,
+        contact: Invited,
+        kind: NoticeKind,
+        subject_id: str | None,
+        what: str,
+        when: str | None,
+        venue: str | None = None,
+        online_link: str | None = None,
+        actions: list[dict[str, Any]] | None = None,
+    ) -> NoticeDraft:
         return NoticeDraft(
-            source_message_id=envelope.message_id, contact_id=contact.contact_id,
-            child_id=child_id, agency=contact.agency, kind=kind, subject_id=subject_id,
-            what=what, when=when, venue=venue, online_link=online_link,
-            due_at=envelope.occurred_at.astimezone(UTC), actions=actions or [],
+            source_message_id=envelope.message_id,
+            contact_id=contact.contact_id,
+            child_id=child_id,
+            agency=contact.agency,
+            kind=kind,
+            subject_id=subject_id,
+            what=what,
+            when=when,
+            venue=venue,
+            online_link=online_link,
+            due_at=envelope.occurred_at.astimezone(UTC),
+            actions=actions or [],
         )
 
     def _meeting(self, meeting_kind: str, meeting_id: str, event_type: str) -> Meeting:
@@ -190,7 +218,8 @@ class NoticeConsumer:
             raise MissingPrecondition(
                 f"{meeting_kind} meeting {meeting_id}: {event_type} for a meeting never seen "
                 "scheduled (its invitations are needed to tell the invitees)",
-                field="meeting_id") from None
+                field="meeting_id",
+            ) from None
 
     def _contacts(self, child_id: UUID, meta: Meta) -> ChildContacts:
         try:
@@ -211,21 +240,41 @@ class NoticeConsumer:
             link = cipher.open(data.child_id, "online_link", data.online_link, event=sealed_in)
             starts_at = data.starts_at.isoformat()
             listed: list[dict[str, str | None]] = [
-                {"contact_id": str(c), "agency": a} for c, a in invited.items()]
+                {"contact_id": str(c), "agency": a} for c, a in invited.items()
+            ]
             try:
-                meeting = self.app.load(Meeting, meeting_id_for(meeting_kind, meeting_id),
-                                        "meeting")
+                meeting = self.app.load(
+                    Meeting, meeting_id_for(meeting_kind, meeting_id), "meeting"
+                )
                 meeting.schedule_again(starts_at, venue, link, listed, meta)
             except NotFound:
-                meeting = Meeting(kind=meeting_kind, meeting_id=meeting_id,
-                                  child_id=data.child_id, starts_at=starts_at, venue=venue,
-                                  online_link=link, invited=listed, meta=meta)
+                meeting = Meeting(
+                    kind=meeting_kind,
+                    meeting_id=meeting_id,
+                    child_id=data.child_id,
+                    starts_at=starts_at,
+                    venue=venue,
+                    online_link=link,
+                    invited=listed,
+                    meta=meta,
+                )
             contacts = self._contacts(data.child_id, meta)
             for contact in meeting.invited:
                 contacts.link(contact.contact_id, contact.agency, meta)
-            drafts = [self._draft(envelope, data.child_id, contact, KINDS[meeting_kind][0],
-                                  meeting_id, WHAT[meeting_kind][0], starts_at, venue, link)
-                      for contact in meeting.invited]
+            drafts = [
+                self._draft(
+                    envelope,
+                    data.child_id,
+                    contact,
+                    KINDS[meeting_kind][0],
+                    meeting_id,
+                    WHAT[meeting_kind][0],
+                    starts_at,
+                    venue,
+                    link,
+                )
+                for contact in meeting.invited
+            ]
             self._queue(envelope, drafts, meeting, contacts)
 
         return plan
@@ -237,10 +286,20 @@ class NoticeConsumer:
             meeting = self._meeting(meeting_kind, meeting_id, envelope.event_type)
             starts_at = data.starts_at.isoformat()
             meeting.reschedule(starts_at, _meta(envelope))
-            drafts = [self._draft(envelope, data.child_id, contact, KINDS[meeting_kind][1],
-                                  meeting_id, WHAT[meeting_kind][1], starts_at, meeting.venue,
-                                  meeting.online_link)
-                      for contact in meeting.invited]
+            drafts = [
+                self._draft(
+                    envelope,
+                    data.child_id,
+                    contact,
+                    KINDS[meeting_kind][1],
+                    meeting_id,
+                    WHAT[meeting_kind][1],
+                    starts_at,
+                    meeting.venue,
+                    meeting.online_link,
+                )
+                for contact in meeting.invited
+            ]
             self._queue(envelope, drafts, meeting)
 
         return plan
@@ -251,9 +310,18 @@ class NoticeConsumer:
             meeting_id = _meeting_id(data)
             meeting = self._meeting(meeting_kind, meeting_id, envelope.event_type)
             meeting.cancel(_meta(envelope))
-            drafts = [self._draft(envelope, data.child_id, contact, KINDS[meeting_kind][2],
-                                  meeting_id, WHAT[meeting_kind][2], meeting.starts_at)
-                      for contact in meeting.invited]
+            drafts = [
+                self._draft(
+                    envelope,
+                    data.child_id,
+                    contact,
+                    KINDS[meeting_kind][2],
+                    meeting_id,
+                    WHAT[meeting_kind][2],
+                    meeting.starts_at,
+                )
+                for contact in meeting.invited
+            ]
             self._queue(envelope, drafts, meeting)
 
         return plan
@@ -270,9 +338,18 @@ class NoticeConsumer:
         if data.kind and TRANSITION_KIND.match(data.kind):
             what += f" ({data.kind.replace('_', ' ')})"
         subject = str(data.transition_id) if data.transition_id else None
-        drafts = [self._draft(envelope, data.child_id, contact, NoticeKind.TRANSITION_RECORDED,
-                              subject, what, data.occurred_on.isoformat())
-                  for contact in self._linked(data.child_id)]
+        drafts = [
+            self._draft(
+                envelope,
+                data.child_id,
+                contact,
+                NoticeKind.TRANSITION_RECORDED,
+                subject,
+                what,
+                data.occurred_on.isoformat(),
+            )
+            for contact in self._linked(data.child_id)
+        ]
         self._queue(envelope, drafts)
 
     def _closed(self, envelope: Envelope) -> None:
@@ -280,18 +357,35 @@ class NoticeConsumer:
         what = "ECM involvement has ended"
         if data.safety_net_until:
             what += f"; the ECM safety net continues until {data.safety_net_until.isoformat()}"
-        drafts = [self._draft(envelope, data.child_id, contact, NoticeKind.CASE_CLOSED, None,
-                              what, data.closed_on.isoformat())
-                  for contact in self._linked(data.child_id)]
+        drafts = [
+            self._draft(
+                envelope,
+                data.child_id,
+                contact,
+                NoticeKind.CASE_CLOSED,
+                None,
+                what,
+                data.closed_on.isoformat(),
+            )
+            for contact in self._linked(data.child_id)
+        ]
         self._queue(envelope, drafts)
-
 
     def _reopened(self, envelope: Envelope) -> None:
         data = CaseReopened.model_validate(envelope.data)
         what = "ECM involvement has resumed: the case was reopened"
-        drafts = [self._draft(envelope, data.child_id, contact, NoticeKind.CASE_REOPENED, None,
-                              what, data.reopened_on.isoformat())
-                  for contact in self._linked(data.child_id)]
+        drafts = [
+            self._draft(
+                envelope,
+                data.child_id,
+                contact,
+                NoticeKind.CASE_REOPENED,
+                None,
+                what,
+                data.reopened_on.isoformat(),
+            )
+            for contact in self._linked(data.child_id)
+        ]
         self._queue(envelope, drafts)
 
     def _review_held(self, envelope: Envelope) -> None:
@@ -300,21 +394,40 @@ class NoticeConsumer:
         """
         data = ReviewHeld.model_validate(envelope.data)
         sealed_in = SEALED_IN[envelope.service, envelope.event_type]
-        actions = [(a.agency, a.due_on.isoformat(),
-                    self.app.cipher.open(data.child_id, "actions.text", a.text, event=sealed_in))
-                   for a in data.actions]
+        actions = [
+            (
+                a.agency,
+                a.due_on.isoformat(),
+                self.app.cipher.open(data.child_id, "actions.text", a.text, event=sealed_in),
+            )
+            for a in data.actions
+        ]
         drafts = []
         for contact in self._linked(data.child_id):
-            own = [{"due_on": due_on, "text": text} for agency, due_on, text in actions
-                   if contact.agency is not None and agency == contact.agency]
+            own = [
+                {"due_on": due_on, "text": text}
+                for agency, due_on, text in actions
+                if contact.agency is not None and agency == contact.agency
+            ]
             what = "ECM review held: " + (
-                f"{len(own)} action{'' if len(own) == 1 else 's'} for your agency" if own
-                else "no actions for your agency")
+                f"{len(own)} action{'' if len(own) == 1 else 's'} for your agency"
+                if own
+                else "no actions for your agency"
+            )
             if data.next_review_on is not None:
                 what += f"; next review due {data.next_review_on.isoformat()}"
-            drafts.append(self._draft(envelope, data.child_id, contact, NoticeKind.REVIEW_HELD,
-                                      str(data.review_id), what, data.held_on.isoformat(),
-                                      actions=own))
+            drafts.append(
+                self._draft(
+                    envelope,
+                    data.child_id,
+                    contact,
+                    NoticeKind.REVIEW_HELD,
+                    str(data.review_id),
+                    what,
+                    data.held_on.isoformat(),
+                    actions=own,
+                )
+            )
         self._queue(envelope, drafts)
 
 

@@ -112,8 +112,12 @@ class NoticeMessage:
             lines.append(f"Where: {self.where}")
         if self.actions:
             lines += ["Actions for your agency:", *(a.line() for a in self.actions)]
-        lines += [f"Contact: {self.contact}", f"Details and acknowledgement: {self.link}", "",
-                  FOOTER]
+        lines += [
+            f"Contact: {self.contact}",
+            f"Details and acknowledgement: {self.link}",
+            "",
+            FOOTER,
+        ]
         return "\n".join(lines) + "\n"
 
     def as_json(self) -> dict[str, Any]:
@@ -149,18 +153,25 @@ PARTNER_LINK_DAYS = 60
 PARTNER_LINK_TYPE = "ecm-partner-notice"
 
 
-def partner_link_token(notice_id: UUID, contact_id: UUID, expires_at: datetime,
-                       secret: str) -> str:
+def partner_link_token(notice_id: UUID, contact_id: UUID, expires_at: datetime, secret: str) -> str:
     """A signed token that opens one notice for its one contact (read and acknowledge only)."""
-    claims = {"typ": PARTNER_LINK_TYPE, "notice": str(notice_id), "contact": str(contact_id),
-              "exp": int(expires_at.timestamp())}
+    claims = {
+        "typ": PARTNER_LINK_TYPE,
+        "notice": str(notice_id),
+        "contact": str(contact_id),
+        "exp": int(expires_at.timestamp()),
+    }
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
 def read_partner_link_token(token: str, secret: str) -> tuple[UUID, UUID]:
     """The (notice, contact) a link token opens; jwt.PyJWTError if forged, altered or expired."""
-    claims = jwt.decode(token, secret, algorithms=["HS256"],
-                        options={"require": ["exp", "typ", "notice", "contact"]})
+    claims = jwt.decode(
+        token,
+        secret,
+        algorithms=["HS256"],
+        options={"require": ["exp", "typ", "notice", "contact"]},
+    )
     if claims.get("typ") != PARTNER_LINK_TYPE:
         raise jwt.InvalidTokenError("not a partner notice link")
     try:
@@ -179,8 +190,9 @@ def notice_link(notice: Notice, public_base_url: str, link_secret: str = "") -> 
     return f"{link}?t={partner_link_token(notice.id, notice.contact_id, expires, link_secret)}"
 
 
-def compose(notice: Notice, public_base_url: str, team_contact: str,
-            link_secret: str = "") -> NoticeMessage:
+def compose(
+    notice: Notice, public_base_url: str, team_contact: str, link_secret: str = ""
+) -> NoticeMessage:
     """The message for a notice: content from the notice, contact and link from settings."""
     venue, online_link = one_line(notice.venue), one_line(notice.online_link)
     reference, what = one_line(notice.reference) or "", one_line(notice.what) or ""
@@ -198,8 +210,13 @@ def compose(notice: Notice, public_base_url: str, team_contact: str,
         online_link=online_link,
         contact=contact,
         link=link,
-        calendar=invitation(notice, summary=f"{what} (ECM ref {reference})", location=where,
-                            link=link, organiser=contact),
+        calendar=invitation(
+            notice,
+            summary=f"{what} (ECM ref {reference})",
+            location=where,
+            link=link,
+            organiser=contact,
+        ),
         calendar_method=method_of(notice),
         actions=tuple(_action_lines(notice)),
     )
@@ -210,6 +227,9 @@ ERASED_TEXT = "(no longer available)"
 
 def _action_lines(notice: Notice) -> list[ActionLine]:
     """The notice's actions, each on one line (a text erased since reads as such)."""
-    return [ActionLine(one_line(str(a.get("due_on") or "")) or "",
-                       one_line(a.get("text")) or ERASED_TEXT)
-            for a in getattr(notice, "actions", [])]
+    return [
+        ActionLine(
+            one_line(str(a.get("due_on") or "")) or "", one_line(a.get("text")) or ERASED_TEXT
+        )
+        for a in getattr(notice, "actions", [])
+    ]

@@ -64,8 +64,12 @@ def _contact_id(event: Any) -> dict[str, Any]:
 REGISTRY = ContractRegistry(
     "notifications",
     [
-        Mapping(event_class(PartnerContact, "Registered"), "PartnerRegistered", PartnerRegisteredV1,
-                extra=_contact_id),
+        Mapping(
+            event_class(PartnerContact, "Registered"),
+            "PartnerRegistered",
+            PartnerRegisteredV1,
+            extra=_contact_id,
+        ),
         Mapping(event_class(Notice, "Queued"), "NoticeQueued", NoticeQueuedV1),
         Mapping(event_class(Notice, "Sent"), "NoticeSent", NoticeSentV1),
         Mapping(event_class(Notice, "Failed"), "NoticeFailed", NoticeFailedV1),

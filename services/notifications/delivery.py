@@ -49,9 +49,14 @@ def default_channels(settings: NotifySettings) -> dict[Channel, Sender]:
 
 def recipient_of(contact: PartnerContact, keys: list[str]) -> Recipient:
     """Where a contact receives notices, with their unsealed signing keys (current first)."""
-    return Recipient(contact_id=contact.id, name=contact.name, email=contact.email,
-                     webhook_url=contact.webhook_url, webhook_secret=keys[0] if keys else None,
-                     previous_webhook_secret=keys[1] if len(keys) > 1 else None)
+    return Recipient(
+        contact_id=contact.id,
+        name=contact.name,
+        email=contact.email,
+        webhook_url=contact.webhook_url,
+        webhook_secret=keys[0] if keys else None,
+        previous_webhook_secret=keys[1] if len(keys) > 1 else None,
+    )
 
 
 def describe(error: BaseException) -> str:
@@ -66,8 +71,9 @@ def describe(error: BaseException) -> str:
 class DeliveryWorker:
     """Sends due notices; one instance per process."""
 
-    def __init__(self, app: NotificationsApplication,
-                 channels: Mapping[Channel, Sender] | None = None) -> None:
+    def __init__(
+        self, app: NotificationsApplication, channels: Mapping[Channel, Sender] | None = None
+    ) -> None:
         self.app = app
         if channels is None:
             channels = default_channels(app.notify_settings)
@@ -78,8 +84,7 @@ class DeliveryWorker:
         """One round: send every notice due now; returns how many attempts were made."""
         settings = self.app.notify_settings
         await asyncio.to_thread(self.app.index.catch_up)
-        due = await asyncio.to_thread(self.app.index.due, datetime.now(UTC),
-                                      settings.batch_size)
+        due = await asyncio.to_thread(self.app.index.due, datetime.now(UTC), settings.batch_size)
         if not due:
             return 0
         limit = asyncio.Semaphore(settings.concurrency)
@@ -127,24 +132,44 @@ class DeliveryWorker:
             sender = self.channels.get(channel)
             if sender is None:
                 raise DeliveryError(f"channel: {channel} is not available")
-            message = compose(notice, settings.public_base_url, settings.team_contact,
-                              settings.partner_link_secret)
+            message = compose(
+                notice,
+                settings.public_base_url,
+                settings.team_contact,
+                settings.partner_link_secret,
+            )
             reference = await asyncio.wait_for(
-                sender.send(message, recipient_of(
-                    contact, self.app.signing_keys_of(contact, datetime.now(UTC))),
-                    notice.attempts + 1),
+                sender.send(
+                    message,
+                    recipient_of(contact, self.app.signing_keys_of(contact, datetime.now(UTC))),
+                    notice.attempts + 1,
+                ),
                 settings.send_timeout_seconds + 5,
             )
         except Exception as error:
             NOTICE_DELIVERIES.labels(str(channel or "none"), "failed").inc()
-            log.warning("notice %s: attempt %d failed: %s", notice.id, notice.attempts + 1,
-                        describe(error))
-            await self._record(self.app.record_failure, notice.id, describe(error),
-                               datetime.now(UTC), meta, notice.version)
+            log.warning(
+                "notice %s: attempt %d failed: %s", notice.id, notice.attempts + 1, describe(error)
+            )
+            await self._record(
+                self.app.record_failure,
+                notice.id,
+                describe(error),
+                datetime.now(UTC),
+                meta,
+                notice.version,
+            )
             return
         NOTICE_DELIVERIES.labels(str(channel), "sent").inc()
-        await self._record(self.app.record_sent, notice.id, channel, reference,
-                           datetime.now(UTC), meta, notice.version)
+        await self._record(
+            self.app.record_sent,
+            notice.id,
+            channel,
+            reference,
+            datetime.now(UTC),
+            meta,
+            notice.version,
+        )
 
     async def _record(self, use_case: Callable[..., int], *args: object) -> None:
         try:

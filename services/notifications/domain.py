@@ -114,20 +114,36 @@ class PartnerContact(EcmAggregate):
             state["name"] = state["name"].strip()
 
     @classmethod
-    def register(cls, *, agency: Agency, name: str, email: str, webhook_url: str | None,
-                 preferred_channel: Channel, webhook_secret: str | None,
-                 meta: Meta) -> PartnerContact:
+    def register(
+        cls,
+        *,
+        agency: Agency,
+        name: str,
+        email: str,
+        webhook_url: str | None,
+        preferred_channel: Channel,
+        webhook_secret: str | None,
+        meta: Meta,
+    ) -> PartnerContact:
         """Add a contact after checking their details."""
         if not name.strip():
             raise Invalid("name: must not be empty", field="name")
         if not EMAIL.match(email):
             raise Invalid("email: is not an email address", field="email")
         if Channel(preferred_channel) == Channel.WEBHOOK and not webhook_url:
-            raise Invalid("webhook_url: is required when the preferred channel is webhook",
-                          field="webhook_url")
-        return cls(agency=Agency(agency), name=name.strip(), email=email,
-                   webhook_url=webhook_url, preferred_channel=Channel(preferred_channel),
-                   webhook_secret=webhook_secret, meta=meta)
+            raise Invalid(
+                "webhook_url: is required when the preferred channel is webhook",
+                field="webhook_url",
+            )
+        return cls(
+            agency=Agency(agency),
+            name=name.strip(),
+            email=email,
+            webhook_url=webhook_url,
+            preferred_channel=Channel(preferred_channel),
+            webhook_secret=webhook_secret,
+            meta=meta,
+        )
 
     @event(Registered)
     def __init__(
@@ -149,12 +165,17 @@ class PartnerContact(EcmAggregate):
         self.previous_webhook_secret: str | None = None
         self.previous_valid_until: datetime | None = None
 
-    def rotate_webhook_secret(self, sealed: str, previous_valid_until: datetime,
-                              meta: Meta) -> None:
+    def rotate_webhook_secret(
+        self, sealed: str, previous_valid_until: datetime, meta: Meta
+    ) -> None:
         """Sign with a new key from now; the old one (if the contact had one of their own)
         still signs too until the overlap ends."""
-        self._webhook_secret_rotated(webhook_secret=sealed, previous=self.webhook_secret,
-                                     previous_valid_until=previous_valid_until, meta=meta)
+        self._webhook_secret_rotated(
+            webhook_secret=sealed,
+            previous=self.webhook_secret,
+            previous_valid_until=previous_valid_until,
+            meta=meta,
+        )
 
     class WebhookSecretRotated(EcmAggregate.Event):
         webhook_secret: NotPersonal
@@ -163,8 +184,9 @@ class PartnerContact(EcmAggregate):
         meta: Meta
 
     @event(WebhookSecretRotated)
-    def _webhook_secret_rotated(self, webhook_secret: str, previous: str | None,
-                                previous_valid_until: datetime, meta: Meta) -> None:
+    def _webhook_secret_rotated(
+        self, webhook_secret: str, previous: str | None, previous_valid_until: datetime, meta: Meta
+    ) -> None:
         self.webhook_secret = webhook_secret
         self.previous_webhook_secret = previous
         self.previous_valid_until = previous_valid_until
@@ -182,7 +204,6 @@ class PartnerContact(EcmAggregate):
 
 class Notice(EcmAggregate):
     """One minimal notice to one partner contact about one event in a child's ECM work."""
-
 
     @staticmethod
     def create_id(source_message_id: str, contact_id: UUID) -> UUID:
@@ -274,16 +295,24 @@ class Notice(EcmAggregate):
 
     def _check_deliverable(self) -> None:
         if self.status not in DELIVERABLE:
-            raise Conflict(f"status: notice is {self.status}, not awaiting delivery",
-                           field="status")
+            raise Conflict(
+                f"status: notice is {self.status}, not awaiting delivery", field="status"
+            )
 
-    def record_sent(self, channel: Channel, provider_reference: str, at: datetime,
-                    meta: Meta) -> None:
+    def record_sent(
+        self, channel: Channel, provider_reference: str, at: datetime, meta: Meta
+    ) -> None:
         """The channel accepted the notice."""
         self._check_deliverable()
-        self._sent(child_id=self.child_id, contact_id=self.contact_id, channel=Channel(channel),
-                   provider_reference=provider_reference, attempt=self.attempts + 1, sent_at=at,
-                   meta=meta)
+        self._sent(
+            child_id=self.child_id,
+            contact_id=self.contact_id,
+            channel=Channel(channel),
+            provider_reference=provider_reference,
+            attempt=self.attempts + 1,
+            sent_at=at,
+            meta=meta,
+        )
 
     class Sent(EcmAggregate.Event):
         child_id: UUID
@@ -295,8 +324,16 @@ class Notice(EcmAggregate):
         meta: Meta
 
     @event(Sent)
-    def _sent(self, child_id: UUID, contact_id: UUID, channel: Channel, provider_reference: str,
-              attempt: int, sent_at: datetime, meta: Meta) -> None:
+    def _sent(
+        self,
+        child_id: UUID,
+        contact_id: UUID,
+        channel: Channel,
+        provider_reference: str,
+        attempt: int,
+        sent_at: datetime,
+        meta: Meta,
+    ) -> None:
         self.status = NoticeStatus.SENT
         self.channel = Channel(channel)
         self.provider_reference = provider_reference
@@ -309,9 +346,15 @@ class Notice(EcmAggregate):
         """A delivery attempt failed: retry later, or wait for an operator after the last try."""
         self._check_deliverable()
         error = " ".join(error.split())[:MAX_ERROR_LENGTH] or "unknown error"
-        self._failed(child_id=self.child_id, contact_id=self.contact_id, error=error,
-                     attempt=self.attempts + 1, failed_at=at,
-                     retry_at=policy.retry_at(self.failures_in_a_row + 1, at), meta=meta)
+        self._failed(
+            child_id=self.child_id,
+            contact_id=self.contact_id,
+            error=error,
+            attempt=self.attempts + 1,
+            failed_at=at,
+            retry_at=policy.retry_at(self.failures_in_a_row + 1, at),
+            meta=meta,
+        )
 
     class Failed(EcmAggregate.Event):
         child_id: UUID
@@ -323,8 +366,16 @@ class Notice(EcmAggregate):
         meta: Meta
 
     @event(Failed)
-    def _failed(self, child_id: UUID, contact_id: UUID, error: str, attempt: int,
-                failed_at: datetime, retry_at: datetime | None, meta: Meta) -> None:
+    def _failed(
+        self,
+        child_id: UUID,
+        contact_id: UUID,
+        error: str,
+        attempt: int,
+        failed_at: datetime,
+        retry_at: datetime | None,
+        meta: Meta,
+    ) -> None:
         self.status = NoticeStatus.FAILED
         self.last_error = error
         self.attempts = attempt
@@ -339,8 +390,10 @@ class Notice(EcmAggregate):
     def retry(self, at: datetime, meta: Meta) -> None:
         """An operator asks for a failed notice to be delivered again (a fresh set of tries)."""
         if self.status != NoticeStatus.FAILED:
-            raise Conflict(f"status: only a failed notice can be retried; this one is "
-                           f"{self.status}", field="status")
+            raise Conflict(
+                f"status: only a failed notice can be retried; this one is {self.status}",
+                field="status",
+            )
         self._requeued(child_id=self.child_id, contact_id=self.contact_id, due_at=at, meta=meta)
 
     class Requeued(EcmAggregate.Event):
@@ -361,8 +414,9 @@ class Notice(EcmAggregate):
             raise NotFound(f"notice {self.id} not found")
         if self.status == NoticeStatus.ACKNOWLEDGED:
             raise Conflict("status: notice is already acknowledged", field="status")
-        self._acknowledged(child_id=self.child_id, contact_id=self.contact_id,
-                           acknowledged_at=at, meta=meta)
+        self._acknowledged(
+            child_id=self.child_id, contact_id=self.contact_id, acknowledged_at=at, meta=meta
+        )
 
     class Acknowledged(EcmAggregate.Event):
         child_id: UUID
@@ -371,8 +425,9 @@ class Notice(EcmAggregate):
         meta: Meta
 
     @event(Acknowledged)
-    def _acknowledged(self, child_id: UUID, contact_id: UUID, acknowledged_at: datetime,
-                      meta: Meta) -> None:
+    def _acknowledged(
+        self, child_id: UUID, contact_id: UUID, acknowledged_at: datetime, meta: Meta
+    ) -> None:
         self.status = NoticeStatus.ACKNOWLEDGED
         self.acknowledged_at = acknowledged_at
         self.next_attempt_at = None

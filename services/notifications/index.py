@@ -118,11 +118,19 @@ class NoticeRow:
         updated_at = utc(row.updated_at)
         assert queued_at is not None and updated_at is not None
         return cls(
-            notice_id=UUID(row.notice_id), contact_id=UUID(row.contact_id),
-            child_id=UUID(row.child_id), agency=row.agency, kind=row.kind, what=row.what,
-            when=row.when, status=NoticeStatus(row.status), attempts=row.attempts,
-            next_attempt_at=utc(row.next_attempt_at), last_error=row.last_error,
-            queued_at=queued_at, updated_at=updated_at,
+            notice_id=UUID(row.notice_id),
+            contact_id=UUID(row.contact_id),
+            child_id=UUID(row.child_id),
+            agency=row.agency,
+            kind=row.kind,
+            what=row.what,
+            when=row.when,
+            status=NoticeStatus(row.status),
+            attempts=row.attempts,
+            next_attempt_at=utc(row.next_attempt_at),
+            last_error=row.last_error,
+            queued_at=queued_at,
+            updated_at=updated_at,
         )
 
 
@@ -157,59 +165,108 @@ class NoticeIndex:
     def catch_up(self) -> int:
         """Apply every stored event not yet in the index; returns how many were applied."""
         mapper: PersonalDataMapper = self.app.mapper  # type: ignore[assignment]
-        return catch_up(self.tracker, self.app,
-                        lambda conn, n: self._apply(conn, mapper.to_sealed_domain_event(n)),
-                        self.batch_size)
+        return catch_up(
+            self.tracker,
+            self.app,
+            lambda conn, n: self._apply(conn, mapper.to_sealed_domain_event(n)),
+            self.batch_size,
+        )
 
     def _apply(self, conn: Connection, event: Any) -> None:
         at = utc(getattr(event, "timestamp", None)) or datetime.now(UTC)
         nid = str(event.originator_id)
         rows = notice_index.c.notice_id == nid
         if isinstance(event, QUEUED):
-            conn.execute(insert(notice_index).values(
-                notice_id=nid, contact_id=str(event.contact_id), child_id=str(event.child_id),
-                agency=event.agency, kind=str(event.kind), what=event.what, when=event.when,
-                status=NoticeStatus.QUEUED.value, attempts=0,
-                next_attempt_at=utc(event.due_at), last_error=None,
-                queued_at=utc(event.due_at), updated_at=at,
-            ))
+            conn.execute(
+                insert(notice_index).values(
+                    notice_id=nid,
+                    contact_id=str(event.contact_id),
+                    child_id=str(event.child_id),
+                    agency=event.agency,
+                    kind=str(event.kind),
+                    what=event.what,
+                    when=event.when,
+                    status=NoticeStatus.QUEUED.value,
+                    attempts=0,
+                    next_attempt_at=utc(event.due_at),
+                    last_error=None,
+                    queued_at=utc(event.due_at),
+                    updated_at=at,
+                )
+            )
         elif isinstance(event, SENT):
-            conn.execute(update(notice_index).where(rows).values(
-                status=NoticeStatus.SENT.value, attempts=event.attempt, next_attempt_at=None,
-                updated_at=at,
-            ))
+            conn.execute(
+                update(notice_index)
+                .where(rows)
+                .values(
+                    status=NoticeStatus.SENT.value,
+                    attempts=event.attempt,
+                    next_attempt_at=None,
+                    updated_at=at,
+                )
+            )
         elif isinstance(event, FAILED):
-            conn.execute(update(notice_index).where(rows).values(
-                status=NoticeStatus.FAILED.value, attempts=event.attempt, last_error=event.error,
-                next_attempt_at=utc(event.retry_at), updated_at=at,
-            ))
+            conn.execute(
+                update(notice_index)
+                .where(rows)
+                .values(
+                    status=NoticeStatus.FAILED.value,
+                    attempts=event.attempt,
+                    last_error=event.error,
+                    next_attempt_at=utc(event.retry_at),
+                    updated_at=at,
+                )
+            )
         elif isinstance(event, REQUEUED):
-            conn.execute(update(notice_index).where(rows).values(
-                status=NoticeStatus.QUEUED.value, next_attempt_at=utc(event.due_at),
-                updated_at=at,
-            ))
+            conn.execute(
+                update(notice_index)
+                .where(rows)
+                .values(
+                    status=NoticeStatus.QUEUED.value,
+                    next_attempt_at=utc(event.due_at),
+                    updated_at=at,
+                )
+            )
         elif isinstance(event, ACKNOWLEDGED):
-            conn.execute(update(notice_index).where(rows).values(
-                status=NoticeStatus.ACKNOWLEDGED.value, next_attempt_at=None, updated_at=at,
-            ))
+            conn.execute(
+                update(notice_index)
+                .where(rows)
+                .values(
+                    status=NoticeStatus.ACKNOWLEDGED.value,
+                    next_attempt_at=None,
+                    updated_at=at,
+                )
+            )
         elif isinstance(event, REGISTERED):
-            conn.execute(insert(partner_index).values(
-                contact_id=nid, agency=str(event.agency), name=event.name, email=event.email,
-                webhook_url=event.webhook_url, preferred_channel=str(event.preferred_channel),
-                registered_at=at,
-            ))
+            conn.execute(
+                insert(partner_index).values(
+                    contact_id=nid,
+                    agency=str(event.agency),
+                    name=event.name,
+                    email=event.email,
+                    webhook_url=event.webhook_url,
+                    preferred_channel=str(event.preferred_channel),
+                    registered_at=at,
+                )
+            )
 
     def notices_for(self, contact_id: UUID) -> list[NoticeRow]:
         """The notices addressed to one contact, newest first."""
-        query = (select(notice_index).where(notice_index.c.contact_id == str(contact_id))
-                 .order_by(notice_index.c.queued_at.desc(), notice_index.c.notice_id))
+        query = (
+            select(notice_index)
+            .where(notice_index.c.contact_id == str(contact_id))
+            .order_by(notice_index.c.queued_at.desc(), notice_index.c.notice_id)
+        )
         with self.engine.connect() as conn:
             return [NoticeRow.of(row) for row in conn.execute(query)]
 
     def notices_about(self, child_id: UUID) -> list[NoticeRow]:
         """The notices about one child, oldest first."""
-        query = (select(notice_index).where(notice_index.c.child_id == str(child_id))
-                 .order_by(notice_index.c.queued_at, notice_index.c.notice_id))
+        query = (
+            select(notice_index)
+            .where(notice_index.c.child_id == str(child_id))
+            .order_by(notice_index.c.queued_at, notice_index.c.notice_id)
+        )
         with self.engine.connect() as conn:
             return [NoticeRow.of(row) for row in conn.execute(query)]
 
@@ -226,10 +283,12 @@ class NoticeIndex:
         leased = select(delivery_leases.c.notice_id).where(delivery_leases.c.until > now)
         query = (
             select(notice_index.c.notice_id)
-            .where(notice_index.c.status.in_([s.value for s in DELIVERABLE]),
-                   notice_index.c.next_attempt_at.is_not(None),
-                   notice_index.c.next_attempt_at <= now,
-                   notice_index.c.notice_id.not_in(leased))
+            .where(
+                notice_index.c.status.in_([s.value for s in DELIVERABLE]),
+                notice_index.c.next_attempt_at.is_not(None),
+                notice_index.c.next_attempt_at <= now,
+                notice_index.c.notice_id.not_in(leased),
+            )
             .order_by(notice_index.c.next_attempt_at)
             .limit(limit)
         )
@@ -242,8 +301,11 @@ class NoticeIndex:
         with self.engine.connect() as conn:
             return [
                 PartnerRow(
-                    contact_id=UUID(row.contact_id), agency=row.agency, name=row.name,
-                    email=row.email, webhook_url=row.webhook_url,
+                    contact_id=UUID(row.contact_id),
+                    agency=row.agency,
+                    name=row.name,
+                    email=row.email,
+                    webhook_url=row.webhook_url,
                     preferred_channel=row.preferred_channel,
                     registered_at=utc(row.registered_at) or datetime.now(UTC),
                 )
@@ -255,8 +317,9 @@ class NoticeIndex:
         nid = str(notice_id)
         try:
             with self.engine.begin() as conn:
-                conn.execute(insert(delivery_leases).values(notice_id=nid, holder=holder,
-                                                            until=until))
+                conn.execute(
+                    insert(delivery_leases).values(notice_id=nid, holder=holder, until=until)
+                )
             return True
         except IntegrityError:
             pass
@@ -271,7 +334,9 @@ class NoticeIndex:
     def release(self, notice_id: UUID, holder: str) -> None:
         """Give the lease back."""
         with self.engine.begin() as conn:
-            conn.execute(delete(delivery_leases).where(
-                delivery_leases.c.notice_id == str(notice_id),
-                delivery_leases.c.holder == holder,
-            ))
+            conn.execute(
+                delete(delivery_leases).where(
+                    delivery_leases.c.notice_id == str(notice_id),
+                    delivery_leases.c.holder == holder,
+                )
+            )

@@ -35,7 +35,6 @@ def contacts_id_for(child_id: UUID) -> UUID:
 class Meeting(EcmAggregate):
     """A meeting partners were invited to: when and where it is, and who was invited."""
 
-
     @staticmethod
     def create_id(kind: str, meeting_id: str, **_: object) -> UUID:
         """Derived from the meeting, so the same meeting is always found again."""
@@ -52,9 +51,17 @@ class Meeting(EcmAggregate):
         meta: Meta
 
     @event(Scheduled)
-    def __init__(self, kind: str, meeting_id: str, child_id: UUID, starts_at: str,
-                 venue: str | None, online_link: str | None, invited: list[dict[str, str | None]],
-                 meta: Meta) -> None:
+    def __init__(
+        self,
+        kind: str,
+        meeting_id: str,
+        child_id: UUID,
+        starts_at: str,
+        venue: str | None,
+        online_link: str | None,
+        invited: list[dict[str, str | None]],
+        meta: Meta,
+    ) -> None:
         self.kind = kind
         self.meeting_id = meeting_id
         self.child_id = child_id
@@ -64,11 +71,23 @@ class Meeting(EcmAggregate):
         self.invited = [Invited(UUID(str(i["contact_id"])), i.get("agency")) for i in invited]
         self.status = "scheduled"
 
-    def schedule_again(self, starts_at: str, venue: str | None, online_link: str | None,
-                       invited: list[dict[str, str | None]], meta: Meta) -> None:
+    def schedule_again(
+        self,
+        starts_at: str,
+        venue: str | None,
+        online_link: str | None,
+        invited: list[dict[str, str | None]],
+        meta: Meta,
+    ) -> None:
         """The same meeting (a review cancelled earlier) is scheduled once more."""
-        self._scheduled_again(child_id=self.child_id, starts_at=starts_at, venue=venue,
-                              online_link=online_link, invited=invited, meta=meta)
+        self._scheduled_again(
+            child_id=self.child_id,
+            starts_at=starts_at,
+            venue=venue,
+            online_link=online_link,
+            invited=invited,
+            meta=meta,
+        )
 
     class ScheduledAgain(EcmAggregate.Event):
         child_id: UUID
@@ -79,9 +98,15 @@ class Meeting(EcmAggregate):
         meta: Meta
 
     @event(ScheduledAgain)
-    def _scheduled_again(self, child_id: UUID, starts_at: str, venue: str | None,
-                         online_link: str | None, invited: list[dict[str, str | None]],
-                         meta: Meta) -> None:
+    def _scheduled_again(
+        self,
+        child_id: UUID,
+        starts_at: str,
+        venue: str | None,
+        online_link: str | None,
+        invited: list[dict[str, str | None]],
+        meta: Meta,
+    ) -> None:
         self.starts_at = starts_at
         self.venue = venue
         self.online_link = online_link

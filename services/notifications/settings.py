@@ -26,11 +26,13 @@ class NotifySettings(BaseSettings):
         description="Base of the link back in every notice (base URL + /notices/<id>).",
     )
     partner_link_secret: str = Field(
-        default="", description="Signs the link in every notice (bound to the notice and its "
+        default="",
+        description="Signs the link in every notice (bound to the notice and its "
         "contact, expiring); generated in dev mode; unsigned links without it.",
     )
     team_contact: str = Field(
-        default="ecm-team@example.org", min_length=3,
+        default="ecm-team@example.org",
+        min_length=3,
         description="Who partners contact about a notice (the ECM team's address).",
     )
     smtp_host: str = "127.0.0.1"
@@ -46,21 +48,26 @@ class NotifySettings(BaseSettings):
         default="", description="Global HMAC-SHA256 key for webhooks without their own."
     )
     webhook_shared_secret_allowed: bool = Field(
-        default=False, description="Sign webhooks of contacts without a key of their own with "
-        "webhook_secret (on in dev mode only: in production every partner has their own).")
+        default=False,
+        description="Sign webhooks of contacts without a key of their own with "
+        "webhook_secret (on in dev mode only: in production every partner has their own).",
+    )
     webhook_allowed_networks: list[str] = Field(
-        default=[], description="Networks (CIDR) an on-premise partner's webhook may resolve "
+        default=[],
+        description="Networks (CIDR) an on-premise partner's webhook may resolve "
         "to although they are not public; every other private, loopback, link-local or "
         "metadata address is refused at send time.",
     )
     webhook_require_https: bool = Field(
-        default=True, description="Refuse plain-http webhooks to public addresses.")
+        default=True, description="Refuse plain-http webhooks to public addresses."
+    )
     govuk_api_key: str | None = Field(
         default=None, description="GOV.UK Notify API key: name-serviceid-secret."
     )
     govuk_base_url: str = "https://api.notifications.service.gov.uk"
     govuk_template_id: str | None = Field(
-        default=None, description="Notify email template with ((what)), ((when)), ((where)), "
+        default=None,
+        description="Notify email template with ((what)), ((when)), ((where)), "
         "((contact)), ((link)) and ((reference)).",
     )
     poll_seconds: float = Field(default=2.0, gt=0, description="How often delivery looks.")
@@ -143,6 +150,5 @@ def settings_from_env(settings: Settings) -> NotifySettings:
         notify = notify.model_copy(update={"webhook_shared_secret_allowed": True})
     if settings.dev_mode and not notify.webhook_allowed_networks:
         # A developer's own receiver on this machine; never a default outside dev mode.
-        notify = notify.model_copy(update={"webhook_allowed_networks": ["127.0.0.0/8",
-                                                                      "::1/128"]})
+        notify = notify.model_copy(update={"webhook_allowed_networks": ["127.0.0.0/8", "::1/128"]})
     return notify

@@ -137,7 +137,8 @@ class ReferralCreate(BaseModel):
     reason: Text
     trauma_history: Text
     expected_involvement_months: int = Field(
-        ge=MIN_INVOLVEMENT_MONTHS, le=MAX_INVOLVEMENT_MONTHS,
+        ge=MIN_INVOLVEMENT_MONTHS,
+        le=MAX_INVOLVEMENT_MONTHS,
         description="Expected YJS involvement; ECM needs at least six months.",
     )
     expected_version: ExpectedVersion = Field(default=None, description="The child's version.")
@@ -207,8 +208,7 @@ class CorrectionCreate(BaseModel):
 
     field: str = Field(min_length=1, max_length=64)
     value: Annotated[Any, AfterValidator(_correction_value)] = Field(
-        description="The corrected value: text, a whole number, or null to clear an "
-        "optional field."
+        description="The corrected value: text, a whole number, or null to clear an optional field."
     )
     reason: Reason
     expected_version: ExpectedVersion = None
@@ -235,57 +235,85 @@ def _may(principal: Principal, action: str) -> Authorise[Child | Referral]:
 def child_public(child: Child, erased: bool) -> ChildPublic:
     """The public view of a child."""
     return ChildPublic(
-        id=child.id, version=child.version, given_name=child.given_name,
-        family_name=child.family_name, date_of_birth=child.date_of_birth, area=child.area,
-        nhs_number=child.nhs_number, upn=child.upn, open_referral_id=child.open_referral_id,
-        referral_ids=list(child.referral_ids), disputed=dict(child.disputed), erased=erased,
+        id=child.id,
+        version=child.version,
+        given_name=child.given_name,
+        family_name=child.family_name,
+        date_of_birth=child.date_of_birth,
+        area=child.area,
+        nhs_number=child.nhs_number,
+        upn=child.upn,
+        open_referral_id=child.open_referral_id,
+        referral_ids=list(child.referral_ids),
+        disputed=dict(child.disputed),
+        erased=erased,
     )
 
 
 def referral_public(referral: Referral) -> ReferralPublic:
     """The public view of a referral."""
     return ReferralPublic(
-        id=referral.id, version=referral.version, child_id=referral.child_id, area=referral.area,
-        case_manager_id=referral.case_manager_id, reason=referral.reason,
+        id=referral.id,
+        version=referral.version,
+        child_id=referral.child_id,
+        area=referral.area,
+        case_manager_id=referral.case_manager_id,
+        reason=referral.reason,
         trauma_history=referral.trauma_history,
         expected_involvement_months=referral.expected_involvement_months,
-        status=referral.status, consent=referral.consent, outcome_reason=referral.outcome_reason,
+        status=referral.status,
+        consent=referral.consent,
+        outcome_reason=referral.outcome_reason,
     )
 
 
 @router.post("/children", status_code=status.HTTP_201_CREATED, response_model=Created)
 def register_child(
-    body: ChildCreate, request: Request, app: App,
+    body: ChildCreate,
+    request: Request,
+    app: App,
     principal: Annotated[Principal, Depends(requires("child.register"))],
 ) -> Created:
     """Register a child under a new pseudonymous id."""
     if principal.role == Role.CASE_MANAGER and principal.area != body.area:
         raise Forbidden("forbidden")
     child_id = app.register_child(
-        given_name=body.given_name, family_name=body.family_name,
-        date_of_birth=body.date_of_birth, area=body.area, nhs_number=body.nhs_number,
-        upn=body.upn, meta=meta_for(principal, request),
+        given_name=body.given_name,
+        family_name=body.family_name,
+        date_of_birth=body.date_of_birth,
+        area=body.area,
+        nhs_number=body.nhs_number,
+        upn=body.upn,
+        meta=meta_for(principal, request),
     )
     return Created(id=child_id, version=1)
 
 
 @router.get("/children/{child_id}", response_model=ChildPublic)
 def get_child(
-    child_id: UUID, app: App,
+    child_id: UUID,
+    app: App,
     principal: Annotated[Principal, Depends(requires("child.read"))],
-    as_of: Annotated[AsOfDay | None, Query(description="Show the record as it stood that day")]
-    = None,
+    as_of: Annotated[
+        AsOfDay | None, Query(description="Show the record as it stood that day")
+    ] = None,
 ) -> ChildPublic:
     """The child's record, now or as it stood on a past date."""
     may = _may(principal, "child.read")
-    child = (app.get_child(child_id, may) if as_of is None
-             else load_as_of(app, Child, child_id, "child", as_of, may))
+    child = (
+        app.get_child(child_id, may)
+        if as_of is None
+        else load_as_of(app, Child, child_id, "child", as_of, may)
+    )
     return child_public(child, app.vault.is_erased(child_id))
 
 
 @router.post("/children/{child_id}/corrections", response_model=Version)
 def correct_child(
-    child_id: UUID, body: CorrectionCreate, request: Request, app: App,
+    child_id: UUID,
+    body: CorrectionCreate,
+    request: Request,
+    app: App,
     principal: Annotated[Principal, Depends(requires("child.correct"))],
 ) -> Version:
     """Correct a field of the child's record with a reason."""
@@ -300,34 +328,52 @@ def correct_child(
         value = _clean("value", _area, value)
     elif body.field in ("given_name", "family_name"):
         value = _clean("value", lambda v: _name(body.field, v), value)
-    version = app.correct_child(child_id, body.field, value,
-                                meta_for(principal, request, body.reason), body.expected_version,
-                                _may(principal, "child.correct"))
+    version = app.correct_child(
+        child_id,
+        body.field,
+        value,
+        meta_for(principal, request, body.reason),
+        body.expected_version,
+        _may(principal, "child.correct"),
+    )
     return Version(id=child_id, version=version)
 
 
 @router.post("/children/{child_id}/disputes", response_model=Version)
 def flag_dispute(
-    child_id: UUID, body: DisputeCreate, request: Request, app: App,
+    child_id: UUID,
+    body: DisputeCreate,
+    request: Request,
+    app: App,
     principal: Annotated[Principal, Depends(requires("child.dispute"))],
 ) -> Version:
     """Flag a field whose accuracy is disputed, until it is corrected."""
-    version = app.flag_dispute(child_id, body.field, meta_for(principal, request, body.reason),
-                               body.expected_version, _may(principal, "child.dispute"))
+    version = app.flag_dispute(
+        child_id,
+        body.field,
+        meta_for(principal, request, body.reason),
+        body.expected_version,
+        _may(principal, "child.dispute"),
+    )
     return Version(id=child_id, version=version)
 
 
 @router.post("/referrals", status_code=status.HTTP_201_CREATED, response_model=Created)
 def make_referral(
-    body: ReferralCreate, request: Request, app: App,
+    body: ReferralCreate,
+    request: Request,
+    app: App,
     principal: Annotated[Principal, Depends(requires("referral.create"))],
 ) -> Created:
     """Refer a registered child to ECM (one open referral per child)."""
     referral_id = app.refer(
-        child_id=body.child_id, case_manager_id=principal.user_id, reason=body.reason,
+        child_id=body.child_id,
+        case_manager_id=principal.user_id,
+        reason=body.reason,
         trauma_history=body.trauma_history,
         expected_involvement_months=body.expected_involvement_months,
-        meta=meta_for(principal, request), expected_version=body.expected_version,
+        meta=meta_for(principal, request),
+        expected_version=body.expected_version,
         authorise=_may(principal, "referral.create"),
     )
     return Created(id=referral_id, version=1)
@@ -362,40 +408,58 @@ def list_referrals(
             raise Forbidden("forbidden")
         area = principal.area
     rows = projections.list_referrals(
-        resources_of(request).engine("referrals-read"), area=area,
-        status=status_, limit=limit, offset=offset,
+        resources_of(request).engine("referrals-read"),
+        area=area,
+        status=status_,
+        limit=limit,
+        offset=offset,
     )
     return [ReferralSummary.model_validate(row) for row in rows]
 
 
 @router.get("/referrals/{referral_id}", response_model=ReferralPublic)
 def get_referral(
-    referral_id: UUID, app: App,
+    referral_id: UUID,
+    app: App,
     principal: Annotated[Principal, Depends(requires("referral.read"))],
     as_of: Annotated[AsOfDay | None, Query(description="Show it as it stood that day")] = None,
 ) -> ReferralPublic:
     """The referral, now or as it stood on a past date."""
     may = _may(principal, "referral.read")
-    referral = (app.get_referral(referral_id, may) if as_of is None
-                else load_as_of(app, Referral, referral_id, "referral", as_of, may))
+    referral = (
+        app.get_referral(referral_id, may)
+        if as_of is None
+        else load_as_of(app, Referral, referral_id, "referral", as_of, may)
+    )
     return referral_public(referral)
 
 
 @router.post("/referrals/{referral_id}/consent", response_model=Version)
 def record_consent(
-    referral_id: UUID, body: ConsentCreate, request: Request, app: App,
+    referral_id: UUID,
+    body: ConsentCreate,
+    request: Request,
+    app: App,
     principal: Annotated[Principal, Depends(requires("referral.consent"))],
 ) -> Version:
     """Record consent to formulation as given, refused or withdrawn."""
-    version = app.record_consent(referral_id, body.consent, body.given_by,
-                                 meta_for(principal, request), body.expected_version,
-                                 _may(principal, "referral.consent"))
+    version = app.record_consent(
+        referral_id,
+        body.consent,
+        body.given_by,
+        meta_for(principal, request),
+        body.expected_version,
+        _may(principal, "referral.consent"),
+    )
     return Version(id=referral_id, version=version)
 
 
 @router.post("/referrals/{referral_id}/screening", response_model=Version)
 def screen(
-    referral_id: UUID, body: ScreeningCreate, request: Request, app: App,
+    referral_id: UUID,
+    body: ScreeningCreate,
+    request: Request,
+    app: App,
     principal: Annotated[Principal, Depends(requires("referral.screen"))],
 ) -> Version:
     """Screen: accept for formulation, offer a consultation, or decline with a reason."""
@@ -414,29 +478,46 @@ def screen(
 
 @router.post("/referrals/{referral_id}/withdrawal", response_model=Version)
 def withdraw(
-    referral_id: UUID, body: ReasonCreate, request: Request, app: App,
+    referral_id: UUID,
+    body: ReasonCreate,
+    request: Request,
+    app: App,
     principal: Annotated[Principal, Depends(requires("referral.withdraw"))],
 ) -> Version:
     """Withdraw the referral with a reason."""
-    version = app.withdraw(referral_id, meta_for(principal, request, body.reason),
-                           body.expected_version, _may(principal, "referral.withdraw"))
+    version = app.withdraw(
+        referral_id,
+        meta_for(principal, request, body.reason),
+        body.expected_version,
+        _may(principal, "referral.withdraw"),
+    )
     return Version(id=referral_id, version=version)
 
 
 @router.post("/referrals/{referral_id}/closure", response_model=Version)
 def close_referral(
-    referral_id: UUID, body: ReasonCreate, request: Request, app: App,
+    referral_id: UUID,
+    body: ReasonCreate,
+    request: Request,
+    app: App,
     principal: Annotated[Principal, Depends(requires("referral.close"))],
 ) -> Version:
     """Close an accepted referral or a consultation when ECM's work ends."""
-    version = app.close_referral(referral_id, meta_for(principal, request, body.reason),
-                                 body.expected_version, _may(principal, "referral.close"))
+    version = app.close_referral(
+        referral_id,
+        meta_for(principal, request, body.reason),
+        body.expected_version,
+        _may(principal, "referral.close"),
+    )
     return Version(id=referral_id, version=version)
 
 
 @router.post("/referrals/{referral_id}/corrections", response_model=Version)
 def correct_referral(
-    referral_id: UUID, body: CorrectionCreate, request: Request, app: App,
+    referral_id: UUID,
+    body: CorrectionCreate,
+    request: Request,
+    app: App,
     principal: Annotated[Principal, Depends(requires("referral.correct"))],
 ) -> Version:
     """Correct a field of the referral with a reason."""
@@ -445,9 +526,14 @@ def correct_referral(
         raise _invalid("value", f"{body.field} must be at most {MAX_TEXT} characters")
     if isinstance(text, str):
         _clean("value", check_multi_line_text, text)
-    version = app.correct_referral(referral_id, body.field, body.value,
-                                   meta_for(principal, request, body.reason),
-                                   body.expected_version, _may(principal, "referral.correct"))
+    version = app.correct_referral(
+        referral_id,
+        body.field,
+        body.value,
+        meta_for(principal, request, body.reason),
+        body.expected_version,
+        _may(principal, "referral.correct"),
+    )
     return Version(id=referral_id, version=version)
 
 

@@ -74,15 +74,22 @@ class ReferralsApplication(EcmApplication):
         self.save_all(child, referral)
         return referral.id
 
-    def get_referral(self, referral_id: UUID,
-                     authorise: Authorise[Referral] | None = None) -> Referral:
+    def get_referral(
+        self, referral_id: UUID, authorise: Authorise[Referral] | None = None
+    ) -> Referral:
         """The referral as it stands; `authorise` decides where it is loaded."""
         return self.load(Referral, referral_id, "referral", authorise)
 
     @retry_on_race
-    def record_consent(self, referral_id: UUID, consent: Consent, given_by: str, meta: Meta,
-                       expected_version: int | None = None,
-                       authorise: Authorise[Referral] | None = None) -> int:
+    def record_consent(
+        self,
+        referral_id: UUID,
+        consent: Consent,
+        given_by: str,
+        meta: Meta,
+        expected_version: int | None = None,
+        authorise: Authorise[Referral] | None = None,
+    ) -> int:
         """Record consent given, refused or withdrawn."""
         referral = self.get_referral(referral_id, authorise)
         referral.check_version(expected_version)
@@ -91,8 +98,13 @@ class ReferralsApplication(EcmApplication):
         return referral.version
 
     @retry_on_race
-    def accept(self, referral_id: UUID, meta: Meta, expected_version: int | None = None,
-               authorise: Authorise[Referral] | None = None) -> int:
+    def accept(
+        self,
+        referral_id: UUID,
+        meta: Meta,
+        expected_version: int | None = None,
+        authorise: Authorise[Referral] | None = None,
+    ) -> int:
         """Accept the referral for formulation."""
         referral = self.get_referral(referral_id, authorise)
         referral.check_version(expected_version)
@@ -101,9 +113,13 @@ class ReferralsApplication(EcmApplication):
         return referral.version
 
     @retry_on_race
-    def offer_consultation(self, referral_id: UUID, meta: Meta,
-                           expected_version: int | None = None,
-                           authorise: Authorise[Referral] | None = None) -> int:
+    def offer_consultation(
+        self,
+        referral_id: UUID,
+        meta: Meta,
+        expected_version: int | None = None,
+        authorise: Authorise[Referral] | None = None,
+    ) -> int:
         """Offer a consultation (non-formulated case)."""
         referral = self.get_referral(referral_id, authorise)
         referral.check_version(expected_version)
@@ -112,26 +128,46 @@ class ReferralsApplication(EcmApplication):
         return referral.version
 
     @retry_on_race
-    def decline(self, referral_id: UUID, meta: Meta, expected_version: int | None = None,
-                authorise: Authorise[Referral] | None = None) -> int:
+    def decline(
+        self,
+        referral_id: UUID,
+        meta: Meta,
+        expected_version: int | None = None,
+        authorise: Authorise[Referral] | None = None,
+    ) -> int:
         """Decline with a reason; the child may be referred again."""
         return self._end(referral_id, "decline", meta, expected_version, authorise)
 
     @retry_on_race
-    def withdraw(self, referral_id: UUID, meta: Meta, expected_version: int | None = None,
-                 authorise: Authorise[Referral] | None = None) -> int:
+    def withdraw(
+        self,
+        referral_id: UUID,
+        meta: Meta,
+        expected_version: int | None = None,
+        authorise: Authorise[Referral] | None = None,
+    ) -> int:
         """Withdraw the referral; the child may be referred again."""
         return self._end(referral_id, "withdraw", meta, expected_version, authorise)
 
     @retry_on_race
-    def close_referral(self, referral_id: UUID, meta: Meta,
-                       expected_version: int | None = None,
-                       authorise: Authorise[Referral] | None = None) -> int:
+    def close_referral(
+        self,
+        referral_id: UUID,
+        meta: Meta,
+        expected_version: int | None = None,
+        authorise: Authorise[Referral] | None = None,
+    ) -> int:
         """Close an accepted referral or consultation; the child may be referred again."""
         return self._end(referral_id, "close", meta, expected_version, authorise)
 
-    def _end(self, referral_id: UUID, action: str, meta: Meta, expected: int | None,
-             authorise: Authorise[Referral] | None) -> int:
+    def _end(
+        self,
+        referral_id: UUID,
+        action: str,
+        meta: Meta,
+        expected: int | None,
+        authorise: Authorise[Referral] | None,
+    ) -> int:
         referral = self.get_referral(referral_id, authorise)
         referral.check_version(expected)
         getattr(referral, action)(meta)
@@ -169,9 +205,15 @@ class ReferralsApplication(EcmApplication):
         return True
 
     @retry_on_race
-    def correct_child(self, child_id: UUID, field: str, value: Any, meta: Meta,
-                      expected_version: int | None = None,
-                      authorise: Authorise[Child] | None = None) -> int:
+    def correct_child(
+        self,
+        child_id: UUID,
+        field: str,
+        value: Any,
+        meta: Meta,
+        expected_version: int | None = None,
+        authorise: Authorise[Child] | None = None,
+    ) -> int:
         """Correct a field of the child's record (a new event; the original stays)."""
         child = self.get_child(child_id, authorise)
         child.check_version(expected_version)
@@ -186,9 +228,14 @@ class ReferralsApplication(EcmApplication):
         return child.version
 
     @retry_on_race
-    def flag_dispute(self, child_id: UUID, field: str, meta: Meta,
-                     expected_version: int | None = None,
-                     authorise: Authorise[Child] | None = None) -> int:
+    def flag_dispute(
+        self,
+        child_id: UUID,
+        field: str,
+        meta: Meta,
+        expected_version: int | None = None,
+        authorise: Authorise[Child] | None = None,
+    ) -> int:
         """Flag a field whose accuracy is disputed."""
         child = self.get_child(child_id, authorise)
         child.check_version(expected_version)
@@ -197,9 +244,15 @@ class ReferralsApplication(EcmApplication):
         return child.version
 
     @retry_on_race
-    def correct_referral(self, referral_id: UUID, field: str, value: Any, meta: Meta,
-                         expected_version: int | None = None,
-                         authorise: Authorise[Referral] | None = None) -> int:
+    def correct_referral(
+        self,
+        referral_id: UUID,
+        field: str,
+        value: Any,
+        meta: Meta,
+        expected_version: int | None = None,
+        authorise: Authorise[Referral] | None = None,
+    ) -> int:
         """Correct a field of the referral."""
         referral = self.get_referral(referral_id, authorise)
         referral.check_version(expected_version)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     class Needs(Engines, Stores, Protocol):
         """What the referrals consumers use."""
 
+
 REVIEWS_CONSUMER = "referrals-reviews"
 REVIEWS_SUBJECT = "ecm.reviews.>"
 READ_SCHEMA = "referrals-read"
@@ -42,8 +43,7 @@ class CaseLifecycleIn(BaseModel):
 
 def on_review_message(app: ReferralsApplication, envelope: Envelope) -> bool:
     """Close or reopen the child's referral with their case; ignore other reviews events."""
-    if envelope.service != "reviews" or envelope.event_type not in ("CaseClosed",
-                                                                   "CaseReopened"):
+    if envelope.service != "reviews" or envelope.event_type not in ("CaseClosed", "CaseReopened"):
         return False
     child_id = CaseLifecycleIn.model_validate(envelope.data).child_id
     meta = caused_by(envelope)
@@ -55,12 +55,18 @@ def on_review_message(app: ReferralsApplication, envelope: Envelope) -> bool:
 def lifecycle_consumer(resources: Needs) -> Consumer:
     """The process manager that keeps a child's referral in step with their ECM case."""
     app = resources.app(ReferralsApplication)
-    return ApplicationSink(REVIEWS_CONSUMER, REVIEWS_SUBJECT, app,
-                           lambda envelope: on_review_message(app, envelope),
-                           resources.engine(READ_SCHEMA)).consumer()
+    return ApplicationSink(
+        REVIEWS_CONSUMER,
+        REVIEWS_SUBJECT,
+        app,
+        lambda envelope: on_review_message(app, envelope),
+        resources.engine(READ_SCHEMA),
+    ).consumer()
 
 
 def consumers(resources: Needs) -> list[Consumer]:
     """Every consumer of the referrals service: the referral list, and the case lifecycle."""
-    return [ReferralListProjection(resources.engine(READ_SCHEMA)).consumer(),
-            lifecycle_consumer(resources)]
+    return [
+        ReferralListProjection(resources.engine(READ_SCHEMA)).consumer(),
+        lifecycle_consumer(resources),
+    ]

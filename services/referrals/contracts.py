@@ -139,8 +139,9 @@ REGISTRY = ContractRegistry(
         Mapping(event_class(Child, "Registered"), "ChildRegistered", ChildRegisteredV1),
         Mapping(event_class(Child, "Referred"), "ChildReferred", ChildReferredV1),
         Mapping(event_class(Child, "ReferralClosed"), "ChildReferralClosed", ChildReferralClosedV1),
-        Mapping(event_class(Child, "ReferralReopened"), "ChildReferralReopened",
-                ChildReferralReopenedV1),
+        Mapping(
+            event_class(Child, "ReferralReopened"), "ChildReferralReopened", ChildReferralReopenedV1
+        ),
         Mapping(event_class(Child, "Corrected"), "ChildCorrected", FieldCorrectedV1),
         Mapping(event_class(Child, "AreaCorrected"), "ChildAreaCorrected", AreaCorrectedV1),
         Mapping(event_class(Child, "DisputeFlagged"), "ChildDisputeFlagged", DisputeFlaggedV1),
@@ -153,10 +154,12 @@ REGISTRY = ContractRegistry(
         Mapping(event_class(Referral, "Closed"), "ReferralClosed", ReferralEndedV1),
         Mapping(event_class(Referral, "Reopened"), "ReferralReopened", ScreenedV1),
         Mapping(event_class(Referral, "Corrected"), "ReferralCorrected", FieldCorrectedV1),
-        Mapping(event_class(Referral, "AreaChanged"), "ReferralAreaChanged",
-                ReferralAreaChangedV1),
-        Mapping(event_class(Referral, "InvolvementCorrected"), "ReferralInvolvementCorrected",
-                InvolvementCorrectedV1),
+        Mapping(event_class(Referral, "AreaChanged"), "ReferralAreaChanged", ReferralAreaChangedV1),
+        Mapping(
+            event_class(Referral, "InvolvementCorrected"),
+            "ReferralInvolvementCorrected",
+            InvolvementCorrectedV1,
+        ),
         Mapping(ChildOutcomes.Started, "OutcomesStarted", OutcomesStartedV1),
         Mapping(ChildOutcomes.OffenceRecorded, "OffenceRecorded", OffenceRecordedV1),
         Mapping(ChildOutcomes.OffenceCorrected, "OffenceCorrected", OffenceRecordedV1),

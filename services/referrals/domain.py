@@ -39,8 +39,9 @@ class ReferralStatus(StrEnum):
     CLOSED = "closed"
 
 
-OPEN_STATUSES = frozenset({ReferralStatus.REFERRED, ReferralStatus.ACCEPTED,
-                           ReferralStatus.CONSULTATION})
+OPEN_STATUSES = frozenset(
+    {ReferralStatus.REFERRED, ReferralStatus.ACCEPTED, ReferralStatus.CONSULTATION}
+)
 
 
 class Consent(StrEnum):
@@ -122,8 +123,9 @@ class Child(EcmAggregate):
         """A closed referral of this child is open again (the child's ECM case reopened)."""
         self.check_can_be_referred()
         if referral_id not in self.referral_ids:
-            raise Conflict(f"referral_id: {referral_id} is not a referral of this child",
-                           field="referral_id")
+            raise Conflict(
+                f"referral_id: {referral_id} is not a referral of this child", field="referral_id"
+            )
         self._referral_reopened(referral_id=referral_id, meta=meta)
 
     class ReferralReopened(EcmAggregate.Event):
@@ -188,7 +190,6 @@ class Child(EcmAggregate):
 class Referral(EcmAggregate):
     """One referral of a child by a YJS case manager, and its screening."""
 
-
     class Made(EcmAggregate.Created):
         child_id: UUID
         area: Area
@@ -199,8 +200,17 @@ class Referral(EcmAggregate):
         meta: Meta
 
     @classmethod
-    def make(cls, *, child_id: UUID, area: Area, case_manager_id: str, reason: str,
-             trauma_history: str, expected_involvement_months: int, meta: Meta) -> Referral:
+    def make(
+        cls,
+        *,
+        child_id: UUID,
+        area: Area,
+        case_manager_id: str,
+        reason: str,
+        trauma_history: str,
+        expected_involvement_months: int,
+        meta: Meta,
+    ) -> Referral:
         """Make a referral of a child expected to be with the YJS long enough for ECM."""
         if expected_involvement_months < MIN_INVOLVEMENT_MONTHS:
             raise Invalid(
@@ -208,9 +218,15 @@ class Referral(EcmAggregate):
                 f"{MIN_INVOLVEMENT_MONTHS} months",
                 field="expected_involvement_months",
             )
-        return cls(child_id=child_id, area=Area(area), case_manager_id=case_manager_id,
-                   reason=reason, trauma_history=trauma_history,
-                   expected_involvement_months=expected_involvement_months, meta=meta)
+        return cls(
+            child_id=child_id,
+            area=Area(area),
+            case_manager_id=case_manager_id,
+            reason=reason,
+            trauma_history=trauma_history,
+            expected_involvement_months=expected_involvement_months,
+            meta=meta,
+        )
 
     @event(Made)
     def __init__(
@@ -240,14 +256,16 @@ class Referral(EcmAggregate):
 
     def _check_status(self, action: str, *allowed: ReferralStatus) -> None:
         if self.status not in allowed:
-            raise Conflict(f"status: cannot {action} a referral that is {self.status}",
-                           field="status")
+            raise Conflict(
+                f"status: cannot {action} a referral that is {self.status}", field="status"
+            )
 
     def record_consent(self, consent: Consent, given_by: str, meta: Meta) -> None:
         """Record consent to formulation as given, refused or withdrawn, and by whom."""
         self._check_status("record consent on", ReferralStatus.REFERRED, ReferralStatus.ACCEPTED)
-        self._consent_recorded(child_id=self.child_id, consent=Consent(consent),
-                               given_by=given_by, meta=meta)
+        self._consent_recorded(
+            child_id=self.child_id, consent=Consent(consent), given_by=given_by, meta=meta
+        )
 
     class ConsentRecorded(EcmAggregate.Event):
         child_id: UUID
@@ -256,16 +274,18 @@ class Referral(EcmAggregate):
         meta: Meta
 
     @event(ConsentRecorded)
-    def _consent_recorded(self, child_id: UUID, consent: Consent, given_by: str,
-                          meta: Meta) -> None:
+    def _consent_recorded(
+        self, child_id: UUID, consent: Consent, given_by: str, meta: Meta
+    ) -> None:
         self.consent = Consent(consent)
 
     def accept(self, meta: Meta) -> None:
         """Accept for formulation; consent must have been given first."""
         self._check_status("accept", ReferralStatus.REFERRED)
         if self.consent != Consent.GIVEN:
-            raise Conflict("consent: consent must be given before accepting for formulation",
-                           field="consent")
+            raise Conflict(
+                "consent: consent must be given before accepting for formulation", field="consent"
+            )
         self._accepted(child_id=self.child_id, area=self.area, meta=meta)
 
     class Accepted(EcmAggregate.Event):
@@ -309,8 +329,12 @@ class Referral(EcmAggregate):
 
     def withdraw(self, meta: Meta) -> None:
         """Withdraw the referral (by the referrer, or because the child left the YJS)."""
-        self._check_status("withdraw", ReferralStatus.REFERRED, ReferralStatus.ACCEPTED,
-                           ReferralStatus.CONSULTATION)
+        self._check_status(
+            "withdraw",
+            ReferralStatus.REFERRED,
+            ReferralStatus.ACCEPTED,
+            ReferralStatus.CONSULTATION,
+        )
         if not meta.reason:
             raise Invalid("reason: withdrawing a referral needs a reason", field="reason")
         self._withdrawn(child_id=self.child_id, meta=meta)
@@ -344,8 +368,9 @@ class Referral(EcmAggregate):
         """Reopen a closed referral that was accepted for formulation (its case reopened)."""
         self._check_status("reopen", ReferralStatus.CLOSED)
         if self.consent != Consent.GIVEN:
-            raise Conflict("status: only a referral accepted for formulation can be reopened",
-                           field="status")
+            raise Conflict(
+                "status: only a referral accepted for formulation can be reopened", field="status"
+            )
         if not meta.reason:
             raise Invalid("reason: reopening a referral needs a reason", field="reason")
         self._reopened(child_id=self.child_id, area=self.area, meta=meta)
@@ -381,7 +406,8 @@ class Referral(EcmAggregate):
         if not meta.reason:
             raise Invalid("reason: a correction needs a reason", field="reason")
         if field == "expected_involvement_months" and (
-            isinstance(value, bool) or not isinstance(value, int)
+            isinstance(value, bool)
+            or not isinstance(value, int)
             or not MIN_INVOLVEMENT_MONTHS <= value <= MAX_INVOLVEMENT_MONTHS
         ):
             raise Invalid(
@@ -392,12 +418,20 @@ class Referral(EcmAggregate):
         if field != "expected_involvement_months" and (not isinstance(value, str) or not value):
             raise Invalid(f"value: {field} must be non-empty text", field="value")
         if field == "expected_involvement_months":  # not personal: readable after erasure
-            self._involvement_corrected(child_id=self.child_id, months=value,
-                                        original_months=self.expected_involvement_months,
-                                        meta=meta)
+            self._involvement_corrected(
+                child_id=self.child_id,
+                months=value,
+                original_months=self.expected_involvement_months,
+                meta=meta,
+            )
             return
-        self._corrected(child_id=self.child_id, field=field, value=value,
-                        original=getattr(self, field), meta=meta)
+        self._corrected(
+            child_id=self.child_id,
+            field=field,
+            value=value,
+            original=getattr(self, field),
+            meta=meta,
+        )
 
     class Corrected(EcmAggregate.Event):
         child_id: UUID
@@ -407,8 +441,7 @@ class Referral(EcmAggregate):
         meta: Meta
 
     @event(Corrected)
-    def _corrected(self, child_id: UUID, field: str, value: Any, original: Any,
-                   meta: Meta) -> None:
+    def _corrected(self, child_id: UUID, field: str, value: Any, original: Any, meta: Meta) -> None:
         setattr(self, field, value)
 
     class InvolvementCorrected(EcmAggregate.Event):
@@ -418,8 +451,9 @@ class Referral(EcmAggregate):
         meta: Meta
 
     @event(InvolvementCorrected)
-    def _involvement_corrected(self, child_id: UUID, months: int, original_months: int,
-                               meta: Meta) -> None:
+    def _involvement_corrected(
+        self, child_id: UUID, months: int, original_months: int, meta: Meta
+    ) -> None:
         self.expected_involvement_months = months
 
 

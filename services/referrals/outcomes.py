@@ -56,8 +56,14 @@ class Disposal(StrEnum):
     NOT_PROVEN = "not_proven"
 
 
-PROVEN = frozenset({Disposal.CONVICTION, Disposal.YOUTH_CAUTION,
-                    Disposal.YOUTH_CONDITIONAL_CAUTION, Disposal.BREACH_PROVEN})
+PROVEN = frozenset(
+    {
+        Disposal.CONVICTION,
+        Disposal.YOUTH_CAUTION,
+        Disposal.YOUTH_CONDITIONAL_CAUTION,
+        Disposal.BREACH_PROVEN,
+    }
+)
 CORRECTABLE = frozenset({"offence_type", "committed_on", "proven_on", "outcome"})
 
 
@@ -66,14 +72,18 @@ def outcomes_id_for(child_id: UUID) -> UUID:
     return uuid5(child_id, "outcomes")
 
 
-def check_offence(offence_type: OffenceType, committed_on: date, proven_on: date | None,
-                  outcome: Disposal, today: date) -> None:
+def check_offence(
+    offence_type: OffenceType,
+    committed_on: date,
+    proven_on: date | None,
+    outcome: Disposal,
+    today: date,
+) -> None:
     """The rules one offence record must keep, naming the field at fault."""
     if committed_on > today:
         raise Invalid("committed_on: must not be in the future", field="committed_on")
     if outcome in PROVEN and proven_on is None:
-        raise Invalid("proven_on: a proven outcome needs the date it was proven",
-                      field="proven_on")
+        raise Invalid("proven_on: a proven outcome needs the date it was proven", field="proven_on")
     if outcome is Disposal.NOT_PROVEN and proven_on is not None:
         raise Invalid("proven_on: an offence not proven has no date proven", field="proven_on")
     if proven_on is not None and proven_on < committed_on:
@@ -82,9 +92,12 @@ def check_offence(offence_type: OffenceType, committed_on: date, proven_on: date
         raise Invalid("proven_on: must not be in the future", field="proven_on")
     breach = offence_type is OffenceType.BREACH
     if (breach and outcome not in (Disposal.BREACH_PROVEN, Disposal.NOT_PROVEN)) or (
-            not breach and outcome is Disposal.BREACH_PROVEN):
-        raise Invalid("outcome: a breach of an order is proven as breach_proven, and only a "
-                      "breach is", field="outcome")
+        not breach and outcome is Disposal.BREACH_PROVEN
+    ):
+        raise Invalid(
+            "outcome: a breach of an order is proven as breach_proven, and only a breach is",
+            field="outcome",
+        )
 
 
 class ChildOutcomes(EcmAggregate):
@@ -123,25 +136,50 @@ class ChildOutcomes(EcmAggregate):
         outcome: NotPersonal
         meta: Meta
 
-    def record_offence(self, offence_id: UUID, offence_type: OffenceType, committed_on: date,
-                       proven_on: date | None, outcome: Disposal, meta: Meta,
-                       today: date) -> None:
+    def record_offence(
+        self,
+        offence_id: UUID,
+        offence_type: OffenceType,
+        committed_on: date,
+        proven_on: date | None,
+        outcome: Disposal,
+        meta: Meta,
+        today: date,
+    ) -> None:
         """Record one offence; the same offence id twice is a conflict."""
         if offence_id in self.offences:
-            raise Conflict(f"offence_id: offence {offence_id} is already recorded",
-                           field="offence_id")
+            raise Conflict(
+                f"offence_id: offence {offence_id} is already recorded", field="offence_id"
+            )
         check_offence(offence_type, committed_on, proven_on, outcome, today)
-        self._offence_recorded(child_id=self.child_id, offence_id=offence_id,
-                               offence_type=str(offence_type), committed_on=committed_on,
-                               proven_on=proven_on, outcome=str(outcome), meta=meta)
+        self._offence_recorded(
+            child_id=self.child_id,
+            offence_id=offence_id,
+            offence_type=str(offence_type),
+            committed_on=committed_on,
+            proven_on=proven_on,
+            outcome=str(outcome),
+            meta=meta,
+        )
 
     @event(OffenceRecorded)
-    def _offence_recorded(self, child_id: UUID, offence_id: UUID, offence_type: str,
-                          committed_on: date, proven_on: date | None, outcome: str,
-                          meta: Meta) -> None:
-        self.offences[offence_id] = {"offence_type": offence_type, "committed_on": committed_on,
-                                     "proven_on": proven_on, "outcome": outcome,
-                                     "retracted": False}
+    def _offence_recorded(
+        self,
+        child_id: UUID,
+        offence_id: UUID,
+        offence_type: str,
+        committed_on: date,
+        proven_on: date | None,
+        outcome: str,
+        meta: Meta,
+    ) -> None:
+        self.offences[offence_id] = {
+            "offence_type": offence_type,
+            "committed_on": committed_on,
+            "proven_on": proven_on,
+            "outcome": outcome,
+            "retracted": False,
+        }
 
     class OffenceCorrected(EcmAggregate.Event):
         """An offence record was corrected (every field as it now stands; reason in meta)."""
@@ -157,8 +195,9 @@ class ChildOutcomes(EcmAggregate):
         outcome: NotPersonal
         meta: Meta
 
-    def correct_offence(self, offence_id: UUID, changes: dict[str, Any], meta: Meta,
-                        today: date) -> None:
+    def correct_offence(
+        self, offence_id: UUID, changes: dict[str, Any], meta: Meta, today: date
+    ) -> None:
         """Correct fields of one offence record; the original stays in the history."""
         current = self._live(offence_id)
         unknown = sorted(set(changes) - CORRECTABLE)
@@ -172,18 +211,34 @@ class ChildOutcomes(EcmAggregate):
         offence_type = OffenceType(merged["offence_type"])
         outcome = Disposal(merged["outcome"])
         check_offence(offence_type, merged["committed_on"], merged["proven_on"], outcome, today)
-        self._offence_corrected(child_id=self.child_id, offence_id=offence_id,
-                                offence_type=str(offence_type),
-                                committed_on=merged["committed_on"],
-                                proven_on=merged["proven_on"], outcome=str(outcome), meta=meta)
+        self._offence_corrected(
+            child_id=self.child_id,
+            offence_id=offence_id,
+            offence_type=str(offence_type),
+            committed_on=merged["committed_on"],
+            proven_on=merged["proven_on"],
+            outcome=str(outcome),
+            meta=meta,
+        )
 
     @event(OffenceCorrected)
-    def _offence_corrected(self, child_id: UUID, offence_id: UUID, offence_type: str,
-                           committed_on: date, proven_on: date | None, outcome: str,
-                           meta: Meta) -> None:
-        self.offences[offence_id] = {"offence_type": offence_type, "committed_on": committed_on,
-                                     "proven_on": proven_on, "outcome": outcome,
-                                     "retracted": False}
+    def _offence_corrected(
+        self,
+        child_id: UUID,
+        offence_id: UUID,
+        offence_type: str,
+        committed_on: date,
+        proven_on: date | None,
+        outcome: str,
+        meta: Meta,
+    ) -> None:
+        self.offences[offence_id] = {
+            "offence_type": offence_type,
+            "committed_on": committed_on,
+            "proven_on": proven_on,
+            "outcome": outcome,
+            "retracted": False,
+        }
 
     class OffenceRetracted(EcmAggregate.Event):
         """An offence record was entered in error and no longer counts (reason in meta)."""
@@ -207,8 +262,7 @@ class ChildOutcomes(EcmAggregate):
     def _live(self, offence_id: UUID) -> dict[str, Any]:
         record = self.offences.get(offence_id)
         if record is None or record["retracted"]:
-            raise RecordNotFound(f"offence_id: offence {offence_id} not found",
-                                 field="offence_id")
+            raise RecordNotFound(f"offence_id: offence {offence_id} not found", field="offence_id")
         return {k: v for k, v in record.items() if k != "retracted"}
 
 
@@ -225,26 +279,41 @@ class Outcomes:
         except RecordNotFound:
             return None
 
-    def record_offence(self, child_id: UUID, *, offence_type: OffenceType, committed_on: date,
-                       proven_on: date | None, outcome: Disposal, meta: Meta,
-                       today: date | None = None, offence_id: UUID | None = None) -> UUID:
+    def record_offence(
+        self,
+        child_id: UUID,
+        *,
+        offence_type: OffenceType,
+        committed_on: date,
+        proven_on: date | None,
+        outcome: Disposal,
+        meta: Meta,
+        today: date | None = None,
+        offence_id: UUID | None = None,
+    ) -> UUID:
         """Record a proven offence or breach of a registered child; returns its id."""
         chosen = offence_id or uuid4()
         day = today or date.today()
 
         def attempt() -> UUID:
             child = self.app.get_child(child_id)
-            record = self.get(child_id) or ChildOutcomes(child_id=child_id,
-                                                          area=str(Area(child.area)), meta=meta)
-            record.record_offence(chosen, offence_type, committed_on, proven_on, outcome, meta,
-                                  day)
+            record = self.get(child_id) or ChildOutcomes(
+                child_id=child_id, area=str(Area(child.area)), meta=meta
+            )
+            record.record_offence(chosen, offence_type, committed_on, proven_on, outcome, meta, day)
             self.app.save_all(record)
             return chosen
 
         return self.app.retrying(attempt)
 
-    def correct_offence(self, child_id: UUID, offence_id: UUID, changes: dict[str, Any],
-                        meta: Meta, today: date | None = None) -> int:
+    def correct_offence(
+        self,
+        child_id: UUID,
+        offence_id: UUID,
+        changes: dict[str, Any],
+        meta: Meta,
+        today: date | None = None,
+    ) -> int:
         """Correct an offence record; returns the record's new version."""
         day = today or date.today()
 

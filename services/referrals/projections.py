@@ -64,22 +64,32 @@ class ReferralListProjection(SqlProjection):
         if envelope.event_type == "ReferralMade":
             insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
             conn.execute(
-                insert(referral_list).values(
-                    referral_id=rid, child_id=str(data["child_id"]), area=data["area"],
-                    case_manager_id=data["case_manager_id"], status="referred", consent=None,
+                insert(referral_list)
+                .values(
+                    referral_id=rid,
+                    child_id=str(data["child_id"]),
+                    area=data["area"],
+                    case_manager_id=data["case_manager_id"],
+                    status="referred",
+                    consent=None,
                     expected_involvement_months=data["expected_involvement_months"],
-                    referred_at=envelope.occurred_at, updated_at=envelope.occurred_at,
-                    status_version=envelope.aggregate_version, consent_version=0,
+                    referred_at=envelope.occurred_at,
+                    updated_at=envelope.occurred_at,
+                    status_version=envelope.aggregate_version,
+                    consent_version=0,
                     involvement_version=envelope.aggregate_version,
                     area_version=envelope.aggregate_version,
-                ).on_conflict_do_nothing(index_elements=["referral_id"])
+                )
+                .on_conflict_do_nothing(index_elements=["referral_id"])
             )
             return
         version = envelope.aggregate_version
         if envelope.event_type in STATUS_BY_EVENT:
             column = referral_list.c.status_version
-            changes: dict[str, Any] = {"status": STATUS_BY_EVENT[envelope.event_type],
-                                       "status_version": version}
+            changes: dict[str, Any] = {
+                "status": STATUS_BY_EVENT[envelope.event_type],
+                "status_version": version,
+            }
         elif envelope.event_type == "ConsentRecorded":
             column = referral_list.c.consent_version
             changes = {"consent": data["consent"], "consent_version": version}
@@ -88,8 +98,10 @@ class ReferralListProjection(SqlProjection):
             changes = {"area": data["area"], "area_version": version}
         elif envelope.event_type == "ReferralInvolvementCorrected":
             column = referral_list.c.involvement_version
-            changes = {"expected_involvement_months": data["months"],
-                       "involvement_version": version}
+            changes = {
+                "expected_involvement_months": data["months"],
+                "involvement_version": version,
+            }
         else:
             return
         # Each column keeps the version that set it: in stream order every change is newer,
@@ -99,14 +111,26 @@ class ReferralListProjection(SqlProjection):
             .where(referral_list.c.referral_id == rid, column < version)
             .values(**changes, updated_at=envelope.occurred_at)
         )
-        if moved.rowcount == 0 and conn.execute(select(referral_list.c.referral_id).where(
-                referral_list.c.referral_id == rid)).first() is None:
-            raise MissingPrecondition(f"referral {rid} (for {envelope.event_type}) is not in "
-                                      "the read model yet")
+        if (
+            moved.rowcount == 0
+            and conn.execute(
+                select(referral_list.c.referral_id).where(referral_list.c.referral_id == rid)
+            ).first()
+            is None
+        ):
+            raise MissingPrecondition(
+                f"referral {rid} (for {envelope.event_type}) is not in the read model yet"
+            )
 
 
-def list_referrals(engine: Engine, *, area: str | None = None, status: str | None = None,
-                   limit: int = 200, offset: int = 0) -> list[dict[str, Any]]:
+def list_referrals(
+    engine: Engine,
+    *,
+    area: str | None = None,
+    status: str | None = None,
+    limit: int = 200,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
     """Referrals, newest first, filtered by area and status."""
     # The table exists from start-up (the runtime builds every read model before serving).
     query = select(referral_list).order_by(referral_list.c.referred_at.desc())

@@ -55,32 +55,47 @@ class ReviewsApplication(EcmApplication):
 
     # ------------------------------------------------------------------ reads
 
-    def get_case(self, child_id: UUID, as_of: date | None = None,
-                 authorise: May = None) -> ReviewCase:
+    def get_case(
+        self, child_id: UUID, as_of: date | None = None, authorise: May = None
+    ) -> ReviewCase:
         """The child's review case as it stands (or stood at the end of `as_of`), once
         `authorise` allows the caller the case as it stands now."""
         if as_of is not None:
-            return load_as_of(self, ReviewCase, review_case_id(child_id),
-                              "review case for child", as_of, authorise)
-        return self.load(ReviewCase, review_case_id(child_id), "review case for child",
-                         authorise)
+            return load_as_of(
+                self,
+                ReviewCase,
+                review_case_id(child_id),
+                "review case for child",
+                as_of,
+                authorise,
+            )
+        return self.load(ReviewCase, review_case_id(child_id), "review case for child", authorise)
 
-    def get_record(self, child_id: UUID, as_of: date | None = None,
-                   authorise: May = None) -> ChildReviews:
+    def get_record(
+        self, child_id: UUID, as_of: date | None = None, authorise: May = None
+    ) -> ChildReviews:
         """The child's review record (case, schedule, interventions), now or as it stood at
         the end of `as_of`, once `authorise` allows the caller the case as it stands now."""
         if as_of is None:
             return self._load_record(child_id, authorise)
         case = self.get_case(child_id, as_of, authorise)
         schedule, saved_schedule = self._part_as_of(
-            ReviewSchedule, schedule_id_for(child_id), schedule_from, case, as_of)
+            ReviewSchedule, schedule_id_for(child_id), schedule_from, case, as_of
+        )
         interventions, saved_interventions = self._part_as_of(
-            ChildInterventions, interventions_id_for(child_id), interventions_from, case, as_of)
-        return ChildReviews(case, schedule, interventions, saved_schedule=saved_schedule,
-                            saved_interventions=saved_interventions)
+            ChildInterventions, interventions_id_for(child_id), interventions_from, case, as_of
+        )
+        return ChildReviews(
+            case,
+            schedule,
+            interventions,
+            saved_schedule=saved_schedule,
+            saved_interventions=saved_interventions,
+        )
 
-    def _load_record(self, child_id: UUID, authorise: May,
-                case: ReviewCase | None = None) -> ChildReviews:
+    def _load_record(
+        self, child_id: UUID, authorise: May, case: ReviewCase | None = None
+    ) -> ChildReviews:
         case = case or self.get_case(child_id, authorise=authorise)
         schedule = self._saved(ReviewSchedule, schedule_id_for(child_id))
         interventions = self._saved(ChildInterventions, interventions_id_for(child_id))
@@ -88,9 +103,12 @@ class ReviewsApplication(EcmApplication):
         if schedule is None or interventions is None:  # a case from before the split
             case_events = list(self.events.get(case.id))
         return ChildReviews(
-            case, schedule or schedule_from(child_id, case.area, case_events),
+            case,
+            schedule or schedule_from(child_id, case.area, case_events),
             interventions or interventions_from(child_id, case.area, case_events),
-            saved_schedule=schedule is not None, saved_interventions=interventions is not None)
+            saved_schedule=schedule is not None,
+            saved_interventions=interventions is not None,
+        )
 
     def _saved(self, cls: type[Part], aggregate_id: UUID) -> Part | None:
         """The part if it was ever saved, else None."""
@@ -99,9 +117,14 @@ class ReviewsApplication(EcmApplication):
         except NotFound:
             return None
 
-    def _part_as_of(self, cls: type[Part], part_id: UUID,
-                    from_case: Callable[[UUID, Area, Iterable[Any]], Part], case: ReviewCase,
-                    as_of: date) -> tuple[Part, bool]:
+    def _part_as_of(
+        self,
+        cls: type[Part],
+        part_id: UUID,
+        from_case: Callable[[UUID, Area, Iterable[Any]], Part],
+        case: ReviewCase,
+        as_of: date,
+    ) -> tuple[Part, bool]:
         """A part as it stood at the end of `as_of`: from its own stream once it started,
         before that read from the case's events up to that day."""
         try:
@@ -135,9 +158,14 @@ class ReviewsApplication(EcmApplication):
 
     # ------------------------------------------------------------- changing
 
-    def _change(self, child_id: UUID, expected_version: int | None,
-                change: Callable[[ChildReviews], T], authorise: May = None,
-                case: ReviewCase | None = None) -> tuple[T, int]:
+    def _change(
+        self,
+        child_id: UUID,
+        expected_version: int | None,
+        change: Callable[[ChildReviews], T],
+        authorise: May = None,
+        case: ReviewCase | None = None,
+    ) -> tuple[T, int]:
         """Load the record once, check its version, change it, save what changed."""
         record = self._load_record(child_id, authorise, case)
         record.check_version(expected_version)
@@ -149,13 +177,18 @@ class ReviewsApplication(EcmApplication):
 
     # ------------------------------------------------- learnt from the stream
 
-    def open_case(self, child_id: UUID, area: Area, referral_id: UUID | None,
-                  formulation_case_id: UUID | None, meta: Meta) -> bool:
+    def open_case(
+        self,
+        child_id: UUID,
+        area: Area,
+        referral_id: UUID | None,
+        formulation_case_id: UUID | None,
+        meta: Meta,
+    ) -> bool:
         """Open the child's review case (idempotent: False when it is already open)."""
         if self.has_case(child_id):
             return False
-        record = ChildReviews.open(child_id, Area(area), referral_id, formulation_case_id,
-                                   meta)
+        record = ChildReviews.open(child_id, Area(area), referral_id, formulation_case_id, meta)
         self.save_all(*record.changed())
         return True
 
@@ -163,83 +196,186 @@ class ReviewsApplication(EcmApplication):
         """The child moved area (learnt from formulation); False when nothing changed."""
         return self._change(child_id, None, lambda r: r.move_area(area, meta))[0]
 
-    def note_report_issued(self, child_id: UUID, formulation_case_id: UUID, report_version: int,
-                           stage: int, issued_on: date, meta: Meta) -> bool:
+    def note_report_issued(
+        self,
+        child_id: UUID,
+        formulation_case_id: UUID,
+        report_version: int,
+        stage: int,
+        issued_on: date,
+        meta: Meta,
+    ) -> bool:
         """A formulation report was issued: the child's stage, and the first review falls due."""
-        return self._change(child_id, None, lambda r: r.note_report(
-            formulation_case_id, report_version, stage, issued_on, self.default_weeks, meta))[0]
+        return self._change(
+            child_id,
+            None,
+            lambda r: r.note_report(
+                formulation_case_id, report_version, stage, issued_on, self.default_weeks, meta
+            ),
+        )[0]
 
-    def note_stage_assessed(self, child_id: UUID, stage: int, assessed_on: date, source: str,
-                            meta: Meta) -> bool:
+    def note_stage_assessed(
+        self, child_id: UUID, stage: int, assessed_on: date, source: str, meta: Meta
+    ) -> bool:
         """The formulation service assessed the child's TRM stage (the case alone)."""
         case = self.get_case(child_id)
         changed = case.note_stage(stage, assessed_on, source, meta)
         self.save_all(case)
         return changed
 
-    def note_intervention_planned(self, child_id: UUID, intervention_id: UUID,
-                                  intervention_type: str, stage: int, owning_agency: str,
-                                  planned_start: date | None, meta: Meta) -> bool:
+    def note_intervention_planned(
+        self,
+        child_id: UUID,
+        intervention_id: UUID,
+        intervention_type: str,
+        stage: int,
+        owning_agency: str,
+        planned_start: date | None,
+        meta: Meta,
+    ) -> bool:
         """An intervention was planned for the child."""
-        return self._change(child_id, None, lambda r: r.note_intervention_planned(
-            intervention_id, intervention_type, stage, owning_agency, planned_start, meta))[0]
+        return self._change(
+            child_id,
+            None,
+            lambda r: r.note_intervention_planned(
+                intervention_id, intervention_type, stage, owning_agency, planned_start, meta
+            ),
+        )[0]
 
-    def note_intervention_status(self, child_id: UUID, intervention_id: UUID,
-                                 status: InterventionStatus, on: date, meta: Meta) -> bool:
+    def note_intervention_status(
+        self,
+        child_id: UUID,
+        intervention_id: UUID,
+        status: InterventionStatus,
+        on: date,
+        meta: Meta,
+    ) -> bool:
         """An intervention started, completed or stopped."""
-        return self._change(child_id, None, lambda r: r.note_intervention_status(
-            intervention_id, status, on, meta))[0]
+        return self._change(
+            child_id, None, lambda r: r.note_intervention_status(intervention_id, status, on, meta)
+        )[0]
 
     # --------------------------------------------------------------- schedule
 
     @retry_on_race
-    def set_cadence(self, child_id: UUID, weeks: int, meta: Meta,
-                    expected_version: int | None = None, authorise: May = None) -> int:
+    def set_cadence(
+        self,
+        child_id: UUID,
+        weeks: int,
+        meta: Meta,
+        expected_version: int | None = None,
+        authorise: May = None,
+    ) -> int:
         """Set the child's review cadence in weeks."""
-        return self._change(child_id, expected_version, lambda r: r.set_cadence(
-            weeks, self.default_weeks, meta), authorise)[1]
+        return self._change(
+            child_id,
+            expected_version,
+            lambda r: r.set_cadence(weeks, self.default_weeks, meta),
+            authorise,
+        )[1]
 
     @retry_on_race
-    def assign_worker(self, child_id: UUID, worker_id: str, meta: Meta,
-                      expected_version: int | None = None, authorise: May = None) -> int:
+    def assign_worker(
+        self,
+        child_id: UUID,
+        worker_id: str,
+        meta: Meta,
+        expected_version: int | None = None,
+        authorise: May = None,
+    ) -> int:
         """Name the ECM practitioner who owns the child's reviews."""
-        return self._change(child_id, expected_version,
-                            lambda r: r.case.assign_worker(worker_id, meta), authorise)[1]
+        return self._change(
+            child_id, expected_version, lambda r: r.case.assign_worker(worker_id, meta), authorise
+        )[1]
 
     @retry_on_race
-    def schedule_review(self, child_id: UUID, review_id: UUID, starts_at: datetime,
-                        venue: str | None, online_link: str | None, invitees: list[Invitee],
-                        meta: Meta, expected_version: int | None = None,
-                        authorise: May = None) -> int:
+    def schedule_review(
+        self,
+        child_id: UUID,
+        review_id: UUID,
+        starts_at: datetime,
+        venue: str | None,
+        online_link: str | None,
+        invitees: list[Invitee],
+        meta: Meta,
+        expected_version: int | None = None,
+        authorise: May = None,
+    ) -> int:
         """Schedule the due review."""
-        return self._change(child_id, expected_version, lambda r: r.schedule_review(
-            review_id, starts_at, venue, online_link, invitees, meta), authorise)[1]
+        return self._change(
+            child_id,
+            expected_version,
+            lambda r: r.schedule_review(review_id, starts_at, venue, online_link, invitees, meta),
+            authorise,
+        )[1]
 
     @retry_on_race
-    def reschedule_review(self, child_id: UUID, review_id: UUID, starts_at: datetime,
-                          meta: Meta, expected_version: int | None = None,
-                          authorise: May = None) -> int:
+    def reschedule_review(
+        self,
+        child_id: UUID,
+        review_id: UUID,
+        starts_at: datetime,
+        meta: Meta,
+        expected_version: int | None = None,
+        authorise: May = None,
+    ) -> int:
         """Move a scheduled review (reason in meta)."""
-        return self._change(child_id, expected_version, lambda r: r.reschedule_review(
-            review_id, starts_at, meta), authorise)[1]
+        return self._change(
+            child_id,
+            expected_version,
+            lambda r: r.reschedule_review(review_id, starts_at, meta),
+            authorise,
+        )[1]
 
     @retry_on_race
-    def cancel_review(self, child_id: UUID, review_id: UUID, meta: Meta,
-                      expected_version: int | None = None, authorise: May = None) -> int:
+    def cancel_review(
+        self,
+        child_id: UUID,
+        review_id: UUID,
+        meta: Meta,
+        expected_version: int | None = None,
+        authorise: May = None,
+    ) -> int:
         """Cancel a scheduled review meeting (reason in meta); the review stays due."""
-        return self._change(child_id, expected_version,
-                            lambda r: r.cancel_review(review_id, meta), authorise)[1]
+        return self._change(
+            child_id, expected_version, lambda r: r.cancel_review(review_id, meta), authorise
+        )[1]
 
     @retry_on_race
-    def record_review_held(self, child_id: UUID, review_id: UUID, *, held_on: date,
-                           attendance: list[AttendanceRecord], stage: int,
-                           rationale: str | None, progress: list[ProgressRecord],
-                           actions: list[Action], next_review_on: date | None, meta: Meta,
-                           expected_version: int | None = None, authorise: May = None) -> int:
+    def record_review_held(
+        self,
+        child_id: UUID,
+        review_id: UUID,
+        *,
+        held_on: date,
+        attendance: list[AttendanceRecord],
+        stage: int,
+        rationale: str | None,
+        progress: list[ProgressRecord],
+        actions: list[Action],
+        next_review_on: date | None,
+        meta: Meta,
+        expected_version: int | None = None,
+        authorise: May = None,
+    ) -> int:
         """Record a review as held: attendance, stage, progress, actions, next review."""
-        return self._change(child_id, expected_version, lambda r: r.record_held(
-            review_id, held_on, attendance, stage, rationale, progress, actions,
-            next_review_on, self.default_weeks, meta), authorise)[1]
+        return self._change(
+            child_id,
+            expected_version,
+            lambda r: r.record_held(
+                review_id,
+                held_on,
+                attendance,
+                stage,
+                rationale,
+                progress,
+                actions,
+                next_review_on,
+                self.default_weeks,
+                meta,
+            ),
+            authorise,
+        )[1]
 
     # ------------------------------------------------------------------ tick
 
@@ -249,8 +385,9 @@ class ReviewsApplication(EcmApplication):
         for case_id in list(self.case_ids()):
             case = self.load(ReviewCase, case_id, "review case")
             try:
-                if not self._change(case.child_id, None,
-                                    lambda r: r.notice_overdue(today, meta), case=case)[0]:
+                if not self._change(
+                    case.child_id, None, lambda r: r.notice_overdue(today, meta), case=case
+                )[0]:
                     continue
             except Conflict:
                 # Someone changed the case meanwhile; the next tick sees it again.
@@ -266,41 +403,85 @@ class ReviewsApplication(EcmApplication):
     # ----------------------------------------------------- transitions, closure
 
     @retry_on_race
-    def record_transition(self, child_id: UUID, kind: TransitionKind, occurred_on: date,
-                          receiving_organisation: str | None, meta: Meta,
-                          expected_version: int | None = None,
-                          authorise: May = None) -> tuple[UUID, int]:
+    def record_transition(
+        self,
+        child_id: UUID,
+        kind: TransitionKind,
+        occurred_on: date,
+        receiving_organisation: str | None,
+        meta: Meta,
+        expected_version: int | None = None,
+        authorise: May = None,
+    ) -> tuple[UUID, int]:
         """Record a transition; returns its id and the record's version."""
         transition_id = uuid4()
-        _, version = self._change(child_id, expected_version, lambda r: r.record_transition(
-            transition_id, kind, occurred_on, receiving_organisation, meta), authorise)
+        _, version = self._change(
+            child_id,
+            expected_version,
+            lambda r: r.record_transition(
+                transition_id, kind, occurred_on, receiving_organisation, meta
+            ),
+            authorise,
+        )
         return transition_id, version
 
     @retry_on_race
-    def close_case(self, child_id: UUID, closed_on: date, safety_net_until: date | None,
-                   meta: Meta, expected_version: int | None = None, authorise: May = None) -> int:
+    def close_case(
+        self,
+        child_id: UUID,
+        closed_on: date,
+        safety_net_until: date | None,
+        meta: Meta,
+        expected_version: int | None = None,
+        authorise: May = None,
+    ) -> int:
         """Close the case (reason in meta), with an optional safety-net end date."""
-        return self._change(child_id, expected_version, lambda r: r.close(
-            closed_on, safety_net_until, meta), authorise)[1]
+        return self._change(
+            child_id,
+            expected_version,
+            lambda r: r.close(closed_on, safety_net_until, meta),
+            authorise,
+        )[1]
 
     @retry_on_race
-    def reopen_case(self, child_id: UUID, reopened_on: date, meta: Meta,
-                    expected_version: int | None = None, authorise: May = None) -> int:
+    def reopen_case(
+        self,
+        child_id: UUID,
+        reopened_on: date,
+        meta: Meta,
+        expected_version: int | None = None,
+        authorise: May = None,
+    ) -> int:
         """Reopen a closed case (reason in meta)."""
-        return self._change(child_id, expected_version, lambda r: r.reopen(
-            reopened_on, self.default_weeks, meta), authorise)[1]
+        return self._change(
+            child_id,
+            expected_version,
+            lambda r: r.reopen(reopened_on, self.default_weeks, meta),
+            authorise,
+        )[1]
 
     # ----------------------------------------------------------- supervision
 
-    def log_supervision(self, *, practitioner_id: str, supervisor_id: str, held_on: date,
-                        kind: SupervisionKind, children: list[UUID], themes: str,
-                        meta: Meta) -> UUID:
+    def log_supervision(
+        self,
+        *,
+        practitioner_id: str,
+        supervisor_id: str,
+        held_on: date,
+        kind: SupervisionKind,
+        children: list[UUID],
+        themes: str,
+        meta: Meta,
+    ) -> UUID:
         """Log a supervision or reflective practice session; children must be known here."""
         for n, child_id in enumerate(children):
             if not self.has_case(child_id):
-                raise Invalid(f"children.{n}: {child_id} is not a child with an ECM review case",
-                              field=f"children.{n}")
-        session = SupervisionSession.log(practitioner_id, supervisor_id, held_on, kind,
-                                         children, themes, meta)
+                raise Invalid(
+                    f"children.{n}: {child_id} is not a child with an ECM review case",
+                    field=f"children.{n}",
+                )
+        session = SupervisionSession.log(
+            practitioner_id, supervisor_id, held_on, kind, children, themes, meta
+        )
         self.save_all(session)
         return session.id

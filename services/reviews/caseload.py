@@ -130,104 +130,146 @@ class CaseloadProjection(SqlProjection):
     # -------------------------------------------------------------- cases
 
     def on_ReviewCaseOpened(self, conn: Connection, env: Envelope, data: dict[str, Any]) -> None:
-        exists = conn.execute(select(cases.c.child_id)
-                              .where(cases.c.child_id == data["child_id"])).first()
+        exists = conn.execute(
+            select(cases.c.child_id).where(cases.c.child_id == data["child_id"])
+        ).first()
         if exists is None:
-            conn.execute(insert(cases).values(
-                child_id=data["child_id"], case_id=str(env.aggregate_id), area=data["area"],
-                worker_id=None, worker_version=0, status="open", status_version=0))
+            conn.execute(
+                insert(cases).values(
+                    child_id=data["child_id"],
+                    case_id=str(env.aggregate_id),
+                    area=data["area"],
+                    worker_id=None,
+                    worker_version=0,
+                    status="open",
+                    status_version=0,
+                )
+            )
 
-    def on_ReviewCaseAreaChanged(self, conn: Connection, env: Envelope,
-                                 data: dict[str, Any]) -> None:
+    def on_ReviewCaseAreaChanged(
+        self, conn: Connection, env: Envelope, data: dict[str, Any]
+    ) -> None:
         self._case(conn, data["child_id"])
-        conn.execute(update(cases).where(cases.c.child_id == data["child_id"],
-                                         cases.c.area_version < env.notification_id)
-                     .values(area=data["area"], area_version=env.notification_id))
+        conn.execute(
+            update(cases)
+            .where(cases.c.child_id == data["child_id"], cases.c.area_version < env.notification_id)
+            .values(area=data["area"], area_version=env.notification_id)
+        )
         area = self._case(conn, data["child_id"])["area"]  # the newest, whatever the order
         for row in self._pending_reviews(conn, data["child_id"]):
             if row["area"] != area:
                 self._change(conn, row, env, area=area)
 
-    def on_ReviewWorkerAssigned(self, conn: Connection, env: Envelope,
-                                data: dict[str, Any]) -> None:
+    def on_ReviewWorkerAssigned(
+        self, conn: Connection, env: Envelope, data: dict[str, Any]
+    ) -> None:
         self._case(conn, data["child_id"])
         version = env.notification_id
-        conn.execute(update(cases).where(cases.c.child_id == data["child_id"],
-                                         cases.c.worker_version < version)
-                     .values(worker_id=data["worker_id"], worker_version=version))
+        conn.execute(
+            update(cases)
+            .where(cases.c.child_id == data["child_id"], cases.c.worker_version < version)
+            .values(worker_id=data["worker_id"], worker_version=version)
+        )
         for row in self._pending_reviews(conn, data["child_id"]):
             if row["worker_version"] < version:
-                self._change(conn, row, env, worker_id=data["worker_id"],
-                             worker_version=version)
+                self._change(conn, row, env, worker_id=data["worker_id"], worker_version=version)
 
     def on_CaseClosed(self, conn: Connection, env: Envelope, data: dict[str, Any]) -> None:
         self._case(conn, data["child_id"])
-        conn.execute(update(cases).where(cases.c.child_id == data["child_id"],
-                                         cases.c.status_version < env.notification_id)
-                     .values(status="closed", status_version=env.notification_id,
-                             closed_on=date.fromisoformat(data["closed_on"]),
-                             safety_net_until=_date(data.get("safety_net_until"))))
+        conn.execute(
+            update(cases)
+            .where(
+                cases.c.child_id == data["child_id"], cases.c.status_version < env.notification_id
+            )
+            .values(
+                status="closed",
+                status_version=env.notification_id,
+                closed_on=date.fromisoformat(data["closed_on"]),
+                safety_net_until=_date(data.get("safety_net_until")),
+            )
+        )
         for row in self._pending_reviews(conn, data["child_id"]):
             self._write(conn, row["review_id"], env, status="withdrawn")
 
     def on_CaseReopened(self, conn: Connection, env: Envelope, data: dict[str, Any]) -> None:
         self._case(conn, data["child_id"])
-        conn.execute(update(cases).where(cases.c.child_id == data["child_id"],
-                                         cases.c.status_version < env.notification_id)
-                     .values(status="open", status_version=env.notification_id,
-                             safety_net_until=None))
+        conn.execute(
+            update(cases)
+            .where(
+                cases.c.child_id == data["child_id"], cases.c.status_version < env.notification_id
+            )
+            .values(status="open", status_version=env.notification_id, safety_net_until=None)
+        )
 
     # ------------------------------------------------------------ reviews
 
     def on_ReviewDue(self, conn: Connection, env: Envelope, data: dict[str, Any]) -> None:
         due_on = date.fromisoformat(data["due_on"])
-        existing = conn.execute(select(reviews.c.review_id)
-                                .where(reviews.c.review_id == data["review_id"])).first()
+        existing = conn.execute(
+            select(reviews.c.review_id).where(reviews.c.review_id == data["review_id"])
+        ).first()
         if existing is not None:  # the same review, re-dated after a cadence change
             self._write(conn, data["review_id"], env, due_on=due_on)
             return
         case = self._case(conn, data["child_id"])
         closed_since = case["status"] == "closed" and case["status_version"] > env.notification_id
         values = {
-            "child_id": data["child_id"], "area": case["area"], "due_on": due_on,
-            "status": "withdrawn" if closed_since else "due", "starts_at": None,
-            "scheduled_by": None, "worker_id": case["worker_id"],
-            "worker_version": case["worker_version"], "overdue_raised": False, "held_on": None,
-            "version": env.notification_id, "recorded_at": _utc(env.occurred_at),
+            "child_id": data["child_id"],
+            "area": case["area"],
+            "due_on": due_on,
+            "status": "withdrawn" if closed_since else "due",
+            "starts_at": None,
+            "scheduled_by": None,
+            "worker_id": case["worker_id"],
+            "worker_version": case["worker_version"],
+            "overdue_raised": False,
+            "held_on": None,
+            "version": env.notification_id,
+            "recorded_at": _utc(env.occurred_at),
         }
         conn.execute(insert(reviews).values(review_id=data["review_id"], **values))
         conn.execute(insert(review_history).values(review_id=data["review_id"], **values))
 
     def on_ReviewScheduled(self, conn: Connection, env: Envelope, data: dict[str, Any]) -> None:
-        self._write(conn, data["review_id"], env, status="scheduled",
-                    starts_at=_utc(datetime.fromisoformat(data["starts_at"])),
-                    scheduled_by=env.actor.id)
+        self._write(
+            conn,
+            data["review_id"],
+            env,
+            status="scheduled",
+            starts_at=_utc(datetime.fromisoformat(data["starts_at"])),
+            scheduled_by=env.actor.id,
+        )
 
-    def on_ReviewRescheduled(self, conn: Connection, env: Envelope,
-                             data: dict[str, Any]) -> None:
-        self._write(conn, data["review_id"], env,
-                    starts_at=_utc(datetime.fromisoformat(data["starts_at"])))
+    def on_ReviewRescheduled(self, conn: Connection, env: Envelope, data: dict[str, Any]) -> None:
+        self._write(
+            conn, data["review_id"], env, starts_at=_utc(datetime.fromisoformat(data["starts_at"]))
+        )
 
     def on_ReviewCancelled(self, conn: Connection, env: Envelope, data: dict[str, Any]) -> None:
-        self._write(conn, data["review_id"], env, status="due", starts_at=None,
-                    scheduled_by=None)
+        self._write(conn, data["review_id"], env, status="due", starts_at=None, scheduled_by=None)
 
     def on_ReviewHeld(self, conn: Connection, env: Envelope, data: dict[str, Any]) -> None:
-        self._write(conn, data["review_id"], env, status="held",
-                    held_on=date.fromisoformat(data["held_on"]))
+        self._write(
+            conn, data["review_id"], env, status="held", held_on=date.fromisoformat(data["held_on"])
+        )
 
     def on_ReviewOverdue(self, conn: Connection, env: Envelope, data: dict[str, Any]) -> None:
         self._write(conn, data["review_id"], env, overdue_raised=True)
 
     # -------------------------------------------------------- supervision
 
-    def on_SupervisionLogged(self, conn: Connection, env: Envelope,
-                             data: dict[str, Any]) -> None:
-        conn.execute(insert(supervision).values(
-            session_id=data["session_id"], practitioner_id=data["practitioner_id"],
-            supervisor_id=data["supervisor_id"], held_on=date.fromisoformat(data["held_on"]),
-            kind=data["kind"], children=list(data["children"]),
-            recorded_at=_utc(env.occurred_at)))
+    def on_SupervisionLogged(self, conn: Connection, env: Envelope, data: dict[str, Any]) -> None:
+        conn.execute(
+            insert(supervision).values(
+                session_id=data["session_id"],
+                practitioner_id=data["practitioner_id"],
+                supervisor_id=data["supervisor_id"],
+                held_on=date.fromisoformat(data["held_on"]),
+                kind=data["kind"],
+                children=list(data["children"]),
+                recorded_at=_utc(env.occurred_at),
+            )
+        )
 
     # ------------------------------------------------------------ helpers
 
@@ -240,8 +282,9 @@ class CaseloadProjection(SqlProjection):
 
     @staticmethod
     def _pending_reviews(conn: Connection, child_id: str) -> list[dict[str, Any]]:
-        rows = conn.execute(select(reviews).where(reviews.c.child_id == child_id,
-                                                  reviews.c.status.in_(PENDING)))
+        rows = conn.execute(
+            select(reviews).where(reviews.c.child_id == child_id, reviews.c.status.in_(PENDING))
+        )
         return [dict(r._mapping) for r in rows]
 
     def _write(self, conn: Connection, review_id: str, env: Envelope, **values: Any) -> None:
@@ -255,14 +298,13 @@ class CaseloadProjection(SqlProjection):
         self._change(conn, current, env, version=env.notification_id, **values)
 
     @staticmethod
-    def _change(conn: Connection, current: dict[str, Any], env: Envelope,
-                **values: Any) -> None:
+    def _change(conn: Connection, current: dict[str, Any], env: Envelope, **values: Any) -> None:
         # History never shows a change earlier than one it already holds (late deliveries).
         values["recorded_at"] = max(_utc(env.occurred_at), _aware(current["recorded_at"]))
-        conn.execute(update(reviews).where(reviews.c.review_id == current["review_id"])
-                     .values(**values))
-        row = conn.execute(select(reviews)
-                           .where(reviews.c.review_id == current["review_id"])).one()
+        conn.execute(
+            update(reviews).where(reviews.c.review_id == current["review_id"]).values(**values)
+        )
+        row = conn.execute(select(reviews).where(reviews.c.review_id == current["review_id"])).one()
         conn.execute(insert(review_history).values(**dict(row._mapping)))
 
 
@@ -297,9 +339,15 @@ class Caseload:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine  # its tables exist from start-up (CaseloadProjection makes them)
 
-    def reviews(self, *, today: date, area: str | None = None, worker: str | None = None,
-                status: CaseloadStatus | None = None,
-                as_of: date | None = None) -> list[CaseloadEntry]:
+    def reviews(
+        self,
+        *,
+        today: date,
+        area: str | None = None,
+        worker: str | None = None,
+        status: CaseloadStatus | None = None,
+        as_of: date | None = None,
+    ) -> list[CaseloadEntry]:
         """Pending reviews (due or scheduled), upcoming or overdue on `today`, soonest first."""
         table: Any = reviews
         if as_of is not None:
@@ -317,9 +365,13 @@ class Caseload:
         with self.engine.connect() as conn:
             return [_entry(dict(row._mapping), today) for row in conn.execute(query)]
 
-    def supervision(self, *, practitioner_id: str | None = None,
-                    supervisor_id: str | None = None,
-                    as_of: date | None = None) -> list[dict[str, Any]]:
+    def supervision(
+        self,
+        *,
+        practitioner_id: str | None = None,
+        supervisor_id: str | None = None,
+        as_of: date | None = None,
+    ) -> list[dict[str, Any]]:
         """Logged supervision sessions, newest first."""
         query = select(supervision)
         if practitioner_id:
@@ -335,12 +387,13 @@ class Caseload:
 
 def _as_of(as_of: date) -> Any:
     cutoff = _utc(end_of_day(as_of))
-    last = (select(review_history.c.review_id, func.max(review_history.c.id).label("last_id"))
-            .where(review_history.c.recorded_at <= cutoff)
-            .group_by(review_history.c.review_id).subquery())
-    return (select(review_history)
-            .join(last, review_history.c.id == last.c.last_id)
-            .subquery())
+    last = (
+        select(review_history.c.review_id, func.max(review_history.c.id).label("last_id"))
+        .where(review_history.c.recorded_at <= cutoff)
+        .group_by(review_history.c.review_id)
+        .subquery()
+    )
+    return select(review_history).join(last, review_history.c.id == last.c.last_id).subquery()
 
 
 def _entry(row: dict[str, Any], today: date) -> CaseloadEntry:
@@ -349,9 +402,15 @@ def _entry(row: dict[str, Any], today: date) -> CaseloadEntry:
     if starts_at is not None and starts_at.tzinfo is None:
         starts_at = starts_at.replace(tzinfo=UTC)
     return CaseloadEntry(
-        review_id=UUID(row["review_id"]), child_id=UUID(row["child_id"]), area=row["area"],
-        due_on=row["due_on"], status=row["status"], starts_at=starts_at,
-        scheduled_by=row["scheduled_by"], worker_id=row["worker_id"], overdue=overdue,
+        review_id=UUID(row["review_id"]),
+        child_id=UUID(row["child_id"]),
+        area=row["area"],
+        due_on=row["due_on"],
+        status=row["status"],
+        starts_at=starts_at,
+        scheduled_by=row["scheduled_by"],
+        worker_id=row["worker_id"],
+        overdue=overdue,
         days_overdue=(today - row["due_on"]).days if overdue else 0,
         overdue_raised=bool(row["overdue_raised"]),
     )

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     class Needs(Engines, Stores, Protocol):
         """What the service's consumers use."""
 
+
 FORMULATION_CONSUMER = "reviews-formulation"
 FORMULATION_SUBJECT = "ecm.formulation.>"
 
@@ -117,8 +118,9 @@ class FormulationListener:
     def case_opened(self, envelope: Envelope) -> None:
         """Open the child's review case (idempotent)."""
         data = CaseOpenedIn.model_validate(envelope.data)
-        self.app.open_case(data.child_id, data.area, data.referral_id, envelope.aggregate_id,
-                           caused_by(envelope))
+        self.app.open_case(
+            data.child_id, data.area, data.referral_id, envelope.aggregate_id, caused_by(envelope)
+        )
 
     def area_changed(self, envelope: Envelope) -> None:
         """Follow the child to another YJS area."""
@@ -128,46 +130,79 @@ class FormulationListener:
     def report_issued(self, envelope: Envelope) -> None:
         """Note the report: the child's stage, and the first review falls due."""
         data = ReportIssuedIn.model_validate(envelope.data)
-        self.app.note_report_issued(data.child_id, envelope.aggregate_id, data.report_version,
-                                    data.stage, data.issued_on,
-                                    caused_by(envelope))
+        self.app.note_report_issued(
+            data.child_id,
+            envelope.aggregate_id,
+            data.report_version,
+            data.stage,
+            data.issued_on,
+            caused_by(envelope),
+        )
 
     def stage_assessed(self, envelope: Envelope) -> None:
         """Note the child's TRM stage as assessed in formulation."""
         data = StageAssessedIn.model_validate(envelope.data)
-        self.app.note_stage_assessed(data.child_id, data.stage, data.assessed_on, data.source,
-                                     caused_by(envelope))
+        self.app.note_stage_assessed(
+            data.child_id, data.stage, data.assessed_on, data.source, caused_by(envelope)
+        )
 
     def intervention_planned(self, envelope: Envelope) -> None:
         """Note a planned intervention."""
         data = InterventionPlannedIn.model_validate(envelope.data)
         self.app.note_intervention_planned(
-            data.child_id, data.intervention_id, data.intervention_type, data.stage,
-            data.owning_agency, data.planned_start, caused_by(envelope),
+            data.child_id,
+            data.intervention_id,
+            data.intervention_type,
+            data.stage,
+            data.owning_agency,
+            data.planned_start,
+            caused_by(envelope),
         )
 
     def intervention_started(self, envelope: Envelope) -> None:
         """Note an intervention started."""
         data = InterventionStartedIn.model_validate(envelope.data)
-        self._status(envelope, data.child_id, data.intervention_id,
-                     InterventionStatus.STARTED, data.started_on)
+        self._status(
+            envelope,
+            data.child_id,
+            data.intervention_id,
+            InterventionStatus.STARTED,
+            data.started_on,
+        )
 
     def intervention_completed(self, envelope: Envelope) -> None:
         """Note an intervention completed."""
         data = InterventionCompletedIn.model_validate(envelope.data)
-        self._status(envelope, data.child_id, data.intervention_id,
-                     InterventionStatus.COMPLETED, data.completed_on)
+        self._status(
+            envelope,
+            data.child_id,
+            data.intervention_id,
+            InterventionStatus.COMPLETED,
+            data.completed_on,
+        )
 
     def intervention_stopped(self, envelope: Envelope) -> None:
         """Note an intervention stopped."""
         data = InterventionStoppedIn.model_validate(envelope.data)
-        self._status(envelope, data.child_id, data.intervention_id,
-                     InterventionStatus.STOPPED, data.stopped_on)
+        self._status(
+            envelope,
+            data.child_id,
+            data.intervention_id,
+            InterventionStatus.STOPPED,
+            data.stopped_on,
+        )
 
-    def _status(self, envelope: Envelope, child_id: UUID, intervention_id: UUID,
-                status: InterventionStatus, on: date) -> None:
-        self.app.note_intervention_status(child_id, intervention_id, status, on,
-                                          caused_by(envelope))
+    def _status(
+        self,
+        envelope: Envelope,
+        child_id: UUID,
+        intervention_id: UUID,
+        status: InterventionStatus,
+        on: date,
+    ) -> None:
+        self.app.note_intervention_status(
+            child_id, intervention_id, status, on, caused_by(envelope)
+        )
 
 
 def consumers(resources: Needs) -> list[Consumer]:
@@ -177,7 +212,8 @@ def consumers(resources: Needs) -> list[Consumer]:
     app = resources.app(ReviewsApplication)
     engine = resources.engine("reviews-read")
     return [
-        ApplicationSink(FORMULATION_CONSUMER, FORMULATION_SUBJECT, app,
-                        FormulationListener(app), engine).consumer(),
+        ApplicationSink(
+            FORMULATION_CONSUMER, FORMULATION_SUBJECT, app, FormulationListener(app), engine
+        ).consumer(),
         CaseloadProjection(engine).consumer(),
     ]

@@ -228,8 +228,7 @@ REGISTRY = ContractRegistry(
         Mapping(Case.TransitionRecorded, "TransitionRecorded", TransitionRecordedV1),
         Mapping(Case.CaseClosed, "CaseClosed", CaseClosedV1),
         Mapping(Case.CaseReopened, "CaseReopened", CaseReopenedV1),
-        Mapping(Session.Logged, "SupervisionLogged", SupervisionLoggedV1,
-                extra=_supervision_extra),
+        Mapping(Session.Logged, "SupervisionLogged", SupervisionLoggedV1, extra=_supervision_extra),
     ],
 )
 # Not published (they restate formulation events the reviews store learnt from the stream):

@@ -66,8 +66,14 @@ class ReviewCase(ReviewCaseHistory):
         meta: Meta
 
     @event(Opened)
-    def __init__(self, child_id: UUID, area: Area, referral_id: UUID | None,
-                 formulation_case_id: UUID | None, meta: Meta) -> None:
+    def __init__(
+        self,
+        child_id: UUID,
+        area: Area,
+        referral_id: UUID | None,
+        formulation_case_id: UUID | None,
+        meta: Meta,
+    ) -> None:
         self.child_id = child_id
         self.area = Area(area)
         self.referral_id = referral_id
@@ -114,8 +120,11 @@ class ReviewCase(ReviewCaseHistory):
 
     def in_safety_net(self, today: date) -> bool:
         """True while a closed case's safety-net contact continues."""
-        return (self.status == CaseStatus.CLOSED and self.safety_net_until is not None
-                and today <= self.safety_net_until)
+        return (
+            self.status == CaseStatus.CLOSED
+            and self.safety_net_until is not None
+            and today <= self.safety_net_until
+        )
 
     def rationale_of(self, review_id: UUID) -> str | None:
         """The rationale a review gave for the stage it assessed."""
@@ -131,15 +140,26 @@ class ReviewCase(ReviewCaseHistory):
 
     # ------------------------------------------------ learnt from the stream
 
-    def note_report(self, formulation_case_id: UUID, report_version: int, stage: int,
-                    issued_on: date, meta: Meta) -> bool:
+    def note_report(
+        self,
+        formulation_case_id: UUID,
+        report_version: int,
+        stage: int,
+        issued_on: date,
+        meta: Meta,
+    ) -> bool:
         """Learn of an issued formulation report; False when already known."""
         if (str(formulation_case_id), report_version) in self.reports:
             return False
         check_stage(stage)
-        self._report_noted(child_id=self.child_id, formulation_case_id=formulation_case_id,
-                           report_version=report_version, stage=stage, issued_on=issued_on,
-                           meta=meta)
+        self._report_noted(
+            child_id=self.child_id,
+            formulation_case_id=formulation_case_id,
+            report_version=report_version,
+            stage=stage,
+            issued_on=issued_on,
+            meta=meta,
+        )
         return True
 
     class ReportNoted(EcmAggregate.Event):
@@ -151,8 +171,15 @@ class ReviewCase(ReviewCaseHistory):
         meta: Meta
 
     @event(ReportNoted)
-    def _report_noted(self, child_id: UUID, formulation_case_id: UUID, report_version: int,
-                      stage: int, issued_on: date, meta: Meta) -> None:
+    def _report_noted(
+        self,
+        child_id: UUID,
+        formulation_case_id: UUID,
+        report_version: int,
+        stage: int,
+        issued_on: date,
+        meta: Meta,
+    ) -> None:
         self.reports.add((str(formulation_case_id), report_version))
         if self.first_report_issued_on is None:
             self.first_report_issued_on = issued_on
@@ -161,8 +188,9 @@ class ReviewCase(ReviewCaseHistory):
     def note_stage(self, stage: int, assessed_on: date, source: str, meta: Meta) -> bool:
         """Learn of a TRM stage assessed in the formulation service."""
         check_stage(stage)
-        self._stage_noted(child_id=self.child_id, stage=stage, assessed_on=assessed_on,
-                          source=source, meta=meta)
+        self._stage_noted(
+            child_id=self.child_id, stage=stage, assessed_on=assessed_on, source=source, meta=meta
+        )
         return True
 
     class StageNoted(EcmAggregate.Event):
@@ -173,8 +201,9 @@ class ReviewCase(ReviewCaseHistory):
         meta: Meta
 
     @event(StageNoted)
-    def _stage_noted(self, child_id: UUID, stage: int, assessed_on: date, source: str,
-                     meta: Meta) -> None:
+    def _stage_noted(
+        self, child_id: UUID, stage: int, assessed_on: date, source: str, meta: Meta
+    ) -> None:
         self._assessed(StageAssessment(stage, assessed_on, source))
 
     def _assessed(self, assessment: StageAssessment) -> None:
@@ -186,13 +215,20 @@ class ReviewCase(ReviewCaseHistory):
 
     # ------------------------------------------------- decided here
 
-    def reassess_stage(self, review_id: UUID, stage: int, assessed_on: date,
-                       rationale: str | None, meta: Meta) -> None:
+    def reassess_stage(
+        self, review_id: UUID, stage: int, assessed_on: date, rationale: str | None, meta: Meta
+    ) -> None:
         """The stage a held review assessed (the schedule checked the review and rationale)."""
         check_stage(stage)
-        self._stage_reassessed(child_id=self.child_id, review_id=review_id, stage=stage,
-                               stage_label=trm_label(stage), assessed_on=assessed_on,
-                               rationale=rationale or None, meta=meta)
+        self._stage_reassessed(
+            child_id=self.child_id,
+            review_id=review_id,
+            stage=stage,
+            stage_label=trm_label(stage),
+            assessed_on=assessed_on,
+            rationale=rationale or None,
+            meta=meta,
+        )
 
     class StageReassessed(EcmAggregate.Event):
         child_id: UUID
@@ -204,8 +240,16 @@ class ReviewCase(ReviewCaseHistory):
         meta: Meta
 
     @event(StageReassessed)
-    def _stage_reassessed(self, child_id: UUID, review_id: UUID, stage: int, stage_label: str,
-                          assessed_on: date, rationale: str | None, meta: Meta) -> None:
+    def _stage_reassessed(
+        self,
+        child_id: UUID,
+        review_id: UUID,
+        stage: int,
+        stage_label: str,
+        assessed_on: date,
+        rationale: str | None,
+        meta: Meta,
+    ) -> None:
         self._assessed(StageAssessment(stage, assessed_on, "review", review_id, rationale))
 
     def set_cadence(self, weeks: int, meta: Meta) -> None:
@@ -241,21 +285,36 @@ class ReviewCase(ReviewCaseHistory):
 
     # ------------------------------------------------- transitions and closure
 
-    def record_transition(self, transition_id: UUID, kind: TransitionKind, occurred_on: date,
-                          receiving_organisation: str | None, meta: Meta) -> None:
+    def record_transition(
+        self,
+        transition_id: UUID,
+        kind: TransitionKind,
+        occurred_on: date,
+        receiving_organisation: str | None,
+        meta: Meta,
+    ) -> None:
         """Record a transition in the child's life, and where they go."""
         self.check_open()
         kind = TransitionKind(kind)
         if any(t.transition_id == transition_id for t in self.transitions):
-            raise Conflict(f"transition_id: {transition_id} is already recorded",
-                           field="transition_id")
+            raise Conflict(
+                f"transition_id: {transition_id} is already recorded", field="transition_id"
+            )
         organisation = (receiving_organisation or "").strip() or None
         if organisation is None and kind not in RECEIVING_ORGANISATION_OPTIONAL:
-            raise Invalid(f"receiving_organisation: a {kind.value.replace('_', ' ')} needs the "
-                          "receiving organisation", field="receiving_organisation")
-        self._transition_recorded(child_id=self.child_id, transition_id=transition_id,
-                                  kind=kind.value, occurred_on=occurred_on,
-                                  receiving_organisation=organisation, meta=meta)
+            raise Invalid(
+                f"receiving_organisation: a {kind.value.replace('_', ' ')} needs the "
+                "receiving organisation",
+                field="receiving_organisation",
+            )
+        self._transition_recorded(
+            child_id=self.child_id,
+            transition_id=transition_id,
+            kind=kind.value,
+            occurred_on=occurred_on,
+            receiving_organisation=organisation,
+            meta=meta,
+        )
 
     class TransitionRecorded(EcmAggregate.Event):
         child_id: UUID
@@ -266,24 +325,35 @@ class ReviewCase(ReviewCaseHistory):
         meta: Meta
 
     @event(TransitionRecorded)
-    def _transition_recorded(self, child_id: UUID, transition_id: UUID, kind: str,
-                             occurred_on: date, receiving_organisation: str | None,
-                             meta: Meta) -> None:
-        self.transitions.append(Transition(transition_id, TransitionKind(kind), occurred_on,
-                                           receiving_organisation))
+    def _transition_recorded(
+        self,
+        child_id: UUID,
+        transition_id: UUID,
+        kind: str,
+        occurred_on: date,
+        receiving_organisation: str | None,
+        meta: Meta,
+    ) -> None:
+        self.transitions.append(
+            Transition(transition_id, TransitionKind(kind), occurred_on, receiving_organisation)
+        )
 
     def close(self, closed_on: date, safety_net_until: date | None, meta: Meta) -> None:
         """Close the case with a reason; safety-net contact may continue until a date."""
         self.check_open()
         needs_reason(meta, "closing a case")
         if safety_net_until is not None and safety_net_until < closed_on:
-            raise Invalid("safety_net_until: must not be before closed_on",
-                          field="safety_net_until")
+            raise Invalid(
+                "safety_net_until: must not be before closed_on", field="safety_net_until"
+            )
         if self.reopened_on is not None and closed_on < self.reopened_on:
-            raise Invalid("closed_on: must not be before the case was reopened",
-                          field="closed_on")
-        self._case_closed(child_id=self.child_id, closed_on=closed_on,
-                          safety_net_until=safety_net_until, meta=meta)
+            raise Invalid("closed_on: must not be before the case was reopened", field="closed_on")
+        self._case_closed(
+            child_id=self.child_id,
+            closed_on=closed_on,
+            safety_net_until=safety_net_until,
+            meta=meta,
+        )
 
     class CaseClosed(EcmAggregate.Event):
         child_id: UUID
@@ -292,8 +362,9 @@ class ReviewCase(ReviewCaseHistory):
         meta: Meta
 
     @event(CaseClosed)
-    def _case_closed(self, child_id: UUID, closed_on: date, safety_net_until: date | None,
-                     meta: Meta) -> None:
+    def _case_closed(
+        self, child_id: UUID, closed_on: date, safety_net_until: date | None, meta: Meta
+    ) -> None:
         self.status = CaseStatus.CLOSED
         self.closed_on = closed_on
         self.safety_net_until = safety_net_until

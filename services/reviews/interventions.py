@@ -57,15 +57,21 @@ class ChildInterventions(EcmAggregate):
         meta: Meta
 
     @classmethod
-    def start(cls, child_id: UUID, area: Area, interventions: Iterable[Intervention],
-              meta: Meta) -> ChildInterventions:
+    def start(
+        cls, child_id: UUID, area: Area, interventions: Iterable[Intervention], meta: Meta
+    ) -> ChildInterventions:
         """Start the record, with the interventions noted before the split."""
-        return cls(child_id=child_id, area=Area(area),
-                   imported=[intervention_as_dict(i) for i in interventions], meta=meta)
+        return cls(
+            child_id=child_id,
+            area=Area(area),
+            imported=[intervention_as_dict(i) for i in interventions],
+            meta=meta,
+        )
 
     @event(Started)
-    def __init__(self, child_id: UUID, area: Area, imported: list[dict[str, Any]],
-                 meta: Meta) -> None:
+    def __init__(
+        self, child_id: UUID, area: Area, imported: list[dict[str, Any]], meta: Meta
+    ) -> None:
         self.child_id = child_id
         self.area = Area(area)
         self.interventions: dict[UUID, Intervention] = {}
@@ -94,16 +100,28 @@ class ChildInterventions(EcmAggregate):
         """Interventions planned or started, not completed or stopped."""
         return {k: v for k, v in self.interventions.items() if v.status in ACTIVE_INTERVENTION}
 
-    def note_planned(self, intervention_id: UUID, intervention_type: str, stage: int,
-                     owning_agency: str, planned_start: date | None, meta: Meta) -> bool:
+    def note_planned(
+        self,
+        intervention_id: UUID,
+        intervention_type: str,
+        stage: int,
+        owning_agency: str,
+        planned_start: date | None,
+        meta: Meta,
+    ) -> bool:
         """Learn of an intervention planned for the child; False when already known."""
         if intervention_id in self.interventions:
             return False
         check_stage(stage)
-        self._intervention_noted(child_id=self.child_id, intervention_id=intervention_id,
-                                 intervention_type=intervention_type, stage=stage,
-                                 owning_agency=owning_agency, planned_start=planned_start,
-                                 meta=meta)
+        self._intervention_noted(
+            child_id=self.child_id,
+            intervention_id=intervention_id,
+            intervention_type=intervention_type,
+            stage=stage,
+            owning_agency=owning_agency,
+            planned_start=planned_start,
+            meta=meta,
+        )
         return True
 
     class InterventionNoted(EcmAggregate.Event):
@@ -116,9 +134,16 @@ class ChildInterventions(EcmAggregate):
         meta: Meta
 
     @event(InterventionNoted)
-    def _intervention_noted(self, child_id: UUID, intervention_id: UUID,
-                            intervention_type: str, stage: int, owning_agency: str,
-                            planned_start: date | None, meta: Meta) -> None:
+    def _intervention_noted(
+        self,
+        child_id: UUID,
+        intervention_id: UUID,
+        intervention_type: str,
+        stage: int,
+        owning_agency: str,
+        planned_start: date | None,
+        meta: Meta,
+    ) -> None:
         self.interventions[intervention_id] = Intervention(
             intervention_id, intervention_type, stage, owning_agency, planned_start
         )
@@ -128,17 +153,24 @@ class ChildInterventions(EcmAggregate):
         intervention is not known yet (out of order: the consumer retries later)."""
         intervention = self.interventions.get(intervention_id)
         if intervention is None:
-            raise MissingPrecondition(f"intervention_id: {intervention_id} is not known yet",
-                                      field="intervention_id")
+            raise MissingPrecondition(
+                f"intervention_id: {intervention_id} is not known yet", field="intervention_id"
+            )
         return intervention.status != status and intervention.status in ACTIVE_INTERVENTION
 
-    def note_status(self, intervention_id: UUID, status: InterventionStatus, on: date,
-                    meta: Meta) -> bool:
+    def note_status(
+        self, intervention_id: UUID, status: InterventionStatus, on: date, meta: Meta
+    ) -> bool:
         """Learn that an intervention started, completed or stopped."""
         if not self.changes_status(intervention_id, status):
             return False
-        self._intervention_status_noted(child_id=self.child_id, intervention_id=intervention_id,
-                                        status=InterventionStatus(status), on=on, meta=meta)
+        self._intervention_status_noted(
+            child_id=self.child_id,
+            intervention_id=intervention_id,
+            status=InterventionStatus(status),
+            on=on,
+            meta=meta,
+        )
         return True
 
     class InterventionStatusNoted(EcmAggregate.Event):
@@ -149,29 +181,35 @@ class ChildInterventions(EcmAggregate):
         meta: Meta
 
     @event(InterventionStatusNoted)
-    def _intervention_status_noted(self, child_id: UUID, intervention_id: UUID, status: str,
-                                   on: date, meta: Meta) -> None:
+    def _intervention_status_noted(
+        self, child_id: UUID, intervention_id: UUID, status: str, on: date, meta: Meta
+    ) -> None:
         intervention = self.interventions[intervention_id]
         intervention.status = InterventionStatus(status)
         intervention.status_on = on
 
 
-LEGACY = {"InterventionNoted": "_intervention_noted",
-          "InterventionStatusNoted": "_intervention_status_noted"}
+LEGACY = {
+    "InterventionNoted": "_intervention_noted",
+    "InterventionStatusNoted": "_intervention_status_noted",
+}
 """The review case's events, from before the split, that belong to this record."""
 
 
-def interventions_from(child_id: UUID, area: Area, case_events: Iterable[Any]
-                       ) -> ChildInterventions:
+def interventions_from(
+    child_id: UUID, area: Area, case_events: Iterable[Any]
+) -> ChildInterventions:
     """The interventions recorded in a review case's events (from before the split): a view,
     never saved (its own events are discarded); `ChildInterventions.start` saves it."""
-    view = ChildInterventions(child_id=child_id, area=area, imported=[],
-                              meta=Meta("", "", "", ""))
+    view = ChildInterventions(child_id=child_id, area=area, imported=[], meta=Meta("", "", "", ""))
     for case_event in case_events:
         name = type(case_event).__qualname__.rsplit(".", 1)[-1]
         if name in LEGACY:
-            values = {k: v for k, v in vars(case_event).items()
-                      if k not in ("originator_id", "originator_version", "timestamp")}
+            values = {
+                k: v
+                for k, v in vars(case_event).items()
+                if k not in ("originator_id", "originator_version", "timestamp")
+            }
             getattr(view, LEGACY[name])(**values)
     view.collect_events()
     return view

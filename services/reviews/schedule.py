@@ -54,8 +54,11 @@ def schedule_id_for(child_id: UUID) -> UUID:
 
 def review_as_dict(review: Review) -> dict[str, Any]:
     """A review as a snapshot item (`Started.imported`); its personal values apart."""
-    item: dict[str, Any] = {k: v for k, v in vars(review).items()
-                            if k not in ("invitees", "attendance", "progress", "actions")}
+    item: dict[str, Any] = {
+        k: v
+        for k, v in vars(review).items()
+        if k not in ("invitees", "attendance", "progress", "actions")
+    }
     item["status"] = str(review.status)
     item["invitees"] = [i.as_dict() for i in review.invitees]
     item["attendance"] = [a.as_dict() for a in review.attendance]
@@ -74,10 +77,13 @@ def review_from_dict(item: dict[str, Any]) -> Review:
     values["status"] = ReviewStatus(item["status"])
     values["invitees"] = [Invitee.from_dict(i) for i in item["invitees"]]
     values["attendance"] = [AttendanceRecord.from_dict(a) for a in item["attendance"]]
-    values["progress"] = [ProgressRecord.from_event({**p, "note": n})
-                          for p, n in zip(item["progress"], notes, strict=True)]
-    values["actions"] = [Action.from_event({**a, "text": t})
-                         for a, t in zip(item["actions"], texts, strict=True)]
+    values["progress"] = [
+        ProgressRecord.from_event({**p, "note": n})
+        for p, n in zip(item["progress"], notes, strict=True)
+    ]
+    values["actions"] = [
+        Action.from_event({**a, "text": t}) for a, t in zip(item["actions"], texts, strict=True)
+    ]
     return Review(**values)
 
 
@@ -92,22 +98,40 @@ class ReviewSchedule(EcmAggregate):
     class Started(EcmAggregate.Created):
         child_id: UUID
         area: Area
-        imported: Annotated[list[dict[str, Any]], PersonalItems(
-            "venue", "online_link", "progress_notes", "action_texts")]
+        imported: Annotated[
+            list[dict[str, Any]],
+            PersonalItems("venue", "online_link", "progress_notes", "action_texts"),
+        ]
         current_review_id: UUID | None
         meta: Meta
 
     @classmethod
-    def start(cls, child_id: UUID, area: Area, reviews: Iterable[Review],
-              current_review_id: UUID | None, meta: Meta) -> ReviewSchedule:
+    def start(
+        cls,
+        child_id: UUID,
+        area: Area,
+        reviews: Iterable[Review],
+        current_review_id: UUID | None,
+        meta: Meta,
+    ) -> ReviewSchedule:
         """Start the child's schedule, with the reviews recorded before the split."""
-        return cls(child_id=child_id, area=Area(area),
-                   imported=[review_as_dict(r) for r in reviews],
-                   current_review_id=current_review_id, meta=meta)
+        return cls(
+            child_id=child_id,
+            area=Area(area),
+            imported=[review_as_dict(r) for r in reviews],
+            current_review_id=current_review_id,
+            meta=meta,
+        )
 
     @event(Started)
-    def __init__(self, child_id: UUID, area: Area, imported: list[dict[str, Any]],
-                 current_review_id: UUID | None, meta: Meta) -> None:
+    def __init__(
+        self,
+        child_id: UUID,
+        area: Area,
+        imported: list[dict[str, Any]],
+        current_review_id: UUID | None,
+        meta: Meta,
+    ) -> None:
         self.child_id = child_id
         self.area = Area(area)
         self.reviews: dict[UUID, Review] = {}
@@ -139,8 +163,12 @@ class ReviewSchedule(EcmAggregate):
     def is_overdue(self, today: date, case_open: bool) -> bool:
         """True when the current review of an open case was not held by its due date."""
         review = self.current_review
-        return (case_open and review is not None and review.status in PENDING_REVIEW
-                and today > review.due_on)
+        return (
+            case_open
+            and review is not None
+            and review.status in PENDING_REVIEW
+            and today > review.due_on
+        )
 
     def review(self, review_id: UUID) -> Review:
         """One of the child's reviews, or NotFound."""
@@ -154,9 +182,14 @@ class ReviewSchedule(EcmAggregate):
 
     def make_due(self, counted_from: date, weeks: int, meta: Meta) -> None:
         """The next review falls due `weeks` after `counted_from`."""
-        self._review_due(child_id=self.child_id, review_id=self._next_review_id(),
-                         due_on=counted_from + timedelta(weeks=weeks),
-                         counted_from=counted_from, explicit=False, meta=meta)
+        self._review_due(
+            child_id=self.child_id,
+            review_id=self._next_review_id(),
+            due_on=counted_from + timedelta(weeks=weeks),
+            counted_from=counted_from,
+            explicit=False,
+            meta=meta,
+        )
 
     def follow_cadence(self, weeks: int, meta: Meta) -> bool:
         """The cadence changed: a due date derived from it moves (False when none does)."""
@@ -166,8 +199,14 @@ class ReviewSchedule(EcmAggregate):
         due_on = review.counted_from + timedelta(weeks=weeks)
         if due_on == review.due_on:
             return False
-        self._review_due(child_id=self.child_id, review_id=review.review_id, due_on=due_on,
-                         counted_from=review.counted_from, explicit=False, meta=meta)
+        self._review_due(
+            child_id=self.child_id,
+            review_id=review.review_id,
+            due_on=due_on,
+            counted_from=review.counted_from,
+            explicit=False,
+            meta=meta,
+        )
         return True
 
     class ReviewDue(EcmAggregate.Event):
@@ -179,14 +218,22 @@ class ReviewSchedule(EcmAggregate):
         meta: Meta
 
     @event(ReviewDue)
-    def _review_due(self, child_id: UUID, review_id: UUID, due_on: date, counted_from: date,
-                    explicit: bool, meta: Meta) -> None:
+    def _review_due(
+        self,
+        child_id: UUID,
+        review_id: UUID,
+        due_on: date,
+        counted_from: date,
+        explicit: bool,
+        meta: Meta,
+    ) -> None:
         existing = self.reviews.get(review_id)
         if existing is not None:  # the cadence changed: the same review, a new due date
             existing.due_on = due_on
             return
-        self.reviews[review_id] = Review(review_id, len(self.reviews) + 1, due_on,
-                                         counted_from, explicit)
+        self.reviews[review_id] = Review(
+            review_id, len(self.reviews) + 1, due_on, counted_from, explicit
+        )
         self.current_review_id = review_id
 
     def _pending(self, review_id: UUID, case_open: bool) -> Review:
@@ -194,26 +241,45 @@ class ReviewSchedule(EcmAggregate):
             raise Conflict("status: the case is closed; reopen it first", field="status")
         review = self.review(review_id)
         if review.status == ReviewStatus.HELD:
-            raise Conflict(f"review_id: review {review_id} was already held on "
-                           f"{review.held_on}", field="review_id")
+            raise Conflict(
+                f"review_id: review {review_id} was already held on {review.held_on}",
+                field="review_id",
+            )
         if review.status == ReviewStatus.WITHDRAWN:
-            raise Conflict(f"review_id: review {review_id} was withdrawn when the case closed",
-                           field="review_id")
+            raise Conflict(
+                f"review_id: review {review_id} was withdrawn when the case closed",
+                field="review_id",
+            )
         return review
 
-    def schedule_review(self, review_id: UUID, starts_at: datetime, venue: str | None,
-                        online_link: str | None, invitees: list[Invitee], case_open: bool,
-                        meta: Meta) -> None:
+    def schedule_review(
+        self,
+        review_id: UUID,
+        starts_at: datetime,
+        venue: str | None,
+        online_link: str | None,
+        invitees: list[Invitee],
+        case_open: bool,
+        meta: Meta,
+    ) -> None:
         """Schedule the due review: when, where (venue and/or online link), who is invited."""
         review = self._pending(review_id, case_open)
         if review.status == ReviewStatus.SCHEDULED:
-            raise Conflict(f"review_id: review {review_id} is already scheduled; reschedule it "
-                           "instead", field="review_id")
+            raise Conflict(
+                f"review_id: review {review_id} is already scheduled; reschedule it instead",
+                field="review_id",
+            )
         check_review_request(starts_at, venue, online_link, invitees)
-        self._review_scheduled(child_id=self.child_id, review_id=review_id, starts_at=starts_at,
-                               due_on=review.due_on, venue=venue or None,
-                               online_link=online_link or None,
-                               invitees=[i.as_dict() for i in invitees], meta=meta)
+        self._review_scheduled(
+            child_id=self.child_id,
+            review_id=review_id,
+            starts_at=starts_at,
+            due_on=review.due_on,
+            venue=venue or None,
+            online_link=online_link or None,
+            invitees=[i.as_dict() for i in invitees],
+            meta=meta,
+        )
 
     class ReviewScheduled(EcmAggregate.Event):
         child_id: UUID
@@ -226,9 +292,17 @@ class ReviewSchedule(EcmAggregate):
         meta: Meta
 
     @event(ReviewScheduled)
-    def _review_scheduled(self, child_id: UUID, review_id: UUID, starts_at: datetime,
-                          due_on: date, venue: str | None, online_link: str | None,
-                          invitees: list[dict[str, Any]], meta: Meta) -> None:
+    def _review_scheduled(
+        self,
+        child_id: UUID,
+        review_id: UUID,
+        starts_at: datetime,
+        due_on: date,
+        venue: str | None,
+        online_link: str | None,
+        invitees: list[dict[str, Any]],
+        meta: Meta,
+    ) -> None:
         review = self.reviews[review_id]
         review.status = ReviewStatus.SCHEDULED
         review.starts_at = starts_at
@@ -237,8 +311,9 @@ class ReviewSchedule(EcmAggregate):
         review.invitees = [Invitee.from_dict(i) for i in invitees]
         review.scheduled_by = meta.actor_id
 
-    def reschedule_review(self, review_id: UUID, starts_at: datetime, case_open: bool,
-                          meta: Meta) -> None:
+    def reschedule_review(
+        self, review_id: UUID, starts_at: datetime, case_open: bool, meta: Meta
+    ) -> None:
         """Move a scheduled review to another time, with a reason."""
         review = self._scheduled(review_id, "reschedule", case_open)
         needs_reason(meta, "rescheduling a review")
@@ -246,9 +321,13 @@ class ReviewSchedule(EcmAggregate):
             raise Invalid("starts_at: must include a time zone", field="starts_at")
         if starts_at == review.starts_at:
             raise Invalid("starts_at: the review is already at that time", field="starts_at")
-        self._review_rescheduled(child_id=self.child_id, review_id=review_id,
-                                 starts_at=starts_at, previous_starts_at=review.starts_at,
-                                 meta=meta)
+        self._review_rescheduled(
+            child_id=self.child_id,
+            review_id=review_id,
+            starts_at=starts_at,
+            previous_starts_at=review.starts_at,
+            meta=meta,
+        )
 
     class ReviewRescheduled(EcmAggregate.Event):
         child_id: UUID
@@ -258,8 +337,14 @@ class ReviewSchedule(EcmAggregate):
         meta: Meta
 
     @event(ReviewRescheduled)
-    def _review_rescheduled(self, child_id: UUID, review_id: UUID, starts_at: datetime,
-                            previous_starts_at: datetime | None, meta: Meta) -> None:
+    def _review_rescheduled(
+        self,
+        child_id: UUID,
+        review_id: UUID,
+        starts_at: datetime,
+        previous_starts_at: datetime | None,
+        meta: Meta,
+    ) -> None:
         review = self.reviews[review_id]
         review.starts_at = starts_at
         review.reschedules += 1
@@ -282,15 +367,29 @@ class ReviewSchedule(EcmAggregate):
     def _scheduled(self, review_id: UUID, action: str, case_open: bool) -> Review:
         review = self._pending(review_id, case_open)
         if review.status != ReviewStatus.SCHEDULED:
-            raise Conflict(f"review_id: cannot {action} review {review_id}: it is not scheduled",
-                           field="review_id")
+            raise Conflict(
+                f"review_id: cannot {action} review {review_id}: it is not scheduled",
+                field="review_id",
+            )
         return review
 
-    def record_held(self, review_id: UUID, held_on: date, attendance: list[AttendanceRecord],
-                    stage: int, rationale: str | None, progress: list[ProgressRecord],
-                    actions: list[Action], next_review_on: date | None, *, weeks: int,
-                    current_stage: int | None, interventions: dict[UUID, Intervention],
-                    case_open: bool, meta: Meta) -> None:
+    def record_held(
+        self,
+        review_id: UUID,
+        held_on: date,
+        attendance: list[AttendanceRecord],
+        stage: int,
+        rationale: str | None,
+        progress: list[ProgressRecord],
+        actions: list[Action],
+        next_review_on: date | None,
+        *,
+        weeks: int,
+        current_stage: int | None,
+        interventions: dict[UUID, Intervention],
+        case_open: bool,
+        meta: Meta,
+    ) -> None:
         """Record a scheduled review as held; the next review falls due. The case records
         the stage it assessed (`ReviewCase.reassess_stage`)."""
         review = self._pending(review_id, case_open)
@@ -300,15 +399,26 @@ class ReviewSchedule(EcmAggregate):
         check_actions(actions, held_on)
         next_on = next_review_on or held_on + timedelta(weeks=weeks)
         self._review_held(
-            child_id=self.child_id, review_id=review_id, held_on=held_on,
-            attendance=[a.as_dict() for a in attendance], stage=stage,
-            stage_label=trm_label(stage), previous_stage=current_stage,
-            progress=[p.as_event() for p in progress], actions=[a.as_event() for a in actions],
-            next_review_on=next_on, meta=meta,
+            child_id=self.child_id,
+            review_id=review_id,
+            held_on=held_on,
+            attendance=[a.as_dict() for a in attendance],
+            stage=stage,
+            stage_label=trm_label(stage),
+            previous_stage=current_stage,
+            progress=[p.as_event() for p in progress],
+            actions=[a.as_event() for a in actions],
+            next_review_on=next_on,
+            meta=meta,
         )
-        self._review_due(child_id=self.child_id, review_id=self._next_review_id(),
-                         due_on=next_on, counted_from=held_on,
-                         explicit=next_review_on is not None, meta=meta)
+        self._review_due(
+            child_id=self.child_id,
+            review_id=self._next_review_id(),
+            due_on=next_on,
+            counted_from=held_on,
+            explicit=next_review_on is not None,
+            meta=meta,
+        )
 
     class ReviewHeld(EcmAggregate.Event):
         child_id: UUID
@@ -324,11 +434,20 @@ class ReviewSchedule(EcmAggregate):
         meta: Meta
 
     @event(ReviewHeld)
-    def _review_held(self, child_id: UUID, review_id: UUID, held_on: date,
-                     attendance: list[dict[str, Any]], stage: int, stage_label: str,
-                     previous_stage: int | None, progress: list[dict[str, Any]],
-                     actions: list[dict[str, Any]], next_review_on: date | None,
-                     meta: Meta) -> None:
+    def _review_held(
+        self,
+        child_id: UUID,
+        review_id: UUID,
+        held_on: date,
+        attendance: list[dict[str, Any]],
+        stage: int,
+        stage_label: str,
+        previous_stage: int | None,
+        progress: list[dict[str, Any]],
+        actions: list[dict[str, Any]],
+        next_review_on: date | None,
+        meta: Meta,
+    ) -> None:
         review = self.reviews[review_id]
         review.status = ReviewStatus.HELD
         review.held_on = held_on
@@ -345,8 +464,13 @@ class ReviewSchedule(EcmAggregate):
         review = self.current_review
         if not self.is_overdue(today, case_open) or review is None or review.overdue_noticed_on:
             return False
-        self._review_overdue(child_id=self.child_id, review_id=review.review_id,
-                             due_on=review.due_on, noticed_on=today, meta=meta)
+        self._review_overdue(
+            child_id=self.child_id,
+            review_id=review.review_id,
+            due_on=review.due_on,
+            noticed_on=today,
+            meta=meta,
+        )
         return True
 
     class ReviewOverdue(EcmAggregate.Event):
@@ -357,16 +481,16 @@ class ReviewSchedule(EcmAggregate):
         meta: Meta
 
     @event(ReviewOverdue)
-    def _review_overdue(self, child_id: UUID, review_id: UUID, due_on: date, noticed_on: date,
-                        meta: Meta) -> None:
+    def _review_overdue(
+        self, child_id: UUID, review_id: UUID, due_on: date, noticed_on: date, meta: Meta
+    ) -> None:
         self.reviews[review_id].overdue_noticed_on = noticed_on
 
     def withdraw_current(self, meta: Meta) -> bool:
         """The case closed: its review due or scheduled is withdrawn (False when none)."""
         if self.current_review_id is None:
             return False
-        self._review_withdrawn(child_id=self.child_id, review_id=self.current_review_id,
-                               meta=meta)
+        self._review_withdrawn(child_id=self.child_id, review_id=self.current_review_id, meta=meta)
         return True
 
     class ReviewWithdrawn(EcmAggregate.Event):
@@ -380,9 +504,14 @@ class ReviewSchedule(EcmAggregate):
         self.current_review_id = None
 
 
-LEGACY = {"ReviewDue": "_review_due", "ReviewScheduled": "_review_scheduled",
-          "ReviewRescheduled": "_review_rescheduled", "ReviewCancelled": "_review_cancelled",
-          "ReviewHeld": "_review_held", "ReviewOverdue": "_review_overdue"}
+LEGACY = {
+    "ReviewDue": "_review_due",
+    "ReviewScheduled": "_review_scheduled",
+    "ReviewRescheduled": "_review_rescheduled",
+    "ReviewCancelled": "_review_cancelled",
+    "ReviewHeld": "_review_held",
+    "ReviewOverdue": "_review_overdue",
+}
 """The review case's events, from before the split, that belong to its schedule."""
 for _name in LEGACY:  # sealed as before the split (one binding per published event type)
     vars(ReviewSchedule)[_name].sealed_as = f"ReviewCase.{_name}"
@@ -392,8 +521,9 @@ PRIVATE = ("originator_id", "originator_version", "timestamp")
 def schedule_from(child_id: UUID, area: Area, case_events: Iterable[Any]) -> ReviewSchedule:
     """The schedule recorded in a review case's events (from before the split): a view,
     never saved (its own events are discarded); `ReviewSchedule.start` saves it."""
-    view = ReviewSchedule(child_id=child_id, area=area, imported=[], current_review_id=None,
-                          meta=Meta("", "", "", ""))
+    view = ReviewSchedule(
+        child_id=child_id, area=area, imported=[], current_review_id=None, meta=Meta("", "", "", "")
+    )
     for case_event in case_events:
         name = type(case_event).__qualname__.rsplit(".", 1)[-1]
         if name in LEGACY:
@@ -401,8 +531,9 @@ def schedule_from(child_id: UUID, area: Area, case_events: Iterable[Any]) -> Rev
             getattr(view, LEGACY[name])(**values)
         elif name == "CaseClosed" and view.current_review_id is not None:
             # Closing withdrew the current review (the case's event body did, then).
-            view._review_withdrawn(child_id=child_id, review_id=view.current_review_id,
-                                   meta=case_event.meta)
+            view._review_withdrawn(
+                child_id=child_id, review_id=view.current_review_id, meta=case_event.meta
+            )
     view.collect_events()
     return view
 

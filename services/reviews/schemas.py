@@ -67,16 +67,12 @@ class WorkerUpdate(BaseModel):
     expected_version: ExpectedVersion = None
 
 
-
-
 class ReviewSchedule(MeetingScheduleIn):
     """Schedule the due review."""
 
 
 class ReviewReschedule(MeetingRescheduleIn):
     """Move a scheduled review to another time."""
-
-
 
 
 class ProgressIn(BaseModel):
@@ -104,8 +100,9 @@ class ReviewRecord(BaseModel):
     rationale: Text | None = Field(default=None, description="Needed when the stage changes")
     progress: list[ProgressIn] = Field(default_factory=list, max_length=100)
     actions: list[ActionIn] = Field(default_factory=list, max_length=100)
-    next_review_on: PlannedDay | None = Field(default=None,
-                                        description="Defaults to held_on plus the cadence")
+    next_review_on: PlannedDay | None = Field(
+        default=None, description="Defaults to held_on plus the cadence"
+    )
     expected_version: ExpectedVersion = None
 
 
@@ -142,8 +139,11 @@ class SupervisionIn(BaseModel):
     supervisor_id: UserId
     held_on: CaseDay
     kind: SupervisionKind
-    children: list[UUID] = Field(default_factory=list, max_length=50,
-                                 description="Children discussed, by pseudonymous id only")
+    children: list[UUID] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Children discussed, by pseudonymous id only",
+    )
     themes: Text = Field(description="Themes of practice; never a child's personal data")
 
 
@@ -320,24 +320,41 @@ def review_public(case: ChildReviews, review: Review, today: date) -> ReviewPubl
     """The public view of one review; overdue as of `today`."""
     overdue = review.review_id == case.current_review_id and case.is_overdue(today)
     return ReviewPublic(
-        review_id=review.review_id, number=review.number, status=review.status,
-        due_on=review.due_on, overdue=overdue, overdue_noticed_on=review.overdue_noticed_on,
-        starts_at=review.starts_at, venue=review.venue, online_link=review.online_link,
+        review_id=review.review_id,
+        number=review.number,
+        status=review.status,
+        due_on=review.due_on,
+        overdue=overdue,
+        overdue_noticed_on=review.overdue_noticed_on,
+        starts_at=review.starts_at,
+        venue=review.venue,
+        online_link=review.online_link,
         invitees=[InviteeIn(agency=i.agency, contact_id=i.contact_id) for i in review.invitees],
-        scheduled_by=review.scheduled_by, reschedules=review.reschedules,
-        cancellations=review.cancellations, held_on=review.held_on,
-        attendance=[AttendancePublic(agency=a.agency, contact_id=a.contact_id,
-                                     attendance=a.attendance,
-                                     joined_on_the_day=a.joined_on_the_day)
-                    for a in review.attendance],
+        scheduled_by=review.scheduled_by,
+        reschedules=review.reschedules,
+        cancellations=review.cancellations,
+        held_on=review.held_on,
+        attendance=[
+            AttendancePublic(
+                agency=a.agency,
+                contact_id=a.contact_id,
+                attendance=a.attendance,
+                joined_on_the_day=a.joined_on_the_day,
+            )
+            for a in review.attendance
+        ],
         stage=review.stage,
         stage_label=trm_label(review.stage) if review.stage else None,
         previous_stage=review.previous_stage,
         rationale=case.case.rationale_of(review.review_id) if review.held_on else None,
-        progress=[ProgressPublic(intervention_id=p.intervention_id, progress=p.progress,
-                                 note=p.note) for p in review.progress],
-        actions=[ActionPublic(agency=a.agency, due_on=a.due_on, text=a.text or None)
-                 for a in review.actions],
+        progress=[
+            ProgressPublic(intervention_id=p.intervention_id, progress=p.progress, note=p.note)
+            for p in review.progress
+        ],
+        actions=[
+            ActionPublic(agency=a.agency, due_on=a.due_on, text=a.text or None)
+            for a in review.actions
+        ],
         next_review_on=review.next_review_on,
     )
 
@@ -346,39 +363,74 @@ def case_public(record: ChildReviews, default_weeks: int, today: date) -> Review
     """The public view of a child's review case; overdue and safety net as of `today`."""
     case = record.case
     return ReviewCasePublic(
-        child_id=case.child_id, case_id=case.id, version=record.version, area=case.area,
-        status=case.status, worker_id=case.worker_id, review_weeks=case.weeks(default_weeks),
-        cadence_set=case.review_weeks is not None, stage=case.stage,
+        child_id=case.child_id,
+        case_id=case.id,
+        version=record.version,
+        area=case.area,
+        status=case.status,
+        worker_id=case.worker_id,
+        review_weeks=case.weeks(default_weeks),
+        cadence_set=case.review_weeks is not None,
+        stage=case.stage,
         stage_label=trm_label(case.stage) if case.stage else None,
-        stage_assessed_on=case.stage_assessed_on, current_review_id=record.current_review_id,
+        stage_assessed_on=case.stage_assessed_on,
+        current_review_id=record.current_review_id,
         overdue=record.is_overdue(today),
         reviews=[review_public(record, r, today) for r in record.reviews.values()],
-        interventions=[InterventionPublic(
-            intervention_id=i.intervention_id, intervention_type=i.intervention_type,
-            stage=i.stage, owning_agency=i.owning_agency, planned_start=i.planned_start,
-            status=i.status, status_on=i.status_on) for i in record.interventions.values()],
-        transitions=[TransitionPublic(
-            transition_id=t.transition_id, kind=t.kind, occurred_on=t.occurred_on,
-            receiving_organisation=t.receiving_organisation) for t in case.transitions],
-        closed_on=case.closed_on, safety_net_until=case.safety_net_until,
-        in_safety_net=case.in_safety_net(today), reopened_on=case.reopened_on,
+        interventions=[
+            InterventionPublic(
+                intervention_id=i.intervention_id,
+                intervention_type=i.intervention_type,
+                stage=i.stage,
+                owning_agency=i.owning_agency,
+                planned_start=i.planned_start,
+                status=i.status,
+                status_on=i.status_on,
+            )
+            for i in record.interventions.values()
+        ],
+        transitions=[
+            TransitionPublic(
+                transition_id=t.transition_id,
+                kind=t.kind,
+                occurred_on=t.occurred_on,
+                receiving_organisation=t.receiving_organisation,
+            )
+            for t in case.transitions
+        ],
+        closed_on=case.closed_on,
+        safety_net_until=case.safety_net_until,
+        in_safety_net=case.in_safety_net(today),
+        reopened_on=case.reopened_on,
     )
 
 
 def caseload_public(entry: CaseloadEntry) -> CaseloadEntryPublic:
     """The public view of a caseload entry."""
     return CaseloadEntryPublic(
-        review_id=entry.review_id, child_id=entry.child_id, area=Area(entry.area),
-        due_on=entry.due_on, status=ReviewStatus(entry.status), starts_at=entry.starts_at,
-        scheduled_by=entry.scheduled_by, worker_id=entry.worker_id, overdue=entry.overdue,
-        days_overdue=entry.days_overdue, overdue_raised=entry.overdue_raised,
+        review_id=entry.review_id,
+        child_id=entry.child_id,
+        area=Area(entry.area),
+        due_on=entry.due_on,
+        status=ReviewStatus(entry.status),
+        starts_at=entry.starts_at,
+        scheduled_by=entry.scheduled_by,
+        worker_id=entry.worker_id,
+        overdue=entry.overdue,
+        days_overdue=entry.days_overdue,
+        overdue_raised=entry.overdue_raised,
     )
 
 
 def supervision_public(session: SupervisionSession) -> SupervisionPublic:
     """The public view of a supervision session (themes included)."""
     return SupervisionPublic(
-        session_id=session.id, version=session.version, practitioner_id=session.practitioner_id,
-        supervisor_id=session.supervisor_id, held_on=session.held_on, kind=session.kind,
-        children=list(session.children), themes=session.themes,
+        session_id=session.id,
+        version=session.version,
+        practitioner_id=session.practitioner_id,
+        supervisor_id=session.supervisor_id,
+        held_on=session.held_on,
+        kind=session.kind,
+        children=list(session.children),
+        themes=session.themes,
     )

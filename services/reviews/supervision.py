@@ -39,42 +39,62 @@ def check_themes(themes: str) -> None:
             clean_nhs_number(match.group(1))
         except ValueError:
             continue
-        raise Invalid("themes: contains what looks like an NHS number; refer to children "
-                      "only by pseudonymous id in `children`", field="themes")
+        raise Invalid(
+            "themes: contains what looks like an NHS number; refer to children "
+            "only by pseudonymous id in `children`",
+            field="themes",
+        )
     for match in _UPN_LIKE.finditer(themes):
         try:
             clean_upn(match.group(1))
         except ValueError:
             continue
-        raise Invalid("themes: contains what looks like a Unique Pupil Number; refer to "
-                      "children only by pseudonymous id in `children`", field="themes")
+        raise Invalid(
+            "themes: contains what looks like a Unique Pupil Number; refer to "
+            "children only by pseudonymous id in `children`",
+            field="themes",
+        )
 
 
 class SupervisionSession(EcmAggregate):
     """One clinical supervision or group reflective practice session (not keyed by a child)."""
 
-
     @classmethod
-    def log(cls, practitioner_id: str, supervisor_id: str, held_on: date,
-            kind: SupervisionKind, children: list[UUID], themes: str,
-            meta: Meta) -> SupervisionSession:
+    def log(
+        cls,
+        practitioner_id: str,
+        supervisor_id: str,
+        held_on: date,
+        kind: SupervisionKind,
+        children: list[UUID],
+        themes: str,
+        meta: Meta,
+    ) -> SupervisionSession:
         """Log a session after checking its rules."""
         if not practitioner_id.strip():
             raise Invalid("practitioner_id: must not be blank", field="practitioner_id")
         if not supervisor_id.strip():
             raise Invalid("supervisor_id: must not be blank", field="supervisor_id")
         if practitioner_id == supervisor_id:
-            raise Invalid("supervisor_id: a practitioner cannot supervise themselves",
-                          field="supervisor_id")
+            raise Invalid(
+                "supervisor_id: a practitioner cannot supervise themselves", field="supervisor_id"
+            )
         if len(set(children)) != len(children):
             raise Invalid("children: a child is listed twice", field="children")
         if len(children) > MAX_CHILDREN:
-            raise Invalid(f"children: at most {MAX_CHILDREN} children per session",
-                          field="children")
+            raise Invalid(
+                f"children: at most {MAX_CHILDREN} children per session", field="children"
+            )
         check_themes(themes)
-        return cls(practitioner_id=practitioner_id, supervisor_id=supervisor_id,
-                   held_on=held_on, kind=SupervisionKind(kind).value, children=list(children),
-                   themes=themes.strip(), meta=meta)
+        return cls(
+            practitioner_id=practitioner_id,
+            supervisor_id=supervisor_id,
+            held_on=held_on,
+            kind=SupervisionKind(kind).value,
+            children=list(children),
+            themes=themes.strip(),
+            meta=meta,
+        )
 
     class Logged(EcmAggregate.Created):
         practitioner_id: NotPersonal
@@ -86,8 +106,16 @@ class SupervisionSession(EcmAggregate):
         meta: Meta
 
     @event(Logged)
-    def __init__(self, practitioner_id: str, supervisor_id: str, held_on: date, kind: str,
-                 children: list[UUID], themes: str, meta: Meta) -> None:
+    def __init__(
+        self,
+        practitioner_id: str,
+        supervisor_id: str,
+        held_on: date,
+        kind: str,
+        children: list[UUID],
+        themes: str,
+        meta: Meta,
+    ) -> None:
         self.practitioner_id = practitioner_id
         self.supervisor_id = supervisor_id
         self.held_on = held_on

@@ -82,8 +82,11 @@ class ProgressRecord:
 
     def as_event(self) -> dict[str, Any]:
         """The record as an event value."""
-        return {"intervention_id": self.intervention_id, "progress": str(self.progress),
-                "note": self.note}
+        return {
+            "intervention_id": self.intervention_id,
+            "progress": str(self.progress),
+            "note": self.note,
+        }
 
     @classmethod
     def from_event(cls, value: dict[str, Any]) -> ProgressRecord:
@@ -149,8 +152,11 @@ class Review:
     def follows_cadence(self) -> bool:
         """True while the due date is derived from the cadence (pending, not set by hand,
         not yet noticed overdue)."""
-        return (self.status in PENDING_REVIEW and not self.due_set_explicitly
-                and self.overdue_noticed_on is None)
+        return (
+            self.status in PENDING_REVIEW
+            and not self.due_set_explicitly
+            and self.overdue_noticed_on is None
+        )
 
 
 @dataclass
@@ -196,8 +202,9 @@ def check_stage(stage: int, name: str = "stage") -> None:
 def check_cadence(weeks: int) -> None:
     """Reviews fall due between one and 52 weeks apart."""
     if not MIN_CADENCE_WEEKS <= weeks <= MAX_CADENCE_WEEKS:
-        raise Invalid(f"weeks: must be from {MIN_CADENCE_WEEKS} to {MAX_CADENCE_WEEKS}",
-                      field="weeks")
+        raise Invalid(
+            f"weeks: must be from {MIN_CADENCE_WEEKS} to {MAX_CADENCE_WEEKS}", field="weeks"
+        )
 
 
 def check_progress(progress: list[ProgressRecord], interventions: dict[UUID, Intervention]) -> None:
@@ -207,31 +214,39 @@ def check_progress(progress: list[ProgressRecord], interventions: dict[UUID, Int
     for n, record in enumerate(progress):
         name = f"progress.{n}.intervention_id"
         if record.intervention_id in seen:
-            raise Invalid(f"{name}: progress on {record.intervention_id} is recorded twice",
-                          field=name)
+            raise Invalid(
+                f"{name}: progress on {record.intervention_id} is recorded twice", field=name
+            )
         seen.add(record.intervention_id)
         if record.intervention_id not in active:
-            rule = ("is completed or stopped" if record.intervention_id in interventions
-                    else "is not an intervention of this child")
+            rule = (
+                "is completed or stopped"
+                if record.intervention_id in interventions
+                else "is not an intervention of this child"
+            )
             raise Invalid(f"{name}: {record.intervention_id} {rule}", field=name)
     missing = sorted(str(i) for i in active if i not in seen)
     if missing:
-        raise Invalid(f"progress: no progress recorded for active intervention(s) "
-                      f"{', '.join(missing)}", field="progress")
+        raise Invalid(
+            f"progress: no progress recorded for active intervention(s) {', '.join(missing)}",
+            field="progress",
+        )
 
 
 def check_actions(actions: list[Action], held_on: date) -> None:
     """Each action agreed at a review has a text and is not due before the review."""
     for n, action in enumerate(actions):
         if action.due_on < held_on:
-            raise Invalid(f"actions.{n}.due_on: must not be before held_on",
-                          field=f"actions.{n}.due_on")
+            raise Invalid(
+                f"actions.{n}.due_on: must not be before held_on", field=f"actions.{n}.due_on"
+            )
         if not (action.text or "").strip():
             raise Invalid(f"actions.{n}.text: must not be blank", field=f"actions.{n}.text")
 
 
-def check_review_request(starts_at: datetime, venue: str | None, online_link: str | None,
-                         invitees: list[Invitee]) -> None:
+def check_review_request(
+    starts_at: datetime, venue: str | None, online_link: str | None, invitees: list[Invitee]
+) -> None:
     """A review meeting has a time with its zone, a venue or a link, and distinct invitees."""
     if starts_at.tzinfo is None:
         raise Invalid("starts_at: must include a time zone", field="starts_at")
@@ -240,24 +255,37 @@ def check_review_request(starts_at: datetime, venue: str | None, online_link: st
     if not invitees:
         raise Invalid("invitees: invite at least one agency", field="invitees")
     if len(set(invitees)) != len(invitees):
-        raise Invalid("invitees: the same agency and contact are invited twice",
-                      field="invitees")
+        raise Invalid("invitees: the same agency and contact are invited twice", field="invitees")
 
 
-def check_review_held(review: Review, held_on: date, stage: int, rationale: str | None,
-                      current_stage: int | None, next_review_on: date | None) -> None:
+def check_review_held(
+    review: Review,
+    held_on: date,
+    stage: int,
+    rationale: str | None,
+    current_stage: int | None,
+    next_review_on: date | None,
+) -> None:
     """A review is held once scheduled, not before its day; a change of stage has a
     rationale; the next review is not before this one."""
     if review.status != ReviewStatus.SCHEDULED or review.starts_at is None:
-        raise Conflict(f"review_id: review {review.review_id} was never scheduled; schedule it "
-                       "before recording it as held", field="review_id")
+        raise Conflict(
+            f"review_id: review {review.review_id} was never scheduled; schedule it "
+            "before recording it as held",
+            field="review_id",
+        )
     if held_on < review.starts_at.date():
-        raise Conflict(f"held_on: the review is scheduled for {review.starts_at.date()}; "
-                       "a review cannot be held before it was scheduled (reschedule it "
-                       "first)", field="held_on")
+        raise Conflict(
+            f"held_on: the review is scheduled for {review.starts_at.date()}; "
+            "a review cannot be held before it was scheduled (reschedule it "
+            "first)",
+            field="held_on",
+        )
     check_stage(stage)
     if current_stage is not None and stage != current_stage and not (rationale or "").strip():
-        raise Invalid(f"rationale: moving the child from stage {current_stage} to {stage} "
-                      "needs a rationale", field="rationale")
+        raise Invalid(
+            f"rationale: moving the child from stage {current_stage} to {stage} needs a rationale",
+            field="rationale",
+        )
     if next_review_on is not None and next_review_on < held_on:
         raise Invalid("next_review_on: must not be before held_on", field="next_review_on")

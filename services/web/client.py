@@ -47,13 +47,13 @@ class Api:
         return httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.app, client=("127.0.0.1", 0)),
             base_url="http://ecm-web.internal",
-            headers={"Authorization": f"Bearer {self.token}",
-                     "X-Correlation-Id": self.request_id},
+            headers={"Authorization": f"Bearer {self.token}", "X-Correlation-Id": self.request_id},
             timeout=60,
         )
 
-    async def call(self, method: str, path: str, *, json: Any = None,
-                   params: dict[str, Any] | None = None) -> httpx.Response:
+    async def call(
+        self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
+    ) -> httpx.Response:
         """The raw response; raises ApiError on any 4xx or 5xx."""
         clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
         async with self._client() as client:
@@ -86,8 +86,11 @@ def error_of(response: httpx.Response) -> ApiError:
     if not isinstance(body, dict):
         body = {}
     detail = str(body.get("detail") or response.reason_phrase)
-    errors = [FieldProblem(str(e.get("field", "")), str(e.get("rule", "")))
-              for e in body.get("errors") or [] if isinstance(e, dict)]
+    errors = [
+        FieldProblem(str(e.get("field", "")), str(e.get("rule", "")))
+        for e in body.get("errors") or []
+        if isinstance(e, dict)
+    ]
     if not errors and body.get("field"):
         rule = detail.split(": ", 1)[1] if ": " in detail else detail
         errors = [FieldProblem(str(body["field"]), rule)]

@@ -46,12 +46,16 @@ def date_values(name: str, value: date | str | None) -> dict[str, str]:
     if value is None:
         return {}
     day = value if isinstance(value, date) else date.fromisoformat(value)
-    return {f"{name}-day": str(day.day), f"{name}-month": str(day.month),
-            f"{name}-year": str(day.year)}
+    return {
+        f"{name}-day": str(day.day),
+        f"{name}-month": str(day.month),
+        f"{name}-year": str(day.year),
+    }
 
 
-def problems(error: ApiError, labels: dict[str, str],
-             fields: dict[str, str] | None = None) -> dict[str, Any]:
+def problems(
+    error: ApiError, labels: dict[str, str], fields: dict[str, str] | None = None
+) -> dict[str, Any]:
     """The error summary and inline messages for a refusal of the API.
 
     `labels` names each form field in words; `fields` maps API field names to form field ids
@@ -63,8 +67,10 @@ def problems(error: ApiError, labels: dict[str, str],
         api_field = item.field
         form_field = fields.get(api_field)
         if form_field is None:
-            form_field = next((fields[k] for k in fields if api_field.startswith(k + ".")),
-                              api_field.split(".")[0])
+            form_field = next(
+                (fields[k] for k in fields if api_field.startswith(k + ".")),
+                api_field.split(".")[0],
+            )
         label = labels.get(form_field, form_field.replace("_", " ").capitalize())
         message = f"{label}: {item.rule}"
         inline.setdefault(form_field, message)

@@ -27,9 +27,13 @@ from shared.policy import may
 
 router = APIRouter(include_in_schema=False)
 
-CHILD_FIELDS = [("given_name", "Given name"), ("family_name", "Family name"),
-                ("date_of_birth", "Date of birth"), ("nhs_number", "NHS number"),
-                ("upn", "Unique pupil number (UPN)")]
+CHILD_FIELDS = [
+    ("given_name", "Given name"),
+    ("family_name", "Family name"),
+    ("date_of_birth", "Date of birth"),
+    ("nhs_number", "NHS number"),
+    ("upn", "Unique pupil number (UPN)"),
+]
 
 
 @dataclass(frozen=True)
@@ -69,95 +73,250 @@ REASON = Input("reason", "Reason", "textarea", "Kept in the record's history for
 TODAY = "today"
 
 
-ACTIONS: dict[str, Action] = {a.slug: a for a in [
-    Action("stage-assess", "Assess the TRM stage", "Save the assessment",
-           "/children/{child}/formulation/assessments", "formulation.assess",
-           (Input("stage", "TRM stage now", "stage", options=STAGES),
-            Input("assessed_on", "Assessed on", "date"),
-            Input("rationale", "Rationale", "textarea", "Why this stage: it may move down as "
-                  "well as up.")), back="/children/{child}"),
-    Action("intervention-start", "Start an intervention", "Start the intervention",
-           "/children/{child}/formulation/interventions/{target}/start", "intervention.update",
-           (Input("started_on", "Started on", "date"),), target="intervention"),
-    Action("intervention-session", "Record an intervention session", "Record the session",
-           "/children/{child}/formulation/interventions/{target}/sessions",
-           "intervention.update",
-           (Input("held_on", "Held on", "date"),
-            Input("note", "Note", "textarea", optional=True)), target="intervention"),
-    Action("intervention-complete", "Complete an intervention", "Complete the intervention",
-           "/children/{child}/formulation/interventions/{target}/completion",
-           "intervention.update", (Input("completed_on", "Completed on", "date"),),
-           target="intervention"),
-    Action("intervention-stop", "Stop an intervention", "Stop the intervention",
-           "/children/{child}/formulation/interventions/{target}/stop", "intervention.update",
-           (Input("stopped_on", "Stopped on", "date"), REASON), target="intervention"),
-    Action("meeting-reschedule", "Reschedule a formulation meeting", "Reschedule the meeting",
-           "/children/{child}/formulation/meetings/{target}/reschedule", "formulation.meeting",
-           (Input("starts_at", "New date", "datetime"), REASON), target="meeting",
-           intro="Invited partners are sent the new time."),
-    Action("meeting-cancel", "Cancel a formulation meeting", "Cancel the meeting",
-           "/children/{child}/formulation/meetings/{target}/cancellation",
-           "formulation.meeting", (REASON,), target="meeting",
-           intro="Invited partners are told the meeting is cancelled."),
-    Action("review-reschedule", "Reschedule the review", "Reschedule the review",
-           "/review-cases/{child}/reviews/{target}/reschedule", "review.schedule",
-           (Input("starts_at", "New date", "datetime"), REASON), target="review",
-           back="/children/{child}"),
-    Action("review-cancel", "Cancel the review meeting", "Cancel the review meeting",
-           "/review-cases/{child}/reviews/{target}/cancel", "review.schedule", (REASON,),
-           target="review", back="/children/{child}",
-           intro="The review stays due: schedule it again when a time is agreed."),
-    Action("review-cadence", "Set the review cadence", "Save the cadence",
-           "/review-cases/{child}/cadence", "review.schedule",
-           (Input("weeks", "Weeks between reviews", "number",
-                  "A whole number of weeks, for example 6."),), method="PUT",
-           back="/children/{child}"),
-    Action("review-worker", "Name the ECM worker", "Save the worker",
-           "/review-cases/{child}/worker", "review.schedule",
-           (Input("worker_id", "Worker's user id", hint="The practitioner who owns the "
-                  "child's reviews, for example psy-1."),), method="PUT",
-           back="/children/{child}"),
-    Action("case-close", "Close the case", "Close the case", "/review-cases/{child}/closure",
-           "case.close",
-           (Input("closed_on", "Closed on", "date"), REASON,
-            Input("safety_net_until", "Safety-net contact until", "date",
-                  "Leave empty if there is no safety-net contact.", optional=True)),
-           back="/children/{child}"),
-    Action("case-reopen", "Reopen the case", "Reopen the case",
-           "/review-cases/{child}/reopening", "case.close",
-           (Input("reopened_on", "Reopened on", "date"), REASON), back="/children/{child}"),
-    Action("consultation-session", "Record a consultation", "Record the consultation",
-           "/consultations/{target}/sessions", "formulation.consultation",
-           (Input("held_on", "Held on", "date"),
-            Input("attended_by", "Who attended", "lines", "One name or role a line."),
-            Input("agencies", "Agencies present", "agencies", optional=True),
-            Input("advice", "Advice given", "textarea")), target="consultation"),
-    Action("consultation-close", "Close the consultation", "Close the consultation",
-           "/consultations/{target}/closure", "formulation.consultation",
-           (Input("reason", "Reason", "textarea", "Needed if the consultation was never "
-                  "held.", optional=True),), target="consultation"),
-    Action("entry-retract", "Retract a timeline entry", "Retract the entry",
-           "/children/{child}/formulation/timeline/{target}/retraction",
-           "formulation.timeline", (REASON,), target="entry",
-           back="/children/{child}/timeline/entries",
-           intro="Retract an entry recorded in error. It stays in the history for audit."),
-    Action("child-correct", "Correct the child's record", "Save the correction",
-           "/children/{child}/corrections", "child.correct",
-           (Input("field", "Field to correct", "select", options=CHILD_FIELDS),
-            Input("value", "Corrected value", hint="A date of birth as YYYY-MM-DD. Leave "
-                  "empty to clear an NHS number or UPN.", optional=True), REASON),
-           back="/children/{child}",
-           intro="A correction is a new event; the original stays in the history for audit."),
-    Action("child-dispute", "Flag a disputed field", "Flag the dispute",
-           "/children/{child}/disputes", "child.dispute",
-           (Input("field", "Disputed field", "select", options=CHILD_FIELDS), REASON),
-           back="/children/{child}",
-           intro="The field is shown as disputed until it is corrected."),
-]}
+ACTIONS: dict[str, Action] = {
+    a.slug: a
+    for a in [
+        Action(
+            "stage-assess",
+            "Assess the TRM stage",
+            "Save the assessment",
+            "/children/{child}/formulation/assessments",
+            "formulation.assess",
+            (
+                Input("stage", "TRM stage now", "stage", options=STAGES),
+                Input("assessed_on", "Assessed on", "date"),
+                Input(
+                    "rationale",
+                    "Rationale",
+                    "textarea",
+                    "Why this stage: it may move down as well as up.",
+                ),
+            ),
+            back="/children/{child}",
+        ),
+        Action(
+            "intervention-start",
+            "Start an intervention",
+            "Start the intervention",
+            "/children/{child}/formulation/interventions/{target}/start",
+            "intervention.update",
+            (Input("started_on", "Started on", "date"),),
+            target="intervention",
+        ),
+        Action(
+            "intervention-session",
+            "Record an intervention session",
+            "Record the session",
+            "/children/{child}/formulation/interventions/{target}/sessions",
+            "intervention.update",
+            (Input("held_on", "Held on", "date"), Input("note", "Note", "textarea", optional=True)),
+            target="intervention",
+        ),
+        Action(
+            "intervention-complete",
+            "Complete an intervention",
+            "Complete the intervention",
+            "/children/{child}/formulation/interventions/{target}/completion",
+            "intervention.update",
+            (Input("completed_on", "Completed on", "date"),),
+            target="intervention",
+        ),
+        Action(
+            "intervention-stop",
+            "Stop an intervention",
+            "Stop the intervention",
+            "/children/{child}/formulation/interventions/{target}/stop",
+            "intervention.update",
+            (Input("stopped_on", "Stopped on", "date"), REASON),
+            target="intervention",
+        ),
+        Action(
+            "meeting-reschedule",
+            "Reschedule a formulation meeting",
+            "Reschedule the meeting",
+            "/children/{child}/formulation/meetings/{target}/reschedule",
+            "formulation.meeting",
+            (Input("starts_at", "New date", "datetime"), REASON),
+            target="meeting",
+            intro="Invited partners are sent the new time.",
+        ),
+        Action(
+            "meeting-cancel",
+            "Cancel a formulation meeting",
+            "Cancel the meeting",
+            "/children/{child}/formulation/meetings/{target}/cancellation",
+            "formulation.meeting",
+            (REASON,),
+            target="meeting",
+            intro="Invited partners are told the meeting is cancelled.",
+        ),
+        Action(
+            "review-reschedule",
+            "Reschedule the review",
+            "Reschedule the review",
+            "/review-cases/{child}/reviews/{target}/reschedule",
+            "review.schedule",
+            (Input("starts_at", "New date", "datetime"), REASON),
+            target="review",
+            back="/children/{child}",
+        ),
+        Action(
+            "review-cancel",
+            "Cancel the review meeting",
+            "Cancel the review meeting",
+            "/review-cases/{child}/reviews/{target}/cancel",
+            "review.schedule",
+            (REASON,),
+            target="review",
+            back="/children/{child}",
+            intro="The review stays due: schedule it again when a time is agreed.",
+        ),
+        Action(
+            "review-cadence",
+            "Set the review cadence",
+            "Save the cadence",
+            "/review-cases/{child}/cadence",
+            "review.schedule",
+            (
+                Input(
+                    "weeks",
+                    "Weeks between reviews",
+                    "number",
+                    "A whole number of weeks, for example 6.",
+                ),
+            ),
+            method="PUT",
+            back="/children/{child}",
+        ),
+        Action(
+            "review-worker",
+            "Name the ECM worker",
+            "Save the worker",
+            "/review-cases/{child}/worker",
+            "review.schedule",
+            (
+                Input(
+                    "worker_id",
+                    "Worker's user id",
+                    hint="The practitioner who owns the child's reviews, for example psy-1.",
+                ),
+            ),
+            method="PUT",
+            back="/children/{child}",
+        ),
+        Action(
+            "case-close",
+            "Close the case",
+            "Close the case",
+            "/review-cases/{child}/closure",
+            "case.close",
+            (
+                Input("closed_on", "Closed on", "date"),
+                REASON,
+                Input(
+                    "safety_net_until",
+                    "Safety-net contact until",
+                    "date",
+                    "Leave empty if there is no safety-net contact.",
+                    optional=True,
+                ),
+            ),
+            back="/children/{child}",
+        ),
+        Action(
+            "case-reopen",
+            "Reopen the case",
+            "Reopen the case",
+            "/review-cases/{child}/reopening",
+            "case.close",
+            (Input("reopened_on", "Reopened on", "date"), REASON),
+            back="/children/{child}",
+        ),
+        Action(
+            "consultation-session",
+            "Record a consultation",
+            "Record the consultation",
+            "/consultations/{target}/sessions",
+            "formulation.consultation",
+            (
+                Input("held_on", "Held on", "date"),
+                Input("attended_by", "Who attended", "lines", "One name or role a line."),
+                Input("agencies", "Agencies present", "agencies", optional=True),
+                Input("advice", "Advice given", "textarea"),
+            ),
+            target="consultation",
+        ),
+        Action(
+            "consultation-close",
+            "Close the consultation",
+            "Close the consultation",
+            "/consultations/{target}/closure",
+            "formulation.consultation",
+            (
+                Input(
+                    "reason",
+                    "Reason",
+                    "textarea",
+                    "Needed if the consultation was never held.",
+                    optional=True,
+                ),
+            ),
+            target="consultation",
+        ),
+        Action(
+            "entry-retract",
+            "Retract a timeline entry",
+            "Retract the entry",
+            "/children/{child}/formulation/timeline/{target}/retraction",
+            "formulation.timeline",
+            (REASON,),
+            target="entry",
+            back="/children/{child}/timeline/entries",
+            intro="Retract an entry recorded in error. It stays in the history for audit.",
+        ),
+        Action(
+            "child-correct",
+            "Correct the child's record",
+            "Save the correction",
+            "/children/{child}/corrections",
+            "child.correct",
+            (
+                Input("field", "Field to correct", "select", options=CHILD_FIELDS),
+                Input(
+                    "value",
+                    "Corrected value",
+                    hint="A date of birth as YYYY-MM-DD. Leave "
+                    "empty to clear an NHS number or UPN.",
+                    optional=True,
+                ),
+                REASON,
+            ),
+            back="/children/{child}",
+            intro="A correction is a new event; the original stays in the history for audit.",
+        ),
+        Action(
+            "child-dispute",
+            "Flag a disputed field",
+            "Flag the dispute",
+            "/children/{child}/disputes",
+            "child.dispute",
+            (Input("field", "Disputed field", "select", options=CHILD_FIELDS), REASON),
+            back="/children/{child}",
+            intro="The field is shown as disputed until it is corrected.",
+        ),
+    ]
+}
 
 # The date inputs a form starts with today's date in.
-STARTS_TODAY = {"assessed_on", "started_on", "held_on", "completed_on", "stopped_on", "closed_on",
-                "reopened_on"}
+STARTS_TODAY = {
+    "assessed_on",
+    "started_on",
+    "held_on",
+    "completed_on",
+    "stopped_on",
+    "closed_on",
+    "reopened_on",
+}
 
 
 def _labels(action: Action) -> dict[str, str]:
@@ -174,9 +333,13 @@ def _initial(action: Action) -> dict[str, str]:
     values: dict[str, str] = {}
     for item in action.inputs:
         if item.name in STARTS_TODAY and item.kind == "date":
-            values.update({f"{item.name}-day": str(today.day),
-                           f"{item.name}-month": str(today.month),
-                           f"{item.name}-year": str(today.year)})
+            values.update(
+                {
+                    f"{item.name}-day": str(today.day),
+                    f"{item.name}-month": str(today.month),
+                    f"{item.name}-year": str(today.year),
+                }
+            )
         if item.kind == "datetime":
             values[f"{item.name}-time"] = "10:00"
     return values
@@ -226,13 +389,29 @@ def _target(action: Action, request: Request) -> str | None:
         raise ApiError(404, "not found") from None
 
 
-async def _page(request: Request, user: SignedIn, action: Action, child_id: UUID,
-                target: str | None, status_code: int = 200, **context: Any) -> Response:
+async def _page(
+    request: Request,
+    user: SignedIn,
+    action: Action,
+    child_id: UUID,
+    target: str | None,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
     child = await api_for(request, user).get(f"/children/{child_id}")
     context.setdefault("values", _initial(action))
-    return render(request, "action.html", status_code=status_code, title=action.title,
-                  action=action, child=child, target=target, agencies=AGENCIES,
-                  back=action.back.format(child=child_id), **context)
+    return render(
+        request,
+        "action.html",
+        status_code=status_code,
+        title=action.title,
+        action=action,
+        child=child,
+        target=target,
+        agencies=AGENCIES,
+        back=action.back.format(child=child_id),
+        **context,
+    )
 
 
 @router.get("/children/{child_id}/actions/{slug}")
@@ -245,8 +424,7 @@ async def action_form(request: Request, user: SignedIn, child_id: UUID, slug: st
 
 
 @router.post("/children/{child_id}/actions/{slug}")
-async def act(request: Request, user: SignedIn, child_id: UUID, slug: str,
-              form: Form) -> Response:
+async def act(request: Request, user: SignedIn, child_id: UUID, slug: str, form: Form) -> Response:
     """Send the change to the API; its refusals come back as the form's error summary."""
     action = _action(slug)
     target = _target(action, request)
@@ -257,9 +435,17 @@ async def act(request: Request, user: SignedIn, child_id: UUID, slug: str,
     except ApiError as e:
         if e.status not in (409, 422):
             raise
-        return await _page(request, user, action, child_id, target, status_code=e.status,
-                           values=values_of(form), checked=form.getlist("agencies"),
-                           **problems(e, _labels(action)))
+        return await _page(
+            request,
+            user,
+            action,
+            child_id,
+            target,
+            status_code=e.status,
+            values=values_of(form),
+            checked=form.getlist("agencies"),
+            **problems(e, _labels(action)),
+        )
     return RedirectResponse(action.back.format(child=child_id), status_code=303)
 
 

@@ -24,11 +24,22 @@ async def audit_start(request: Request, user: SignedIn) -> Response:
         try:
             return RedirectResponse(f"/audit/children/{UUID(child)}", status_code=303)
         except ValueError:
-            errors = [{"text": "Child id: enter the child's id, like "
-                       "0b0c5b6e-1d2a-4c2e-9a51-6f3e2c1d0a9b", "href": "#child_id"}]
-            return render(request, "audit.html", status_code=422, title="Audit",
-                          values={"child_id": child}, errors=errors,
-                          field_errors={"child_id": errors[0]["text"]})
+            errors = [
+                {
+                    "text": "Child id: enter the child's id, like "
+                    "0b0c5b6e-1d2a-4c2e-9a51-6f3e2c1d0a9b",
+                    "href": "#child_id",
+                }
+            ]
+            return render(
+                request,
+                "audit.html",
+                status_code=422,
+                title="Audit",
+                values={"child_id": child},
+                errors=errors,
+                field_errors={"child_id": errors[0]["text"]},
+            )
     return render(request, "audit.html", title="Audit")
 
 
@@ -51,10 +62,13 @@ async def subject_access(request: Request, user: SignedIn, child_id: UUID) -> Re
     """The subject access report as a download (the disclosure is recorded by the API)."""
     reference = (request.query_params.get("reference") or "").strip() or None
     response = await api_for(request, user).call(
-        "GET", f"/audit/children/{child_id}/sar", params={"format": "html",
-                                                         "reason": reference})
-    return Response(response.content, media_type="text/html; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="subject-access-{child_id}.html"'})
+        "GET", f"/audit/children/{child_id}/sar", params={"format": "html", "reason": reference}
+    )
+    return Response(
+        response.content,
+        media_type="text/html; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="subject-access-{child_id}.html"'},
+    )
 
 
 @router.post("/audit/children/{child_id}/erasure")
@@ -65,20 +79,35 @@ async def erasure(request: Request, user: SignedIn, child_id: UUID, form: Form) 
     if form.get("confirmed") != "yes":
         if not reason or len(reason) < 3:
             message = "Reason: enter why (at least 3 characters), e.g. the retention rule"
-            return render(request, "trail.html", status_code=422, title="Audit trail",
-                          trail=document, values=values_of(form),
-                          errors=[{"text": message, "href": "#reason"}],
-                          field_errors={"reason": message})
-        return render(request, "erasure_confirm.html", title="Confirm erasure",
-                      trail=document, reason=reason)
+            return render(
+                request,
+                "trail.html",
+                status_code=422,
+                title="Audit trail",
+                trail=document,
+                values=values_of(form),
+                errors=[{"text": message, "href": "#reason"}],
+                field_errors={"reason": message},
+            )
+        return render(
+            request, "erasure_confirm.html", title="Confirm erasure", trail=document, reason=reason
+        )
     try:
-        done = await api_for(request, user).post(f"/audit/children/{child_id}/erasure",
-                                                 {"reason": reason or ""})
+        done = await api_for(request, user).post(
+            f"/audit/children/{child_id}/erasure", {"reason": reason or ""}
+        )
     except ApiError as e:
         if e.status not in (409, 422):
             raise
-        return render(request, "trail.html", status_code=e.status, title="Audit trail",
-                      trail=document, values=values_of(form), **problems(e, {"reason": "Reason"}))
+        return render(
+            request,
+            "trail.html",
+            status_code=e.status,
+            title="Audit trail",
+            trail=document,
+            values=values_of(form),
+            **problems(e, {"reason": "Reason"}),
+        )
     return render(request, "erased.html", title="Personal data erased", done=done)
 
 
@@ -86,17 +115,22 @@ async def erasure(request: Request, user: SignedIn, child_id: UUID, form: Form) 
 async def evaluation(request: Request, user: SignedIn) -> Response:
     """The evaluation summary, with bar charts of its counts."""
     summary = await api_for(request, user).get("/evaluation/summary")
-    return render(request, "evaluation.html", title="Evaluation", summary=summary,
-                  charts=charts(summary))
+    return render(
+        request, "evaluation.html", title="Evaluation", summary=summary, charts=charts(summary)
+    )
 
 
 @router.get("/evaluation/export.csv")
 async def export(request: Request, user: SignedIn) -> Response:
     """The pseudonymised export, as CSV."""
-    response = await api_for(request, user).call("GET", "/evaluation/export",
-                                                 params={"format": "csv"})
-    return Response(response.content, media_type="text/csv", headers={
-        "Content-Disposition": 'attachment; filename="ecm-evaluation.csv"'})
+    response = await api_for(request, user).call(
+        "GET", "/evaluation/export", params={"format": "csv"}
+    )
+    return Response(
+        response.content,
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="ecm-evaluation.csv"'},
+    )
 
 
 def charts(summary: dict[str, Any]) -> list[dict[str, Any]]:
@@ -104,11 +138,19 @@ def charts(summary: dict[str, Any]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for name, value in summary.items():
         if isinstance(value, dict):
-            bars = [(str(k), v) for k, v in value.items()
-                    if isinstance(v, int | float) and not isinstance(v, bool)]
+            bars = [
+                (str(k), v)
+                for k, v in value.items()
+                if isinstance(v, int | float) and not isinstance(v, bool)
+            ]
             if bars:
                 top = max(abs(v) for _, v in bars) or 1
-                found.append({"title": name.replace("_", " ").capitalize(),
-                              "bars": [(k.replace("_", " "), v, round(100 * abs(v) / top))
-                                       for k, v in bars]})
+                found.append(
+                    {
+                        "title": name.replace("_", " ").capitalize(),
+                        "bars": [
+                            (k.replace("_", " "), v, round(100 * abs(v) / top)) for k, v in bars
+                        ],
+                    }
+                )
     return found

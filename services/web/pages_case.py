@@ -17,13 +17,23 @@ from shared.policy import may
 
 router = APIRouter(include_in_schema=False)
 AREAS = [(str(a), str(a).replace("_", " ").title().replace("Banes", "BANES")) for a in Area]
-CHILD_LABELS = {"given_name": "First name", "family_name": "Last name",
-                "date_of_birth": "Date of birth", "date_of_birth:date": "yes", "area": "YJS area",
-                "nhs_number": "NHS number", "upn": "Unique Pupil Number (UPN)"}
+CHILD_LABELS = {
+    "given_name": "First name",
+    "family_name": "Last name",
+    "date_of_birth": "Date of birth",
+    "date_of_birth:date": "yes",
+    "area": "YJS area",
+    "nhs_number": "NHS number",
+    "upn": "Unique Pupil Number (UPN)",
+}
 SEARCH_LABELS = {**CHILD_LABELS, "family_name": "Last name starts with"}
-REFERRAL_LABELS = {"reason": "Reason for referral", "trauma_history": "Trauma history",
-                   "expected_involvement_months": "Expected YJS involvement (months)",
-                   "consent": "Consent to formulation", "given_by": "Consent given by"}
+REFERRAL_LABELS = {
+    "reason": "Reason for referral",
+    "trauma_history": "Trauma history",
+    "expected_involvement_months": "Expected YJS involvement (months)",
+    "consent": "Consent to formulation",
+    "given_by": "Consent given by",
+}
 
 
 @router.get("/children")
@@ -38,8 +48,9 @@ async def my_children(request: Request, user: SignedIn) -> Response:
         "upn": query.get("upn", "").strip() or None,
         "queue": query.get("queue") or None,
     }
-    day, month, year = (query.get(f"date_of_birth-{p}", "").strip()
-                        for p in ("day", "month", "year"))
+    day, month, year = (
+        query.get(f"date_of_birth-{p}", "").strip() for p in ("day", "month", "year")
+    )
     if day or month or year:
         params["date_of_birth"] = f"{year}-{month.zfill(2)}-{day.zfill(2)}"
     searching = any(v for v in params.values())
@@ -60,25 +71,34 @@ async def my_children(request: Request, user: SignedIn) -> Response:
 async def register_form(request: Request, user: SignedIn) -> Response:
     """The form to register a child."""
     values = {"area": str(user.principal.area)} if user.principal.area else {}
-    return render(request, "register.html", title="Register a child", values=values,
-                  areas=AREAS)
+    return render(request, "register.html", title="Register a child", values=values, areas=AREAS)
 
 
 @router.post("/children/new")
 async def register(request: Request, user: SignedIn, form: Form) -> Response:
     """Register a child; refusals come back inline, nothing is written."""
-    body = {"given_name": text(form, "given_name") or "",
-            "family_name": text(form, "family_name") or "",
-            "date_of_birth": date_field(form, "date_of_birth") or "",
-            "area": text(form, "area") or "",
-            "nhs_number": text(form, "nhs_number"), "upn": text(form, "upn")}
+    body = {
+        "given_name": text(form, "given_name") or "",
+        "family_name": text(form, "family_name") or "",
+        "date_of_birth": date_field(form, "date_of_birth") or "",
+        "area": text(form, "area") or "",
+        "nhs_number": text(form, "nhs_number"),
+        "upn": text(form, "upn"),
+    }
     try:
         created = await api_for(request, user).post("/children", body)
     except ApiError as e:
         if e.status not in (409, 422):
             raise
-        return render(request, "register.html", status_code=422, title="Register a child",
-                      values=values_of(form), areas=AREAS, **problems(e, CHILD_LABELS))
+        return render(
+            request,
+            "register.html",
+            status_code=422,
+            title="Register a child",
+            values=values_of(form),
+            areas=AREAS,
+            **problems(e, CHILD_LABELS),
+        )
     return RedirectResponse(f"/children/{created['id']}?registered=1", status_code=303)
 
 
@@ -86,8 +106,13 @@ async def register(request: Request, user: SignedIn, form: Form) -> Response:
 async def refer_form(request: Request, user: SignedIn, child_id: UUID) -> Response:
     """The form to refer a child to ECM, with consent."""
     child = await api_for(request, user).get(f"/children/{child_id}")
-    return render(request, "refer.html", title="Refer to ECM", child=child,
-                  values={"expected_involvement_months": "12"})
+    return render(
+        request,
+        "refer.html",
+        title="Refer to ECM",
+        child=child,
+        values={"expected_involvement_months": "12"},
+    )
 
 
 @router.post("/children/{child_id}/refer")
@@ -102,22 +127,41 @@ async def refer(request: Request, user: SignedIn, child_id: UUID, form: Form) ->
     if not given_by:
         missing["given_by"] = "Consent given by: enter who gave or refused consent"
     months = text(form, "expected_involvement_months") or ""
-    body = {"child_id": str(child_id), "reason": text(form, "reason") or "",
-            "trauma_history": text(form, "trauma_history") or "",
-            "expected_involvement_months": int(months) if months.isdigit() else months}
+    body = {
+        "child_id": str(child_id),
+        "reason": text(form, "reason") or "",
+        "trauma_history": text(form, "trauma_history") or "",
+        "expected_involvement_months": int(months) if months.isdigit() else months,
+    }
     if missing:
         errors = [{"text": m, "href": f"#{f}"} for f, m in missing.items()]
-        return render(request, "refer.html", status_code=422, title="Refer to ECM",
-                      child=child, values=values_of(form), errors=errors, field_errors=missing)
+        return render(
+            request,
+            "refer.html",
+            status_code=422,
+            title="Refer to ECM",
+            child=child,
+            values=values_of(form),
+            errors=errors,
+            field_errors=missing,
+        )
     try:
         created = await api.post("/referrals", body)
-        await api.post(f"/referrals/{created['id']}/consent",
-                       {"consent": consent, "given_by": given_by})
+        await api.post(
+            f"/referrals/{created['id']}/consent", {"consent": consent, "given_by": given_by}
+        )
     except ApiError as e:
         if e.status not in (409, 422):
             raise
-        return render(request, "refer.html", status_code=422, title="Refer to ECM",
-                      child=child, values=values_of(form), **problems(e, REFERRAL_LABELS))
+        return render(
+            request,
+            "refer.html",
+            status_code=422,
+            title="Refer to ECM",
+            child=child,
+            values=values_of(form),
+            **problems(e, REFERRAL_LABELS),
+        )
     return RedirectResponse(f"/referrals/{created['id']}", status_code=303)
 
 
@@ -127,8 +171,14 @@ async def referral_progress(request: Request, user: SignedIn, referral_id: UUID)
     api = api_for(request, user)
     referral = await api.get(f"/referrals/{referral_id}")
     child = await api.get(f"/children/{referral['child_id']}")
-    return render(request, "referral.html", title="Referral", referral=referral, child=child,
-                  may_screen=may(user.principal, "referral.screen"))
+    return render(
+        request,
+        "referral.html",
+        title="Referral",
+        referral=referral,
+        child=child,
+        may_screen=may(user.principal, "referral.screen"),
+    )
 
 
 __all__ = ["date_values", "router"]

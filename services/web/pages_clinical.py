@@ -24,20 +24,38 @@ from shared.vocabulary import Agency, trm_label
 
 router = APIRouter(include_in_schema=False)
 LONDON = ZoneInfo("Europe/London")
-AGENCIES = [(str(a), str(a).replace("_", " ").upper() if len(str(a)) <= 5
-             else str(a).replace("_", " ").capitalize()) for a in Agency]
+AGENCIES = [
+    (
+        str(a),
+        str(a).replace("_", " ").upper()
+        if len(str(a)) <= 5
+        else str(a).replace("_", " ").capitalize(),
+    )
+    for a in Agency
+]
 STAGES = [(str(n), f"{n}: {trm_label(n)}") for n in range(1, 7)]
-CATEGORIES = [("loss_or_bereavement", "Loss or bereavement"), ("care_episode", "Care episode"),
-              ("move", "Move"), ("school_exclusion", "School exclusion"),
-              ("adverse_experience", "Adverse experience"), ("offence", "Offence"),
-              ("health", "Health"), ("strength_or_protective_factor", "Strength or protective "
-              "factor"), ("other", "Other")]
-PRECISIONS = [("exact", "Exact date"), ("month", "Month and year"), ("year", "Year only"),
-              ("approximate_age", "Approximate age")]
+CATEGORIES = [
+    ("loss_or_bereavement", "Loss or bereavement"),
+    ("care_episode", "Care episode"),
+    ("move", "Move"),
+    ("school_exclusion", "School exclusion"),
+    ("adverse_experience", "Adverse experience"),
+    ("offence", "Offence"),
+    ("health", "Health"),
+    ("strength_or_protective_factor", "Strength or protective factor"),
+    ("other", "Other"),
+]
+PRECISIONS = [
+    ("exact", "Exact date"),
+    ("month", "Month and year"),
+    ("year", "Year only"),
+    ("approximate_age", "Approximate age"),
+]
 
 
-async def _optional(api: Api, path: str, *, absent: tuple[int, ...] = (403, 404),
-                    **params: Any) -> Any:
+async def _optional(
+    api: Api, path: str, *, absent: tuple[int, ...] = (403, 404), **params: Any
+) -> Any:
     """A document, or None where there is none yet (404) or it is not the user's to see."""
     try:
         return await api.get(path, **params)
@@ -77,8 +95,11 @@ async def screening_queue(request: Request, user: SignedIn) -> Response:
 async def screen(request: Request, user: SignedIn, referral_id: UUID, form: Form) -> Response:
     """Accept, offer a consultation, or decline with a reason."""
     api = api_for(request, user)
-    body = {"decision": text(form, "decision") or "", "reason": text(form, "reason"),
-            "expected_version": _int(text(form, "expected_version"))}
+    body = {
+        "decision": text(form, "decision") or "",
+        "reason": text(form, "reason"),
+        "expected_version": _int(text(form, "expected_version")),
+    }
     try:
         await api.post(f"/referrals/{referral_id}/screening", body)
     except ApiError as e:
@@ -86,10 +107,17 @@ async def screen(request: Request, user: SignedIn, referral_id: UUID, form: Form
             raise
         referral = await api.get(f"/referrals/{referral_id}")
         child = await api.get(f"/children/{referral['child_id']}")
-        return render(request, "referral.html", status_code=e.status, title="Referral",
-                      referral=referral, child=child, values=values_of(form),
-                      may_screen=may(user.principal, "referral.screen"),
-                      **problems(e, {"decision": "Decision", "reason": "Reason"}))
+        return render(
+            request,
+            "referral.html",
+            status_code=e.status,
+            title="Referral",
+            referral=referral,
+            child=child,
+            values=values_of(form),
+            may_screen=may(user.principal, "referral.screen"),
+            **problems(e, {"decision": "Decision", "reason": "Reason"}),
+        )
     return RedirectResponse(f"/referrals/{referral_id}", status_code=303)
 
 
@@ -127,24 +155,43 @@ async def child_page(request: Request, user: SignedIn, child_id: UUID) -> Respon
     # Independent reads, side by side. The formulation case is not read here: replaying it
     # grows with the child's history, and the whole story already says what the page needs.
     child, items, reviews = await asyncio.gather(
-        api.get(f"/children/{child_id}"), story(), _optional(api, f"/review-cases/{child_id}"))
+        api.get(f"/children/{child_id}"), story(), _optional(api, f"/review-cases/{child_id}")
+    )
     if as_of is None:
         day = None
-    referral = (await _optional(api, f"/referrals/{child['open_referral_id']}")
-                if child.get("open_referral_id") else None)
+    referral = (
+        await _optional(api, f"/referrals/{child['open_referral_id']}")
+        if child.get("open_referral_id")
+        else None
+    )
     today = day or datetime.now(UTC).date()
     return render(
-        request, "child.html", title=f"{child.get('given_name') or 'Child'} "
-        f"{child.get('family_name') or ''}", child=child, items=items, view=view,
-        as_of=as_of, svg=Markup(draw(items, today)) if items else None,
-        summary=summarise(items, None if day else reviews), reviews=reviews, referral=referral,
-        can={"refer": may(p, "referral.create") and not child.get("open_referral_id"),
-             "timeline": may(p, "formulation.timeline"), "meeting": may(p, "formulation.meeting"),
-             "report": may(p, "formulation.report"), "plan": may(p, "intervention.plan"),
-             "review": may(p, "review.schedule"), "transition": may(p, "transition.record"),
-             "close": may(p, "case.close"), "assess": may(p, "formulation.assess"),
-             "correct": may(p, "child.correct"), "dispute": may(p, "child.dispute")},
-        **context)
+        request,
+        "child.html",
+        title=f"{child.get('given_name') or 'Child'} {child.get('family_name') or ''}",
+        child=child,
+        items=items,
+        view=view,
+        as_of=as_of,
+        svg=Markup(draw(items, today)) if items else None,
+        summary=summarise(items, None if day else reviews),
+        reviews=reviews,
+        referral=referral,
+        can={
+            "refer": may(p, "referral.create") and not child.get("open_referral_id"),
+            "timeline": may(p, "formulation.timeline"),
+            "meeting": may(p, "formulation.meeting"),
+            "report": may(p, "formulation.report"),
+            "plan": may(p, "intervention.plan"),
+            "review": may(p, "review.schedule"),
+            "transition": may(p, "transition.record"),
+            "close": may(p, "case.close"),
+            "assess": may(p, "formulation.assess"),
+            "correct": may(p, "child.correct"),
+            "dispute": may(p, "child.dispute"),
+        },
+        **context,
+    )
 
 
 def summarise(items: list[dict[str, Any]], reviews: dict[str, Any] | None) -> dict[str, Any]:
@@ -157,11 +204,14 @@ def summarise(items: list[dict[str, Any]], reviews: dict[str, Any] | None) -> di
             stage = item["stage_in_force"]
     if reviews is not None and isinstance(reviews.get("stage"), int):
         stage = reviews["stage"]
-    return {"open": "ReferralAccepted" in types, "stage": stage,
-            "stage_label": trm_label(stage) if stage else None,
-            "meetings": types.count("FormulationMeetingScheduled"),
-            "reports": types.count("ReportIssued"),
-            "interventions": types.count("InterventionPlanned")}
+    return {
+        "open": "ReferralAccepted" in types,
+        "stage": stage,
+        "stage_label": trm_label(stage) if stage else None,
+        "meetings": types.count("FormulationMeetingScheduled"),
+        "reports": types.count("ReportIssued"),
+        "interventions": types.count("InterventionPlanned"),
+    }
 
 
 @router.get("/children/{child_id}/work")
@@ -171,36 +221,66 @@ async def child_work(request: Request, user: SignedIn, child_id: UUID) -> Respon
     child, interventions, meetings = await asyncio.gather(
         api.get(f"/children/{child_id}"),
         _optional(api, f"/children/{child_id}/formulation/interventions"),
-        _optional(api, f"/children/{child_id}/formulation/meetings"))
-    found = await asyncio.gather(*(_optional(api, "/consultations", referral_id=r)
-                                   for r in child.get("referral_ids") or []))
+        _optional(api, f"/children/{child_id}/formulation/meetings"),
+    )
+    found = await asyncio.gather(
+        *(_optional(api, "/consultations", referral_id=r) for r in child.get("referral_ids") or [])
+    )
     consultations = [c for page in found for c in page or []]
     p = user.principal
-    return render(request, "work.html", title="Meetings and interventions", child=child,
-                  interventions=interventions or [], meetings=meetings or [],
-                  consultations=consultations,
-                  can={"update": may(p, "intervention.update"),
-                       "meeting": may(p, "formulation.meeting"),
-                       "consult": may(p, "formulation.consultation")})
+    return render(
+        request,
+        "work.html",
+        title="Meetings and interventions",
+        child=child,
+        interventions=interventions or [],
+        meetings=meetings or [],
+        consultations=consultations,
+        can={
+            "update": may(p, "intervention.update"),
+            "meeting": may(p, "formulation.meeting"),
+            "consult": may(p, "formulation.consultation"),
+        },
+    )
 
 
 # -- timeline entries ----------------------------------------------------------------------
 
-ENTRY_LABELS = {"precision": "How exact the date is", "on": "Date", "on:date": "yes",
-                "year": "Year", "month": "Month", "age_years": "Approximate age (years)",
-                "category": "Category", "description": "What happened", "source": "Source",
-                "sensitivity": "Sensitivity", "when": "Date"}
-ENTRY_FIELDS = {"when.on": "on", "when.year": "year", "when.month": "month",
-                "when.age_years": "age_years", "when.precision": "precision", "when": "on"}
+ENTRY_LABELS = {
+    "precision": "How exact the date is",
+    "on": "Date",
+    "on:date": "yes",
+    "year": "Year",
+    "month": "Month",
+    "age_years": "Approximate age (years)",
+    "category": "Category",
+    "description": "What happened",
+    "source": "Source",
+    "sensitivity": "Sensitivity",
+    "when": "Date",
+}
+ENTRY_FIELDS = {
+    "when.on": "on",
+    "when.year": "year",
+    "when.month": "month",
+    "when.age_years": "age_years",
+    "when.precision": "precision",
+    "when": "on",
+}
 
 
 async def _not_open(request: Request, api: Api, child_id: UUID) -> Response | None:
     """A page saying the formulation is not open yet, or None when it is."""
     if await _optional(api, f"/children/{child_id}/formulation", absent=(404,)) is not None:
         return None
-    return render(request, "error.html", status_code=409, title="Formulation not open yet",
-                  message="The referral was accepted but the formulation has not opened yet. "
-                  "Try again in a moment.")
+    return render(
+        request,
+        "error.html",
+        status_code=409,
+        title="Formulation not open yet",
+        message="The referral was accepted but the formulation has not opened yet. "
+        "Try again in a moment.",
+    )
 
 
 @router.get("/children/{child_id}/timeline/new")
@@ -210,9 +290,15 @@ async def entry_form(request: Request, user: SignedIn, child_id: UUID) -> Respon
     if (waiting := await _not_open(request, api, child_id)) is not None:
         return waiting
     child = await api.get(f"/children/{child_id}")
-    return render(request, "entry.html", title="Add a timeline entry", child=child,
-                  categories=CATEGORIES, precisions=PRECISIONS,
-                  values={"precision": "exact", "sensitivity": "standard"})
+    return render(
+        request,
+        "entry.html",
+        title="Add a timeline entry",
+        child=child,
+        categories=CATEGORIES,
+        precisions=PRECISIONS,
+        values={"precision": "exact", "sensitivity": "standard"},
+    )
 
 
 @router.post("/children/{child_id}/timeline/new")
@@ -229,25 +315,42 @@ async def add_entry(request: Request, user: SignedIn, child_id: UUID, form: Form
             when["month"] = _int(text(form, "month"))
     elif precision == "approximate_age":
         when["age_years"] = _int(text(form, "age_years"))
-    body = {"when": when, "category": text(form, "category") or "",
-            "description": text(form, "description") or "", "source": text(form, "source"),
-            "sensitivity": text(form, "sensitivity") or "standard"}
+    body = {
+        "when": when,
+        "category": text(form, "category") or "",
+        "description": text(form, "description") or "",
+        "source": text(form, "source"),
+        "sensitivity": text(form, "sensitivity") or "standard",
+    }
     try:
         await api.post(f"/children/{child_id}/formulation/timeline", body)
     except ApiError as e:
         if e.status not in (409, 422):
             raise
         child = await api.get(f"/children/{child_id}")
-        return render(request, "entry.html", status_code=422, title="Add a timeline entry",
-                      child=child, categories=CATEGORIES, precisions=PRECISIONS,
-                      values=values_of(form), **problems(e, ENTRY_LABELS, ENTRY_FIELDS))
+        return render(
+            request,
+            "entry.html",
+            status_code=422,
+            title="Add a timeline entry",
+            child=child,
+            categories=CATEGORIES,
+            precisions=PRECISIONS,
+            values=values_of(form),
+            **problems(e, ENTRY_LABELS, ENTRY_FIELDS),
+        )
     return RedirectResponse(f"/children/{child_id}", status_code=303)
 
 
 # -- meetings ------------------------------------------------------------------------------
 
-MEETING_LABELS = {"starts_at": "Date", "starts_at:date": "yes", "venue": "Venue",
-                  "online_link": "Online link", "invitees": "Invitees"}
+MEETING_LABELS = {
+    "starts_at": "Date",
+    "starts_at:date": "yes",
+    "venue": "Venue",
+    "online_link": "Online link",
+    "invitees": "Invitees",
+}
 
 
 async def _partners(api: Api) -> list[dict[str, Any]]:
@@ -270,46 +373,75 @@ async def meeting_form(request: Request, user: SignedIn, child_id: UUID) -> Resp
     if (waiting := await _not_open(request, api, child_id)) is not None:
         return waiting
     child = await api.get(f"/children/{child_id}")
-    return render(request, "meeting.html", title="Schedule a formulation meeting", child=child,
-                  partners=await _partners(api), agencies=AGENCIES, action="meetings",
-                  values={"starts_at-time": "10:00"})
+    return render(
+        request,
+        "meeting.html",
+        title="Schedule a formulation meeting",
+        child=child,
+        partners=await _partners(api),
+        agencies=AGENCIES,
+        action="meetings",
+        values={"starts_at-time": "10:00"},
+    )
 
 
 @router.post("/children/{child_id}/meetings/new")
-async def schedule_meeting(request: Request, user: SignedIn, child_id: UUID,
-                           form: Form) -> Response:
+async def schedule_meeting(
+    request: Request, user: SignedIn, child_id: UUID, form: Form
+) -> Response:
     """Schedule the meeting; each invited partner contact is sent a notice."""
     api = api_for(request, user)
-    body = {"starts_at": _starts_at(form, "starts_at"), "venue": text(form, "venue"),
-            "online_link": text(form, "online_link"), "invitees": _invitees(form)}
+    body = {
+        "starts_at": _starts_at(form, "starts_at"),
+        "venue": text(form, "venue"),
+        "online_link": text(form, "online_link"),
+        "invitees": _invitees(form),
+    }
     try:
         await api.post(f"/children/{child_id}/formulation/meetings", body)
     except ApiError as e:
         if e.status not in (409, 422):
             raise
         child = await api.get(f"/children/{child_id}")
-        return render(request, "meeting.html", status_code=422,
-                      title="Schedule a formulation meeting", child=child,
-                      partners=await _partners(api), agencies=AGENCIES, action="meetings",
-                      values=values_of(form), checked=form.getlist("invitees"),
-                      **problems(e, MEETING_LABELS))
+        return render(
+            request,
+            "meeting.html",
+            status_code=422,
+            title="Schedule a formulation meeting",
+            child=child,
+            partners=await _partners(api),
+            agencies=AGENCIES,
+            action="meetings",
+            values=values_of(form),
+            checked=form.getlist("invitees"),
+            **problems(e, MEETING_LABELS),
+        )
     return RedirectResponse(f"/children/{child_id}/work", status_code=303)
 
 
 # -- reports -------------------------------------------------------------------------------
 
-REPORT_LABELS = {"narrative": "Narrative", "stage": "TRM stage", "stage_rationale": "Rationale",
-                 "issued_on": "Issued on", "issued_on:date": "yes",
-                 "recommendations": "Recommendations"}
+REPORT_LABELS = {
+    "narrative": "Narrative",
+    "stage": "TRM stage",
+    "stage_rationale": "Rationale",
+    "issued_on": "Issued on",
+    "issued_on:date": "yes",
+    "recommendations": "Recommendations",
+}
 REPORT_ROWS, MAX_RECOMMENDATIONS = 3, 50
 
 
 def _report_labels(rows: int) -> dict[str, str]:
     labels = dict(REPORT_LABELS)
     for n in range(rows):
-        labels.update({f"rec_text-{n}": f"Recommendation {n + 1}",
-                       f"rec_stage-{n}": f"Stage of recommendation {n + 1}",
-                       f"rec_agency-{n}": f"Owning agency of recommendation {n + 1}"})
+        labels.update(
+            {
+                f"rec_text-{n}": f"Recommendation {n + 1}",
+                f"rec_stage-{n}": f"Stage of recommendation {n + 1}",
+                f"rec_agency-{n}": f"Owning agency of recommendation {n + 1}",
+            }
+        )
     return labels
 
 
@@ -329,22 +461,39 @@ def recommendations_of(form: Any) -> tuple[list[dict[str, Any]], dict[str, str]]
         if not text(form, f"rec_text-{n}"):
             continue
         i = len(found)
-        found.append({"stage": _int(text(form, f"rec_stage-{n}")),
-                      "agency": text(form, f"rec_agency-{n}") or "",
-                      "text": text(form, f"rec_text-{n}")})
-        for part, prefix in (("text", "rec_text"), ("stage", "rec_stage"),
-                             ("agency", "rec_agency")):
+        found.append(
+            {
+                "stage": _int(text(form, f"rec_stage-{n}")),
+                "agency": text(form, f"rec_agency-{n}") or "",
+                "text": text(form, f"rec_text-{n}"),
+            }
+        )
+        for part, prefix in (
+            ("text", "rec_text"),
+            ("stage", "rec_stage"),
+            ("agency", "rec_agency"),
+        ):
             fields[f"recommendations.{i}.{part}"] = f"{prefix}-{n}"
         fields[f"recommendations.{i}"] = f"rec_text-{n}"
     return found, fields
 
 
-async def _report_page(request: Request, api: Api, child_id: UUID, rows: int,
-                       status_code: int = 200, **context: Any) -> Response:
+async def _report_page(
+    request: Request, api: Api, child_id: UUID, rows: int, status_code: int = 200, **context: Any
+) -> Response:
     child = await api.get(f"/children/{child_id}")
-    return render(request, "report.html", status_code=status_code,
-                  title="Write a formulation report", child=child, stages=STAGES,
-                  agencies=AGENCIES, rows=rows, max_rows=MAX_RECOMMENDATIONS, **context)
+    return render(
+        request,
+        "report.html",
+        status_code=status_code,
+        title="Write a formulation report",
+        child=child,
+        stages=STAGES,
+        agencies=AGENCIES,
+        rows=rows,
+        max_rows=MAX_RECOMMENDATIONS,
+        **context,
+    )
 
 
 @router.get("/children/{child_id}/reports/new")
@@ -355,9 +504,16 @@ async def report_form(request: Request, user: SignedIn, child_id: UUID) -> Respo
         return waiting
     today = date.today()
     return await _report_page(
-        request, api, child_id, REPORT_ROWS,
-        values={"issued_on-day": str(today.day), "issued_on-month": str(today.month),
-                "issued_on-year": str(today.year)})
+        request,
+        api,
+        child_id,
+        REPORT_ROWS,
+        values={
+            "issued_on-day": str(today.day),
+            "issued_on-month": str(today.month),
+            "issued_on-year": str(today.year),
+        },
+    )
 
 
 @router.post("/children/{child_id}/reports/new")
@@ -367,29 +523,45 @@ async def write_report(request: Request, user: SignedIn, child_id: UUID, form: F
     api = api_for(request, user)
     rows = _rows(form)
     if form.get("more") == "yes":
-        return await _report_page(request, api, child_id, min(rows + 1, MAX_RECOMMENDATIONS),
-                                  values=values_of(form))
+        return await _report_page(
+            request, api, child_id, min(rows + 1, MAX_RECOMMENDATIONS), values=values_of(form)
+        )
     recommendations, fields = recommendations_of(form)
-    body = {"narrative": text(form, "narrative") or "", "stage": _int(text(form, "stage")),
-            "stage_rationale": text(form, "stage_rationale"),
-            "issued_on": date_field(form, "issued_on") or "", "recommendations": recommendations}
+    body = {
+        "narrative": text(form, "narrative") or "",
+        "stage": _int(text(form, "stage")),
+        "stage_rationale": text(form, "stage_rationale"),
+        "issued_on": date_field(form, "issued_on") or "",
+        "recommendations": recommendations,
+    }
     try:
         await api.post(f"/children/{child_id}/formulation/reports", body)
     except ApiError as e:
         if e.status not in (409, 422):
             raise
-        return await _report_page(request, api, child_id, rows, status_code=422,
-                                  values=values_of(form),
-                                  **problems(e, _report_labels(rows), fields))
+        return await _report_page(
+            request,
+            api,
+            child_id,
+            rows,
+            status_code=422,
+            values=values_of(form),
+            **problems(e, _report_labels(rows), fields),
+        )
     return RedirectResponse(f"/children/{child_id}", status_code=303)
 
 
 # -- interventions -------------------------------------------------------------------------
 
-PLAN_LABELS = {"intervention_type": "Intervention", "stage": "TRM stage of the intervention",
-               "owning_agency": "Owning agency", "planned_start": "Planned start",
-               "planned_start:date": "yes", "override": "Override rationale",
-               "override_rationale": "Override rationale"}
+PLAN_LABELS = {
+    "intervention_type": "Intervention",
+    "stage": "TRM stage of the intervention",
+    "owning_agency": "Owning agency",
+    "planned_start": "Planned start",
+    "planned_start:date": "yes",
+    "override": "Override rationale",
+    "override_rationale": "Override rationale",
+}
 
 
 async def _plan_context(api: Api, child_id: UUID) -> dict[str, Any]:
@@ -402,9 +574,13 @@ async def _plan_context(api: Api, child_id: UUID) -> dict[str, Any]:
 async def plan_form(request: Request, user: SignedIn, child_id: UUID) -> Response:
     """The plan form, showing which stages the child's current stage allows."""
     api = api_for(request, user)
-    return render(request, "plan.html", title="Plan an intervention",
-                  may_override=may(user.principal, "intervention.override"),
-                  **await _plan_context(api, child_id))
+    return render(
+        request,
+        "plan.html",
+        title="Plan an intervention",
+        may_override=may(user.principal, "intervention.override"),
+        **await _plan_context(api, child_id),
+    )
 
 
 @router.post("/children/{child_id}/interventions/new")
@@ -413,8 +589,10 @@ async def plan(request: Request, user: SignedIn, child_id: UUID, form: Form) -> 
     api = api_for(request, user)
     body: dict[str, Any] = {
         "intervention_type": text(form, "intervention_type") or "",
-        "stage": _int(text(form, "stage")), "owning_agency": text(form, "owning_agency"),
-        "planned_start": date_field(form, "planned_start") or ""}
+        "stage": _int(text(form, "stage")),
+        "owning_agency": text(form, "owning_agency"),
+        "planned_start": date_field(form, "planned_start") or "",
+    }
     if form.get("override") == "yes":
         body["override"] = {"rationale": text(form, "override_rationale") or ""}
     try:
@@ -422,21 +600,39 @@ async def plan(request: Request, user: SignedIn, child_id: UUID, form: Form) -> 
     except ApiError as e:
         if e.status not in (409, 422, 403):
             raise
-        return render(request, "plan.html", status_code=e.status, title="Plan an intervention",
-                      may_override=may(user.principal, "intervention.override"),
-                      values=values_of(form), refused=e.status == 409,
-                      **problems(e, PLAN_LABELS, {"override": "override_rationale",
-                                                  "override.rationale": "override_rationale"}),
-                      **await _plan_context(api, child_id))
+        return render(
+            request,
+            "plan.html",
+            status_code=e.status,
+            title="Plan an intervention",
+            may_override=may(user.principal, "intervention.override"),
+            values=values_of(form),
+            refused=e.status == 409,
+            **problems(
+                e,
+                PLAN_LABELS,
+                {"override": "override_rationale", "override.rationale": "override_rationale"},
+            ),
+            **await _plan_context(api, child_id),
+        )
     return RedirectResponse(f"/children/{child_id}/work", status_code=303)
 
 
 # -- reviews -------------------------------------------------------------------------------
 
-REVIEW_LABELS = {"starts_at": "Date", "starts_at:date": "yes", "venue": "Venue",
-                 "invitees": "Invitees", "held_on": "Held on", "held_on:date": "yes",
-                 "stage": "TRM stage now", "rationale": "Rationale", "attendance": "Attendance",
-                 "next_review_on": "Next review", "next_review_on:date": "yes"}
+REVIEW_LABELS = {
+    "starts_at": "Date",
+    "starts_at:date": "yes",
+    "venue": "Venue",
+    "invitees": "Invitees",
+    "held_on": "Held on",
+    "held_on:date": "yes",
+    "stage": "TRM stage now",
+    "rationale": "Rationale",
+    "attendance": "Attendance",
+    "next_review_on": "Next review",
+    "next_review_on:date": "yes",
+}
 
 
 @router.get("/children/{child_id}/reviews/schedule")
@@ -444,37 +640,62 @@ async def review_form(request: Request, user: SignedIn, child_id: UUID) -> Respo
     """The form to schedule the due review."""
     api = api_for(request, user)
     child = await api.get(f"/children/{child_id}")
-    return render(request, "meeting.html", title="Schedule a review", child=child,
-                  partners=await _partners(api), agencies=AGENCIES, action="reviews/schedule",
-                  values={"starts_at-time": "10:00"})
+    return render(
+        request,
+        "meeting.html",
+        title="Schedule a review",
+        child=child,
+        partners=await _partners(api),
+        agencies=AGENCIES,
+        action="reviews/schedule",
+        values={"starts_at-time": "10:00"},
+    )
 
 
 @router.post("/children/{child_id}/reviews/schedule")
-async def schedule_review(request: Request, user: SignedIn, child_id: UUID,
-                          form: Form) -> Response:
+async def schedule_review(request: Request, user: SignedIn, child_id: UUID, form: Form) -> Response:
     """Schedule the current review with partner invitations."""
     api = api_for(request, user)
     case = await api.get(f"/review-cases/{child_id}")
-    body = {"starts_at": _starts_at(form, "starts_at"), "venue": text(form, "venue"),
-            "online_link": text(form, "online_link"), "invitees": _invitees(form)}
+    body = {
+        "starts_at": _starts_at(form, "starts_at"),
+        "venue": text(form, "venue"),
+        "online_link": text(form, "online_link"),
+        "invitees": _invitees(form),
+    }
     try:
         if case.get("current_review_id") is None:
             raise ApiError(409, "no review is due for this child yet (a report starts them)")
-        await api.post(f"/review-cases/{child_id}/reviews/{case['current_review_id']}"
-                       "/schedule", body)
+        await api.post(
+            f"/review-cases/{child_id}/reviews/{case['current_review_id']}/schedule", body
+        )
     except ApiError as e:
         if e.status not in (409, 422):
             raise
         child = await api.get(f"/children/{child_id}")
-        return render(request, "meeting.html", status_code=422, title="Schedule a review",
-                      child=child, partners=await _partners(api), agencies=AGENCIES,
-                      action="reviews/schedule", values=values_of(form),
-                      checked=form.getlist("invitees"), **problems(e, REVIEW_LABELS))
+        return render(
+            request,
+            "meeting.html",
+            status_code=422,
+            title="Schedule a review",
+            child=child,
+            partners=await _partners(api),
+            agencies=AGENCIES,
+            action="reviews/schedule",
+            values=values_of(form),
+            checked=form.getlist("invitees"),
+            **problems(e, REVIEW_LABELS),
+        )
     return RedirectResponse(f"/children/{child_id}", status_code=303)
 
 
-PROGRESS = [("not_started", "Not started"), ("engaging", "Engaging"), ("partly", "Partly"),
-            ("completed", "Completed"), ("stalled", "Stalled")]
+PROGRESS = [
+    ("not_started", "Not started"),
+    ("engaging", "Engaging"),
+    ("partly", "Partly"),
+    ("completed", "Completed"),
+    ("stalled", "Stalled"),
+]
 
 
 def _active(case: dict[str, Any]) -> list[dict[str, Any]]:
@@ -488,37 +709,62 @@ async def record_form(request: Request, user: SignedIn, child_id: UUID) -> Respo
     api = api_for(request, user)
     child = await api.get(f"/children/{child_id}")
     case = await api.get(f"/review-cases/{child_id}")
-    review = next((r for r in case["reviews"] if r["review_id"] == case["current_review_id"]),
-                  None)
+    review = next((r for r in case["reviews"] if r["review_id"] == case["current_review_id"]), None)
     today = date.today()
-    return render(request, "review_record.html", title="Record a review", child=child,
-                  case=case, review=review, stages=STAGES, active=_active(case),
-                  progress=PROGRESS, agencies=AGENCIES, action_rows=ACTION_ROWS,
-                  values={"held_on-day": str(today.day), "held_on-month": str(today.month),
-                          "held_on-year": str(today.year)})
+    return render(
+        request,
+        "review_record.html",
+        title="Record a review",
+        child=child,
+        case=case,
+        review=review,
+        stages=STAGES,
+        active=_active(case),
+        progress=PROGRESS,
+        agencies=AGENCIES,
+        action_rows=ACTION_ROWS,
+        values={
+            "held_on-day": str(today.day),
+            "held_on-month": str(today.month),
+            "held_on-year": str(today.year),
+        },
+    )
 
 
 @router.post("/children/{child_id}/reviews/record")
-async def record_review(request: Request, user: SignedIn, child_id: UUID,
-                        form: Form) -> Response:
+async def record_review(request: Request, user: SignedIn, child_id: UUID, form: Form) -> Response:
     """Record the review held: who came, the TRM stage re-assessed, the next review."""
     api = api_for(request, user)
     case = await api.get(f"/review-cases/{child_id}")
-    review = next((r for r in case["reviews"] if r["review_id"] == case["current_review_id"]),
-                  None)
+    review = next((r for r in case["reviews"] if r["review_id"] == case["current_review_id"]), None)
     attendance = []
     for n, invitee in enumerate((review or {}).get("invitees", [])):
-        attendance.append({"agency": invitee["agency"], "contact_id": invitee.get("contact_id"),
-                           "attendance": text(form, f"attendance-{n}") or "attended"})
-    progress = [{"intervention_id": i["intervention_id"],
-                 "progress": text(form, f"progress-{i['intervention_id']}") or "",
-                 "note": text(form, f"note-{i['intervention_id']}")}
-                for i in _active(case)]
+        attendance.append(
+            {
+                "agency": invitee["agency"],
+                "contact_id": invitee.get("contact_id"),
+                "attendance": text(form, f"attendance-{n}") or "attended",
+            }
+        )
+    progress = [
+        {
+            "intervention_id": i["intervention_id"],
+            "progress": text(form, f"progress-{i['intervention_id']}") or "",
+            "note": text(form, f"note-{i['intervention_id']}"),
+        }
+        for i in _active(case)
+    ]
     next_on = date_field(form, "next_review_on")
     actions, action_fields = actions_of(form)
-    body = {"held_on": date_field(form, "held_on") or "", "attendance": attendance,
-            "stage": _int(text(form, "stage")), "rationale": text(form, "rationale"),
-            "progress": progress, "actions": actions, "next_review_on": next_on}
+    body = {
+        "held_on": date_field(form, "held_on") or "",
+        "attendance": attendance,
+        "stage": _int(text(form, "stage")),
+        "rationale": text(form, "rationale"),
+        "progress": progress,
+        "actions": actions,
+        "next_review_on": next_on,
+    }
     try:
         if review is None:
             raise ApiError(409, "no review is scheduled for this child")
@@ -527,21 +773,36 @@ async def record_review(request: Request, user: SignedIn, child_id: UUID,
         if e.status not in (409, 422):
             raise
         child = await api.get(f"/children/{child_id}")
-        return render(request, "review_record.html", status_code=422, title="Record a review",
-                      child=child, case=case, review=review, stages=STAGES,
-                      active=_active(case), progress=PROGRESS,
-                      values=values_of(form), agencies=AGENCIES, action_rows=ACTION_ROWS,
-                      **problems(e, {**REVIEW_LABELS, **ACTION_LABELS}, action_fields))
+        return render(
+            request,
+            "review_record.html",
+            status_code=422,
+            title="Record a review",
+            child=child,
+            case=case,
+            review=review,
+            stages=STAGES,
+            active=_active(case),
+            progress=PROGRESS,
+            values=values_of(form),
+            agencies=AGENCIES,
+            action_rows=ACTION_ROWS,
+            **problems(e, {**REVIEW_LABELS, **ACTION_LABELS}, action_fields),
+        )
     return RedirectResponse(f"/children/{child_id}", status_code=303)
 
 
 ACTION_ROWS = 3
-ACTION_LABELS = {f"{prefix}-{n}{suffix}": f"{words} {n + 1}"
-                 for n in range(ACTION_ROWS)
-                 for prefix, suffix, words in (("action_text", "", "Action"),
-                                               ("action_agency", "", "Agency of action"),
-                                               ("action_due", "", "Due date of action"),
-                                               ("action_due", ":date", "yes"))}
+ACTION_LABELS = {
+    f"{prefix}-{n}{suffix}": f"{words} {n + 1}"
+    for n in range(ACTION_ROWS)
+    for prefix, suffix, words in (
+        ("action_text", "", "Action"),
+        ("action_agency", "", "Agency of action"),
+        ("action_due", "", "Due date of action"),
+        ("action_due", ":date", "yes"),
+    )
+}
 
 
 def actions_of(form: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
@@ -553,13 +814,21 @@ def actions_of(form: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
         if not text(form, f"action_text-{n}"):
             continue
         i = len(found)
-        found.append({"agency": text(form, f"action_agency-{n}") or "",
-                      "due_on": date_field(form, f"action_due-{n}") or "",
-                      "text": text(form, f"action_text-{n}")})
-        fields.update({f"actions.{i}.text": f"action_text-{n}",
-                       f"actions.{i}.agency": f"action_agency-{n}",
-                       f"actions.{i}.due_on": f"action_due-{n}",
-                       f"actions.{i}": f"action_text-{n}"})
+        found.append(
+            {
+                "agency": text(form, f"action_agency-{n}") or "",
+                "due_on": date_field(form, f"action_due-{n}") or "",
+                "text": text(form, f"action_text-{n}"),
+            }
+        )
+        fields.update(
+            {
+                f"actions.{i}.text": f"action_text-{n}",
+                f"actions.{i}.agency": f"action_agency-{n}",
+                f"actions.{i}.due_on": f"action_due-{n}",
+                f"actions.{i}": f"action_text-{n}",
+            }
+        )
     return found, fields
 
 

@@ -30,7 +30,8 @@ from shared.policy import Principal, check
 router = APIRouter(include_in_schema=False)
 metadata = sa.MetaData()
 revocations = sa.Table(
-    "web_partner_link_revocations", metadata,
+    "web_partner_link_revocations",
+    metadata,
     sa.Column("notice_id", sa.String(36), primary_key=True),
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("revoked_by", sa.String(200), nullable=False),
@@ -58,23 +59,29 @@ def _engine(request: Request) -> sa.Engine:
 def is_revoked(engine: sa.Engine, notice_id: UUID) -> bool:
     """True when the link of `notice_id` was revoked."""
     with engine.connect() as conn:
-        row = conn.execute(sa.select(revocations.c.notice_id)
-                           .where(revocations.c.notice_id == str(notice_id))).first()
+        row = conn.execute(
+            sa.select(revocations.c.notice_id).where(revocations.c.notice_id == str(notice_id))
+        ).first()
     return row is not None
 
 
 def revoke(engine: sa.Engine, notice_id: UUID, by: str, reason: str, at: datetime) -> None:
     """Revoke the link of a notice (once; revoking again changes nothing)."""
     with engine.begin() as conn:
-        exists = conn.execute(sa.select(revocations.c.notice_id)
-                              .where(revocations.c.notice_id == str(notice_id))).first()
+        exists = conn.execute(
+            sa.select(revocations.c.notice_id).where(revocations.c.notice_id == str(notice_id))
+        ).first()
         if exists is None:
-            conn.execute(revocations.insert().values(
-                notice_id=str(notice_id), revoked_at=at, revoked_by=by, reason=reason))
+            conn.execute(
+                revocations.insert().values(
+                    notice_id=str(notice_id), revoked_at=at, revoked_by=by, reason=reason
+                )
+            )
 
 
-async def _opened(request: Request, notice_id: UUID, token: str | None) -> tuple[
-        Principal, NotificationsApplication, Any]:
+async def _opened(
+    request: Request, notice_id: UUID, token: str | None
+) -> tuple[Principal, NotificationsApplication, Any]:
     """The partner the link speaks for, the application, and the notice; LinkRefused else."""
     app = _notifications(request)
     secret = app.notify_settings.partner_link_secret
@@ -108,9 +115,14 @@ async def _opened(request: Request, notice_id: UUID, token: str | None) -> tuple
 
 
 def _refused(request: Request) -> Response:
-    return render(request, "error.html", status_code=404, title="This link does not work",
-                  message="The link may have expired or been withdrawn. Contact the ECM team "
-                  "who sent you the notice for a new one.")
+    return render(
+        request,
+        "error.html",
+        status_code=404,
+        title="This link does not work",
+        message="The link may have expired or been withdrawn. Contact the ECM team "
+        "who sent you the notice for a new one.",
+    )
 
 
 @router.get("/notices")
@@ -135,11 +147,21 @@ async def notice_page(request: Request, notice_id: UUID, t: str | None = None) -
     except LinkRefused:
         return _refused(request)
     public = notice_public(notice, app)
-    message = compose(notice, app.notify_settings.public_base_url,
-                      app.notify_settings.team_contact, app.notify_settings.partner_link_secret)
-    return render(request, "notice.html", title="Notice from the ECM team", notice=public,
-                  token=t, has_calendar=message.calendar is not None,
-                  acknowledged=request.query_params.get("acknowledged") == "1")
+    message = compose(
+        notice,
+        app.notify_settings.public_base_url,
+        app.notify_settings.team_contact,
+        app.notify_settings.partner_link_secret,
+    )
+    return render(
+        request,
+        "notice.html",
+        title="Notice from the ECM team",
+        notice=public,
+        token=t,
+        has_calendar=message.calendar is not None,
+        acknowledged=request.query_params.get("acknowledged") == "1",
+    )
 
 
 @router.get("/notices/{notice_id}/calendar.ics")
@@ -149,12 +171,19 @@ async def notice_calendar(request: Request, notice_id: UUID, t: str | None = Non
         _principal, app, notice = await _opened(request, notice_id, t)
     except LinkRefused:
         return _refused(request)
-    message = compose(notice, app.notify_settings.public_base_url,
-                      app.notify_settings.team_contact, app.notify_settings.partner_link_secret)
+    message = compose(
+        notice,
+        app.notify_settings.public_base_url,
+        app.notify_settings.team_contact,
+        app.notify_settings.partner_link_secret,
+    )
     if message.calendar is None:
         return _refused(request)
-    return Response(message.calendar, media_type="text/calendar; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="ecm-{message.reference}.ics"'})
+    return Response(
+        message.calendar,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="ecm-{message.reference}.ics"'},
+    )
 
 
 @router.post("/notices/{notice_id}/acknowledgement")
@@ -166,8 +195,9 @@ async def acknowledge(request: Request, notice_id: UUID, form: Form) -> Response
     except LinkRefused:
         return _refused(request)
     check(principal, "notice.ack")
-    meta = Meta(principal.user_id, str(principal.role), request.state.request_id,
-                request.state.request_id)
+    meta = Meta(
+        principal.user_id, str(principal.role), request.state.request_id, request.state.request_id
+    )
     contact = UUID(principal.user_id)
     with contextlib.suppress(Conflict):  # acknowledged already (a second click): nothing to do
         await asyncio.to_thread(app.acknowledge, notice_id, contact, datetime.now(UTC), meta)
@@ -183,17 +213,27 @@ async def revoke_form(request: Request, notice_id: UUID, user: SignedIn) -> Resp
 
 
 @router.post("/notices/{notice_id}/revocation")
-async def revoke_link(request: Request, notice_id: UUID, user: SignedIn,
-                      form: Form) -> Response:
+async def revoke_link(request: Request, notice_id: UUID, user: SignedIn, form: Form) -> Response:
     """ECM staff withdraw a notice's link (for example, sent to the wrong person)."""
     check(user.principal, "partner.manage")
     reason = text(form, "reason") or ""
     if len(reason) < 3:
         message = "Reason: enter why the link is withdrawn (at least 3 characters)"
-        return render(request, "revoke.html", status_code=422, title="Withdraw a notice link",
-                      notice_id=notice_id, errors=[{"text": message, "href": "#reason"}],
-                      field_errors={"reason": message})
-    await asyncio.to_thread(revoke, _engine(request), notice_id, user.principal.user_id, reason,
-                            datetime.now(UTC))
-    return render(request, "error.html", title="Link withdrawn",
-                  message="The notice's link no longer opens it.")
+        return render(
+            request,
+            "revoke.html",
+            status_code=422,
+            title="Withdraw a notice link",
+            notice_id=notice_id,
+            errors=[{"text": message, "href": "#reason"}],
+            field_errors={"reason": message},
+        )
+    await asyncio.to_thread(
+        revoke, _engine(request), notice_id, user.principal.user_id, reason, datetime.now(UTC)
+    )
+    return render(
+        request,
+        "error.html",
+        title="Link withdrawn",
+        message="The notice's link no longer opens it.",
+    )

@@ -95,14 +95,22 @@ class SessionCodec:
         if not (session.changed or session.signed_in):
             return
         value = self.fernet.encrypt(json.dumps(session.data).encode()).decode()
-        response.set_cookie(COOKIE, value, max_age=self.idle, httponly=True,
-                            secure=request.url.scheme == "https", samesite="lax", path="/")
+        response.set_cookie(
+            COOKIE,
+            value,
+            max_age=self.idle,
+            httponly=True,
+            secure=request.url.scheme == "https",
+            samesite="lax",
+            path="/",
+        )
 
 
 def check_csrf(session: Session, form: FormData) -> None:
     """Refuse a form whose CSRF token is not this session's."""
     sent = form.get(CSRF_FIELD)
     expected = session.data.get("csrf")
-    if not (isinstance(sent, str) and isinstance(expected, str)
-            and hmac.compare_digest(sent, expected)):
+    if not (
+        isinstance(sent, str) and isinstance(expected, str) and hmac.compare_digest(sent, expected)
+    ):
         raise CsrfRefused("the form's security token is missing or out of date")

@@ -16,16 +16,22 @@ class WebSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ECM_WEB_", extra="ignore")
 
     session_secret: str = Field(default="", description="Key of the session cookie.")
-    idle_timeout_seconds: int = Field(default=30 * 60, ge=60, le=12 * 3600,
-                                      description="Sign-out after this long without a request.")
+    idle_timeout_seconds: int = Field(
+        default=30 * 60,
+        ge=60,
+        le=12 * 3600,
+        description="Sign-out after this long without a request.",
+    )
     oidc_client_id: str | None = Field(default=None, description="The web app's OIDC client.")
     oidc_client_secret: str | None = Field(default=None, description="Its secret, if any.")
     oidc_scope: str = "openid profile"
     oidc_metadata_url: str | None = Field(
-        default=None, description="Discovery document; <issuer>/.well-known/"
-        "openid-configuration when unset.")
+        default=None,
+        description="Discovery document; <issuer>/.well-known/openid-configuration when unset.",
+    )
     public_base_url: str | None = Field(
-        default=None, description="Where the browser reaches the web app (OIDC redirect URI).")
+        default=None, description="Where the browser reaches the web app (OIDC redirect URI)."
+    )
 
 
 def web_settings(settings: Settings) -> WebSettings:

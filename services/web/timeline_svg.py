@@ -18,8 +18,12 @@ AXIS_Y = 230
 BAND_TOP, BAND_HEIGHT = 384, 22
 STAGE_FILL = {1: "#f3f2f1", 2: "#d2e2f1", 3: "#a5c5e3", 4: "#c3e7d6", 5: "#85d1ad", 6: "#00703c"}
 LIFE_FILL, SERVICE_FILL = "#1d70b8", "#6f72af"
-PRECISION_WORDS = {"exact": "", "month": " (month)", "year": " (year)",
-                   "approximate_age": " (about)"}
+PRECISION_WORDS = {
+    "exact": "",
+    "month": " (month)",
+    "year": " (year)",
+    "approximate_age": " (about)",
+}
 
 
 @dataclass(frozen=True)
@@ -91,45 +95,57 @@ def draw(items: list[dict[str, Any]], today: date) -> str:
         f'{HEIGHT}" role="img" aria-labelledby="timeline-title timeline-desc">',
         '<title id="timeline-title">Whole-story timeline</title>',
         f'<desc id="timeline-desc">{len(marks)} dated items from {start.isoformat()} to '
-        f'{end.isoformat()}: life-story entries above the line, service events below it, the '
-        f'TRM stage as a band along the bottom. {undated} items have no date. The same items '
-        'are listed in the table view.</desc>',
+        f"{end.isoformat()}: life-story entries above the line, service events below it, the "
+        f"TRM stage as a band along the bottom. {undated} items have no date. The same items "
+        "are listed in the table view.</desc>",
         f'<text x="{LEFT}" y="18" font-size="14" fill="#0b0c0c">Life story</text>',
-        f'<text x="{LEFT}" y="{AXIS_Y + 20}" font-size="14" fill="#0b0c0c">Service events'
-        '</text>',
+        f'<text x="{LEFT}" y="{AXIS_Y + 20}" font-size="14" fill="#0b0c0c">Service events</text>',
         f'<line x1="{LEFT}" y1="{AXIS_Y}" x2="{WIDTH - RIGHT}" y2="{AXIS_Y}" stroke="#0b0c0c" '
         'stroke-width="2"/>',
     ]
     for year in range(start.year + 1, end.year + 1):
         x = x_of(date(year, 1, 1))
-        out.append(f'<line x1="{x:.1f}" y1="{AXIS_Y - 6}" x2="{x:.1f}" y2="{AXIS_Y + 6}" '
-                   'stroke="#0b0c0c"/>')
+        out.append(
+            f'<line x1="{x:.1f}" y1="{AXIS_Y - 6}" x2="{x:.1f}" y2="{AXIS_Y + 6}" '
+            'stroke="#0b0c0c"/>'
+        )
         if (end.year - start.year) <= 20 or year % 5 == 0:
-            out.append(f'<text x="{x:.1f}" y="{AXIS_Y - 10}" font-size="12" '
-                       f'text-anchor="middle" fill="#0b0c0c">{year}</text>')
+            out.append(
+                f'<text x="{x:.1f}" y="{AXIS_Y - 10}" font-size="12" '
+                f'text-anchor="middle" fill="#0b0c0c">{year}</text>'
+            )
     for mark in marks:
         fill = LIFE_FILL if mark.life else SERVICE_FILL
         dash = ' stroke-dasharray="3 2"' if mark.approximate else ""
-        out.append('<g>')
-        out.append(f'<title>{_esc(mark.title)}</title>')
-        out.append(f'<line x1="{mark.x:.1f}" y1="{AXIS_Y}" x2="{mark.x:.1f}" y2="{mark.y:.1f}" '
-                   f'stroke="{fill}"{dash}/>')
+        out.append("<g>")
+        out.append(f"<title>{_esc(mark.title)}</title>")
+        out.append(
+            f'<line x1="{mark.x:.1f}" y1="{AXIS_Y}" x2="{mark.x:.1f}" y2="{mark.y:.1f}" '
+            f'stroke="{fill}"{dash}/>'
+        )
         out.append(f'<circle cx="{mark.x:.1f}" cy="{mark.y:.1f}" r="5" fill="{fill}"/>')
-        out.append(f'<text x="{mark.x + 8:.1f}" y="{mark.y + 4:.1f}" font-size="12" '
-                   f'fill="#0b0c0c">{_esc(mark.label)}</text>')
-        out.append('</g>')
+        out.append(
+            f'<text x="{mark.x + 8:.1f}" y="{mark.y + 4:.1f}" font-size="12" '
+            f'fill="#0b0c0c">{_esc(mark.label)}</text>'
+        )
+        out.append("</g>")
     changes = _stages(items)
-    out.append(f'<text x="{LEFT}" y="{BAND_TOP - 6}" font-size="12" fill="#0b0c0c">TRM stage'
-               '</text>')
+    out.append(
+        f'<text x="{LEFT}" y="{BAND_TOP - 6}" font-size="12" fill="#0b0c0c">TRM stage</text>'
+    )
     for n, (day, stage) in enumerate(changes):
         x0 = x_of(day)
         x1 = x_of(changes[n + 1][0]) if n + 1 < len(changes) else x_of(end)
         fill = STAGE_FILL.get(stage, "#f3f2f1")
         text_fill = "#ffffff" if stage == 6 else "#0b0c0c"
-        out.append(f'<rect x="{x0:.1f}" y="{BAND_TOP}" width="{max(x1 - x0, 2):.1f}" '
-                   f'height="{BAND_HEIGHT}" fill="{fill}" stroke="#505a5f"/>')
-        out.append(f'<text x="{x0 + 4:.1f}" y="{BAND_TOP + 15}" font-size="12" '
-                   f'fill="{text_fill}">Stage {stage}</text>')
+        out.append(
+            f'<rect x="{x0:.1f}" y="{BAND_TOP}" width="{max(x1 - x0, 2):.1f}" '
+            f'height="{BAND_HEIGHT}" fill="{fill}" stroke="#505a5f"/>'
+        )
+        out.append(
+            f'<text x="{x0 + 4:.1f}" y="{BAND_TOP + 15}" font-size="12" '
+            f'fill="{text_fill}">Stage {stage}</text>'
+        )
     out.append("</svg>")
     return "\n".join(out)
 

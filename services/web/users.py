@@ -45,10 +45,13 @@ class DevUser:
 
 
 DEV_USERS = (
-    DevUser("cm-bristol-1", "Alex Morgan, case manager, Bristol", Role.CASE_MANAGER,
-            Area.BRISTOL),
-    DevUser("cm-north-somerset-1", "Jo Price, case manager, North Somerset",
-            Role.CASE_MANAGER, Area.NORTH_SOMERSET),
+    DevUser("cm-bristol-1", "Alex Morgan, case manager, Bristol", Role.CASE_MANAGER, Area.BRISTOL),
+    DevUser(
+        "cm-north-somerset-1",
+        "Jo Price, case manager, North Somerset",
+        Role.CASE_MANAGER,
+        Area.NORTH_SOMERSET,
+    ),
     DevUser("psy-1", "Dr Sam Patel, clinical psychologist", Role.PSYCHOLOGIST),
     DevUser("sp-1", "Chris Lee, senior practitioner", Role.SENIOR_PRACTITIONER),
     DevUser("auditor-1", "Pat Quinn, information governance", Role.AUDITOR),
@@ -56,9 +59,13 @@ DEV_USERS = (
     DevUser("admin-1", "Kim Ellis, administrator", Role.ADMIN),
 )
 ROLE_NAMES = {
-    Role.CASE_MANAGER: "Case manager", Role.PSYCHOLOGIST: "Psychologist",
-    Role.SENIOR_PRACTITIONER: "Senior practitioner", Role.AUDITOR: "Auditor",
-    Role.EVALUATOR: "Evaluator", Role.ADMIN: "Administrator", Role.PARTNER: "Partner",
+    Role.CASE_MANAGER: "Case manager",
+    Role.PSYCHOLOGIST: "Psychologist",
+    Role.SENIOR_PRACTITIONER: "Senior practitioner",
+    Role.AUDITOR: "Auditor",
+    Role.EVALUATOR: "Evaluator",
+    Role.ADMIN: "Administrator",
+    Role.PARTNER: "Partner",
 }
 
 
@@ -187,9 +194,14 @@ async def sign_in_page(request: Request, next: str | None = None) -> Response:
         session.set("next", target)
     if not settings.dev_mode:
         if oidc is None:
-            return render(request, "error.html", status_code=503, title="Sign-in is not set up",
-                          message="This service has no OIDC client configured "
-                          "(ECM_OIDC_ISSUER and ECM_WEB_OIDC_CLIENT_ID).")
+            return render(
+                request,
+                "error.html",
+                status_code=503,
+                title="Sign-in is not set up",
+                message="This service has no OIDC client configured "
+                "(ECM_OIDC_ISSUER and ECM_WEB_OIDC_CLIENT_ID).",
+            )
         return await oidc.redirect(request, session)
     return render(request, "sign_in.html", users=DEV_USERS, oidc=oidc is not None)
 
@@ -210,13 +222,23 @@ async def sign_in_dev(request: Request, form: Form) -> Response:
 
     settings: Settings = request.app.state.system.settings
     if not settings.dev_mode:
-        return render(request, "error.html", status_code=403, title="Sign-in refused",
-                      message="Synthetic users exist in development only.")
+        return render(
+            request,
+            "error.html",
+            status_code=403,
+            title="Sign-in refused",
+            message="Synthetic users exist in development only.",
+        )
     chosen = next((u for u in DEV_USERS if u.user_id == form.get("user")), None)
     if chosen is None:
-        return render(request, "sign_in.html", status_code=422, users=DEV_USERS,
-                      oidc=request.app.state.oidc is not None,
-                      errors=[{"text": "Select who to sign in as", "href": "#user"}])
+        return render(
+            request,
+            "sign_in.html",
+            status_code=422,
+            users=DEV_USERS,
+            oidc=request.app.state.oidc is not None,
+            errors=[{"text": "Select who to sign in as", "href": "#user"}],
+        )
     token = mint_token(settings, chosen.user_id, chosen.role, chosen.area)
     return _signed_in(request, token, chosen.name)
 
@@ -258,8 +280,9 @@ async def oidc_callback(request: Request) -> Response:
     try:
         token, name = await oidc.complete(request, request.state.session)
     except SignInFailed as e:
-        return render(request, "error.html", status_code=400, title="Sign-in failed",
-                      message=str(e))
+        return render(
+            request, "error.html", status_code=400, title="Sign-in failed", message=str(e)
+        )
     return _signed_in(request, token, name)
 
 
@@ -276,8 +299,9 @@ class OidcClient:
         self.web = web
         self.issuer = settings.oidc_issuer.rstrip("/")
         self.client_id = web.oidc_client_id
-        self.metadata_url = (web.oidc_metadata_url
-                             or f"{self.issuer}/.well-known/openid-configuration")
+        self.metadata_url = (
+            web.oidc_metadata_url or f"{self.issuer}/.well-known/openid-configuration"
+        )
         self._metadata: dict[str, Any] | None = None
 
     async def metadata(self) -> dict[str, Any]:
@@ -299,13 +323,19 @@ class OidcClient:
         meta = await self.metadata()
         state, nonce, verifier = generate_token(32), generate_token(32), generate_token(64)
         session.set("oidc", {"state": state, "nonce": nonce, "verifier": verifier})
-        url = add_params_to_uri(meta["authorization_endpoint"], [
-            ("response_type", "code"), ("client_id", self.client_id),
-            ("redirect_uri", self.redirect_uri(request)), ("scope", self.web.oidc_scope),
-            ("state", state), ("nonce", nonce),
-            ("code_challenge", create_s256_code_challenge(verifier)),
-            ("code_challenge_method", "S256"),
-        ])
+        url = add_params_to_uri(
+            meta["authorization_endpoint"],
+            [
+                ("response_type", "code"),
+                ("client_id", self.client_id),
+                ("redirect_uri", self.redirect_uri(request)),
+                ("scope", self.web.oidc_scope),
+                ("state", state),
+                ("nonce", nonce),
+                ("code_challenge", create_s256_code_challenge(verifier)),
+                ("code_challenge_method", "S256"),
+            ],
+        )
         return RedirectResponse(url, status_code=303)
 
     async def complete(self, request: Request, session: Session) -> tuple[str, str]:
@@ -323,14 +353,19 @@ class OidcClient:
         if not code:
             raise SignInFailed("The identity provider sent no authorization code.")
         meta = await self.metadata()
-        data = {"grant_type": "authorization_code", "code": code,
-                "redirect_uri": self.redirect_uri(request), "client_id": self.client_id,
-                "code_verifier": str(pending.get("verifier"))}
+        data = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": self.redirect_uri(request),
+            "client_id": self.client_id,
+            "code_verifier": str(pending.get("verifier")),
+        }
         secret = self.web.oidc_client_secret
         async with httpx.AsyncClient(timeout=10) as client:
             if secret:
-                response = await client.post(meta["token_endpoint"], data=data,
-                                             auth=(self.client_id, secret))
+                response = await client.post(
+                    meta["token_endpoint"], data=data, auth=(self.client_id, secret)
+                )
             else:
                 response = await client.post(meta["token_endpoint"], data=data)
         if response.status_code != 200:
@@ -359,9 +394,14 @@ class OidcClient:
         try:
             key = authenticator.oidc.signing_key(id_token)
             claims: dict[str, Any] = jwt.decode(
-                id_token, key.key, algorithms=["RS256", "ES256"], audience=self.client_id,
-                issuer=self.settings.oidc_issuer, leeway=self.settings.oidc_leeway_seconds,
-                options={"require": ["exp", "iss", "aud", "sub"]})
+                id_token,
+                key.key,
+                algorithms=["RS256", "ES256"],
+                audience=self.client_id,
+                issuer=self.settings.oidc_issuer,
+                leeway=self.settings.oidc_leeway_seconds,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
         except jwt.PyJWTError as e:
             raise SignInFailed(f"The ID token did not verify ({type(e).__name__}).") from None
         if not hmac.compare_digest(str(claims.get("nonce")), nonce):

@@ -60,9 +60,11 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     """Launch the OS Chromium (skip, saying how to get one, where there is none)."""
     path = chromium()
     if path is None:
-        pytest.skip("browser tests need Chromium from the operating system: install Debian's "
-                    "`chromium` (apt-get install -y chromium, as .ci/run does) or set "
-                    "ECM_CHROMIUM=/path/to/chrome")
+        pytest.skip(
+            "browser tests need Chromium from the operating system: install Debian's "
+            "`chromium` (apt-get install -y chromium, as .ci/run does) or set "
+            "ECM_CHROMIUM=/path/to/chrome"
+        )
     if not (GOVUK_DIST / "govuk-frontend.min.css").exists():
         pytest.skip("GOV.UK Frontend is not installed: run `make web-assets`")
     return {**browser_type_launch_args, "executable_path": path}
@@ -88,8 +90,9 @@ class RunningEcm:
         args = [*ECM, "token", "--user", user, "--role", role, "--data-dir", str(self.data)]
         if area:
             args += ["--area", area]
-        return subprocess.run(args, capture_output=True, text=True, check=True,
-                              timeout=60).stdout.strip()
+        return subprocess.run(
+            args, capture_output=True, text=True, check=True, timeout=60
+        ).stdout.strip()
 
     def formulation_open(self, child: str) -> bool:
         """True once the formulation service has opened the child's case (from the stream)."""
@@ -98,27 +101,51 @@ class RunningEcm:
 
     def api(self, method: str, path: str, token: str, **kwargs: Any) -> httpx.Response:
         """A call to the API of the running system."""
-        return httpx.request(method, f"{self.base_url}/api/v1{path}", timeout=30,
-                             headers={"Authorization": f"Bearer {token}"}, **kwargs)
+        return httpx.request(
+            method,
+            f"{self.base_url}/api/v1{path}",
+            timeout=30,
+            headers={"Authorization": f"Bearer {token}"},
+            **kwargs,
+        )
 
 
 @pytest.fixture(scope="session")
-def ecm_up(tmp_path_factory: pytest.TempPathFactory,
-           browser_type_launch_args: dict[str, Any]) -> Iterator[RunningEcm]:
+def ecm_up(
+    tmp_path_factory: pytest.TempPathFactory, browser_type_launch_args: dict[str, Any]
+) -> Iterator[RunningEcm]:
     """`ecm up` (dev mode) with SMTP to a local aiosmtpd."""
     data = tmp_path_factory.mktemp("ecm") / "var"
     port, nats_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
     with smtp_sink() as smtp:
-        env = {**os.environ, "ECM_DEV_MODE": "true",
-               "ECM_NOTIFY_SMTP_HOST": "127.0.0.1", "ECM_NOTIFY_SMTP_PORT": str(smtp.port),
-               "ECM_NOTIFY_PUBLIC_BASE_URL": base, "ECM_NOTIFY_POLL_SECONDS": "0.2",
-               "ECM_RELAY_POLL_SECONDS": "0.05"}
+        env = {
+            **os.environ,
+            "ECM_DEV_MODE": "true",
+            "ECM_NOTIFY_SMTP_HOST": "127.0.0.1",
+            "ECM_NOTIFY_SMTP_PORT": str(smtp.port),
+            "ECM_NOTIFY_PUBLIC_BASE_URL": base,
+            "ECM_NOTIFY_POLL_SECONDS": "0.2",
+            "ECM_RELAY_POLL_SECONDS": "0.05",
+        }
         output = Path(os.environ.get("ECM_BROWSER_LOG") or data.parent / "ecm-up.log")
         with output.open("w") as log:
-            up = subprocess.Popen([*ECM, "up", "--data-dir", str(data), "--port", str(port),
-                                   "--nats-port", str(nats_port)], env=env, stdout=log,
-                                  stderr=subprocess.STDOUT, text=True)
+            up = subprocess.Popen(
+                [
+                    *ECM,
+                    "up",
+                    "--data-dir",
+                    str(data),
+                    "--port",
+                    str(port),
+                    "--nats-port",
+                    str(nats_port),
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
         try:
             deadline = time.monotonic() + 90
             while True:

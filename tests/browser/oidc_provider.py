@@ -59,9 +59,17 @@ class LocalOidcProvider:
 
     def _token(self, audience: str, extra: dict[str, Any]) -> str:
         now = int(time.time())
-        claims = {"iss": self.issuer, "sub": self.account.sub, "aud": audience, "iat": now,
-                  "exp": now + 600, "name": self.account.name, "ecm_role": self.account.role,
-                  **({"ecm_area": self.account.area} if self.account.area else {}), **extra}
+        claims = {
+            "iss": self.issuer,
+            "sub": self.account.sub,
+            "aud": audience,
+            "iat": now,
+            "exp": now + 600,
+            "name": self.account.name,
+            "ecm_role": self.account.role,
+            **({"ecm_area": self.account.area} if self.account.area else {}),
+            **extra,
+        }
         return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
 
     def start(self) -> None:
@@ -83,25 +91,34 @@ class LocalOidcProvider:
             def do_GET(self) -> None:
                 url = urlsplit(self.path)
                 if url.path == "/.well-known/openid-configuration":
-                    self._json(200, {
-                        "issuer": provider.issuer,
-                        "authorization_endpoint": f"{provider.issuer}/authorize",
-                        "token_endpoint": f"{provider.issuer}/token",
-                        "jwks_uri": f"{provider.issuer}/jwks",
-                        "code_challenge_methods_supported": ["S256"]})
+                    self._json(
+                        200,
+                        {
+                            "issuer": provider.issuer,
+                            "authorization_endpoint": f"{provider.issuer}/authorize",
+                            "token_endpoint": f"{provider.issuer}/token",
+                            "jwks_uri": f"{provider.issuer}/jwks",
+                            "code_challenge_methods_supported": ["S256"],
+                        },
+                    )
                 elif url.path == "/jwks":
                     self._json(200, provider.jwks())
                 elif url.path == "/authorize":
                     query = {k: v[0] for k, v in parse_qs(url.query).items()}
-                    if (query.get("client_id") != provider.client_id
-                            or query.get("code_challenge_method") != "S256"
-                            or not query.get("code_challenge")):
+                    if (
+                        query.get("client_id") != provider.client_id
+                        or query.get("code_challenge_method") != "S256"
+                        or not query.get("code_challenge")
+                    ):
                         self._json(400, {"error": "invalid_request"})
                         return
                     code = secrets.token_urlsafe(16)
                     provider.codes[code] = query
-                    target = query["redirect_uri"] + "?" + urlencode(
-                        {"code": code, "state": query.get("state", "")})
+                    target = (
+                        query["redirect_uri"]
+                        + "?"
+                        + urlencode({"code": code, "state": query.get("state", "")})
+                    )
                     self.send_response(302)
                     self.send_header("Location", target)
                     self.end_headers()
@@ -116,18 +133,28 @@ class LocalOidcProvider:
                     self._json(400, {"error": "invalid_grant"})
                     return
                 verifier = form.get("code_verifier", "")
-                challenge = base64.urlsafe_b64encode(
-                    hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-                if challenge != pending.get("code_challenge") or \
-                        form.get("redirect_uri") != pending.get("redirect_uri"):
+                challenge = (
+                    base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+                    .rstrip(b"=")
+                    .decode()
+                )
+                if challenge != pending.get("code_challenge") or form.get(
+                    "redirect_uri"
+                ) != pending.get("redirect_uri"):
                     self._json(400, {"error": "invalid_grant"})
                     return
                 provider.pkce_checked += 1
-                self._json(200, {
-                    "token_type": "Bearer", "expires_in": 600,
-                    "access_token": provider._token(provider.audience, {}),
-                    "id_token": provider._token(provider.client_id,
-                                                {"nonce": pending.get("nonce", "")})})
+                self._json(
+                    200,
+                    {
+                        "token_type": "Bearer",
+                        "expires_in": 600,
+                        "access_token": provider._token(provider.audience, {}),
+                        "id_token": provider._token(
+                            provider.client_id, {"nonce": pending.get("nonce", "")}
+                        ),
+                    },
+                )
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()

@@ -21,8 +21,15 @@ def accessible(page: Page) -> None:
     in the fallback font before GOV.UK's had loaded."""
     page.wait_for_load_state("load")
     page.evaluate("() => document.fonts.ready.then(() => true)")
-    results = AXE.run(page, options={"runOnly": {"type": "tag", "values": [
-        "wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}})
+    results = AXE.run(
+        page,
+        options={
+            "runOnly": {
+                "type": "tag",
+                "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"],
+            }
+        },
+    )
     assert results.violations_count == 0, f"{page.url}\n{results.generate_report()}"
     CHECKED.append(page.url)
 

@@ -19,9 +19,17 @@ def test_a_psychologist_takes_an_intervention_from_planned_to_completed(
     child = accepted_child(ecm_up, "Lifechild")
     until(lambda: ecm_up.formulation_open(child))
     psy = ecm_up.token("psy-1", "psychologist")
-    planned = ecm_up.api("POST", f"/children/{child}/formulation/interventions", psy, json={
-        "intervention_type": "pace", "stage": 1, "owning_agency": "yjs",
-        "planned_start": date.today().isoformat()})
+    planned = ecm_up.api(
+        "POST",
+        f"/children/{child}/formulation/interventions",
+        psy,
+        json={
+            "intervention_type": "pace",
+            "stage": 1,
+            "owning_agency": "yjs",
+            "planned_start": date.today().isoformat(),
+        },
+    )
     assert planned.status_code == 201, planned.text
     sign_in(page, "Dr Sam Patel")
     page.goto(f"/children/{child}/work")
@@ -44,9 +52,7 @@ def test_a_psychologist_takes_an_intervention_from_planned_to_completed(
     expect(page.locator("#interventions")).to_contain_text("completed")
 
 
-def test_a_report_goes_out_with_several_recommendations(
-    page: Page, ecm_up: RunningEcm
-) -> None:
+def test_a_report_goes_out_with_several_recommendations(page: Page, ecm_up: RunningEcm) -> None:
     child = accepted_child(ecm_up, "Reportchild")
     until(lambda: ecm_up.formulation_open(child))
     sign_in(page, "Dr Sam Patel")
@@ -54,9 +60,13 @@ def test_a_report_goes_out_with_several_recommendations(
     accessible(page)
     page.get_by_label("Narrative").fill("Synthetic narrative")
     page.get_by_label("2: ").check()
-    for n, (agency, words) in enumerate([("education", "Synthetic: a key adult at school"),
-                                         ("yjs", "Synthetic: a regular mentor"),
-                                         ("health", "Synthetic: sleep support")]):
+    for n, (agency, words) in enumerate(
+        [
+            ("education", "Synthetic: a key adult at school"),
+            ("yjs", "Synthetic: a regular mentor"),
+            ("health", "Synthetic: sleep support"),
+        ]
+    ):
         page.get_by_label(f"Owning agency of recommendation {n + 1}").select_option(agency)
         page.get_by_label(f"Recommendation {n + 1}", exact=True).fill(words)
     press(page, "Add another recommendation")
@@ -66,13 +76,14 @@ def test_a_report_goes_out_with_several_recommendations(
     psy = ecm_up.token("psy-1", "psychologist")
     [report] = ecm_up.api("GET", f"/children/{child}/formulation/reports", psy).json()
     assert [r["text"] for r in report["recommendations"]] == [
-        "Synthetic: a key adult at school", "Synthetic: a regular mentor",
-        "Synthetic: sleep support", "Synthetic: a sports club"]
+        "Synthetic: a key adult at school",
+        "Synthetic: a regular mentor",
+        "Synthetic: sleep support",
+        "Synthetic: a sports club",
+    ]
 
 
-def test_a_senior_practitioner_closes_and_reopens_the_case(
-    page: Page, ecm_up: RunningEcm
-) -> None:
+def test_a_senior_practitioner_closes_and_reopens_the_case(page: Page, ecm_up: RunningEcm) -> None:
     child = accepted_child(ecm_up, "Closechild")
     until(lambda: ecm_up.formulation_open(child))
     sign_in(page, "Chris Lee")

@@ -42,14 +42,22 @@ finally:
 # Sign-in through OIDC needs an issuer (tests/browser/test_oidc_sign_in.py runs one); in dev
 # mode these two only send the browser back to the dev sign-in.
 NEEDS_AN_ISSUER = {"/sign-in/oidc", "/sign-in/callback"}
-DEV_USERS = ("cm-bristol-1", "cm-north-somerset-1", "psy-1", "sp-1", "auditor-1",
-             "evaluator-1", "admin-1")
+DEV_USERS = (
+    "cm-bristol-1",
+    "cm-north-somerset-1",
+    "psy-1",
+    "sp-1",
+    "auditor-1",
+    "evaluator-1",
+    "admin-1",
+)
 
 
 def page_routes() -> list[str]:
     """The web app's GET routes, from the app."""
-    done = subprocess.run([sys.executable, "-c", ROUTES], capture_output=True, text=True,
-                          check=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", ROUTES], capture_output=True, text=True, check=True, timeout=120
+    )
     return list(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
@@ -64,40 +72,119 @@ def records(ecm_up: RunningEcm) -> dict[str, Any]:
         return response.json()
 
     def referred(family: str, decision: str) -> tuple[str, str]:
-        child = ok(ecm_up.api("POST", "/children", cm, json={
-            "given_name": "Every", "family_name": family, "date_of_birth": "2011-02-03",
-            "area": "bristol"}))["id"]
-        referral = ok(ecm_up.api("POST", "/referrals", cm, json={
-            "child_id": child, "reason": "synthetic", "trauma_history": "synthetic",
-            "expected_involvement_months": 12}))["id"]
-        ok(ecm_up.api("POST", f"/referrals/{referral}/consent", cm, json={
-            "consent": "given", "given_by": "carer"}))
-        ok(ecm_up.api("POST", f"/referrals/{referral}/screening", psy, json={
-            "decision": decision}))
+        child = ok(
+            ecm_up.api(
+                "POST",
+                "/children",
+                cm,
+                json={
+                    "given_name": "Every",
+                    "family_name": family,
+                    "date_of_birth": "2011-02-03",
+                    "area": "bristol",
+                },
+            )
+        )["id"]
+        referral = ok(
+            ecm_up.api(
+                "POST",
+                "/referrals",
+                cm,
+                json={
+                    "child_id": child,
+                    "reason": "synthetic",
+                    "trauma_history": "synthetic",
+                    "expected_involvement_months": 12,
+                },
+            )
+        )["id"]
+        ok(
+            ecm_up.api(
+                "POST",
+                f"/referrals/{referral}/consent",
+                cm,
+                json={"consent": "given", "given_by": "carer"},
+            )
+        )
+        ok(ecm_up.api("POST", f"/referrals/{referral}/screening", psy, json={"decision": decision}))
         return str(child), str(referral)
 
     email = "every-page@school.example"
-    contact = ok(ecm_up.api("POST", "/partners", psy, json={
-        "agency": "education", "name": "Synthetic Everypage", "email": email}))["id"]
-    hooked = ok(ecm_up.api("POST", "/partners", psy, json={  # for the key rotation page
-        "agency": "police", "name": "Synthetic Hook", "email": "hook@police.example",
-        "preferred_channel": "webhook", "webhook_url": "http://127.0.0.1:9/hook"}))["id"]
+    contact = ok(
+        ecm_up.api(
+            "POST",
+            "/partners",
+            psy,
+            json={"agency": "education", "name": "Synthetic Everypage", "email": email},
+        )
+    )["id"]
+    hooked = ok(
+        ecm_up.api(
+            "POST",
+            "/partners",
+            psy,
+            json={  # for the key rotation page
+                "agency": "police",
+                "name": "Synthetic Hook",
+                "email": "hook@police.example",
+                "preferred_channel": "webhook",
+                "webhook_url": "http://127.0.0.1:9/hook",
+            },
+        )
+    )["id"]
     child, referral = referred("Everypage", "accept")
     until(lambda: ecm_up.formulation_open(child))
     case = f"/children/{child}/formulation"
-    entry = ok(ecm_up.api("POST", f"{case}/timeline", psy, json={
-        "when": {"precision": "year", "year": 2016}, "category": "move",
-        "description": "Synthetic: moved house"}))["id"]
-    meeting = ok(ecm_up.api("POST", f"{case}/meetings", psy, json={
-        "starts_at": f"{(today + timedelta(days=3)).isoformat()}T10:00:00+00:00",
-        "venue": "Synthetic office",
-        "invitees": [{"agency": "education", "contact_id": contact}]}))["id"]
-    ok(ecm_up.api("POST", f"{case}/reports", psy, json={
-        "narrative": "Synthetic", "stage": 2, "issued_on": today.isoformat(),
-        "recommendations": [{"stage": 2, "agency": "yjs", "text": "Synthetic"}]}))
-    intervention = ok(ecm_up.api("POST", f"{case}/interventions", psy, json={
-        "intervention_type": "pace", "stage": 1, "owning_agency": "yjs",
-        "planned_start": today.isoformat()}))["id"]
+    entry = ok(
+        ecm_up.api(
+            "POST",
+            f"{case}/timeline",
+            psy,
+            json={
+                "when": {"precision": "year", "year": 2016},
+                "category": "move",
+                "description": "Synthetic: moved house",
+            },
+        )
+    )["id"]
+    meeting = ok(
+        ecm_up.api(
+            "POST",
+            f"{case}/meetings",
+            psy,
+            json={
+                "starts_at": f"{(today + timedelta(days=3)).isoformat()}T10:00:00+00:00",
+                "venue": "Synthetic office",
+                "invitees": [{"agency": "education", "contact_id": contact}],
+            },
+        )
+    )["id"]
+    ok(
+        ecm_up.api(
+            "POST",
+            f"{case}/reports",
+            psy,
+            json={
+                "narrative": "Synthetic",
+                "stage": 2,
+                "issued_on": today.isoformat(),
+                "recommendations": [{"stage": 2, "agency": "yjs", "text": "Synthetic"}],
+            },
+        )
+    )
+    intervention = ok(
+        ecm_up.api(
+            "POST",
+            f"{case}/interventions",
+            psy,
+            json={
+                "intervention_type": "pace",
+                "stage": 1,
+                "owning_agency": "yjs",
+                "planned_start": today.isoformat(),
+            },
+        )
+    )["id"]
 
     def review_due() -> bool:
         found = ecm_up.api("GET", f"/review-cases/{child}", psy)
@@ -105,9 +192,18 @@ def records(ecm_up: RunningEcm) -> dict[str, Any]:
 
     until(review_due)
     review = ecm_up.api("GET", f"/review-cases/{child}", psy).json()["current_review_id"]
-    ok(ecm_up.api("POST", f"/review-cases/{child}/reviews/{review}/schedule", psy, json={
-        "starts_at": f"{(today + timedelta(days=5)).isoformat()}T10:00:00+00:00",
-        "venue": "Synthetic centre", "invitees": [{"agency": "education"}]}))
+    ok(
+        ecm_up.api(
+            "POST",
+            f"/review-cases/{child}/reviews/{review}/schedule",
+            psy,
+            json={
+                "starts_at": f"{(today + timedelta(days=5)).isoformat()}T10:00:00+00:00",
+                "venue": "Synthetic centre",
+                "invitees": [{"agency": "education"}],
+            },
+        )
+    )
 
     consulted, consult_referral = referred("Everyconsult", "consultation")
 
@@ -123,8 +219,9 @@ def records(ecm_up: RunningEcm) -> dict[str, Any]:
                 (part,) = [p for p in message.walk() if p.get_content_type() == "text/plain"]
                 body = part.get_payload(decode=True)
                 assert isinstance(body, bytes)
-                found = re.search(r"http://127\.0\.0\.1:\d+(/notices/[0-9a-f-]{36}\?t=[\w.-]+)",
-                                  body.decode())
+                found = re.search(
+                    r"http://127\.0\.0\.1:\d+(/notices/[0-9a-f-]{36}\?t=[\w.-]+)", body.decode()
+                )
                 if found:
                     return found.group(1)
         return None
@@ -132,13 +229,24 @@ def records(ecm_up: RunningEcm) -> dict[str, Any]:
     until(lambda: link() is not None)
     signed = link()
     assert signed is not None
-    return {"child_id": child, "referral_id": referral, "entry_id": entry,
-            "meeting_id": meeting, "contact_id": hooked, "partner": contact,
-            "notice_link": signed,
-            "notice_id": signed.split("/notices/")[1].split("?")[0],
-            "targets": {"intervention": intervention, "meeting": meeting, "review": review,
-                        "entry": entry, "consultation": consultation()[0]["id"]},
-            "consulted": consulted}
+    return {
+        "child_id": child,
+        "referral_id": referral,
+        "entry_id": entry,
+        "meeting_id": meeting,
+        "contact_id": hooked,
+        "partner": contact,
+        "notice_link": signed,
+        "notice_id": signed.split("/notices/")[1].split("?")[0],
+        "targets": {
+            "intervention": intervention,
+            "meeting": meeting,
+            "review": review,
+            "entry": entry,
+            "consultation": consultation()[0]["id"],
+        },
+        "consulted": consulted,
+    }
 
 
 def addresses(route: str, made: dict[str, Any]) -> list[str]:
@@ -160,8 +268,9 @@ def addresses(route: str, made: dict[str, Any]) -> list[str]:
     return [route.format(**{n: made[n] for n in names})]
 
 
-def visit_all(page: Page, urls: list[tuple[str, str]], who: str,
-              reached: dict[str, set[str]]) -> None:
+def visit_all(
+    page: Page, urls: list[tuple[str, str]], who: str, reached: dict[str, set[str]]
+) -> None:
     """Open each address; axe every page answered (each error page once per identity)."""
     errors_checked: set[int] = set()
     for route, url in urls:
@@ -198,8 +307,15 @@ def test_every_page_of_the_web_app_passes_axe_for_every_role_that_can_open_it(
         if who == "partner":  # a partner whose organisation federates, signed in through OIDC
             token = ecm_up.token(made["partner"], "partner")
             session = {"token": token, "name": "Synthetic Everypage", "csrf": "c"}
-            context.add_cookies([{"name": COOKIE, "url": ecm_up.base_url, "value": codec.fernet
-                                  .encrypt(json.dumps(session).encode()).decode()}])
+            context.add_cookies(
+                [
+                    {
+                        "name": COOKIE,
+                        "url": ecm_up.base_url,
+                        "value": codec.fernet.encrypt(json.dumps(session).encode()).decode(),
+                    }
+                ]
+            )
         elif who != "nobody":
             page.goto("/sign-in")
             page.locator(f"input[name=user][value='{who}']").check()
@@ -213,6 +329,10 @@ def test_every_page_of_the_web_app_passes_axe_for_every_role_that_can_open_it(
     html = {url for route, url in urls if route not in NEEDS_AN_ISSUER}
     assert len(CHECKED) - checked_before >= len(html) - 3  # less the three downloads
     assert "partner" in reached["/notices"] and "psy-1" in reached["/caseload"]
-    for action in ("/children/{child_id}/actions/{slug}", "/partners/new",
-                   "/partners/{contact_id}/webhook-secret", "/children/{child_id}/work"):
+    for action in (
+        "/children/{child_id}/actions/{slug}",
+        "/partners/new",
+        "/partners/{contact_id}/webhook-secret",
+        "/children/{child_id}/work",
+    ):
         assert "psy-1" in reached[action], action

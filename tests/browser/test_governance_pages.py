@@ -25,8 +25,10 @@ def test_an_auditor_checks_integrity_and_erases_a_child_after_confirming_with_a_
     expect(page.locator(".govuk-error-summary")).to_contain_text("Child id")
     accessible(page)
     page.goto(f"/audit/children/{child}")
-    until(lambda: "ChildRegistered" in (page.locator("#audit-trail").text_content() or ""),
-          reload=page)
+    until(
+        lambda: "ChildRegistered" in (page.locator("#audit-trail").text_content() or ""),
+        reload=page,
+    )
     press(page, "Erase personal data")
     expect(page.locator(".govuk-error-summary")).to_contain_text("Reason")
     page.get_by_label("Reason").fill("Synthetic: retention period ended")

@@ -47,8 +47,10 @@ def test_a_case_manager_sees_every_mistake_of_a_registration_in_the_error_summar
 def screen_accept(page: Page, given: str) -> None:
     """From the screening queue, accept the child's referral."""
     page.goto("/screening")
-    until(lambda: page.get_by_role("link", name=re.compile(f"referral of {given}")).count() > 0,
-          reload=page)
+    until(
+        lambda: page.get_by_role("link", name=re.compile(f"referral of {given}")).count() > 0,
+        reload=page,
+    )
     accessible(page)
     page.get_by_role("link", name=re.compile(f"referral of {given}")).click()
     accessible(page)
@@ -61,8 +63,16 @@ def test_a_child_goes_from_registration_to_review_and_the_partner_and_auditor_se
     page: Page, ecm_up: RunningEcm
 ) -> None:
     staff = ecm_up.token("sp-setup", "senior_practitioner")
-    partner = ecm_up.api("POST", "/partners", staff, json={
-        "agency": "education", "name": "Synthetic Teacher", "email": "teacher@school.example"})
+    partner = ecm_up.api(
+        "POST",
+        "/partners",
+        staff,
+        json={
+            "agency": "education",
+            "name": "Synthetic Teacher",
+            "email": "teacher@school.example",
+        },
+    )
     assert partner.status_code == 201, partner.text
     partner_id = partner.json()["id"]
     today = date.today()
@@ -88,8 +98,7 @@ def test_a_child_goes_from_registration_to_review_and_the_partner_and_auditor_se
     screen_accept(page, "Journey")
     page.goto(f"/children/{child}")
     until(lambda: ecm_up.formulation_open(child))
-    until(lambda: page.get_by_role("link", name="Add a timeline entry").count() > 0,
-          reload=page)
+    until(lambda: page.get_by_role("link", name="Add a timeline entry").count() > 0, reload=page)
     accessible(page)
     page.get_by_role("link", name="Add a timeline entry").click()
     accessible(page)
@@ -98,15 +107,18 @@ def test_a_child_goes_from_registration_to_review_and_the_partner_and_auditor_se
     page.get_by_label("Category").select_option("loss_or_bereavement")
     page.get_by_label("What happened").fill("Synthetic: grandparent died")
     page.get_by_role("button", name="Add entry").click()
-    until(lambda: "loss or bereavement" in (page.locator("#timeline-drawing").text_content()
-                                            or ""), reload=page)
+    until(
+        lambda: "loss or bereavement" in (page.locator("#timeline-drawing").text_content() or ""),
+        reload=page,
+    )
     expect(page.locator("#timeline-drawing svg")).to_contain_text("2018-03-01")
     accessible(page)
     page.get_by_role("link", name="Show as a table").click()
     expect(page.locator("#timeline-table")).to_contain_text("Life story")
     accessible(page)
     page.get_by_label("Show the record as it stood on").fill(
-        (today - timedelta(days=1)).isoformat())
+        (today - timedelta(days=1)).isoformat()
+    )
     press(page, "Show")
     expect(page.locator(".govuk-notification-banner")).to_contain_text("as it stood on")
     expect(page.get_by_text("Nothing recorded by then.")).to_be_visible()
@@ -134,8 +146,7 @@ def test_a_child_goes_from_registration_to_review_and_the_partner_and_auditor_se
     page.get_by_label("Narrative").fill("Synthetic narrative making sense of the story.")
     page.get_by_label("2: ").check()
     page.get_by_role("button", name="Issue report").click()
-    until(lambda: "2: " in (page.locator(".govuk-summary-list").text_content() or ""),
-          reload=page)
+    until(lambda: "2: " in (page.locator(".govuk-summary-list").text_content() or ""), reload=page)
 
     # Out of sequence: refused, then overridden with a rationale.
     page.get_by_role("link", name="Plan an intervention").click()
@@ -157,8 +168,7 @@ def test_a_child_goes_from_registration_to_review_and_the_partner_and_auditor_se
 
     # The review: due from the report, scheduled with the partner, recorded.
     page.goto(f"/children/{child}")
-    until(lambda: page.get_by_role("link", name="Schedule the review").count() > 0,
-          reload=page)
+    until(lambda: page.get_by_role("link", name="Schedule the review").count() > 0, reload=page)
     page.get_by_role("link", name="Schedule the review").click()
     fill_date(page, "starts_at", today)
     page.get_by_label("Time (UK time, 24-hour)").fill("00:05")
@@ -174,9 +184,9 @@ def test_a_child_goes_from_registration_to_review_and_the_partner_and_auditor_se
     page.get_by_label("Rationale").fill("Synthetic: processing losses with a trusted adult")
     press(page, "Record review")
     assert page.locator(".govuk-error-summary").count() == 0, page.locator(
-        ".govuk-error-summary").text_content()
-    until(lambda: "3: " in (page.locator(".govuk-summary-list").text_content() or ""),
-          reload=page)
+        ".govuk-error-summary"
+    ).text_content()
+    until(lambda: "3: " in (page.locator(".govuk-summary-list").text_content() or ""), reload=page)
     sign_out(page)
 
     # The partner follows the link in the email, downloads the .ics, acknowledges.

@@ -25,27 +25,49 @@ CLIENT, AUDIENCE = "ecm-web", "ecm-record"
 
 
 @pytest.fixture
-def production_web(tmp_path: Path, browser_type_launch_args: dict[str, Any]) -> Iterator[
-        tuple[str, LocalOidcProvider]]:
+def production_web(
+    tmp_path: Path, browser_type_launch_args: dict[str, Any]
+) -> Iterator[tuple[str, LocalOidcProvider]]:
     """The web app and API in production mode (OIDC only, no dev tokens), served by uvicorn."""
-    oidc = LocalOidcProvider(CLIENT, AUDIENCE, Account("oidc-psy-7", "Dr Oidc Tester",
-                                                       "psychologist"))
+    oidc = LocalOidcProvider(
+        CLIENT, AUDIENCE, Account("oidc-psy-7", "Dr Oidc Tester", "psychologist")
+    )
     oidc.start()
     folder = tmp_path / "var"
     System.build(development_settings(folder)).close()  # keys and secrets made once, as dev
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    settings = development_settings(folder).model_copy(update={
-        "dev_mode": False, "oidc_issuer": oidc.issuer, "oidc_audience": AUDIENCE,
-        "oidc_jwks_url": f"{oidc.issuer}/jwks"})
-    saved = {k: os.environ.get(k) for k in ("ECM_WEB_OIDC_CLIENT_ID", "ECM_WEB_SESSION_SECRET",
-                                            "ECM_WEB_PUBLIC_BASE_URL", "ECM_DEV_MODE")}
-    os.environ.update({"ECM_WEB_OIDC_CLIENT_ID": CLIENT, "ECM_WEB_PUBLIC_BASE_URL": base,
-                       "ECM_WEB_SESSION_SECRET": "browser-test-session-secret-0123456789",
-                       "ECM_DEV_MODE": "false"})
+    settings = development_settings(folder).model_copy(
+        update={
+            "dev_mode": False,
+            "oidc_issuer": oidc.issuer,
+            "oidc_audience": AUDIENCE,
+            "oidc_jwks_url": f"{oidc.issuer}/jwks",
+        }
+    )
+    saved = {
+        k: os.environ.get(k)
+        for k in (
+            "ECM_WEB_OIDC_CLIENT_ID",
+            "ECM_WEB_SESSION_SECRET",
+            "ECM_WEB_PUBLIC_BASE_URL",
+            "ECM_DEV_MODE",
+        )
+    }
+    os.environ.update(
+        {
+            "ECM_WEB_OIDC_CLIENT_ID": CLIENT,
+            "ECM_WEB_PUBLIC_BASE_URL": base,
+            "ECM_WEB_SESSION_SECRET": "browser-test-session-secret-0123456789",
+            "ECM_DEV_MODE": "false",
+        }
+    )
     system = System.build(settings)
-    server = uvicorn.Server(uvicorn.Config(create_api(system), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_api(system), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -82,7 +104,7 @@ def test_a_psychologist_signs_in_through_the_issuer_with_pkce_and_lands_where_th
 
 
 def test_production_refuses_the_dev_sign_in_and_dev_tokens(
-    production_web: tuple[str, LocalOidcProvider]
+    production_web: tuple[str, LocalOidcProvider],
 ) -> None:
     base, _ = production_web
     with httpx.Client(base_url=base) as client:

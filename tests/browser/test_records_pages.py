@@ -15,16 +15,43 @@ def accepted_child(ecm_up: RunningEcm, family: str) -> str:
     """A synthetic Bristol child referred with consent and accepted, through the API."""
     cm = ecm_up.token("cm-bristol-1", "case_manager", "bristol")
     psy = ecm_up.token("psy-1", "psychologist")
-    child = ecm_up.api("POST", "/children", cm, json={
-        "given_name": "Records", "family_name": family, "date_of_birth": "2011-02-03",
-        "area": "bristol"}).json()["id"]
-    referral = ecm_up.api("POST", "/referrals", cm, json={
-        "child_id": child, "reason": "synthetic", "trauma_history": "synthetic",
-        "expected_involvement_months": 12}).json()["id"]
-    assert ecm_up.api("POST", f"/referrals/{referral}/consent", cm, json={
-        "consent": "given", "given_by": "carer"}).status_code == 200
-    assert ecm_up.api("POST", f"/referrals/{referral}/screening", psy, json={
-        "decision": "accept"}).status_code == 200
+    child = ecm_up.api(
+        "POST",
+        "/children",
+        cm,
+        json={
+            "given_name": "Records",
+            "family_name": family,
+            "date_of_birth": "2011-02-03",
+            "area": "bristol",
+        },
+    ).json()["id"]
+    referral = ecm_up.api(
+        "POST",
+        "/referrals",
+        cm,
+        json={
+            "child_id": child,
+            "reason": "synthetic",
+            "trauma_history": "synthetic",
+            "expected_involvement_months": 12,
+        },
+    ).json()["id"]
+    assert (
+        ecm_up.api(
+            "POST",
+            f"/referrals/{referral}/consent",
+            cm,
+            json={"consent": "given", "given_by": "carer"},
+        ).status_code
+        == 200
+    )
+    assert (
+        ecm_up.api(
+            "POST", f"/referrals/{referral}/screening", psy, json={"decision": "accept"}
+        ).status_code
+        == 200
+    )
     return str(child)
 
 
@@ -35,8 +62,7 @@ def test_a_psychologist_corrects_an_entry_and_records_a_meeting_as_held(
     sign_in(page, "Dr Sam Patel")
     page.goto(f"/children/{child}")
     until(lambda: ecm_up.formulation_open(child))
-    until(lambda: page.get_by_role("link", name="Add a timeline entry").count() > 0,
-          reload=page)
+    until(lambda: page.get_by_role("link", name="Add a timeline entry").count() > 0, reload=page)
     page.get_by_role("link", name="Add a timeline entry").click()
     page.get_by_role("radio", name="Year only").check()
     page.get_by_label("Year, for month and year or year only").fill("2016")
@@ -75,8 +101,7 @@ def test_a_case_manager_records_a_transition_and_a_practitioner_logs_supervision
     child = accepted_child(ecm_up, "Transitionchild")
     sign_in(page, "Alex Morgan")
     page.goto(f"/children/{child}")
-    until(lambda: page.get_by_role("link", name="Record a transition").count() > 0,
-          reload=page)
+    until(lambda: page.get_by_role("link", name="Record a transition").count() > 0, reload=page)
     page.get_by_role("link", name="Record a transition").click()
     accessible(page)
     page.get_by_label("Changing school").check()
@@ -92,8 +117,9 @@ def test_a_case_manager_records_a_transition_and_a_practitioner_logs_supervision
     page.get_by_label("Clinical supervision").check()
     page.get_by_label("Themes of practice").fill("Synthetic: holding boundaries with warmth")
     press(page, "Log session")
-    until(lambda: "cm-bristol-1" in (page.locator("#supervision").text_content() or ""),
-          reload=page)
+    until(
+        lambda: "cm-bristol-1" in (page.locator("#supervision").text_content() or ""), reload=page
+    )
     accessible(page)
 
 
@@ -101,12 +127,28 @@ def test_declining_a_referral_needs_a_reason_and_case_managers_cannot_screen(
     page: Page, ecm_up: RunningEcm
 ) -> None:
     cm = ecm_up.token("cm-bristol-1", "case_manager", "bristol")
-    child = ecm_up.api("POST", "/children", cm, json={
-        "given_name": "Declined", "family_name": "Screenchild", "date_of_birth": "2012-03-04",
-        "area": "bristol"}).json()["id"]
-    referral = ecm_up.api("POST", "/referrals", cm, json={
-        "child_id": child, "reason": "synthetic", "trauma_history": "synthetic",
-        "expected_involvement_months": 6}).json()["id"]
+    child = ecm_up.api(
+        "POST",
+        "/children",
+        cm,
+        json={
+            "given_name": "Declined",
+            "family_name": "Screenchild",
+            "date_of_birth": "2012-03-04",
+            "area": "bristol",
+        },
+    ).json()["id"]
+    referral = ecm_up.api(
+        "POST",
+        "/referrals",
+        cm,
+        json={
+            "child_id": child,
+            "reason": "synthetic",
+            "trauma_history": "synthetic",
+            "expected_involvement_months": 6,
+        },
+    ).json()["id"]
     sign_in(page, "Alex Morgan")
     page.goto(f"/referrals/{referral}")
     expect(page.get_by_role("heading", name="Referral")).to_be_visible()

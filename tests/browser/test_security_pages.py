@@ -22,7 +22,8 @@ def test_a_form_without_the_sessions_csrf_token_is_refused_and_writes_nothing(
     page.locator("#date_of_birth-month").fill("2")
     page.locator("#date_of_birth-year").fill("2011")
     page.locator("form[action='/children/new'] input[name=csrf_token]").evaluate(
-        "e => e.value = 'forged-token'")
+        "e => e.value = 'forged-token'"
+    )
     press(page, "Register child")
     expect(page.get_by_role("heading", name="Your form could not be sent")).to_be_visible()
     accessible(page)
@@ -36,13 +37,23 @@ def test_a_form_posted_from_another_site_without_a_token_is_refused(
     page: Page, ecm_up: RunningEcm
 ) -> None:
     sign_in(page, "Alex Morgan")
-    response = page.request.post(f"{ecm_up.base_url}/children/new", form={
-        "given_name": "Crosssite", "family_name": "Forgery", "date_of_birth-day": "1",
-        "date_of_birth-month": "1", "date_of_birth-year": "2012", "area": "bristol"})
+    response = page.request.post(
+        f"{ecm_up.base_url}/children/new",
+        form={
+            "given_name": "Crosssite",
+            "family_name": "Forgery",
+            "date_of_birth-day": "1",
+            "date_of_birth-month": "1",
+            "date_of_birth-year": "2012",
+            "area": "bristol",
+        },
+    )
     assert response.status == 403
     token = ecm_up.token("cm-bristol-1", "case_manager", "bristol")
-    assert ecm_up.api("GET", "/children", token,
-                      params={"family_name": "Forgery"}).json()["total"] == 0
+    assert (
+        ecm_up.api("GET", "/children", token, params={"family_name": "Forgery"}).json()["total"]
+        == 0
+    )
 
 
 def test_a_case_manager_of_another_area_cannot_open_or_find_a_bristol_child(

@@ -33,18 +33,37 @@ from shared.policy import POLICY
 from shared.settings import Settings, development_settings
 
 API_PREFIX = "/api/v1"
-PUBLIC_ROUTES = {"/health", "/health/live", "/health/ready", "/metrics", "/asyncapi.json",
-                 "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+PUBLIC_ROUTES = {
+    "/health",
+    "/health/live",
+    "/health/ready",
+    "/metrics",
+    "/asyncapi.json",
+    "/openapi.json",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/redoc",
+}
 OWN, OTHER = Area.BRISTOL, Area.NORTH_SOMERSET
 CHILD = {
-    "given_name": "Quintessa-Authz", "family_name": "Marchbanks-Synthetic",
-    "date_of_birth": "2010-07-19", "area": str(OWN), "nhs_number": "943 476 5919",
+    "given_name": "Quintessa-Authz",
+    "family_name": "Marchbanks-Synthetic",
+    "date_of_birth": "2010-07-19",
+    "area": str(OWN),
+    "nhs_number": "943 476 5919",
     "upn": "B801200005001",
 }
 REFERRAL_REASON = "Authz-Reason: repeated synthetic exclusions"
 TRAUMA = "Authz-Trauma: synthetic bereavement history"
-SECRETS = ["Quintessa", "Marchbanks", "2010-07-19", "9434765919", "B801200005001",
-           "Authz-Reason", "Authz-Trauma"]
+SECRETS = [
+    "Quintessa",
+    "Marchbanks",
+    "2010-07-19",
+    "9434765919",
+    "B801200005001",
+    "Authz-Reason",
+    "Authz-Trauma",
+]
 
 
 def api_routes(api: FastAPI) -> Iterator[tuple[str, APIRoute]]:
@@ -71,8 +90,14 @@ def route_keys() -> list[tuple[str, str]]:
         system = System.build(development_settings(Path(folder) / "var"))
         try:
             api = create_api(system)
-            return sorted({(method, path) for path, route in api_routes(api)
-                           if path.startswith(API_PREFIX) for method in route.methods or ()})
+            return sorted(
+                {
+                    (method, path)
+                    for path, route in api_routes(api)
+                    if path.startswith(API_PREFIX)
+                    for method in route.methods or ()
+                }
+            )
         finally:
             system.close()
 
@@ -114,9 +139,16 @@ def seed(client: TestClient, settings: Settings) -> Seed:
     child = client.post(f"{API_PREFIX}/children", json=CHILD, headers=headers)
     assert child.status_code == 201, child.text
     child_id = child.json()["id"]
-    referral = client.post(f"{API_PREFIX}/referrals", headers=headers, json={
-        "child_id": child_id, "reason": REFERRAL_REASON, "trauma_history": TRAUMA,
-        "expected_involvement_months": 9})
+    referral = client.post(
+        f"{API_PREFIX}/referrals",
+        headers=headers,
+        json={
+            "child_id": child_id,
+            "reason": REFERRAL_REASON,
+            "trauma_history": TRAUMA,
+            "expected_involvement_months": 9,
+        },
+    )
     assert referral.status_code == 201, referral.text
     return Seed({"child_id": child_id, "referral_id": referral.json()["id"]})
 
@@ -133,8 +165,9 @@ def _constraints(metadata: list[Any]) -> dict[str, Any]:
     return found
 
 
-def example(annotation: Any, name: str, ids: dict[str, str],
-            metadata: list[Any] | None = None) -> Any:
+def example(
+    annotation: Any, name: str, ids: dict[str, str], metadata: list[Any] | None = None
+) -> Any:
     """A plausible valid value for a field, by name first and then by type."""
     metadata = list(metadata or [])
     origin = get_origin(annotation)
@@ -153,8 +186,11 @@ def example(annotation: Any, name: str, ids: dict[str, str],
     if origin is dict:
         return {}
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return {field: example(info.annotation, field, ids, info.metadata)
-                for field, info in annotation.model_fields.items() if info.is_required()}
+        return {
+            field: example(info.annotation, field, ids, info.metadata)
+            for field, info in annotation.model_fields.items()
+            if info.is_required()
+        }
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         return next(iter(annotation)).value
     if annotation is UUID:
@@ -180,8 +216,11 @@ def request_for(route: APIRoute, path: str, ids: dict[str, str]) -> dict[str, An
     for param in route.dependant.path_params:
         value = example(param.field_info.annotation, param.name, ids)
         url = url.replace("{" + param.name + "}", str(value))
-    query = {q.alias: example(q.field_info.annotation, q.name, ids)
-             for q in route.dependant.query_params if q.field_info.is_required()}
+    query = {
+        q.alias: example(q.field_info.annotation, q.name, ids)
+        for q in route.dependant.query_params
+        if q.field_info.is_required()
+    }
     body: Any = None
     if route.dependant.body_params:
         field = route.dependant.body_params[0]
@@ -282,8 +321,13 @@ def test_route_allows_exactly_the_roles_in_the_policy_and_denials_leak_nothing(
             before = stored(system)
             # Denied callers send an empty body: the refusal must come before validation.
             body = {} if order(caller) == 0 and call["json"] is not None else call["json"]
-            response = client.request(method, call["url"], params=call["params"], json=body,
-                                      headers=caller.headers(settings))
+            response = client.request(
+                method,
+                call["url"],
+                params=call["params"],
+                json=body,
+                headers=caller.headers(settings),
+            )
             status, text = response.status_code, response.text
             if order(caller) == 0:
                 ok = status == 403 and response.json()["detail"] == "forbidden"

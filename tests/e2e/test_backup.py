@@ -75,8 +75,10 @@ def test_a_backup_restored_into_an_empty_folder_serves_the_same_records(tmp_path
         )
         assert made.status_code == 201, made.text
         wait_until(lambda: referrals_row(source)["published"] == 3, what="published")
-        wait_until(lambda: httpx.get(f"{base}/referrals", headers=token(source)).json(),
-                   what="the referral list has the referral")
+        wait_until(
+            lambda: httpx.get(f"{base}/referrals", headers=token(source)).json(),
+            what="the referral list has the referral",
+        )
         refused = ecm("backup", str(copy), "--data-dir", str(source))
         assert refused.returncode == 4, refused.stderr
         assert "needs the system stopped" in refused.stderr

@@ -13,8 +13,9 @@ def ecm(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
     """Run the installed `ecm` entry point as an operator would, on `data`."""
     script = Path(sys.executable).with_name("ecm")
     env = {**os.environ, "ECM_DATA_DIR": str(data), "ECM_DEV_MODE": "true"}
-    return subprocess.run([str(script), *args], capture_output=True, text=True, env=env,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [str(script), *args], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
 
 
 def test_every_file_and_folder_the_command_creates_is_the_owners_alone(tmp_path: Path) -> None:

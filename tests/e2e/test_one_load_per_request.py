@@ -19,9 +19,13 @@ from shared.store import EcmApplication
 from tests.conftest import Tokens
 
 META = Meta("psy-1", "psychologist", "corr-1", "corr-1")
-ENTRY = {"when": {"precision": "year", "year": 2016}, "category": "loss_or_bereavement",
-         "description": "Synthetic: grandfather died", "source": None,
-         "sensitivity": "standard"}
+ENTRY = {
+    "when": {"precision": "year", "year": 2016},
+    "category": "loss_or_bereavement",
+    "description": "Synthetic: grandfather died",
+    "source": None,
+    "sensitivity": "standard",
+}
 
 
 class Reads:
@@ -71,36 +75,50 @@ def child(formulation: FormulationApplication, reviews: ReviewsApplication) -> I
 
 
 def test_adding_to_the_life_story_loads_the_case_once(
-    client: TestClient, auth: Tokens, formulation: FormulationApplication, child: UUID,
+    client: TestClient,
+    auth: Tokens,
+    formulation: FormulationApplication,
+    child: UUID,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     reads = Reads(formulation, monkeypatch)
-    response = client.post(f"/api/v1/children/{child}/formulation/timeline",
-                           headers=auth("psychologist"), json=ENTRY)
+    response = client.post(
+        f"/api/v1/children/{child}/formulation/timeline", headers=auth("psychologist"), json=ENTRY
+    )
     assert response.status_code == 201, response.text
     assert reads.loads == 1
 
 
 def test_a_read_as_of_a_past_day_reads_the_records_events_once(
-    client: TestClient, auth: Tokens, formulation: FormulationApplication, child: UUID,
+    client: TestClient,
+    auth: Tokens,
+    formulation: FormulationApplication,
+    child: UUID,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    added = client.post(f"/api/v1/children/{child}/formulation/timeline",
-                        headers=auth("psychologist"), json=ENTRY)
+    added = client.post(
+        f"/api/v1/children/{child}/formulation/timeline", headers=auth("psychologist"), json=ENTRY
+    )
     assert added.status_code == 201, added.text
     reads = Reads(formulation, monkeypatch)
     today = date.today().isoformat()
     for path in ("timeline", "reports"):  # the life story, the case
         reads.reset()
-        response = client.get(f"/api/v1/children/{child}/formulation/{path}?as_of={today}",
-                              headers=auth("psychologist"))
+        response = client.get(
+            f"/api/v1/children/{child}/formulation/{path}?as_of={today}",
+            headers=auth("psychologist"),
+        )
         assert response.status_code == 200, response.text
         assert (reads.loads, reads.event_reads) == (0, 1), path
 
 
 def test_another_areas_case_answers_like_a_missing_one_from_the_one_load(
-    client: TestClient, auth: Tokens, formulation: FormulationApplication,
-    reviews: ReviewsApplication, child: UUID, monkeypatch: pytest.MonkeyPatch,
+    client: TestClient,
+    auth: Tokens,
+    formulation: FormulationApplication,
+    reviews: ReviewsApplication,
+    child: UUID,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     reads = Reads(formulation, monkeypatch)
     banes = auth("case_manager", "banes")
@@ -115,20 +133,32 @@ def test_another_areas_case_answers_like_a_missing_one_from_the_one_load(
 
 
 def test_a_review_write_loads_each_part_of_the_record_once_and_refuses_another_area_from_the_case(
-    client: TestClient, auth: Tokens, reviews: ReviewsApplication, child: UUID,
+    client: TestClient,
+    auth: Tokens,
+    reviews: ReviewsApplication,
+    child: UUID,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     reads = Reads(reviews, monkeypatch)
-    response = client.put(f"/api/v1/review-cases/{child}/cadence",
-                          headers=auth("senior_practitioner"), json={"weeks": 8})
+    response = client.put(
+        f"/api/v1/review-cases/{child}/cadence",
+        headers=auth("senior_practitioner"),
+        json={"weeks": 8},
+    )
     assert response.status_code == 200, response.text
     assert reads.loads == 3  # the case, its schedule and its interventions, once each
     assert reviews.get_case(child).review_weeks == 8
     reads.reset()
-    transition = {"kind": "school_move", "occurred_on": date.today().isoformat(),
-                  "receiving_organisation": "Synthetic Academy"}
-    response = client.post(f"/api/v1/review-cases/{child}/transitions",
-                           headers=auth("case_manager", "banes"), json=transition)
+    transition = {
+        "kind": "school_move",
+        "occurred_on": date.today().isoformat(),
+        "receiving_organisation": "Synthetic Academy",
+    }
+    response = client.post(
+        f"/api/v1/review-cases/{child}/transitions",
+        headers=auth("case_manager", "banes"),
+        json=transition,
+    )
     assert response.status_code == 404, response.text
     assert reads.loads == 1  # refused where the case is loaded: nothing else is read
     assert reviews.get_case(child).transitions == []

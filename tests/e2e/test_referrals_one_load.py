@@ -23,7 +23,9 @@ def referrals(system: System) -> ReferralsApplication:
 
 
 def test_each_referral_write_loads_its_records_once(
-    client: TestClient, auth: Tokens, referrals: ReferralsApplication,
+    client: TestClient,
+    auth: Tokens,
+    referrals: ReferralsApplication,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     child_id = register(client, auth)
@@ -31,19 +33,37 @@ def test_each_referral_write_loads_its_records_once(
     referral_id = refer(client, auth, child_id)
     assert reads.loads == 1  # the child
     writes = [
-        (f"/api/v1/referrals/{referral_id}/consent",
-         {"consent": "given", "given_by": "parent"}, "case_manager", 1),
-        (f"/api/v1/referrals/{referral_id}/corrections",
-         {"field": "reason", "value": "Synthetic: repeated exclusions", "reason": "typo"},
-         "case_manager", 1),
-        (f"/api/v1/children/{child_id}/corrections",
-         {"field": "given_name", "value": "Testie", "reason": "spelling"}, "case_manager", 1),
-        (f"/api/v1/children/{child_id}/disputes",
-         {"field": "family_name", "reason": "the family disputes it"}, "case_manager", 1),
-        (f"/api/v1/referrals/{referral_id}/screening", {"decision": "accept"},
-         "psychologist", 1),
-        (f"/api/v1/referrals/{referral_id}/closure", {"reason": "work ended"},
-         "psychologist", 2),  # the referral, then the child it frees
+        (
+            f"/api/v1/referrals/{referral_id}/consent",
+            {"consent": "given", "given_by": "parent"},
+            "case_manager",
+            1,
+        ),
+        (
+            f"/api/v1/referrals/{referral_id}/corrections",
+            {"field": "reason", "value": "Synthetic: repeated exclusions", "reason": "typo"},
+            "case_manager",
+            1,
+        ),
+        (
+            f"/api/v1/children/{child_id}/corrections",
+            {"field": "given_name", "value": "Testie", "reason": "spelling"},
+            "case_manager",
+            1,
+        ),
+        (
+            f"/api/v1/children/{child_id}/disputes",
+            {"field": "family_name", "reason": "the family disputes it"},
+            "case_manager",
+            1,
+        ),
+        (f"/api/v1/referrals/{referral_id}/screening", {"decision": "accept"}, "psychologist", 1),
+        (
+            f"/api/v1/referrals/{referral_id}/closure",
+            {"reason": "work ended"},
+            "psychologist",
+            2,
+        ),  # the referral, then the child it frees
     ]
     for path, body, role, loads in writes:
         reads.reset()
@@ -52,14 +72,19 @@ def test_each_referral_write_loads_its_records_once(
         assert reads.loads == loads, path
     reads.reset()
     again = refer(client, auth, child_id)
-    withdrawn = client.post(f"/api/v1/referrals/{again}/withdrawal",
-                            json={"reason": "moved out of area"}, headers=auth("case_manager"))
+    withdrawn = client.post(
+        f"/api/v1/referrals/{again}/withdrawal",
+        json={"reason": "moved out of area"},
+        headers=auth("case_manager"),
+    )
     assert withdrawn.status_code == 200, withdrawn.text
     assert reads.loads == 3  # the child to refer; the referral and the child to withdraw
 
 
 def test_another_areas_child_and_referral_answer_like_missing_ones_from_one_load(
-    client: TestClient, auth: Tokens, referrals: ReferralsApplication,
+    client: TestClient,
+    auth: Tokens,
+    referrals: ReferralsApplication,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     child_id = register(client, auth)
@@ -69,15 +94,31 @@ def test_another_areas_child_and_referral_answer_like_missing_ones_from_one_load
     attempts = [
         client.get(f"/api/v1/children/{child_id}", headers=banes),
         client.get(f"/api/v1/referrals/{referral_id}", headers=banes),
-        client.post(f"/api/v1/referrals/{referral_id}/consent", headers=banes,
-                    json={"consent": "given", "given_by": "parent"}),
-        client.post(f"/api/v1/referrals/{referral_id}/withdrawal", headers=banes,
-                    json={"reason": "not ours"}),
-        client.post(f"/api/v1/children/{child_id}/corrections", headers=banes,
-                    json={"field": "given_name", "value": "Other", "reason": "not ours"}),
-        client.post("/api/v1/referrals", headers=banes, json={
-            "child_id": child_id, "reason": "Synthetic", "trauma_history": "Synthetic",
-            "expected_involvement_months": 9}),
+        client.post(
+            f"/api/v1/referrals/{referral_id}/consent",
+            headers=banes,
+            json={"consent": "given", "given_by": "parent"},
+        ),
+        client.post(
+            f"/api/v1/referrals/{referral_id}/withdrawal",
+            headers=banes,
+            json={"reason": "not ours"},
+        ),
+        client.post(
+            f"/api/v1/children/{child_id}/corrections",
+            headers=banes,
+            json={"field": "given_name", "value": "Other", "reason": "not ours"},
+        ),
+        client.post(
+            "/api/v1/referrals",
+            headers=banes,
+            json={
+                "child_id": child_id,
+                "reason": "Synthetic",
+                "trauma_history": "Synthetic",
+                "expected_involvement_months": 9,
+            },
+        ),
     ]
     assert [a.status_code for a in attempts] == [404] * len(attempts)
     assert reads.loads == len(attempts)
@@ -88,7 +129,9 @@ def test_another_areas_child_and_referral_answer_like_missing_ones_from_one_load
 
 
 def test_a_child_or_referral_as_of_a_day_reads_its_events_once(
-    client: TestClient, auth: Tokens, referrals: ReferralsApplication,
+    client: TestClient,
+    auth: Tokens,
+    referrals: ReferralsApplication,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     child_id = register(client, auth)
@@ -100,6 +143,7 @@ def test_a_child_or_referral_as_of_a_day_reads_its_events_once(
         response = client.get(f"/api/v1/{path}?as_of={today}", headers=auth("case_manager"))
         assert response.status_code == 200, response.text
         assert (reads.loads, reads.event_reads) == (0, 1), path
-    refused = client.get(f"/api/v1/referrals/{referral_id}?as_of={today}",
-                         headers=auth("case_manager", "banes"))
+    refused = client.get(
+        f"/api/v1/referrals/{referral_id}?as_of={today}", headers=auth("case_manager", "banes")
+    )
     assert refused.status_code == 404

@@ -43,7 +43,10 @@ def register(client: TestClient, auth: Tokens, given: str) -> str:
 
 
 def test_a_supervision_session_shows_that_the_child_was_discussed_but_nothing_of_others(
-    client: TestClient, auth: Tokens, system: System, live: System  # noqa: F811
+    client: TestClient,
+    auth: Tokens,
+    system: System,
+    live: System,  # noqa: F811
 ) -> None:
     mine, theirs = register(client, auth, "Mine"), register(client, auth, "Theirs")
     for child in (mine, theirs):  # both have review cases, as supervision requires

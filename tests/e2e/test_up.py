@@ -17,8 +17,13 @@ ECM = [sys.executable, "-c", "from services.cli import main; main()"]
 
 
 def ecm(*args: str, data: Path) -> str:
-    result = subprocess.run([*ECM, *args, "--data-dir", str(data)], capture_output=True,
-                            text=True, timeout=60, check=True)
+    result = subprocess.run(
+        [*ECM, *args, "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return result.stdout
 
 
@@ -44,21 +49,39 @@ def alive(pid: int) -> bool:
 def test_ecm_up_serves_publishes_and_stops_every_process_on_ctrl_c(tmp_path: Path) -> None:
     data = tmp_path / "var"
     port, nats_port = free_port(), free_port()
-    up = subprocess.Popen([*ECM, "up", "--data-dir", str(data), "--port", str(port),
-                           "--nats-port", str(nats_port)],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    up = subprocess.Popen(
+        [*ECM, "up", "--data-dir", str(data), "--port", str(port), "--nats-port", str(nats_port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         wait_for(f"http://127.0.0.1:{port}/health")
-        token = ecm("token", "--user", "cm-1", "--role", "case_manager", "--area", "bristol",
-                    data=data).strip()
+        token = ecm(
+            "token", "--user", "cm-1", "--role", "case_manager", "--area", "bristol", data=data
+        ).strip()
         headers = {"Authorization": f"Bearer {token}"}
         base = f"http://127.0.0.1:{port}/api/v1"
-        child = httpx.post(f"{base}/children", headers=headers, json={
-            "given_name": "Synthetic", "family_name": "Uptest", "date_of_birth": "2011-04-05",
-            "area": "bristol"}).json()
-        made = httpx.post(f"{base}/referrals", headers=headers, json={
-            "child_id": child["id"], "reason": "synthetic reason", "trauma_history": "synthetic",
-            "expected_involvement_months": 6})
+        child = httpx.post(
+            f"{base}/children",
+            headers=headers,
+            json={
+                "given_name": "Synthetic",
+                "family_name": "Uptest",
+                "date_of_birth": "2011-04-05",
+                "area": "bristol",
+            },
+        ).json()
+        made = httpx.post(
+            f"{base}/referrals",
+            headers=headers,
+            json={
+                "child_id": child["id"],
+                "reason": "synthetic reason",
+                "trauma_history": "synthetic",
+                "expected_involvement_months": 6,
+            },
+        )
         assert made.status_code == 201, made.text
         deadline = time.monotonic() + 20
         while True:

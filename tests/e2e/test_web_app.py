@@ -47,10 +47,18 @@ def test_a_registration_with_unstorable_text_is_refused_inline_and_writes_nothin
     client: TestClient,
 ) -> None:
     csrf = signed_in(client)
-    page = client.post("/children/new", data={
-        "csrf_token": csrf, "given_name": "Nul\x00Name", "family_name": "Webchild",
-        "date_of_birth-day": "31", "date_of_birth-month": "2", "date_of_birth-year": "2010",
-        "area": "bristol"})
+    page = client.post(
+        "/children/new",
+        data={
+            "csrf_token": csrf,
+            "given_name": "Nul\x00Name",
+            "family_name": "Webchild",
+            "date_of_birth-day": "31",
+            "date_of_birth-month": "2",
+            "date_of_birth-year": "2010",
+            "area": "bristol",
+        },
+    )
     assert page.status_code == 422
     assert "govuk-error-summary" in page.text
     assert 'href="#given_name"' in page.text and "NUL" in page.text
@@ -59,18 +67,25 @@ def test_a_registration_with_unstorable_text_is_refused_inline_and_writes_nothin
 
 def test_an_impossible_date_of_birth_is_named_in_the_error_summary(client: TestClient) -> None:
     csrf = signed_in(client)
-    page = client.post("/children/new", data={
-        "csrf_token": csrf, "given_name": "Ok", "family_name": "Webchild",
-        "date_of_birth-day": "31", "date_of_birth-month": "2", "date_of_birth-year": "2010",
-        "area": "bristol"})
+    page = client.post(
+        "/children/new",
+        data={
+            "csrf_token": csrf,
+            "given_name": "Ok",
+            "family_name": "Webchild",
+            "date_of_birth-day": "31",
+            "date_of_birth-month": "2",
+            "date_of_birth-year": "2010",
+            "area": "bristol",
+        },
+    )
     assert page.status_code == 422
     assert 'href="#date_of_birth-day"' in page.text and "Date of birth" in page.text
 
 
 def test_a_malformed_address_is_a_page_not_found_not_a_500(client: TestClient) -> None:
     signed_in(client)
-    for path in ("/children/not-a-uuid", "/referrals/123", "/notices/x?t=y",
-                 "/audit/children/zz"):
+    for path in ("/children/not-a-uuid", "/referrals/123", "/notices/x?t=y", "/audit/children/zz"):
         page = client.get(path)
         assert page.status_code == 404, path
         assert "text/html" in page.headers["content-type"]

@@ -27,15 +27,17 @@ SECRET = "partner-link-secret-for-tests-0123456789"
 @pytest.fixture(autouse=True)
 def link_settings(system: System) -> None:
     app_of(system).notify_settings = fast_settings().model_copy(
-        update={"partner_link_secret": SECRET, "public_base_url": "http://testserver"})
+        update={"partner_link_secret": SECRET, "public_base_url": "http://testserver"}
+    )
 
 
 def the_link(app: NotificationsApplication, contact: str) -> tuple[UUID, str]:
     [row] = app.notices_for(UUID(contact))
     notice = app.get_notice(row.notice_id)
     settings = app.notify_settings
-    link = compose(notice, settings.public_base_url, settings.team_contact,
-                   settings.partner_link_secret).link
+    link = compose(
+        notice, settings.public_base_url, settings.team_contact, settings.partner_link_secret
+    ).link
     return row.notice_id, link.removeprefix("http://testserver")
 
 
@@ -55,12 +57,14 @@ def test_the_signed_link_opens_the_notice_and_acknowledges_it_once(
     page = client.get(link)
     assert page.status_code == 200 and "Acknowledge" in page.text
     assert "ECM reference" in page.text
-    calendar = client.get(link.replace(f"/notices/{notice_id}", f"/notices/{notice_id}"
-                                       "/calendar.ics"))
+    calendar = client.get(
+        link.replace(f"/notices/{notice_id}", f"/notices/{notice_id}/calendar.ics")
+    )
     assert calendar.status_code == 200 and calendar.text.startswith("BEGIN:VCALENDAR")
     token = link.split("?t=")[1]
-    done = client.post(f"/notices/{notice_id}/acknowledgement",
-                       data={"csrf_token": csrf_of(page.text), "t": token})
+    done = client.post(
+        f"/notices/{notice_id}/acknowledgement", data={"csrf_token": csrf_of(page.text), "t": token}
+    )
     assert done.status_code == 200 and "You acknowledged this notice" in done.text
     assert app_of(system).get_notice(notice_id).acknowledged_at is not None
 
@@ -83,18 +87,22 @@ def test_a_link_opens_nothing_when_altered_moved_to_another_notice_or_withdrawn(
     signed = client.post("/sign-in", data={"user": "sp-1", "csrf_token": csrf_of(page.text)})
     form = client.get(f"/notices/{notice_1}/revocation")
     assert form.status_code == 200
-    refused = client.post(f"/notices/{notice_1}/revocation",
-                          data={"csrf_token": csrf_of(signed.text), "reason": "x"})
+    refused = client.post(
+        f"/notices/{notice_1}/revocation", data={"csrf_token": csrf_of(signed.text), "reason": "x"}
+    )
     assert refused.status_code == 422 and "govuk-error-summary" in refused.text
-    withdrawn = client.post(f"/notices/{notice_1}/revocation", data={
-        "csrf_token": csrf_of(signed.text), "reason": "sent to the wrong person"})
+    withdrawn = client.post(
+        f"/notices/{notice_1}/revocation",
+        data={"csrf_token": csrf_of(signed.text), "reason": "sent to the wrong person"},
+    )
     assert withdrawn.status_code == 200
     client.cookies.clear()
     assert client.get(link_1).status_code == 404
 
 
-def test_a_case_manager_cannot_withdraw_links(client: TestClient, auth: Tokens,
-                                              system: System) -> None:
+def test_a_case_manager_cannot_withdraw_links(
+    client: TestClient, auth: Tokens, system: System
+) -> None:
     contact = add_partner(client, auth)
     invite(system, contact)
     notice_id, _ = the_link(app_of(system), contact)
@@ -113,8 +121,11 @@ def test_a_federated_partner_signed_in_sees_their_own_notices_and_no_one_elses(
     their_notice, _ = the_link(app_of(system), theirs)
     web = web_settings(system.settings)
     codec = SessionCodec(web.session_secret, web.idle_timeout_seconds)
-    session = {"token": mint_token(system.settings, mine, Role.PARTNER, None),
-               "name": "Federated Teacher", "csrf": "c"}
+    session = {
+        "token": mint_token(system.settings, mine, Role.PARTNER, None),
+        "name": "Federated Teacher",
+        "csrf": "c",
+    }
     client.cookies.set(COOKIE, codec.fernet.encrypt(json.dumps(session).encode()).decode())
     listed = client.get("/notices")
     assert listed.status_code == 200 and f"/notices/{my_notice}" in listed.text

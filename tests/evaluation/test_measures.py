@@ -19,8 +19,9 @@ PROJECT = Project("trial", "Trial", datetime(2026, 1, 1, tzinfo=UTC), "admin", b
 AS_OF = date(2026, 1, 31)
 
 
-def export_of(tmp_path: Path, as_of: date = AS_OF, threshold: int = 1,
-              area: str | None = None) -> Export:
+def export_of(
+    tmp_path: Path, as_of: date = AS_OF, threshold: int = 1, area: str | None = None
+) -> Export:
     engine = create_engine(f"sqlite:///{tmp_path}/eval-{as_of}-{area}.sqlite")
     project_as_of(cohort().deliveries(), as_of, engine)
     params = Parameters("trial", date(2024, 1, 1), date(2024, 12, 31), as_of, area, threshold)
@@ -50,9 +51,13 @@ def test_the_cohort_is_the_children_first_referred_in_the_window(export: Export)
 
 def test_days_from_referral_to_each_step(export: Export) -> None:
     a = child(export)
-    assert (a["days_referral_to_screening"], a["days_referral_to_consent"],
-            a["days_referral_to_formulation_meeting"], a["days_referral_to_report"],
-            a["days_referral_to_first_review"]) == (7, 5, 30, 40, 79)
+    assert (
+        a["days_referral_to_screening"],
+        a["days_referral_to_consent"],
+        a["days_referral_to_formulation_meeting"],
+        a["days_referral_to_report"],
+        a["days_referral_to_first_review"],
+    ) == (7, 5, 30, 40, 79)
     timings = rows(export, "timings", "measure")
     assert timings["days_referral_to_screening"]["n"] == 4
     assert timings["days_referral_to_screening"]["median"] == 7
@@ -69,34 +74,61 @@ def test_referrals_and_screening_outcomes_by_area_and_month(export: Export) -> N
     assert by_cell[("north_somerset", "2024-04")]["accepted"] == 1
     assert by_cell[("bristol", "2024-12")]["awaiting_screening"] == 1
     total = by_cell[("total", "")]
-    assert (total["accepted"], total["consultation"], total["declined"], total["withdrawn"],
-            total["awaiting_screening"], total["total"]) == (2, 1, 1, 0, 1, 5)
+    assert (
+        total["accepted"],
+        total["consultation"],
+        total["declined"],
+        total["withdrawn"],
+        total["awaiting_screening"],
+        total["total"],
+    ) == (2, 1, 1, 0, 1, 5)
 
 
 def test_attrition_places_each_child_at_the_furthest_point_reached(export: Export) -> None:
-    attrition = {k: r["children"] for k, r in rows(export, "attrition",
-                                                    "pathway_status").items()}
-    assert attrition == {"awaiting_screening": 1, "declined": 1, "withdrawn": 0,
-                         "consultation": 1, "accepted_no_consent": 0,
-                         "consent_refused_or_withdrawn": 1,
-                         "consent_given_awaiting_meeting": 0, "formulation_meeting_held": 0,
-                         "report_issued": 0, "reviewed": 1, "total": 5}
+    attrition = {k: r["children"] for k, r in rows(export, "attrition", "pathway_status").items()}
+    assert attrition == {
+        "awaiting_screening": 1,
+        "declined": 1,
+        "withdrawn": 0,
+        "consultation": 1,
+        "accepted_no_consent": 0,
+        "consent_refused_or_withdrawn": 1,
+        "consent_given_awaiting_meeting": 0,
+        "formulation_meeting_held": 0,
+        "report_issued": 0,
+        "reviewed": 1,
+        "total": 5,
+    }
 
 
 def test_review_cadence_missed_and_overdue_reviews(export: Export) -> None:
     a = child(export)
-    assert (a["reviews_held"], a["review_intervals_assessed"],
-            a["review_intervals_within_cadence"], a["reviews_missed"],
-            a["reviews_overdue"]) == (3, 2, 1, 1, 1)
+    assert (
+        a["reviews_held"],
+        a["review_intervals_assessed"],
+        a["review_intervals_within_cadence"],
+        a["reviews_missed"],
+        a["reviews_overdue"],
+    ) == (3, 2, 1, 1, 1)
     reviews = export.tables["reviews"].rows
-    assert [(r["held_day"], r["interval_days"], r["planned_weeks"], r["within_cadence"],
-             r["held_late"], r["overdue_flagged"]) for r in reviews] == [
-        (79, None, None, None, False, False), (131, 52, 6, False, True, True),
-        (170, 39, 6, True, False, False)]
+    assert [
+        (
+            r["held_day"],
+            r["interval_days"],
+            r["planned_weeks"],
+            r["within_cadence"],
+            r["held_late"],
+            r["overdue_flagged"],
+        )
+        for r in reviews
+    ] == [
+        (79, None, None, None, False, False),
+        (131, 52, 6, False, True, True),
+        (170, 39, 6, True, False, False),
+    ]
     assert rows(export, "review_cadence", "area")["bristol"]["within_cadence"] == 1
     timeliness = rows(export, "review_timeliness", "area")["bristol"]
-    assert (timeliness["held_on_time"], timeliness["held_late"], timeliness["missed"]) == (
-        2, 1, 1)
+    assert (timeliness["held_on_time"], timeliness["held_late"], timeliness["missed"]) == (2, 1, 1)
 
 
 def test_attendance_by_agency_with_education_apart(export: Export) -> None:
@@ -110,15 +142,21 @@ def test_attendance_by_agency_with_education_apart(export: Export) -> None:
     assert review["health"]["attended"] == 1 and review["total"]["total"] == 3
 
 
-def test_stage_at_formulation_and_each_review_with_days_movements_and_flows(
-        export: Export) -> None:
-    assert [(s["source"], s["day"], s["stage"], s["movement"])
-            for s in export.tables["stages"].rows] == [
-        ("formulation", 40, 2, None), ("review", 79, 3, "up"), ("review", 131, 2, "down"),
-        ("review", 170, 4, "up")]
+def test_stage_at_formulation_and_each_review_with_days_movements_and_flows(export: Export) -> None:
+    assert [
+        (s["source"], s["day"], s["stage"], s["movement"]) for s in export.tables["stages"].rows
+    ] == [
+        ("formulation", 40, 2, None),
+        ("review", 79, 3, "up"),
+        ("review", 131, 2, "down"),
+        ("review", 170, 4, "up"),
+    ]
     a = child(export)
     assert (a["stage_at_formulation"], a["stage_at_latest_review"], a["stage_movement"]) == (
-        2, 4, "up")
+        2,
+        4,
+        "up",
+    )
     flows = rows(export, "stage_flows", "stage_at_formulation")
     assert flows["2"]["review_stage_4"] == 1 and flows["total"]["total"] == 1
     moves = rows(export, "stage_movements", "review_number")
@@ -127,9 +165,13 @@ def test_stage_at_formulation_and_each_review_with_days_movements_and_flows(
 
 def test_sequencing_fidelity_overrides_and_intervention_completion(export: Export) -> None:
     a = child(export)
-    assert (a["interventions_planned"], a["interventions_in_sequence"],
-            a["interventions_overridden"], a["interventions_completed"],
-            a["interventions_stopped"]) == (2, 1, 1, 1, 1)
+    assert (
+        a["interventions_planned"],
+        a["interventions_in_sequence"],
+        a["interventions_overridden"],
+        a["interventions_completed"],
+        a["interventions_stopped"],
+    ) == (2, 1, 1, 1, 1)
     sequencing = rows(export, "sequencing", "intervention_stage")
     assert (sequencing["2"]["in_sequence"], sequencing["4"]["overridden"]) == (1, 1)
     interventions = rows(export, "interventions", "intervention_stage")
@@ -137,7 +179,8 @@ def test_sequencing_fidelity_overrides_and_intervention_completion(export: Expor
 
 
 def test_the_override_flag_comes_from_the_planning_event_not_the_override_message(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     stream = cohort()
     stream.messages = [m for m in stream.messages if m.event_type != "SequencingOverridden"]
     engine = create_engine(f"sqlite:///{tmp_path}/no-override.sqlite")
@@ -153,29 +196,48 @@ def test_transitions_supported(export: Export) -> None:
 
 
 def test_proven_reoffending_binary_rate_and_frequency_as_the_moj_measures_it(
-        export: Export) -> None:
+    export: Export,
+) -> None:
     a = child(export)
-    assert (a["comparison_proven_offences"], a["follow_up_proven_reoffences"],
-            a["follow_up_breaches"]) == (1, 1, 1)
+    assert (
+        a["comparison_proven_offences"],
+        a["follow_up_proven_reoffences"],
+        a["follow_up_breaches"],
+    ) == (1, 1, 1)
     table = rows(export, "reoffending", "window")
     before = table["comparison_year_before_referral"]
     after = table["follow_up_year_from_referral"]
-    assert (before["cohort"], before["reoffenders"], before["proven_reoffences"],
-            before["binary_rate"], before["frequency_per_child"]) == (5, 1, 1, 0.2, 0.2)
+    assert (
+        before["cohort"],
+        before["reoffenders"],
+        before["proven_reoffences"],
+        before["binary_rate"],
+        before["frequency_per_child"],
+    ) == (5, 1, 1, 0.2, 0.2)
     # F's follow-up (waiting period to 2026-06-20) is not complete on 2026-01-31.
-    assert (after["cohort"], after["reoffenders"], after["proven_reoffences"],
-            after["binary_rate"], after["frequency_per_child"],
-            after["frequency_per_reoffender"], after["children_with_breaches"]) == (
-        4, 2, 3, 0.5, 0.75, 1.5, 1)
+    assert (
+        after["cohort"],
+        after["reoffenders"],
+        after["proven_reoffences"],
+        after["binary_rate"],
+        after["frequency_per_child"],
+        after["frequency_per_reoffender"],
+        after["children_with_breaches"],
+    ) == (4, 2, 3, 0.5, 0.75, 1.5, 1)
 
 
 def test_as_of_excludes_every_event_recorded_later(tmp_path: Path) -> None:
     early = export_of(tmp_path, as_of=date(2024, 3, 15))
     assert len(early.tables["children"].rows) == 3  # E and F not yet referred
     a = child(early)
-    assert (a["reviews_held"], a["days_referral_to_first_review"], a["stage_at_latest_review"],
-            a["interventions_completed"], a["interventions_stopped"],
-            a["transitions_supported"]) == (0, None, None, 0, 0, 0)
+    assert (
+        a["reviews_held"],
+        a["days_referral_to_first_review"],
+        a["stage_at_latest_review"],
+        a["interventions_completed"],
+        a["interventions_stopped"],
+        a["transitions_supported"],
+    ) == (0, None, None, 0, 0, 0)
     assert a["days_referral_to_report"] == 40
     assert a["follow_up_complete"] is False and a["comparison_complete"] is False
     assert [s["day"] for s in early.tables["stages"].rows] == [40]
@@ -202,5 +264,9 @@ def test_an_export_before_the_first_event_is_empty_but_complete(tmp_path: Path) 
     export = build(load_facts(engine), params, PROJECT)
     written = files(export)
     assert export.tables["children"].rows == []
-    assert {"data/children.parquet", "tables/reoffending.csv", "report.html",
-            "dictionary.csv"} <= set(written)
+    assert {
+        "data/children.parquet",
+        "tables/reoffending.csv",
+        "report.html",
+        "dictionary.csv",
+    } <= set(written)

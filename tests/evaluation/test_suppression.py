@@ -24,17 +24,23 @@ from services.evaluation.suppression import (
 from tests.evaluation.cohort import BORN, cohort
 from tests.evaluation.test_measures import PROJECT
 
-grids = st.integers(1, 5).flatmap(lambda rows: st.integers(1, 5).flatmap(
-    lambda cols: st.lists(st.lists(st.integers(0, 30), min_size=cols, max_size=cols),
-                          min_size=rows, max_size=rows)))
+grids = st.integers(1, 5).flatmap(
+    lambda rows: st.integers(1, 5).flatmap(
+        lambda cols: st.lists(
+            st.lists(st.integers(0, 30), min_size=cols, max_size=cols), min_size=rows, max_size=rows
+        )
+    )
+)
 
 
 @settings(max_examples=300, deadline=None)
 @given(grids, st.integers(2, 10))
-def test_no_suppressed_cell_can_be_worked_out_from_the_totals(counts: list[list[int]],
-                                                               threshold: int) -> None:
-    grid = Grid.of([f"r{i}" for i in range(len(counts))],
-                   [f"c{j}" for j in range(len(counts[0]))], counts)
+def test_no_suppressed_cell_can_be_worked_out_from_the_totals(
+    counts: list[list[int]], threshold: int
+) -> None:
+    grid = Grid.of(
+        [f"r{i}" for i in range(len(counts))], [f"c{j}" for j in range(len(counts[0]))], counts
+    )
     shown, hidden = suppress(grid, threshold)
     assert all(v is None or v == 0 or v >= threshold for row in shown for v in row)
     assert derivable_cells(grid, shown) == []
@@ -47,19 +53,21 @@ def test_no_suppressed_cell_can_be_worked_out_from_the_totals(counts: list[list[
 @settings(max_examples=150, deadline=None)
 @given(grids, st.integers(2, 10), st.data())
 def test_tables_that_share_row_totals_give_nothing_away_together(
-        counts: list[list[int]], threshold: int, data: st.DataObject) -> None:
+    counts: list[list[int]], threshold: int, data: st.DataObject
+) -> None:
     width = data.draw(st.integers(1, 4))
-    other = [data.draw(st.lists(st.integers(0, 30), min_size=width, max_size=width))
-             for _ in counts]
+    other = [
+        data.draw(st.lists(st.integers(0, 30), min_size=width, max_size=width)) for _ in counts
+    ]
     for row, split in zip(counts, other, strict=True):  # the second splits the same totals
         scale = sum(row)
         split[:] = [0] * width
         for k in range(scale):
             split[k % width] += 1
-    first = Grid.of([f"r{i}" for i in range(len(counts))], [f"c{j}" for j in range(len(counts[0]))],
-                    counts)
-    second = Grid.of([f"r{i}" for i in range(len(other))], [f"d{j}" for j in range(width)],
-                     other)
+    first = Grid.of(
+        [f"r{i}" for i in range(len(counts))], [f"c{j}" for j in range(len(counts[0]))], counts
+    )
+    second = Grid.of([f"r{i}" for i in range(len(other))], [f"d{j}" for j in range(width)], other)
     last = [len(first.cells[0]) - 1, len(second.cells[0]) - 1]
     links = [((0, i, last[0]), (1, i, last[1])) for i in range(len(first.cells))]
     published = suppress_linked([first, second], links, threshold)
@@ -76,26 +84,39 @@ def test_a_lone_small_cell_takes_a_second_cell_of_its_row_and_column_with_it() -
 
 
 def _grid_tables(export: Export) -> list[Table]:
-    return [t for t in export.tables.values() if t.aggregate
-            and t.name not in ("timings", "reoffending")]
+    return [
+        t
+        for t in export.tables.values()
+        if t.aggregate and t.name not in ("timings", "reoffending")
+    ]
 
 
 def _counts(table: Table) -> list[list[Any]]:
-    labels = {"area", "month", "pathway_status", "agency", "stage_at_formulation",
-              "review_number", "intervention_stage", "kind"}
+    labels = {
+        "area",
+        "month",
+        "pathway_status",
+        "agency",
+        "stage_at_formulation",
+        "review_number",
+        "intervention_stage",
+        "kind",
+    }
     columns = [c for c in table.columns if c not in labels]
     return [[row[c] for c in columns] for row in table.rows]
 
 
 def test_every_aggregate_table_of_an_export_is_safe_at_the_default_threshold(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     engine = create_engine(f"sqlite:///{tmp_path}/eval.sqlite")
     project_as_of(cohort().deliveries(), date(2026, 1, 31), engine)
     facts = load_facts(engine)
 
     def export(threshold: int) -> Export:
-        params = Parameters("trial", date(2024, 1, 1), date(2024, 12, 31), date(2026, 1, 31),
-                            None, threshold)
+        params = Parameters(
+            "trial", date(2024, 1, 1), date(2024, 12, 31), date(2026, 1, 31), None, threshold
+        )
         return build(facts, params, PROJECT, BORN.get)
 
     raw, safe = export(1), export(5)

@@ -20,9 +20,9 @@ ENVELOPE = ("id", "version", "created_on", "modified_on")
 
 def plain(value: Any) -> Any:
     """`value` as JSON data, the same for the same value whatever order it was built in."""
-    if value is None or (isinstance(value, bool | int | float | str) and not isinstance(
-        value, Enum
-    )):
+    if value is None or (
+        isinstance(value, bool | int | float | str) and not isinstance(value, Enum)
+    ):
         return value
     if isinstance(value, Enum):
         return plain(value.value)
@@ -62,8 +62,10 @@ def state_of_store(app: EcmApplication) -> dict[str, Any]:
     for aggregate_id in aggregate_ids(app):
         aggregate: Aggregate = app.repository.get(aggregate_id)
         cls = type(aggregate)
-        found[str(aggregate_id)] = {"class": f"{cls.__module__}:{cls.__qualname__}",
-                                    "state": state_of(aggregate)}
+        found[str(aggregate_id)] = {
+            "class": f"{cls.__module__}:{cls.__qualname__}",
+            "state": state_of(aggregate),
+        }
     return found
 
 

@@ -32,8 +32,9 @@ pytestmark = pytest.mark.nats
 
 
 @pytest.fixture
-def anchored(settings: Settings, nats_server: EmbeddedNats,
-             monkeypatch: pytest.MonkeyPatch) -> Iterator[System]:
+def anchored(
+    settings: Settings, nats_server: EmbeddedNats, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[System]:
     """The whole system, anchoring to the stream as well as to the file."""
     monkeypatch.setenv("ECM_INTEGRITY_ANCHOR_STREAM", "true")
     system = System.build(with_nats(settings, nats_server))
@@ -56,8 +57,10 @@ def file_lines(system: System) -> list[str]:
 async def stream_lines(nc: Client) -> list[str]:
     js = nc.jetstream()
     info = await js.stream_info(ANCHOR_STREAM)
-    return [(await js.get_msg(ANCHOR_STREAM, seq)).data.decode().rstrip("\n")  # type: ignore[union-attr]
-            for seq in range(info.state.first_seq, info.state.last_seq + 1)]
+    return [
+        (await js.get_msg(ANCHOR_STREAM, seq)).data.decode().rstrip("\n")  # type: ignore[union-attr]
+        for seq in range(info.state.first_seq, info.state.last_seq + 1)
+    ]
 
 
 async def sealed_children(system: System, count: int) -> None:
@@ -84,8 +87,9 @@ async def test_every_anchor_goes_to_a_stream_the_server_will_not_let_anyone_empt
     with pytest.raises(ServerError, match="message delete not permitted"):
         await js.delete_msg(ANCHOR_STREAM, info.state.last_seq)
     with pytest.raises(ServerError, match="can not cancel deny message deletes"):
-        await js.update_stream(StreamConfig(name=ANCHOR_STREAM, subjects=[ANCHOR_SUBJECT],
-                                            storage=StorageType.FILE))
+        await js.update_stream(
+            StreamConfig(name=ANCHOR_STREAM, subjects=[ANCHOR_SUBJECT], storage=StorageType.FILE)
+        )
     assert (await js.stream_info(ANCHOR_STREAM)).state.messages == 2
     assert await stream_lines(nc) == file_lines(anchored)
 
@@ -114,9 +118,7 @@ async def test_a_store_cut_short_is_named_although_the_anchor_file_was_cut_back_
     assert (await in_thread(verify, anchored, extend=False)).ok
 
 
-async def test_ecm_verify_names_a_deleted_anchor_stream(
-    anchored: System, nc: Client
-) -> None:
+async def test_ecm_verify_names_a_deleted_anchor_stream(anchored: System, nc: Client) -> None:
     await sealed_children(anchored, 2)
     assert (await in_thread(verify, anchored)).ok
     await nc.jetstream().delete_stream(ANCHOR_STREAM)  # the admin credential can do this much
@@ -127,11 +129,15 @@ async def test_ecm_verify_names_a_deleted_anchor_stream(
     cli.callback()(lambda: None)
     settings = anchored.settings
     auditor = mint_token(settings, "dpo-1", Role.AUDITOR, None)
-    env = {"ECM_TOKEN": auditor, "ECM_NATS_URL": str(settings.nats_url),
-           "ECM_NATS_USER": str(settings.nats_user),
-           "ECM_NATS_PASSWORD": str(settings.nats_password)}
-    result = await in_thread(runner.invoke, cli, ["verify", "--data-dir",
-                                                  str(settings.data_path)], env=env)
+    env = {
+        "ECM_TOKEN": auditor,
+        "ECM_NATS_URL": str(settings.nats_url),
+        "ECM_NATS_USER": str(settings.nats_user),
+        "ECM_NATS_PASSWORD": str(settings.nats_password),
+    }
+    result = await in_thread(
+        runner.invoke, cli, ["verify", "--data-dir", str(settings.data_path)], env=env
+    )
     assert result.exit_code == 1, result.output
     assert f"stream {ANCHOR_STREAM}: lacks the anchor of" in result.output
     with pytest.raises(Exception, match="lacks the anchor"):
@@ -155,9 +161,17 @@ def test_only_governance_may_anchor_and_no_service_may_remove_anchors() -> None:
     assert f"$JS.API.STREAM.CREATE.{ANCHOR_STREAM}" in governance
     for service in ("referrals", "formulation", "reviews", "notifications", "governance"):
         allowed = service_permissions(service, True, [])["publish"]["allow"]
-        assert not any(right.startswith(("$JS.API.STREAM.DELETE", "$JS.API.STREAM.PURGE",
-                                         "$JS.API.STREAM.MSG.DELETE", "$JS.API.STREAM.UPDATE"))
-                       for right in allowed), service
+        assert not any(
+            right.startswith(
+                (
+                    "$JS.API.STREAM.DELETE",
+                    "$JS.API.STREAM.PURGE",
+                    "$JS.API.STREAM.MSG.DELETE",
+                    "$JS.API.STREAM.UPDATE",
+                )
+            )
+            for right in allowed
+        ), service
         if service != "governance":
             assert ANCHOR_SUBJECT not in allowed
 
@@ -174,7 +188,8 @@ def test_without_the_setting_anchors_stay_in_the_file_only(settings: Settings) -
 
 
 async def test_governance_anchors_as_itself_and_no_identity_of_a_service_can_remove_anchors(
-    guarded: tuple[EmbeddedNats, Settings], monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    guarded: tuple[EmbeddedNats, Settings],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     server, settings = guarded
     monkeypatch.setenv("ECM_INTEGRITY_ANCHOR_STREAM", "true")
@@ -184,15 +199,19 @@ async def test_governance_anchors_as_itself_and_no_identity_of_a_service_can_rem
         governance = await as_user(server, settings, service_user("governance"))
         js = governance.jetstream(timeout=2)
         assert (await js.stream_info(ANCHOR_STREAM)).state.messages == 1
-        for attempt in (js.purge_stream(ANCHOR_STREAM), js.delete_stream(ANCHOR_STREAM),
-                        js.delete_msg(ANCHOR_STREAM, 1)):
+        for attempt in (
+            js.purge_stream(ANCHOR_STREAM),
+            js.delete_stream(ANCHOR_STREAM),
+            js.delete_msg(ANCHOR_STREAM, 1),
+        ):
             with pytest.raises(NatsError):
                 await attempt
         await governance.close()
         referrals = await as_user(server, settings, service_user("referrals"))
         with pytest.raises(NatsError):
-            await referrals.jetstream(timeout=2).publish(ANCHOR_SUBJECT, b"{}",
-                                                         stream=ANCHOR_STREAM)
+            await referrals.jetstream(timeout=2).publish(
+                ANCHOR_SUBJECT, b"{}", stream=ANCHOR_STREAM
+            )
         await referrals.close()
         assert (await in_thread(verify, system, extend=False)).ok
     finally:

@@ -25,9 +25,14 @@ def test_recommendation_texts_are_left_out_of_the_audit_view_but_named(
     child_id = uuid4()
     formulation.open_case(child_id, uuid4(), Area.BANES, PSY)
     formulation.issue_report(
-        child_id, narrative="Narrative-Okapi-Syntheticus", stage=3, issued_on=date(2026, 1, 2),
+        child_id,
+        narrative="Narrative-Okapi-Syntheticus",
+        stage=3,
+        issued_on=date(2026, 1, 2),
         recommendations=[RecommendationDraft(3, Agency.CAMHS, "Plan-Zanzibar-Quokka")],
-        stage_rationale="synthetic", meta=PSY)
+        stage_rationale="synthetic",
+        meta=PSY,
+    )
     with node_in_thread(system, nats_server):
         trail = settled_audit(system, child_id)
         opened = settled_audit(system, child_id, decrypt=True)

@@ -14,13 +14,19 @@ from tests.harness import eventually, in_thread, running_node
 META = Meta("cm-1", "case_manager", "corr-1", "corr-1")
 
 
-async def test_a_stored_referral_appears_on_the_stream(settings: Settings,
-                                                       nats_server: EmbeddedNats) -> None:
+async def test_a_stored_referral_appears_on_the_stream(
+    settings: Settings, nats_server: EmbeddedNats
+) -> None:
     async with running_node(settings, nats_server, ["referrals"]) as system:
         child_id = await in_thread(
-            system.app(ReferralsApplication).register_child, given_name="Ada",
-            family_name="Synthetic", date_of_birth=date(2011, 3, 4), area=Area.BANES,
-            nhs_number=None, upn=None, meta=META,
+            system.app(ReferralsApplication).register_child,
+            given_name="Ada",
+            family_name="Synthetic",
+            date_of_birth=date(2011, 3, 4),
+            area=Area.BANES,
+            nhs_number=None,
+            upn=None,
+            meta=META,
         )
         nc = await connect(system.settings, nats_server.url)
         js = nc.jetstream()

@@ -30,33 +30,55 @@ SP = Meta("sp-1", "senior_practitioner", "corr-l", "corr-l")
 
 def with_lifecycle(system: System) -> System:
     """The system with the referrals service consuming its case lifecycle from the stream."""
-    system.plugins = [dataclasses.replace(p, consumers=referral_consumers.consumers)
-                      if p.name == "referrals" else p for p in system.plugins]
+    system.plugins = [
+        dataclasses.replace(p, consumers=referral_consumers.consumers)
+        if p.name == "referrals"
+        else p
+        for p in system.plugins
+    ]
     return system
 
 
 def accepted_child(referrals: ReferralsApplication) -> tuple[UUID, UUID]:
     child = referrals.register_child(
-        given_name="Synthetic", family_name="Lifecycle", date_of_birth=date(2010, 5, 6),
-        area=Area.BRISTOL, nhs_number=None, upn=None, meta=CM)
-    referral = referrals.refer(child_id=child, case_manager_id="cm-1", reason="Synthetic",
-                               trauma_history="Synthetic", expected_involvement_months=9,
-                               meta=CM)
+        given_name="Synthetic",
+        family_name="Lifecycle",
+        date_of_birth=date(2010, 5, 6),
+        area=Area.BRISTOL,
+        nhs_number=None,
+        upn=None,
+        meta=CM,
+    )
+    referral = referrals.refer(
+        child_id=child,
+        case_manager_id="cm-1",
+        reason="Synthetic",
+        trauma_history="Synthetic",
+        expected_involvement_months=9,
+        meta=CM,
+    )
     referrals.record_consent(referral, Consent.GIVEN, "Synthetic parent", CM)
     referrals.accept(referral, PSY)
     return child, referral
 
 
 def refer_again(referrals: ReferralsApplication, child: UUID) -> UUID:
-    return referrals.refer(child_id=child, case_manager_id="cm-1", reason="Synthetic again",
-                           trauma_history="Synthetic", expected_involvement_months=9, meta=CM)
+    return referrals.refer(
+        child_id=child,
+        case_manager_id="cm-1",
+        reason="Synthetic again",
+        trauma_history="Synthetic",
+        expected_involvement_months=9,
+        meta=CM,
+    )
 
 
 async def test_closing_a_childs_case_closes_their_referral_and_reopening_reopens_it(
     store_settings: Settings, nats_server: EmbeddedNats
 ) -> None:
-    system = with_lifecycle(System.build(store_settings, ["referrals", "formulation",
-                                                          "reviews", "children"]))
+    system = with_lifecycle(
+        System.build(store_settings, ["referrals", "formulation", "reviews", "children"])
+    )
     try:
         async with running_node(store_settings, nats_server, system=system):
             referrals = system.apps["referrals"]
@@ -68,8 +90,13 @@ async def test_closing_a_childs_case_closes_their_referral_and_reopening_reopens
             with pytest.raises(Conflict, match="open referral"):
                 await in_thread(refer_again, referrals, child)
 
-            await in_thread(reviews.close_case, child, date(2026, 9, 1), None,
-                            SP.with_reason("Synthetic: order ended"))
+            await in_thread(
+                reviews.close_case,
+                child,
+                date(2026, 9, 1),
+                None,
+                SP.with_reason("Synthetic: order ended"),
+            )
 
             def status() -> ReferralStatus:
                 return referrals.get_referral(referral).status
@@ -78,8 +105,12 @@ async def test_closing_a_childs_case_closes_their_referral_and_reopening_reopens
             assert referrals.get_child(child).open_referral_id is None
             assert referrals.get_referral(referral).outcome_reason == "Synthetic: order ended"
 
-            await in_thread(reviews.reopen_case, child, date(2026, 9, 10),
-                            SP.with_reason("Synthetic: new order"))
+            await in_thread(
+                reviews.reopen_case,
+                child,
+                date(2026, 9, 10),
+                SP.with_reason("Synthetic: new order"),
+            )
             await eventually(lambda: status() == ReferralStatus.ACCEPTED)
             assert referrals.get_child(child).open_referral_id == referral
 
@@ -88,13 +119,21 @@ async def test_closing_a_childs_case_closes_their_referral_and_reopening_reopens
                 assert row is not None
                 return row
 
-            await eventually(lambda: indexed()["referral_status"] == "accepted"
-                             and indexed()["status"] != "closed")
+            await eventually(
+                lambda: (
+                    indexed()["referral_status"] == "accepted" and indexed()["status"] != "closed"
+                )
+            )
             with pytest.raises(Conflict, match="open referral"):
                 await in_thread(refer_again, referrals, child)
 
-            await in_thread(reviews.close_case, child, date(2026, 10, 1), None,
-                            SP.with_reason("Synthetic: order ended again"))
+            await in_thread(
+                reviews.close_case,
+                child,
+                date(2026, 10, 1),
+                None,
+                SP.with_reason("Synthetic: order ended again"),
+            )
             await eventually(lambda: status() == ReferralStatus.CLOSED)
             again = await in_thread(refer_again, referrals, child)  # 409 before this change
             assert referrals.get_child(child).open_referral_id == again
@@ -103,13 +142,28 @@ async def test_closing_a_childs_case_closes_their_referral_and_reopening_reopens
 
 
 def message(event_type: str, child: UUID, n: int, reason: str | None = "Synthetic") -> Envelope:
-    data: dict[str, Any] = {"child_id": str(child), "closed_on": "2026-09-01",
-                            "safety_net_until": None, "reopened_on": "2026-09-02"}
-    return Envelope(message_id=f"reviews:{n}", service="reviews", event_type=event_type,
-                    event_version=1, notification_id=n, aggregate_id=child,
-                    aggregate_version=n, child_id=child, occurred_at="2026-09-01T10:00:00Z",
-                    actor=Actor(id="sp-1", role="senior_practitioner"), reason=reason,
-                    correlation_id="c", causation_id="c", data=data)
+    data: dict[str, Any] = {
+        "child_id": str(child),
+        "closed_on": "2026-09-01",
+        "safety_net_until": None,
+        "reopened_on": "2026-09-02",
+    }
+    return Envelope(
+        message_id=f"reviews:{n}",
+        service="reviews",
+        event_type=event_type,
+        event_version=1,
+        notification_id=n,
+        aggregate_id=child,
+        aggregate_version=n,
+        child_id=child,
+        occurred_at="2026-09-01T10:00:00Z",
+        actor=Actor(id="sp-1", role="senior_practitioner"),
+        reason=reason,
+        correlation_id="c",
+        causation_id="c",
+        data=data,
+    )
 
 
 @pytest.fixture
@@ -136,8 +190,7 @@ def test_reopening_a_case_after_the_child_was_referred_again_changes_nothing(
 ) -> None:
     child, referral = accepted_child(referrals)
     assert referral_consumers.on_review_message(referrals, message("CaseClosed", child, 1, None))
-    assert referrals.get_referral(referral).outcome_reason == (
-        referral_consumers.CLOSED_WITH_CASE)
+    assert referrals.get_referral(referral).outcome_reason == (referral_consumers.CLOSED_WITH_CASE)
     newer = refer_again(referrals, child)
     assert not referral_consumers.on_review_message(referrals, message("CaseReopened", child, 2))
     assert referrals.get_referral(referral).status == ReferralStatus.CLOSED

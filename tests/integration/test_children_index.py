@@ -73,8 +73,7 @@ def test_an_overdue_review_comes_first_and_an_erased_child_leaves_no_index_entry
             area="bristol",
             given_name=cipher.seal(child, "given_name", "Synthetic", event=REGISTERED),
             family_name=cipher.seal(child, "family_name", family, event=REGISTERED),
-            date_of_birth=cipher.seal(child, "date_of_birth", date(2011, 1, 1),
-                                      event=REGISTERED),
+            date_of_birth=cipher.seal(child, "date_of_birth", date(2011, 1, 1), event=REGISTERED),
             nhs_number=None,
             upn=None,
         )

@@ -21,19 +21,31 @@ from tests.harness import eventually, in_thread, publish_signed, running_node
 
 META = Meta("cm-1", "case_manager", "corr", "corr")
 flaky_metadata = MetaData()
-flaky_children = Table("flaky_children", flaky_metadata,
-                       Column("child_id", String(36), primary_key=True))
+flaky_children = Table(
+    "flaky_children", flaky_metadata, Column("child_id", String(36), primary_key=True)
+)
 
 
 async def make_referral(system: System) -> str:
     app = system.apps["referrals"]
     child_id = await in_thread(
-        app.register_child, given_name="Synthetic", family_name="Consumer",  # type: ignore[attr-defined]
-        date_of_birth=date(2011, 1, 1), area=Area.BANES, nhs_number=None, upn=None, meta=META,
+        app.register_child,  # type: ignore[attr-defined]
+        given_name="Synthetic",
+        family_name="Consumer",
+        date_of_birth=date(2011, 1, 1),
+        area=Area.BANES,
+        nhs_number=None,
+        upn=None,
+        meta=META,
     )
     referral_id = await in_thread(
-        app.refer, child_id=child_id, case_manager_id="cm-1", reason="synthetic reason",  # type: ignore[attr-defined]
-        trauma_history="synthetic history", expected_involvement_months=6, meta=META,
+        app.refer,  # type: ignore[attr-defined]
+        child_id=child_id,
+        case_manager_id="cm-1",
+        reason="synthetic reason",
+        trauma_history="synthetic history",
+        expected_involvement_months=6,
+        meta=META,
     )
     return str(referral_id)
 
@@ -44,10 +56,20 @@ async def test_the_same_message_delivered_twice_changes_the_read_model_once(
     async with running_node(settings, nats_server, ["referrals"]) as system:
         referral_id = await make_referral(system)
         app = system.apps["referrals"]
-        await in_thread(app.record_consent, UUID(referral_id), Consent.GIVEN,  # type: ignore[attr-defined]
-                        "parent", META)
-        await in_thread(app.record_consent, UUID(referral_id), Consent.WITHDRAWN,  # type: ignore[attr-defined]
-                        "parent", META)
+        await in_thread(
+            app.record_consent,  # type: ignore[attr-defined]
+            UUID(referral_id),
+            Consent.GIVEN,
+            "parent",
+            META,
+        )
+        await in_thread(
+            app.record_consent,  # type: ignore[attr-defined]
+            UUID(referral_id),
+            Consent.WITHDRAWN,
+            "parent",
+            META,
+        )
         engine = system.engine("referrals-read")
         sink = ReferralListProjection(engine)
         await eventually(lambda: sink.position() == 5)
@@ -57,8 +79,9 @@ async def test_the_same_message_delivered_twice_changes_the_read_model_once(
         envelope = Envelope.model_validate_json(given.data or b"")
         assert envelope.event_type == "ConsentRecorded" and envelope.data["consent"] == "given"
         # The same message again, under a new stream id (as after a dedup-window expiry).
-        ack = await publish_signed(js, system.keys, envelope, msg_id=f"again-{uuid4()}",
-                                   body=given.data or b"")
+        ack = await publish_signed(
+            js, system.keys, envelope, msg_id=f"again-{uuid4()}", body=given.data or b""
+        )
 
         async def acknowledged() -> bool:
             info = await js.consumer_info("ECM", "referrals-list")
@@ -105,12 +128,18 @@ async def test_a_failing_message_is_retried_with_backoff_then_parked_and_can_be_
     consumer = Consumer(Flaky(engine, attempts, healthy))
     original = system.consumers
     system.consumers = lambda: [*original(), consumer]  # type: ignore[method-assign]
-    async with running_node(settings.model_copy(update={"consumer_max_deliver": 3}), nats_server,
-                            system=system):
+    async with running_node(
+        settings.model_copy(update={"consumer_max_deliver": 3}), nats_server, system=system
+    ):
         child_id = await in_thread(
-            system.apps["referrals"].register_child, given_name="Synthetic",  # type: ignore[attr-defined]
-            family_name="Poison", date_of_birth=date(2012, 2, 2), area=Area.BRISTOL,
-            nhs_number=None, upn=None, meta=META,
+            system.apps["referrals"].register_child,  # type: ignore[attr-defined]
+            given_name="Synthetic",
+            family_name="Poison",
+            date_of_birth=date(2012, 2, 2),
+            area=Area.BRISTOL,
+            nhs_number=None,
+            upn=None,
+            meta=META,
         )
         await eventually(lambda: len(consumer.sink.parked()) == 1, timeout=20)
         await eventually(lambda: consumer.sink.position() == 1)

@@ -47,8 +47,7 @@ async def test_a_backlog_applied_in_order_equals_a_rebuild_and_tells_every_partn
     system = System.build(settings)
     async with running_node(settings, nats_server, system=system):
         invited = await in_thread(contacts, system)
-        children = [await in_thread(refer, system, rng, tally)
-                    for _ in range(BACKLOG_CHILDREN)]
+        children = [await in_thread(refer, system, rng, tally) for _ in range(BACKLOG_CHILDREN)]
         formulation = cast(FormulationApplication, system.apps["formulation"])
         await eventually(lambda: all(has_case(formulation, c) for c in children), timeout=60)
 
@@ -56,8 +55,10 @@ async def test_a_backlog_applied_in_order_equals_a_rebuild_and_tells_every_partn
     async with running_node(settings, nats_server, system=system, run_consumers=False):
         for child in children:
             await in_thread(meetings, system, child, invited, rng, tally)
-        late = [await in_thread(refer, system, rng, tally, accept=i % 3 != 0)
-                for i in range(BACKLOG_CHILDREN // 2)]
+        late = [
+            await in_thread(refer, system, rng, tally, accept=i % 3 != 0)
+            for i in range(BACKLOG_CHILDREN // 2)
+        ]
     assert tally.commands >= BACKLOG_CHILDREN * 9
 
     async with running_node(settings, nats_server, system=system):
@@ -118,8 +119,11 @@ async def test_a_corrupted_row_is_reported_by_the_check(
     engine = system.engine("referrals-read")
     with engine.begin() as conn:
         target = conn.execute(select(referral_list.c.referral_id)).scalars().first()
-        conn.execute(referral_list.update().where(referral_list.c.referral_id == target)
-                     .values(status="withdrawn"))
+        conn.execute(
+            referral_list.update()
+            .where(referral_list.c.referral_id == target)
+            .values(status="withdrawn")
+        )
     listing = next(c for c in system.consumers() if c.name == "referrals-list")
     found = await in_thread(check, system, listing)
     assert [d.key for d in found] == [target]
@@ -148,13 +152,19 @@ async def test_a_user_command_without_expected_version_wins_its_race_with_a_cons
 
         async def assessments() -> None:  # each makes the reviews consumer write the case
             for day in range(30):
-                await in_thread(formulation.assess_stage, child, stage=1 + day % 3,
-                                assessed_on=date(2026, 1, 1) + timedelta(days=day),
-                                rationale="synthetic", meta=PSY)
+                await in_thread(
+                    formulation.assess_stage,
+                    child,
+                    stage=1 + day % 3,
+                    assessed_on=date(2026, 1, 1) + timedelta(days=day),
+                    rationale="synthetic",
+                    meta=PSY,
+                )
 
         async def assignments() -> list[int]:  # a user on the same review case, no version
-            return [await in_thread(reviews.assign_worker, child, f"sp-{n % 3}", PSY)
-                    for n in range(40)]
+            return [
+                await in_thread(reviews.assign_worker, child, f"sp-{n % 3}", PSY) for n in range(40)
+            ]
 
         _, versions = await asyncio.gather(assessments(), assignments())
         assert versions == sorted(versions) and len(set(versions)) == 40
@@ -175,13 +185,24 @@ async def test_a_message_whose_precondition_is_missing_is_retried_then_parked_vi
 
     async with running_node(settings, nats_server, ["notifications"]) as system:
         envelope = Envelope(
-            message_id="formulation:999", service="formulation", event_type=missing,
-            event_version=1, notification_id=999, aggregate_id=uuid4(),
-            aggregate_version=3, child_id=uuid4(), occurred_at="2026-01-05T10:00:00+00:00",
-            actor=Actor(id="psy-1", role="psychologist"), reason="synthetic",
-            correlation_id="c", causation_id="c",
-            data={"child_id": str(uuid4()), "meeting_id": str(uuid4()),
-                  "starts_at": "2026-02-01T10:00:00+00:00"},
+            message_id="formulation:999",
+            service="formulation",
+            event_type=missing,
+            event_version=1,
+            notification_id=999,
+            aggregate_id=uuid4(),
+            aggregate_version=3,
+            child_id=uuid4(),
+            occurred_at="2026-01-05T10:00:00+00:00",
+            actor=Actor(id="psy-1", role="psychologist"),
+            reason="synthetic",
+            correlation_id="c",
+            causation_id="c",
+            data={
+                "child_id": str(uuid4()),
+                "meeting_id": str(uuid4()),
+                "starts_at": "2026-02-01T10:00:00+00:00",
+            },
         )
         sink = system.consumers()[0].sink
         with pytest.raises(Exception, match="never seen scheduled"):
@@ -193,14 +214,25 @@ async def test_a_message_whose_precondition_is_missing_is_retried_then_parked_vi
 
 def ecm(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     """The `ecm` command as an operator runs it, on the test's data folder and stores."""
-    env = {**os.environ, "ECM_DATA_DIR": str(settings.data_dir), "ECM_DEV_MODE": "true",
-           "COLUMNS": "200"}
+    env = {
+        **os.environ,
+        "ECM_DATA_DIR": str(settings.data_dir),
+        "ECM_DEV_MODE": "true",
+        "COLUMNS": "200",
+    }
     if settings.postgres_url:
-        env |= {"ECM_POSTGRES_URL": settings.postgres_url,
-                "ECM_PG_SCHEMA_PREFIX": settings.pg_schema_prefix}
-    return subprocess.run([sys.executable, "-c", "from services.cli import main; main()",
-                           *args], env=env, capture_output=True, text=True, timeout=300,
-                          check=False)
+        env |= {
+            "ECM_POSTGRES_URL": settings.postgres_url,
+            "ECM_PG_SCHEMA_PREFIX": settings.pg_schema_prefix,
+        }
+    return subprocess.run(
+        [sys.executable, "-c", "from services.cli import main; main()", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 async def test_ecm_rebuild_with_the_system_and_nats_stopped_equals_live_and_check_finds_a_fault(
@@ -236,8 +268,9 @@ async def test_ecm_rebuild_with_the_system_and_nats_stopped_equals_live_and_chec
     engine = make_engine(settings, "reviews-read")
     with engine.begin() as conn:
         child = conn.execute(select(cases.c.child_id)).scalars().first()
-        conn.execute(cases.update().where(cases.c.child_id == child).values(area="bristol",
-                                                                           worker_id="x"))
+        conn.execute(
+            cases.update().where(cases.c.child_id == child).values(area="bristol", worker_id="x")
+        )
     engine.dispose()
     faulty = await in_thread(ecm, settings, "rebuild", "--check")
     assert faulty.returncode == 1
@@ -258,8 +291,11 @@ async def test_relays_and_consumers_report_their_progress_as_metrics(
         await nc.close()
         text = exposition()[0].decode()
     system.close()
-    published = [line for line in text.splitlines()
-                 if line.startswith('ecm_relay_published_events_total{service="referrals"}')]
+    published = [
+        line
+        for line in text.splitlines()
+        if line.startswith('ecm_relay_published_events_total{service="referrals"}')
+    ]
     assert published and float(published[0].split()[-1]) >= 4
     assert 'ecm_relay_lag_events{service="referrals"} 0.0' in text
     assert 'ecm_consumer_lag_messages{consumer="referrals-list"} 0.0' in text

@@ -39,15 +39,29 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def node_process(settings: Settings, nats: EmbeddedNats) -> subprocess.Popen[bytes]:
     """Relays, consumers and background jobs in a process of their own."""
-    env = {**os.environ, "ECM_DATA_DIR": str(settings.data_dir), "ECM_DEV_MODE": "true",
-           "ECM_NATS_URL": nats.url, "ECM_NATS_USER": nats.user or "",
-           "ECM_NATS_PASSWORD": nats.password or "", "ECM_RELAY_POLL_SECONDS": "0.05",
-           "ECM_CONSUMER_BATCH_SIZE": "20", "ECM_CONSUMER_BACKOFF_SECONDS": "[0.1, 0.2, 0.4]"}
+    env = {
+        **os.environ,
+        "ECM_DATA_DIR": str(settings.data_dir),
+        "ECM_DEV_MODE": "true",
+        "ECM_NATS_URL": nats.url,
+        "ECM_NATS_USER": nats.user or "",
+        "ECM_NATS_PASSWORD": nats.password or "",
+        "ECM_RELAY_POLL_SECONDS": "0.05",
+        "ECM_CONSUMER_BATCH_SIZE": "20",
+        "ECM_CONSUMER_BACKOFF_SECONDS": "[0.1, 0.2, 0.4]",
+    }
     if settings.postgres_url:
-        env |= {"ECM_POSTGRES_URL": settings.postgres_url,
-                "ECM_PG_SCHEMA_PREFIX": settings.pg_schema_prefix}
-    return subprocess.Popen([sys.executable, "-m", "tests.node"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env |= {
+            "ECM_POSTGRES_URL": settings.postgres_url,
+            "ECM_PG_SCHEMA_PREFIX": settings.pg_schema_prefix,
+        }
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.node"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _progress(app: NotificationsApplication, before: int) -> int:
@@ -91,8 +105,7 @@ async def test_sigkills_pauses_and_relay_restarts_lose_nothing_and_apply_nothing
             nats_server.process.send_signal(signal.SIGSTOP)
             await asyncio.sleep(2.0)
             nats_server.process.send_signal(signal.SIGCONT)
-        seen = await eventually(partial(_progress, notifications, seen), timeout=60,
-                                interval=0.02)
+        seen = await eventually(partial(_progress, notifications, seen), timeout=60, interval=0.02)
         process.kill()
         process.wait(10)
     assert 0 < seen < expected  # the last kill landed with work left to do

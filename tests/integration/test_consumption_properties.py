@@ -28,8 +28,17 @@ from shared.vocabulary import Agency
 from tests.harness import in_thread, running_node
 from tests.workload import PSY, Tally, contacts, differences, parked, refer, settled
 
-OPERATIONS = ("refer", "decline", "meeting", "reschedule", "cancel", "report", "assess",
-              "restart", "consumers_off")
+OPERATIONS = (
+    "refer",
+    "decline",
+    "meeting",
+    "reschedule",
+    "cancel",
+    "report",
+    "assess",
+    "restart",
+    "consumers_off",
+)
 
 
 class World:
@@ -61,17 +70,24 @@ class World:
         """One use case, chosen among those the current state allows."""
         rng, app = self.rng, self.formulation
         if operation in ("refer", "decline"):
-            self.children.append(refer(self.system, rng, self.tally,
-                                       accept=operation == "refer"))
+            self.children.append(refer(self.system, rng, self.tally, accept=operation == "refer"))
             return
         ready = self.with_case()
         start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=rng.randrange(3, 40))
         if operation == "meeting" and ready:
             child = rng.choice(ready)
-            invitees = [Invitee(Agency.HEALTH, self.invited[0]),
-                        Invitee(Agency.EDUCATION, self.invited[1])]
-            meeting, _ = app.schedule_meeting(child, starts_at=start, venue="YJS office",
-                                              online_link=None, invitees=invitees, meta=PSY)
+            invitees = [
+                Invitee(Agency.HEALTH, self.invited[0]),
+                Invitee(Agency.EDUCATION, self.invited[1]),
+            ]
+            meeting, _ = app.schedule_meeting(
+                child,
+                starts_at=start,
+                venue="YJS office",
+                online_link=None,
+                invitees=invitees,
+                meta=PSY,
+            )
             self.meetings.append((child, meeting))
         elif operation in ("reschedule", "cancel") and self.meetings:
             child, meeting = rng.choice(self.meetings)
@@ -85,14 +101,23 @@ class World:
             except DomainError:
                 pass  # e.g. already cancelled: the domain refuses, nothing is written
         elif operation == "report" and ready:
-            app.issue_report(rng.choice(ready), narrative="synthetic", stage=rng.randint(1, 3),
-                             issued_on=date.today() - timedelta(days=1),
-                             recommendations=[RecommendationDraft(1, Agency.YJS, "routine")],
-                             stage_rationale="synthetic", meta=PSY)
+            app.issue_report(
+                rng.choice(ready),
+                narrative="synthetic",
+                stage=rng.randint(1, 3),
+                issued_on=date.today() - timedelta(days=1),
+                recommendations=[RecommendationDraft(1, Agency.YJS, "routine")],
+                stage_rationale="synthetic",
+                meta=PSY,
+            )
         elif operation == "assess" and ready:
-            app.assess_stage(rng.choice(ready), stage=rng.randint(1, 6),
-                             assessed_on=date.today() - timedelta(days=rng.randrange(30)),
-                             rationale="synthetic", meta=PSY)
+            app.assess_stage(
+                rng.choice(ready),
+                stage=rng.randint(1, 6),
+                assessed_on=date.today() - timedelta(days=rng.randrange(30)),
+                rationale="synthetic",
+                meta=PSY,
+            )
 
 
 async def scenario(folder: Path, operations: list[str], seed: int) -> None:
@@ -129,8 +154,12 @@ async def scenario(folder: Path, operations: list[str], seed: int) -> None:
         nats.stop()
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow],
-          phases=[Phase.explicit, Phase.reuse, Phase.generate])  # no shrinking: CI time
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)  # no shrinking: CI time
 @given(st.lists(st.sampled_from(OPERATIONS), min_size=6, max_size=30), st.integers(0, 2**16))
 def test_any_sequence_of_use_cases_and_restarts_settles_to_what_a_rebuild_gives(
     operations: list[str], seed: int

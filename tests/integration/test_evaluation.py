@@ -28,40 +28,110 @@ REFERRAL = uuid4()
 
 def envelope(n: int, service: str, event_type: str, day: date, **data: Any) -> Envelope:
     return Envelope(
-        message_id=f"{service}:{n}", service=service, event_type=event_type, event_version=1,
-        notification_id=n, aggregate_id=REFERRAL if service == "referrals" else uuid4(),
-        aggregate_version=n, child_id=CHILD,
+        message_id=f"{service}:{n}",
+        service=service,
+        event_type=event_type,
+        event_version=1,
+        notification_id=n,
+        aggregate_id=REFERRAL if service == "referrals" else uuid4(),
+        aggregate_version=n,
+        child_id=CHILD,
         occurred_at=datetime(day.year, day.month, day.day, 10, tzinfo=UTC),
-        actor=Actor(id="u", role="psychologist"), reason=None, correlation_id="c",
-        causation_id="c", data=data,
+        actor=Actor(id="u", role="psychologist"),
+        reason=None,
+        correlation_id="c",
+        causation_id="c",
+        data=data,
     )
 
 
 def journey() -> list[Envelope]:
     intervention = str(uuid4())
     return [
-        envelope(1, "referrals", "ReferralMade", date(2026, 1, 5), child_id=str(CHILD),
-                 area="bristol", case_manager_id="cm", reason=None, trauma_history=None,
-                 expected_involvement_months=9),
-        envelope(2, "referrals", "ReferralAccepted", date(2026, 1, 12), child_id=str(CHILD),
-                 area="bristol"),
-        envelope(3, "formulation", "FormulationMeetingHeld", date(2026, 2, 2), held_on="2026-02-02",
-                 attendance=[{"agency": "education", "attendance": "attended"},
-                             {"agency": "health", "attendance": "apologies"}]),
-        envelope(4, "formulation", "ReportIssued", date(2026, 2, 16), issued_on="2026-02-16",
-                 stage=2, stage_label="x", recommendations=[]),
-        envelope(5, "formulation", "StageAssessed", date(2026, 2, 16), assessed_on="2026-02-16",
-                 stage=2, source="report"),
-        envelope(6, "formulation", "InterventionPlanned", date(2026, 2, 20),
-                 intervention_id=intervention, stage=4, out_of_sequence=True),
-        envelope(7, "formulation", "SequencingOverridden", date(2026, 2, 20),
-                 intervention_id=intervention),
-        envelope(8, "reviews", "ReviewHeld", date(2026, 4, 1), held_on="2026-04-01",
-                 attendance=[{"agency": "education", "attendance": "attended"}]),
-        envelope(9, "reviews", "StageReassessed", date(2026, 4, 1), assessed_on="2026-04-01",
-                 stage=1),
-        envelope(10, "formulation", "InterventionCompleted", date(2026, 5, 1),
-                 intervention_id=intervention),
+        envelope(
+            1,
+            "referrals",
+            "ReferralMade",
+            date(2026, 1, 5),
+            child_id=str(CHILD),
+            area="bristol",
+            case_manager_id="cm",
+            reason=None,
+            trauma_history=None,
+            expected_involvement_months=9,
+        ),
+        envelope(
+            2,
+            "referrals",
+            "ReferralAccepted",
+            date(2026, 1, 12),
+            child_id=str(CHILD),
+            area="bristol",
+        ),
+        envelope(
+            3,
+            "formulation",
+            "FormulationMeetingHeld",
+            date(2026, 2, 2),
+            held_on="2026-02-02",
+            attendance=[
+                {"agency": "education", "attendance": "attended"},
+                {"agency": "health", "attendance": "apologies"},
+            ],
+        ),
+        envelope(
+            4,
+            "formulation",
+            "ReportIssued",
+            date(2026, 2, 16),
+            issued_on="2026-02-16",
+            stage=2,
+            stage_label="x",
+            recommendations=[],
+        ),
+        envelope(
+            5,
+            "formulation",
+            "StageAssessed",
+            date(2026, 2, 16),
+            assessed_on="2026-02-16",
+            stage=2,
+            source="report",
+        ),
+        envelope(
+            6,
+            "formulation",
+            "InterventionPlanned",
+            date(2026, 2, 20),
+            intervention_id=intervention,
+            stage=4,
+            out_of_sequence=True,
+        ),
+        envelope(
+            7,
+            "formulation",
+            "SequencingOverridden",
+            date(2026, 2, 20),
+            intervention_id=intervention,
+        ),
+        envelope(
+            8,
+            "reviews",
+            "ReviewHeld",
+            date(2026, 4, 1),
+            held_on="2026-04-01",
+            attendance=[{"agency": "education", "attendance": "attended"}],
+        ),
+        envelope(
+            9, "reviews", "StageReassessed", date(2026, 4, 1), assessed_on="2026-04-01", stage=1
+        ),
+        envelope(
+            10,
+            "formulation",
+            "InterventionCompleted",
+            date(2026, 5, 1),
+            intervention_id=intervention,
+        ),
     ]
 
 
@@ -73,14 +143,23 @@ def test_an_export_is_pseudonymised_with_relative_dates_and_the_measures(tmp_pat
     assert str(CHILD) not in str(row) and str(CHILD).replace("-", "") not in str(row)
     assert row["pseudonym"] != export_rows(engine)[0]["pseudonym"]  # keyed afresh per export
     assert row["referred_quarter"] == "2026-Q1"
-    assert (row["days_referral_to_screening"], row["days_referral_to_formulation_meeting"],
-            row["days_referral_to_report"]) == (7, 28, 42)
+    assert (
+        row["days_referral_to_screening"],
+        row["days_referral_to_formulation_meeting"],
+        row["days_referral_to_report"],
+    ) == (7, 28, 42)
     assert (row["stage_at_formulation"], row["latest_review_stage"], row["stage_movement"]) == (
-        2, 1, "down")
+        2,
+        1,
+        "down",
+    )
     assert (row["education_attended"], row["education_invited"]) == (2, 2)
     assert (row["health_attended"], row["health_invited"]) == (0, 1)
-    assert (row["interventions_out_of_sequence"], row["sequencing_overrides"],
-            row["interventions_completed"]) == (1, 1, 1)
+    assert (
+        row["interventions_out_of_sequence"],
+        row["sequencing_overrides"],
+        row["interventions_completed"],
+    ) == (1, 1, 1)
     assert not any(isinstance(v, date) for v in row.values())
     assert summary([row])["sequencing_fidelity"] == 0.0
 
@@ -107,12 +186,25 @@ async def test_rebuilding_from_the_stream_gives_exactly_what_live_processing_gav
     async with running_node(settings, nats_server, ["referrals", "evaluation"]) as system:
         app = cast(ReferralsApplication, system.apps["referrals"])
         for n in range(3):
-            child = await in_thread(app.register_child, given_name=f"S{n}",
-                                    family_name="Replay", date_of_birth=date(2011, 1, 1),
-                                    area=Area.BANES, nhs_number=None, upn=None, meta=meta)
-            referral = await in_thread(app.refer, child_id=child, case_manager_id="cm-1",
-                                       reason="r", trauma_history="t",
-                                       expected_involvement_months=6, meta=meta)
+            child = await in_thread(
+                app.register_child,
+                given_name=f"S{n}",
+                family_name="Replay",
+                date_of_birth=date(2011, 1, 1),
+                area=Area.BANES,
+                nhs_number=None,
+                upn=None,
+                meta=meta,
+            )
+            referral = await in_thread(
+                app.refer,
+                child_id=child,
+                case_manager_id="cm-1",
+                reason="r",
+                trauma_history="t",
+                expected_involvement_months=6,
+                meta=meta,
+            )
             if n:
                 await in_thread(app.offer_consultation, referral, meta)
         live_sink = EvaluationProjection(system.engine("evaluation-read"))
@@ -127,8 +219,9 @@ async def test_rebuilding_from_the_stream_gives_exactly_what_live_processing_gav
         seen = 0
         while seen < stored:
             for msg in await sub.fetch(100, timeout=2):
-                rebuilt.commit([Delivery(msg.metadata.sequence.stream,
-                                         Envelope.model_validate_json(msg.data))])
+                rebuilt.commit(
+                    [Delivery(msg.metadata.sequence.stream, Envelope.model_validate_json(msg.data))]
+                )
                 await msg.ack()
                 seen += 1
         await nc.close()
@@ -164,11 +257,25 @@ async def test_a_read_model_rebuilt_from_the_stores_matches_the_original_and_con
         return live.tracker.positions().get("referrals")
 
     async with running_node(settings, nats_server, system=system):
-        child = await in_thread(app.register_child, given_name="R", family_name="Rebuild",
-                                date_of_birth=date(2012, 1, 1), area=Area.BRISTOL,
-                                nhs_number=None, upn=None, meta=meta)
-        referral = await in_thread(app.refer, child_id=child, case_manager_id="cm-1", reason="r",
-                                   trauma_history="t", expected_involvement_months=6, meta=meta)
+        child = await in_thread(
+            app.register_child,
+            given_name="R",
+            family_name="Rebuild",
+            date_of_birth=date(2012, 1, 1),
+            area=Area.BRISTOL,
+            nhs_number=None,
+            upn=None,
+            meta=meta,
+        )
+        referral = await in_thread(
+            app.refer,
+            child_id=child,
+            case_manager_id="cm-1",
+            reason="r",
+            trauma_history="t",
+            expected_involvement_months=6,
+            meta=meta,
+        )
         await in_thread(app.decline, referral, meta.with_reason("criteria not met"))
         stored = app.max_notification_id()
         await eventually(lambda: applied() == stored)
@@ -179,9 +286,16 @@ async def test_a_read_model_rebuilt_from_the_stores_matches_the_original_and_con
     assert before["evaluation_referrals"][0]["outcome"] == "declined"
     assert check(system, consumer) == []
     async with running_node(settings, nats_server, system=system):
-        await in_thread(app.register_child, given_name="S", family_name="After",
-                        date_of_birth=date(2013, 1, 1), area=Area.BRISTOL, nhs_number=None,
-                        upn=None, meta=meta)
+        await in_thread(
+            app.register_child,
+            given_name="S",
+            family_name="After",
+            date_of_birth=date(2013, 1, 1),
+            area=Area.BRISTOL,
+            nhs_number=None,
+            upn=None,
+            meta=meta,
+        )
         await eventually(lambda: applied() == stored + 1)
     after = snapshot(system.engine("evaluation-read"))
     assert after["evaluation_referrals"] == before["evaluation_referrals"]

@@ -34,8 +34,14 @@ def test_a_partner_registered_under_version_1_loads_with_its_name_trimmed(
     app: NotificationsApplication,
 ) -> None:
     contact_id = app.register_partner(
-        agency=Agency.EDUCATION, name="Synthetic Teacher", email="t@school.example",
-        webhook_url=None, preferred_channel=Channel.EMAIL, webhook_secret=None, meta=META)
+        agency=Agency.EDUCATION,
+        name="Synthetic Teacher",
+        email="t@school.example",
+        webhook_url=None,
+        preferred_channel=Channel.EMAIL,
+        webhook_secret=None,
+        meta=META,
+    )
     (stored,) = app.recorder.select_events(contact_id)
     state = json.loads(stored.state)
     assert state["class_version"] == 2
@@ -43,9 +49,16 @@ def test_a_partner_registered_under_version_1_loads_with_its_name_trimmed(
     del state["class_version"]
     state["name"] = "  Synthetic  Teacher "
     old_id = uuid4()
-    app.recorder.insert_events([StoredEvent(
-        originator_id=old_id, originator_version=stored.originator_version,
-        topic=stored.topic, state=json.dumps(state).encode())])
+    app.recorder.insert_events(
+        [
+            StoredEvent(
+                originator_id=old_id,
+                originator_version=stored.originator_version,
+                topic=stored.topic,
+                state=json.dumps(state).encode(),
+            )
+        ]
+    )
     loaded = app.get_partner(old_id)
     assert isinstance(loaded, PartnerContact)
     assert loaded.name == "Synthetic  Teacher"
@@ -55,8 +68,14 @@ def test_a_partner_is_registered_with_the_name_decided_by_the_command(
     app: NotificationsApplication,
 ) -> None:
     contact_id = app.register_partner(
-        agency=Agency.HEALTH, name="  Synthetic Nurse  ", email="n@health.example",
-        webhook_url=None, preferred_channel=Channel.EMAIL, webhook_secret=None, meta=META)
+        agency=Agency.HEALTH,
+        name="  Synthetic Nurse  ",
+        email="n@health.example",
+        webhook_url=None,
+        preferred_channel=Channel.EMAIL,
+        webhook_secret=None,
+        meta=META,
+    )
     (stored,) = app.recorder.select_events(contact_id)
     assert json.loads(stored.state)["name"] == "Synthetic Nurse"
     assert app.get_partner(contact_id).name == "Synthetic Nurse"
@@ -64,5 +83,6 @@ def test_a_partner_is_registered_with_the_name_decided_by_the_command(
 
 def test_the_topics_events_are_stored_under_are_registered_for_when_classes_move() -> None:
     assert resolve_topic("services.notifications.domain:PartnerContact.Registered") is (
-        PartnerContact.Registered)
+        PartnerContact.Registered
+    )
     assert resolve_topic("services.notifications.domain:PartnerContact") is PartnerContact

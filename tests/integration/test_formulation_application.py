@@ -57,24 +57,63 @@ SECRETS = {
 # The catalogue in the common brief: each published event's data fields.
 CATALOGUE: dict[str, set[str]] = {
     "FormulationCaseOpened": {"child_id", "referral_id", "area"},
-    "TimelineEntryAdded": {"child_id", "entry_id", "when", "category", "sensitivity",
-                           "description", "source_of_information"},
-    "TimelineEntryCorrected": {"child_id", "entry_id", "when", "category", "sensitivity",
-                               "description", "source_of_information"},
+    "TimelineEntryAdded": {
+        "child_id",
+        "entry_id",
+        "when",
+        "category",
+        "sensitivity",
+        "description",
+        "source_of_information",
+    },
+    "TimelineEntryCorrected": {
+        "child_id",
+        "entry_id",
+        "when",
+        "category",
+        "sensitivity",
+        "description",
+        "source_of_information",
+    },
     "TimelineEntryRetracted": {"child_id", "entry_id"},
-    "FormulationMeetingScheduled": {"child_id", "meeting_id", "starts_at", "venue",
-                                    "online_link", "invitees"},
+    "FormulationMeetingScheduled": {
+        "child_id",
+        "meeting_id",
+        "starts_at",
+        "venue",
+        "online_link",
+        "invitees",
+    },
     "FormulationMeetingRescheduled": {"child_id", "meeting_id", "starts_at"},
     "FormulationMeetingCancelled": {"child_id", "meeting_id"},
     "FormulationMeetingHeld": {"child_id", "meeting_id", "held_on", "attendance"},
-    "ReportIssued": {"child_id", "report_version", "stage", "stage_label", "issued_on",
-                     "recommendations"},
+    "ReportIssued": {
+        "child_id",
+        "report_version",
+        "stage",
+        "stage_label",
+        "issued_on",
+        "recommendations",
+    },
     "StageAssessed": {"child_id", "stage", "stage_label", "assessed_on", "source"},
-    "InterventionPlanned": {"child_id", "intervention_id", "intervention_type", "stage",
-                            "stage_label", "owning_agency", "planned_start",
-                            "recommendation_id", "out_of_sequence"},
-    "SequencingOverridden": {"child_id", "intervention_id", "child_stage",
-                             "intervention_stage", "rationale"},
+    "InterventionPlanned": {
+        "child_id",
+        "intervention_id",
+        "intervention_type",
+        "stage",
+        "stage_label",
+        "owning_agency",
+        "planned_start",
+        "recommendation_id",
+        "out_of_sequence",
+    },
+    "SequencingOverridden": {
+        "child_id",
+        "intervention_id",
+        "child_stage",
+        "intervention_stage",
+        "rationale",
+    },
     "InterventionStarted": {"child_id", "intervention_id", "started_on"},
     "InterventionSessionRecorded": {"child_id", "intervention_id", "held_on"},
     "InterventionCompleted": {"child_id", "intervention_id", "completed_on"},
@@ -100,17 +139,27 @@ def app(system: System) -> FormulationApplication:
     return formulation
 
 
-def screened_referral(system: System, *, consultation: bool = False,
-                      area: Area = Area.BRISTOL) -> tuple[UUID, UUID]:
+def screened_referral(
+    system: System, *, consultation: bool = False, area: Area = Area.BRISTOL
+) -> tuple[UUID, UUID]:
     """A child referred and accepted (or offered a consultation) in the referrals service."""
     referrals: Any = system.apps["referrals"]
     child_id = referrals.register_child(
-        given_name="Synthetic", family_name="Child", date_of_birth=date(2010, 1, 2), area=area,
-        nhs_number=None, upn=None, meta=CASE_MANAGER,
+        given_name="Synthetic",
+        family_name="Child",
+        date_of_birth=date(2010, 1, 2),
+        area=area,
+        nhs_number=None,
+        upn=None,
+        meta=CASE_MANAGER,
     )
     referral_id = referrals.refer(
-        child_id=child_id, case_manager_id="cm-1", reason="Synthetic reason",
-        trauma_history="Synthetic history", expected_involvement_months=9, meta=CASE_MANAGER,
+        child_id=child_id,
+        case_manager_id="cm-1",
+        reason="Synthetic reason",
+        trauma_history="Synthetic history",
+        expected_involvement_months=9,
+        meta=CASE_MANAGER,
     )
     if consultation:
         referrals.offer_consultation(referral_id, PSYCHOLOGIST)
@@ -131,21 +180,40 @@ def envelopes(app: EcmApplication, registry: ContractRegistry) -> list[Envelope]
     return found
 
 
-def stage_reassessed(app: FormulationApplication, child_id: UUID, stage: int, assessed_on: date,
-                     review_id: UUID | None = None, message_id: str = "reviews:1",
-                     rationale: str | None = "Synthetic: settled placement") -> Envelope:
+def stage_reassessed(
+    app: FormulationApplication,
+    child_id: UUID,
+    stage: int,
+    assessed_on: date,
+    review_id: UUID | None = None,
+    message_id: str = "reviews:1",
+    rationale: str | None = "Synthetic: settled placement",
+) -> Envelope:
     """A well-formed reviews StageReassessed message (the reviews service publishes these)."""
     return Envelope(
-        message_id=message_id, service="reviews", event_type="StageReassessed", event_version=1,
-        notification_id=int(message_id.split(":")[1]), aggregate_id=uuid4(), aggregate_version=2,
-        child_id=child_id, occurred_at=datetime.now(UTC),
-        actor=Actor(id="sp-1", role="senior_practitioner"), reason=None,
-        correlation_id="corr-review", causation_id="corr-review",
-        data={"child_id": str(child_id), "review_id": str(review_id or uuid4()),
-              "stage": stage, "stage_label": TrmStage(stage).label,
-              "assessed_on": assessed_on.isoformat(),
-              "rationale": app.cipher.seal(child_id, "rationale", rationale,
-                                           event="ReviewCase.StageReassessed")},
+        message_id=message_id,
+        service="reviews",
+        event_type="StageReassessed",
+        event_version=1,
+        notification_id=int(message_id.split(":")[1]),
+        aggregate_id=uuid4(),
+        aggregate_version=2,
+        child_id=child_id,
+        occurred_at=datetime.now(UTC),
+        actor=Actor(id="sp-1", role="senior_practitioner"),
+        reason=None,
+        correlation_id="corr-review",
+        causation_id="corr-review",
+        data={
+            "child_id": str(child_id),
+            "review_id": str(review_id or uuid4()),
+            "stage": stage,
+            "stage_label": TrmStage(stage).label,
+            "assessed_on": assessed_on.isoformat(),
+            "rationale": app.cipher.seal(
+                child_id, "rationale", rationale, event="ReviewCase.StageReassessed"
+            ),
+        },
     )
 
 
@@ -187,16 +255,18 @@ def test_a_delivery_that_loses_the_race_to_open_the_case_counts_as_already_opene
     settings: Settings, system: System, app: FormulationApplication
 ) -> None:
     child_id, referral_id = screened_referral(system)
-    (accepted,) = [m for m in envelopes(system.apps["referrals"], REFERRALS)
-                   if m.event_type == "ReferralAccepted"]
+    (accepted,) = [
+        m
+        for m in envelopes(system.apps["referrals"], REFERRALS)
+        if m.event_type == "ReferralAccepted"
+    ]
 
     class RacedApplication(FormulationApplication):
         """Another writer saves the case between this delivery's load and its save."""
 
         raced = False
 
-        def load(self, cls: Any, aggregate_id: UUID, what: str,
-                 authorise: Any = None) -> Any:
+        def load(self, cls: Any, aggregate_id: UUID, what: str, authorise: Any = None) -> Any:
             if not self.raced:
                 self.raced = True
                 app.open_case(child_id, referral_id, Area.BRISTOL, PSYCHOLOGIST)
@@ -205,9 +275,13 @@ def test_a_delivery_that_loses_the_race_to_open_the_case_counts_as_already_opene
 
     racer = RacedApplication(settings, system.vault)
     try:
-        sink = ApplicationSink(REFERRALS_CONSUMER, "ecm.referrals.>", racer,
-                               lambda envelope: on_referral_message(racer, envelope),
-                               system.engine("formulation-read"))
+        sink = ApplicationSink(
+            REFERRALS_CONSUMER,
+            "ecm.referrals.>",
+            racer,
+            lambda envelope: on_referral_message(racer, envelope),
+            system.engine("formulation-read"),
+        )
         assert sink.commit([Delivery(accepted.notification_id, accepted)]) == 1
         assert racer.raced
     finally:
@@ -224,13 +298,17 @@ def test_a_consultation_offered_opens_one_consultation_and_no_case(
         on_referral_message(app, message)
     consultation = app.get_consultation(consultation_id_for(referral_id))
     assert (consultation.child_id, consultation.area, consultation.version) == (
-        child_id, Area.BANES, 1)
+        child_id,
+        Area.BANES,
+        1,
+    )
     with pytest.raises(NotFound, match="has no formulation case"):
         app.get_case(child_id)
 
 
-def test_other_referral_messages_change_nothing(system: System,
-                                                app: FormulationApplication) -> None:
+def test_other_referral_messages_change_nothing(
+    system: System, app: FormulationApplication
+) -> None:
     screened_referral(system)
     messages = envelopes(system.apps["referrals"], REFERRALS)
     others = [m for m in messages if m.event_type != "ReferralAccepted"]
@@ -260,7 +338,7 @@ def test_a_review_reassessment_is_recorded_once_with_its_rationale_sealed_again_
 
 
 def test_a_reassessment_for_a_child_without_a_case_is_refused_so_it_is_retried(
-    app: FormulationApplication
+    app: FormulationApplication,
 ) -> None:
     with pytest.raises(NotFound):
         on_review_message(app, stage_reassessed(app, uuid4(), 3, date(2024, 9, 1)))
@@ -273,53 +351,96 @@ def full_case(app: FormulationApplication, child_id: UUID) -> None:
     """Every kind of change a case goes through, with synthetic personal data."""
     app.open_case(child_id, uuid4(), Area.BRISTOL, PSYCHOLOGIST)
     entry_id, _ = app.add_timeline_entry(
-        child_id, when=LifeDate.create("approximate_age", age_years=6),
-        category=TimelineCategory.LOSS_OR_BEREAVEMENT, description=SECRETS["description"],
-        source=SECRETS["source"], sensitivity=Sensitivity.SENSITIVE, meta=PSYCHOLOGIST)
+        child_id,
+        when=LifeDate.create("approximate_age", age_years=6),
+        category=TimelineCategory.LOSS_OR_BEREAVEMENT,
+        description=SECRETS["description"],
+        source=SECRETS["source"],
+        sensitivity=Sensitivity.SENSITIVE,
+        meta=PSYCHOLOGIST,
+    )
     app.correct_timeline_entry(child_id, entry_id, WHY, category=TimelineCategory.OTHER)
     app.retract_timeline_entry(child_id, entry_id, WHY)
     invitees = [Invitee(Agency.EDUCATION, uuid4()), Invitee(Agency.POLICE)]
     starts = datetime(2024, 5, 1, 10, tzinfo=UTC)
-    cancelled, _ = app.schedule_meeting(child_id, starts_at=starts, venue=SECRETS["venue"],
-                                        online_link=None, invitees=invitees, meta=PSYCHOLOGIST)
+    cancelled, _ = app.schedule_meeting(
+        child_id,
+        starts_at=starts,
+        venue=SECRETS["venue"],
+        online_link=None,
+        invitees=invitees,
+        meta=PSYCHOLOGIST,
+    )
     app.cancel_meeting(child_id, cancelled, WHY)
-    meeting_id, _ = app.schedule_meeting(child_id, starts_at=starts, venue=None,
-                                         online_link="https://meet.example.test/a",
-                                         invitees=invitees, meta=PSYCHOLOGIST)
+    meeting_id, _ = app.schedule_meeting(
+        child_id,
+        starts_at=starts,
+        venue=None,
+        online_link="https://meet.example.test/a",
+        invitees=invitees,
+        meta=PSYCHOLOGIST,
+    )
     app.reschedule_meeting(child_id, meeting_id, starts + timedelta(days=7), WHY)
-    app.record_meeting_held(child_id, meeting_id, held_on=date(2024, 5, 8), attendance=[
-        AttendanceRecord(i.agency, i.contact_id, Attendance.ATTENDED) for i in invitees
-    ] + [AttendanceRecord(Agency.HEALTH, None, Attendance.ATTENDED, True)],
-        notes=SECRETS["notes"], meta=PSYCHOLOGIST)
-    app.issue_report(child_id, narrative=SECRETS["narrative"], stage=2,
-                     issued_on=date(2024, 6, 1), recommendations=[
-                         RecommendationDraft(2, Agency.EDUCATION, SECRETS["recommendation"])],
-                     stage_rationale=None, meta=PSYCHOLOGIST)
-    app.assess_stage(child_id, stage=3, assessed_on=date(2024, 6, 2), rationale="Synthetic",
-                     meta=PSYCHOLOGIST)
+    app.record_meeting_held(
+        child_id,
+        meeting_id,
+        held_on=date(2024, 5, 8),
+        attendance=[AttendanceRecord(i.agency, i.contact_id, Attendance.ATTENDED) for i in invitees]
+        + [AttendanceRecord(Agency.HEALTH, None, Attendance.ATTENDED, True)],
+        notes=SECRETS["notes"],
+        meta=PSYCHOLOGIST,
+    )
+    app.issue_report(
+        child_id,
+        narrative=SECRETS["narrative"],
+        stage=2,
+        issued_on=date(2024, 6, 1),
+        recommendations=[RecommendationDraft(2, Agency.EDUCATION, SECRETS["recommendation"])],
+        stage_rationale=None,
+        meta=PSYCHOLOGIST,
+    )
+    app.assess_stage(
+        child_id, stage=3, assessed_on=date(2024, 6, 2), rationale="Synthetic", meta=PSYCHOLOGIST
+    )
     work, _, _ = app.plan_intervention(
-        child_id, intervention_type="CBT", stage=4, owning_agency=Agency.YJS,
-        planned_start=date(2024, 7, 1), recommendation_id=None,
-        override_rationale=SECRETS["rationale"], meta=PSYCHOLOGIST)
+        child_id,
+        intervention_type="CBT",
+        stage=4,
+        owning_agency=Agency.YJS,
+        planned_start=date(2024, 7, 1),
+        recommendation_id=None,
+        override_rationale=SECRETS["rationale"],
+        meta=PSYCHOLOGIST,
+    )
     app.start_intervention(child_id, work, date(2024, 7, 1), PSYCHOLOGIST)
     app.record_session(child_id, work, date(2024, 7, 8), "Synthetic session note", PSYCHOLOGIST)
     app.complete_intervention(child_id, work, date(2024, 9, 1), PSYCHOLOGIST)
     other, _, _ = app.plan_intervention(
-        child_id, intervention_type="PACE", stage=2, owning_agency=Agency.EDUCATION,
-        planned_start=date(2024, 7, 1), recommendation_id=None, override_rationale=None,
-        meta=PSYCHOLOGIST)
+        child_id,
+        intervention_type="PACE",
+        stage=2,
+        owning_agency=Agency.EDUCATION,
+        planned_start=date(2024, 7, 1),
+        recommendation_id=None,
+        override_rationale=None,
+        meta=PSYCHOLOGIST,
+    )
     app.stop_intervention(child_id, other, date(2024, 7, 2), WHY)
     referral_id = uuid4()
     app.open_consultation(uuid4(), referral_id, Area.BRISTOL, PSYCHOLOGIST)
     consultation_id = consultation_id_for(referral_id)
-    app.hold_consultation(consultation_id, held_on=date(2024, 5, 1), attended_by=["Synthetic"],
-                          agencies=[Agency.YJS], advice="Synthetic advice", meta=PSYCHOLOGIST)
+    app.hold_consultation(
+        consultation_id,
+        held_on=date(2024, 5, 1),
+        attended_by=["Synthetic"],
+        agencies=[Agency.YJS],
+        advice="Synthetic advice",
+        meta=PSYCHOLOGIST,
+    )
     app.close_consultation(consultation_id, PSYCHOLOGIST)
 
 
-def test_every_published_event_matches_its_catalogue_contract(
-    app: FormulationApplication
-) -> None:
+def test_every_published_event_matches_its_catalogue_contract(app: FormulationApplication) -> None:
     full_case(app, uuid4())
     published = envelopes(app, REGISTRY)
     assert {e.event_type for e in published} == set(CATALOGUE)
@@ -337,7 +458,7 @@ def test_every_published_event_matches_its_catalogue_contract(
 
 
 def test_personal_fields_are_sealed_in_the_store_and_on_the_wire_each_recommendation_alone(
-    app: FormulationApplication
+    app: FormulationApplication,
 ) -> None:
     child_id = uuid4()
     full_case(app, child_id)
@@ -347,17 +468,26 @@ def test_personal_fields_are_sealed_in_the_store_and_on_the_wire_each_recommenda
     report = next(e for e in envelopes(app, REGISTRY) if e.event_type == "ReportIssued")
     text = report.data["recommendations"][0]["text"]
     assert is_sealed(text)
-    assert app.cipher.open(child_id, "recommendations.text", text,
-                           event=REGISTRY.sealed_event("ReportIssued")) == SECRETS["recommendation"]
-    overridden = next(e for e in envelopes(app, REGISTRY)
-                      if e.event_type == "SequencingOverridden")
-    assert app.cipher.open(child_id, "rationale", overridden.data["rationale"],
-                           event=REGISTRY.sealed_event("SequencingOverridden")
-                           ) == SECRETS["rationale"]
+    assert (
+        app.cipher.open(
+            child_id, "recommendations.text", text, event=REGISTRY.sealed_event("ReportIssued")
+        )
+        == SECRETS["recommendation"]
+    )
+    overridden = next(e for e in envelopes(app, REGISTRY) if e.event_type == "SequencingOverridden")
+    assert (
+        app.cipher.open(
+            child_id,
+            "rationale",
+            overridden.data["rationale"],
+            event=REGISTRY.sealed_event("SequencingOverridden"),
+        )
+        == SECRETS["rationale"]
+    )
 
 
 def test_personal_fields_read_back_in_full_until_the_childs_key_is_erased(
-    app: FormulationApplication
+    app: FormulationApplication,
 ) -> None:
     child_id = uuid4()
     full_case(app, child_id)
@@ -383,31 +513,61 @@ def test_a_case_is_shown_as_it_stood_on_a_past_day(app: FormulationApplication) 
 
 
 def test_a_change_made_on_a_stale_version_is_refused_and_writes_nothing(
-    app: FormulationApplication
+    app: FormulationApplication,
 ) -> None:
     child_id = uuid4()
     app.open_case(child_id, uuid4(), Area.BRISTOL, PSYCHOLOGIST)
-    app.assess_stage(child_id, stage=2, assessed_on=date(2024, 6, 1), rationale="Synthetic",
-                     meta=PSYCHOLOGIST, expected_version=1)
+    app.assess_stage(
+        child_id,
+        stage=2,
+        assessed_on=date(2024, 6, 1),
+        rationale="Synthetic",
+        meta=PSYCHOLOGIST,
+        expected_version=1,
+    )
     with pytest.raises(Conflict, match="expected_version: record is at version 2, not 1"):
-        app.assess_stage(child_id, stage=5, assessed_on=date(2024, 6, 2), rationale="Synthetic",
-                         meta=PSYCHOLOGIST, expected_version=1)
+        app.assess_stage(
+            child_id,
+            stage=5,
+            assessed_on=date(2024, 6, 2),
+            rationale="Synthetic",
+            meta=PSYCHOLOGIST,
+            expected_version=1,
+        )
     assert app.get_case(child_id).current_stage == 2
 
 
 def test_a_case_rebuilt_from_the_store_equals_the_live_one(app: FormulationApplication) -> None:
-    live = FormulationCase(child_id=uuid4(), referral_id=uuid4(), area=Area.BANES,
-                           meta=PSYCHOLOGIST)
+    live = FormulationCase(
+        child_id=uuid4(), referral_id=uuid4(), area=Area.BANES, meta=PSYCHOLOGIST
+    )
     story = LifeStory.start(live.child_id, Area.BANES, [], PSYCHOLOGIST)
-    story.add_timeline_entry(uuid4(), LifeDate.create("month", year=2016, month=2),
-                             TimelineCategory.MOVE, SECRETS["description"], None,
-                             Sensitivity.RESTRICTED, PSYCHOLOGIST)
+    story.add_timeline_entry(
+        uuid4(),
+        LifeDate.create("month", year=2016, month=2),
+        TimelineCategory.MOVE,
+        SECRETS["description"],
+        None,
+        Sensitivity.RESTRICTED,
+        PSYCHOLOGIST,
+    )
     held = FormulationMeetings.start(live.child_id, Area.BANES, [], PSYCHOLOGIST)
-    held.schedule_meeting(uuid4(), datetime(2024, 5, 1, 10, tzinfo=UTC), SECRETS["venue"], None,
-                          [Invitee(Agency.CAMHS, uuid4())], PSYCHOLOGIST)
-    live.issue_report(SECRETS["narrative"], 3, date(2024, 6, 1), [
-        (uuid4(), RecommendationDraft(3, Agency.CAMHS, SECRETS["recommendation"]))
-    ], "Synthetic", PSYCHOLOGIST)
+    held.schedule_meeting(
+        uuid4(),
+        datetime(2024, 5, 1, 10, tzinfo=UTC),
+        SECRETS["venue"],
+        None,
+        [Invitee(Agency.CAMHS, uuid4())],
+        PSYCHOLOGIST,
+    )
+    live.issue_report(
+        SECRETS["narrative"],
+        3,
+        date(2024, 6, 1),
+        [(uuid4(), RecommendationDraft(3, Agency.CAMHS, SECRETS["recommendation"]))],
+        "Synthetic",
+        PSYCHOLOGIST,
+    )
     live.record_review_assessment(uuid4(), 2, date(2024, 9, 1), None, PSYCHOLOGIST)
     app.save_all(live, story, held)
     for aggregate in (live, story, held):

@@ -51,8 +51,13 @@ async def consumed_up_to(js: JetStreamContext, consumer: str, sequence: int) -> 
 
 def plan_cognitive_work(app: FormulationApplication, child_id: UUID) -> Any:
     return app.plan_intervention(
-        child_id, intervention_type="Synthetic CBT", stage=4, owning_agency=Agency.YJS,
-        planned_start=date(2024, 10, 1), recommendation_id=None, override_rationale=None,
+        child_id,
+        intervention_type="Synthetic CBT",
+        stage=4,
+        owning_agency=Agency.YJS,
+        planned_start=date(2024, 10, 1),
+        recommendation_id=None,
+        override_rationale=None,
         meta=PSYCHOLOGIST,
     )
 
@@ -75,8 +80,9 @@ async def test_an_accepted_referral_opens_exactly_one_case_even_when_delivered_t
             # The same message again, past JetStream's dedup (a new Nats-Msg-Id) ...
             await publish_signed(js, system.keys, accepted, msg_id="again-1")
             # ... and as if a different message carried the same acceptance.
-            renamed = accepted.model_copy(update={"message_id": "referrals:999999",
-                                                  "notification_id": 999999})
+            renamed = accepted.model_copy(
+                update={"message_id": "referrals:999999", "notification_id": 999999}
+            )
             last = (await publish_signed(js, system.keys, renamed, msg_id="again-2")).seq
             await eventually(lambda: consumed_up_to(js, REFERRALS_CONSUMER, last))
         finally:
@@ -98,8 +104,14 @@ async def test_a_review_reassessment_on_the_stream_changes_what_sequencing_allow
         assert isinstance(app, FormulationApplication)
         child_id, _ = await in_thread(screened_referral, system)
         await eventually(lambda: case_exists(app, child_id))
-        await in_thread(app.assess_stage, child_id, stage=2, assessed_on=date(2024, 6, 1),
-                        rationale="Synthetic: building trust", meta=PSYCHOLOGIST)
+        await in_thread(
+            app.assess_stage,
+            child_id,
+            stage=2,
+            assessed_on=date(2024, 6, 1),
+            rationale="Synthetic: building trust",
+            meta=PSYCHOLOGIST,
+        )
         with pytest.raises(OutOfSequenceIntervention, match="the child is at stage 2"):
             await in_thread(plan_cognitive_work, app, child_id)
 

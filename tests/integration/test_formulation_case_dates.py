@@ -41,30 +41,73 @@ def ok(response: Any, status: int = 200) -> Any:
 
 def accepted_referral(client: TestClient, auth: Tokens) -> tuple[str, str]:
     """A child referred, consented and accepted for formulation today, over HTTP."""
-    child_id = ok(client.post("/api/v1/children", headers=auth(CM), json={
-        "given_name": "Testy", "family_name": "Synthetic", "date_of_birth": "2010-05-17",
-        "area": "bristol"}), 201)["id"]
-    referral_id = ok(client.post("/api/v1/referrals", headers=auth(CM), json={
-        "child_id": child_id, "reason": "Synthetic reason", "trauma_history": "Synthetic",
-        "expected_involvement_months": 9}), 201)["id"]
-    ok(client.post(f"/api/v1/referrals/{referral_id}/consent", headers=auth(CM),
-                   json={"consent": "given", "given_by": "parent"}))
-    ok(client.post(f"/api/v1/referrals/{referral_id}/screening", headers=auth(PSY),
-                   json={"decision": "accept"}))
+    child_id = ok(
+        client.post(
+            "/api/v1/children",
+            headers=auth(CM),
+            json={
+                "given_name": "Testy",
+                "family_name": "Synthetic",
+                "date_of_birth": "2010-05-17",
+                "area": "bristol",
+            },
+        ),
+        201,
+    )["id"]
+    referral_id = ok(
+        client.post(
+            "/api/v1/referrals",
+            headers=auth(CM),
+            json={
+                "child_id": child_id,
+                "reason": "Synthetic reason",
+                "trauma_history": "Synthetic",
+                "expected_involvement_months": 9,
+            },
+        ),
+        201,
+    )["id"]
+    ok(
+        client.post(
+            f"/api/v1/referrals/{referral_id}/consent",
+            headers=auth(CM),
+            json={"consent": "given", "given_by": "parent"},
+        )
+    )
+    ok(
+        client.post(
+            f"/api/v1/referrals/{referral_id}/screening",
+            headers=auth(PSY),
+            json={"decision": "accept"},
+        )
+    )
     return child_id, referral_id
 
 
 def report(client: TestClient, auth: Tokens, child_id: str, issued_on: date) -> Any:
-    return client.post(f"/api/v1/children/{child_id}/formulation/reports", headers=auth(PSY),
-                       json={"narrative": "Synthetic narrative", "stage": 2,
-                             "issued_on": issued_on.isoformat(),
-                             "stage_rationale": "Synthetic rationale", "recommendations": []})
+    return client.post(
+        f"/api/v1/children/{child_id}/formulation/reports",
+        headers=auth(PSY),
+        json={
+            "narrative": "Synthetic narrative",
+            "stage": 2,
+            "issued_on": issued_on.isoformat(),
+            "stage_rationale": "Synthetic rationale",
+            "recommendations": [],
+        },
+    )
 
 
 def assessment(client: TestClient, auth: Tokens, child_id: str, assessed_on: date) -> Any:
-    return client.post(f"/api/v1/children/{child_id}/formulation/assessments",
-                       headers=auth(PSY), json={"stage": 2, "rationale": "Synthetic rationale",
-                                                "assessed_on": assessed_on.isoformat()})
+    return client.post(
+        f"/api/v1/children/{child_id}/formulation/assessments",
+        headers=auth(PSY),
+        json={
+            "stage": 2,
+            "rationale": "Synthetic rationale",
+            "assessed_on": assessed_on.isoformat(),
+        },
+    )
 
 
 async def test_a_report_or_assessment_dated_before_the_referral_is_refused(
@@ -87,14 +130,19 @@ async def test_a_report_or_assessment_dated_before_the_referral_is_refused(
             early = await in_thread(report, client, auth, child_id, YESTERDAY)
             assert early.status_code == 422, early.text
             assert early.json()["field"] == "issued_on"
-            assert early.json()["detail"] == ("issued_on: must not be before the child's "
-                                              f"referral on {TODAY.isoformat()}")
+            assert early.json()["detail"] == (
+                f"issued_on: must not be before the child's referral on {TODAY.isoformat()}"
+            )
             refused = await in_thread(assessment, client, auth, child_id, YESTERDAY)
             assert refused.status_code == 422, refused.text
             assert refused.json()["field"] == "assessed_on"
-            reports = ok(await in_thread(client.get,
-                                         f"/api/v1/children/{child_id}/formulation/reports",
-                                         headers=auth(PSY)))
+            reports = ok(
+                await in_thread(
+                    client.get,
+                    f"/api/v1/children/{child_id}/formulation/reports",
+                    headers=auth(PSY),
+                )
+            )
             assert reports == []  # nothing was written by the refused requests
 
             ok(await in_thread(report, client, auth, child_id, TODAY), 201)

@@ -45,8 +45,11 @@ def golden(tmp_path: Path) -> Iterator[tuple[FormulationApplication, UUID, dict[
     app = system.apps["formulation"]
     assert isinstance(app, FormulationApplication)
     recorded = json.loads((GOLDEN_V1 / "expected.json").read_text())["formulation"]
-    (case,) = [r["state"] for r in recorded.values()
-               if r["class"] == "services.formulation.domain:FormulationCase"]
+    (case,) = [
+        r["state"]
+        for r in recorded.values()
+        if r["class"] == "services.formulation.domain:FormulationCase"
+    ]
     yield app, UUID(case["child_id"]), case
     system.close()
 
@@ -67,9 +70,15 @@ def test_the_first_entry_since_the_split_starts_the_life_story_with_the_old_entr
 ) -> None:
     app, child, recorded = golden
     entry, version = app.add_timeline_entry(
-        child, when=LifeDate.create("year", year=2019), category=TimelineCategory.MOVE,
-        description="Synthetic: moved school", source=None, sensitivity=Sensitivity.STANDARD,
-        meta=PSY, expected_version=1)
+        child,
+        when=LifeDate.create("year", year=2019),
+        category=TimelineCategory.MOVE,
+        description="Synthetic: moved school",
+        source=None,
+        sensitivity=Sensitivity.STANDARD,
+        meta=PSY,
+        expected_version=1,
+    )
     assert version == 2  # Started (with the old entries), then the new entry
     story = app.get_life_story(child)
     assert isinstance(story, LifeStory)
@@ -92,8 +101,13 @@ def test_the_first_meeting_since_the_split_starts_the_meetings_with_the_old_ones
 ) -> None:
     app, child, recorded = golden
     meeting, _ = app.schedule_meeting(
-        child, starts_at=datetime(2026, 11, 2, 10, tzinfo=UTC), venue="Synthetic hub",
-        online_link=None, invitees=[Invitee(Agency.POLICE)], meta=PSY)
+        child,
+        starts_at=datetime(2026, 11, 2, 10, tzinfo=UTC),
+        venue="Synthetic hub",
+        online_link=None,
+        invitees=[Invitee(Agency.POLICE)],
+        meta=PSY,
+    )
     held = app.get_meetings(child)
     assert isinstance(held, FormulationMeetings)
     assert set(plain(held.meetings)) == {*recorded["meetings"], str(meeting)}
@@ -106,9 +120,14 @@ def test_an_entry_since_the_split_is_published_as_before_and_opens_with_the_same
     app, child, _ = golden
     before = app.max_notification_id()
     app.add_timeline_entry(
-        child, when=LifeDate.create("year", year=2019), category=TimelineCategory.MOVE,
-        description="Synthetic: moved school", source="Synthetic: aunt",
-        sensitivity=Sensitivity.STANDARD, meta=PSY)
+        child,
+        when=LifeDate.create("year", year=2019),
+        category=TimelineCategory.MOVE,
+        description="Synthetic: moved school",
+        source="Synthetic: aunt",
+        sensitivity=Sensitivity.STANDARD,
+        meta=PSY,
+    )
     published = []
     for notification in app.notifications(before + 1, 100):
         event = app.mapper.to_sealed_domain_event(notification)  # type: ignore[attr-defined]
@@ -120,5 +139,7 @@ def test_an_entry_since_the_split_is_published_as_before_and_opens_with_the_same
     assert added.aggregate_id == life_story_id_for(child)
     binding = REGISTRY.sealed_event("TimelineEntryAdded")
     assert binding == "FormulationCase.TimelineEntryAdded"
-    assert app.cipher.open(child, "description", added.data["description"],
-                           event=binding) == "Synthetic: moved school"
+    assert (
+        app.cipher.open(child, "description", added.data["description"], event=binding)
+        == "Synthetic: moved school"
+    )

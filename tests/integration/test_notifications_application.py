@@ -58,8 +58,13 @@ def test_a_scheduled_review_queues_one_notice_per_invited_contact(node: System) 
     app, consume = app_of(node), consumer_of(node)
     teacher, nurse = register(app, "Pat Teacher"), register(app, "Nina Nurse", Agency.HEALTH)
     child = uuid4()
-    message = review_scheduled(app.cipher, child, invitees(
-        ("education", teacher), ("health", nurse), ("education", teacher), ("police", None)))
+    message = review_scheduled(
+        app.cipher,
+        child,
+        invitees(
+            ("education", teacher), ("health", nurse), ("education", teacher), ("police", None)
+        ),
+    )
     assert consume(message) == 1
     written = app.max_notification_id()
     assert consume(message) == 0  # the same message again, at a later stream sequence
@@ -68,7 +73,11 @@ def test_a_scheduled_review_queues_one_notice_per_invited_contact(node: System) 
     assert set(rows) == {teacher, nurse}
     notice = app.get_notice(rows[teacher].notice_id)
     assert (notice.kind, notice.what, notice.venue, notice.online_link) == (
-        NoticeKind.REVIEW_SCHEDULED, "ECM review meeting", VENUE, ONLINE)
+        NoticeKind.REVIEW_SCHEDULED,
+        "ECM review meeting",
+        VENUE,
+        ONLINE,
+    )
     assert notice.status == NoticeStatus.QUEUED
     assert notice.agency == "education"
 
@@ -102,11 +111,20 @@ def test_a_rescheduled_review_tells_the_invitees_the_new_time_and_the_same_place
     app, consume = app_of(node), consumer_of(node)
     teacher, other = register(app, "Pat Teacher"), register(app, "Not Invited")
     child, review = uuid4(), uuid4()
-    consume(review_scheduled(app.cipher, child, invitees(("education", teacher)),
-                             review_id=review))
-    consume(envelope("reviews", "ReviewRescheduled", child,
-                     {"child_id": str(child), "review_id": str(review),
-                      "starts_at": "2026-09-22T14:00:00+00:00"}, 8))
+    consume(review_scheduled(app.cipher, child, invitees(("education", teacher)), review_id=review))
+    consume(
+        envelope(
+            "reviews",
+            "ReviewRescheduled",
+            child,
+            {
+                "child_id": str(child),
+                "review_id": str(review),
+                "starts_at": "2026-09-22T14:00:00+00:00",
+            },
+            8,
+        )
+    )
     moved = [r for r in app.notices(None) if r.kind == NoticeKind.REVIEW_RESCHEDULED]
     assert [r.contact_id for r in moved] == [teacher]
     notice = app.get_notice(moved[0].notice_id)
@@ -120,9 +138,17 @@ def test_a_reschedule_of_a_meeting_never_seen_scheduled_is_held_back_not_passed_
 ) -> None:
     app = app_of(node)
     child = uuid4()
-    moved = envelope("reviews", "ReviewRescheduled", child,
-                     {"child_id": str(child), "review_id": str(uuid4()),
-                      "starts_at": "2026-09-22T14:00:00+00:00"}, 3)
+    moved = envelope(
+        "reviews",
+        "ReviewRescheduled",
+        child,
+        {
+            "child_id": str(child),
+            "review_id": str(uuid4()),
+            "starts_at": "2026-09-22T14:00:00+00:00",
+        },
+        3,
+    )
     sink = notice_sink(app)
     with pytest.raises(MissingPrecondition, match="never seen scheduled"):
         sink.commit([Delivery(1, moved)])
@@ -139,13 +165,31 @@ def test_a_cancelled_formulation_meeting_tells_the_invitees_which_date_is_off(
     app, consume = app_of(node), consumer_of(node)
     nurse = register(app, "Nina Nurse", Agency.HEALTH)
     child, meeting = uuid4(), uuid4()
-    consume(envelope("formulation", "FormulationMeetingScheduled", child, {
-        "child_id": str(child), "meeting_id": str(meeting),
-        "starts_at": "2026-05-05T13:00:00+01:00", "venue": None, "online_link": None,
-        "invitees": invitees(("health", nurse)),
-    }, 3))
-    consume(envelope("formulation", "FormulationMeetingCancelled", child,
-                     {"child_id": str(child), "meeting_id": str(meeting)}, 4))
+    consume(
+        envelope(
+            "formulation",
+            "FormulationMeetingScheduled",
+            child,
+            {
+                "child_id": str(child),
+                "meeting_id": str(meeting),
+                "starts_at": "2026-05-05T13:00:00+01:00",
+                "venue": None,
+                "online_link": None,
+                "invitees": invitees(("health", nurse)),
+            },
+            3,
+        )
+    )
+    consume(
+        envelope(
+            "formulation",
+            "FormulationMeetingCancelled",
+            child,
+            {"child_id": str(child), "meeting_id": str(meeting)},
+            4,
+        )
+    )
     kinds = sorted(str(r.kind) for r in app.notices(None))
     assert kinds == ["formulation_meeting_cancelled", "formulation_meeting_scheduled"]
     cancelled = next(r for r in app.notices(None) if r.kind == "formulation_meeting_cancelled")
@@ -158,23 +202,60 @@ def test_transitions_and_closure_reach_every_contact_linked_to_the_child(node: S
     teacher, nurse = register(app, "Pat Teacher"), register(app, "Nina Nurse", Agency.HEALTH)
     stranger = register(app, "Other Child's Social Worker", Agency.SOCIAL_CARE)
     child, other_child = uuid4(), uuid4()
-    consume(envelope("formulation", "FormulationMeetingScheduled", child, {
-        "child_id": str(child), "meeting_id": str(uuid4()),
-        "starts_at": "2026-05-05T13:00:00+00:00", "invitees": invitees(("health", nurse)),
-    }, 1))
+    consume(
+        envelope(
+            "formulation",
+            "FormulationMeetingScheduled",
+            child,
+            {
+                "child_id": str(child),
+                "meeting_id": str(uuid4()),
+                "starts_at": "2026-05-05T13:00:00+00:00",
+                "invitees": invitees(("health", nurse)),
+            },
+            1,
+        )
+    )
     consume(review_scheduled(app.cipher, child, invitees(("education", teacher)), 2))
     consume(review_scheduled(app.cipher, other_child, invitees(("social_care", stranger)), 3))
-    consume(envelope("reviews", "TransitionRecorded", child, {
-        "child_id": str(child), "transition_id": str(uuid4()), "kind": "changed_school",
-        "occurred_on": "2026-10-01", "receiving_organisation": None,
-    }, 4))
-    consume(envelope("reviews", "CaseClosed", child, {
-        "child_id": str(child), "closed_on": "2026-12-01", "safety_net_until": "2027-06-01",
-    }, 5))
-    told = {(r.kind, r.contact_id) for r in app.notices(None)
-            if r.kind in (NoticeKind.TRANSITION_RECORDED, NoticeKind.CASE_CLOSED)}
-    assert told == {(k, c) for k in (NoticeKind.TRANSITION_RECORDED, NoticeKind.CASE_CLOSED)
-                    for c in (teacher, nurse)}
+    consume(
+        envelope(
+            "reviews",
+            "TransitionRecorded",
+            child,
+            {
+                "child_id": str(child),
+                "transition_id": str(uuid4()),
+                "kind": "changed_school",
+                "occurred_on": "2026-10-01",
+                "receiving_organisation": None,
+            },
+            4,
+        )
+    )
+    consume(
+        envelope(
+            "reviews",
+            "CaseClosed",
+            child,
+            {
+                "child_id": str(child),
+                "closed_on": "2026-12-01",
+                "safety_net_until": "2027-06-01",
+            },
+            5,
+        )
+    )
+    told = {
+        (r.kind, r.contact_id)
+        for r in app.notices(None)
+        if r.kind in (NoticeKind.TRANSITION_RECORDED, NoticeKind.CASE_CLOSED)
+    }
+    assert told == {
+        (k, c)
+        for k in (NoticeKind.TRANSITION_RECORDED, NoticeKind.CASE_CLOSED)
+        for c in (teacher, nurse)
+    }
     transition = next(r for r in app.notices(None) if r.kind == NoticeKind.TRANSITION_RECORDED)
     assert transition.what == "ECM: a transition was recorded (changed school)"
 
@@ -182,8 +263,18 @@ def test_transitions_and_closure_reach_every_contact_linked_to_the_child(node: S
 def test_other_services_messages_are_ignored(node: System) -> None:
     consume = consumer_of(node)
     child = uuid4()
-    assert consume(envelope("referrals", "ReferralAccepted", child,
-                            {"child_id": str(child), "area": "bristol"}, 1)) == 1
+    assert (
+        consume(
+            envelope(
+                "referrals",
+                "ReferralAccepted",
+                child,
+                {"child_id": str(child), "area": "bristol"},
+                1,
+            )
+        )
+        == 1
+    )
     assert app_of(node).notices(None) == []
     assert app_of(node).max_notification_id() == 0  # nothing written but its tracking
 
@@ -219,7 +310,10 @@ def test_subject_access_finds_every_notice_about_the_child_with_its_venue(node: 
     consume(review_scheduled(app.cipher, uuid4(), invitees(("education", teacher)), 8))
     [notice] = app.notices_for_child(child)
     assert (notice["contact_id"], notice["agency"], notice["venue"]) == (
-        teacher, "education", VENUE)
+        teacher,
+        "education",
+        VENUE,
+    )
     assert notice["status"] == NoticeStatus.QUEUED
 
 
@@ -229,8 +323,9 @@ def test_the_stream_delivered_again_from_the_start_queues_no_notice_twice(node: 
     child = uuid4()
     messages = [
         review_scheduled(app.cipher, child, invitees(("education", teacher)), 1),
-        envelope("reviews", "CaseClosed", child,
-                 {"child_id": str(child), "closed_on": "2026-12-01"}, 2),
+        envelope(
+            "reviews", "CaseClosed", child, {"child_id": str(child), "closed_on": "2026-12-01"}, 2
+        ),
     ]
     assert deliver(app, *messages) == 2
     before, written = app.notices(None), app.max_notification_id()

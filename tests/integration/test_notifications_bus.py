@@ -64,7 +64,8 @@ async def consumed_up_to(js: JetStreamContext, seq: int) -> bool:
 
 
 async def test_a_review_scheduled_twice_gives_one_notice_per_contact_delivered_once(
-    settings: Settings, nats_server: EmbeddedNats,
+    settings: Settings,
+    nats_server: EmbeddedNats,
 ) -> None:
     system = System.build(with_nats(settings, nats_server), ["notifications"])
     app = notifications_app(system)
@@ -76,8 +77,11 @@ async def test_a_review_scheduled_twice_gives_one_notice_per_contact_delivered_o
             nc = await connect(system.settings, nats_server.url)
             js = nc.jetstream()
             child = uuid4()
-            message = review_scheduled(app.cipher, child, invitees(
-                ("education", teacher), ("health", nurse), ("police", None)))
+            message = review_scheduled(
+                app.cipher,
+                child,
+                invitees(("education", teacher), ("health", nurse), ("police", None)),
+            )
             body = message.model_dump_json().encode()
             await publish_signed(js, system.keys, message, body=body)
             # The same message again, as after the dedup window: the stream keeps both.
@@ -92,20 +96,27 @@ async def test_a_review_scheduled_twice_gives_one_notice_per_contact_delivered_o
             await eventually(lambda: in_thread(all_sent))
             assert sorted(r.contact_id for r in app.notices(None)) == sorted([teacher, nurse])
             assert sorted(e["To"] for e in smtp.emails) == [
-                "nina.nurse@partner.example.org", "pat.teacher@partner.example.org"]
+                "nina.nurse@partner.example.org",
+                "pat.teacher@partner.example.org",
+            ]
             assert all(VENUE in text and ONLINE in text for text in smtp.texts)
 
             async def published() -> list[Envelope]:
                 found = await stream_messages(js, "ecm.notifications.>")
-                return found if len([e for e in found if e.event_type == "NoticeSent"]) == 2 \
-                    else []
+                return found if len([e for e in found if e.event_type == "NoticeSent"]) == 2 else []
 
             ours = await eventually(published)
             await nc.close()
         assert len(smtp.raw) == 2  # still exactly one email per contact
     kinds = sorted(e.event_type for e in ours)
-    assert kinds == ["NoticeQueued", "NoticeQueued", "NoticeSent", "NoticeSent",
-                     "PartnerRegistered", "PartnerRegistered"]
+    assert kinds == [
+        "NoticeQueued",
+        "NoticeQueued",
+        "NoticeSent",
+        "NoticeSent",
+        "PartnerRegistered",
+        "PartnerRegistered",
+    ]
     wire = "".join(e.model_dump_json() for e in ours)
     for secret in ("Pat Teacher", "partner.example.org", "Nina", VENUE, ONLINE):
         assert secret not in wire
@@ -116,7 +127,8 @@ async def test_a_review_scheduled_twice_gives_one_notice_per_contact_delivered_o
 
 
 async def test_a_webhook_that_fails_twice_gets_the_notice_on_the_third_attempt(
-    settings: Settings, nats_server: EmbeddedNats,
+    settings: Settings,
+    nats_server: EmbeddedNats,
 ) -> None:
     system = System.build(with_nats(settings, nats_server), ["notifications"])
     app = notifications_app(system)
@@ -129,8 +141,15 @@ async def test_a_webhook_that_fails_twice_gets_the_notice_on_the_third_attempt(
 
     with http_receiver(flaky) as receiver:
         app.notify_settings = fast_settings(backoff_seconds=[0.05, 0.1], max_attempts=5)
-        officer = await in_thread(register, app, "Sgt Example", Agency.POLICE, Channel.WEBHOOK,
-                                  receiver.url("/ecm/notices"), secret)
+        officer = await in_thread(
+            register,
+            app,
+            "Sgt Example",
+            Agency.POLICE,
+            Channel.WEBHOOK,
+            receiver.url("/ecm/notices"),
+            secret,
+        )
         async with running_node(settings, nats_server, system=system):
             nc = await connect(system.settings, nats_server.url)
             js = nc.jetstream()

@@ -40,8 +40,12 @@ from tests.integration.test_notifications_support import (
 SERVICE_ID, SECRET = uuid4(), uuid4()
 NOTIFY_KEY = f"ecm_test-{SERVICE_ID}-{SECRET}"
 TEMPLATE = str(uuid4())
-CHILD_VALUES = {"given_name": "Zephyrine", "family_name": "Quillfeather",
-                "nhs_number": "9434765919", "upn": "B801200005001"}
+CHILD_VALUES = {
+    "given_name": "Zephyrine",
+    "family_name": "Quillfeather",
+    "nhs_number": "9434765919",
+    "upn": "B801200005001",
+}
 
 
 @pytest.fixture
@@ -60,9 +64,13 @@ def app_of(system: System) -> NotificationsApplication:
 def registered_child(system: System) -> UUID:
     """A synthetic child with distinctive values that must never reach a partner."""
     child_id: UUID = system.app(ReferralsApplication).register_child(
-        given_name=CHILD_VALUES["given_name"], family_name=CHILD_VALUES["family_name"],
-        date_of_birth=date(2011, 2, 3), area=Area.BRISTOL, nhs_number=CHILD_VALUES["nhs_number"],
-        upn=CHILD_VALUES["upn"], meta=Meta("cm-1", "case_manager", "c", "c"),
+        given_name=CHILD_VALUES["given_name"],
+        family_name=CHILD_VALUES["family_name"],
+        date_of_birth=date(2011, 2, 3),
+        area=Area.BRISTOL,
+        nhs_number=CHILD_VALUES["nhs_number"],
+        upn=CHILD_VALUES["upn"],
+        meta=Meta("cm-1", "case_manager", "c", "c"),
     )
     return child_id
 
@@ -75,8 +83,9 @@ def assert_no_child_values(payload: bytes, child_id: UUID) -> None:
 
 def deliveries(channel: str, outcome: str) -> float:
     """The process's ecm_notice_deliveries_total for one channel and outcome."""
-    value = REGISTRY.get_sample_value("ecm_notice_deliveries_total",
-                                      {"channel": channel, "outcome": outcome})
+    value = REGISTRY.get_sample_value(
+        "ecm_notice_deliveries_total", {"channel": channel, "outcome": outcome}
+    )
     return value or 0.0
 
 
@@ -86,8 +95,7 @@ async def test_an_email_reaches_the_smtp_server_with_minimal_content_only(node: 
         app.notify_settings = fast_settings(smtp_port=smtp.port, smtp_starttls=False)
         teacher = register(app, "Pat Teacher")
         child = registered_child(node)
-        deliver(
-            app, review_scheduled(app.cipher, child, invitees(("education", teacher))))
+        deliver(app, review_scheduled(app.cipher, child, invitees(("education", teacher))))
         worker = DeliveryWorker(app)
         sent_before = deliveries("email", "sent")
         assert await worker.deliver_due() == 1
@@ -115,8 +123,7 @@ async def test_an_unreachable_smtp_server_leaves_the_notice_failed_and_due_again
         closed_port = smtp.port
     app.notify_settings = fast_settings(smtp_port=closed_port, backoff_seconds=[3600])
     teacher = register(app, "Pat Teacher")
-    deliver(
-        app, review_scheduled(app.cipher, uuid4(), invitees(("education", teacher))))
+    deliver(app, review_scheduled(app.cipher, uuid4(), invitees(("education", teacher))))
     failed_before = deliveries("email", "failed")
     assert await DeliveryWorker(app).deliver_due() == 1
     row = app.notices(None)[0]
@@ -138,11 +145,16 @@ async def test_a_signed_webhook_is_verified_by_the_receiver(node: System) -> Non
 
     with http_receiver(respond) as receiver:
         app.notify_settings = fast_settings()
-        officer = register(app, "Sgt Example", Agency.POLICE, Channel.WEBHOOK,
-                           webhook_url=receiver.url("/ecm"), webhook_secret=secret)
+        officer = register(
+            app,
+            "Sgt Example",
+            Agency.POLICE,
+            Channel.WEBHOOK,
+            webhook_url=receiver.url("/ecm"),
+            webhook_secret=secret,
+        )
         child = registered_child(node)
-        deliver(
-            app, review_scheduled(app.cipher, child, invitees(("police", officer))))
+        deliver(app, review_scheduled(app.cipher, child, invitees(("police", officer))))
         assert await DeliveryWorker(app).deliver_due() == 1
     assert verified == [True]
     payload = json.loads(receiver.requests[0].body)
@@ -167,18 +179,22 @@ async def test_gov_uk_notify_gets_the_template_fields_with_a_valid_jwt(node: Sys
         decode_jwt_token(token, str(SECRET))  # type: ignore[no-untyped-call]  # raises unless signed with the key's secret
         checks.append("jwt ok")
         body = json.loads(request.body)
-        return 201, {"id": "6b1e5c4f-0000-4000-8000-000000000001",
-                     "reference": body["reference"], "template": {"id": body["template_id"]},
-                     "content": {"subject": "x", "body": "y"}, "uri": "", "scheduled_for": None}
+        return 201, {
+            "id": "6b1e5c4f-0000-4000-8000-000000000001",
+            "reference": body["reference"],
+            "template": {"id": body["template_id"]},
+            "content": {"subject": "x", "body": "y"},
+            "uri": "",
+            "scheduled_for": None,
+        }
 
     with http_receiver(respond) as notify:
-        app.notify_settings = fast_settings(govuk_api_key=NOTIFY_KEY,
-                                            govuk_base_url=notify.url(""),
-                                            govuk_template_id=TEMPLATE)
+        app.notify_settings = fast_settings(
+            govuk_api_key=NOTIFY_KEY, govuk_base_url=notify.url(""), govuk_template_id=TEMPLATE
+        )
         nurse = register(app, "Nina Nurse", Agency.HEALTH, Channel.NOTIFY)
         child = registered_child(node)
-        deliver(
-            app, review_scheduled(app.cipher, child, invitees(("health", nurse))))
+        deliver(app, review_scheduled(app.cipher, child, invitees(("health", nurse))))
         assert await DeliveryWorker(app).deliver_due() == 1
     assert checks == ["jwt ok"]
     sent = json.loads(notify.requests[0].body)
@@ -198,16 +214,17 @@ async def test_notify_refusing_the_request_fails_the_notice_with_notifys_message
     app = app_of(node)
 
     def respond(_request: Request, _n: int) -> tuple[int, dict[str, Any]]:
-        return 400, {"status_code": 400,
-                     "errors": [{"error": "BadRequestError", "message": "Missing personalisation"}]}
+        return 400, {
+            "status_code": 400,
+            "errors": [{"error": "BadRequestError", "message": "Missing personalisation"}],
+        }
 
     with http_receiver(respond) as notify:
-        app.notify_settings = fast_settings(govuk_api_key=NOTIFY_KEY,
-                                            govuk_base_url=notify.url(""),
-                                            govuk_template_id=TEMPLATE)
+        app.notify_settings = fast_settings(
+            govuk_api_key=NOTIFY_KEY, govuk_base_url=notify.url(""), govuk_template_id=TEMPLATE
+        )
         nurse = register(app, "Nina Nurse", Agency.HEALTH, Channel.NOTIFY)
-        deliver(
-            app, review_scheduled(app.cipher, uuid4(), invitees(("health", nurse))))
+        deliver(app, review_scheduled(app.cipher, uuid4(), invitees(("health", nurse))))
         await DeliveryWorker(app).deliver_due()
     row = app.notices(None)[0]
     assert row.status == NoticeStatus.FAILED
@@ -222,10 +239,19 @@ async def test_two_workers_never_send_the_same_notice_twice(node: System) -> Non
 
     with http_receiver(slow) as receiver:
         app.notify_settings = fast_settings()
-        contacts = [register(app, f"Officer {i}", Agency.POLICE, Channel.WEBHOOK,
-                             webhook_url=receiver.url("/ecm")) for i in range(6)]
-        deliver(app, review_scheduled(
-            app.cipher, uuid4(), invitees(*[("police", c) for c in contacts])))
+        contacts = [
+            register(
+                app,
+                f"Officer {i}",
+                Agency.POLICE,
+                Channel.WEBHOOK,
+                webhook_url=receiver.url("/ecm"),
+            )
+            for i in range(6)
+        ]
+        deliver(
+            app, review_scheduled(app.cipher, uuid4(), invitees(*[("police", c) for c in contacts]))
+        )
         first, second = DeliveryWorker(app), DeliveryWorker(app)
         await asyncio.gather(first.deliver_due(), second.deliver_due())
         await eventually(lambda: all(r.status == NoticeStatus.SENT for r in app.notices(None)))
@@ -238,8 +264,7 @@ async def test_a_notice_for_a_contact_missing_from_the_directory_fails_visibly(
 ) -> None:
     app = app_of(node)
     app.notify_settings = fast_settings(max_attempts=1)
-    deliver(
-        app, review_scheduled(app.cipher, uuid4(), invitees(("police", UUID(int=7)))))
+    deliver(app, review_scheduled(app.cipher, uuid4(), invitees(("police", UUID(int=7)))))
     await DeliveryWorker(app).deliver_due()
     [row] = app.notices(NoticeStatus.FAILED)
     assert row.last_error == "contact_id: the contact is not in the partner directory"

@@ -70,21 +70,38 @@ def app_of(system: System) -> NotificationsApplication:
     return system.app(NotificationsApplication)
 
 
-def review_held(cipher: FieldCipher, child_id: UUID, review_id: UUID,
-                notification_id: int) -> Any:
+def review_held(cipher: FieldCipher, child_id: UUID, review_id: UUID, notification_id: int) -> Any:
     """ReviewHeld as the reviews service publishes it: action texts sealed, item by item."""
-    def action(agency: str, days: int, text: str) -> dict[str, Any]:
-        return {"agency": agency, "due_on": (HELD_ON + timedelta(days=days)).isoformat(),
-                "text": cipher.seal(child_id, "actions.text", text,
-                                    event="ReviewCase.ReviewHeld")}
 
-    return envelope("reviews", "ReviewHeld", child_id, {
-        "child_id": str(child_id), "review_id": str(review_id), "held_on": HELD_ON.isoformat(),
-        "attendance": [], "stage": 3, "stage_label": "x", "previous_stage": 2, "progress": [],
-        "actions": [action("education", 14, EDUCATION_ACTION), action("police", 7, POLICE_ACTION),
-                    action("health", 21, HEALTH_ACTION)],
-        "next_review_on": (HELD_ON + timedelta(weeks=6)).isoformat(),
-    }, notification_id)
+    def action(agency: str, days: int, text: str) -> dict[str, Any]:
+        return {
+            "agency": agency,
+            "due_on": (HELD_ON + timedelta(days=days)).isoformat(),
+            "text": cipher.seal(child_id, "actions.text", text, event="ReviewCase.ReviewHeld"),
+        }
+
+    return envelope(
+        "reviews",
+        "ReviewHeld",
+        child_id,
+        {
+            "child_id": str(child_id),
+            "review_id": str(review_id),
+            "held_on": HELD_ON.isoformat(),
+            "attendance": [],
+            "stage": 3,
+            "stage_label": "x",
+            "previous_stage": 2,
+            "progress": [],
+            "actions": [
+                action("education", 14, EDUCATION_ACTION),
+                action("police", 7, POLICE_ACTION),
+                action("health", 21, HEALTH_ACTION),
+            ],
+            "next_review_on": (HELD_ON + timedelta(weeks=6)).isoformat(),
+        },
+        notification_id,
+    )
 
 
 async def test_a_held_review_tells_each_partner_only_their_own_agencys_actions(
@@ -101,11 +118,25 @@ async def test_a_held_review_tells_each_partner_only_their_own_agencys_actions(
     with smtp_sink() as smtp, http_receiver(respond) as receiver:
         app.notify_settings = fast_settings(smtp_port=smtp.port, smtp_starttls=False)
         teacher = register(app, "Pat Teacher")
-        officer = register(app, "Sgt Example", Agency.POLICE, Channel.WEBHOOK,
-                           webhook_url=receiver.url("/ecm"), webhook_secret=SECRET)
-        deliver(app, review_scheduled(app.cipher, child, invitees(
-            ("education", teacher), ("police", officer)), notification_id=7, review_id=review),
-            review_held(app.cipher, child, review, notification_id=8))
+        officer = register(
+            app,
+            "Sgt Example",
+            Agency.POLICE,
+            Channel.WEBHOOK,
+            webhook_url=receiver.url("/ecm"),
+            webhook_secret=SECRET,
+        )
+        deliver(
+            app,
+            review_scheduled(
+                app.cipher,
+                child,
+                invitees(("education", teacher), ("police", officer)),
+                notification_id=7,
+                review_id=review,
+            ),
+            review_held(app.cipher, child, review, notification_id=8),
+        )
         worker = DeliveryWorker(app)
         assert await worker.deliver_due() == 4  # two invitations, two review-held notices
         assert await worker.deliver_due() == 0
@@ -116,24 +147,30 @@ async def test_a_held_review_tells_each_partner_only_their_own_agencys_actions(
 
     (email,) = [e for e in smtp.emails if "review held" in str(e["Subject"])]
     next_due = (HELD_ON + timedelta(weeks=6)).isoformat()
-    assert unfolded(email["Subject"]) == ("ECM review held: 1 action for your agency; next "
-                                          f"review due {next_due} (ECM ref {str(child)[:8]})")
+    assert unfolded(email["Subject"]) == (
+        "ECM review held: 1 action for your agency; next "
+        f"review due {next_due} (ECM ref {str(child)[:8]})"
+    )
     assert email["To"] == "pat.teacher@partner.example.org"
     text = next(t for t in smtp.texts if EDUCATION_ACTION in t)
     assert "Actions for your agency:" in text
     assert POLICE_ACTION not in text and HEALTH_ACTION not in text
-    assert all(POLICE_ACTION.encode() not in raw and HEALTH_ACTION.encode() not in raw
-               for raw in smtp.raw)
+    assert all(
+        POLICE_ACTION.encode() not in raw and HEALTH_ACTION.encode() not in raw for raw in smtp.raw
+    )
 
     assert verified == [True, True]
     payloads = [json.loads(r.body) for r in receiver.requests]
     (payload,) = [p for p in payloads if p["kind"] == "review_held"]
-    assert payload["actions"] == [{"due_on": (HELD_ON + timedelta(days=7)).isoformat(),
-                                   "text": POLICE_ACTION}]
+    assert payload["actions"] == [
+        {"due_on": (HELD_ON + timedelta(days=7)).isoformat(), "text": POLICE_ACTION}
+    ]
     assert payload["when"] == HELD_ON.strftime("%A %-d %B %Y")
     assert payload["calendar"] is None  # a review held is not a meeting to put in a diary
-    assert all(EDUCATION_ACTION.encode() not in r.body and HEALTH_ACTION.encode() not in r.body
-               for r in receiver.requests)
+    assert all(
+        EDUCATION_ACTION.encode() not in r.body and HEALTH_ACTION.encode() not in r.body
+        for r in receiver.requests
+    )
 
     # the action texts are sealed under the child's key at rest, like venues
     at_rest = stored_bytes(node)
@@ -151,17 +188,34 @@ async def test_a_reopened_case_is_told_to_every_partner_linked_to_the_child(
         app.notify_settings = fast_settings(smtp_port=smtp.port, smtp_starttls=False)
         teacher, nurse = register(app, "Pat Teacher"), register(app, "Jo Nurse", Agency.HEALTH)
         reopened_on = date.today().isoformat()
-        deliver(app, review_scheduled(app.cipher, child, invitees(
-            ("education", teacher), ("health", nurse)), notification_id=7),
-            envelope("reviews", "CaseReopened", child,
-                     {"child_id": str(child), "reopened_on": reopened_on}, 9))
+        deliver(
+            app,
+            review_scheduled(
+                app.cipher,
+                child,
+                invitees(("education", teacher), ("health", nurse)),
+                notification_id=7,
+            ),
+            envelope(
+                "reviews",
+                "CaseReopened",
+                child,
+                {"child_id": str(child), "reopened_on": reopened_on},
+                9,
+            ),
+        )
         assert await DeliveryWorker(app).deliver_due() == 4
 
     reopened = [e for e in smtp.emails if "resumed" in str(e["Subject"])]
     assert sorted(str(e["To"]) for e in reopened) == [
-        "jo.nurse@partner.example.org", "pat.teacher@partner.example.org"]
-    assert all(unfolded(e["Subject"]) == "ECM involvement has resumed: the case was reopened "
-               f"(ECM ref {str(child)[:8]})" for e in reopened)
+        "jo.nurse@partner.example.org",
+        "pat.teacher@partner.example.org",
+    ]
+    assert all(
+        unfolded(e["Subject"]) == "ECM involvement has resumed: the case was reopened "
+        f"(ECM ref {str(child)[:8]})"
+        for e in reopened
+    )
     text = next(t for t in smtp.texts if "resumed" in t)
     assert f"When: {date.today().strftime('%A %-d %B %Y')}" in text
     kinds = [n.kind for n in app.notices(None)]

@@ -33,16 +33,29 @@ VENUE = "Room 4, Synthetic House, 1 Example Street"
 ONLINE = "https://meet.example.org/ecm-review-xyz"
 
 
-def envelope(service: str, event_type: str, child_id: UUID, data: dict[str, Any],
-             notification_id: int, aggregate_id: UUID | None = None) -> Envelope:
+def envelope(
+    service: str,
+    event_type: str,
+    child_id: UUID,
+    data: dict[str, Any],
+    notification_id: int,
+    aggregate_id: UUID | None = None,
+) -> Envelope:
     """A message as the named service's relay would publish it."""
     return Envelope(
-        message_id=f"{service}:{notification_id}", service=service, event_type=event_type,
-        event_version=1, notification_id=notification_id,
-        aggregate_id=aggregate_id or child_id, aggregate_version=notification_id,
-        child_id=child_id, occurred_at=datetime.now(UTC),
-        actor=Actor(id="sp-1", role="senior_practitioner"), reason=None,
-        correlation_id=f"corr-{notification_id}", causation_id=f"cause-{notification_id}",
+        message_id=f"{service}:{notification_id}",
+        service=service,
+        event_type=event_type,
+        event_version=1,
+        notification_id=notification_id,
+        aggregate_id=aggregate_id or child_id,
+        aggregate_version=notification_id,
+        child_id=child_id,
+        occurred_at=datetime.now(UTC),
+        actor=Actor(id="sp-1", role="senior_practitioner"),
+        reason=None,
+        correlation_id=f"corr-{notification_id}",
+        causation_id=f"cause-{notification_id}",
         data=data,
     )
 
@@ -57,8 +70,9 @@ def deliver(app: NotificationsApplication, *messages: Envelope) -> int:
     stream sequences, as the runner does; returns how many were applied (not seen before)."""
     sink = notice_sink(app)
     seq = sink.position()
-    return sum(sink.commit([Delivery(seq + n, message)])
-               for n, message in enumerate(messages, start=1))
+    return sum(
+        sink.commit([Delivery(seq + n, message)]) for n, message in enumerate(messages, start=1)
+    )
 
 
 def invitees(*contacts: tuple[str, UUID | None]) -> list[dict[str, Any]]:
@@ -66,38 +80,62 @@ def invitees(*contacts: tuple[str, UUID | None]) -> list[dict[str, Any]]:
     return [{"agency": agency, "contact_id": str(c) if c else None} for agency, c in contacts]
 
 
-def review_scheduled(cipher: FieldCipher, child_id: UUID, contacts: list[dict[str, Any]],
-                     notification_id: int = 7, review_id: UUID | None = None,
-                     starts_at: str = "2026-09-15T10:00:00+00:00",
-                     venue: str | None = VENUE, online_link: str | None = ONLINE) -> Envelope:
+def review_scheduled(
+    cipher: FieldCipher,
+    child_id: UUID,
+    contacts: list[dict[str, Any]],
+    notification_id: int = 7,
+    review_id: UUID | None = None,
+    starts_at: str = "2026-09-15T10:00:00+00:00",
+    venue: str | None = VENUE,
+    online_link: str | None = ONLINE,
+) -> Envelope:
     """ReviewScheduled as the reviews service publishes it: venue and link sealed."""
     data = {
-        "child_id": str(child_id), "review_id": str(review_id or uuid4()),
-        "starts_at": starts_at, "due_on": starts_at[:10],
+        "child_id": str(child_id),
+        "review_id": str(review_id or uuid4()),
+        "starts_at": starts_at,
+        "due_on": starts_at[:10],
         "venue": cipher.seal(child_id, "venue", venue, event="ReviewCase.ReviewScheduled"),
-        "online_link": cipher.seal(child_id, "online_link", online_link,
-                                   event="ReviewCase.ReviewScheduled"),
+        "online_link": cipher.seal(
+            child_id, "online_link", online_link, event="ReviewCase.ReviewScheduled"
+        ),
         "invitees": contacts,
     }
     return envelope("reviews", "ReviewScheduled", child_id, data, notification_id)
 
 
-def register(app: NotificationsApplication, name: str, agency: Agency = Agency.EDUCATION,
-             channel: Channel = Channel.EMAIL, webhook_url: str | None = None,
-             webhook_secret: str | None = None) -> UUID:
+def register(
+    app: NotificationsApplication,
+    name: str,
+    agency: Agency = Agency.EDUCATION,
+    channel: Channel = Channel.EMAIL,
+    webhook_url: str | None = None,
+    webhook_secret: str | None = None,
+) -> UUID:
     """A synthetic partner contact in the directory."""
     email = name.lower().replace(" ", ".") + "@partner.example.org"
-    return app.register_partner(agency=agency, name=name, email=email, webhook_url=webhook_url,
-                                preferred_channel=channel, webhook_secret=webhook_secret,
-                                meta=STAFF)
+    return app.register_partner(
+        agency=agency,
+        name=name,
+        email=email,
+        webhook_url=webhook_url,
+        preferred_channel=channel,
+        webhook_secret=webhook_secret,
+        meta=STAFF,
+    )
 
 
 def fast_settings(**overrides: Any) -> NotifySettings:
     """Channel settings for tests: quick polling and retries."""
     values: dict[str, Any] = {
-        "public_base_url": "https://ecm.example.org", "team_contact": "ecm-team@example.org",
-        "webhook_secret": "test-webhook-secret-0123456789", "poll_seconds": 0.05,
-        "backoff_seconds": [0.05], "max_attempts": 5, "send_timeout_seconds": 5.0,
+        "public_base_url": "https://ecm.example.org",
+        "team_contact": "ecm-team@example.org",
+        "webhook_secret": "test-webhook-secret-0123456789",
+        "poll_seconds": 0.05,
+        "backoff_seconds": [0.05],
+        "max_attempts": 5,
+        "send_timeout_seconds": 5.0,
         "webhook_allowed_networks": ["127.0.0.0/8"],  # the test receivers run on loopback
         "webhook_shared_secret_allowed": True,  # as in dev mode
     }
@@ -112,8 +150,13 @@ class _Collector:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.lock:
-            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
-                                  bytes(envelope.original_content or envelope.content)))
+            self.messages.append(
+                (
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    bytes(envelope.original_content or envelope.content),
+                )
+            )
         return "250 Message accepted for delivery"
 
 
@@ -194,8 +237,9 @@ def http_receiver(respond: Responder) -> Iterator[HttpReceiver]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
-            request = Request(self.path, {k.lower(): v for k, v in self.headers.items()},
-                              self.rfile.read(length))
+            request = Request(
+                self.path, {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length)
+            )
             with lock:
                 receiver.requests.append(request)
                 number = len(receiver.requests)

@@ -30,8 +30,13 @@ def fill_store(system: System, children: int) -> None:
     app = system.apps["referrals"]
     for n in range(children):
         app.register_child(  # type: ignore[attr-defined]
-            given_name=f"Synthetic{n}", family_name="Relaytest", date_of_birth=date(2010, 1, 1),
-            area=Area.BRISTOL, nhs_number=None, upn=None, meta=META,
+            given_name=f"Synthetic{n}",
+            family_name="Relaytest",
+            date_of_birth=date(2010, 1, 1),
+            area=Area.BRISTOL,
+            nhs_number=None,
+            upn=None,
+            meta=META,
         )
 
 
@@ -63,7 +68,9 @@ def relay_process(settings: Settings, nats: EmbeddedNats) -> subprocess.Popen[by
     }
     return subprocess.Popen(
         [sys.executable, "-c", "from services.cli import main; main()", "relay", "referrals"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 

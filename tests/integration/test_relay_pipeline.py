@@ -39,8 +39,14 @@ async def open_stream(settings: Settings, nats: EmbeddedNats) -> tuple[Client, J
 def relay_of(system: System, js: JetStreamContext, **options: Any) -> Relay:
     plugin = next(p for p in system.plugins if p.name == "referrals")
     assert plugin.contracts is not None
-    return Relay(system.apps["referrals"], plugin.contracts, js, PositionStore(system.ops),
-                 system.keys, **options)
+    return Relay(
+        system.apps["referrals"],
+        plugin.contracts,
+        js,
+        PositionStore(system.ops),
+        system.keys,
+        **options,
+    )
 
 
 async def on_stream(js: JetStreamContext) -> list[tuple[str, int]]:
@@ -67,7 +73,8 @@ async def assert_stream_is_the_store(js: JetStreamContext, system: System, total
     positions = PositionStore(system.ops)
     assert positions.get("referrals") == total
     assert positions.sequences("referrals", 1, total) == {
-        int(msg_id.split(":")[1]): seq for msg_id, seq in messages}
+        int(msg_id.split(":")[1]): seq for msg_id, seq in messages
+    }
     assert positions.alarm("referrals") is None
 
 
@@ -132,11 +139,21 @@ KILLING_RELAY = textwrap.dedent("""
 
 
 def relay_process(settings: Settings, nats: EmbeddedNats, kill_at: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "ECM_DATA_DIR": str(settings.data_path), "ECM_DEV_MODE": "true",
-           "ECM_NATS_URL": nats.url, "ECM_NATS_USER": nats.user or "",
-           "ECM_NATS_PASSWORD": nats.password or "", "ECM_RELAY_BATCH_SIZE": "200"}
-    return subprocess.Popen([sys.executable, "-c", KILLING_RELAY, str(kill_at)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "ECM_DATA_DIR": str(settings.data_path),
+        "ECM_DEV_MODE": "true",
+        "ECM_NATS_URL": nats.url,
+        "ECM_NATS_USER": nats.user or "",
+        "ECM_NATS_PASSWORD": nats.password or "",
+        "ECM_RELAY_BATCH_SIZE": "200",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", KILLING_RELAY, str(kill_at)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 async def test_a_relay_sigkilled_mid_window_leaves_nothing_of_that_window_and_no_gap(
@@ -179,8 +196,9 @@ async def test_a_nats_server_restarted_mid_window_leaves_no_gap_and_no_reorder(
     original = relay_nc.publish
     sent = 0
 
-    async def publish(subject: str, payload: bytes = b"", reply: str = "",
-                      headers: dict[str, str] | None = None) -> None:
+    async def publish(
+        subject: str, payload: bytes = b"", reply: str = "", headers: dict[str, str] | None = None
+    ) -> None:
         # Instrumentation only: restart the server after it received 300 batch messages.
         nonlocal sent
         await original(subject, payload, reply, headers)
@@ -196,8 +214,7 @@ async def test_a_nats_server_restarted_mid_window_leaves_no_gap_and_no_reorder(
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
     try:
-        await eventually(lambda: PositionStore(system.ops).get("referrals") == total,
-                         timeout=90)
+        await eventually(lambda: PositionStore(system.ops).get("referrals") == total, timeout=90)
     finally:
         stop.set()
         await task
@@ -217,14 +234,15 @@ async def test_two_relays_racing_without_the_leader_lock_never_interleave(
     nc, js = await open_stream(settings, nats_server)
     first_nc, first_js = await open_stream(settings, nats_server)
     second_nc, second_js = await open_stream(settings, nats_server)
-    relays = [relay_of(system, first_js, batch_size=50, poll_seconds=0.01),
-              relay_of(system, second_js, batch_size=70, poll_seconds=0.01)]
+    relays = [
+        relay_of(system, first_js, batch_size=50, poll_seconds=0.01),
+        relay_of(system, second_js, batch_size=70, poll_seconds=0.01),
+    ]
     stop = asyncio.Event()
     tasks = [asyncio.create_task(r.run(stop)) for r in relays]  # leader=None: both publish
     try:
         await asyncio.to_thread(fill_store, system, total - 300)  # while they race
-        await eventually(lambda: PositionStore(system.ops).get("referrals") == total,
-                         timeout=90)
+        await eventually(lambda: PositionStore(system.ops).get("referrals") == total, timeout=90)
         await eventually(lambda: all(r.position == total for r in relays), timeout=30)
     finally:
         stop.set()
@@ -248,7 +266,8 @@ async def test_a_forged_message_id_inside_a_window_still_raises_the_alarm(
     with pytest.raises(RelayAlarm, match="referrals:5 was refused as a duplicate"):
         await relay.publish_pending()
     assert [msg_id for msg_id, _ in await on_stream(js)] == [
-        f"referrals:{n}" for n in range(1, 5)]  # the events before it, nothing after
+        f"referrals:{n}" for n in range(1, 5)
+    ]  # the events before it, nothing after
     positions = PositionStore(system.ops)
     assert positions.get("referrals") == 4
     assert sorted(positions.sequences("referrals", 1, 20)) == [1, 2, 3, 4]

@@ -75,11 +75,19 @@ class Formulation:
         self.sequence += 1
         message_id, nid = self.stream.notification_id(message_id)
         return Envelope(
-            message_id=message_id, service="formulation", event_type=event_type,
-            event_version=1, notification_id=nid, aggregate_id=self.case_id,
-            aggregate_version=self.sequence, child_id=self.child_id,
-            occurred_at=datetime.now(UTC), actor=Actor(id="psy-1", role="psychologist"),
-            reason=None, correlation_id="corr-f", causation_id="corr-f",
+            message_id=message_id,
+            service="formulation",
+            event_type=event_type,
+            event_version=1,
+            notification_id=nid,
+            aggregate_id=self.case_id,
+            aggregate_version=self.sequence,
+            child_id=self.child_id,
+            occurred_at=datetime.now(UTC),
+            actor=Actor(id="psy-1", role="psychologist"),
+            reason=None,
+            correlation_id="corr-f",
+            causation_id="corr-f",
             data={"child_id": str(self.child_id), **data},
         )
 
@@ -94,8 +102,14 @@ class Formulation:
         return self
 
     def report(self, stage: int = 2, issued_on: date = ISSUED, version: int = 1) -> str:
-        return self.send("ReportIssued", report_version=version, stage=stage,
-                         stage_label="x", issued_on=issued_on.isoformat(), recommendations=[])
+        return self.send(
+            "ReportIssued",
+            report_version=version,
+            stage=stage,
+            stage_label="x",
+            issued_on=issued_on.isoformat(),
+            recommendations=[],
+        )
 
 
 @pytest.fixture
@@ -129,15 +143,29 @@ def schedule_and_hold(app: ReviewsApplication, child_id: UUID, stage: int = 3) -
     review_id = case.current_review_id
     assert review_id is not None
     starts = datetime.combine(TODAY - timedelta(days=1), datetime.min.time(), tzinfo=UTC)
-    app.schedule_review(child_id, review_id, starts, "Synthetic youth centre", None,
-                        [Invitee(Agency.EDUCATION), Invitee(Agency.SOCIAL_CARE)], META)
+    app.schedule_review(
+        child_id,
+        review_id,
+        starts,
+        "Synthetic youth centre",
+        None,
+        [Invitee(Agency.EDUCATION), Invitee(Agency.SOCIAL_CARE)],
+        META,
+    )
     app.record_review_held(
-        child_id, review_id, held_on=TODAY,
-        attendance=[AttendanceRecord(Agency.EDUCATION, None, Attendance.ATTENDED),
-                    AttendanceRecord(Agency.SOCIAL_CARE, None, Attendance.APOLOGIES)],
-        stage=stage, rationale="Synthetic rationale: trusting her key worker", progress=[],
+        child_id,
+        review_id,
+        held_on=TODAY,
+        attendance=[
+            AttendanceRecord(Agency.EDUCATION, None, Attendance.ATTENDED),
+            AttendanceRecord(Agency.SOCIAL_CARE, None, Attendance.APOLOGIES),
+        ],
+        stage=stage,
+        rationale="Synthetic rationale: trusting her key worker",
+        progress=[],
         actions=[Action(Agency.EDUCATION, TODAY + timedelta(days=14), "Synthetic action")],
-        next_review_on=None, meta=META,
+        next_review_on=None,
+        meta=META,
     )
     return review_id
 
@@ -168,12 +196,31 @@ def test_a_redelivered_message_changes_nothing(
 ) -> None:
     message_id = formulation.report(stage=2)
     version = app.get_record(formulation.child_id).version
-    formulation.send("StageAssessed", message_id="formulation-test:stage", stage=4,
-                     stage_label="x", assessed_on=TODAY.isoformat(), source="formulation")
-    formulation.send("StageAssessed", message_id="formulation-test:stage", stage=4,
-                     stage_label="x", assessed_on=TODAY.isoformat(), source="formulation")
-    formulation.send("ReportIssued", message_id=message_id, report_version=1, stage=2,
-                     stage_label="x", issued_on=ISSUED.isoformat(), recommendations=[])
+    formulation.send(
+        "StageAssessed",
+        message_id="formulation-test:stage",
+        stage=4,
+        stage_label="x",
+        assessed_on=TODAY.isoformat(),
+        source="formulation",
+    )
+    formulation.send(
+        "StageAssessed",
+        message_id="formulation-test:stage",
+        stage=4,
+        stage_label="x",
+        assessed_on=TODAY.isoformat(),
+        source="formulation",
+    )
+    formulation.send(
+        "ReportIssued",
+        message_id=message_id,
+        report_version=1,
+        stage=2,
+        stage_label="x",
+        issued_on=ISSUED.isoformat(),
+        recommendations=[],
+    )
     case = app.get_record(formulation.child_id)
     assert case.version == version + 1
     assert case.stage == 4
@@ -184,16 +231,26 @@ def test_interventions_are_learnt_from_formulation_events(
 ) -> None:
     first, second = uuid4(), uuid4()
     for intervention_id in (first, second):
-        formulation.send("InterventionPlanned", intervention_id=str(intervention_id),
-                         intervention_type="pace", stage=2, stage_label="x",
-                         owning_agency="yjs", planned_start=TODAY.isoformat(),
-                         recommendation_id=None, out_of_sequence=False)
-    formulation.send("InterventionStarted", intervention_id=str(first),
-                     started_on=TODAY.isoformat())
-    formulation.send("InterventionStopped", intervention_id=str(second),
-                     stopped_on=TODAY.isoformat())
-    formulation.send("InterventionSessionRecorded", intervention_id=str(first),
-                     held_on=TODAY.isoformat())
+        formulation.send(
+            "InterventionPlanned",
+            intervention_id=str(intervention_id),
+            intervention_type="pace",
+            stage=2,
+            stage_label="x",
+            owning_agency="yjs",
+            planned_start=TODAY.isoformat(),
+            recommendation_id=None,
+            out_of_sequence=False,
+        )
+    formulation.send(
+        "InterventionStarted", intervention_id=str(first), started_on=TODAY.isoformat()
+    )
+    formulation.send(
+        "InterventionStopped", intervention_id=str(second), stopped_on=TODAY.isoformat()
+    )
+    formulation.send(
+        "InterventionSessionRecorded", intervention_id=str(first), held_on=TODAY.isoformat()
+    )
     assert set(app.get_record(formulation.child_id).active_interventions) == {first}
 
 
@@ -201,8 +258,14 @@ def test_a_message_for_a_child_without_a_case_fails_so_it_is_retried(
     app: ReviewsApplication, stream: FormulationStream
 ) -> None:
     stranger = Formulation(stream)
-    report = stranger.message("ReportIssued", report_version=1, stage=5, stage_label="x",
-                              issued_on=ISSUED.isoformat(), recommendations=[])
+    report = stranger.message(
+        "ReportIssued",
+        report_version=1,
+        stage=5,
+        stage_label="x",
+        issued_on=ISSUED.isoformat(),
+        recommendations=[],
+    )
     with pytest.raises(NotFound):
         stream.deliver(report)
     assert stream.consumer.sink.position() == 0  # not passed over: the runner tries again
@@ -220,23 +283,41 @@ def test_personal_fields_are_sealed_on_the_wire_item_by_item(
 ) -> None:
     formulation.report(stage=2)
     intervention = uuid4()
-    formulation.send("InterventionPlanned", intervention_id=str(intervention),
-                     intervention_type="pace", stage=2, stage_label="x", owning_agency="yjs",
-                     planned_start=TODAY.isoformat(), recommendation_id=None,
-                     out_of_sequence=False)
+    formulation.send(
+        "InterventionPlanned",
+        intervention_id=str(intervention),
+        intervention_type="pace",
+        stage=2,
+        stage_label="x",
+        owning_agency="yjs",
+        planned_start=TODAY.isoformat(),
+        recommendation_id=None,
+        out_of_sequence=False,
+    )
     case = app.get_record(formulation.child_id)
     review_id = case.current_review_id
     assert review_id is not None
     starts = datetime.combine(TODAY, datetime.min.time(), tzinfo=UTC)
-    app.schedule_review(formulation.child_id, review_id, starts, "Synthetic venue",
-                        "https://meet.example/synthetic", [Invitee(Agency.EDUCATION)], META)
+    app.schedule_review(
+        formulation.child_id,
+        review_id,
+        starts,
+        "Synthetic venue",
+        "https://meet.example/synthetic",
+        [Invitee(Agency.EDUCATION)],
+        META,
+    )
     app.record_review_held(
-        formulation.child_id, review_id, held_on=TODAY,
-        attendance=[AttendanceRecord(Agency.EDUCATION, None, Attendance.ATTENDED)], stage=2,
+        formulation.child_id,
+        review_id,
+        held_on=TODAY,
+        attendance=[AttendanceRecord(Agency.EDUCATION, None, Attendance.ATTENDED)],
+        stage=2,
         rationale=None,
         progress=[ProgressRecord(intervention, Progress.ENGAGING, "Synthetic note")],
         actions=[Action(Agency.EDUCATION, TODAY, "Synthetic action text")],
-        next_review_on=None, meta=META,
+        next_review_on=None,
+        meta=META,
     )
     by_type = {e.event_type: e for e in envelopes(app)}
     held = by_type["ReviewHeld"]
@@ -245,8 +326,15 @@ def test_personal_fields_are_sealed_on_the_wire_item_by_item(
     assert held.data["progress"][0]["progress"] == "engaging"
     scheduled = by_type["ReviewScheduled"]
     assert is_sealed(scheduled.data["venue"]) and is_sealed(scheduled.data["online_link"])
-    assert app.cipher.open(formulation.child_id, "progress.note", held.data["progress"][0]["note"],
-                           event=REGISTRY.sealed_event("ReviewHeld")) == "Synthetic note"
+    assert (
+        app.cipher.open(
+            formulation.child_id,
+            "progress.note",
+            held.data["progress"][0]["note"],
+            event=REGISTRY.sealed_event("ReviewHeld"),
+        )
+        == "Synthetic note"
+    )
     raw = b"".join(n.state for n in app.notifications(1, 1000))
     assert b"Synthetic note" not in raw and b"Synthetic venue" not in raw
     read_back = app.get_record(formulation.child_id).reviews[review_id]
@@ -276,22 +364,34 @@ def test_every_published_event_fits_its_contract(
     review_id = app.get_record(formulation.child_id).current_review_id
     assert review_id is not None
     starts = datetime.combine(TODAY, datetime.min.time(), tzinfo=UTC)
-    app.schedule_review(formulation.child_id, review_id, starts, "Hall", None,
-                        [Invitee(Agency.EDUCATION)], META)
-    app.reschedule_review(formulation.child_id, review_id, starts + timedelta(hours=2),
-                          META.with_reason("Room double booked"))
+    app.schedule_review(
+        formulation.child_id, review_id, starts, "Hall", None, [Invitee(Agency.EDUCATION)], META
+    )
+    app.reschedule_review(
+        formulation.child_id,
+        review_id,
+        starts + timedelta(hours=2),
+        META.with_reason("Room double booked"),
+    )
     app.cancel_review(formulation.child_id, review_id, META.with_reason("Strike day"))
     schedule_and_hold(app, formulation.child_id)
     app.tick(TODAY + timedelta(weeks=30), META)
-    app.record_transition(formulation.child_id, TransitionKind.SCHOOL_MOVE, TODAY,
-                          "Synthetic Academy", META)
-    app.close_case(formulation.child_id, TODAY, TODAY + timedelta(weeks=12),
-                   META.with_reason("Order ended"))
+    app.record_transition(
+        formulation.child_id, TransitionKind.SCHOOL_MOVE, TODAY, "Synthetic Academy", META
+    )
+    app.close_case(
+        formulation.child_id, TODAY, TODAY + timedelta(weeks=12), META.with_reason("Order ended")
+    )
     app.reopen_case(formulation.child_id, TODAY, META.with_reason("New order"))
-    app.log_supervision(practitioner_id="cm-1", supervisor_id="psy-1", held_on=TODAY,
-                        kind=SupervisionKind.CLINICAL_SUPERVISION,
-                        children=[formulation.child_id], themes="Endings and safety nets",
-                        meta=META)
+    app.log_supervision(
+        practitioner_id="cm-1",
+        supervisor_id="psy-1",
+        held_on=TODAY,
+        kind=SupervisionKind.CLINICAL_SUPERVISION,
+        children=[formulation.child_id],
+        themes="Endings and safety nets",
+        meta=META,
+    )
     published = list(envelopes(app))
     assert {e.event_type for e in published} == set(REGISTRY.by_type)
     for envelope in published:
@@ -355,9 +455,11 @@ def test_the_caseload_lists_upcoming_and_overdue_reviews_per_area_and_worker(
     upcoming = caseload.reviews(today=TODAY, status=CaseloadStatus.UPCOMING)
     assert [e.child_id for e in upcoming] == [banes.child_id]
     assert [e.child_id for e in caseload.reviews(today=TODAY, area="bristol")] == [
-        formulation.child_id]
+        formulation.child_id
+    ]
     assert [e.child_id for e in caseload.reviews(today=TODAY, worker="sp-banes")] == [
-        banes.child_id]
+        banes.child_id
+    ]
 
 
 def test_the_caseload_follows_scheduling_holding_and_closure(
@@ -384,9 +486,15 @@ def test_the_caseload_ends_the_same_when_parked_messages_are_replayed_in_any_ord
     review_id = schedule_and_hold(app, formulation.child_id)
     next_id = app.get_record(formulation.child_id).current_review_id
     assert next_id is not None
-    app.schedule_review(formulation.child_id, next_id,
-                        datetime.combine(TODAY, datetime.min.time(), tzinfo=UTC), "Hall", None,
-                        [Invitee(Agency.EDUCATION)], META)
+    app.schedule_review(
+        formulation.child_id,
+        next_id,
+        datetime.combine(TODAY, datetime.min.time(), tzinfo=UTC),
+        "Hall",
+        None,
+        [Invitee(Agency.EDUCATION)],
+        META,
+    )
     app.cancel_review(formulation.child_id, next_id, META.with_reason("Strike day"))
     app.assign_worker(formulation.child_id, "sp-2", META)
     app.tick(TODAY + timedelta(weeks=20), META)
@@ -408,7 +516,8 @@ def test_the_caseload_ends_the_same_when_parked_messages_are_replayed_in_any_ord
     second = Caseload(system.engine("reviews-read-2")).reviews(today=TODAY)
     assert first == second
     assert [(e.review_id, e.status, e.worker_id, e.overdue_raised) for e in first] == [
-        (next_id, "due", "sp-2", True)]
+        (next_id, "due", "sp-2", True)
+    ]
     assert review_id != next_id
 
 
@@ -431,14 +540,24 @@ def test_supervision_names_only_children_known_to_reviews(
     app: ReviewsApplication, formulation: Formulation
 ) -> None:
     with pytest.raises(Invalid, match=r"children.1: .* is not a child with an ECM review case"):
-        app.log_supervision(practitioner_id="cm-1", supervisor_id="psy-1", held_on=TODAY,
-                            kind=SupervisionKind.GROUP_REFLECTIVE_PRACTICE,
-                            children=[formulation.child_id, uuid4()], themes="Endings",
-                            meta=META)
+        app.log_supervision(
+            practitioner_id="cm-1",
+            supervisor_id="psy-1",
+            held_on=TODAY,
+            kind=SupervisionKind.GROUP_REFLECTIVE_PRACTICE,
+            children=[formulation.child_id, uuid4()],
+            themes="Endings",
+            meta=META,
+        )
     session_id = app.log_supervision(
-        practitioner_id="cm-1", supervisor_id="psy-1", held_on=TODAY,
-        kind=SupervisionKind.GROUP_REFLECTIVE_PRACTICE, children=[formulation.child_id],
-        themes="Endings", meta=META)
+        practitioner_id="cm-1",
+        supervisor_id="psy-1",
+        held_on=TODAY,
+        kind=SupervisionKind.GROUP_REFLECTIVE_PRACTICE,
+        children=[formulation.child_id],
+        themes="Endings",
+        meta=META,
+    )
     assert app.get_supervision(session_id).children == [formulation.child_id]
 
 
@@ -446,5 +565,10 @@ def test_a_case_as_it_stood_before_it_existed_is_not_found(
     app: ReviewsApplication, formulation: Formulation
 ) -> None:
     with pytest.raises(NotFound, match=r"did not exist on"):
-        load_as_of(app, ReviewCase, review_case_id(formulation.child_id), "review case",
-                   TODAY - timedelta(days=1))
+        load_as_of(
+            app,
+            ReviewCase,
+            review_case_id(formulation.child_id),
+            "review case",
+            TODAY - timedelta(days=1),
+        )

@@ -26,15 +26,31 @@ META = Meta("sp-1", "senior_practitioner", "corr-r", "corr-r")
 TODAY = date.today()
 
 
-async def publish_formulation(js: JetStreamContext, keys: KeyRing, event_type: str, child_id: UUID,
-                              case_id: UUID, n: int, **data: Any) -> None:
+async def publish_formulation(
+    js: JetStreamContext,
+    keys: KeyRing,
+    event_type: str,
+    child_id: UUID,
+    case_id: UUID,
+    n: int,
+    **data: Any,
+) -> None:
     """Publish a formulation event as the formulation relay would (test message ids)."""
     envelope = Envelope(
-        message_id=f"formulation:{n}", service="formulation", event_type=event_type,
-        event_version=1, notification_id=n, aggregate_id=case_id, aggregate_version=n,
-        child_id=child_id, occurred_at=datetime.now(UTC),
-        actor=Actor(id="psy-1", role="psychologist"), reason=None, correlation_id="corr-f",
-        causation_id="corr-f", data={"child_id": str(child_id), **data},
+        message_id=f"formulation:{n}",
+        service="formulation",
+        event_type=event_type,
+        event_version=1,
+        notification_id=n,
+        aggregate_id=case_id,
+        aggregate_version=n,
+        child_id=child_id,
+        occurred_at=datetime.now(UTC),
+        actor=Actor(id="psy-1", role="psychologist"),
+        reason=None,
+        correlation_id="corr-f",
+        causation_id="corr-f",
+        data={"child_id": str(child_id), **data},
     )
     await publish_signed(js, keys, envelope)
 
@@ -54,17 +70,43 @@ async def test_a_review_held_here_is_on_the_stream_with_attendance_and_the_new_s
         assert isinstance(app, ReviewsApplication)
         nc = await connect(system.settings, nats_server.url)
         js = nc.jetstream()
-        await publish_formulation(js, system.keys, "FormulationCaseOpened", child_id, case_id, 1,
-                                  referral_id=str(uuid4()), area="south_gloucestershire")
-        await publish_formulation(js, system.keys, "ReportIssued", child_id, case_id, 2,
-                                  report_version=1,
-                                  stage=2, stage_label="x", issued_on=TODAY.isoformat(),
-                                  recommendations=[])
+        await publish_formulation(
+            js,
+            system.keys,
+            "FormulationCaseOpened",
+            child_id,
+            case_id,
+            1,
+            referral_id=str(uuid4()),
+            area="south_gloucestershire",
+        )
+        await publish_formulation(
+            js,
+            system.keys,
+            "ReportIssued",
+            child_id,
+            case_id,
+            2,
+            report_version=1,
+            stage=2,
+            stage_label="x",
+            issued_on=TODAY.isoformat(),
+            recommendations=[],
+        )
         # The same report again, as a redelivery past the dedup window would bring it.
-        await publish_formulation(js, system.keys, "ReportIssued", child_id, case_id, 3,
-                                  report_version=1,
-                                  stage=2, stage_label="x", issued_on=TODAY.isoformat(),
-                                  recommendations=[])
+        await publish_formulation(
+            js,
+            system.keys,
+            "ReportIssued",
+            child_id,
+            case_id,
+            3,
+            report_version=1,
+            stage=2,
+            stage_label="x",
+            issued_on=TODAY.isoformat(),
+            recommendations=[],
+        )
 
         def first_review_due() -> UUID | None:
             if not app.has_case(child_id):
@@ -73,21 +115,40 @@ async def test_a_review_held_here_is_on_the_stream_with_attendance_and_the_new_s
 
         review_id = await eventually(first_review_due)
         starts = datetime.combine(TODAY, datetime.min.time(), tzinfo=UTC)
-        await in_thread(app.schedule_review, child_id, review_id, starts, "Synthetic hub",
-                        None, [Invitee(Agency.EDUCATION), Invitee(Agency.POLICE)], META)
         await in_thread(
-            app.record_review_held, child_id, review_id, held_on=TODAY,
-            attendance=[AttendanceRecord(Agency.EDUCATION, None, Attendance.ATTENDED),
-                        AttendanceRecord(Agency.POLICE, None, Attendance.DID_NOT_ATTEND)],
-            stage=3, rationale="Synthetic: grieving her grandmother with her key worker",
-            progress=[], actions=[], next_review_on=None, meta=META,
+            app.schedule_review,
+            child_id,
+            review_id,
+            starts,
+            "Synthetic hub",
+            None,
+            [Invitee(Agency.EDUCATION), Invitee(Agency.POLICE)],
+            META,
+        )
+        await in_thread(
+            app.record_review_held,
+            child_id,
+            review_id,
+            held_on=TODAY,
+            attendance=[
+                AttendanceRecord(Agency.EDUCATION, None, Attendance.ATTENDED),
+                AttendanceRecord(Agency.POLICE, None, Attendance.DID_NOT_ATTEND),
+            ],
+            stage=3,
+            rationale="Synthetic: grieving her grandmother with her key worker",
+            progress=[],
+            actions=[],
+            next_review_on=None,
+            meta=META,
         )
 
         reassessed = await eventually(lambda: _fetch(js, "ecm.reviews.StageReassessed"))
         held = await last_on_stream(js, "ecm.reviews.ReviewHeld")
         assert held["child_id"] == str(child_id)
         assert {a["agency"]: a["attendance"] for a in held["data"]["attendance"]} == {
-            "education": "attended", "police": "did_not_attend"}
+            "education": "attended",
+            "police": "did_not_attend",
+        }
         assert held["data"]["stage"] == 3 and held["data"]["previous_stage"] == 2
         assert reassessed["data"]["stage"] == 3
         assert reassessed["data"]["rationale"].startswith("ecm2:")
@@ -95,7 +156,7 @@ async def test_a_review_held_here_is_on_the_stream_with_attendance_and_the_new_s
 
         due = await last_on_stream(js, "ecm.reviews.ReviewDue")
         assert due["data"]["due_on"] == (TODAY + timedelta(weeks=6)).isoformat()
-        dues = (await js.stream_info(STREAM, subjects_filter="ecm.reviews.ReviewDue"))
+        dues = await js.stream_info(STREAM, subjects_filter="ecm.reviews.ReviewDue")
         assert sum((dues.state.subjects or {}).values()) == 2  # the report redelivery: no third
 
         caseload = Caseload(system.engine("reviews-read"))
@@ -118,13 +179,30 @@ async def test_the_background_tick_raises_an_overdue_review_once_on_the_stream(
         assert isinstance(app, ReviewsApplication)
         nc = await connect(system.settings, nats_server.url)
         js = nc.jetstream()
-        await publish_formulation(js, system.keys, "FormulationCaseOpened", child_id, case_id, 1,
-                                  referral_id=str(uuid4()), area="banes")
+        await publish_formulation(
+            js,
+            system.keys,
+            "FormulationCaseOpened",
+            child_id,
+            case_id,
+            1,
+            referral_id=str(uuid4()),
+            area="banes",
+        )
         issued = TODAY - timedelta(weeks=8)
-        await publish_formulation(js, system.keys, "ReportIssued", child_id, case_id, 2,
-                                  report_version=1,
-                                  stage=2, stage_label="x", issued_on=issued.isoformat(),
-                                  recommendations=[])
+        await publish_formulation(
+            js,
+            system.keys,
+            "ReportIssued",
+            child_id,
+            case_id,
+            2,
+            report_version=1,
+            stage=2,
+            stage_label="x",
+            issued_on=issued.isoformat(),
+            recommendations=[],
+        )
         overdue = await eventually(lambda: _fetch(js, "ecm.reviews.ReviewOverdue"))
         assert overdue["child_id"] == str(child_id)
         assert overdue["data"]["due_on"] == (issued + timedelta(weeks=6)).isoformat()

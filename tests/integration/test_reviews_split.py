@@ -51,34 +51,81 @@ def old_case(app: ReviewsApplication) -> tuple[UUID, UUID, UUID, UUID]:
     reviews and interventions as events of the case (the declarations kept in legacy.py).
     Returns the child, the held review, the review due now and the intervention."""
     child = uuid4()
-    case = ReviewCase(child_id=child, area=Area.BRISTOL, referral_id=uuid4(),
-                      formulation_case_id=uuid4(), meta=SP)
+    case = ReviewCase(
+        child_id=child, area=Area.BRISTOL, referral_id=uuid4(), formulation_case_id=uuid4(), meta=SP
+    )
     case.note_report(uuid4(), 1, 2, ISSUED, SP)
     held, due, intervention = (uuid5_of(case, 1), uuid5_of(case, 2), uuid4())
     old: Any = case  # the old events have no bodies now: triggered as the old code stored them
-    old.trigger_event(ReviewCase.ReviewDue, child_id=child, review_id=held,
-                      due_on=ISSUED + timedelta(weeks=6), counted_from=ISSUED, explicit=False,
-                      meta=SP)
-    old.trigger_event(ReviewCase.InterventionNoted, child_id=child,
-                      intervention_id=intervention, intervention_type="Synthetic key adult",
-                      stage=2, owning_agency="education", planned_start=ISSUED, meta=SP)
-    old.trigger_event(ReviewCase.ReviewScheduled, child_id=child, review_id=held,
-                      starts_at=STARTS, due_on=ISSUED + timedelta(weeks=6),
-                      venue="Synthetic review room", online_link=None,
-                      invitees=[Invitee(Agency.EDUCATION).as_dict()], meta=SP)
-    old.trigger_event(ReviewCase.ReviewHeld, child_id=child, review_id=held, held_on=HELD,
-                      attendance=[{"agency": "education", "contact_id": None,
-                                   "attendance": "attended", "joined_on_the_day": False}],
-                      stage=3, stage_label="x", previous_stage=2,
-                      progress=[{"intervention_id": intervention, "progress": "engaging",
-                                 "note": "Synthetic progress note"}],
-                      actions=[{"agency": "education", "due_on": HELD + timedelta(days=9),
-                                "text": "Synthetic action"}],
-                      next_review_on=None, meta=SP)
+    old.trigger_event(
+        ReviewCase.ReviewDue,
+        child_id=child,
+        review_id=held,
+        due_on=ISSUED + timedelta(weeks=6),
+        counted_from=ISSUED,
+        explicit=False,
+        meta=SP,
+    )
+    old.trigger_event(
+        ReviewCase.InterventionNoted,
+        child_id=child,
+        intervention_id=intervention,
+        intervention_type="Synthetic key adult",
+        stage=2,
+        owning_agency="education",
+        planned_start=ISSUED,
+        meta=SP,
+    )
+    old.trigger_event(
+        ReviewCase.ReviewScheduled,
+        child_id=child,
+        review_id=held,
+        starts_at=STARTS,
+        due_on=ISSUED + timedelta(weeks=6),
+        venue="Synthetic review room",
+        online_link=None,
+        invitees=[Invitee(Agency.EDUCATION).as_dict()],
+        meta=SP,
+    )
+    old.trigger_event(
+        ReviewCase.ReviewHeld,
+        child_id=child,
+        review_id=held,
+        held_on=HELD,
+        attendance=[
+            {
+                "agency": "education",
+                "contact_id": None,
+                "attendance": "attended",
+                "joined_on_the_day": False,
+            }
+        ],
+        stage=3,
+        stage_label="x",
+        previous_stage=2,
+        progress=[
+            {
+                "intervention_id": intervention,
+                "progress": "engaging",
+                "note": "Synthetic progress note",
+            }
+        ],
+        actions=[
+            {"agency": "education", "due_on": HELD + timedelta(days=9), "text": "Synthetic action"}
+        ],
+        next_review_on=None,
+        meta=SP,
+    )
     case.reassess_stage(held, 3, HELD, "Synthetic rationale", SP)
-    old.trigger_event(ReviewCase.ReviewDue, child_id=child, review_id=due,
-                      due_on=HELD + timedelta(weeks=6), counted_from=HELD, explicit=False,
-                      meta=SP)
+    old.trigger_event(
+        ReviewCase.ReviewDue,
+        child_id=child,
+        review_id=due,
+        due_on=HELD + timedelta(weeks=6),
+        counted_from=HELD,
+        explicit=False,
+        meta=SP,
+    )
     app.save_all(case)
     return child, held, due, intervention
 
@@ -111,8 +158,16 @@ def test_the_first_change_since_the_split_starts_the_schedule_with_the_old_revie
     app: ReviewsApplication,
 ) -> None:
     child, held, due, _ = old_case(app)
-    version = app.schedule_review(child, due, STARTS + timedelta(weeks=6), "Synthetic hub",
-                                  None, [Invitee(Agency.HEALTH)], SP, expected_version=8)
+    version = app.schedule_review(
+        child,
+        due,
+        STARTS + timedelta(weeks=6),
+        "Synthetic hub",
+        None,
+        [Invitee(Agency.HEALTH)],
+        SP,
+        expected_version=8,
+    )
     assert version == 8 + 2  # the schedule's Started (with the old reviews), then the change
     schedule = app.load(ReviewSchedule, schedule_id_for(child), "schedule")
     assert list(schedule.reviews) == [held, due]
@@ -149,8 +204,9 @@ def test_a_review_scheduled_since_the_split_is_published_as_before_with_the_same
 ) -> None:
     child, _, due, _ = old_case(app)
     before = app.max_notification_id()
-    app.schedule_review(child, due, STARTS + timedelta(weeks=6), "Synthetic hub", None,
-                        [Invitee(Agency.HEALTH)], SP)
+    app.schedule_review(
+        child, due, STARTS + timedelta(weeks=6), "Synthetic hub", None, [Invitee(Agency.HEALTH)], SP
+    )
     published: list[Envelope] = []
     for notification in app.notifications(before + 1, 100):
         event = app.mapper.to_sealed_domain_event(notification)  # type: ignore[attr-defined]
@@ -162,8 +218,9 @@ def test_a_review_scheduled_since_the_split_is_published_as_before_with_the_same
     assert scheduled.child_id == child
     binding = REGISTRY.sealed_event("ReviewScheduled")
     assert binding == "ReviewCase.ReviewScheduled"
-    assert app.cipher.open(child, "venue", scheduled.data["venue"],
-                           event=binding) == "Synthetic hub"
+    assert (
+        app.cipher.open(child, "venue", scheduled.data["venue"], event=binding) == "Synthetic hub"
+    )
 
 
 def test_a_new_case_opens_with_its_schedule_and_interventions_and_writes_only_what_changes(
@@ -172,8 +229,9 @@ def test_a_new_case_opens_with_its_schedule_and_interventions_and_writes_only_wh
     child = uuid4()
     assert app.open_case(child, Area.BRISTOL, uuid4(), uuid4(), SP)
     assert not app.open_case(child, Area.BRISTOL, uuid4(), uuid4(), SP)
-    assert {schedule_id_for(child), interventions_id_for(child),
-            review_case_id(child)} <= set(_ids(app))
+    assert {schedule_id_for(child), interventions_id_for(child), review_case_id(child)} <= set(
+        _ids(app)
+    )
     app.note_report_issued(child, uuid4(), 1, 2, ISSUED, SP)
     app.assign_worker(child, "sp-2", SP)  # the case alone
     assert app.load(ReviewSchedule, schedule_id_for(child), "schedule").version == 2

@@ -42,8 +42,11 @@ def environment(settings: Settings, cluster: NatsCluster, data: Path) -> dict[st
     from shared.signing import make_service_folders
 
     signing = data.parent / "signing"  # what `ecm signing-keys` makes for an operator
-    make_service_folders(signing, [p.name for p in all_plugins() if p.contracts is not None],
-                         [p.name for p in all_plugins() if p.contracts is None])
+    make_service_folders(
+        signing,
+        [p.name for p in all_plugins() if p.contracts is not None],
+        [p.name for p in all_plugins() if p.contracts is None],
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("ECM_")}
     env.update(
         {

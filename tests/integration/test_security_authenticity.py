@@ -29,8 +29,12 @@ def notices(app: NotificationsApplication) -> int:
 
 
 def refused(system: System) -> list[str]:
-    return [row["error"] for c in system.consumers() if c.name == "notifications-notices"
-            for row in c.sink.parked()]
+    return [
+        row["error"]
+        for c in system.consumers()
+        if c.name == "notifications-notices"
+        for row in c.sink.parked()
+    ]
 
 
 async def forge(js: JetStreamContext, system: System, how: str, message: Envelope) -> None:
@@ -48,8 +52,10 @@ async def forge(js: JetStreamContext, system: System, how: str, message: Envelop
     await js.publish(subject, body, stream="ECM", headers=headers)
 
 
-@pytest.mark.parametrize("how", ["unsigned", "re-signed by another service",
-                                 "altered after signing", "on another subject"])
+@pytest.mark.parametrize(
+    "how",
+    ["unsigned", "re-signed by another service", "altered after signing", "on another subject"],
+)
 async def test_a_forged_message_is_parked_as_unauthentic_and_tells_no_partner(
     settings: Settings, nats_server: EmbeddedNats, how: str
 ) -> None:
@@ -97,16 +103,23 @@ async def test_a_forged_message_id_ahead_of_the_relay_raises_an_alarm_instead_of
         # Someone holding NATS credentials takes the next message ids of the service.
         nc, js = await prepared(settings, nats_server)
         for nid in range(first + 1, first + 4):
-            await js.publish("ecm.referrals.ChildRegistered", b'{"forged": true}',
-                             stream="ECM", headers={"Nats-Msg-Id": f"referrals:{nid}"})
+            await js.publish(
+                "ecm.referrals.ChildRegistered",
+                b'{"forged": true}',
+                stream="ECM",
+                headers={"Nats-Msg-Id": f"referrals:{nid}"},
+            )
         await nc.close()
         await in_thread(refer, system, rng, Tally())
         alarm = await eventually(lambda: positions.alarm("referrals"))
         # The relay's expected-last-sequence check meets the forgeries first: its resume then
         # finds the stream's last message is not the stored event of that id (or, woken by
         # the first commit of `refer`, claims an id the store does not hold yet).
-        assert ("is not the stored event of that id" in alarm or "refused as a duplicate" in alarm
-                or "the store holds no such event" in alarm)
+        assert (
+            "is not the stored event of that id" in alarm
+            or "refused as a duplicate" in alarm
+            or "the store holds no such event" in alarm
+        )
         assert positions.get("referrals") == first  # nothing was taken as published
     system.close()
 
@@ -116,8 +129,12 @@ async def test_a_message_claiming_a_far_future_id_cannot_make_the_relay_jump(
 ) -> None:
     system = System.build(with_nats(settings, nats_server), ["referrals"])
     nc, js = await prepared(settings, nats_server)
-    await js.publish("ecm.referrals.ChildRegistered", b"{}", stream="ECM",
-                     headers={"Nats-Msg-Id": "referrals:1000000000"})
+    await js.publish(
+        "ecm.referrals.ChildRegistered",
+        b"{}",
+        stream="ECM",
+        headers={"Nats-Msg-Id": "referrals:1000000000"},
+    )
     await nc.close()
     async with running_node(settings, nats_server, system=system):
         positions = PositionStore(system.ops)

@@ -27,30 +27,51 @@ from tests.harness import eventually, in_thread, running_node
 
 META = Meta("cm-1", "case_manager", "corr-bus", "corr-bus")
 ACCEPT = Meta("psy-1", "psychologist", "corr-bus", "corr-bus")
-VALUES = {"given_name": "Thessaly-Brindlewood", "family_name": "Copperwhistle-Synthetic",
-          "nhs_number": "4010232137", "upn": "C938411710004"}
+VALUES = {
+    "given_name": "Thessaly-Brindlewood",
+    "family_name": "Copperwhistle-Synthetic",
+    "nhs_number": "4010232137",
+    "upn": "C938411710004",
+}
 REASON = "Fennimore-Reason-Marker"
 TRAUMA = "Larkspurrow-Trauma-Marker"
 GIVEN_BY = "Grandma-Wolstenholme"
-DISTINCTIVE = ["Thessaly", "Brindlewood", "Copperwhistle", "4010232137", "C938411710004",
-               "2008-11-23", "Fennimore", "Larkspurrow", "Wolstenholme"]
+DISTINCTIVE = [
+    "Thessaly",
+    "Brindlewood",
+    "Copperwhistle",
+    "4010232137",
+    "C938411710004",
+    "2008-11-23",
+    "Fennimore",
+    "Larkspurrow",
+    "Wolstenholme",
+]
 
 
 async def test_an_unauthenticated_connection_is_refused(nats_server: EmbeddedNats) -> None:
     with pytest.raises((NatsError, OSError)):
-        await nats.connect(nats_server.url, allow_reconnect=False, connect_timeout=2,
-                           max_reconnect_attempts=0)
+        await nats.connect(
+            nats_server.url, allow_reconnect=False, connect_timeout=2, max_reconnect_attempts=0
+        )
 
 
 async def test_a_wrong_password_is_refused(nats_server: EmbeddedNats) -> None:
     with pytest.raises((NatsError, OSError)):
-        await nats.connect(nats_server.url, user=nats_server.user, password="not-the-password",
-                           allow_reconnect=False, connect_timeout=2, max_reconnect_attempts=0)
+        await nats.connect(
+            nats_server.url,
+            user=nats_server.user,
+            password="not-the-password",
+            allow_reconnect=False,
+            connect_timeout=2,
+            max_reconnect_attempts=0,
+        )
 
 
 async def test_the_right_credentials_connect(nats_server: EmbeddedNats) -> None:
-    nc = await nats.connect(nats_server.url, user=nats_server.user,
-                            password=nats_server.password, allow_reconnect=False)
+    nc = await nats.connect(
+        nats_server.url, user=nats_server.user, password=nats_server.password, allow_reconnect=False
+    )
     assert nc.is_connected
     await nc.close()
 
@@ -66,8 +87,9 @@ def test_dev_credentials_are_generated_into_the_data_folder_readable_by_the_owne
     assert settings.nats_password and len(settings.nats_password) >= 24
     again = development_settings(tmp_path / "var")
     assert again.nats_password == settings.nats_password  # kept, not regenerated
-    server = EmbeddedNats(tmp_path / "nats", user=settings.nats_user,
-                          password=settings.nats_password)
+    server = EmbeddedNats(
+        tmp_path / "nats", user=settings.nats_user, password=settings.nats_password
+    )
     conf = server.write_config()
     assert stat.S_IMODE(conf.stat().st_mode) == 0o600
     assert "authorization" in conf.read_text()
@@ -76,13 +98,19 @@ def test_dev_credentials_are_generated_into_the_data_folder_readable_by_the_owne
 def test_no_secret_is_tracked_by_the_repository() -> None:
     root = Path(__file__).resolve().parents[2]
     try:
-        tracked = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True,
-                                 text=True, check=True).stdout.splitlines()
+        tracked = subprocess.run(
+            ["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.splitlines()
     except (OSError, subprocess.CalledProcessError):
         pytest.skip("not a git checkout")
-    suspicious = [p for p in tracked if p.startswith("var/") or "/secrets/" in p
-                  or p.endswith((".pem", ".key")) or Path(p).name in
-                  ("secret_key", "master_key", "nats_password")]
+    suspicious = [
+        p
+        for p in tracked
+        if p.startswith("var/")
+        or "/secrets/" in p
+        or p.endswith((".pem", ".key"))
+        or Path(p).name in ("secret_key", "master_key", "nats_password")
+    ]
     assert suspicious == []
     assert "var/" in (root / ".gitignore").read_text().split()
 
@@ -115,22 +143,39 @@ def sealed_in(value: Any, path: str = "") -> list[tuple[str, str]]:
 
 
 async def test_bus_messages_carry_no_plaintext_personal_data_after_a_full_referral_path(
-    settings: Settings, nats_server: EmbeddedNats,
+    settings: Settings,
+    nats_server: EmbeddedNats,
 ) -> None:
     async with running_node(settings, nats_server) as system:
         app = system.app(ReferralsApplication)
         child_id: UUID = await in_thread(
-            app.register_child, given_name=VALUES["given_name"],
-            family_name=VALUES["family_name"], date_of_birth=date(2008, 11, 23),
-            area=Area.SOUTH_GLOUCESTERSHIRE, nhs_number=VALUES["nhs_number"],
-            upn=VALUES["upn"], meta=META)
+            app.register_child,
+            given_name=VALUES["given_name"],
+            family_name=VALUES["family_name"],
+            date_of_birth=date(2008, 11, 23),
+            area=Area.SOUTH_GLOUCESTERSHIRE,
+            nhs_number=VALUES["nhs_number"],
+            upn=VALUES["upn"],
+            meta=META,
+        )
         referral_id = await in_thread(
-            app.refer, child_id=child_id, case_manager_id="cm-1", reason=REASON,
-            trauma_history=TRAUMA, expected_involvement_months=12, meta=META)
+            app.refer,
+            child_id=child_id,
+            case_manager_id="cm-1",
+            reason=REASON,
+            trauma_history=TRAUMA,
+            expected_involvement_months=12,
+            meta=META,
+        )
         await in_thread(app.record_consent, referral_id, Consent.GIVEN, GIVEN_BY, META)
         await in_thread(app.accept, referral_id, ACCEPT)
-        await in_thread(app.correct_referral, referral_id, "reason", REASON + " (corrected)",
-                        META.with_reason("fuller wording"))
+        await in_thread(
+            app.correct_referral,
+            referral_id,
+            "reason",
+            REASON + " (corrected)",
+            META.with_reason("fuller wording"),
+        )
 
         async def downstream_done() -> bool:
             messages = await all_messages(system.settings, nats_server)
@@ -143,10 +188,18 @@ async def test_bus_messages_carry_no_plaintext_personal_data_after_a_full_referr
         assert [n for n in DISTINCTIVE if n in raw] == []
         # Positive control: the sealed values on the wire are the child's data.
         registries = {p.name: p.contracts for p in all_plugins() if p.contracts is not None}
-        opened = {app.cipher.open(m["child_id"], path, value, event=registries[
-                      m["service"]].sealed_event(m["event_type"]))
-                  for m in messages if m["child_id"] == str(child_id)
-                  for path, value in sealed_in(m["data"])}
+        opened = {
+            app.cipher.open(
+                m["child_id"],
+                path,
+                value,
+                event=registries[m["service"]].sealed_event(m["event_type"]),
+            )
+            for m in messages
+            if m["child_id"] == str(child_id)
+            for path, value in sealed_in(m["data"])
+        }
         assert {VALUES["given_name"], VALUES["upn"], REASON, TRAUMA, GIVEN_BY} <= {
-            str(v) for v in opened}
+            str(v) for v in opened
+        }
         assert all(m["child_id"] == str(child_id) for m in messages if m["child_id"])

@@ -36,17 +36,32 @@ from tests.live import settled_audit
 
 API = "/api/v1"
 ACTOR = "cm-positive-control-7731"
-CHILD = {"given_name": "Zephyrine-Quillfeather", "family_name": "Oakenshaw-Vantablack",
-         "date_of_birth": "2009-03-14", "area": "bristol", "nhs_number": "401 023 2137",
-         "upn": "C938411710004"}
+CHILD = {
+    "given_name": "Zephyrine-Quillfeather",
+    "family_name": "Oakenshaw-Vantablack",
+    "date_of_birth": "2009-03-14",
+    "area": "bristol",
+    "nhs_number": "401 023 2137",
+    "upn": "C938411710004",
+}
 REASON = "Brackenwhistle-Reason-Marker: escalating synthetic risk"
 TRAUMA = "Glimmerfen-Trauma-Marker: synthetic loss of a grandparent"
 GIVEN_BY = "Auntie-Marrowdew-Consent"
 CORRECTED = "Oakenshaw-Corrected-Marker"
 TIMELINE = "Hollowmere-Timeline-Marker: synthetic house move"
-DISTINCTIVE = ["Zephyrine", "Quillfeather", "Oakenshaw", "Vantablack", "2009-03-14",
-               "4010232137", "C938411710004", "Brackenwhistle", "Glimmerfen", "Marrowdew",
-               "Hollowmere"]
+DISTINCTIVE = [
+    "Zephyrine",
+    "Quillfeather",
+    "Oakenshaw",
+    "Vantablack",
+    "2009-03-14",
+    "4010232137",
+    "C938411710004",
+    "Brackenwhistle",
+    "Glimmerfen",
+    "Marrowdew",
+    "Hollowmere",
+]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -56,8 +71,9 @@ def store_settings(request: pytest.FixtureRequest) -> Settings:
     return settings
 
 
-def headers(settings: Settings, role: Role, area: Area | None = None,
-            user: str | None = None) -> dict[str, str]:
+def headers(
+    settings: Settings, role: Role, area: Area | None = None, user: str | None = None
+) -> dict[str, str]:
     token = mint_token(settings, user or f"{role}-1", role, area)
     return {"Authorization": f"Bearer {token}"}
 
@@ -81,8 +97,9 @@ def pg_dump(settings: Settings) -> str:
     like = settings.pg_schema_prefix.replace("_", r"\_") + "%"
     parts: list[str] = []
     with psycopg.connect(settings.postgres_url) as conn:
-        tables = conn.execute("SELECT schemaname, tablename FROM pg_tables "
-                              "WHERE schemaname LIKE %s", (like,)).fetchall()
+        tables = conn.execute(
+            "SELECT schemaname, tablename FROM pg_tables WHERE schemaname LIKE %s", (like,)
+        ).fetchall()
         assert tables
         for schema, table in tables:
             rows = conn.execute(f'SELECT t::text FROM "{schema}"."{table}" t').fetchall()
@@ -130,22 +147,33 @@ def caught_up(system: System) -> Callable[[], bool]:
     positions = PositionStore(system.ops)
 
     def check() -> bool:
-        return all(positions.get(name) >= app.max_notification_id()
-                   for name, app in system.apps.items())
+        return all(
+            positions.get(name) >= app.max_notification_id() for name, app in system.apps.items()
+        )
 
     return check
 
 
-def call(client: TestClient, method: str, url: str, settings: Settings, role: Role,
-         area: Area | None = None, **kwargs: Any) -> Any:
-    response = client.request(method, f"{API}{url}", headers=headers(settings, role, area,
-                                                                      ACTOR), **kwargs)
+def call(
+    client: TestClient,
+    method: str,
+    url: str,
+    settings: Settings,
+    role: Role,
+    area: Area | None = None,
+    **kwargs: Any,
+) -> Any:
+    response = client.request(
+        method, f"{API}{url}", headers=headers(settings, role, area, ACTOR), **kwargs
+    )
     assert response.status_code < 300, f"{method} {url}: {response.status_code} {response.text}"
     return response.json()
 
 
 async def test_erasure_leaves_no_readable_trace_of_the_child_anywhere(
-    store_settings: Settings, nats_server: EmbeddedNats, monkeypatch: pytest.MonkeyPatch,
+    store_settings: Settings,
+    nats_server: EmbeddedNats,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings = store_settings
     async with running_node(settings, nats_server) as system:
@@ -158,20 +186,46 @@ async def test_erasure_leaves_no_readable_trace_of_the_child_anywhere(
             return call(client, method, url, settings, Role.PSYCHOLOGIST, **kw)
 
         child_id = (await in_thread(cm, "POST", "/children", json=CHILD))["id"]
-        referral_id = (await in_thread(cm, "POST", "/referrals", json={
-            "child_id": child_id, "reason": REASON, "trauma_history": TRAUMA,
-            "expected_involvement_months": 9}))["id"]
-        await in_thread(cm, "POST", f"/referrals/{referral_id}/consent",
-                        json={"consent": "given", "given_by": GIVEN_BY})
-        await in_thread(psy, "POST", f"/referrals/{referral_id}/screening",
-                        json={"decision": "accept"})
-        await in_thread(cm, "POST", f"/children/{child_id}/corrections", json={
-            "field": "family_name", "value": CORRECTED, "reason": "spelling corrected"})
+        referral_id = (
+            await in_thread(
+                cm,
+                "POST",
+                "/referrals",
+                json={
+                    "child_id": child_id,
+                    "reason": REASON,
+                    "trauma_history": TRAUMA,
+                    "expected_involvement_months": 9,
+                },
+            )
+        )["id"]
+        await in_thread(
+            cm,
+            "POST",
+            f"/referrals/{referral_id}/consent",
+            json={"consent": "given", "given_by": GIVEN_BY},
+        )
+        await in_thread(
+            psy, "POST", f"/referrals/{referral_id}/screening", json={"decision": "accept"}
+        )
+        await in_thread(
+            cm,
+            "POST",
+            f"/children/{child_id}/corrections",
+            json={"field": "family_name", "value": CORRECTED, "reason": "spelling corrected"},
+        )
         formulation = system.apps["formulation"]
         await eventually(lambda: formulation.max_notification_id() > 0)
-        await in_thread(psy, "POST", f"/children/{child_id}/formulation/timeline", json={
-            "when": {"precision": "year", "year": 2015}, "category": "move",
-            "description": TIMELINE})
+        await in_thread(
+            psy,
+            "POST",
+            f"/children/{child_id}/formulation/timeline",
+            json={
+                "when": {"precision": "year", "year": 2015},
+                "category": "move",
+                "description": TIMELINE,
+            },
+        )
         await eventually(caught_up(system))
         before = await stream_messages(system.settings, nats_server)
         assert len(before) >= 7
@@ -187,29 +241,47 @@ async def test_erasure_leaves_no_readable_trace_of_the_child_anywhere(
         if settings.postgres_url:
             assert "postgresql" in seen
         else:
-            assert any(w.endswith("referrals-events.sqlite") or "referrals-events" in w
-                       for w in seen)
+            assert any(
+                w.endswith("referrals-events.sqlite") or "referrals-events" in w for w in seen
+            )
         keys = make_engine(settings, "keys")
         with keys.connect() as conn:
-            wrapped = conn.execute(select(child_keys.c.wrapped_key).where(
-                child_keys.c.child_id == child_id)).scalar_one()
+            wrapped = conn.execute(
+                select(child_keys.c.wrapped_key).where(child_keys.c.child_id == child_id)
+            ).scalar_one()
         keys.dispose()
-        statuses_before = [(e.event_type, e.aggregate_version) for e in
-                           await in_thread(settled_audit, system, UUID(child_id))]
+        statuses_before = [
+            (e.event_type, e.aggregate_version)
+            for e in await in_thread(settled_audit, system, UUID(child_id))
+        ]
 
         # `ecm erase` in its own process-like run: its own System from the data folder.
         app = typer.Typer()
         register_cli(app)
         app.callback()(lambda: None)
-        env = {"ECM_POSTGRES_URL": settings.postgres_url or "",
-               "ECM_PG_SCHEMA_PREFIX": settings.pg_schema_prefix}
+        env = {
+            "ECM_POSTGRES_URL": settings.postgres_url or "",
+            "ECM_PG_SCHEMA_PREFIX": settings.pg_schema_prefix,
+        }
         for name, value in env.items():
             if value:
                 monkeypatch.setenv(name, value)
         auditor = mint_token(settings, "dpo-1", Role.AUDITOR, None)
-        result = await in_thread(CliRunner().invoke, app, [
-            "erase", child_id, "--reason", "end of retention (synthetic)", "--yes",
-            "--token", auditor, "--data-dir", str(settings.data_path)])
+        result = await in_thread(
+            CliRunner().invoke,
+            app,
+            [
+                "erase",
+                child_id,
+                "--reason",
+                "end of retention (synthetic)",
+                "--yes",
+                "--token",
+                auditor,
+                "--data-dir",
+                str(settings.data_path),
+            ],
+        )
         assert result.exit_code == 0, result.output
         assert "key destroyed" in result.output
 
@@ -219,29 +291,39 @@ async def test_erasure_leaves_no_readable_trace_of_the_child_anywhere(
             return view if view["erased"] and view["given_name"] is None else None
 
         child = await eventually(erased_view, timeout=10)
-        assert {k: child[k] for k in ("given_name", "family_name", "date_of_birth",
-                                      "nhs_number", "upn")} == dict.fromkeys(
-            ("given_name", "family_name", "date_of_birth", "nhs_number", "upn"))
+        assert {
+            k: child[k] for k in ("given_name", "family_name", "date_of_birth", "nhs_number", "upn")
+        } == dict.fromkeys(("given_name", "family_name", "date_of_birth", "nhs_number", "upn"))
         assert child["area"] == "bristol" and child["referral_ids"] == [referral_id]
         referral = await in_thread(cm, "GET", f"/referrals/{referral_id}")
         assert (referral["reason"], referral["trauma_history"]) == (None, None)
         assert (referral["status"], referral["area"], referral["consent"]) == (
-            "accepted", "bristol", "given")
-        responses = await in_thread(every_get_response, client, system, settings,
-                                    {"child_id": child_id, "referral_id": referral_id})
+            "accepted",
+            "bristol",
+            "given",
+        )
+        responses = await in_thread(
+            every_get_response,
+            client,
+            system,
+            settings,
+            {"child_id": child_id, "referral_id": referral_id},
+        )
         assert len(responses) > 5
         for url, text in responses.items():
             leaked = [n for n in DISTINCTIVE if n in text]
             assert leaked == [], url
-        sar = await in_thread(call, client, "GET", f"/audit/children/{child_id}/sar",
-                              settings, Role.AUDITOR)
+        sar = await in_thread(
+            call, client, "GET", f"/audit/children/{child_id}/sar", settings, Role.AUDITOR
+        )
         assert sar["erased"] is True
         assert not [n for n in DISTINCTIVE if n in json.dumps(sar)]
 
         # The non-personal history still replays: every event loads, nothing else changed.
         history = await in_thread(settled_audit, system, UUID(child_id), decrypt=True)
-        assert [(e.event_type, e.aggregate_version) for e in history][:len(statuses_before)] \
-            == statuses_before
+        assert [(e.event_type, e.aggregate_version) for e in history][
+            : len(statuses_before)
+        ] == statuses_before
         assert "ChildErased" in [e.event_type for e in history]
         accepted = next(e for e in history if e.event_type == "ReferralAccepted")
         assert accepted.data["area"] == "bristol" and accepted.actor_id == ACTOR
@@ -264,13 +346,15 @@ async def test_erasure_leaves_no_readable_trace_of_the_child_anywhere(
         for needle in DISTINCTIVE:
             assert found_in(needle, settings, nats_server) == [], needle
         if not settings.postgres_url:
-            holding = [p for p, data in file_bytes(settings.data_path).items()
-                       if bytes(wrapped) in data]
+            holding = [
+                p for p, data in file_bytes(settings.data_path).items() if bytes(wrapped) in data
+            ]
             assert holding == []
 
 
-def every_get_response(client: TestClient, system: System, settings: Settings,
-                       ids: dict[str, str]) -> dict[str, str]:
+def every_get_response(
+    client: TestClient, system: System, settings: Settings, ids: dict[str, str]
+) -> dict[str, str]:
     """GET every route whose path parameters are the child's or referral's id, as the roles
     allowed to read it (a Bristol case manager for area-scoped reads)."""
     from shared.policy import POLICY
@@ -279,8 +363,11 @@ def every_get_response(client: TestClient, system: System, settings: Settings,
     responses: dict[str, str] = {}
     for path, route in api_routes(client.app):  # type: ignore[arg-type]
         names = [p.name for p in route.dependant.path_params]
-        if "GET" not in (route.methods or ()) or not path.startswith(API) or \
-                any(n not in ids for n in names):
+        if (
+            "GET" not in (route.methods or ())
+            or not path.startswith(API)
+            or any(n not in ids for n in names)
+        ):
             continue
         (action,) = actions_of(route)
         url = path

@@ -23,11 +23,22 @@ DPO = Meta("dpo-1", "auditor", "c-2", "c-2", "end of retention")
 def registered(system: System) -> tuple[UUID, UUID]:
     app = system.app(ReferralsApplication)
     child_id: UUID = app.register_child(
-        given_name="Isolde", family_name="Synthetic", date_of_birth=date(2010, 1, 1),
-        area=Area.BRISTOL, nhs_number=None, upn=None, meta=CM)
-    referral_id: UUID = app.refer(child_id=child_id, case_manager_id="cm-1", reason="Reason",
-                                  trauma_history="History", expected_involvement_months=9,
-                                  meta=CM)
+        given_name="Isolde",
+        family_name="Synthetic",
+        date_of_birth=date(2010, 1, 1),
+        area=Area.BRISTOL,
+        nhs_number=None,
+        upn=None,
+        meta=CM,
+    )
+    referral_id: UUID = app.refer(
+        child_id=child_id,
+        case_manager_id="cm-1",
+        reason="Reason",
+        trauma_history="History",
+        expected_involvement_months=9,
+        meta=CM,
+    )
     return child_id, referral_id
 
 
@@ -43,13 +54,16 @@ def test_an_erased_childs_history_replays_with_every_non_personal_fact(
 ) -> None:
     with node_in_thread(system, nats_server):
         child_id, referral_id = registered(system)
-        before = [(e.event_type, e.aggregate_version, e.occurred_at, e.actor_id)
-                  for e in settled_audit(system, child_id)]
+        before = [
+            (e.event_type, e.aggregate_version, e.occurred_at, e.actor_id)
+            for e in settled_audit(system, child_id)
+        ]
         erase_child(system, child_id, DPO, date(2031, 3, 1))
         after = settled_audit(system, child_id, decrypt=True)
     assert before
-    assert [(e.event_type, e.aggregate_version, e.occurred_at, e.actor_id)
-            for e in after][: len(before)] == before
+    assert [(e.event_type, e.aggregate_version, e.occurred_at, e.actor_id) for e in after][
+        : len(before)
+    ] == before
     assert after[-1].event_type == "ChildErased"
     assert after[-1].data["erased_on"] == "2031-03-01"
     records = {r["aggregate_type"]: r for r in current_records(system, after)}

@@ -32,8 +32,7 @@ def guarded(tmp_path: Path, settings: Settings) -> Iterator[tuple[EmbeddedNats, 
     admin = Identity("ecm", uuid.uuid4().hex)
     users = embedded_users(admin, folder, system.nats_services())
     system.close()
-    server = EmbeddedNats(tmp_path / "nats", user=admin.user, password=admin.password,
-                          users=users)
+    server = EmbeddedNats(tmp_path / "nats", user=admin.user, password=admin.password, users=users)
     server.start()
     yield server, settings.model_copy(update={"nats_identities_dir": folder})
     server.stop()

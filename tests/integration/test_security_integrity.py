@@ -33,15 +33,26 @@ def chained(request: pytest.FixtureRequest) -> Iterator[System]:
 
 def register(system: System, given: str) -> UUID:
     child_id: UUID = system.app(ReferralsApplication).register_child(
-        given_name=given, family_name="Synthetic", date_of_birth=date(2010, 2, 3),
-        area=Area.BRISTOL, nhs_number=None, upn=None, meta=META)
+        given_name=given,
+        family_name="Synthetic",
+        date_of_birth=date(2010, 2, 3),
+        area=Area.BRISTOL,
+        nhs_number=None,
+        upn=None,
+        meta=META,
+    )
     return child_id
 
 
 def refer(system: System, child_id: UUID) -> UUID:
     referral_id: UUID = system.app(ReferralsApplication).refer(
-        child_id=child_id, case_manager_id="cm-1", reason="Synthetic reason",
-        trauma_history="Synthetic history", expected_involvement_months=9, meta=META)
+        child_id=child_id,
+        case_manager_id="cm-1",
+        reason="Synthetic reason",
+        trauma_history="Synthetic history",
+        expected_involvement_months=9,
+        meta=META,
+    )
     return referral_id
 
 
@@ -57,20 +68,26 @@ def tamper(system: System, notification_id: int, change: Any) -> None:
     if settings.postgres_url is None:
         path = settings.sqlite_path("referrals-events")
         with sqlite3.connect(path) as conn:
-            (state,) = conn.execute("SELECT state FROM stored_events WHERE rowid = ?",
-                                    (notification_id,)).fetchone()
-            conn.execute("UPDATE stored_events SET state = ? WHERE rowid = ?",
-                         (change(bytes(state)), notification_id))
+            (state,) = conn.execute(
+                "SELECT state FROM stored_events WHERE rowid = ?", (notification_id,)
+            ).fetchone()
+            conn.execute(
+                "UPDATE stored_events SET state = ? WHERE rowid = ?",
+                (change(bytes(state)), notification_id),
+            )
         return
     import psycopg
 
     table = f'"{settings.pg_schema("referrals")}".{events_table(system)}'
     with psycopg.connect(settings.postgres_url, autocommit=True) as conn:
-        row = conn.execute(f"SELECT state FROM {table} WHERE notification_id = %s",
-                           (notification_id,)).fetchone()
+        row = conn.execute(
+            f"SELECT state FROM {table} WHERE notification_id = %s", (notification_id,)
+        ).fetchone()
         assert row is not None
-        conn.execute(f"UPDATE {table} SET state = %s WHERE notification_id = %s",
-                     (change(bytes(row[0])), notification_id))
+        conn.execute(
+            f"UPDATE {table} SET state = %s WHERE notification_id = %s",
+            (change(bytes(row[0])), notification_id),
+        )
 
 
 def delete(system: System, notification_id: int) -> None:
@@ -108,6 +125,7 @@ def test_changing_a_stored_events_bytes_is_named_by_its_notification_id(
     refer(chained, child)
     register(chained, "Gamma")
     seal(chained)
+
     def changed(state: bytes) -> bytes:  # one byte different, whatever the bytes are
         return state[:-2] + bytes([state[-2] ^ 1]) + state[-1:]
 
@@ -143,8 +161,11 @@ def test_rewriting_the_chain_without_the_master_key_does_not_hide_a_change(
     note = chained.app(ReferralsApplication).notifications(1, 1)[0]
     forged = hashlib.sha256(b"0" * 64 + bytes(note.state)).hexdigest()
     with chained.ops.begin() as conn:
-        conn.execute(update(chain).where(chain.c.service == "referrals",
-                                         chain.c.notification_id == 1).values(digest=forged))
+        conn.execute(
+            update(chain)
+            .where(chain.c.service == "referrals", chain.c.notification_id == 1)
+            .values(digest=forged)
+        )
     first = verify(chained).first_mismatch
     assert first is not None and first.notification_id == 1
 

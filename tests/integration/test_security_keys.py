@@ -47,8 +47,9 @@ def vault_for(engine: Engine, settings: Settings) -> KeyVault:
 
 def wrapped_key(engine: Engine, child_id: object) -> bytes | None:
     with engine.connect() as conn:
-        value = conn.execute(select(child_keys.c.wrapped_key).where(
-            child_keys.c.child_id == str(child_id))).scalar()
+        value = conn.execute(
+            select(child_keys.c.wrapped_key).where(child_keys.c.child_id == str(child_id))
+        ).scalar()
     return bytes(value) if value is not None else None
 
 
@@ -81,7 +82,8 @@ def test_a_wrong_master_key_fails_loudly_when_reading_an_existing_childs_key(
 ) -> None:
     child = uuid4()
     sealed = FieldCipher(vault_for(keys_engine, store_settings)).seal(
-        child, "upn", "B801", event=EVENT)
+        child, "upn", "B801", event=EVENT
+    )
     other = KeyVault(keys_engine, os.urandom(32))
     with pytest.raises(MasterKeyError, match="master_key"):
         other.key_for(child)
@@ -106,8 +108,7 @@ def test_a_value_sealed_for_one_child_does_not_open_under_another(
         cipher.open(other, "given_name", sealed, event=EVENT)
 
 
-def test_a_tampered_ciphertext_fails_loudly(keys_engine: Engine,
-                                            store_settings: Settings) -> None:
+def test_a_tampered_ciphertext_fails_loudly(keys_engine: Engine, store_settings: Settings) -> None:
     cipher = FieldCipher(vault_for(keys_engine, store_settings))
     child = uuid4()
     sealed = cipher.seal(child, "nhs_number", "9434765919", event=EVENT)
@@ -115,8 +116,9 @@ def test_a_tampered_ciphertext_fails_loudly(keys_engine: Engine,
     raw = bytearray(base64.b64decode(sealed[5:]))  # after "ecm2:"
     raw[-1] ^= 1
     with pytest.raises(MasterKeyError):
-        cipher.open(child, "nhs_number", "ecm2:" + base64.b64encode(bytes(raw)).decode(),
-                    event=EVENT)
+        cipher.open(
+            child, "nhs_number", "ecm2:" + base64.b64encode(bytes(raw)).decode(), event=EVENT
+        )
 
 
 def test_after_erasure_sealed_values_read_as_none_and_nothing_new_can_be_sealed(
@@ -144,8 +146,7 @@ def test_erasing_an_unknown_child_leaves_a_tombstone_so_no_key_is_made_later(
     child = uuid4()
     assert vault.erase(child) is False
     with pytest.raises(ChildErased):
-        FieldCipher(vault_for(keys_engine, store_settings)).seal(child, "upn", "x",
-                                                                 event=EVENT)
+        FieldCipher(vault_for(keys_engine, store_settings)).seal(child, "upn", "x", event=EVENT)
 
 
 def test_another_process_sees_an_erasure_once_its_short_key_cache_expires(
@@ -200,8 +201,9 @@ def test_the_wrapped_key_leaves_no_trace_in_the_postgresql_table_files_after_era
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("CHECKPOINT")
             folder = Path(str(conn.execute("SHOW data_directory").fetchone()[0]))  # type: ignore[index]
-            relation = conn.execute("SELECT pg_relation_filepath(%s)",
-                                    (f'"{schema}".child_keys',)).fetchone()[0]  # type: ignore[index]
+            relation = conn.execute(
+                "SELECT pg_relation_filepath(%s)", (f'"{schema}".child_keys',)
+            ).fetchone()[0]  # type: ignore[index]
         base = folder / str(relation)
         return [p for p in base.parent.glob(base.name + "*") if p.is_file()]
 
@@ -241,10 +243,13 @@ def test_swapping_two_childrens_wrapped_keys_does_not_open_either_record(
     cipher.seal(b, "given_name", "Beta", event=EVENT)
     key_a, key_b = wrapped_key(keys_engine, a), wrapped_key(keys_engine, b)
     with keys_engine.begin() as conn:
-        conn.execute(update(child_keys).where(child_keys.c.child_id == str(a))
-                     .values(wrapped_key=key_b))
-        conn.execute(update(child_keys).where(child_keys.c.child_id == str(b))
-                     .values(wrapped_key=key_a))
+        conn.execute(
+            update(child_keys).where(child_keys.c.child_id == str(a)).values(wrapped_key=key_b)
+        )
+        conn.execute(
+            update(child_keys).where(child_keys.c.child_id == str(b)).values(wrapped_key=key_a)
+        )
     with pytest.raises(MasterKeyError):
-        FieldCipher(vault_for(keys_engine, store_settings)).open(a, "given_name", sealed_a,
-                                                                  event=EVENT)
+        FieldCipher(vault_for(keys_engine, store_settings)).open(
+            a, "given_name", sealed_a, event=EVENT
+        )

@@ -46,14 +46,22 @@ class Signer:
         self.jwk = {**jwk, "kid": kid, "use": "sig", "alg": self.alg}
 
     def public_pem(self) -> bytes:
-        return bytes(self.private.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        return bytes(
+            self.private.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
 
     def token(self, **overrides: Any) -> str:
         now = int(time.time())
         claims: dict[str, Any] = {
-            "iss": ISSUER, "aud": AUDIENCE, "sub": "oidc-user-7", "iat": now, "exp": now + 300,
-            "ecm_role": "case_manager", "ecm_area": "bristol",
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": "oidc-user-7",
+            "iat": now,
+            "exp": now + 300,
+            "ecm_role": "case_manager",
+            "ecm_area": "bristol",
         }
         claims.update(overrides)
         claims = {k: v for k, v in claims.items() if v is not None}
@@ -82,8 +90,7 @@ class JwksServer:
                 return
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,),
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
 
     @property
     def url(self) -> str:
@@ -108,8 +115,12 @@ def signer(jwks: JwksServer) -> Signer:
 
 def oidc_settings(tmp_path: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "data_dir": tmp_path / "var", "dev_mode": False, "master_key": MASTER_KEY,
-        "oidc_issuer": ISSUER, "oidc_audience": AUDIENCE, "oidc_leeway_seconds": 30,
+        "data_dir": tmp_path / "var",
+        "dev_mode": False,
+        "master_key": MASTER_KEY,
+        "oidc_issuer": ISSUER,
+        "oidc_audience": AUDIENCE,
+        "oidc_leeway_seconds": 30,
     }
     values.update(overrides)
     return Settings(**values)
@@ -125,7 +136,10 @@ def test_an_rs256_token_from_the_issuer_maps_its_claims_to_role_and_area(
     auth = Authenticator(oidc_settings(tmp_path, oidc_jwks_url=jwks.url))
     principal = auth.authenticate(bearer(signer.token()))
     assert (principal.user_id, principal.role, principal.area) == (
-        "oidc-user-7", Role.CASE_MANAGER, Area.BRISTOL)
+        "oidc-user-7",
+        Role.CASE_MANAGER,
+        Area.BRISTOL,
+    )
     assert jwks.hits == 1
 
 
@@ -142,12 +156,20 @@ def test_an_es256_token_verifies_against_a_jwks_file(tmp_path: Path) -> None:
 def test_roles_may_come_from_a_nested_list_claim_as_identity_providers_issue_them(
     tmp_path: Path, jwks: JwksServer, signer: Signer
 ) -> None:
-    auth = Authenticator(oidc_settings(tmp_path, oidc_jwks_url=jwks.url,
-                                       oidc_role_claim="realm_access.roles",
-                                       oidc_area_claim="yjs_area"))
-    token = signer.token(ecm_role=None, ecm_area=None,
-                         realm_access={"roles": ["offline_access", "senior-practitioner"]},
-                         yjs_area="North Somerset")
+    auth = Authenticator(
+        oidc_settings(
+            tmp_path,
+            oidc_jwks_url=jwks.url,
+            oidc_role_claim="realm_access.roles",
+            oidc_area_claim="yjs_area",
+        )
+    )
+    token = signer.token(
+        ecm_role=None,
+        ecm_area=None,
+        realm_access={"roles": ["offline_access", "senior-practitioner"]},
+        yjs_area="North Somerset",
+    )
     principal = auth.authenticate(bearer(token))
     assert principal.role == Role.SENIOR_PRACTITIONER
     assert principal.area == Area.NORTH_SOMERSET
@@ -198,13 +220,14 @@ def test_an_hmac_token_keyed_with_the_public_key_is_refused(
     tmp_path: Path, jwks: JwksServer, signer: Signer
 ) -> None:
     now = int(time.time())
-    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": now + 60,
-              "ecm_role": "auditor"}
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": now + 60, "ecm_role": "auditor"}
     # The classic algorithm-confusion attack: HS256 with the published public key as secret.
     payload = json.dumps(claims).encode()
     header = {"alg": "HS256", "typ": "JWT", "kid": "key-1"}
-    seg = [jwt.utils.base64url_encode(json.dumps(header).encode()),
-           jwt.utils.base64url_encode(payload)]
+    seg = [
+        jwt.utils.base64url_encode(json.dumps(header).encode()),
+        jwt.utils.base64url_encode(payload),
+    ]
     signing_input = b".".join(seg)
     mac = hmac.new(signer.public_pem(), signing_input, hashlib.sha256).digest()
     token = (signing_input + b"." + jwt.utils.base64url_encode(mac)).decode()
@@ -234,8 +257,9 @@ def test_a_rotated_key_is_fetched_from_the_jwks_when_a_token_names_it(
 def test_dev_tokens_are_refused_when_an_oidc_issuer_is_configured_outside_dev_mode(
     tmp_path: Path, jwks: JwksServer
 ) -> None:
-    settings = oidc_settings(tmp_path, oidc_jwks_url=jwks.url,
-                             secret_key="a-real-secret-of-32-bytes-or-more!!")
+    settings = oidc_settings(
+        tmp_path, oidc_jwks_url=jwks.url, secret_key="a-real-secret-of-32-bytes-or-more!!"
+    )
     token = mint_token(settings, "cm-1", Role.CASE_MANAGER, Area.BRISTOL)
     with pytest.raises(AuthenticationFailed):
         Authenticator(settings).authenticate(bearer(token))
@@ -245,8 +269,9 @@ def test_dev_tokens_are_refused_when_an_oidc_issuer_is_configured_outside_dev_mo
 
 def test_an_issuer_without_an_audience_or_keys_is_refused_at_start(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="oidc_audience"):
-        Authenticator(oidc_settings(tmp_path, oidc_audience=None,
-                                    oidc_jwks_url="http://127.0.0.1:9/certs"))
+        Authenticator(
+            oidc_settings(tmp_path, oidc_audience=None, oidc_jwks_url="http://127.0.0.1:9/certs")
+        )
     with pytest.raises(SettingsError, match="oidc_jwks"):
         Authenticator(oidc_settings(tmp_path))
 
@@ -255,8 +280,13 @@ def test_a_failed_authentication_is_logged_without_the_token(
     tmp_path: Path, jwks: JwksServer, signer: Signer, caplog: pytest.LogCaptureFixture
 ) -> None:
     auth = Authenticator(oidc_settings(tmp_path, oidc_jwks_url=jwks.url))
-    tokens = [signer.token(aud="other"), signer.token(exp=int(time.time()) - 999),
-              Signer("nope").token(), "not.a.jwt", "garbage-token-text-123"]
+    tokens = [
+        signer.token(aud="other"),
+        signer.token(exp=int(time.time()) - 999),
+        Signer("nope").token(),
+        "not.a.jwt",
+        "garbage-token-text-123",
+    ]
     with caplog.at_level(logging.DEBUG):
         for token in tokens:
             with pytest.raises(AuthenticationFailed):
@@ -277,18 +307,30 @@ def test_the_api_serves_a_caller_with_an_oidc_token_and_refuses_a_dev_token(
     system = System.build(settings)
     try:
         with TestClient(create_api(system)) as client:
-            body = {"given_name": "Oidcia", "family_name": "Synthetic",
-                    "date_of_birth": "2011-01-02", "area": "bristol"}
-            made = client.post("/api/v1/children", json=body,
-                               headers={"Authorization": bearer(signer.token())})
+            body = {
+                "given_name": "Oidcia",
+                "family_name": "Synthetic",
+                "date_of_birth": "2011-01-02",
+                "area": "bristol",
+            }
+            made = client.post(
+                "/api/v1/children", json=body, headers={"Authorization": bearer(signer.token())}
+            )
             assert made.status_code == 201, made.text
-            child = client.get(f"/api/v1/children/{made.json()['id']}",
-                               headers={"Authorization": bearer(signer.token())})
+            child = client.get(
+                f"/api/v1/children/{made.json()['id']}",
+                headers={"Authorization": bearer(signer.token())},
+            )
             assert child.json()["given_name"] == "Oidcia"
-            dev = mint_token(settings.model_copy(update={"secret_key": "x" * 32}), "cm-1",
-                             Role.CASE_MANAGER, Area.BRISTOL)
-            refused = client.get(f"/api/v1/children/{made.json()['id']}",
-                                 headers={"Authorization": bearer(dev)})
+            dev = mint_token(
+                settings.model_copy(update={"secret_key": "x" * 32}),
+                "cm-1",
+                Role.CASE_MANAGER,
+                Area.BRISTOL,
+            )
+            refused = client.get(
+                f"/api/v1/children/{made.json()['id']}", headers={"Authorization": bearer(dev)}
+            )
             assert refused.status_code == 401
             assert refused.json()["detail"] == "not authenticated"
     finally:

@@ -210,9 +210,14 @@ def test_secrets_sealed_before_a_rotation_still_open_after_it(settings: Settings
         register(system, "Kept-Gamma")
         notifications = system.app(NotificationsApplication)
         contact = notifications.register_partner(
-            agency=Agency.HEALTH, name="Synthetic Nurse", email="nurse@health.example",
-            webhook_url="https://health.example/hook", preferred_channel=Channel.WEBHOOK,
-            webhook_secret="synthetic-webhook-secret", meta=DPO)
+            agency=Agency.HEALTH,
+            name="Synthetic Nurse",
+            email="nurse@health.example",
+            webhook_url="https://health.example/hook",
+            preferred_channel=Channel.WEBHOOK,
+            webhook_secret="synthetic-webhook-secret",
+            meta=DPO,
+        )
         sealed = notifications.get_partner(contact).webhook_secret
         assert sealed is not None
         project = projects(system).create("rotation-check", "Synthetic project", "admin-1")
@@ -223,8 +228,7 @@ def test_secrets_sealed_before_a_rotation_still_open_after_it(settings: Settings
 
     system = System.build(development_settings(settings.data_path))
     try:
-        assert system.vault.open_secret(WEBHOOK_SECRET, sealed) == (
-            "synthetic-webhook-secret")
+        assert system.vault.open_secret(WEBHOOK_SECRET, sealed) == ("synthetic-webhook-secret")
         assert projects(system).get("rotation-check").key == project.key
         assert wrapped(system.vault.engine, SECRETS_KEY_ID) is not None
     finally:

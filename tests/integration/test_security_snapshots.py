@@ -22,13 +22,19 @@ def test_a_snapshot_holds_no_plaintext_personal_data(
     try:
         app = system.app(ReferralsApplication)
         child_id = app.register_child(
-            given_name="Snapshottia-Clearwater", family_name="Synthetic",
-            date_of_birth=date(2010, 1, 1), area=Area.BRISTOL, nhs_number=None, upn=None,
-            meta=META)
+            given_name="Snapshottia-Clearwater",
+            family_name="Synthetic",
+            date_of_birth=date(2010, 1, 1),
+            area=Area.BRISTOL,
+            nhs_number=None,
+            upn=None,
+            meta=META,
+        )
         if app.snapshots is not None:
             app.take_snapshot(child_id)
     finally:
         system.close()
-    leaked = [p for p in settings.data_path.rglob("*")
-              if p.is_file() and b"Snapshottia" in p.read_bytes()]
+    leaked = [
+        p for p in settings.data_path.rglob("*") if p.is_file() and b"Snapshottia" in p.read_bytes()
+    ]
     assert leaked == []

@@ -29,8 +29,13 @@ def store_system(request: pytest.FixtureRequest) -> Iterator[System]:
 
 def register(app: ReferralsApplication, given: str = "Perpetua") -> object:
     return app.register_child(
-        given_name=given, family_name="Synthetic", date_of_birth=date(2010, 2, 3),
-        area=Area.BRISTOL, nhs_number="9434765919", upn=None, meta=META,
+        given_name=given,
+        family_name="Synthetic",
+        date_of_birth=date(2010, 2, 3),
+        area=Area.BRISTOL,
+        nhs_number="9434765919",
+        upn=None,
+        meta=META,
     )
 
 
@@ -39,7 +44,10 @@ def test_a_child_round_trips_through_the_store(store_system: System) -> None:
     child_id = register(app)
     child = app.get_child(child_id)  # type: ignore[arg-type]
     assert (child.given_name, child.date_of_birth, child.area) == (
-        "Perpetua", date(2010, 2, 3), Area.BRISTOL)
+        "Perpetua",
+        date(2010, 2, 3),
+        Area.BRISTOL,
+    )
     assert app.max_notification_id() == 1
 
 
@@ -58,8 +66,14 @@ def test_two_writers_on_one_referral_one_wins_and_the_other_gets_a_conflict(
 ) -> None:
     app: ReferralsApplication = store_system.apps["referrals"]  # type: ignore[assignment]
     child_id = register(app)
-    referral_id = app.refer(child_id=child_id, case_manager_id="cm-1", reason="why",  # type: ignore[arg-type]
-                            trauma_history="history", expected_involvement_months=6, meta=META)
+    referral_id = app.refer(
+        child_id=child_id,  # type: ignore[arg-type]
+        case_manager_id="cm-1",
+        reason="why",
+        trauma_history="history",
+        expected_involvement_months=6,
+        meta=META,
+    )
     app.record_consent(referral_id, Consent.GIVEN, "parent", META)
     first = app.get_referral(referral_id)
     second = app.get_referral(referral_id)
@@ -79,8 +93,13 @@ def test_a_stale_expected_version_is_refused_and_nothing_is_written(
     child_id = register(app)
     before = app.max_notification_id()
     with pytest.raises(Conflict, match="expected_version"):
-        app.correct_child(child_id, "given_name", "Other", META.with_reason("typo"),  # type: ignore[arg-type]
-                          expected_version=7)
+        app.correct_child(
+            child_id,  # type: ignore[arg-type]
+            "given_name",
+            "Other",
+            META.with_reason("typo"),
+            expected_version=7,
+        )
     assert app.max_notification_id() == before
 
 

@@ -36,8 +36,11 @@ HOUR = 3600.0
 
 async def test_a_commit_in_another_thread_wakes_every_waiter_of_that_service_only() -> None:
     stop = asyncio.Event()
-    with signal("wake-a").subscribed() as a, signal("wake-a").subscribed() as a2, \
-            signal("wake-b").subscribed() as b:
+    with (
+        signal("wake-a").subscribed() as a,
+        signal("wake-a").subscribed() as a2,
+        signal("wake-b").subscribed() as b,
+    ):
         assert signal("wake-a").waiting == 2
         thread = threading.Thread(target=notify, args=("wake-a",))
         thread.start()
@@ -83,8 +86,9 @@ async def test_a_queued_notice_is_sent_without_waiting_for_the_delivery_poll(
     assert isinstance(app, NotificationsApplication)
     stop = asyncio.Event()
     with smtp_sink() as smtp:
-        app.notify_settings = fast_settings(smtp_port=smtp.port, smtp_starttls=False,
-                                            poll_seconds=HOUR)
+        app.notify_settings = fast_settings(
+            smtp_port=smtp.port, smtp_starttls=False, poll_seconds=HOUR
+        )
         teacher = register(app, "Pat Teacher")
         task = asyncio.create_task(run_delivery(system, stop))
         try:
@@ -92,8 +96,9 @@ async def test_a_queued_notice_is_sent_without_waiting_for_the_delivery_poll(
             await asyncio.sleep(0.2)  # the first round has run and found nothing due
             assert smtp.raw == []
             child = registered_child(system)
-            await asyncio.to_thread(deliver, app, review_scheduled(
-                app.cipher, child, invitees(("education", teacher))))
+            await asyncio.to_thread(
+                deliver, app, review_scheduled(app.cipher, child, invitees(("education", teacher)))
+            )
             await eventually(lambda: len(smtp.raw) == 1, timeout=30)
             notice = app.notices(None)[0]
             await eventually(lambda: app.get_notice(notice.notice_id).status == "sent")
@@ -127,14 +132,19 @@ async def test_on_postgresql_a_commit_in_another_process_wakes_the_relay(
     relay = relay_of(system, js, poll_seconds=HOUR)
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
-    env = {**os.environ, "ECM_DEV_MODE": "true", "ECM_POSTGRES_URL": str(pg_settings.postgres_url),
-           "ECM_PG_SCHEMA_PREFIX": pg_settings.pg_schema_prefix}
+    env = {
+        **os.environ,
+        "ECM_DEV_MODE": "true",
+        "ECM_POSTGRES_URL": str(pg_settings.postgres_url),
+        "ECM_PG_SCHEMA_PREFIX": pg_settings.pg_schema_prefix,
+    }
     try:
         await eventually(lambda: signal("referrals").waiting >= 1)
         await asyncio.sleep(0.5)  # listening, idle
         for expected in (1, 2):
             writer = await asyncio.create_subprocess_exec(
-                sys.executable, "-c", WRITER, str(pg_settings.data_path), env=env)
+                sys.executable, "-c", WRITER, str(pg_settings.data_path), env=env
+            )
             assert await writer.wait() == 0
             await eventually(lambda n=expected: _count_is(js, n), timeout=30)  # type: ignore[misc]
     finally:

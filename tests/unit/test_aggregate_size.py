@@ -30,8 +30,11 @@ def class_lines(cls: type) -> int:
 
 
 def sizes() -> dict[str, int]:
-    return {f"{cls.__module__}.{cls.__qualname__}": class_lines(cls)
-            for cls in set(aggregates()) if "." not in cls.__qualname__}
+    return {
+        f"{cls.__module__}.{cls.__qualname__}": class_lines(cls)
+        for cls in set(aggregates())
+        if "." not in cls.__qualname__
+    }
 
 
 def test_every_aggregate_class_fits_in_300_lines() -> None:

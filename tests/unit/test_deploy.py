@@ -49,8 +49,10 @@ def test_each_cluster_node_configuration_is_valid_for_the_development_nats_serve
     node: int,
 ) -> None:
     env = {**os.environ, "ECM_NATS_USER": "ecm", "ECM_NATS_PASSWORD": "synthetic"}
-    env |= {f"ECM_NATS_PASSWORD_{name.upper()}": f"synthetic-{name}"
-            for name in (*SERVICE_NAMES, "operator")}
+    env |= {
+        f"ECM_NATS_PASSWORD_{name.upper()}": f"synthetic-{name}"
+        for name in (*SERVICE_NAMES, "operator")
+    }
     result = subprocess.run(
         [str(nats_server_binary()), "-c", str(DEPLOY / "nats" / f"nats-{node}.conf"), "-t"],
         capture_output=True,

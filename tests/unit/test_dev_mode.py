@@ -33,8 +33,11 @@ def test_dev_mode_is_refused_on_a_non_loopback_address(tmp_path: Path) -> None:
 @pytest.mark.parametrize("dev", [True, False])
 def test_a_placeholder_secret_is_refused_in_every_mode(dev: bool) -> None:
     with pytest.raises(ValueError, match="secret_key: a placeholder is refused"):
-        Settings(dev_mode=dev, secret_key="changeme",
-                 master_key="b2JqZWN0aXZlbHktcmFuZG9tLTMyLWJ5dGVzLWtleSE=")
+        Settings(
+            dev_mode=dev,
+            secret_key="changeme",
+            master_key="b2JqZWN0aXZlbHktcmFuZG9tLTMyLWJ5dGVzLWtleSE=",
+        )
 
 
 def test_a_settings_error_never_echoes_the_value_given(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,9 +23,11 @@ from shared.domain import Area, DomainError, EcmAggregate, Meta
 from tests.golden.make_golden import golden_settings, open_golden_state
 from tests.golden.state import STORES, state_of_store
 
-GUARDS = re.compile(r"^(_?check\w*|checked_\w*|invalid|_needs_reason|_check_reason|_pending|"
-                    r"_scheduled|intervention|meeting|review|timeline_entry|report|"
-                    r"recommendation)$")
+GUARDS = re.compile(
+    r"^(_?check\w*|checked_\w*|invalid|_needs_reason|_check_reason|_pending|"
+    r"_scheduled|intervention|meeting|review|timeline_entry|report|"
+    r"recommendation)$"
+)
 """Names of the domain's guard helpers and lookups that raise a DomainError (NotFound,
 Invalid, Conflict) when a rule fails: none may be called while an event applies."""
 GOLDEN_V1 = Path(__file__).parents[1] / "golden" / "v1"
@@ -41,8 +43,9 @@ def aggregates(base: type[EcmAggregate] = EcmAggregate) -> Iterator[type[EcmAggr
 
 
 def _is_event_decorator(node: ast.expr) -> bool:
-    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-            and node.func.id == "event")
+    return (
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "event"
+    )
 
 
 def event_bodies(aggregate: type[Any]) -> dict[str, list[ast.stmt]]:
@@ -59,9 +62,13 @@ def event_bodies(aggregate: type[Any]) -> dict[str, list[ast.stmt]]:
             continue
         found[method.name] = method.body
         for node in ast.walk(method):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "self"
-                    and node.func.attr in methods):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "self"
+                and node.func.attr in methods
+            ):
                 todo.append(methods[node.func.attr])
     return found
 
@@ -74,15 +81,20 @@ def rule_calls(body: list[ast.stmt]) -> list[str]:
             if isinstance(node, ast.Raise):
                 found.append(f"raise at line {node.lineno}")
             elif isinstance(node, ast.Call):
-                name = (node.func.id if isinstance(node.func, ast.Name)
-                        else node.func.attr if isinstance(node.func, ast.Attribute) else "")
+                name = (
+                    node.func.id
+                    if isinstance(node.func, ast.Name)
+                    else node.func.attr
+                    if isinstance(node.func, ast.Attribute)
+                    else ""
+                )
                 if GUARDS.match(name):
                     found.append(f"{name}() at line {node.lineno}")
     return found
 
 
 def test_the_walk_finds_a_guard_called_from_an_event_body() -> None:
-    source = textwrap.dedent('''
+    source = textwrap.dedent("""
         class Guarded:
             @event(Made)
             def __init__(self, months):
@@ -96,7 +108,7 @@ def test_the_walk_finds_a_guard_called_from_an_event_body() -> None:
             def _noted(self, note):
                 if not note:
                     raise Invalid("note")
-    ''')
+    """)
     tree = ast.parse(source)
     cls = tree.body[0]
     assert isinstance(cls, ast.ClassDef)
@@ -134,12 +146,20 @@ def test_raising_the_minimum_involvement_does_not_stop_old_referrals_loading(
     assert after == before
     assert any(v["state"].get("expected_involvement_months") == 6 for v in after.values())
     with pytest.raises(DomainError, match="expected_involvement_months"):
-        Referral.make(child_id=uuid4(), area=Area.BANES, case_manager_id="cm-1", reason="r",
-                      trauma_history="t", expected_involvement_months=9, meta=META)
+        Referral.make(
+            child_id=uuid4(),
+            area=Area.BANES,
+            case_manager_id="cm-1",
+            reason="r",
+            trauma_history="t",
+            expected_involvement_months=9,
+            meta=META,
+        )
 
 
 def test_loading_every_golden_event_constructs_no_domain_error(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     made: list[str] = []
     original = DomainError.__init__

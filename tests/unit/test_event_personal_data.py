@@ -39,8 +39,11 @@ def aggregates(base: type[EcmAggregate] = EcmAggregate) -> list[type[EcmAggregat
 def undeclared_text(event_cls: type[Any]) -> list[str]:
     """The attributes of `event_cls` that may hold text but are declared neither way."""
     hints = typing.get_type_hints(event_cls, include_extras=True)
-    return sorted(name for name, hint in hints.items()
-                  if name not in BASE_FIELDS and _is_undeclared_text(hint))
+    return sorted(
+        name
+        for name, hint in hints.items()
+        if name not in BASE_FIELDS and _is_undeclared_text(hint)
+    )
 
 
 def _is_undeclared_text(hint: Any) -> bool:
@@ -55,8 +58,15 @@ def _is_undeclared_text(hint: Any) -> bool:
         return False  # a closed vocabulary, not free text
     if isinstance(hint, type) and issubclass(hint, str):
         return True
-    if typing.get_origin(hint) in (typing.Union, types.UnionType, list, tuple, set, frozenset,
-                                   dict):
+    if typing.get_origin(hint) in (
+        typing.Union,
+        types.UnionType,
+        list,
+        tuple,
+        set,
+        frozenset,
+        dict,
+    ):
         return any(_is_undeclared_text(a) for a in typing.get_args(hint) if a is not Ellipsis)
     return False
 
@@ -73,9 +83,17 @@ class Careless(EcmAggregate):
         meta: Meta
 
     @event(Noted)
-    def __init__(self, child_id: Any, label: str, note: str | None, tags: list[str],
-                 items: list[dict[str, Any]], extra: dict[str, Any], nickname: str | None,
-                 meta: Meta) -> None:
+    def __init__(
+        self,
+        child_id: Any,
+        label: str,
+        note: str | None,
+        tags: list[str],
+        items: list[dict[str, Any]],
+        extra: dict[str, Any],
+        nickname: str | None,
+        meta: Meta,
+    ) -> None:
         self.note = note
 
 
@@ -90,22 +108,35 @@ def test_what_an_event_class_declares_personal_is_read_from_its_annotations() ->
 
 
 def test_every_text_attribute_of_every_event_class_is_declared_personal_or_not() -> None:
-    undeclared = [f"{event_cls.__qualname__}.{name}"
-                  for aggregate in aggregates() if aggregate.__module__.startswith("services.")
-                  for event_cls in event_classes_of(aggregate)
-                  for name in undeclared_text(event_cls)]
+    undeclared = [
+        f"{event_cls.__qualname__}.{name}"
+        for aggregate in aggregates()
+        if aggregate.__module__.startswith("services.")
+        for event_cls in event_classes_of(aggregate)
+        for name in undeclared_text(event_cls)
+    ]
     assert undeclared == []
 
 
 def test_the_walk_sees_every_service() -> None:
     names = {a.__name__ for a in aggregates()}
-    assert {"Child", "Referral", "FormulationCase", "Consultation", "ReviewCase",
-            "SupervisionSession", "PartnerContact", "Notice", "Meeting", "ChildContacts",
-            "ChildErasure", "SubjectAccessDisclosure"} <= names
+    assert {
+        "Child",
+        "Referral",
+        "FormulationCase",
+        "Consultation",
+        "ReviewCase",
+        "SupervisionSession",
+        "PartnerContact",
+        "Notice",
+        "Meeting",
+        "ChildContacts",
+        "ChildErasure",
+        "SubjectAccessDisclosure",
+    } <= names
 
 
 def test_an_aggregate_summary_of_personal_fields_is_derived_from_its_events() -> None:
     from services.referrals.domain import Referral
 
-    assert Referral.personal_fields == {"reason", "trauma_history", "value", "original",
-                                        "given_by"}
+    assert Referral.personal_fields == {"reason", "trauma_history", "value", "original", "given_by"}

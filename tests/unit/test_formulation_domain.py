@@ -35,8 +35,9 @@ POLICE = Invitee(Agency.POLICE)
 
 
 def new_case(child_id: UUID | None = None) -> FormulationCase:
-    return FormulationCase(child_id=child_id or uuid4(), referral_id=uuid4(), area=Area.BANES,
-                           meta=META)
+    return FormulationCase(
+        child_id=child_id or uuid4(), referral_id=uuid4(), area=Area.BANES, meta=META
+    )
 
 
 def new_story() -> LifeStory:
@@ -55,12 +56,21 @@ def exact(day: date) -> LifeDate:
     return LifeDate.create(DatePrecision.EXACT, on=day)
 
 
-def add_entry(case: LifeStory, when: LifeDate | None = None,
-              description: str = "Synthetic: moved to a foster placement") -> UUID:
+def add_entry(
+    case: LifeStory,
+    when: LifeDate | None = None,
+    description: str = "Synthetic: moved to a foster placement",
+) -> UUID:
     entry_id = uuid4()
-    case.add_timeline_entry(entry_id, when or exact(date(2015, 6, 1)),
-                            TimelineCategory.CARE_EPISODE, description, "social worker",
-                            Sensitivity.STANDARD, META)
+    case.add_timeline_entry(
+        entry_id,
+        when or exact(date(2015, 6, 1)),
+        TimelineCategory.CARE_EPISODE,
+        description,
+        "social worker",
+        Sensitivity.STANDARD,
+        META,
+    )
     return entry_id
 
 
@@ -93,29 +103,38 @@ def test_a_further_accepted_referral_is_linked_once() -> None:
 # -- timeline ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("precision", "parts"), [
-    ("exact", {"on": date(2012, 1, 5)}),
-    ("month", {"year": 2012, "month": 1}),
-    ("year", {"year": 2012}),
-    ("approximate_age", {"age_years": 4}),
-])
+@pytest.mark.parametrize(
+    ("precision", "parts"),
+    [
+        ("exact", {"on": date(2012, 1, 5)}),
+        ("month", {"year": 2012, "month": 1}),
+        ("year", {"year": 2012}),
+        ("approximate_age", {"age_years": 4}),
+    ],
+)
 def test_a_life_date_takes_exactly_the_parts_its_precision_needs(
     precision: str, parts: dict[str, Any]
 ) -> None:
     assert LifeDate.create(precision, **parts).precision == precision
 
 
-@pytest.mark.parametrize(("precision", "parts", "message"), [
-    ("exact", {}, "when.on: is required when precision is exact"),
-    ("exact", {"on": date(2012, 1, 5), "year": 2012},
-     "when.year: must be left out when precision is exact"),
-    ("month", {"year": 2012}, "when.month: is required when precision is month"),
-    ("month", {"year": 2012, "month": 13}, "when.month: must be between 1 and 12"),
-    ("year", {"year": 1850}, "when.year: must be between 1900 and 2100"),
-    ("approximate_age", {"age_years": 40}, "when.age_years: must be between 0 and 25"),
-    ("approximate_age", {"age_years": -1}, "when.age_years: must be between 0 and 25"),
-    ("fortnight", {}, "when.precision: must be one of exact, month, year, approximate_age"),
-])
+@pytest.mark.parametrize(
+    ("precision", "parts", "message"),
+    [
+        ("exact", {}, "when.on: is required when precision is exact"),
+        (
+            "exact",
+            {"on": date(2012, 1, 5), "year": 2012},
+            "when.year: must be left out when precision is exact",
+        ),
+        ("month", {"year": 2012}, "when.month: is required when precision is month"),
+        ("month", {"year": 2012, "month": 13}, "when.month: must be between 1 and 12"),
+        ("year", {"year": 1850}, "when.year: must be between 1900 and 2100"),
+        ("approximate_age", {"age_years": 40}, "when.age_years: must be between 0 and 25"),
+        ("approximate_age", {"age_years": -1}, "when.age_years: must be between 0 and 25"),
+        ("fortnight", {}, "when.precision: must be one of exact, month, year, approximate_age"),
+    ],
+)
 def test_a_life_date_with_missing_extra_or_out_of_range_parts_is_invalid(
     precision: str, parts: dict[str, Any], message: str
 ) -> None:
@@ -141,11 +160,14 @@ def test_an_entry_needs_a_description() -> None:
 def test_a_correction_changes_only_the_fields_given_and_keeps_the_original_in_history() -> None:
     case = new_story()
     entry_id = add_entry(case)
-    case.correct_timeline_entry(entry_id, WHY, when=LifeDate.create("year", year=2016),
-                                sensitivity=Sensitivity.RESTRICTED)
+    case.correct_timeline_entry(
+        entry_id, WHY, when=LifeDate.create("year", year=2016), sensitivity=Sensitivity.RESTRICTED
+    )
     events = case.collect_events()
-    assert [type(e).__name__ for e in events][-2:] == ["TimelineEntryAdded",
-                                                       "TimelineEntryCorrected"]
+    assert [type(e).__name__ for e in events][-2:] == [
+        "TimelineEntryAdded",
+        "TimelineEntryCorrected",
+    ]
     entry = case.timeline[entry_id]
     assert entry.when.year == 2016 and entry.sensitivity == Sensitivity.RESTRICTED
     assert entry.description == "Synthetic: moved to a foster placement"
@@ -187,26 +209,32 @@ def test_a_retraction_needs_a_reason_and_an_existing_entry() -> None:
 
 def scheduled(case: FormulationMeetings, invitees: list[Invitee] | None = None) -> UUID:
     meeting_id = uuid4()
-    case.schedule_meeting(meeting_id, STARTS, "Synthetic YJS office", None,
-                          invitees or [EDUCATION, POLICE], META)
+    case.schedule_meeting(
+        meeting_id, STARTS, "Synthetic YJS office", None, invitees or [EDUCATION, POLICE], META
+    )
     return meeting_id
 
 
 def attended(*extra: AttendanceRecord) -> list[AttendanceRecord]:
-    return [AttendanceRecord(EDUCATION.agency, EDUCATION.contact_id, Attendance.ATTENDED),
-            AttendanceRecord(POLICE.agency, None, Attendance.APOLOGIES), *extra]
+    return [
+        AttendanceRecord(EDUCATION.agency, EDUCATION.contact_id, Attendance.ATTENDED),
+        AttendanceRecord(POLICE.agency, None, Attendance.APOLOGIES),
+        *extra,
+    ]
 
 
-@pytest.mark.parametrize(("starts_at", "venue", "link", "invitees", "message"), [
-    (STARTS, None, None, [POLICE], "venue: a meeting needs a venue or an online link"),
-    (STARTS, " ", None, [POLICE], "venue: a meeting needs a venue or an online link"),
-    (STARTS, "Office", None, [], "invitees: invite at least one agency"),
-    (STARTS, "Office", None, [POLICE, POLICE], "invitees: the same agency and contact is"),
-    (datetime(2024, 5, 1, 10), "Office", None, [POLICE], "starts_at: must include a time zone"),
-])
+@pytest.mark.parametrize(
+    ("starts_at", "venue", "link", "invitees", "message"),
+    [
+        (STARTS, None, None, [POLICE], "venue: a meeting needs a venue or an online link"),
+        (STARTS, " ", None, [POLICE], "venue: a meeting needs a venue or an online link"),
+        (STARTS, "Office", None, [], "invitees: invite at least one agency"),
+        (STARTS, "Office", None, [POLICE, POLICE], "invitees: the same agency and contact is"),
+        (datetime(2024, 5, 1, 10), "Office", None, [POLICE], "starts_at: must include a time zone"),
+    ],
+)
 def test_a_meeting_needs_a_zoned_time_a_place_and_distinct_invitees(
-    starts_at: datetime, venue: str | None, link: str | None, invitees: list[Invitee],
-    message: str
+    starts_at: datetime, venue: str | None, link: str | None, invitees: list[Invitee], message: str
 ) -> None:
     with pytest.raises(Invalid, match=message):
         new_meetings().schedule_meeting(uuid4(), starts_at, venue, link, invitees, META)
@@ -252,8 +280,7 @@ def test_a_held_meeting_records_attendance_for_every_invitee_and_notes() -> None
     case.record_meeting_held(meeting_id, date(2024, 5, 1), attended(), "Synthetic notes", META)
     meeting = case.meetings[meeting_id]
     assert meeting.status == MeetingStatus.HELD
-    assert [a.attendance for a in meeting.attendance] == [Attendance.ATTENDED,
-                                                          Attendance.APOLOGIES]
+    assert [a.attendance for a in meeting.attendance] == [Attendance.ATTENDED, Attendance.APOLOGIES]
     assert meeting.notes == "Synthetic notes"
     with pytest.raises(Conflict):
         case.record_meeting_held(meeting_id, date(2024, 5, 1), attended(), None, META)
@@ -288,13 +315,20 @@ def test_the_same_person_recorded_twice_is_refused() -> None:
 # -- reports and stages --------------------------------------------------------------------
 
 
-def issue(case: FormulationCase, stage: int = 2, on: date = date(2024, 6, 1),
-          recommendations: list[RecommendationDraft] | None = None) -> int:
-    drafts = recommendations if recommendations is not None else [
-        RecommendationDraft(2, Agency.EDUCATION, "Synthetic: a key adult at school daily")
-    ]
-    return case.issue_report("Synthetic narrative", stage, on, [(uuid4(), d) for d in drafts],
-                             None, META)
+def issue(
+    case: FormulationCase,
+    stage: int = 2,
+    on: date = date(2024, 6, 1),
+    recommendations: list[RecommendationDraft] | None = None,
+) -> int:
+    drafts = (
+        recommendations
+        if recommendations is not None
+        else [RecommendationDraft(2, Agency.EDUCATION, "Synthetic: a key adult at school daily")]
+    )
+    return case.issue_report(
+        "Synthetic narrative", stage, on, [(uuid4(), d) for d in drafts], None, META
+    )
 
 
 def test_issuing_again_makes_a_new_version_and_keeps_the_earlier_one() -> None:
@@ -318,12 +352,15 @@ def test_a_report_records_its_stage_as_an_assessment() -> None:
     assert case.current_assessment.assessor_id == META.actor_id
 
 
-@pytest.mark.parametrize(("stage", "drafts", "message"), [
-    (0, [], "stage: must be a TRM stage from 1 to 6"),
-    (7, [], "stage: must be a TRM stage from 1 to 6"),
-    (2, [RecommendationDraft(9, Agency.YJS, "x")], "recommendations.0.stage: must be a TRM"),
-    (2, [RecommendationDraft(2, Agency.YJS, " ")], "recommendations.0.text: must not be empty"),
-])
+@pytest.mark.parametrize(
+    ("stage", "drafts", "message"),
+    [
+        (0, [], "stage: must be a TRM stage from 1 to 6"),
+        (7, [], "stage: must be a TRM stage from 1 to 6"),
+        (2, [RecommendationDraft(9, Agency.YJS, "x")], "recommendations.0.stage: must be a TRM"),
+        (2, [RecommendationDraft(2, Agency.YJS, " ")], "recommendations.0.text: must not be empty"),
+    ],
+)
 def test_a_report_with_a_stage_outside_1_to_6_or_an_empty_recommendation_is_invalid(
     stage: int, drafts: list[RecommendationDraft], message: str
 ) -> None:
@@ -349,8 +386,10 @@ def test_a_review_reassessment_becomes_current_when_it_is_the_latest() -> None:
     case = new_case()
     case.assess_stage(2, date(2024, 6, 1), "Synthetic", META)
     review_id = uuid4()
-    assert case.record_review_assessment(review_id, 4, date(2024, 9, 1), "Synthetic review",
-                                         META) is True
+    assert (
+        case.record_review_assessment(review_id, 4, date(2024, 9, 1), "Synthetic review", META)
+        is True
+    )
     assert case.current_stage == 4
     assert case.current_assessment is not None
     assert case.current_assessment.source == "review"
@@ -363,8 +402,9 @@ def test_a_review_reassessment_delivered_again_changes_nothing() -> None:
     case.record_review_assessment(review_id, 4, date(2024, 9, 1), None, META)
     names(case)
     assert case.record_review_assessment(review_id, 4, date(2024, 9, 1), None, META) is False
-    assert case.record_review_assessment(review_id, 4, date(2024, 9, 1), "Said again",
-                                         META) is False
+    assert (
+        case.record_review_assessment(review_id, 4, date(2024, 9, 1), "Said again", META) is False
+    )
     assert names(case) == []
     assert len(case.assessments) == 1
 
@@ -374,8 +414,16 @@ def test_a_review_reassessment_delivered_again_changes_nothing() -> None:
 
 def planned(case: FormulationCase, stage: int = 1) -> UUID:
     intervention_id = uuid4()
-    case.plan_intervention(intervention_id, "Synthetic routine work", stage, Agency.YJS,
-                           date(2024, 7, 1), None, None, META)
+    case.plan_intervention(
+        intervention_id,
+        "Synthetic routine work",
+        stage,
+        Agency.YJS,
+        date(2024, 7, 1),
+        None,
+        None,
+        META,
+    )
     return intervention_id
 
 
@@ -384,8 +432,16 @@ def test_an_intervention_from_a_recommendation_takes_its_stage_and_agency() -> N
     issue(case, stage=2)
     recommendation = case.reports[0].recommendations[0]
     intervention_id = uuid4()
-    case.plan_intervention(intervention_id, "Key adult", None, None, date(2024, 7, 1),
-                           recommendation.recommendation_id, None, META)
+    case.plan_intervention(
+        intervention_id,
+        "Key adult",
+        None,
+        None,
+        date(2024, 7, 1),
+        recommendation.recommendation_id,
+        None,
+        META,
+    )
     planned_work = case.interventions[intervention_id]
     assert (planned_work.stage, planned_work.owning_agency) == (2, Agency.EDUCATION)
     assert planned_work.recommendation_id == recommendation.recommendation_id
@@ -398,8 +454,9 @@ def test_an_intervention_that_contradicts_its_recommendation_is_refused() -> Non
     with pytest.raises(Invalid, match="stage: differs from the recommendation's stage 2"):
         case.plan_intervention(uuid4(), "x", 1, None, date(2024, 7, 1), rec_id, None, META)
     with pytest.raises(Invalid, match="owning_agency: differs from the recommendation's"):
-        case.plan_intervention(uuid4(), "x", None, Agency.POLICE, date(2024, 7, 1), rec_id,
-                               None, META)
+        case.plan_intervention(
+            uuid4(), "x", None, Agency.POLICE, date(2024, 7, 1), rec_id, None, META
+        )
     with pytest.raises(Invalid, match="recommendation_id: no recommendation"):
         case.plan_intervention(uuid4(), "x", None, None, date(2024, 7, 1), uuid4(), None, META)
 
@@ -407,8 +464,7 @@ def test_an_intervention_that_contradicts_its_recommendation_is_refused() -> Non
 def test_a_standalone_intervention_needs_a_stage_and_an_agency() -> None:
     case = new_case()
     with pytest.raises(Invalid, match="stage: is required"):
-        case.plan_intervention(uuid4(), "x", None, Agency.YJS, date(2024, 7, 1), None, None,
-                               META)
+        case.plan_intervention(uuid4(), "x", None, Agency.YJS, date(2024, 7, 1), None, None, META)
     with pytest.raises(Invalid, match="owning_agency: is required"):
         case.plan_intervention(uuid4(), "x", 1, None, date(2024, 7, 1), None, None, META)
 
@@ -468,8 +524,9 @@ def test_work_planned_in_sequence_shows_out_of_sequence_after_the_stage_drops() 
 
 
 def new_consultation(referral_id: UUID | None = None) -> Consultation:
-    return Consultation(child_id=uuid4(), referral_id=referral_id or uuid4(),
-                        area=Area.BRISTOL, meta=META)
+    return Consultation(
+        child_id=uuid4(), referral_id=referral_id or uuid4(), area=Area.BRISTOL, meta=META
+    )
 
 
 def test_a_consultation_id_derives_from_its_referral() -> None:
@@ -479,8 +536,9 @@ def test_a_consultation_id_derives_from_its_referral() -> None:
 
 def test_a_consultation_is_held_then_closed() -> None:
     consultation = new_consultation()
-    consultation.hold(date(2024, 5, 1), ["Synthetic case manager"], [Agency.YJS],
-                      "Synthetic advice", META)
+    consultation.hold(
+        date(2024, 5, 1), ["Synthetic case manager"], [Agency.YJS], "Synthetic advice", META
+    )
     consultation.close(META)
     assert names(consultation) == ["Opened", "Held", "Closed"]
     assert consultation.status == ConsultationStatus.CLOSED
@@ -488,11 +546,14 @@ def test_a_consultation_is_held_then_closed() -> None:
         consultation.hold(date(2024, 5, 2), ["x"], [], "x", META)
 
 
-@pytest.mark.parametrize(("attended_by", "advice", "message"), [
-    ([], "Advice", "attended_by: name at least one person"),
-    (["  "], "Advice", "attended_by.0: must not be empty"),
-    (["Case manager"], "", "advice: must not be empty"),
-])
+@pytest.mark.parametrize(
+    ("attended_by", "advice", "message"),
+    [
+        ([], "Advice", "attended_by: name at least one person"),
+        (["  "], "Advice", "attended_by.0: must not be empty"),
+        (["Case manager"], "", "advice: must not be empty"),
+    ],
+)
 def test_a_consultation_needs_who_attended_and_the_advice(
     attended_by: list[str], advice: str, message: str
 ) -> None:

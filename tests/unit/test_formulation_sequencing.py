@@ -57,8 +57,8 @@ def test_the_rule_allows_work_only_once_the_child_has_reached_its_threshold(
 def test_the_threshold_not_reached_is_relational_for_stages_2_to_3_and_cognitive_for_4_to_6(
     child_stage: int | None, work_stage: int, allowed: bool
 ) -> None:
-    expected = None if allowed else (
-        RELATIONAL_READINESS if work_stage in (2, 3) else COGNITIVE_READINESS
+    expected = (
+        None if allowed else (RELATIONAL_READINESS if work_stage in (2, 3) else COGNITIVE_READINESS)
     )
     assert threshold_not_reached(child_stage, work_stage) == expected
 
@@ -93,8 +93,16 @@ def test_planning_with_an_override_records_it_only_when_the_work_is_out_of_seque
 ) -> None:
     case = case_at(child_stage)
     intervention_id = uuid4()
-    overridden = case.plan_intervention(intervention_id, "Synthetic work", work_stage,
-                                        Agency.EDUCATION, date(2024, 4, 1), None, RATIONALE, META)
+    overridden = case.plan_intervention(
+        intervention_id,
+        "Synthetic work",
+        work_stage,
+        Agency.EDUCATION,
+        date(2024, 4, 1),
+        None,
+        RATIONALE,
+        META,
+    )
     events = case.collect_events()
     planned = case.interventions[intervention_id]
     assert overridden is (not allowed)
@@ -103,8 +111,7 @@ def test_planning_with_an_override_records_it_only_when_the_work_is_out_of_seque
         assert [type(e).__name__ for e in events] == ["InterventionPlanned"]
         assert planned.override_rationale is None
     else:
-        assert [type(e).__name__ for e in events] == ["InterventionPlanned",
-                                                      "SequencingOverridden"]
+        assert [type(e).__name__ for e in events] == ["InterventionPlanned", "SequencingOverridden"]
         override = vars(events[1])
         assert override["child_stage"] == (child_stage or 1)
         assert override["intervention_stage"] == work_stage
@@ -114,8 +121,9 @@ def test_planning_with_an_override_records_it_only_when_the_work_is_out_of_seque
 
 def test_a_child_never_assessed_is_treated_as_stage_1_and_the_refusal_says_so() -> None:
     with pytest.raises(OutOfSequenceIntervention) as refused:
-        case_at(None).plan_intervention(uuid4(), "PACE", 2, Agency.YJS, date(2024, 4, 1), None,
-                                        None, META)
+        case_at(None).plan_intervention(
+            uuid4(), "PACE", 2, Agency.YJS, date(2024, 4, 1), None, None, META
+        )
     assert refused.value.message == (
         "stage: intervention at TRM stage 2 needs the readiness to build relationships with "
         "adults threshold (stage 2); the child is at stage 1 (no TRM stage assessed yet, so "
@@ -125,8 +133,9 @@ def test_a_child_never_assessed_is_treated_as_stage_1_and_the_refusal_says_so() 
 
 def test_a_blank_override_rationale_does_not_override() -> None:
     with pytest.raises(OutOfSequenceIntervention):
-        case_at(2).plan_intervention(uuid4(), "CBT", 4, Agency.YJS, date(2024, 4, 1), None,
-                                     "   ", META)
+        case_at(2).plan_intervention(
+            uuid4(), "CBT", 4, Agency.YJS, date(2024, 4, 1), None, "   ", META
+        )
 
 
 def test_the_stages_allowed_grow_at_each_threshold() -> None:

@@ -24,10 +24,17 @@ KEY = f"ecm-test-{uuid4()}-{uuid4()}"
 
 def notice() -> Notice:
     return Notice(
-        source_message_id="reviews:3", contact_id=uuid4(), child_id=CHILD, agency="health",
-        kind=NoticeKind.REVIEW_SCHEDULED, subject_id="r-1", what="ECM review meeting",
-        when="2026-07-01T09:30:00+00:00", venue="Room 4, Example House",
-        online_link="https://meet.example.org/abc", due_at=datetime(2026, 6, 1, tzinfo=UTC),
+        source_message_id="reviews:3",
+        contact_id=uuid4(),
+        child_id=CHILD,
+        agency="health",
+        kind=NoticeKind.REVIEW_SCHEDULED,
+        subject_id="r-1",
+        what="ECM review meeting",
+        when="2026-07-01T09:30:00+00:00",
+        venue="Room 4, Example House",
+        online_link="https://meet.example.org/abc",
+        due_at=datetime(2026, 6, 1, tzinfo=UTC),
         meta=Meta("notifications", "system", "c", "reviews:3"),
     )
 
@@ -69,8 +76,11 @@ def test_every_notify_template_field_is_filled() -> None:
 def test_a_webhook_is_signed_per_standard_webhooks_over_id_timestamp_and_body() -> None:
     body = b'{"what":"ECM review meeting"}'
     now = int(time.time())
-    headers = {"webhook-id": "n-1", "webhook-timestamp": str(now),
-               "webhook-signature": signature("k" * 32, "n-1", now, body)}
+    headers = {
+        "webhook-id": "n-1",
+        "webhook-timestamp": str(now),
+        "webhook-signature": signature("k" * 32, "n-1", now, body),
+    }
     assert headers["webhook-signature"].startswith("v1,")
     assert verify("k" * 32, body, headers)
     assert not verify("k" * 32, body + b" ", headers)
@@ -78,9 +88,15 @@ def test_a_webhook_is_signed_per_standard_webhooks_over_id_timestamp_and_body() 
     assert not verify("k" * 32, body, {**headers, "webhook-id": "n-2"})
     assert not verify("k" * 32, body, {**headers, "webhook-timestamp": str(now + 1)})
     stale = now - 600
-    assert not verify("k" * 32, body, {**headers, "webhook-timestamp": str(stale),
-                                       "webhook-signature": signature("k" * 32, "n-1", stale,
-                                                                      body)})
+    assert not verify(
+        "k" * 32,
+        body,
+        {
+            **headers,
+            "webhook-timestamp": str(stale),
+            "webhook-signature": signature("k" * 32, "n-1", stale, body),
+        },
+    )
 
 
 def test_a_partner_verifies_with_the_standardwebhooks_library_itself() -> None:
@@ -94,8 +110,11 @@ def test_a_partner_verifies_with_the_standardwebhooks_library_itself() -> None:
 
 
 def test_a_contacts_own_webhook_secret_wins_over_the_global_one() -> None:
-    sender = WebhookSender(NotifySettings(webhook_secret="global-secret-0123456789",
-                                          webhook_shared_secret_allowed=True))
+    sender = WebhookSender(
+        NotifySettings(
+            webhook_secret="global-secret-0123456789", webhook_shared_secret_allowed=True
+        )
+    )
     message = compose(notice(), "https://x.example", "team@example.org")
     own = Recipient(uuid4(), "A", "a@example.org", "https://a.example/hook", "own-secret-abcdefgh")
     shared = Recipient(uuid4(), "B", "b@example.org", "https://b.example/hook", None)

@@ -29,25 +29,45 @@ CHILD = UUID("1234abcd-0000-4000-8000-000000000001")
 
 def queued(contact_id: UUID | None = None) -> Notice:
     return Notice(
-        source_message_id="reviews:7", contact_id=contact_id or uuid4(), child_id=CHILD,
-        agency="education", kind=NoticeKind.REVIEW_SCHEDULED, subject_id="r-1",
-        what="ECM review meeting", when="2026-03-10T10:00:00+00:00", venue="Room 4",
-        online_link=None, due_at=T0, meta=SYSTEM,
+        source_message_id="reviews:7",
+        contact_id=contact_id or uuid4(),
+        child_id=CHILD,
+        agency="education",
+        kind=NoticeKind.REVIEW_SCHEDULED,
+        subject_id="r-1",
+        what="ECM review meeting",
+        when="2026-03-10T10:00:00+00:00",
+        venue="Room 4",
+        online_link=None,
+        due_at=T0,
+        meta=SYSTEM,
     )
 
 
 def test_a_partner_contact_needs_a_real_email_address() -> None:
     with pytest.raises(Invalid, match="email: is not an email address"):
         PartnerContact.register(
-            agency=Agency.EDUCATION, name="Pat Teacher", email="not-an-address",
-            webhook_url=None, preferred_channel=Channel.EMAIL, webhook_secret=None, meta=META)
+            agency=Agency.EDUCATION,
+            name="Pat Teacher",
+            email="not-an-address",
+            webhook_url=None,
+            preferred_channel=Channel.EMAIL,
+            webhook_secret=None,
+            meta=META,
+        )
 
 
 def test_a_contact_who_prefers_webhooks_must_give_a_webhook_url() -> None:
     with pytest.raises(Invalid, match="webhook_url: is required"):
         PartnerContact.register(
-            agency=Agency.POLICE, name="Sgt Example", email="sgt@example.org",
-            webhook_url=None, preferred_channel=Channel.WEBHOOK, webhook_secret=None, meta=META)
+            agency=Agency.POLICE,
+            name="Sgt Example",
+            email="sgt@example.org",
+            webhook_url=None,
+            preferred_channel=Channel.WEBHOOK,
+            webhook_secret=None,
+            meta=META,
+        )
 
 
 def test_one_notice_id_per_source_message_and_contact() -> None:
@@ -100,7 +120,10 @@ def test_a_sent_notice_records_channel_reference_and_attempt() -> None:
     notice.record_sent(Channel.EMAIL, "<id@ecm-record>", T0 + timedelta(seconds=10), SYSTEM)
     assert notice.status == NoticeStatus.SENT
     assert (notice.channel, notice.provider_reference, notice.attempts) == (
-        Channel.EMAIL, "<id@ecm-record>", 2)
+        Channel.EMAIL,
+        "<id@ecm-record>",
+        2,
+    )
     assert not notice.is_due(T0 + timedelta(days=1))
     with pytest.raises(Conflict, match="status: notice is sent"):
         notice.record_sent(Channel.EMAIL, "again", T0, SYSTEM)

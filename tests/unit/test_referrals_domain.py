@@ -15,13 +15,27 @@ WHY = META.with_reason("synthetic reason")
 
 
 def referral(months: int = 6) -> Referral:
-    return Referral.make(child_id=uuid4(), area=Area.BANES, case_manager_id="cm-1", reason="r",
-                         trauma_history="t", expected_involvement_months=months, meta=META)
+    return Referral.make(
+        child_id=uuid4(),
+        area=Area.BANES,
+        case_manager_id="cm-1",
+        reason="r",
+        trauma_history="t",
+        expected_involvement_months=months,
+        meta=META,
+    )
 
 
 def child() -> Child:
-    return Child(given_name="A", family_name="B", date_of_birth=date(2010, 1, 1),
-                 area=Area.BRISTOL, nhs_number=None, upn=None, meta=META)
+    return Child(
+        given_name="A",
+        family_name="B",
+        date_of_birth=date(2010, 1, 1),
+        area=Area.BRISTOL,
+        nhs_number=None,
+        upn=None,
+        meta=META,
+    )
 
 
 def test_ecm_takes_only_children_with_six_months_or_more_of_yjs_involvement() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -58,8 +59,9 @@ def due_id(case: ChildReviews) -> UUID:
 
 def scheduled_case(invitees: list[Invitee] | None = None, stage: int = 2) -> ChildReviews:
     case = new_case(stage)
-    case.schedule_review(due_id(case), STARTS, "Youth centre, room 2", None,
-                         invitees or [EDUCATION, HEALTH], META)
+    case.schedule_review(
+        due_id(case), STARTS, "Youth centre, room 2", None, invitees or [EDUCATION, HEALTH], META
+    )
     return case
 
 
@@ -68,14 +70,28 @@ def attended(*invitees: Invitee) -> list[AttendanceRecord]:
 
 
 def hold(case: ChildReviews, **overrides: object) -> None:
-    values: dict[str, object] = {
-        "held_on": HELD, "attendance": attended(EDUCATION, HEALTH), "stage": case.stage,
-        "rationale": None, "progress": [], "actions": [], "next_review_on": None,
+    values: dict[str, Any] = {
+        "held_on": HELD,
+        "attendance": attended(EDUCATION, HEALTH),
+        "stage": case.stage,
+        "rationale": None,
+        "progress": [],
+        "actions": [],
+        "next_review_on": None,
     }
     values.update(overrides)
-    case.record_held(due_id(case), values["held_on"], values["attendance"],  # type: ignore[arg-type]
-                     values["stage"], values["rationale"], values["progress"],  # type: ignore[arg-type]
-                     values["actions"], values["next_review_on"], WEEKS, META)  # type: ignore[arg-type]
+    case.record_held(
+        due_id(case),
+        values["held_on"],
+        values["attendance"],
+        values["stage"],
+        values["rationale"],
+        values["progress"],
+        values["actions"],
+        values["next_review_on"],
+        WEEKS,
+        META,
+    )
 
 
 # ------------------------------------------------------------ opening, schedule
@@ -106,18 +122,36 @@ def test_a_cadence_set_before_the_report_is_used_for_the_first_review() -> None:
 def test_a_report_noted_twice_changes_nothing() -> None:
     case = new_case()
     event_names(case)  # what came before
-    assert not case.note_report(case.case.formulation_case_id, 1, 2, ISSUED, WEEKS,  # type: ignore[arg-type]
-                                META)
-    assert not case.note_report(case.case.formulation_case_id, 1, 4, ISSUED + timedelta(days=1),  # type: ignore[arg-type]
-                                WEEKS, META)
+    assert not case.note_report(
+        case.case.formulation_case_id,  # type: ignore[arg-type]
+        1,
+        2,
+        ISSUED,
+        WEEKS,
+        META,
+    )
+    assert not case.note_report(
+        case.case.formulation_case_id,  # type: ignore[arg-type]
+        1,
+        4,
+        ISSUED + timedelta(days=1),
+        WEEKS,
+        META,
+    )
     assert event_names(case) == []
 
 
 def test_a_later_report_version_updates_the_stage_but_makes_no_second_review_due() -> None:
     case = new_case(stage=2)
     event_names(case)  # what came before
-    case.note_report(case.case.formulation_case_id, 2, 3, ISSUED + timedelta(days=3), WEEKS,  # type: ignore[arg-type]
-                     META)
+    case.note_report(
+        case.case.formulation_case_id,  # type: ignore[arg-type]
+        2,
+        3,
+        ISSUED + timedelta(days=3),
+        WEEKS,
+        META,
+    )
     assert event_names(case) == ["ReportNoted"]
     assert case.stage == 3
     assert len(case.reviews) == 1
@@ -174,8 +208,7 @@ def test_a_review_needs_a_venue_or_an_online_link() -> None:
     case = new_case()
     with pytest.raises(Invalid, match=r"venue: a review needs a venue or an online link"):
         case.schedule_review(due_id(case), STARTS, None, " ", [EDUCATION], META)
-    case.schedule_review(due_id(case), STARTS, None, "https://meet.example/r1", [EDUCATION],
-                         META)
+    case.schedule_review(due_id(case), STARTS, None, "https://meet.example/r1", [EDUCATION], META)
 
 
 def test_a_review_needs_invitees_each_invited_once() -> None:
@@ -189,8 +222,9 @@ def test_a_review_needs_invitees_each_invited_once() -> None:
 def test_a_review_time_without_a_time_zone_is_refused() -> None:
     case = new_case()
     with pytest.raises(Invalid, match=r"starts_at: must include a time zone"):
-        case.schedule_review(due_id(case), datetime(2026, 2, 10, 10), "Hall", None,
-                             [EDUCATION], META)
+        case.schedule_review(
+            due_id(case), datetime(2026, 2, 10, 10), "Hall", None, [EDUCATION], META
+        )
 
 
 def test_a_scheduled_review_cannot_be_scheduled_again() -> None:
@@ -277,15 +311,19 @@ def test_a_review_cannot_be_held_twice() -> None:
     first = due_id(case)
     hold(case)
     with pytest.raises(Conflict, match=r"was already held"):
-        case.record_held(first, HELD, attended(EDUCATION, HEALTH), 2, None, [], [], None,
-                         WEEKS, META)
+        case.record_held(
+            first, HELD, attended(EDUCATION, HEALTH), 2, None, [], [], None, WEEKS, META
+        )
 
 
 def test_attendance_for_an_agency_not_invited_is_refused_unless_it_joined_on_the_day() -> None:
     case = scheduled_case([EDUCATION])
     police = AttendanceRecord(Agency.POLICE, None, Attendance.ATTENDED)
-    with pytest.raises(Invalid, match=r"attendance.1: police was not invited; say "
-                                      "joined_on_the_day"):
+    with pytest.raises(
+        Invalid,
+        match=r"attendance.1: police was not invited; say "
+        "joined_on_the_day",
+    ):
         hold(case, attendance=[*attended(EDUCATION), police])
     joined = AttendanceRecord(Agency.POLICE, None, Attendance.ATTENDED, joined_on_the_day=True)
     hold(case, attendance=[*attended(EDUCATION), joined])
@@ -309,8 +347,11 @@ def test_someone_who_joined_on_the_day_attended() -> None:
 
 def test_every_invited_agency_and_contact_has_its_attendance_recorded() -> None:
     case = scheduled_case([EDUCATION, HEALTH])
-    with pytest.raises(Invalid, match=rf"no attendance recorded for invited health "
-                                      rf"\(contact {CONTACT}\)"):
+    with pytest.raises(
+        Invalid,
+        match=rf"no attendance recorded for invited health "
+        rf"\(contact {CONTACT}\)",
+    ):
         hold(case, attendance=attended(EDUCATION))
 
 
@@ -331,21 +372,29 @@ def test_a_named_person_from_an_agency_invited_as_a_whole_was_invited() -> None:
 
 def test_attendance_recorded_twice_is_refused() -> None:
     case = scheduled_case([EDUCATION])
-    with pytest.raises(Invalid, match=r"attendance.1: attendance for education is recorded "
-                                      "twice"):
+    with pytest.raises(
+        Invalid,
+        match=r"attendance.1: attendance for education is recorded "
+        "twice",
+    ):
         hold(case, attendance=attended(EDUCATION, EDUCATION))
 
 
 def test_apologies_and_did_not_attend_are_recorded_per_agency() -> None:
     case = scheduled_case([EDUCATION, HEALTH])
     first = due_id(case)
-    hold(case, attendance=[
-        AttendanceRecord(Agency.EDUCATION, None, Attendance.APOLOGIES),
-        AttendanceRecord(Agency.HEALTH, CONTACT, Attendance.DID_NOT_ATTEND),
-    ])
+    hold(
+        case,
+        attendance=[
+            AttendanceRecord(Agency.EDUCATION, None, Attendance.APOLOGIES),
+            AttendanceRecord(Agency.HEALTH, CONTACT, Attendance.DID_NOT_ATTEND),
+        ],
+    )
     kinds = {a.agency: a.attendance for a in case.reviews[first].attendance}
-    assert kinds == {Agency.EDUCATION: Attendance.APOLOGIES,
-                     Agency.HEALTH: Attendance.DID_NOT_ATTEND}
+    assert kinds == {
+        Agency.EDUCATION: Attendance.APOLOGIES,
+        Agency.HEALTH: Attendance.DID_NOT_ATTEND,
+    }
 
 
 def test_the_stage_may_go_down_with_a_rationale() -> None:
@@ -392,8 +441,11 @@ def test_progress_on_an_unknown_or_finished_intervention_is_refused() -> None:
     case = scheduled_case()
     active, done = _with_interventions(case)
     ok = ProgressRecord(active, Progress.PARTLY)
-    with pytest.raises(Invalid, match=r"progress.1.intervention_id: .* is not an intervention "
-                                      "of this child"):
+    with pytest.raises(
+        Invalid,
+        match=r"progress.1.intervention_id: .* is not an intervention "
+        "of this child",
+    ):
         hold(case, progress=[ok, ProgressRecord(uuid4(), Progress.STALLED)])
     with pytest.raises(Invalid, match=r"progress.1.intervention_id: .* is completed or stopped"):
         hold(case, progress=[ok, ProgressRecord(done, Progress.COMPLETED)])
@@ -402,8 +454,11 @@ def test_progress_on_an_unknown_or_finished_intervention_is_refused() -> None:
 def test_progress_missing_for_an_active_intervention_or_given_twice_is_refused() -> None:
     case = scheduled_case()
     active, _ = _with_interventions(case)
-    with pytest.raises(Invalid, match=rf"progress: no progress recorded for active "
-                                      rf"intervention\(s\) {active}"):
+    with pytest.raises(
+        Invalid,
+        match=rf"progress: no progress recorded for active "
+        rf"intervention\(s\) {active}",
+    ):
         hold(case, progress=[])
     twice = [ProgressRecord(active, Progress.PARTLY), ProgressRecord(active, Progress.STALLED)]
     with pytest.raises(Invalid, match=r"progress.1.intervention_id: .* recorded twice"):
@@ -447,8 +502,11 @@ def test_an_overdue_review_is_raised_once_however_often_the_tick_runs() -> None:
     case = new_case()
     later = ISSUED + timedelta(days=100)
     event_names(case)  # what came before
-    results = [case.notice_overdue(later, META), case.notice_overdue(later, META),
-               case.notice_overdue(later + timedelta(days=1), META)]
+    results = [
+        case.notice_overdue(later, META),
+        case.notice_overdue(later, META),
+        case.notice_overdue(later + timedelta(days=1), META),
+    ]
     assert results == [True, False, False]
     assert event_names(case) == ["ReviewOverdue"]
 
@@ -508,8 +566,7 @@ def test_a_transition_is_recorded_with_its_receiving_organisation() -> None:
         case.record_transition(tid, TransitionKind.SCHOOL_MOVE, HELD, "School B", META)
 
 
-@pytest.mark.parametrize("kind", [k for k in TransitionKind
-                                  if k != TransitionKind.LEAVING_CUSTODY])
+@pytest.mark.parametrize("kind", [k for k in TransitionKind if k != TransitionKind.LEAVING_CUSTODY])
 def test_a_move_needs_its_receiving_organisation(kind: TransitionKind) -> None:
     with pytest.raises(Invalid, match=r"receiving_organisation: a .* needs the receiving"):
         new_case().record_transition(uuid4(), kind, HELD, None, META)
@@ -577,9 +634,13 @@ def test_a_reopened_case_has_a_review_due_again() -> None:
 
 def log(**overrides: object) -> SupervisionSession:
     values: dict[str, object] = {
-        "practitioner_id": "cm-1", "supervisor_id": "psy-1", "held_on": HELD,
-        "kind": SupervisionKind.CLINICAL_SUPERVISION, "children": [uuid4()],
-        "themes": "Holding hope when a child moves down a stage", "meta": META,
+        "practitioner_id": "cm-1",
+        "supervisor_id": "psy-1",
+        "held_on": HELD,
+        "kind": SupervisionKind.CLINICAL_SUPERVISION,
+        "children": [uuid4()],
+        "themes": "Holding hope when a child moves down a stage",
+        "meta": META,
     }
     values.update(overrides)
     return SupervisionSession.log(**values)  # type: ignore[arg-type]
@@ -602,11 +663,14 @@ def test_a_child_listed_twice_is_refused() -> None:
         log(children=[child, child])
 
 
-@pytest.mark.parametrize("themes, rule", [
-    ("Discussed child 943 476 5919 and risk", "looks like an NHS number"),
-    ("Pupil B801200005001 exclusions", "looks like a Unique Pupil Number"),
-    ("   ", "must not be blank"),
-])
+@pytest.mark.parametrize(
+    "themes, rule",
+    [
+        ("Discussed child 943 476 5919 and risk", "looks like an NHS number"),
+        ("Pupil B801200005001 exclusions", "looks like a Unique Pupil Number"),
+        ("   ", "must not be blank"),
+    ],
+)
 def test_themes_never_hold_a_childs_identifiers(themes: str, rule: str) -> None:
     with pytest.raises(Invalid, match=rf"themes: .*{rule}"):
         log(themes=themes)

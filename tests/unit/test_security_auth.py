@@ -22,8 +22,7 @@ SECRET = "a-real-development-secret-of-enough-length"
 
 
 def prod(tmp_path: Path, **values: object) -> Settings:
-    return Settings(data_dir=tmp_path, master_key=MASTER_KEY, dev_mode=False,
-                    **values)  # type: ignore[arg-type]
+    return Settings(data_dir=tmp_path, master_key=MASTER_KEY, dev_mode=False, **values)  # type: ignore[arg-type]
 
 
 def test_a_dev_token_round_trips_to_the_same_principal(tmp_path: Path) -> None:
@@ -31,7 +30,10 @@ def test_a_dev_token_round_trips_to_the_same_principal(tmp_path: Path) -> None:
     token = mint_token(settings, "cm-9", Role.CASE_MANAGER, Area.BANES)
     principal = Authenticator(settings).authenticate(f"Bearer {token}")
     assert (principal.user_id, principal.role, principal.area) == (
-        "cm-9", Role.CASE_MANAGER, Area.BANES)
+        "cm-9",
+        Role.CASE_MANAGER,
+        Area.BANES,
+    )
 
 
 def test_a_dev_token_signed_with_another_secret_is_refused(tmp_path: Path) -> None:
@@ -59,8 +61,9 @@ def test_dev_tokens_pass_outside_dev_mode_only_with_a_real_secret_and_no_issuer(
     tmp_path: Path,
 ) -> None:
     assert dev_tokens_allowed(prod(tmp_path, secret_key=SECRET))
-    assert not dev_tokens_allowed(prod(tmp_path, secret_key=SECRET,
-                                       oidc_issuer="https://idp.example.test"))
+    assert not dev_tokens_allowed(
+        prod(tmp_path, secret_key=SECRET, oidc_issuer="https://idp.example.test")
+    )
     assert dev_tokens_allowed(development_settings(tmp_path / "var"))
 
 
@@ -74,8 +77,13 @@ def test_placeholder_secrets_are_refused_outside_dev_mode(tmp_path: Path) -> Non
 def test_a_dev_token_is_refused_outside_dev_mode_once_an_issuer_is_configured(
     tmp_path: Path,
 ) -> None:
-    settings = prod(tmp_path, secret_key=SECRET, oidc_issuer="https://idp.example.test",
-                    oidc_audience="ecm", oidc_jwks_file=tmp_path / "jwks.json")
+    settings = prod(
+        tmp_path,
+        secret_key=SECRET,
+        oidc_issuer="https://idp.example.test",
+        oidc_audience="ecm",
+        oidc_jwks_file=tmp_path / "jwks.json",
+    )
     token = mint_token(settings, "au-1", Role.AUDITOR, None)
     with pytest.raises(AuthenticationFailed, match="development tokens"):
         Authenticator(settings).authenticate(f"Bearer {token}")
@@ -83,7 +91,8 @@ def test_a_dev_token_is_refused_outside_dev_mode_once_an_issuer_is_configured(
 
 def test_claims_map_to_a_principal_with_a_normalised_area() -> None:
     principal = principal_from_claims(
-        {"sub": "u1", "role": "case_manager", "area": "South-Gloucestershire"}, "role", "area")
+        {"sub": "u1", "role": "case_manager", "area": "South-Gloucestershire"}, "role", "area"
+    )
     assert principal.area == Area.SOUTH_GLOUCESTERSHIRE
 
 

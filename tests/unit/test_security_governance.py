@@ -31,8 +31,7 @@ def test_an_erasure_without_a_reason_is_refused_naming_the_field(reason: str | N
 
 
 def test_a_disclosure_records_who_saw_what_and_refuses_a_negative_count() -> None:
-    disclosure = SubjectAccessDisclosure.record(uuid4(), date(2030, 1, 2), 12, ["referrals"],
-                                                DPO)
+    disclosure = SubjectAccessDisclosure.record(uuid4(), date(2030, 1, 2), 12, ["referrals"], DPO)
     assert disclosure.produced_by == "dpo-1"
     with pytest.raises(Invalid, match="events_disclosed"):
         SubjectAccessDisclosure.record(uuid4(), date(2030, 1, 2), -1, [], DPO)
@@ -47,22 +46,38 @@ def test_a_disclosure_records_who_saw_what_and_refuses_a_negative_count() -> Non
         ("sar/child.2030", "sar/child.2030.html", "sar/child.2030.json"),
     ],
 )
-def test_the_report_is_written_as_html_with_a_json_sibling(out: str, html: str,
-                                                          json: str) -> None:
+def test_the_report_is_written_as_html_with_a_json_sibling(out: str, html: str, json: str) -> None:
     assert output_paths(Path(out)) == (Path(html), Path(json))
 
 
 def test_the_html_report_escapes_everything_it_shows() -> None:
     document = {
-        "title": "Subject access report", "child_id": "c-1", "produced_at": "2030-01-02",
-        "produced_by": {"id": "dpo-1", "role": "auditor"}, "reason": "<i>SAR-17</i>",
-        "erased": True, "erased_on": "2030-01-01", "services_searched": ["referrals"],
-        "current_record": [{"service": "referrals", "aggregate_id": "a-1",
-                            "aggregate_type": "Child",
-                            "state": {"given_name": "<script>alert(1)</script>"}}],
-        "events": [{"occurred_at": "2029-01-01", "service": "referrals",
-                    "event_type": "ChildRegistered", "actor": {"id": "cm-1", "role": "cm"},
-                    "reason": None, "data": {"family_name": "O'Brien & <Sons>"}}],
+        "title": "Subject access report",
+        "child_id": "c-1",
+        "produced_at": "2030-01-02",
+        "produced_by": {"id": "dpo-1", "role": "auditor"},
+        "reason": "<i>SAR-17</i>",
+        "erased": True,
+        "erased_on": "2030-01-01",
+        "services_searched": ["referrals"],
+        "current_record": [
+            {
+                "service": "referrals",
+                "aggregate_id": "a-1",
+                "aggregate_type": "Child",
+                "state": {"given_name": "<script>alert(1)</script>"},
+            }
+        ],
+        "events": [
+            {
+                "occurred_at": "2029-01-01",
+                "service": "referrals",
+                "event_type": "ChildRegistered",
+                "actor": {"id": "cm-1", "role": "cm"},
+                "reason": None,
+                "data": {"family_name": "O'Brien & <Sons>"},
+            }
+        ],
         "notices": [],
     }
     page = render_html(document)

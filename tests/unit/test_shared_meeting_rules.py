@@ -24,11 +24,13 @@ CASES = {
     "an invitee left out": [AttendanceRecord(Agency.POLICE, None, Attendance.ATTENDED)],
     "joined on the day but invited": [
         AttendanceRecord(Agency.EDUCATION, NAMED, Attendance.ATTENDED),
-        AttendanceRecord(Agency.POLICE, None, Attendance.ATTENDED, joined_on_the_day=True)],
+        AttendanceRecord(Agency.POLICE, None, Attendance.ATTENDED, joined_on_the_day=True),
+    ],
     "joined on the day but absent": [
         AttendanceRecord(Agency.EDUCATION, NAMED, Attendance.ATTENDED),
         AttendanceRecord(Agency.POLICE, None, Attendance.ATTENDED),
-        AttendanceRecord(Agency.HEALTH, None, Attendance.APOLOGIES, joined_on_the_day=True)],
+        AttendanceRecord(Agency.HEALTH, None, Attendance.APOLOGIES, joined_on_the_day=True),
+    ],
 }
 
 
@@ -66,10 +68,13 @@ def test_a_formulation_meeting_and_a_review_refuse_the_same_attendance_the_same_
 
 
 def test_a_named_person_of_an_agency_invited_as_a_whole_was_invited_too() -> None:
-    check_attendance(INVITED, [
-        AttendanceRecord(Agency.EDUCATION, NAMED, Attendance.ATTENDED),
-        AttendanceRecord(Agency.POLICE, uuid4(), Attendance.ATTENDED),
-    ])
+    check_attendance(
+        INVITED,
+        [
+            AttendanceRecord(Agency.EDUCATION, NAMED, Attendance.ATTENDED),
+            AttendanceRecord(Agency.POLICE, uuid4(), Attendance.ATTENDED),
+        ],
+    )
 
 
 def test_both_services_schedule_and_reschedule_with_the_same_request_models() -> None:
@@ -83,13 +88,19 @@ def test_both_services_schedule_and_reschedule_with_the_same_request_models() ->
     assert issubclass(ReviewSchedule, MeetingScheduleIn)
     assert issubclass(MeetingReschedule, MeetingRescheduleIn)
     assert issubclass(ReviewReschedule, MeetingRescheduleIn)
-    assert MeetingCreate.model_json_schema()["properties"] == (
-        ReviewSchedule.model_json_schema()["properties"])
+    assert (
+        MeetingCreate.model_json_schema()["properties"]
+        == (ReviewSchedule.model_json_schema()["properties"])
+    )
     for model in (MeetingCreate, ReviewSchedule):
         with pytest.raises(ValidationError, match="https"):
-            model.model_validate({"starts_at": "2026-05-01T10:00:00Z",
-                                  "online_link": "http://meet.example/x",
-                                  "invitees": [{"agency": "police"}]})
+            model.model_validate(
+                {
+                    "starts_at": "2026-05-01T10:00:00Z",
+                    "online_link": "http://meet.example/x",
+                    "invitees": [{"agency": "police"}],
+                }
+            )
 
 
 def test_a_day_in_the_future_is_refused_by_one_rule_naming_the_field() -> None:
@@ -110,12 +121,24 @@ def test_metadata_from_a_message_keeps_its_reason_whoever_acts() -> None:
     from shared.contracts import Actor, Envelope, caused_by
 
     envelope = Envelope(
-        message_id="reviews:7", service="reviews", event_type="CaseClosed", event_version=1,
-        notification_id=7, aggregate_id=uuid4(), aggregate_version=3, child_id=uuid4(),
-        occurred_at=STARTS, actor=Actor(id="sp-1", role="senior_practitioner"),
-        reason="Synthetic: order ended", correlation_id="corr-9", causation_id="corr-8",
-        data={})
-    assert caused_by(envelope) == Meta("sp-1", "senior_practitioner", "corr-9", "reviews:7",
-                                       "Synthetic: order ended")
+        message_id="reviews:7",
+        service="reviews",
+        event_type="CaseClosed",
+        event_version=1,
+        notification_id=7,
+        aggregate_id=uuid4(),
+        aggregate_version=3,
+        child_id=uuid4(),
+        occurred_at=STARTS,
+        actor=Actor(id="sp-1", role="senior_practitioner"),
+        reason="Synthetic: order ended",
+        correlation_id="corr-9",
+        causation_id="corr-8",
+        data={},
+    )
+    assert caused_by(envelope) == Meta(
+        "sp-1", "senior_practitioner", "corr-9", "reviews:7", "Synthetic: order ended"
+    )
     assert caused_by(envelope, acting_service="notifications") == Meta(
-        "notifications", "system", "corr-9", "reviews:7", "Synthetic: order ended")
+        "notifications", "system", "corr-9", "reviews:7", "Synthetic: order ended"
+    )

@@ -21,8 +21,16 @@ from services.web.users import _safe_next, checked_form
 
 def request_with(cookie: str | None) -> Request:
     headers = [(b"cookie", f"{COOKIE}={cookie}".encode())] if cookie else []
-    return Request({"type": "http", "method": "GET", "path": "/", "headers": headers,
-                    "query_string": b"", "scheme": "http"})
+    return Request(
+        {
+            "type": "http",
+            "method": "GET",
+            "path": "/",
+            "headers": headers,
+            "query_string": b"",
+            "scheme": "http",
+        }
+    )
 
 
 def test_every_form_post_of_the_web_app_checks_the_csrf_token() -> None:
@@ -37,14 +45,28 @@ def test_every_form_post_of_the_web_app_checks_the_csrf_token() -> None:
         users,
     )
 
-    modules = (users, pages_case, pages_clinical, pages_records, pages_audit, pages_partner,
-               pages_actions, pages_directory)
-    posts = [route for module in modules
-             for route in module.router.routes
-             if isinstance(route, APIRoute) and "POST" in (route.methods or set())]
+    modules = (
+        users,
+        pages_case,
+        pages_clinical,
+        pages_records,
+        pages_audit,
+        pages_partner,
+        pages_actions,
+        pages_directory,
+    )
+    posts = [
+        route
+        for module in modules
+        for route in module.router.routes
+        if isinstance(route, APIRoute) and "POST" in (route.methods or set())
+    ]
     assert len(posts) >= 16
-    unchecked = [route.path for route in posts
-                 if checked_form not in [d.call for d in route.dependant.dependencies]]
+    unchecked = [
+        route.path
+        for route in posts
+        if checked_form not in [d.call for d in route.dependant.dependencies]
+    ]
     assert unchecked == []
 
 
@@ -83,27 +105,53 @@ def test_a_partner_link_opens_only_its_own_notice_until_it_expires() -> None:
     with pytest.raises(jwt.PyJWTError):
         read_partner_link_token(token, "another-secret-0123456789abcdef")
     with pytest.raises(jwt.PyJWTError):
-        read_partner_link_token(token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1],
-                                secret)
-    expired = partner_link_token(notice, contact, datetime.now(UTC) - timedelta(minutes=5),
-                                 secret)
+        read_partner_link_token(token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1], secret)
+    expired = partner_link_token(notice, contact, datetime.now(UTC) - timedelta(minutes=5), secret)
     with pytest.raises(jwt.ExpiredSignatureError):
         read_partner_link_token(expired, secret)
-    dev_token = jwt.encode({"typ": "ecm-dev", "notice": str(notice), "contact": str(contact),
-                            "exp": int(later.timestamp())}, secret, algorithm="HS256")
+    dev_token = jwt.encode(
+        {
+            "typ": "ecm-dev",
+            "notice": str(notice),
+            "contact": str(contact),
+            "exp": int(later.timestamp()),
+        },
+        secret,
+        algorithm="HS256",
+    )
     with pytest.raises(jwt.PyJWTError):
         read_partner_link_token(dev_token, secret)
 
 
 def test_the_timeline_puts_life_story_above_service_events_below_and_escapes_labels() -> None:
     items: list[dict[str, Any]] = [
-        {"kind": "life_story", "event_type": "TimelineEntryAdded", "on": "2015-05-01",
-         "precision": "year", "details": {"category": "<script>alert(1)</script>"},
-         "stage_in_force": None, "recorded_at": "1"},
-        {"kind": "referral", "event_type": "ReferralMade", "on": "2024-01-10",
-         "precision": "exact", "details": {}, "stage_in_force": 2, "recorded_at": "2"},
-        {"kind": "review", "event_type": "ReviewHeld", "on": "2024-06-10",
-         "precision": "exact", "details": {}, "stage_in_force": 3, "recorded_at": "3"},
+        {
+            "kind": "life_story",
+            "event_type": "TimelineEntryAdded",
+            "on": "2015-05-01",
+            "precision": "year",
+            "details": {"category": "<script>alert(1)</script>"},
+            "stage_in_force": None,
+            "recorded_at": "1",
+        },
+        {
+            "kind": "referral",
+            "event_type": "ReferralMade",
+            "on": "2024-01-10",
+            "precision": "exact",
+            "details": {},
+            "stage_in_force": 2,
+            "recorded_at": "2",
+        },
+        {
+            "kind": "review",
+            "event_type": "ReviewHeld",
+            "on": "2024-06-10",
+            "precision": "exact",
+            "details": {},
+            "stage_in_force": 3,
+            "recorded_at": "3",
+        },
     ]
     svg = draw(items, date(2024, 7, 1))
     assert "<script>" not in svg and "&lt;script&gt;" in svg
@@ -120,8 +168,17 @@ def test_the_session_cookie_is_httponly_lax_and_secure_over_tls() -> None:
 
     codec = SessionCodec("a-test-secret-of-enough-length", 600)
     for scheme, secure in (("http", False), ("https", True)):
-        request = Request({"type": "http", "method": "GET", "path": "/", "headers": [],
-                           "query_string": b"", "scheme": scheme, "server": ("x", 443)})
+        request = Request(
+            {
+                "type": "http",
+                "method": "GET",
+                "path": "/",
+                "headers": [],
+                "query_string": b"",
+                "scheme": scheme,
+                "server": ("x", 443),
+            }
+        )
         response = Response()
         session = Session()
         session.set("token", "t")

@@ -28,8 +28,9 @@ class SmtpSender:
             # break, which would push every header after To into the body.
             address = validate_email(recipient.email, check_deliverability=False).normalized
         except EmailNotValidError as error:
-            raise DeliveryError(f"smtp: the contact's email address is not valid ({error})") \
-                from None
+            raise DeliveryError(
+                f"smtp: the contact's email address is not valid ({error})"
+            ) from None
         email = EmailMessage()
         email["From"] = self.settings.smtp_from
         email["To"] = address
@@ -40,8 +41,12 @@ class SmtpSender:
         email.set_content(message.text())
         if message.calendar and message.calendar_method:
             # Calendar clients add, move or remove the entry by its UID.
-            email.add_attachment(message.calendar, subtype="calendar", filename="invitation.ics",
-                                 params={"method": message.calendar_method})
+            email.add_attachment(
+                message.calendar,
+                subtype="calendar",
+                filename="invitation.ics",
+                params={"method": message.calendar_method},
+            )
         return email
 
     async def send(self, message: NoticeMessage, recipient: Recipient, attempt: int) -> str:
@@ -50,17 +55,23 @@ class SmtpSender:
         s = self.settings
         try:
             await aiosmtplib.send(
-                email, hostname=s.smtp_host, port=s.smtp_port, username=s.smtp_username,
-                password=s.smtp_password, use_tls=s.smtp_use_tls,
+                email,
+                hostname=s.smtp_host,
+                port=s.smtp_port,
+                username=s.smtp_username,
+                password=s.smtp_password,
+                use_tls=s.smtp_use_tls,
                 start_tls=None if s.smtp_use_tls else s.smtp_starttls,
                 timeout=s.send_timeout_seconds,
             )
         except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPConnectTimeoutError) as error:
-            raise DeliveryError(f"smtp: cannot reach {s.smtp_host}:{s.smtp_port}: {error}") \
-                from error
+            raise DeliveryError(
+                f"smtp: cannot reach {s.smtp_host}:{s.smtp_port}: {error}"
+            ) from error
         except aiosmtplib.SMTPException as error:
             raise DeliveryError(f"smtp: {type(error).__name__}: {error}") from error
         except OSError as error:
-            raise DeliveryError(f"smtp: cannot reach {s.smtp_host}:{s.smtp_port}: {error}") \
-                from error
+            raise DeliveryError(
+                f"smtp: cannot reach {s.smtp_host}:{s.smtp_port}: {error}"
+            ) from error
         return str(email["Message-ID"])

@@ -23,16 +23,20 @@ class NotifySender:
     def _send(self, message: NoticeMessage, recipient: Recipient) -> str:
         s = self.settings
         if not s.govuk_api_key or not s.govuk_template_id:
-            raise DeliveryError("govuk_api_key: GOV.UK Notify is not configured "
-                                "(ECM_NOTIFY_GOVUK_API_KEY and ECM_NOTIFY_GOVUK_TEMPLATE_ID)")
+            raise DeliveryError(
+                "govuk_api_key: GOV.UK Notify is not configured "
+                "(ECM_NOTIFY_GOVUK_API_KEY and ECM_NOTIFY_GOVUK_TEMPLATE_ID)"
+            )
         # A client per send: the Notify client is not thread-safe.
         client = NotificationsAPIClient(  # type: ignore[no-untyped-call]
             s.govuk_api_key, base_url=s.govuk_base_url, timeout=s.send_timeout_seconds
         )
         try:
             response = client.send_email_notification(  # type: ignore[no-untyped-call]
-                email_address=recipient.email, template_id=s.govuk_template_id,
-                personalisation=message.personalisation(), reference=str(message.notice_id),
+                email_address=recipient.email,
+                template_id=s.govuk_template_id,
+                personalisation=message.personalisation(),
+                reference=str(message.notice_id),
             )
         except APIError as error:
             raise DeliveryError(f"notify: {error}") from error

@@ -41,8 +41,9 @@ def signing_key(secret: str) -> bytes:
 
 def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     """The `webhook-signature` value: `v1,<base64 HMAC-SHA256(id.timestamp.body)>`."""
-    return Webhook(signing_key(secret)).sign(message_id, datetime.fromtimestamp(timestamp, UTC),
-                                             body.decode())
+    return Webhook(signing_key(secret)).sign(
+        message_id, datetime.fromtimestamp(timestamp, UTC), body.decode()
+    )
 
 
 def verify(secret: str, body: bytes, headers: Mapping[str, str]) -> bool:
@@ -66,16 +67,21 @@ class WebhookSender:
         """The contact's own secret, else the shared one where that is allowed (dev mode);
         refuses placeholders."""
         if not recipient.webhook_secret and not self.settings.webhook_shared_secret_allowed:
-            raise DeliveryError("webhook_secret: no signing secret of the contact's own (a "
-                                "key shared by every partner is for dev mode only)")
+            raise DeliveryError(
+                "webhook_secret: no signing secret of the contact's own (a "
+                "key shared by every partner is for dev mode only)"
+            )
         secret = recipient.webhook_secret or self.settings.webhook_secret
         if secret.strip().lower() in PLACEHOLDERS:
-            raise DeliveryError("webhook_secret: no signing secret is configured "
-                                "(ECM_NOTIFY_WEBHOOK_SECRET or the contact's own)")
+            raise DeliveryError(
+                "webhook_secret: no signing secret is configured "
+                "(ECM_NOTIFY_WEBHOOK_SECRET or the contact's own)"
+            )
         return secret
 
-    def request(self, message: NoticeMessage, recipient: Recipient, attempt: int,
-                now: float | None = None) -> tuple[bytes, dict[str, str]]:
+    def request(
+        self, message: NoticeMessage, recipient: Recipient, attempt: int, now: float | None = None
+    ) -> tuple[bytes, dict[str, str]]:
         """The body and headers of one delivery."""
         body = json.dumps(message.as_json(), separators=(",", ":"), sort_keys=True).encode()
         timestamp = int(now if now is not None else time.time())
@@ -87,7 +93,8 @@ class WebhookSender:
             SIGNATURE_HEADER: " ".join(
                 signature(secret, message_id, timestamp, body)
                 for secret in (self.secret_for(recipient), recipient.previous_webhook_secret)
-                if secret),
+                if secret
+            ),
             NOTICE_HEADER: message_id,
             "X-ECM-Delivery-Attempt": str(attempt),
             "User-Agent": "ecm-record-notifications",
@@ -103,21 +110,28 @@ class WebhookSender:
         """
         if not recipient.webhook_url:
             raise DeliveryError("webhook_url: the contact has no webhook URL")
-        destination = await resolve(recipient.webhook_url,
-                                    networks(self.settings.webhook_allowed_networks),
-                                    self.settings.webhook_require_https)
+        destination = await resolve(
+            recipient.webhook_url,
+            networks(self.settings.webhook_allowed_networks),
+            self.settings.webhook_require_https,
+        )
         body, headers = self.request(message, recipient, attempt)
         headers["Host"] = destination.host_header
         try:
-            async with httpx.AsyncClient(timeout=self.settings.send_timeout_seconds,
-                                         follow_redirects=False, trust_env=False) as client:
+            async with httpx.AsyncClient(
+                timeout=self.settings.send_timeout_seconds, follow_redirects=False, trust_env=False
+            ) as client:
                 response = await client.post(
-                    destination.connect_url, content=body, headers=headers,
-                    extensions={"sni_hostname": destination.server_name})
+                    destination.connect_url,
+                    content=body,
+                    headers=headers,
+                    extensions={"sni_hostname": destination.server_name},
+                )
         except httpx.HTTPError:
             # One wording for refused, reset, timed out or not HTTP: never a port scanner.
             raise DeliveryError("webhook: the receiver could not be reached") from None
         if not response.is_success:
-            raise DeliveryError(f"webhook: the receiver refused the notice (HTTP "
-                                f"{response.status_code // 100}xx)")
+            raise DeliveryError(
+                f"webhook: the receiver refused the notice (HTTP {response.status_code // 100}xx)"
+            )
         return f"webhook:{response.status_code}"
