@@ -82,6 +82,13 @@ class NotifySettings(BaseSettings):
     )
     backoff_seconds: list[float] = Field(default=[30.0, 120.0, 600.0, 1800.0, 3600.0])
 
+    @field_validator("partner_link_secret")
+    @classmethod
+    def _link_secret_strength(cls, value: str) -> str:
+        if value and value.strip().lower() not in PLACEHOLDERS and len(value) < 32:
+            raise ValueError("must be at least 32 characters (it signs every partner link)")
+        return value
+
     @field_validator("govuk_api_key")
     @classmethod
     def _notify_key_format(cls, value: str | None) -> str | None:

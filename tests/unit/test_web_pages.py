@@ -186,3 +186,14 @@ def test_the_session_cookie_is_httponly_lax_and_secure_over_tls() -> None:
         cookie = response.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=lax" in cookie
         assert ("secure" in cookie.split("; ")) is secure
+
+
+def test_a_short_partner_link_secret_is_refused_naming_the_setting() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from services.notifications.settings import NotifySettings
+
+    with pytest.raises(ValidationError, match="partner_link_secret"):
+        NotifySettings(partner_link_secret="too-short")
+    assert NotifySettings(partner_link_secret="x" * 32).partner_link_secret == "x" * 32
