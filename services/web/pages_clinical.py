@@ -152,15 +152,33 @@ async def child_page(request: Request, user: SignedIn, child_id: UUID) -> Respon
             return []
         return list(found["items"])
 
+    # The whole page as it stood at the end of that day: the record, the reviews and the
+    # referral are read as of it too (the APIs check the day; a day before the child was
+    # registered shows the record as it is now beside an empty story).
+    when = day.isoformat() if day is not None and day <= datetime.now(UTC).date() else None
+
+    async def record() -> Any:
+        if when is not None:
+            try:
+                return await api.get(f"/children/{child_id}", as_of=when)
+            except ApiError as e:
+                if e.status not in (404, 422):
+                    raise
+        return await api.get(f"/children/{child_id}")
+
     # Independent reads, side by side. The formulation case is not read here: replaying it
     # grows with the child's history, and the whole story already says what the page needs.
     child, items, reviews = await asyncio.gather(
-        api.get(f"/children/{child_id}"), story(), _optional(api, f"/review-cases/{child_id}")
+        record(),
+        story(),
+        _optional(api, f"/review-cases/{child_id}", absent=(403, 404, 422), as_of=when),
     )
     if as_of is None:
         day = None
     referral = (
-        await _optional(api, f"/referrals/{child['open_referral_id']}")
+        await _optional(
+            api, f"/referrals/{child['open_referral_id']}", absent=(403, 404, 422), as_of=when
+        )
         if child.get("open_referral_id")
         else None
     )
@@ -174,7 +192,7 @@ async def child_page(request: Request, user: SignedIn, child_id: UUID) -> Respon
         view=view,
         as_of=as_of,
         svg=Markup(draw(items, today)) if items else None,
-        summary=summarise(items, None if day else reviews),
+        summary=summarise(items, reviews),
         reviews=reviews,
         referral=referral,
         can={

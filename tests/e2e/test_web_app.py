@@ -138,3 +138,35 @@ def test_outside_dev_mode_without_a_session_secret_the_api_is_served_alone(
             assert client.get("/").status_code == 404
     finally:
         system.close()
+
+
+def test_the_child_page_as_of_a_day_shows_the_record_as_it_stood_then(
+    client: TestClient, system: System
+) -> None:
+    from datetime import UTC, date, datetime
+
+    import time_machine
+
+    from services.referrals.application import ReferralsApplication
+    from shared.domain import Area, Meta
+
+    referrals = system.app(ReferralsApplication)
+    meta = Meta("cm-bristol-1", "case_manager", "corr-asof", "corr-asof")
+    with time_machine.travel(datetime(2026, 1, 10, 12, tzinfo=UTC), tick=False):
+        child = referrals.register_child(
+            given_name="Before",
+            family_name="Webchild",
+            date_of_birth=date(2012, 3, 4),
+            area=Area.BRISTOL,
+            nhs_number=None,
+            upn=None,
+            meta=meta,
+        )
+    with time_machine.travel(datetime(2026, 2, 10, 12, tzinfo=UTC), tick=False):
+        referrals.correct_child(child, "given_name", "After", meta.with_reason("Synthetic"))
+    signed_in(client)
+    then = client.get(f"/children/{child}", params={"as_of": "2026-01-20"})
+    assert then.status_code == 200
+    assert "<title>Before Webchild" in then.text and "After" not in then.text
+    now = client.get(f"/children/{child}")
+    assert "<title>After Webchild" in now.text
