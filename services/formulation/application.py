@@ -14,6 +14,7 @@ from services.formulation.consultation import Consultation
 from services.formulation.domain import FormulationCase
 from services.formulation.life_story import LifeStory, life_story_from, life_story_id_for
 from services.formulation.meetings import FormulationMeetings, meetings_from, meetings_id_for
+from services.formulation.reports import FormulationReports, reports_from, reports_id_for
 from services.formulation.values import (
     LifeDate,
     RecommendationDraft,
@@ -30,11 +31,12 @@ from shared.vocabulary import Agency
 
 T = TypeVar("T")
 P = TypeVar("P", bound=EcmAggregate)
-Part = TypeVar("Part", LifeStory, FormulationMeetings)
+Part = TypeVar("Part", LifeStory, FormulationMeetings, FormulationReports)
 May = Authorise[FormulationCase] | None
 """Whether the caller may use the case as loaded (by its area): decided where it is loaded."""
 StoryMay = Authorise[LifeStory] | None
 MeetingsMay = Authorise[FormulationMeetings] | None
+ReportsMay = Authorise[FormulationReports] | None
 STARTED_FROM_CASE = "started from what the formulation case recorded before the split"
 
 
@@ -60,17 +62,19 @@ class FormulationApplication(EcmApplication):
         return True
 
     def move_area(self, child_id: UUID, area: Area, meta: Meta) -> bool:
-        """The child's area was corrected: the case, life story and meetings follow; False
-        when nothing changed."""
+        """The child's area was corrected: the case, life story, meetings and reports follow;
+        False when nothing changed."""
         try:
             case = self.get_case(child_id)
         except NotFound:
             return False  # no case yet: it opens with the referral's (corrected) area
-        moved: list[FormulationCase | LifeStory | FormulationMeetings] = []
+        moved: list[EcmAggregate] = []
+        part: FormulationCase | LifeStory | FormulationMeetings | FormulationReports | None
         for part in (
             case,
             self._saved(LifeStory, life_story_id_for(child_id)),
             self._saved(FormulationMeetings, meetings_id_for(child_id)),
+            self._saved(FormulationReports, reports_id_for(child_id)),
         ):
             if part is not None and part.move_area(area, meta):
                 moved.append(part)
@@ -143,6 +147,17 @@ class FormulationApplication(EcmApplication):
             child_id,
             as_of,
             authorise,
+        )
+
+    def get_reports(
+        self,
+        child_id: UUID,
+        as_of: date | None = None,
+        authorise: ReportsMay = None,
+    ) -> FormulationReports:
+        """The child's formulation reports, now or as they stood at the end of `as_of`."""
+        return self._part(
+            FormulationReports, reports_id_for(child_id), reports_from, child_id, as_of, authorise
         )
 
     def _part(
@@ -269,11 +284,12 @@ class FormulationApplication(EcmApplication):
             started: object = LifeStory.start(
                 child_id, view.area, view.timeline.values(), start_meta
             )
-        else:
-            assert isinstance(view, FormulationMeetings)
+        elif isinstance(view, FormulationMeetings):
             started = FormulationMeetings.start(
                 child_id, view.area, view.meetings.values(), start_meta
             )
+        else:
+            started = FormulationReports.start(child_id, view.area, view.reports, start_meta)
         assert isinstance(started, cls)
         return started
 
@@ -472,16 +488,24 @@ class FormulationApplication(EcmApplication):
         expected_version: int | None = None,
         authorise: May = None,
     ) -> tuple[int, int]:
-        """Issue a new report version; returns the report version and the case version."""
+        """Issue a new report version (`FormulationReports`) and record its stage on the case,
+        in one transaction; returns the report version and the case version."""
         drafts = [(uuid4(), draft) for draft in recommendations]
-        return self._change(
-            child_id,
-            expected_version,
-            lambda case: case.issue_report(
-                narrative, stage, issued_on, drafts, stage_rationale, meta
-            ),
-            authorise,
-        )
+
+        def attempt() -> tuple[int, int]:
+            case = self.get_case(child_id, authorise=authorise)  # authorised where loaded
+            case.check_version(expected_version)
+            reports, saved = self._load_part(
+                FormulationReports, reports_id_for(child_id), reports_from, child_id, None
+            )
+            if not saved:  # the first report since the split starts the reports' own stream
+                reports = self._started(FormulationReports, reports, child_id, meta)
+            version = reports.issue_report(narrative, stage, issued_on, drafts, meta)
+            case.assess_report_stage(version, stage, issued_on, stage_rationale, meta)
+            self.save_all(reports, case)
+            return version, case.version
+
+        return self.retrying(attempt)
 
     def assess_stage(
         self,
@@ -535,21 +559,26 @@ class FormulationApplication(EcmApplication):
     ) -> tuple[UUID, bool, int]:
         """Plan an intervention; returns its id, whether sequencing was overridden, version."""
         intervention_id = uuid4()
-        overridden, version = self._change(
-            child_id,
-            expected_version,
-            lambda case: case.plan_intervention(
+
+        def plan(case: FormulationCase) -> bool:
+            recommended = None
+            if recommendation_id is not None:  # the recommendation from the child's reports
+                reports = self._load_part(
+                    FormulationReports, reports_id_for(child_id), reports_from, child_id, None
+                )[0]
+                recommended = reports.recommendation(recommendation_id)
+            return case.plan_intervention(
                 intervention_id,
                 intervention_type,
                 stage,
                 owning_agency,
                 planned_start,
-                recommendation_id,
+                recommended,
                 override_rationale,
                 meta,
-            ),
-            authorise,
-        )
+            )
+
+        overridden, version = self._change(child_id, expected_version, plan, authorise)
         return intervention_id, overridden, version
 
     def start_intervention(

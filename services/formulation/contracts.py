@@ -16,6 +16,7 @@ from services.formulation.consultation import Consultation
 from services.formulation.domain import FormulationCase
 from services.formulation.life_story import LifeStory
 from services.formulation.meetings import FormulationMeetings
+from services.formulation.reports import FormulationReports
 from services.formulation.values import DatePrecision, Sensitivity, TimelineCategory
 from shared.contracts import Contract, ContractRegistry, Mapping, NotPersonal, Sealed
 from shared.domain import Area
@@ -248,6 +249,7 @@ Case: Any = FormulationCase
 Consult: Any = Consultation
 Story: Any = LifeStory
 Held: Any = FormulationMeetings
+Issued: Any = FormulationReports
 
 REGISTRY = ContractRegistry(
     "formulation",
@@ -278,7 +280,7 @@ REGISTRY = ContractRegistry(
             FormulationMeetingHeldV1,
             extra=_attendance_on_the_wire,
         ),
-        # Since the split the life story and the meetings are aggregates of their own: their
+        # Since the split the life story, meetings and reports are aggregates of their own: their
         # events are published as the same contracts (and sealed as before, see `sealed_as`).
         Mapping(Story.TimelineEntryAdded, "TimelineEntryAdded", TimelineEntryV1),
         Mapping(Story.TimelineEntryCorrected, "TimelineEntryCorrected", TimelineEntryV1),
@@ -305,6 +307,7 @@ REGISTRY = ContractRegistry(
             extra=_attendance_on_the_wire,
         ),
         Mapping(Case.ReportIssued, "ReportIssued", ReportIssuedV1),
+        Mapping(Issued.ReportIssued, "ReportIssued", ReportIssuedV1),
         Mapping(Case.StageAssessed, "StageAssessed", StageAssessedV1),
         Mapping(Case.InterventionPlanned, "InterventionPlanned", InterventionPlannedV1),
         Mapping(Case.SequencingOverridden, "SequencingOverridden", SequencingOverriddenV1),
@@ -324,8 +327,8 @@ REGISTRY = ContractRegistry(
 """Every published formulation event. Not published (kept in the store): ReferralLinked (a
 further accepted referral of a child already in formulation) and ReviewAssessmentRecorded (a
 review's re-assessment, already published by the reviews service as StageReassessed), and the
-`Started` snapshots of the life story and the meetings (their content was published as the
-case's events before the split)."""
+`Started` snapshots of the life story, the meetings and the reports (their content was
+published as the case's events before the split)."""
 
 
 # -- what this service reads from other services (tolerant readers: unknown fields ignored) --

@@ -1,30 +1,32 @@
 """Formulation domain: the child's formulation case, the plan the sequencing rule guards.
 
 One FormulationCase per child (its id derives from the child id, so opening it is idempotent)
-holds the report versions, TRM stage assessments and interventions: the sequencing rule needs
-the current stage and the plan in one consistent place. The life story and the meetings are
-aggregates of their own (`life_story.py`, `meetings.py`).
+holds the TRM stage assessments and interventions: the sequencing rule needs the current stage
+and the plan in one consistent place. The life story, the meetings and the reports are
+aggregates of their own (`life_story.py`, `meetings.py`, `reports.py`).
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
 from uuid import UUID
 
 from eventsourcing.domain import event
 
 from services.formulation.legacy import CaseHistory
+from services.formulation.plan_rules import (
+    check_not_before_start,
+    check_status,
+    planned_stage_and_agency,
+)
 from services.formulation.records import (
     Intervention,
     InterventionStatus,
-    Report,
     StageAssessment,
 )
 from services.formulation.sequencing import check_sequence, effective_stage, is_in_sequence
 from services.formulation.values import (
     Recommendation,
-    RecommendationDraft,
     case_id_for,
     checked_stage,
     checked_text,
@@ -38,7 +40,6 @@ from shared.domain import (
     NotFound,
     NotPersonal,
     Personal,
-    PersonalItems,
     register_stored_topics,
 )
 from shared.vocabulary import Agency, TrmStage
@@ -48,10 +49,11 @@ SOURCE_REVIEW = "review"
 
 
 class FormulationCase(CaseHistory):
-    """A child accepted for formulation: reports, TRM stage assessments and the plan of
-    interventions, which the sequencing rule needs consistent together. The life story
-    (`LifeStory`) and the meetings (`FormulationMeetings`) are aggregates of their own; the
-    events the case stored for them before the split are declared in `CaseHistory`."""
+    """A child accepted for formulation: TRM stage assessments and the plan of interventions,
+    which the sequencing rule needs consistent together. The life story (`LifeStory`), the
+    meetings (`FormulationMeetings`) and the reports (`FormulationReports`) are aggregates of
+    their own; the events the case stored for them before the split are declared in
+    `CaseHistory`."""
 
     @staticmethod
     def create_id(child_id: UUID) -> UUID:
@@ -69,7 +71,6 @@ class FormulationCase(CaseHistory):
         self.child_id = child_id
         self.area = Area(area)
         self.referral_ids: list[UUID] = [referral_id]
-        self.reports: list[Report] = []
         self.assessments: list[StageAssessment] = []
         self.interventions: dict[UUID, Intervention] = {}
 
@@ -107,102 +108,22 @@ class FormulationCase(CaseHistory):
     def _referral_linked(self, child_id: UUID, referral_id: UUID, meta: Meta) -> None:
         self.referral_ids.append(referral_id)
 
-    # -- reports and TRM stage assessments ---------------------------------------------------
+    # -- TRM stage assessments ----------------------------------------------------------------
 
-    def issue_report(
-        self,
-        narrative: str,
-        stage: int,
-        issued_on: date,
-        recommendations: list[tuple[UUID, RecommendationDraft]],
-        stage_rationale: str | None,
-        meta: Meta,
-    ) -> int:
-        """Issue a new version of the report; its stage is recorded as an assessment too."""
-        checked_text(narrative, "narrative")
+    def assess_report_stage(
+        self, report_version: int, stage: int, issued_on: date, rationale: str | None, meta: Meta
+    ) -> None:
+        """Record the stage of a report just issued (`FormulationReports`) as an assessment."""
         stage = checked_stage(stage)
-        items = []
-        for index, (recommendation_id, draft) in enumerate(recommendations):
-            items.append(
-                Recommendation(
-                    recommendation_id,
-                    checked_stage(draft.stage, f"recommendations.{index}.stage"),
-                    Agency(draft.agency),
-                    checked_text(draft.text, f"recommendations.{index}.text"),
-                )
-            )
-        if len({r.recommendation_id for r in items}) != len(items):
-            raise invalid("recommendations", "recommendation ids must be unique")
-        version = len(self.reports) + 1
-        self._report_issued(
-            child_id=self.child_id,
-            report_version=version,
-            stage=stage,
-            stage_label=TrmStage(stage).label,
-            issued_on=issued_on,
-            narrative=narrative,
-            recommendations=[r.as_dict() for r in items],
-            meta=meta,
-        )
         self._stage_assessed(
             child_id=self.child_id,
             stage=stage,
             stage_label=TrmStage(stage).label,
             assessed_on=issued_on,
             source=SOURCE_FORMULATION,
-            rationale=stage_rationale,
-            report_version=version,
+            rationale=rationale,
+            report_version=report_version,
             meta=meta,
-        )
-        return version
-
-    class ReportIssued(EcmAggregate.Event):
-        child_id: UUID
-        report_version: int
-        stage: int
-        stage_label: NotPersonal
-        issued_on: date
-        narrative: Personal[str | None]
-        recommendations: Annotated[list[dict[str, Any]], PersonalItems("text")]
-        meta: Meta
-
-    @event(ReportIssued)
-    def _report_issued(
-        self,
-        child_id: UUID,
-        report_version: int,
-        stage: int,
-        stage_label: str,
-        issued_on: date,
-        narrative: str | None,
-        recommendations: list[dict[str, Any]],
-        meta: Meta,
-    ) -> None:
-        self.reports.append(
-            Report(
-                report_version,
-                narrative,
-                stage,
-                issued_on,
-                tuple(Recommendation.from_dict(r) for r in recommendations),
-                meta.actor_id,
-            )
-        )
-
-    def report(self, version: int) -> Report:
-        """An issued version of the report, or NotFound."""
-        if not 1 <= version <= len(self.reports):
-            raise NotFound(f"report version {version} not found", field="version")
-        return self.reports[version - 1]
-
-    def recommendation(self, recommendation_id: UUID) -> Recommendation:
-        """A recommendation from any issued version of the report."""
-        for report in reversed(self.reports):
-            for item in report.recommendations:
-                if item.recommendation_id == recommendation_id:
-                    return item
-        raise invalid(
-            "recommendation_id", f"no recommendation {recommendation_id} in any issued report"
         )
 
     def assess_stage(self, stage: int, assessed_on: date, rationale: str, meta: Meta) -> None:
@@ -341,36 +262,19 @@ class FormulationCase(CaseHistory):
         stage: int | None,
         owning_agency: Agency | None,
         planned_start: date,
-        recommendation_id: UUID | None,
+        recommended: Recommendation | None,
         override_rationale: str | None,
         meta: Meta,
     ) -> bool:
-        """Plan work in TRM sequence, or out of sequence with an override; True if overridden."""
+        """Plan work in TRM sequence, or out of sequence with an override; True if overridden.
+        Work from a recommendation (of `FormulationReports`) takes its stage and agency."""
         if intervention_id in self.interventions:
             raise Conflict(
                 f"intervention_id: intervention {intervention_id} already exists",
                 field="intervention_id",
             )
         checked_text(intervention_type, "intervention_type")
-        if recommendation_id is not None:
-            recommended = self.recommendation(recommendation_id)
-            if stage is not None and stage != recommended.stage:
-                raise invalid(
-                    "stage", f"differs from the recommendation's stage {recommended.stage}"
-                )
-            if owning_agency is not None and owning_agency != recommended.agency:
-                raise invalid(
-                    "owning_agency",
-                    f"differs from the recommendation's agency {recommended.agency}",
-                )
-            stage, owning_agency = recommended.stage, recommended.agency
-        if stage is None:
-            raise invalid("stage", "is required for an intervention not from a recommendation")
-        if owning_agency is None:
-            raise invalid(
-                "owning_agency", "is required for an intervention not from a recommendation"
-            )
-        stage = checked_stage(stage)
+        stage, owning_agency = planned_stage_and_agency(recommended, stage, owning_agency)
         overridden = check_sequence(self.current_stage, stage, override_rationale)
         self._intervention_planned(
             child_id=self.child_id,
@@ -380,7 +284,7 @@ class FormulationCase(CaseHistory):
             stage_label=TrmStage(stage).label,
             owning_agency=str(Agency(owning_agency)),
             planned_start=planned_start,
-            recommendation_id=recommendation_id,
+            recommendation_id=None if recommended is None else recommended.recommendation_id,
             out_of_sequence=overridden is not None,
             meta=meta,
         )
@@ -456,25 +360,10 @@ class FormulationCase(CaseHistory):
         """Whether the work would be in sequence at the child's current stage."""
         return is_in_sequence(self.current_stage, intervention.stage)
 
-    def _check_status(
-        self, intervention: Intervention, action: str, *allowed: InterventionStatus
-    ) -> None:
-        if intervention.status not in allowed:
-            raise Conflict(
-                f"status: cannot {action} an intervention that is {intervention.status}",
-                field="status",
-            )
-
-    def _check_not_before_start(self, intervention: Intervention, day: date, field: str) -> None:
-        if intervention.started_on is not None and day < intervention.started_on:
-            raise invalid(
-                field, f"must not be before the start on {intervention.started_on.isoformat()}"
-            )
-
     def start_intervention(self, intervention_id: UUID, started_on: date, meta: Meta) -> None:
         """Start planned work."""
         intervention = self.intervention(intervention_id)
-        self._check_status(intervention, "start", InterventionStatus.PLANNED)
+        check_status(intervention, "start", InterventionStatus.PLANNED)
         self._intervention_started(
             child_id=self.child_id,
             intervention_id=intervention_id,
@@ -501,8 +390,8 @@ class FormulationCase(CaseHistory):
     ) -> None:
         """Record a session of work that has started."""
         intervention = self.intervention(intervention_id)
-        self._check_status(intervention, "record a session of", InterventionStatus.STARTED)
-        self._check_not_before_start(intervention, held_on, "held_on")
+        check_status(intervention, "record a session of", InterventionStatus.STARTED)
+        check_not_before_start(intervention, held_on, "held_on")
         self._session_recorded(
             child_id=self.child_id,
             intervention_id=intervention_id,
@@ -527,8 +416,8 @@ class FormulationCase(CaseHistory):
     def complete_intervention(self, intervention_id: UUID, completed_on: date, meta: Meta) -> None:
         """Complete work that has started."""
         intervention = self.intervention(intervention_id)
-        self._check_status(intervention, "complete", InterventionStatus.STARTED)
-        self._check_not_before_start(intervention, completed_on, "completed_on")
+        check_status(intervention, "complete", InterventionStatus.STARTED)
+        check_not_before_start(intervention, completed_on, "completed_on")
         self._intervention_completed(
             child_id=self.child_id,
             intervention_id=intervention_id,
@@ -553,12 +442,10 @@ class FormulationCase(CaseHistory):
     def stop_intervention(self, intervention_id: UUID, stopped_on: date, meta: Meta) -> None:
         """Stop planned or started work, with a reason."""
         intervention = self.intervention(intervention_id)
-        self._check_status(
-            intervention, "stop", InterventionStatus.PLANNED, InterventionStatus.STARTED
-        )
+        check_status(intervention, "stop", InterventionStatus.PLANNED, InterventionStatus.STARTED)
         if not meta.reason:
             raise invalid("reason", "stopping an intervention needs a reason")
-        self._check_not_before_start(intervention, stopped_on, "stopped_on")
+        check_not_before_start(intervention, stopped_on, "stopped_on")
         self._intervention_stopped(
             child_id=self.child_id,
             intervention_id=intervention_id,

@@ -21,6 +21,7 @@ from services.formulation.records import (
     StageAssessment,
     TimelineEntry,
 )
+from services.formulation.reports import FormulationReports
 from services.formulation.sequencing import allowed_stages, effective_stage
 from services.formulation.values import DatePrecision, LifeDate, Sensitivity, TimelineCategory
 from shared.domain import Area
@@ -424,8 +425,13 @@ def sequencing_out(case: FormulationCase) -> SequencingOut:
     )
 
 
-def case_out(case: FormulationCase, story: LifeStory, held: FormulationMeetings) -> CaseOut:
-    """The case at a glance, with the counts of its life story and meetings."""
+def case_out(
+    case: FormulationCase,
+    story: LifeStory,
+    held: FormulationMeetings,
+    issued: FormulationReports,
+) -> CaseOut:
+    """The case at a glance, with the counts of its life story, meetings and reports."""
     meetings = {s: 0 for s in MeetingStatus}
     for meeting in held.meetings.values():
         meetings[meeting.status] += 1
@@ -444,7 +450,7 @@ def case_out(case: FormulationCase, story: LifeStory, held: FormulationMeetings)
         sequencing=sequencing_out(case),
         timeline_entries=len(story.life_story()),
         meetings=meetings,
-        report_versions=len(case.reports),
+        report_versions=len(issued.reports),
         interventions=interventions,
     )
 

@@ -100,9 +100,21 @@ def test_a_read_as_of_a_past_day_reads_the_records_events_once(
         f"/api/v1/children/{child}/formulation/timeline", headers=auth("psychologist"), json=ENTRY
     )
     assert added.status_code == 201, added.text
-    reads = Reads(formulation, monkeypatch)
     today = date.today().isoformat()
-    for path in ("timeline", "reports"):  # the life story, the case
+    issued = client.post(
+        f"/api/v1/children/{child}/formulation/reports",
+        headers=auth("psychologist"),
+        json={
+            "narrative": "Synthetic narrative",
+            "stage": 2,
+            "issued_on": today,
+            "stage_rationale": None,
+            "recommendations": [],
+        },
+    )
+    assert issued.status_code == 201, issued.text
+    reads = Reads(formulation, monkeypatch)
+    for path in ("timeline", "reports", "assessments"):  # the life story, reports, the case
         reads.reset()
         response = client.get(
             f"/api/v1/children/{child}/formulation/{path}?as_of={today}",

@@ -271,7 +271,7 @@ def drive(system: System) -> None:
         rationale="Synthetic: talking about losses",
         meta=PSY,
     )
-    report = formulation.get_case(child).reports[-1]
+    report = formulation.get_reports(child).reports[-1]
     key_adult = report.recommendations[0].recommendation_id
     planned, _, _ = formulation.plan_intervention(
         child,

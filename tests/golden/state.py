@@ -70,12 +70,13 @@ def state_of_store(app: EcmApplication) -> dict[str, Any]:
 
 
 SPLIT = "formulation-split"
-"""The section of a golden state with each formulation case's life story and meetings, which
-were part of the case before the split and are aggregates of their own since."""
+"""The section of a golden state with each formulation case's life story, meetings and
+reports, which were part of the case before the split and are aggregates of their own since."""
 
 
 def formulation_split(app: Any) -> dict[str, Any]:
-    """{case id: {"timeline": ..., "meetings": ...}} as today's code reads them for each case."""
+    """{case id: {"timeline": ..., "meetings": ..., "reports": ...}} as today's code reads them
+    for each case."""
     from services.formulation.domain import FormulationCase
 
     found: dict[str, Any] = {}
@@ -85,6 +86,7 @@ def formulation_split(app: Any) -> dict[str, Any]:
             found[str(aggregate_id)] = {
                 "timeline": plain(app.get_life_story(case.child_id).timeline),
                 "meetings": plain(app.get_meetings(case.child_id).meetings),
+                "reports": plain(app.get_reports(case.child_id).reports),
             }
     return found
 

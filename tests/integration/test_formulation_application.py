@@ -21,6 +21,7 @@ from services.formulation.contracts import REGISTRY
 from services.formulation.domain import FormulationCase
 from services.formulation.life_story import LifeStory
 from services.formulation.meetings import FormulationMeetings
+from services.formulation.reports import FormulationReports
 from services.formulation.values import (
     LifeDate,
     RecommendationDraft,
@@ -491,14 +492,15 @@ def test_personal_fields_read_back_in_full_until_the_childs_key_is_erased(
 ) -> None:
     child_id = uuid4()
     full_case(app, child_id)
-    case = app.get_case(child_id)
-    assert case.reports[0].recommendations[0].text == SECRETS["recommendation"]
-    assert case.reports[0].narrative == SECRETS["narrative"]
+    reports = app.get_reports(child_id)
+    assert reports.reports[0].recommendations[0].text == SECRETS["recommendation"]
+    assert reports.reports[0].narrative == SECRETS["narrative"]
     app.vault.erase(child_id)
     erased = app.get_case(child_id)
-    assert erased.reports[0].narrative is None
-    assert erased.reports[0].recommendations[0].text is None
-    assert erased.reports[0].stage == 2
+    erased_reports = app.get_reports(child_id)
+    assert erased_reports.reports[0].narrative is None
+    assert erased_reports.reports[0].recommendations[0].text is None
+    assert erased_reports.reports[0].stage == 2
     assert erased.current_stage == 3
     assert len(erased.interventions) == 2
 
@@ -560,17 +562,18 @@ def test_a_case_rebuilt_from_the_store_equals_the_live_one(app: FormulationAppli
         [Invitee(Agency.CAMHS, uuid4())],
         PSYCHOLOGIST,
     )
-    live.issue_report(
+    issued = FormulationReports.start(live.child_id, Area.BANES, [], PSYCHOLOGIST)
+    version = issued.issue_report(
         SECRETS["narrative"],
         3,
         date(2024, 6, 1),
         [(uuid4(), RecommendationDraft(3, Agency.CAMHS, SECRETS["recommendation"]))],
-        "Synthetic",
         PSYCHOLOGIST,
     )
+    live.assess_report_stage(version, 3, date(2024, 6, 1), "Synthetic", PSYCHOLOGIST)
     live.record_review_assessment(uuid4(), 2, date(2024, 9, 1), None, PSYCHOLOGIST)
-    app.save_all(live, story, held)
-    for aggregate in (live, story, held):
+    app.save_all(live, story, held, issued)
+    for aggregate in (live, story, held, issued):
         rebuilt: Any = app.repository.get(aggregate.id)
         assert type(rebuilt) is type(aggregate)
         assert {k: v for k, v in vars(rebuilt).items() if not k.startswith("_")} == {

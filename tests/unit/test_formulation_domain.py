@@ -14,6 +14,7 @@ from services.formulation.domain import FormulationCase
 from services.formulation.life_story import LifeStory
 from services.formulation.meetings import FormulationMeetings
 from services.formulation.records import InterventionStatus, MeetingStatus
+from services.formulation.reports import FormulationReports
 from services.formulation.values import (
     DatePrecision,
     LifeDate,
@@ -48,7 +49,9 @@ def new_meetings() -> FormulationMeetings:
     return FormulationMeetings.start(uuid4(), Area.BANES, [], META)
 
 
-def names(case: FormulationCase | LifeStory | FormulationMeetings | Consultation) -> list[str]:
+def names(
+    case: FormulationCase | LifeStory | FormulationMeetings | FormulationReports | Consultation,
+) -> list[str]:
     return [type(e).__name__ for e in case.collect_events()]
 
 
@@ -320,32 +323,45 @@ def issue(
     stage: int = 2,
     on: date = date(2024, 6, 1),
     recommendations: list[RecommendationDraft] | None = None,
+    reports: FormulationReports | None = None,
 ) -> int:
+    """Issue a report as the use case does: the reports take it, the case its stage."""
     drafts = (
         recommendations
         if recommendations is not None
         else [RecommendationDraft(2, Agency.EDUCATION, "Synthetic: a key adult at school daily")]
     )
-    return case.issue_report(
-        "Synthetic narrative", stage, on, [(uuid4(), d) for d in drafts], None, META
+    reports = reports if reports is not None else new_reports(case)
+    version = reports.issue_report(
+        "Synthetic narrative", stage, on, [(uuid4(), d) for d in drafts], META
     )
+    case.assess_report_stage(version, stage, on, None, META)
+    return version
+
+
+def new_reports(case: FormulationCase) -> FormulationReports:
+    return FormulationReports.start(case.child_id, case.area, [], META)
 
 
 def test_issuing_again_makes_a_new_version_and_keeps_the_earlier_one() -> None:
     case = new_case()
-    assert issue(case, stage=2) == 1
-    assert issue(case, stage=3, on=date(2024, 7, 1)) == 2
-    assert case.report(1).stage == 2
-    assert case.report(2).stage == 3
+    reports = new_reports(case)
+    assert issue(case, stage=2, reports=reports) == 1
+    assert issue(case, stage=3, on=date(2024, 7, 1), reports=reports) == 2
+    assert reports.report(1).stage == 2
+    assert reports.report(2).stage == 3
     with pytest.raises(NotFound, match="report version 3 not found"):
-        case.report(3)
+        reports.report(3)
 
 
 def test_a_report_records_its_stage_as_an_assessment() -> None:
     case = new_case()
+    reports = new_reports(case)
     names(case)
-    issue(case, stage=3)
-    assert names(case) == ["ReportIssued", "StageAssessed"]
+    names(reports)
+    issue(case, stage=3, reports=reports)
+    assert names(reports) == ["ReportIssued"]
+    assert names(case) == ["StageAssessed"]
     assert case.current_stage == 3
     assert case.current_assessment is not None
     assert case.current_assessment.report_version == 1
@@ -364,8 +380,11 @@ def test_a_report_records_its_stage_as_an_assessment() -> None:
 def test_a_report_with_a_stage_outside_1_to_6_or_an_empty_recommendation_is_invalid(
     stage: int, drafts: list[RecommendationDraft], message: str
 ) -> None:
+    case = new_case()
+    reports = new_reports(case)
     with pytest.raises(Invalid, match=message):
-        issue(new_case(), stage=stage, recommendations=drafts)
+        issue(case, stage=stage, recommendations=drafts, reports=reports)
+    assert reports.reports == [] and case.assessments == []
 
 
 def test_a_stage_can_move_down_and_the_latest_assessment_by_date_is_current() -> None:
@@ -429,8 +448,9 @@ def planned(case: FormulationCase, stage: int = 1) -> UUID:
 
 def test_an_intervention_from_a_recommendation_takes_its_stage_and_agency() -> None:
     case = new_case()
-    issue(case, stage=2)
-    recommendation = case.reports[0].recommendations[0]
+    reports = new_reports(case)
+    issue(case, stage=2, reports=reports)
+    recommendation = reports.reports[0].recommendations[0]
     intervention_id = uuid4()
     case.plan_intervention(
         intervention_id,
@@ -438,7 +458,7 @@ def test_an_intervention_from_a_recommendation_takes_its_stage_and_agency() -> N
         None,
         None,
         date(2024, 7, 1),
-        recommendation.recommendation_id,
+        reports.recommendation(recommendation.recommendation_id),
         None,
         META,
     )
@@ -449,16 +469,16 @@ def test_an_intervention_from_a_recommendation_takes_its_stage_and_agency() -> N
 
 def test_an_intervention_that_contradicts_its_recommendation_is_refused() -> None:
     case = new_case()
-    issue(case, stage=2)
-    rec_id = case.reports[0].recommendations[0].recommendation_id
+    reports = new_reports(case)
+    issue(case, stage=2, reports=reports)
+    rec = reports.recommendation(reports.reports[0].recommendations[0].recommendation_id)
     with pytest.raises(Invalid, match="stage: differs from the recommendation's stage 2"):
-        case.plan_intervention(uuid4(), "x", 1, None, date(2024, 7, 1), rec_id, None, META)
+        case.plan_intervention(uuid4(), "x", 1, None, date(2024, 7, 1), rec, None, META)
     with pytest.raises(Invalid, match="owning_agency: differs from the recommendation's"):
-        case.plan_intervention(
-            uuid4(), "x", None, Agency.POLICE, date(2024, 7, 1), rec_id, None, META
-        )
+        case.plan_intervention(uuid4(), "x", None, Agency.POLICE, date(2024, 7, 1), rec, None, META)
     with pytest.raises(Invalid, match="recommendation_id: no recommendation"):
-        case.plan_intervention(uuid4(), "x", None, None, date(2024, 7, 1), uuid4(), None, META)
+        reports.recommendation(uuid4())
+    assert case.interventions == {}
 
 
 def test_a_standalone_intervention_needs_a_stage_and_an_agency() -> None:
