@@ -12,7 +12,12 @@ from tests.unit.test_event_bodies import aggregates
 
 MAX_LINES = 300
 NOT_YET_SPLIT = {
+    # Measured after `ruff format` (explicit event classes included): FormulationCase about
+    # 420 lines (its intervention lifecycle is next to move out), ReviewSchedule about 415 and
+    # ReviewCase about 340 (their event classes and the schedule's commands).
     "services.formulation.domain.FormulationCase",
+    "services.reviews.schedule.ReviewSchedule",
+    "services.reviews.domain.ReviewCase",
 }
 """Aggregates over the limit still waiting for their split (issue 10 item 4). Named here so
 that no other class grows past it unnoticed; an entry that fits must leave this list."""
