@@ -206,6 +206,8 @@ def test_an_auditor_disputes_a_childs_field_on_a_form_without_the_childs_name(
     child = a_child(client, auth, "Auditedchild")
     csrf = signed_in(client, "auditor-1")
     address = f"/children/{child}/actions/child-dispute"
+    trail = client.get(f"/audit/children/{child}").text
+    assert f'href="{address}"' in trail and f"reference={child[:8]}" in trail
     form = client.get(address)
     assert form.status_code == 200, form.text
     assert "Flag the dispute" in form.text and "Auditedchild" not in form.text
