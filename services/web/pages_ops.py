@@ -10,7 +10,7 @@ characters of its id, which is all the notices' operational view carries.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 from uuid import UUID
 
 from fastapi import APIRouter, Request
@@ -55,24 +55,36 @@ def _address(status: str, reference: str) -> str:
 @router.get("/ops/notices")
 async def notices(request: Request, user: SignedIn) -> Response:
     """Notices in one delivery state (failed first), optionally of one child."""
-    status = request.query_params.get("status") or "failed"
+    params = request.query_params
+    return await _list(request, user, params.get("status"), params.get("reference"))
+
+
+async def _list(
+    request: Request,
+    user: SignedIn,
+    status: str | None,
+    raw: str | None,
+    refused: str | None = None,
+) -> Response:
+    """The notices page; `refused` is the API's words when a retry was refused (409)."""
     if status not in {value for value, _ in STATUSES}:
         status = "failed"
     errors: list[dict[str, str]] = []
     field_errors: dict[str, str] = {}
-    raw = request.query_params.get("reference")
+    if refused:
+        errors.append({"text": f"The notice was not retried: {refused}", "href": "#notices"})
     reference = _reference(raw)
     if reference is None:
         reference = ""
         rule = "Enter the child's 8-character ECM reference or the child's id"
-        errors = [{"text": rule, "href": "#reference"}]
+        errors.append({"text": rule, "href": "#reference"})
         field_errors = {"reference": rule}
     found: list[dict[str, Any]] = await api_for(request, user).get("/ops/notices", status=status)
     shown = [n for n in found if not reference or n["reference"] == reference]
     return render(
         request,
         "ops_notices.html",
-        status_code=422 if errors else 200,
+        status_code=409 if refused else 422 if errors else 200,
         title="Notices",
         notices=shown,
         status=status,
@@ -88,11 +100,20 @@ async def notices(request: Request, user: SignedIn) -> Response:
 
 @router.post("/ops/notices/{notice_id}/retry")
 async def retry(request: Request, user: SignedIn, notice_id: UUID, form: Form) -> Response:
-    """Deliver a failed notice again; back to the list it was retried from."""
-    await api_for(request, user).post(f"/ops/notices/{notice_id}/retry")
+    """Deliver a failed notice again; back to the list it was retried from (a refusal, such as
+    a notice no longer failed, is shown on that list)."""
     back = text(form, "back") or "/ops/notices"
     if not back.startswith("/ops/notices"):
         back = "/ops/notices"
+    try:
+        await api_for(request, user).post(f"/ops/notices/{notice_id}/retry")
+    except ApiError as e:
+        if e.status != 409:
+            raise
+        query = parse_qs(urlsplit(back).query)
+        status = next(iter(query.get("status", [])), None)
+        reference = next(iter(query.get("reference", [])), None)
+        return await _list(request, user, status, reference, refused=e.detail)
     return RedirectResponse(back, status_code=303)
 
 

@@ -55,8 +55,9 @@ def test_an_administrator_finds_a_childs_failed_notice_and_retries_it(
     assert f'id="notice-{row.notice_id}"' not in failed
     shown = client.get("/ops/notices", params={"status": "queued", "reference": reference})
     assert f'id="notice-{row.notice_id}"' in shown.text
-    again = post(client, f"/ops/notices/{row.notice_id}/retry", {"csrf_token": csrf})
-    assert again.status_code == 409
+    again = post(client, f"/ops/notices/{row.notice_id}/retry", {"csrf_token": csrf, "back": back})
+    assert again.status_code == 409 and "govuk-error-summary" in again.text
+    assert "The notice was not retried" in again.text
     no_csrf = post(client, f"/ops/notices/{row.notice_id}/retry", {})
     assert no_csrf.status_code == 403
 
