@@ -65,6 +65,7 @@ def create_web(system: Any, api: ASGIApp, settings: WebSettings | None = None) -
         pages_case,
         pages_clinical,
         pages_directory,
+        pages_ops,
         pages_partner,
         pages_records,
         users,
@@ -212,6 +213,7 @@ def create_web(system: Any, api: ASGIApp, settings: WebSettings | None = None) -
         pages_partner.router,
         pages_actions.router,
         pages_directory.router,
+        pages_ops.router,
     ):
         web.include_router(router)
     return web

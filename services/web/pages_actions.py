@@ -307,6 +307,66 @@ ACTIONS: dict[str, Action] = {
     ]
 }
 
+REFERRAL_FIELDS = [
+    ("reason", "Reason for referral"),
+    ("trauma_history", "Trauma history"),
+    ("expected_involvement_months", "Expected involvement (months)"),
+]
+
+REFERRAL_ACTIONS = [
+    Action(
+        "referral-withdraw",
+        "Withdraw the referral",
+        "Withdraw the referral",
+        "/referrals/{target}/withdrawal",
+        "referral.withdraw",
+        (REASON,),
+        target="referral",
+        back="/referrals/{target}",
+        intro="A withdrawn referral is not screened; it stays in the history for audit.",
+    ),
+    Action(
+        "referral-close",
+        "Close the referral",
+        "Close the referral",
+        "/referrals/{target}/closure",
+        "referral.close",
+        (REASON,),
+        target="referral",
+        back="/referrals/{target}",
+        intro="Close an accepted referral or a consultation when ECM's work with the child ends.",
+    ),
+    Action(
+        "referral-correct",
+        "Correct the referral",
+        "Save the correction",
+        "/referrals/{target}/corrections",
+        "referral.correct",
+        (
+            Input("field", "Field to correct", "select", options=REFERRAL_FIELDS),
+            Input(
+                "value",
+                "Corrected value",
+                "textarea",
+                "Expected involvement is a whole number of months, for example 6.",
+            ),
+            REASON,
+        ),
+        target="referral",
+        back="/referrals/{target}",
+        intro="A correction is a new event; the original stays in the history for audit.",
+    ),
+]
+ACTIONS.update({a.slug: a for a in REFERRAL_ACTIONS})
+
+# What a target is read from, to check it is the child's before the form shows or acts: the
+# API paths of these targets do not name the child, so a page under one child's address could
+# otherwise act on another child's consultation or referral.
+OWNED_BY_CHILD = {
+    "consultation": "/consultations/{target}",
+    "referral": "/referrals/{target}",
+}
+
 # The date inputs a form starts with today's date in.
 STARTS_TODAY = {
     "assessed_on",
@@ -363,6 +423,9 @@ def body_of(action: Action, form: Any) -> dict[str, Any]:
             value = [str(v) for v in form.getlist(item.name)]
         else:
             value = text(form, item.name)
+        months = text(form, "field") == "expected_involvement_months"
+        if action.slug == "referral-correct" and item.name == "value" and months:
+            value = _int(value or "")
         if item.optional and value in (None, [], ""):
             if action.slug == "child-correct" and item.name == "value":
                 body["value"] = None  # clearing an optional field is a correction too
@@ -389,6 +452,24 @@ def _target(action: Action, request: Request) -> str | None:
         raise ApiError(404, "not found") from None
 
 
+async def _check_owner(
+    request: Request, user: SignedIn, action: Action, child_id: UUID, target: str | None
+) -> None:
+    """Refuse (404) a consultation or referral that is not this child's."""
+    path = OWNED_BY_CHILD.get(action.target or "")
+    if path is None or target is None:
+        return
+    found = await api_for(request, user).get(path.format(target=target))
+    if str(found.get("child_id")) != str(child_id):
+        raise ApiError(404, "not found")
+
+
+def _back(action: Action, child_id: UUID, target: str | None, user: SignedIn) -> str:
+    if action.slug == "child-dispute" and not may(user.principal, "child.read"):
+        return f"/audit/children/{child_id}"  # an auditor: back to the child's audit trail
+    return action.back.format(child=child_id, target=target)
+
+
 async def _page(
     request: Request,
     user: SignedIn,
@@ -398,7 +479,11 @@ async def _page(
     status_code: int = 200,
     **context: Any,
 ) -> Response:
-    child = await api_for(request, user).get(f"/children/{child_id}")
+    # An auditor may dispute a field but not read the child: the heading then goes without
+    # the name (the form names the child by its record's id only).
+    child: dict[str, Any] = {"id": str(child_id)}
+    if may(user.principal, "child.read"):
+        child = await api_for(request, user).get(f"/children/{child_id}")
     context.setdefault("values", _initial(action))
     return render(
         request,
@@ -409,7 +494,7 @@ async def _page(
         child=child,
         target=target,
         agencies=AGENCIES,
-        back=action.back.format(child=child_id),
+        back=_back(action, child_id, target, user),
         **context,
     )
 
@@ -420,7 +505,9 @@ async def action_form(request: Request, user: SignedIn, child_id: UUID, slug: st
     action = _action(slug)
     if not may(user.principal, action.capability):
         raise ApiError(403, "forbidden")
-    return await _page(request, user, action, child_id, _target(action, request))
+    target = _target(action, request)
+    await _check_owner(request, user, action, child_id, target)
+    return await _page(request, user, action, child_id, target)
 
 
 @router.post("/children/{child_id}/actions/{slug}")
@@ -428,6 +515,7 @@ async def act(request: Request, user: SignedIn, child_id: UUID, slug: str, form:
     """Send the change to the API; its refusals come back as the form's error summary."""
     action = _action(slug)
     target = _target(action, request)
+    await _check_owner(request, user, action, child_id, target)
     path = action.path.format(child=child_id, target=target)
     api = api_for(request, user)
     try:
@@ -446,7 +534,7 @@ async def act(request: Request, user: SignedIn, child_id: UUID, slug: str, form:
             checked=form.getlist("agencies"),
             **problems(e, _labels(action)),
         )
-    return RedirectResponse(action.back.format(child=child_id), status_code=303)
+    return RedirectResponse(_back(action, child_id, target, user), status_code=303)
 
 
 def links(child_id: str, slug: str, target: str | None = None) -> str:

@@ -178,7 +178,34 @@ async def referral_progress(request: Request, user: SignedIn, referral_id: UUID)
         referral=referral,
         child=child,
         may_screen=may(user.principal, "referral.screen"),
+        changes=_referral_changes(user, referral),
     )
+
+
+def _referral_changes(user: SignedIn, referral: dict[str, Any]) -> list[tuple[str, str]]:
+    """The changes the user may make to the referral as it stands: (words, address)."""
+    status = referral["status"]
+    child, target = referral["child_id"], referral["id"]
+    offered = [
+        (
+            "Withdraw the referral",
+            "referral-withdraw",
+            "referral.withdraw",
+            "referred accepted consultation",
+        ),
+        ("Close the referral", "referral-close", "referral.close", "accepted consultation"),
+        (
+            "Correct the referral",
+            "referral-correct",
+            "referral.correct",
+            "referred accepted consultation",
+        ),
+    ]
+    return [
+        (words, f"/children/{child}/actions/{slug}?target={target}")
+        for words, slug, capability, statuses in offered
+        if status in statuses.split() and may(user.principal, capability)
+    ]
 
 
 __all__ = ["date_values", "router"]

@@ -133,6 +133,8 @@ NAVIGATION = (  # (text, href, the policy action that decides whether the user s
     ("Evaluation", "/evaluation", "evaluation.export"),
     ("Your notices", "/notices", "notice.read"),
     ("Partners", "/partners", "partner.manage"),
+    ("Notices", "/ops/notices", "ops.status"),
+    ("Overdue reviews", "/reviews/tick", "review.tick"),
 )
 
 

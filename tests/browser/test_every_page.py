@@ -244,6 +244,7 @@ def records(ecm_up: RunningEcm) -> dict[str, Any]:
             "review": review,
             "entry": entry,
             "consultation": consultation()[0]["id"],
+            "referral": referral,
         },
         "consulted": consulted,
     }
@@ -334,5 +335,7 @@ def test_every_page_of_the_web_app_passes_axe_for_every_role_that_can_open_it(
         "/partners/new",
         "/partners/{contact_id}/webhook-secret",
         "/children/{child_id}/work",
+        "/reviews/tick",
     ):
         assert "psy-1" in reached[action], action
+    assert {"admin-1", "auditor-1"} <= reached["/ops/notices"]
