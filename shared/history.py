@@ -10,12 +10,26 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Iterator, Mapping
 
+from sqlalchemy import func, select
+
 from shared.consumer import Delivery, subject_matches
 from shared.contracts import ContractRegistry
-from shared.relay import PositionStore
+from shared.relay import PositionStore, stream_index
 from shared.store import EcmApplication
 
-PAGE = 500
+PAGE = 2000  # notifications read and decoded per query: large pages, one pass
+
+
+def first_after(positions: PositionStore, service: str, after: int) -> int | None:
+    """The first notification id of `service` published past stream sequence `after` (None
+    when the relay published nothing of it past there)."""
+    with positions.engine.connect() as conn:
+        value = conn.execute(
+            select(func.min(stream_index.c.notification_id)).where(
+                stream_index.c.service == service, stream_index.c.seq > after
+            )
+        ).scalar()
+    return int(value) if value is not None else None
 
 
 def published(
@@ -28,6 +42,11 @@ def published(
     """
     mapper = app.mapper
     start = 1
+    if after > 0:  # start from the first notification past `after`, not from the beginning
+        found = first_after(positions, app.service, after)
+        if found is None:
+            return
+        start = found
     while True:
         notifications = app.notifications(start, PAGE)
         if not notifications:
