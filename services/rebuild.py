@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,7 +57,7 @@ class Difference:
 
 
 def history(
-    system: Resources, subject: str, after: int = 0, until: int | None = None
+    system: Resources, subject: str | Sequence[str], after: int = 0, until: int | None = None
 ) -> Iterator[Delivery]:
     """The published messages on `subject`, in stream order, read from every store (a read
     model may be fed by services this process does not serve)."""
@@ -129,7 +129,7 @@ def rebuild(system: System, consumer: Consumer, progress: Progress | None = None
         engine = scratch_engine(scratch)
         try:
             fresh = type(live)(engine)
-            applied = feed(fresh, history(system, live.subject), progress)
+            applied = feed(fresh, history(system, live.filters), progress)
             applied += _swap(system, live, fresh)
         finally:
             engine.dispose()
@@ -143,7 +143,7 @@ def _swap(system: System, live: SqlProjection, fresh: SqlProjection) -> int:
         at = live.tracker.lock(conn)
         applied = 0
         if fresh.position() < at.get(STREAM_CURSOR, 0):
-            applied = feed(fresh, history(system, live.subject, after=fresh.position()))
+            applied = feed(fresh, history(system, live.filters, after=fresh.position()))
         if fresh.position() < at.get(STREAM_CURSOR, 0):
             raise RuntimeError(
                 f"{live.name}: the live model is ahead of the relays' record of "
@@ -171,7 +171,7 @@ def check(system: System, consumer: Consumer, progress: Progress | None = None) 
         engine = scratch_engine(scratch)
         try:
             fresh = type(live)(engine)
-            feed(fresh, history(system, live.subject, until=position), progress)
+            feed(fresh, history(system, live.filters, until=position), progress)
             with engine.connect() as conn:
                 fresh_rows = _rows(conn, live.tables)
         finally:
@@ -247,7 +247,7 @@ def check_notices(system: System, progress: Progress | None = None) -> list[Diff
         try:
             feed(
                 NoticeConsumer(fresh_app).sink(fresh_app.reads),
-                history(system, "ecm.>", until=position),
+                history(system, live_sink.filters, until=position),
                 progress,
             )
             fresh = _queued(fresh_app)

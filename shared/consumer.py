@@ -122,6 +122,11 @@ def subject_matches(pattern: str, subject: str) -> bool:
     return len(want) == len(have)
 
 
+def matches_any(patterns: Sequence[str], subject: str) -> bool:
+    """True when `subject` matches one of the patterns."""
+    return any(subject_matches(pattern, subject) for pattern in patterns)
+
+
 def _insert(conn: Connection, table: Table) -> Any:
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
@@ -251,7 +256,15 @@ class Sink(ABC):
 
     name: str = ""
     subject: str = ""
+    # The subjects the sink handles, when narrower than `subject`: its durable consumer then
+    # filters on exactly these (JetStream filter_subjects), so nothing else is fetched.
+    subjects: tuple[str, ...] = ()
     tracker: Tracker
+
+    @property
+    def filters(self) -> tuple[str, ...]:
+        """The subject filters of the sink's durable consumer."""
+        return self.subjects or (self.subject,)
 
     def position(self) -> int:
         """The stream sequence of the last message applied (0 before the first)."""
@@ -402,9 +415,11 @@ class ApplicationSink(Sink):
         app: EcmApplication,
         handle: Callable[[Envelope], object],
         engine: Engine,
+        subjects: tuple[str, ...] = (),
     ) -> None:
         self.name = name
         self.subject = subject
+        self.subjects = subjects
         self.app = app
         self.handle = handle
         self.tracker = Tracker(engine, name)
@@ -500,6 +515,11 @@ class Consumer:
         return self.sink.subject
 
     @property
+    def filters(self) -> tuple[str, ...]:
+        """The subject filters (several when the sink handles several subjects)."""
+        return self.sink.filters
+
+    @property
     def rebuildable(self) -> bool:
         """True for read models (a process manager's effects are history, not a view)."""
         return isinstance(self.sink, SqlProjection)
@@ -582,9 +602,11 @@ class Runner:
         name = self.consumer.name
         with contextlib.suppress(NotFoundError):
             await self.js.delete_consumer(STREAM, name)
+        filters = self.consumer.filters
         config = ConsumerConfig(
             durable_name=name,
-            filter_subject=self.consumer.subject,
+            filter_subject=filters[0] if len(filters) == 1 else None,
+            filter_subjects=list(filters) if len(filters) > 1 else None,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=60,
             max_deliver=-1,  # the runner parks after its own count; the server never drops

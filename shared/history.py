@@ -8,11 +8,11 @@ rebuilding a read model from the stores then gives what live consumption gave.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import func, select
 
-from shared.consumer import Delivery, subject_matches
+from shared.consumer import Delivery, matches_any
 from shared.contracts import ContractRegistry
 from shared.relay import PositionStore, stream_index
 from shared.store import EcmApplication
@@ -69,10 +69,12 @@ def in_stream_order(
     apps: Mapping[str, EcmApplication],
     registries: Iterable[ContractRegistry],
     positions: PositionStore,
-    subject: str,
+    subject: str | Sequence[str],
     after: int = 0,
 ) -> Iterator[Delivery]:
-    """Every published message matching `subject`, across services, by stream sequence."""
+    """Every published message matching `subject` (or one of several), across services, by
+    stream sequence."""
+    patterns = (subject,) if isinstance(subject, str) else tuple(subject)
     by_service = {registry.service: registry for registry in registries}
     streams = [
         published(app, by_service[name], positions, after)
@@ -80,7 +82,7 @@ def in_stream_order(
         if name in by_service
     ]
     for delivery in heapq.merge(*streams, key=lambda d: d.seq):
-        if subject_matches(subject, delivery.envelope.subject):
+        if matches_any(patterns, delivery.envelope.subject):
             yield delivery
 
 
