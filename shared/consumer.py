@@ -607,7 +607,7 @@ class Runner:
             durable_name=name,
             filter_subject=filters[0] if len(filters) == 1 else None,
             filter_subjects=list(filters) if len(filters) > 1 else None,
-            ack_policy=AckPolicy.EXPLICIT,
+            ack_policy=AckPolicy.ALL,  # one ack per batch, sent after its commit
             ack_wait=60,
             max_deliver=-1,  # the runner parks after its own count; the server never drops
             max_ack_pending=max(self.batch_size * 2, 1000),
@@ -649,8 +649,8 @@ class Runner:
                 await self._one_by_one(deliveries, stop)
         else:
             await self._one_by_one(deliveries, stop)
-        for msg, _ in deliveries:
-            await msg.ack()
+        if messages:  # AckPolicy.ALL: the last message acknowledges the whole batch
+            await messages[-1].ack()
         if messages and messages[-1].metadata.num_pending is not None:
             metrics.CONSUMER_LAG.labels(self.consumer.name).set(messages[-1].metadata.num_pending)
 
