@@ -11,13 +11,13 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
-from sqlalchemy import Integer, Table, insert, select, text
+from sqlalchemy import Engine, Integer, Table, event, insert, select, text
 
 from services.plugin import Resources
 from services.runtime import System
@@ -27,7 +27,7 @@ from shared.relay import PositionStore
 from shared.settings import Settings
 from shared.sql import make_engine
 
-BATCH = 500
+BATCH = 5000  # messages applied per transaction, rows copied per INSERT when swapping
 Progress = Callable[[int], None]
 
 
@@ -57,7 +57,7 @@ class Difference:
 
 
 def history(
-    system: Resources, subject: str, after: int = 0, until: int | None = None
+    system: Resources, subject: str | Sequence[str], after: int = 0, until: int | None = None
 ) -> Iterator[Delivery]:
     """The published messages on `subject`, in stream order, read from every store (a read
     model may be fed by services this process does not serve)."""
@@ -91,6 +91,21 @@ def scratch_settings(settings: Settings) -> Iterator[Settings]:
             engine.dispose()
 
 
+def scratch_engine(scratch: Settings) -> Engine:
+    """The engine of a scratch copy. Its SQLite file is thrown away after the rebuild (the
+    rows reach the live model in one durable transaction), so it is not fsync'd."""
+    engine = make_engine(scratch, "rebuild")
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _no_fsync(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA synchronous=OFF")
+            cursor.close()
+
+    return engine
+
+
 def feed(sink: Sink, deliveries: Iterator[Delivery], progress: Progress | None = None) -> int:
     """Commit deliveries into `sink` in batches; returns how many were applied."""
     applied = 0
@@ -111,10 +126,10 @@ def rebuild(system: System, consumer: Consumer, progress: Progress | None = None
     """Rebuild a read model from the stores and swap it in; returns messages applied."""
     live = _projection(consumer)
     with scratch_settings(system.settings) as scratch:
-        engine = make_engine(scratch, "rebuild")
+        engine = scratch_engine(scratch)
         try:
             fresh = type(live)(engine)
-            applied = feed(fresh, history(system, live.subject), progress)
+            applied = feed(fresh, history(system, live.filters), progress)
             applied += _swap(system, live, fresh)
         finally:
             engine.dispose()
@@ -128,20 +143,19 @@ def _swap(system: System, live: SqlProjection, fresh: SqlProjection) -> int:
         at = live.tracker.lock(conn)
         applied = 0
         if fresh.position() < at.get(STREAM_CURSOR, 0):
-            applied = feed(fresh, history(system, live.subject, after=fresh.position()))
+            applied = feed(fresh, history(system, live.filters, after=fresh.position()))
         if fresh.position() < at.get(STREAM_CURSOR, 0):
             raise RuntimeError(
                 f"{live.name}: the live model is ahead of the relays' record of "
                 "the stream; run the rebuild again in a moment"
             )
-        with fresh.engine.connect() as source:
-            rows = _rows(source, fresh.tables)
         for table in reversed(live.tables):
             conn.execute(table.delete())
-        for table in live.tables:
-            if rows[table.name]:
-                for start in range(0, len(rows[table.name]), BATCH):
-                    conn.execute(insert(table), rows[table.name][start : start + BATCH])
+        with fresh.engine.connect() as source:  # copied in chunks: memory stays flat
+            for table in live.tables:
+                result = source.execute(select(table)).mappings()
+                for chunk in result.partitions(BATCH):
+                    conn.execute(insert(table), [dict(row) for row in chunk])
         live.tracker.forget(conn)
         live.tracker.save(conn, fresh.tracker.positions())
     return applied
@@ -154,10 +168,10 @@ def check(system: System, consumer: Consumer, progress: Progress | None = None) 
         position = live.tracker.lock(conn).get(STREAM_CURSOR, 0)
         live_rows = _rows(conn, live.tables)
     with scratch_settings(system.settings) as scratch:
-        engine = make_engine(scratch, "rebuild")
+        engine = scratch_engine(scratch)
         try:
             fresh = type(live)(engine)
-            feed(fresh, history(system, live.subject, until=position), progress)
+            feed(fresh, history(system, live.filters, until=position), progress)
             with engine.connect() as conn:
                 fresh_rows = _rows(conn, live.tables)
         finally:
@@ -233,7 +247,7 @@ def check_notices(system: System, progress: Progress | None = None) -> list[Diff
         try:
             feed(
                 NoticeConsumer(fresh_app).sink(fresh_app.reads),
-                history(system, "ecm.>", until=position),
+                history(system, live_sink.filters, until=position),
                 progress,
             )
             fresh = _queued(fresh_app)

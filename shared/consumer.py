@@ -122,6 +122,11 @@ def subject_matches(pattern: str, subject: str) -> bool:
     return len(want) == len(have)
 
 
+def matches_any(patterns: Sequence[str], subject: str) -> bool:
+    """True when `subject` matches one of the patterns."""
+    return any(subject_matches(pattern, subject) for pattern in patterns)
+
+
 def _insert(conn: Connection, table: Table) -> Any:
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
@@ -251,7 +256,15 @@ class Sink(ABC):
 
     name: str = ""
     subject: str = ""
+    # The subjects the sink handles, when narrower than `subject`: its durable consumer then
+    # filters on exactly these (JetStream filter_subjects), so nothing else is fetched.
+    subjects: tuple[str, ...] = ()
     tracker: Tracker
+
+    @property
+    def filters(self) -> tuple[str, ...]:
+        """The subject filters of the sink's durable consumer."""
+        return self.subjects or (self.subject,)
 
     def position(self) -> int:
         """The stream sequence of the last message applied (0 before the first)."""
@@ -402,9 +415,11 @@ class ApplicationSink(Sink):
         app: EcmApplication,
         handle: Callable[[Envelope], object],
         engine: Engine,
+        subjects: tuple[str, ...] = (),
     ) -> None:
         self.name = name
         self.subject = subject
+        self.subjects = subjects
         self.app = app
         self.handle = handle
         self.tracker = Tracker(engine, name)
@@ -500,6 +515,11 @@ class Consumer:
         return self.sink.subject
 
     @property
+    def filters(self) -> tuple[str, ...]:
+        """The subject filters (several when the sink handles several subjects)."""
+        return self.sink.filters
+
+    @property
     def rebuildable(self) -> bool:
         """True for read models (a process manager's effects are history, not a view)."""
         return isinstance(self.sink, SqlProjection)
@@ -582,10 +602,12 @@ class Runner:
         name = self.consumer.name
         with contextlib.suppress(NotFoundError):
             await self.js.delete_consumer(STREAM, name)
+        filters = self.consumer.filters
         config = ConsumerConfig(
             durable_name=name,
-            filter_subject=self.consumer.subject,
-            ack_policy=AckPolicy.EXPLICIT,
+            filter_subject=filters[0] if len(filters) == 1 else None,
+            filter_subjects=list(filters) if len(filters) > 1 else None,
+            ack_policy=AckPolicy.ALL,  # one ack per batch, sent after its commit
             ack_wait=60,
             max_deliver=-1,  # the runner parks after its own count; the server never drops
             max_ack_pending=max(self.batch_size * 2, 1000),
@@ -627,8 +649,8 @@ class Runner:
                 await self._one_by_one(deliveries, stop)
         else:
             await self._one_by_one(deliveries, stop)
-        for msg, _ in deliveries:
-            await msg.ack()
+        if messages:  # AckPolicy.ALL: the last message acknowledges the whole batch
+            await messages[-1].ack()
         if messages and messages[-1].metadata.num_pending is not None:
             metrics.CONSUMER_LAG.labels(self.consumer.name).set(messages[-1].metadata.num_pending)
 

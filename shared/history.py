@@ -8,14 +8,28 @@ rebuilding a read model from the stores then gives what live consumption gave.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
-from shared.consumer import Delivery, subject_matches
+from sqlalchemy import func, select
+
+from shared.consumer import Delivery, matches_any
 from shared.contracts import ContractRegistry
-from shared.relay import PositionStore
+from shared.relay import PositionStore, stream_index
 from shared.store import EcmApplication
 
-PAGE = 500
+PAGE = 2000  # notifications read and decoded per query: large pages, one pass
+
+
+def first_after(positions: PositionStore, service: str, after: int) -> int | None:
+    """The first notification id of `service` published past stream sequence `after` (None
+    when the relay published nothing of it past there)."""
+    with positions.engine.connect() as conn:
+        value = conn.execute(
+            select(func.min(stream_index.c.notification_id)).where(
+                stream_index.c.service == service, stream_index.c.seq > after
+            )
+        ).scalar()
+    return int(value) if value is not None else None
 
 
 def published(
@@ -28,6 +42,11 @@ def published(
     """
     mapper = app.mapper
     start = 1
+    if after > 0:  # start from the first notification past `after`, not from the beginning
+        found = first_after(positions, app.service, after)
+        if found is None:
+            return
+        start = found
     while True:
         notifications = app.notifications(start, PAGE)
         if not notifications:
@@ -50,10 +69,12 @@ def in_stream_order(
     apps: Mapping[str, EcmApplication],
     registries: Iterable[ContractRegistry],
     positions: PositionStore,
-    subject: str,
+    subject: str | Sequence[str],
     after: int = 0,
 ) -> Iterator[Delivery]:
-    """Every published message matching `subject`, across services, by stream sequence."""
+    """Every published message matching `subject` (or one of several), across services, by
+    stream sequence."""
+    patterns = (subject,) if isinstance(subject, str) else tuple(subject)
     by_service = {registry.service: registry for registry in registries}
     streams = [
         published(app, by_service[name], positions, after)
@@ -61,7 +82,7 @@ def in_stream_order(
         if name in by_service
     ]
     for delivery in heapq.merge(*streams, key=lambda d: d.seq):
-        if subject_matches(subject, delivery.envelope.subject):
+        if matches_any(patterns, delivery.envelope.subject):
             yield delivery
 
 
